@@ -1,0 +1,89 @@
+// ContentStore: blobs addressed by digest, as containerd's content store. Blobs become visible
+// only through BlobWriter::Commit, which verifies size and digest before an atomic rename, so
+// a reader never sees a partial or wrong blob. Implementations: LocalContentStore (a directory
+// `blobs/<alg>/<encoded>` + `ingest/`), the read-only OCI layout tarball store, and session
+// proxies.
+//
+// Thread-safety: stores are thread-safe; readers and writers are used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/cancel.h"
+#include "base/error.h"
+#include "oci/descriptor.h"
+#include "oci/digest.h"
+
+namespace hoist::content {
+
+struct BlobInfo {
+  oci::Digest digest;
+  int64_t size = 0;
+};
+
+// Random-access reads of one committed blob.
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  // Reads up to n bytes at offset; 0 only at the end of the blob.
+  virtual Result<size_t> ReadAt(int64_t offset, void* buf, size_t n) = 0;
+  virtual int64_t Size() const = 0;
+};
+
+// Writes one blob. Without a successful Commit the destructor discards what was written.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual Status Write(std::string_view data) = 0;
+  // Bytes written so far.
+  virtual int64_t Offset() const = 0;
+  // Verifies that the data written has `expected_size` bytes (unless negative) and digest
+  // `expected` (unless !expected.valid()), then makes the blob visible. A mismatch is kDataLoss
+  // naming the expected digest; nothing becomes visible. Committing content that is already
+  // present succeeds. The writer is finished afterwards, whatever the outcome.
+  virtual Status Commit(int64_t expected_size, const oci::Digest& expected) = 0;
+  // The digest of what was written (after Commit: of the committed blob).
+  virtual oci::Digest Digest() = 0;
+};
+
+class ContentStore {
+ public:
+  virtual ~ContentStore() = default;
+
+  // kNotFound as `content sha256:<hex>: not found`.
+  virtual Result<BlobInfo> Info(const oci::Digest& digest) = 0;
+  virtual Result<std::unique_ptr<BlobReader>> ReaderAt(const oci::Digest& digest) = 0;
+  // Starts an ingest keyed by `ref` (any string; writers with the same ref in use at once:
+  // kUnavailable). Read-only stores return kPermissionDenied.
+  virtual Result<std::unique_ptr<BlobWriter>> Writer(const std::string& ref) = 0;
+  // Removes a blob. kNotFound if absent; kPermissionDenied on read-only stores.
+  virtual Status Delete(const oci::Digest& digest) = 0;
+  // Calls fn for every committed blob (order unspecified); stops at fn's first error.
+  virtual Status Walk(const std::function<Status(const BlobInfo&)>& fn) = 0;
+};
+
+// The standard not-found error for a blob: `content sha256:<hex>: not found`.
+Error BlobNotFound(const oci::Digest& digest);
+
+// Streams a blob through `sink` in chunks, verifying size and digest against `desc` as it goes;
+// a mismatch is kDataLoss (`content sha256:<hex>: ...`, naming the digest, never a path). The
+// sink has then seen unverified bytes, so callers that keep output must discard it on error.
+Status ReadVerified(ContentStore& store, const oci::Descriptor& desc,
+                    const std::function<Status(std::string_view chunk)>& sink,
+                    CancelContext* cancel = nullptr);
+// Reads a whole blob into memory, verified. Blobs larger than max_size are refused
+// (kResourceExhausted), so a hostile manifest cannot make us allocate without bound.
+Result<std::string> ReadBlob(ContentStore& store, const oci::Descriptor& desc,
+                             int64_t max_size = 16 << 20);
+// Writes a whole in-memory blob; returns its descriptor fields digest and size.
+Result<BlobInfo> WriteBlob(ContentStore& store, std::string_view data,
+                           const oci::Digest& expected = {});
+// Copies a blob between stores, verifying it; a blob already in `to` is not copied again.
+Status CopyBlob(ContentStore& from, ContentStore& to, const oci::Descriptor& desc,
+                CancelContext* cancel = nullptr);
+
+}  // namespace hoist::content
