@@ -68,11 +68,17 @@ class PosixWritableFile final : public WritableFile {
 
 class PosixFileLock final : public FileLock {
  public:
-  explicit PosixFileLock(UniqueFd fd) : fd_(std::move(fd)) {}
-  ~PosixFileLock() override { ::flock(fd_.get(), LOCK_UN); }
+  PosixFileLock(UniqueFd fd, std::string remove_path)
+      : fd_(std::move(fd)), remove_path_(std::move(remove_path)) {}
+  ~PosixFileLock() override {
+    // Unlink before unlocking: a waiter that wakes up on this inode sees it is gone.
+    if (!remove_path_.empty()) ::unlink(remove_path_.c_str());
+    ::flock(fd_.get(), LOCK_UN);
+  }
 
  private:
   UniqueFd fd_;
+  std::string remove_path_;
 };
 
 class PosixFs final : public FileSystem {
@@ -158,13 +164,26 @@ class PosixFs final : public FileSystem {
     }
     return {};
   }
-  Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) return Unexpected(ErrnoError(errno, "open lock " + path));
-    while (::flock(fd.get(), LOCK_EX) != 0) {
-      if (errno != EINTR) return Unexpected(ErrnoError(errno, "lock " + path));
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path,
+                                         bool remove_on_release) override {
+    for (;;) {
+      UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+      if (!fd) return Unexpected(ErrnoError(errno, "open lock " + path));
+      while (::flock(fd.get(), LOCK_EX) != 0) {
+        if (errno != EINTR) return Unexpected(ErrnoError(errno, "lock " + path));
+      }
+      // The previous holder may have removed the file while we waited; then our lock is on a
+      // dead inode and someone else may already hold the new one.
+      struct stat held, now;
+      if (::fstat(fd.get(), &held) != 0) return Unexpected(ErrnoError(errno, "stat " + path));
+      if (::stat(path.c_str(), &now) != 0) {
+        if (errno == ENOENT) continue;
+        return Unexpected(ErrnoError(errno, "stat " + path));
+      }
+      if (held.st_ino != now.st_ino || held.st_dev != now.st_dev) continue;
+      return std::unique_ptr<FileLock>(
+          new PosixFileLock(std::move(fd), remove_on_release ? path : std::string()));
     }
-    return std::unique_ptr<FileLock>(new PosixFileLock(std::move(fd)));
   }
 };
 

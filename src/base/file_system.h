@@ -71,8 +71,11 @@ class FileSystem {
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
   // Makes renames and creations in a directory durable.
   virtual Status SyncDir(const std::string& path) = 0;
-  // Takes an exclusive lock on `path` (created if missing), waiting for other holders.
-  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
+  // Takes an exclusive lock on `path` (created if missing), waiting for other holders. With
+  // `remove_on_release` the lock file is deleted when the lock is released (as BuildKit does
+  // with index.json.lock); waiters that then hold a deleted file notice and lock afresh.
+  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path,
+                                                 bool remove_on_release = false) = 0;
 
   // Convenience built on the above.
   Result<std::string> ReadFile(const std::string& path, uint64_t max_size = UINT64_MAX);
