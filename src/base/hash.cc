@@ -13,7 +13,15 @@ struct Hasher::Ctx {
 
 namespace {
 const EVP_MD* Md(HashAlgorithm alg) {
-  return alg == HashAlgorithm::kSha256 ? EVP_sha256() : EVP_sha512();
+  switch (alg) {
+    case HashAlgorithm::kSha256:
+      return EVP_sha256();
+    case HashAlgorithm::kSha384:
+      return EVP_sha384();
+    case HashAlgorithm::kSha512:
+      return EVP_sha512();
+  }
+  std::abort();
 }
 }  // namespace
 

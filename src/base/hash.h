@@ -1,4 +1,4 @@
-// Streaming SHA-256 / SHA-512 over OpenSSL's EVP interface (which uses the CPU's SHA
+// Streaming SHA-256 / SHA-384 / SHA-512 over OpenSSL's EVP interface (which uses the CPU's SHA
 // extensions where present). Hasher is move-only and not thread-safe.
 #pragma once
 
@@ -9,7 +9,7 @@
 
 namespace hoist {
 
-enum class HashAlgorithm { kSha256, kSha512 };
+enum class HashAlgorithm { kSha256, kSha384, kSha512 };
 
 class Hasher {
  public:
