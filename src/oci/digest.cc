@@ -91,7 +91,8 @@ constexpr std::string_view kUnsupported = "unsupported digest algorithm";
 
 }  // namespace
 
-Result<Digest> Digest::Parse(std::string_view s) {
+namespace {
+Status ValidateDigest(std::string_view s, bool allow_unsupported, size_t* colon_out) {
   size_t colon = s.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) {
     return DigestError(s, kInvalidFormat);
@@ -102,6 +103,10 @@ Result<Digest> Digest::Parse(std::string_view s) {
   if (known == nullptr) {
     // Telling "well formed but unknown" from garbage lets callers report which one it is.
     if (MatchesAlgorithmGrammar(algorithm) && MatchesGenericEncoding(encoded)) {
+      if (allow_unsupported) {
+        *colon_out = colon;
+        return OkStatus();
+      }
       return DigestError(s, kUnsupported);
     }
     return DigestError(s, kInvalidFormat);
@@ -112,8 +117,24 @@ Result<Digest> Digest::Parse(std::string_view s) {
   for (char c : encoded) {
     if (!IsLowerHex(c)) return DigestError(s, kInvalidFormat);
   }
+  *colon_out = colon;
+  return OkStatus();
+}
+}  // namespace
+
+Result<Digest> Digest::Parse(std::string_view s) {
+  size_t colon = 0;
+  HOIST_TRY(ValidateDigest(s, /*allow_unsupported=*/false, &colon));
   return Digest(std::string(s), colon);
 }
+
+Result<Digest> Digest::ParseAllowUnsupported(std::string_view s) {
+  size_t colon = 0;
+  HOIST_TRY(ValidateDigest(s, /*allow_unsupported=*/true, &colon));
+  return Digest(std::string(s), colon);
+}
+
+bool Digest::supported() const { return valid() && FindAlgorithm(algorithm()) != nullptr; }
 
 Digest Digest::Sha256Of(std::string_view data) { return FromSha256Hex(Sha256Hex(data)); }
 
@@ -128,15 +149,16 @@ Digest Digest::FromSha256Hex(std::string_view hex) {
 Digester::Digester() : algorithm_("sha256"), hasher_(HashAlgorithm::kSha256) {}
 
 namespace {
-HashAlgorithm HashFor(const Digest& expected) {
+const KnownAlgorithm& AlgorithmFor(const Digest& expected) {
+  if (!expected.valid()) std::abort();  // REQUIRES: expected.valid()
   const KnownAlgorithm* known = FindAlgorithm(expected.algorithm());
-  if (known == nullptr) std::abort();  // REQUIRES: expected.valid()
-  return known->hash;
+  // An unsupported algorithm hashes as sha256: the result cannot match, so it fails closed.
+  return known != nullptr ? *known : kKnownAlgorithms[0];
 }
 }  // namespace
 
 Digester::Digester(const Digest& expected)
-    : algorithm_(expected.algorithm()), hasher_(HashFor(expected)) {}
+    : algorithm_(AlgorithmFor(expected).name), hasher_(AlgorithmFor(expected).hash) {}
 
 void Digester::Update(const void* data, size_t n) { hasher_.Update(data, n); }
 

@@ -142,6 +142,27 @@ TEST(Digest, UnsupportedVersusInvalidFormat) {
   EXPECT_NE(Digest::Parse("MD5:0123").error().message().find("format"), std::string::npos);
 }
 
+TEST(Digest, ParseAllowUnsupported) {
+  Result<Digest> d = Digest::ParseAllowUnsupported("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3Td");
+  ASSERT_TRUE(d.has_value()) << d.error().message();
+  EXPECT_TRUE(d->valid());
+  EXPECT_FALSE(d->supported());
+  EXPECT_EQ(d->algorithm(), "multihash+base58");
+  EXPECT_EQ(d->encoded(), "QmRZxt2b1FVZPNqd8hsiykDL3Td");
+  // Registered algorithms keep their strict rules.
+  EXPECT_FALSE(Digest::ParseAllowUnsupported("sha256:abc").has_value());
+  EXPECT_FALSE(Digest::ParseAllowUnsupported("sha256+foo+-b:abc").has_value());
+  EXPECT_FALSE(Digest::ParseAllowUnsupported("foo:a/b").has_value());
+  EXPECT_TRUE(Digest::Sha256Of("").supported());
+  EXPECT_FALSE(Digest().supported());
+}
+
+TEST(Digester, UnsupportedExpectedNeverMatches) {
+  Digest foreign = *Digest::ParseAllowUnsupported("foo:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Digester d(foreign);
+  EXPECT_NE(d.Finish(), foreign);
+}
+
 TEST(Digest, Ordering) {
   Digest a = *Digest::Parse("sha256:" + std::string(64, 'a'));
   Digest b = *Digest::Parse("sha256:" + std::string(64, 'b'));
