@@ -1,0 +1,40 @@
+// hoist: the command-line client. The only place that wires objects together and the only
+// code that writes to stdout/stderr.
+#include <cstdio>
+#include <cstdlib>
+
+#include <CLI/CLI.hpp>
+
+#include "base/log.h"
+#include "cmd/layout_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hoist builds OCI container images from Dockerfiles", "hoist"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "hoist version 0.1.0");
+  app.add_flag_callback(
+      "-D,--debug", [] { hoist::SetLogLevel(hoist::LogLevel::kDebug); }, "Enable debug logging");
+
+  hoist::Status status;
+  hoist::cmd::RegisterLayoutCommands(app, &status);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "ERROR: %s\nRun '%s --help' for usage.\n", e.what(),
+                 app.get_name().c_str());
+    return 1;
+  }
+  if (!status) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "ERROR: %s\n", status.error().message().c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,273 @@
+#include "cmd/layout_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cmd/output.h"
+#include "content/image_resolver.h"
+#include "content/layout_ref.h"
+#include "content/oci_layout.h"
+#include "oci/image_config.h"
+#include "oci/index.h"
+#include "oci/manifest.h"
+#include "oci/media_types.h"
+
+namespace hoist::cmd {
+namespace {
+
+using content::OciLayout;
+using nlohmann::ordered_json;
+
+void Print(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+
+std::string Annotation(const oci::Descriptor& d, std::string_view key) {
+  auto it = d.annotations.find(std::string(key));
+  return it == d.annotations.end() ? std::string() : it->second;
+}
+
+std::string DisplayName(const oci::Descriptor& d) {
+  std::string name = Annotation(d, content::kAnnotationImageName);
+  if (name.empty()) name = Annotation(d, content::kAnnotationRefName);
+  return name.empty() ? "<none>" : name;
+}
+
+// Splits `DIR[:TAG|@DIGEST]`, unless the whole argument names an existing path.
+content::LayoutRef SplitRef(const std::string& arg) {
+  if (::access(arg.c_str(), F_OK) == 0) return content::LayoutRef{arg, "", {}};
+  return content::ParseLayoutRef(arg);
+}
+
+Result<oci::Descriptor> ResolveRoot(OciLayout& layout, const content::LayoutRef& ref) {
+  if (ref.digest.valid()) return layout.ResolveDigest(ref.digest);
+  if (!ref.tag.empty()) return layout.ResolveTag(ref.tag, /*single_fallback=*/false);
+  return layout.ResolveTag("latest", /*single_fallback=*/true);
+}
+
+ordered_json RawJson(const std::string& raw) {
+  auto j = ordered_json::parse(raw, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? ordered_json(raw) : j;
+}
+
+std::string JoinPlatforms(const std::vector<oci::Platform>& ps) {
+  std::string out;
+  for (const auto& p : ps) {
+    if (!out.empty()) out += ",";
+    out += oci::FormatPlatform(p);
+  }
+  return out;
+}
+
+Status ListCommand(const std::string& path, const std::string& format) {
+  if (format != "table" && format != "json") {
+    return MakeError(Code::kInvalidArgument,
+                     "invalid --format \"" + format + "\": expected table or json");
+  }
+  HOIST_ASSIGN_OR_RETURN(auto layout, OciLayout::Open(PosixFileSystem(), path, /*read_only=*/true));
+  HOIST_ASSIGN_OR_RETURN(oci::Index index, layout->ReadIndex());
+  std::vector<std::vector<std::string>> rows = {{"NAME", "DIGEST", "MEDIA TYPE", "PLATFORMS", "SIZE"}};
+  ordered_json list = ordered_json::array();
+  for (const auto& entry : index.manifests) {
+    // A broken or partial image is still listed; what could not be read shows as "-".
+    auto platforms = content::ImagePlatforms(layout->store(), entry);
+    auto reachable = content::ReachableFrom(layout->store(), {entry}, nullptr);
+    int64_t size = 0;
+    if (reachable) {
+      for (const auto& d : *reachable) size += d.size;
+    }
+    std::string plat = platforms ? JoinPlatforms(*platforms) : "";
+    rows.push_back({DisplayName(entry), entry.digest.str(), entry.media_type,
+                    plat.empty() ? "-" : plat, reachable ? HumanSize(size) : "-"});
+    ordered_json j;
+    j["name"] = Annotation(entry, content::kAnnotationImageName);
+    j["tag"] = Annotation(entry, content::kAnnotationRefName);
+    j["digest"] = entry.digest.str();
+    j["mediaType"] = entry.media_type;
+    j["platforms"] = ordered_json::array();
+    if (platforms) {
+      for (const auto& p : *platforms) j["platforms"].push_back(oci::FormatPlatform(p));
+    }
+    j["size"] = size;
+    list.push_back(std::move(j));
+  }
+  Print(format == "json" ? list.dump(2) + "\n" : FormatTable(rows));
+  return OkStatus();
+}
+
+Status InspectCommand(const std::string& arg, const std::string& platform_spec) {
+  content::LayoutRef ref = SplitRef(arg);
+  std::optional<oci::Platform> platform;
+  if (!platform_spec.empty()) {
+    HOIST_ASSIGN_OR_RETURN(platform, oci::ParsePlatform(platform_spec));
+  }
+  HOIST_ASSIGN_OR_RETURN(auto layout,
+                         OciLayout::Open(PosixFileSystem(), ref.path, /*read_only=*/true));
+  HOIST_ASSIGN_OR_RETURN(oci::Descriptor root, ResolveRoot(*layout, ref));
+  std::string display = ref.digest.valid() ? ref.digest.str() : DisplayName(root);
+  HOIST_ASSIGN_OR_RETURN(content::ResolvedImage image,
+                         content::ResolveImage(layout->store(), root, platform, display));
+  ordered_json out;
+  out["name"] = Annotation(root, content::kAnnotationImageName);
+  out["tag"] = Annotation(root, content::kAnnotationRefName);
+  out["descriptor"] = RawJson(oci::SerializeDescriptor(image.root));
+  if (image.manifest_desc.digest != image.root.digest) {
+    out["manifestDescriptor"] = RawJson(oci::SerializeDescriptor(image.manifest_desc));
+  }
+  oci::Platform p;
+  p.os = image.config.os;
+  p.architecture = image.config.architecture;
+  p.variant = image.config.variant;
+  out["platform"] = oci::FormatPlatform(p);
+  out["manifest"] = RawJson(image.manifest_json);
+  out["config"] = RawJson(image.config_json);
+  Print(out.dump(2) + "\n");
+  return OkStatus();
+}
+
+Status VerifyCommand(const std::string& path, int jobs) {
+  HOIST_ASSIGN_OR_RETURN(auto layout, OciLayout::Open(PosixFileSystem(), path, /*read_only=*/true));
+  if (jobs <= 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  HOIST_ASSIGN_OR_RETURN(content::VerifyReport report, layout->Verify(jobs));
+  for (const auto& p : report.problems) {
+    Print(fmt::format("{}: {}\n", p.digest.str(), p.problem));
+  }
+  if (!report.ok()) {
+    return MakeError(Code::kDataLoss,
+                     fmt::format("{}: {} problem(s) found in {} blob(s)", path,
+                                 report.problems.size(), report.blobs));
+  }
+  Print(fmt::format("{}: {} blobs verified ({})\n", path, report.blobs, HumanSize(report.bytes)));
+  return OkStatus();
+}
+
+Status GcCommand(const std::string& path, bool dry_run) {
+  HOIST_ASSIGN_OR_RETURN(auto layout,
+                         OciLayout::OpenDirectory(PosixFileSystem(), path, /*read_only=*/false));
+  HOIST_ASSIGN_OR_RETURN(content::GcReport report, layout->CollectGarbage(dry_run));
+  for (const auto& b : report.removed) {
+    Print(fmt::format("{} {} ({})\n", dry_run ? "would remove" : "removed", b.digest.str(),
+                      HumanSize(b.size)));
+  }
+  Print(fmt::format("{}: {} blob(s), {} {}\n", path, report.removed.size(), HumanSize(report.bytes),
+                    dry_run ? "would be reclaimed" : "reclaimed"));
+  return OkStatus();
+}
+
+Status TagCommand(const std::string& path, const std::string& source, const std::string& target) {
+  HOIST_ASSIGN_OR_RETURN(content::LayoutName name, content::LayoutName::Parse(target));
+  HOIST_ASSIGN_OR_RETURN(auto layout,
+                         OciLayout::OpenDirectory(PosixFileSystem(), path, /*read_only=*/false));
+  oci::Descriptor desc;
+  std::string_view src = source;
+  if (!src.empty() && src.front() == '@') src.remove_prefix(1);
+  if (auto d = oci::Digest::Parse(src); d) {
+    HOIST_ASSIGN_OR_RETURN(desc, layout->ResolveDigest(*d));
+  } else {
+    HOIST_ASSIGN_OR_RETURN(desc, layout->ResolveTag(source, /*single_fallback=*/false));
+  }
+  if (!oci::IsIndexType(desc.media_type) && !oci::IsManifestType(desc.media_type)) {
+    return MakeError(Code::kInvalidArgument,
+                     desc.digest.str() + " is neither an image index nor a manifest");
+  }
+  desc.annotations.erase(std::string(content::kAnnotationImageName));
+  desc.annotations.erase(std::string(content::kAnnotationRefName));
+  return layout->Put(desc, {name});
+}
+
+Status UntagCommand(const std::string& path, const std::string& tag) {
+  HOIST_ASSIGN_OR_RETURN(auto layout,
+                         OciLayout::OpenDirectory(PosixFileSystem(), path, /*read_only=*/false));
+  return layout->Untag(tag);
+}
+
+// Copies one image (all its blobs, verified) into a layout directory, creating it if needed.
+Status CopyCommand(const std::string& source, const std::string& dest) {
+  content::LayoutRef src = SplitRef(source);
+  content::LayoutRef dst = content::ParseLayoutRef(dest);
+  if (dst.digest.valid()) {
+    return MakeError(Code::kInvalidArgument,
+                     "destination \"" + dest + "\" must be LAYOUT[:TAG], not a digest");
+  }
+  HOIST_ASSIGN_OR_RETURN(auto from, OciLayout::Open(PosixFileSystem(), src.path, /*read_only=*/true));
+  HOIST_ASSIGN_OR_RETURN(oci::Descriptor root, ResolveRoot(*from, src));
+  std::vector<content::LayoutName> names;
+  if (!dst.tag.empty()) {
+    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(dst.tag));
+    names.push_back(std::move(n));
+  } else {
+    // Keep the source's name.
+    std::string image = Annotation(root, content::kAnnotationImageName);
+    std::string tag = Annotation(root, content::kAnnotationRefName);
+    if (!image.empty()) {
+      HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(image));
+      names.push_back(std::move(n));
+    } else if (!tag.empty()) {
+      names.push_back(content::LayoutName{"", tag});
+    }
+  }
+  HOIST_ASSIGN_OR_RETURN(auto to, OciLayout::CreateOrOpen(PosixFileSystem(), dst.path));
+  HOIST_ASSIGN_OR_RETURN(int64_t bytes, content::CopyImage(from->store(), to->store(), root));
+  root.annotations.erase(std::string(content::kAnnotationImageName));
+  root.annotations.erase(std::string(content::kAnnotationRefName));
+  HOIST_TRY(to->Put(root, names));
+  Print(fmt::format("copied {} ({} new) to {}\n", root.digest.str(), HumanSize(bytes), dst.path));
+  return OkStatus();
+}
+
+}  // namespace
+
+void RegisterLayoutCommands(CLI::App& app, Status* status) {
+  CLI::App* layout = app.add_subcommand("layout", "Manage images in OCI image layouts");
+  layout->require_subcommand(1);
+
+  struct Args {
+    std::string path, format = "table", ref, platform, source, target, tag;
+    bool dry_run = false;
+    int jobs = 0;
+  };
+  auto args = std::make_shared<Args>();
+
+  auto* ls = layout->add_subcommand("ls", "List the images in a layout directory or tarball");
+  ls->add_option("LAYOUT", args->path, "Layout directory or OCI tarball")->required();
+  ls->add_option("--format", args->format, "Output format: table or json");
+  ls->callback([args, status] { *status = ListCommand(args->path, args->format); });
+
+  auto* inspect = layout->add_subcommand(
+      "inspect", "Show an image's manifest and config (LAYOUT[:TAG|@DIGEST])");
+  inspect->add_option("IMAGE", args->ref, "LAYOUT[:TAG|@DIGEST]")->required();
+  inspect->add_option("--platform", args->platform, "Platform to select from an index");
+  inspect->callback([args, status] { *status = InspectCommand(args->ref, args->platform); });
+
+  auto* verify = layout->add_subcommand(
+      "verify", "Check that every reachable blob is present with the right digest and size");
+  verify->add_option("LAYOUT", args->path, "Layout directory or OCI tarball")->required();
+  verify->add_option("-j,--jobs", args->jobs, "Blobs verified in parallel (default: cores)");
+  verify->callback([args, status] { *status = VerifyCommand(args->path, args->jobs); });
+
+  auto* gc = layout->add_subcommand("gc", "Delete blobs that no image in the layout reaches");
+  gc->add_option("LAYOUT", args->path, "Layout directory")->required();
+  gc->add_flag("--dry-run", args->dry_run, "Only list what would be deleted");
+  gc->callback([args, status] { *status = GcCommand(args->path, args->dry_run); });
+
+  auto* tag = layout->add_subcommand("tag", "Give an image in the layout another name");
+  tag->add_option("LAYOUT", args->path, "Layout directory")->required();
+  tag->add_option("SOURCE", args->source, "Existing tag, name or digest")->required();
+  tag->add_option("TARGET", args->target, "New tag (v2) or name (org/app:v2)")->required();
+  tag->callback([args, status] { *status = TagCommand(args->path, args->source, args->target); });
+
+  auto* cp = layout->add_subcommand(
+      "cp", "Copy an image between layouts (SOURCE[:TAG|@DIGEST] DEST[:NAME])");
+  cp->add_option("SOURCE", args->source, "Source layout or tarball, with tag or digest")->required();
+  cp->add_option("DEST", args->target, "Destination layout directory, with a name or tag")
+      ->required();
+  cp->callback([args, status] { *status = CopyCommand(args->source, args->target); });
+
+  auto* untag = layout->add_subcommand("untag", "Remove a name from the layout's index");
+  untag->add_option("LAYOUT", args->path, "Layout directory")->required();
+  untag->add_option("TAG", args->tag, "Tag or name to remove")->required();
+  untag->callback([args, status] { *status = UntagCommand(args->path, args->tag); });
+}
+
+}  // namespace hoist::cmd

@@ -1,0 +1,46 @@
+// Helpers for end-to-end tests: run commands, make fixtures, snapshot trees.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hoist::itest {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `command` with /bin/sh -c, capturing stdout and stderr.
+RunResult Sh(const std::string& command);
+// Runs the hoist binary with `args` (shell words, already quoted as needed).
+RunResult Hoist(const std::string& args);
+// Single-quotes a string for the shell.
+std::string Quote(const std::string& s);
+
+// A fresh scratch directory, removed when the test ends.
+class Scratch {
+ public:
+  Scratch();
+  ~Scratch();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Makes the busybox base image layout (scripts/make-base-image); returns its manifest digest.
+std::string MakeBaseImage(const std::string& out, const std::string& tag = "busybox:1.36",
+                          bool tar = false);
+// Relative path → sha256 of content (or link target) for every entry under `dir`.
+std::map<std::string, std::string> TreeDigest(const std::string& dir);
+std::string ReadFileOrEmpty(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);
+std::string Corpora(const std::string& rel);
+// True when `tool` is on PATH.
+bool HaveTool(const std::string& tool);
+
+}  // namespace hoist::itest
