@@ -183,21 +183,24 @@ Status UntagCommand(const std::string& path, const std::string& tag) {
 }
 
 // Copies one image (all its blobs, verified) into a layout directory, creating it if needed.
-Status CopyCommand(const std::string& source, const std::string& dest) {
+// Names: DEST's tag and every --tag; without any, the source's name is kept.
+Status CopyCommand(const std::string& source, const std::string& dest,
+                   const std::vector<std::string>& tags) {
   content::LayoutRef src = SplitRef(source);
-  content::LayoutRef dst = content::ParseLayoutRef(dest);
+  content::LayoutRef dst = SplitRef(dest);
   if (dst.digest.valid()) {
     return MakeError(Code::kInvalidArgument,
                      "destination \"" + dest + "\" must be LAYOUT[:TAG], not a digest");
   }
+  std::vector<content::LayoutName> names;
+  if (!dst.tag.empty()) names.push_back(content::LayoutName{"", dst.tag});
+  for (const auto& t : tags) {
+    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(t));
+    names.push_back(std::move(n));
+  }
   HOIST_ASSIGN_OR_RETURN(auto from, OciLayout::Open(PosixFileSystem(), src.path, /*read_only=*/true));
   HOIST_ASSIGN_OR_RETURN(oci::Descriptor root, ResolveRoot(*from, src));
-  std::vector<content::LayoutName> names;
-  if (!dst.tag.empty()) {
-    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(dst.tag));
-    names.push_back(std::move(n));
-  } else {
-    // Keep the source's name.
+  if (names.empty()) {
     std::string image = Annotation(root, content::kAnnotationImageName);
     std::string tag = Annotation(root, content::kAnnotationRefName);
     if (!image.empty()) {
@@ -212,7 +215,7 @@ Status CopyCommand(const std::string& source, const std::string& dest) {
   root.annotations.erase(std::string(content::kAnnotationImageName));
   root.annotations.erase(std::string(content::kAnnotationRefName));
   HOIST_TRY(to->Put(root, names));
-  Print(fmt::format("copied {} ({} new) to {}\n", root.digest.str(), HumanSize(bytes), dst.path));
+  Print(fmt::format("copied {} to {} ({} new)\n", root.digest.str(), dst.path, HumanSize(bytes)));
   return OkStatus();
 }
 
@@ -224,6 +227,7 @@ void RegisterLayoutCommands(CLI::App& app, Status* status) {
 
   struct Args {
     std::string path, format = "table", ref, platform, source, target, tag;
+    std::vector<std::string> names;
     bool dry_run = false;
     int jobs = 0;
   };
@@ -258,11 +262,12 @@ void RegisterLayoutCommands(CLI::App& app, Status* status) {
   tag->callback([args, status] { *status = TagCommand(args->path, args->source, args->target); });
 
   auto* cp = layout->add_subcommand(
-      "cp", "Copy an image between layouts (SOURCE[:TAG|@DIGEST] DEST[:NAME])");
+      "cp", "Copy an image into a layout directory (SOURCE[:TAG|@DIGEST] DEST[:TAG])");
   cp->add_option("SOURCE", args->source, "Source layout or tarball, with tag or digest")->required();
-  cp->add_option("DEST", args->target, "Destination layout directory, with a name or tag")
+  cp->add_option("DEST", args->target, "Destination layout directory, optionally with a tag")
       ->required();
-  cp->callback([args, status] { *status = CopyCommand(args->source, args->target); });
+  cp->add_option("-t,--tag", args->names, "Name for the copy (org/app:1.0 or a tag); repeatable");
+  cp->callback([args, status] { *status = CopyCommand(args->source, args->target, args->names); });
 
   auto* untag = layout->add_subcommand("untag", "Remove a name from the layout's index");
   untag->add_option("LAYOUT", args->path, "Layout directory")->required();

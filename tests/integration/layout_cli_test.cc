@@ -186,7 +186,7 @@ TEST_F(LayoutCli, CopyTarballIntoNewLayoutThatPeersAccept) {
   std::string tar = scratch_ / "image.tar";
   MakeBaseImage(tar, "busybox:1.36", /*tar=*/true);
   std::string out = scratch_ / "out";
-  RunResult r = Hoist("layout cp " + Quote(tar + ":1.36") + " " + Quote(out + ":example.com/bb:copy"));
+  RunResult r = Hoist("layout cp " + Quote(tar + ":1.36") + " " + Quote(out) + " -t example.com/bb:copy");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFileOrEmpty(out + "/oci-layout"), R"({"imageLayoutVersion":"1.0.0"})");
   r = Sh("skopeo inspect " + Quote("oci:" + out + ":copy"));
@@ -371,6 +371,9 @@ TEST_F(BadLayout, NotALayoutAtAll) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no such OCI layout"), std::string::npos) << r.err;
   r = Hoist("layout cp " + Quote(layout_ + ":1.36") + " " + Quote(scratch_.path() + ":x"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not an OCI image layout"), std::string::npos) << r.err;
+  r = Hoist("layout cp " + Quote(layout_ + ":1.36") + " " + Quote(scratch_.path()));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not an OCI image layout"), std::string::npos) << r.err;
 }
