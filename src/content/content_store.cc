@@ -1,0 +1,128 @@
+#include "content/content_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <vector>
+
+namespace hoist::content {
+namespace {
+
+// Large enough that hashing, not call overhead, dominates; small enough to stay in L2-ish
+// buffers and to check for cancellation often.
+constexpr int64_t kChunkSize = 1 << 20;
+
+Error SizeMismatch(const oci::Digest& digest, int64_t expected, int64_t got) {
+  return Error(Code::kDataLoss, "content " + digest.str() + ": size mismatch: expected " +
+                                    std::to_string(expected) + " bytes, got " +
+                                    std::to_string(got));
+}
+
+Status CheckDescriptor(const oci::Descriptor& desc) {
+  if (!desc.digest.valid()) {
+    return MakeError(Code::kInvalidArgument, "content descriptor has no digest");
+  }
+  if (desc.size < 0) {
+    return MakeError(Code::kInvalidArgument, "content " + desc.digest.str() + ": negative size " +
+                                                 std::to_string(desc.size));
+  }
+  return {};
+}
+
+// A ref that no other writer in this process uses, so that helpers writing the same content
+// at once never collide on a ref lock; the second commit finds the blob present and succeeds.
+std::string UniqueRef(std::string_view purpose, const oci::Digest& digest) {
+  static std::atomic<uint64_t> counter{0};
+  return std::string(purpose) + "-" + digest.str() + "-" + std::to_string(counter.fetch_add(1));
+}
+
+}  // namespace
+
+Error BlobNotFound(const oci::Digest& digest) {
+  return Error(Code::kNotFound, "content " + digest.str() + ": not found");
+}
+
+Status ReadVerified(ContentStore& store, const oci::Descriptor& desc,
+                    const std::function<Status(std::string_view chunk)>& sink,
+                    CancelContext* cancel) {
+  HOIST_TRY(CheckDescriptor(desc));
+  if (cancel != nullptr) HOIST_TRY(cancel->Check());
+  HOIST_ASSIGN_OR_RETURN(auto reader, store.ReaderAt(desc.digest));
+  // A stored size that differs is caught before any unverified byte reaches the sink.
+  if (reader->Size() != desc.size) {
+    return Unexpected(SizeMismatch(desc.digest, desc.size, reader->Size()));
+  }
+
+  oci::Digester digester(desc.digest);
+  std::vector<char> buf(static_cast<size_t>(std::clamp<int64_t>(desc.size, 1, kChunkSize)));
+  int64_t offset = 0;
+  for (;;) {
+    if (cancel != nullptr) HOIST_TRY(cancel->Check());
+    // Once the expected size is reached, one more byte is asked for: a blob longer than its
+    // reader's Size() claimed is then caught without reading the rest of it.
+    size_t want = static_cast<size_t>(std::clamp<int64_t>(desc.size - offset, 1, kChunkSize));
+    HOIST_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(offset, buf.data(), want));
+    if (n == 0) break;
+    if (offset + static_cast<int64_t>(n) > desc.size) {
+      return Unexpected(SizeMismatch(desc.digest, desc.size, offset + static_cast<int64_t>(n)));
+    }
+    digester.Update(buf.data(), n);
+    HOIST_TRY(sink(std::string_view(buf.data(), n)));
+    offset += static_cast<int64_t>(n);
+  }
+  if (offset != desc.size) return Unexpected(SizeMismatch(desc.digest, desc.size, offset));
+  oci::Digest got = digester.Finish();
+  if (got != desc.digest) {
+    return MakeError(Code::kDataLoss,
+                     "content " + desc.digest.str() + ": digest mismatch (got " + got.str() + ")");
+  }
+  return {};
+}
+
+Result<std::string> ReadBlob(ContentStore& store, const oci::Descriptor& desc, int64_t max_size) {
+  HOIST_TRY(CheckDescriptor(desc));
+  if (desc.size > max_size) {
+    return MakeError(Code::kResourceExhausted,
+                     "content " + desc.digest.str() + ": blob is " + std::to_string(desc.size) +
+                         " bytes, more than the limit of " + std::to_string(max_size));
+  }
+  std::string out;
+  out.reserve(static_cast<size_t>(desc.size));
+  HOIST_TRY(ReadVerified(store, desc, [&out](std::string_view chunk) -> Status {
+    out.append(chunk);
+    return {};
+  }));
+  return out;
+}
+
+Result<BlobInfo> WriteBlob(ContentStore& store, std::string_view data,
+                           const oci::Digest& expected) {
+  oci::Digest digest;
+  if (expected.valid()) {
+    digest = expected;
+  } else {
+    digest = oci::Digest::Sha256Of(data);
+  }
+  BlobInfo info{digest, static_cast<int64_t>(data.size())};
+  HOIST_ASSIGN_OR_RETURN(auto writer, store.Writer(UniqueRef("write", digest)));
+  HOIST_TRY(writer->Write(data));
+  HOIST_TRY(writer->Commit(info.size, digest));
+  return info;
+}
+
+Status CopyBlob(ContentStore& from, ContentStore& to, const oci::Descriptor& desc,
+                CancelContext* cancel) {
+  HOIST_TRY(CheckDescriptor(desc));
+  auto present = to.Info(desc.digest);
+  if (present && present->size == desc.size) return {};
+  if (!present && present.error().code() != Code::kNotFound) {
+    return Unexpected(std::move(present).error());
+  }
+  // A present blob of the wrong size is damaged; the verified copy replaces it on commit.
+  HOIST_ASSIGN_OR_RETURN(auto writer, to.Writer(UniqueRef("copy", desc.digest)));
+  HOIST_TRY(ReadVerified(
+      from, desc, [&writer](std::string_view chunk) { return writer->Write(chunk); }, cancel));
+  return writer->Commit(desc.size, desc.digest);
+}
+
+}  // namespace hoist::content

@@ -1,0 +1,421 @@
+#include "content/local_content_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "base/log.h"
+
+namespace hoist::content {
+namespace {
+
+constexpr size_t kHashChunkSize = 1 << 20;
+
+std::string StripTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+std::string RandomHex() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t v = rng();
+  std::string out(16, '0');
+  for (char& c : out) {
+    c = kHex[v & 0xf];
+    v >>= 4;
+  }
+  return out;
+}
+
+class LocalBlobReader final : public BlobReader {
+ public:
+  // `relative` rewrites error messages as the store does (see LocalContentStore::Relative).
+  LocalBlobReader(std::unique_ptr<ReadableFile> file, int64_t size,
+                  std::function<Error(Error)> relative)
+      : file_(std::move(file)), size_(size), relative_(std::move(relative)) {}
+
+  Result<size_t> ReadAt(int64_t offset, void* buf, size_t n) override {
+    if (offset < 0) {
+      return MakeError(Code::kInvalidArgument, "read at negative offset " + std::to_string(offset));
+    }
+    if (offset >= size_) return size_t{0};
+    n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), size_ - offset));
+    auto r = file_->ReadAt(static_cast<uint64_t>(offset), buf, n);
+    if (!r) return Unexpected(relative_(std::move(r).error()));
+    return *r;
+  }
+  int64_t Size() const override { return size_; }
+
+ private:
+  std::unique_ptr<ReadableFile> file_;
+  int64_t size_;
+  std::function<Error(Error)> relative_;
+};
+
+}  // namespace
+
+// Writes into a private ingest file and hashes (sha256) as the bytes go by, so that Commit
+// normally needs no second pass. Owns the ingest file until Commit renames it into blobs/;
+// holds the ref's lock until Commit finishes or the writer is destroyed.
+class LocalBlobWriter final : public BlobWriter {
+ public:
+  LocalBlobWriter(LocalContentStore* store, std::string ref, std::string ingest_path,
+                  std::unique_ptr<WritableFile> file)
+      : store_(store),
+        ref_(std::move(ref)),
+        ingest_path_(std::move(ingest_path)),
+        file_(std::move(file)) {}
+
+  ~LocalBlobWriter() override {
+    if (!finished_) Discard();
+    ReleaseRef();
+  }
+
+  Status Write(std::string_view data) override {
+    if (finished_) return FinishedError();
+    if (broken_) return BrokenError();
+    auto s = file_->Append(data);
+    if (!s) {
+      // Part of the data may be on disk; the writer can no longer tell what it holds.
+      broken_ = true;
+      return Unexpected(store_->Relative(std::move(s).error()));
+    }
+    offset_ += static_cast<int64_t>(data.size());
+    if (cached_sha256_) {
+      // Digest() finished the running hash; Commit rehashes from the file.
+      cached_sha256_.reset();
+    } else if (hasher_valid_) {
+      hasher_.Update(data);
+    }
+    return {};
+  }
+
+  int64_t Offset() const override { return offset_; }
+
+  Status Commit(int64_t expected_size, const oci::Digest& expected) override {
+    if (finished_) return FinishedError();
+    finished_ = true;
+    Status s = DoCommit(expected_size, expected);
+    if (!s) Discard();
+    ReleaseRef();
+    if (!s) return Unexpected(store_->Relative(std::move(s).error()));
+    return {};
+  }
+
+  oci::Digest Digest() override {
+    if (committed_.valid()) return committed_;
+    auto d = ComputeDigest(oci::Digest());
+    return d ? *d : oci::Digest();
+  }
+
+ private:
+  Status DoCommit(int64_t expected_size, const oci::Digest& expected) {
+    if (broken_) return BrokenError();
+    HOIST_ASSIGN_OR_RETURN(oci::Digest actual, ComputeDigest(expected));
+    // Name the blob by what the caller expected, so the error matches the descriptor at hand.
+    const oci::Digest& named = expected.valid() ? expected : actual;
+    if (expected_size >= 0 && offset_ != expected_size) {
+      return MakeError(Code::kDataLoss, "content " + named.str() + ": size mismatch: expected " +
+                                            std::to_string(expected_size) + " bytes, got " +
+                                            std::to_string(offset_));
+    }
+    if (expected.valid() && actual != expected) {
+      return MakeError(Code::kDataLoss, "content " + expected.str() + ": digest mismatch (got " +
+                                            actual.str() + ")");
+    }
+
+    FileSystem* fs = store_->fs_;
+    const std::string target = store_->BlobPath(actual);
+    HOIST_ASSIGN_OR_RETURN(auto existing, fs->Stat(target));
+    if (existing && existing->type == FileInfo::Type::kRegular &&
+        existing->size == static_cast<uint64_t>(offset_)) {
+      // Same name means same digest; with the same size we trust it as identical, as every
+      // read verifies anyway. The ingest file is now garbage; failing to remove it only leaves
+      // work for the next Open.
+      file_.reset();
+      (void)fs->Remove(ingest_path_);
+      ingest_path_.clear();
+      committed_ = actual;
+      return {};
+    }
+    // Anything else at `target` (a damaged blob of the wrong size, a symlink) is replaced by
+    // the rename; a directory makes the rename fail.
+
+    const std::string alg_dir = JoinPath(store_->blobs_dir_, actual.algorithm());
+    HOIST_ASSIGN_OR_RETURN(auto alg_info, fs->Stat(alg_dir));
+    const bool new_alg_dir = !alg_info.has_value();
+    if (new_alg_dir) HOIST_TRY(fs->MakeDirs(alg_dir));
+
+    HOIST_TRY(file_->Sync());
+    HOIST_TRY(file_->Close());
+    file_.reset();
+    HOIST_TRY(fs->Rename(ingest_path_, target));
+    ingest_path_.clear();
+    committed_ = actual;
+    // The blob is visible and complete from here on; these only make it durable.
+    HOIST_TRY(fs->SyncDir(alg_dir));
+    if (new_alg_dir) HOIST_TRY(fs->SyncDir(store_->blobs_dir_));
+    return {};
+  }
+
+  // The digest of the bytes written, in the algorithm of `like` (sha256 if !like.valid()).
+  Result<oci::Digest> ComputeDigest(const oci::Digest& like) {
+    if (like.valid() && like.algorithm() != "sha256") {
+      oci::Digester digester(like);
+      HOIST_TRY(HashIngestFile(digester));
+      return digester.Finish();
+    }
+    if (cached_sha256_) return *cached_sha256_;
+    if (hasher_valid_) {
+      cached_sha256_ = hasher_.Finish();
+      hasher_valid_ = false;
+      return *cached_sha256_;
+    }
+    oci::Digester digester;
+    HOIST_TRY(HashIngestFile(digester));
+    cached_sha256_ = digester.Finish();
+    return *cached_sha256_;
+  }
+
+  Status HashIngestFile(oci::Digester& digester) {
+    HOIST_ASSIGN_OR_RETURN(auto file, store_->fs_->OpenForRead(ingest_path_));
+    std::vector<char> buf(kHashChunkSize);
+    uint64_t offset = 0;
+    while (offset < static_cast<uint64_t>(offset_)) {
+      size_t want = static_cast<size_t>(
+          std::min<uint64_t>(buf.size(), static_cast<uint64_t>(offset_) - offset));
+      HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset, buf.data(), want));
+      if (n == 0) {
+        return MakeError(Code::kDataLoss, "ref " + ref_ + ": ingest file is shorter than written");
+      }
+      digester.Update(buf.data(), n);
+      offset += n;
+    }
+    return {};
+  }
+
+  // Closes and removes the ingest file, best effort: a leftover is harmless (readers ignore
+  // the ingest dir) and the next read-write Open removes it once it is stale.
+  void Discard() {
+    file_.reset();
+    if (!ingest_path_.empty()) (void)store_->fs_->Remove(ingest_path_);
+    ingest_path_.clear();
+  }
+
+  void ReleaseRef() {
+    if (ref_locked_) store_->UnlockRef(ref_);
+    ref_locked_ = false;
+  }
+
+  Status FinishedError() const {
+    return MakeError(Code::kFailedPrecondition, "ref " + ref_ + ": writer is already finished");
+  }
+  Status BrokenError() const {
+    return MakeError(Code::kFailedPrecondition, "ref " + ref_ + ": an earlier write failed");
+  }
+
+  LocalContentStore* const store_;
+  const std::string ref_;
+  bool ref_locked_ = true;
+  std::string ingest_path_;  // empty once renamed or removed
+  std::unique_ptr<WritableFile> file_;
+  int64_t offset_ = 0;
+  oci::Digester hasher_;     // sha256 of everything written, while hasher_valid_
+  bool hasher_valid_ = true;
+  std::optional<oci::Digest> cached_sha256_;
+  oci::Digest committed_;
+  bool finished_ = false;
+  bool broken_ = false;
+};
+
+LocalContentStore::LocalContentStore(FileSystem* fs, std::string root,
+                                     LocalContentStoreOptions options)
+    : fs_(fs),
+      root_(std::move(root)),
+      blobs_dir_(JoinPath(root_, "blobs")),
+      ingest_dir_(options.ingest_dir.empty() ? JoinPath(root_, "ingest")
+                                             : StripTrailingSlashes(options.ingest_dir)),
+      options_(std::move(options)) {}
+
+LocalContentStore::~LocalContentStore() = default;
+
+Result<std::unique_ptr<LocalContentStore>> LocalContentStore::Open(
+    FileSystem* fs, std::string root, LocalContentStoreOptions options) {
+  root = StripTrailingSlashes(std::move(root));
+  if (root.empty()) return MakeError(Code::kInvalidArgument, "content store: empty root path");
+  std::unique_ptr<LocalContentStore> store(
+      new LocalContentStore(fs, std::move(root), std::move(options)));
+
+  if (store->read_only()) {
+    HOIST_ASSIGN_OR_RETURN(auto info, fs->Stat(store->root_));
+    if (!info) {
+      return MakeError(Code::kNotFound, "content store " + store->root_ + ": no such directory");
+    }
+    if (info->type != FileInfo::Type::kDirectory) {
+      return MakeError(Code::kFailedPrecondition,
+                       "content store " + store->root_ + ": not a directory");
+    }
+    return store;
+  }
+
+  HOIST_ASSIGN_OR_RETURN(auto blobs, fs->Stat(store->blobs_dir_));
+  if (!blobs) {
+    HOIST_TRY(fs->MakeDirs(store->blobs_dir_));
+    HOIST_TRY(fs->SyncDir(store->root_));
+  }
+  HOIST_ASSIGN_OR_RETURN(auto ingest, fs->Stat(store->ingest_dir_));
+  if (!ingest) HOIST_TRY(fs->MakeDirs(store->ingest_dir_));
+  store->RemoveStaleIngests();
+  return store;
+}
+
+void LocalContentStore::RemoveStaleIngests() {
+  auto names = fs_->ListDir(ingest_dir_);
+  if (!names) {
+    HOIST_LOG(kWarning, "content: cannot list ingest dir: {}",
+              Relative(std::move(names).error()).message());
+    return;
+  }
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const int64_t max_age_ns = options_.stale_ingest_age.count();
+  for (const std::string& name : *names) {
+    std::string path = JoinPath(ingest_dir_, name);
+    auto info = fs_->Stat(path);
+    if (!info || !*info || (*info)->type == FileInfo::Type::kDirectory) continue;
+    if (now_ns - (*info)->mtime_ns < max_age_ns) continue;
+    auto s = fs_->Remove(path);
+    if (!s && s.error().code() != Code::kNotFound) {
+      HOIST_LOG(kWarning, "content: cannot remove stale ingest file: {}",
+                Relative(std::move(s).error()).message());
+    }
+  }
+}
+
+std::string LocalContentStore::BlobPath(const oci::Digest& digest) const {
+  return JoinPath(JoinPath(blobs_dir_, digest.algorithm()), digest.encoded());
+}
+
+Error LocalContentStore::Relative(Error e) const {
+  const std::string prefix = root_.back() == '/' ? root_ : root_ + "/";
+  std::string msg = e.message();
+  for (size_t pos = msg.find(prefix); pos != std::string::npos; pos = msg.find(prefix, pos)) {
+    msg.erase(pos, prefix.size());
+  }
+  if (msg == e.message()) return e;
+  return Error(e.code(), std::move(msg));
+}
+
+Status LocalContentStore::ReadOnlyError(std::string_view what) const {
+  return MakeError(Code::kPermissionDenied,
+                   "content store is read-only: cannot " + std::string(what));
+}
+
+bool LocalContentStore::TryLockRef(const std::string& ref) {
+  std::lock_guard<std::mutex> l(mu_);
+  return active_refs_.insert(ref).second;
+}
+
+void LocalContentStore::UnlockRef(const std::string& ref) {
+  std::lock_guard<std::mutex> l(mu_);
+  active_refs_.erase(ref);
+}
+
+std::string LocalContentStore::NewIngestPath() {
+  // pid and sequence make names unique within a host; the random part covers processes in
+  // other pid namespaces sharing the directory.
+  static std::atomic<uint64_t> seq{0};
+  return JoinPath(ingest_dir_, std::to_string(::getpid()) + "." +
+                                   std::to_string(seq.fetch_add(1)) + "." + RandomHex());
+}
+
+Result<BlobInfo> LocalContentStore::Info(const oci::Digest& digest) {
+  if (!digest.valid()) return MakeError(Code::kInvalidArgument, "content: invalid digest");
+  auto info = fs_->Stat(BlobPath(digest));
+  if (!info) return Unexpected(Relative(std::move(info).error()));
+  // Only regular files are blobs: a symlink could point anywhere, a directory is debris.
+  if (!*info || (*info)->type != FileInfo::Type::kRegular) return Unexpected(BlobNotFound(digest));
+  return BlobInfo{digest, static_cast<int64_t>((*info)->size)};
+}
+
+Result<std::unique_ptr<BlobReader>> LocalContentStore::ReaderAt(const oci::Digest& digest) {
+  // Checked with lstat first because opening follows symlinks. The root is the store's own
+  // directory, so a swap between the two calls is not a threat we defend against.
+  HOIST_TRY(Info(digest));
+  auto file = fs_->OpenForRead(BlobPath(digest));
+  if (!file) {
+    if (file.error().code() == Code::kNotFound) return Unexpected(BlobNotFound(digest));
+    return Unexpected(Relative(std::move(file).error()));
+  }
+  auto size = (*file)->Size();
+  if (!size) return Unexpected(Relative(std::move(size).error()));
+  return std::unique_ptr<BlobReader>(
+      new LocalBlobReader(std::move(*file), static_cast<int64_t>(*size),
+                          [this](Error e) { return Relative(std::move(e)); }));
+}
+
+Result<std::unique_ptr<BlobWriter>> LocalContentStore::Writer(const std::string& ref) {
+  if (read_only()) return Unexpected(ReadOnlyError("write ref " + ref).error());
+  if (!TryLockRef(ref)) return MakeError(Code::kUnavailable, "ref " + ref + " is locked");
+  Result<std::unique_ptr<WritableFile>> file = MakeError(Code::kInternal, "unreachable");
+  std::string path;
+  // A name collision is practically impossible, but cheap to survive.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    path = NewIngestPath();
+    file = fs_->CreateFile(path, /*exclusive=*/true, 0644);
+    if (file || file.error().code() != Code::kAlreadyExists) break;
+  }
+  if (!file) {
+    UnlockRef(ref);
+    return Unexpected(Relative(std::move(file).error()));
+  }
+  return std::unique_ptr<BlobWriter>(
+      new LocalBlobWriter(this, ref, std::move(path), std::move(*file)));
+}
+
+Status LocalContentStore::Delete(const oci::Digest& digest) {
+  if (read_only()) return ReadOnlyError("delete " + digest.str());
+  HOIST_TRY(Info(digest));
+  // No directory sync: a deletion lost to a crash brings back a complete, valid blob.
+  auto s = fs_->Remove(BlobPath(digest));
+  if (!s) {
+    if (s.error().code() == Code::kNotFound) return Unexpected(BlobNotFound(digest));
+    return Unexpected(Relative(std::move(s).error()));
+  }
+  return {};
+}
+
+Status LocalContentStore::Walk(const std::function<Status(const BlobInfo&)>& fn) {
+  auto blobs = fs_->Stat(blobs_dir_);
+  if (!blobs) return Unexpected(Relative(std::move(blobs).error()));
+  // A read-only store over a root without blobs/ is simply empty.
+  if (!*blobs || (*blobs)->type != FileInfo::Type::kDirectory) return {};
+  auto algorithms = fs_->ListDir(blobs_dir_);
+  if (!algorithms) return Unexpected(Relative(std::move(algorithms).error()));
+  for (const std::string& alg : *algorithms) {
+    std::string alg_dir = JoinPath(blobs_dir_, alg);
+    auto alg_info = fs_->Stat(alg_dir);
+    if (!alg_info) return Unexpected(Relative(std::move(alg_info).error()));
+    if (!*alg_info || (*alg_info)->type != FileInfo::Type::kDirectory) continue;
+    auto names = fs_->ListDir(alg_dir);
+    if (!names) return Unexpected(Relative(std::move(names).error()));
+    for (const std::string& name : *names) {
+      // Digest validation is what keeps temp files and odd names out.
+      auto digest = oci::Digest::Parse(alg + ":" + name);
+      if (!digest) continue;
+      auto info = fs_->Stat(JoinPath(alg_dir, name));
+      if (!info) return Unexpected(Relative(std::move(info).error()));
+      if (!*info || (*info)->type != FileInfo::Type::kRegular) continue;
+      HOIST_TRY(fn(BlobInfo{*digest, static_cast<int64_t>((*info)->size)}));
+    }
+  }
+  return {};
+}
+
+}  // namespace hoist::content

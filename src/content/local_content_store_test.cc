@@ -1,0 +1,337 @@
+#include "content/local_content_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "base/file_system.h"
+#include "base/temp_dir.h"
+#include "base/testing/fault_file_system.h"
+#include "content/testing/content_store_conformance.h"
+
+namespace hoist::content {
+namespace {
+
+// Overwrites the first bytes of a blob file in place (same size, wrong content).
+Status CorruptLocalBlob(const std::string& dir, const oci::Digest& digest) {
+  std::string path = JoinPath(dir, "blobs/" + std::string(digest.algorithm()) + "/" +
+                                       std::string(digest.encoded()));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Unexpected(ErrnoError(errno, "open " + path));
+  ssize_t n = ::pwrite(fd, "CORRUPT", 7, 0);
+  int err = errno;
+  ::close(fd);
+  if (n != 7) return Unexpected(ErrnoError(err, "write " + path));
+  return {};
+}
+
+ContentStoreFactory LocalPosixFactory() {
+  ContentStoreFactory f;
+  f.name = "LocalPosix";
+  f.make = [](const std::string& dir, const std::vector<std::string>&) -> Result<StoreUnderTest> {
+    HOIST_ASSIGN_OR_RETURN(auto store, LocalContentStore::Open(PosixFileSystem(), dir));
+    StoreUnderTest s;
+    s.store = std::move(store);
+    return s;
+  };
+  f.corrupt = CorruptLocalBlob;
+  return f;
+}
+
+ContentStoreFactory LocalFaultFsFactory() {
+  ContentStoreFactory f;
+  f.name = "LocalFaultFs";
+  f.make = [](const std::string& dir, const std::vector<std::string>&) -> Result<StoreUnderTest> {
+    auto fs = std::make_shared<FaultInjectingFileSystem>(PosixFileSystem());
+    HOIST_ASSIGN_OR_RETURN(auto store, LocalContentStore::Open(fs.get(), dir));
+    StoreUnderTest s;
+    s.keep_alive = fs;
+    s.store = std::move(store);
+    return s;
+  };
+  f.corrupt = CorruptLocalBlob;
+  return f;
+}
+
+// A read-only LocalContentStore over a tree written by a read-write one: the read subset of the
+// suite, and a check that the read-only mode really is read-only.
+ContentStoreFactory LocalReadOnlyFactory() {
+  ContentStoreFactory f;
+  f.name = "LocalReadOnly";
+  f.writable = false;
+  f.make = [](const std::string& dir,
+              const std::vector<std::string>& seed) -> Result<StoreUnderTest> {
+    {
+      HOIST_ASSIGN_OR_RETURN(auto writer, LocalContentStore::Open(PosixFileSystem(), dir));
+      for (const std::string& blob : seed) HOIST_TRY(WriteBlob(*writer, blob));
+    }
+    auto fs = std::make_shared<FaultInjectingFileSystem>(PosixFileSystem());
+    // Any mutation would fail the operation that attempted it.
+    fs->CrashAt(0);
+    LocalContentStoreOptions options;
+    options.read_only = true;
+    HOIST_ASSIGN_OR_RETURN(auto store, LocalContentStore::Open(fs.get(), dir, options));
+    StoreUnderTest s;
+    s.keep_alive = fs;
+    s.store = std::move(store);
+    return s;
+  };
+  f.corrupt = CorruptLocalBlob;
+  return f;
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, ContentStoreConformanceTest,
+                         ::testing::Values(LocalPosixFactory(), LocalFaultFsFactory(),
+                                           LocalReadOnlyFactory()),
+                         ContentStoreFactoryName);
+
+class LocalContentStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::Create("hoist-content-local-");
+    ASSERT_TRUE(dir) << dir.error().message();
+    dir_ = std::move(*dir);
+  }
+  std::string Path(std::string_view rel) const { return JoinPath(dir_.path(), rel); }
+
+  std::unique_ptr<LocalContentStore> Open(FileSystem* fs, LocalContentStoreOptions options = {}) {
+    auto store = LocalContentStore::Open(fs, dir_.path(), std::move(options));
+    EXPECT_TRUE(store) << store.error().message();
+    return store ? std::move(*store) : nullptr;
+  }
+
+  static void WriteRaw(const std::string& path, std::string_view data) {
+    auto f = PosixFileSystem()->CreateFile(path, /*exclusive=*/false);
+    ASSERT_TRUE(f) << f.error().message();
+    ASSERT_TRUE((*f)->Append(data));
+    ASSERT_TRUE((*f)->Close());
+  }
+
+  static void SetMtimeSecondsAgo(const std::string& path, int seconds) {
+    struct timespec times[2];
+    ::clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[0].tv_sec -= seconds;
+    times[1] = times[0];
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+  }
+
+  std::vector<std::string> List(std::string_view rel) const {
+    auto names = PosixFileSystem()->ListDir(Path(rel));
+    return names ? *names : std::vector<std::string>{"<error: " + names.error().message() + ">"};
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(LocalContentStoreTest, OnDiskLayout) {
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  auto info = WriteBlob(*store, "hello");
+  ASSERT_TRUE(info);
+  std::string hex(info->digest.encoded());
+  EXPECT_EQ(store->BlobPath(info->digest), Path("blobs/sha256/" + hex));
+  EXPECT_EQ(*PosixFileSystem()->ReadFile(Path("blobs/sha256/" + hex)), "hello");
+  EXPECT_EQ(List("blobs"), std::vector<std::string>{"sha256"});
+  EXPECT_TRUE(List("ingest").empty());
+}
+
+TEST_F(LocalContentStoreTest, ConfiguredIngestDir) {
+  LocalContentStoreOptions options;
+  options.ingest_dir = Path("elsewhere/ingest/");
+  auto store = Open(PosixFileSystem(), options);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->ingest_dir(), Path("elsewhere/ingest"));
+  auto w = store->Writer("r");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->Write("data"));
+  EXPECT_EQ(List("elsewhere/ingest").size(), 1u);
+  EXPECT_FALSE(*PosixFileSystem()->Exists(Path("ingest")));
+  ASSERT_TRUE((*w)->Commit(4, oci::Digest::Sha256Of("data")));
+  EXPECT_TRUE(List("elsewhere/ingest").empty());
+  EXPECT_TRUE(store->Info(oci::Digest::Sha256Of("data")));
+}
+
+TEST_F(LocalContentStoreTest, WalkIgnoresWhatIsNotABlob) {
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  auto good = WriteBlob(*store, "good");
+  ASSERT_TRUE(good);
+  auto dir_named_like_blob = oci::Digest::Sha256Of("dir");
+  auto link_named_like_blob = oci::Digest::Sha256Of("link");
+  std::string sha = Path("blobs/sha256/");
+  WriteRaw(sha + ".tmp-123", "temp");
+  WriteRaw(sha + "not-a-digest", "x");
+  WriteRaw(sha + std::string(good->digest.encoded()).substr(0, 63), "short");
+  ASSERT_TRUE(PosixFileSystem()->MakeDirs(sha + std::string(dir_named_like_blob.encoded())));
+  ASSERT_EQ(::symlink("/etc/passwd", (sha + std::string(link_named_like_blob.encoded())).c_str()),
+            0);
+  ASSERT_TRUE(PosixFileSystem()->MakeDirs(Path("blobs/md5")));
+  WriteRaw(Path("blobs/md5/d41d8cd98f00b204e9800998ecf8427e"), "");
+  WriteRaw(Path("blobs/stray-file"), "");
+
+  std::vector<oci::Digest> seen;
+  ASSERT_TRUE(store->Walk([&seen](const BlobInfo& info) -> Status {
+    seen.push_back(info.digest);
+    return {};
+  }));
+  EXPECT_EQ(seen, std::vector<oci::Digest>{good->digest});
+  // A directory or a symlink at a blob's path is not a blob.
+  EXPECT_EQ(store->Info(dir_named_like_blob).error().code(), Code::kNotFound);
+  EXPECT_EQ(store->Info(link_named_like_blob).error().code(), Code::kNotFound);
+  EXPECT_EQ(store->ReaderAt(link_named_like_blob).error().code(), Code::kNotFound);
+}
+
+TEST_F(LocalContentStoreTest, CommitReplacesADamagedBlobOfTheWrongSize) {
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  auto d = oci::Digest::Sha256Of("hello");
+  ASSERT_TRUE(PosixFileSystem()->MakeDirs(Path("blobs/sha256")));
+  WriteRaw(store->BlobPath(d), "hel");
+  ASSERT_TRUE(WriteBlob(*store, "hello"));
+  EXPECT_EQ(*PosixFileSystem()->ReadFile(store->BlobPath(d)), "hello");
+}
+
+TEST_F(LocalContentStoreTest, CommitOfExistingBlobDoesNotRewriteIt) {
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  auto store = Open(&fs);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(WriteBlob(*store, "hello"));
+  fs.ResetCount();
+  ASSERT_TRUE(WriteBlob(*store, "hello"));
+  for (const std::string& op : fs.op_log()) {
+    EXPECT_EQ(op.find("rename"), std::string::npos) << op;
+    EXPECT_EQ(op.find("sync"), std::string::npos) << op;
+  }
+  EXPECT_TRUE(List("ingest").empty());
+}
+
+TEST_F(LocalContentStoreTest, SecondAlgorithm) {
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  auto sha512 = oci::Digest::Parse(
+      "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+      "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+  ASSERT_TRUE(sha512) << sha512.error().message();
+  auto info = WriteBlob(*store, "abc", *sha512);
+  ASSERT_TRUE(info) << info.error().message();
+  EXPECT_TRUE(*PosixFileSystem()->Exists(Path("blobs/sha512/" + std::string(sha512->encoded()))));
+  oci::Descriptor desc;
+  desc.digest = *sha512;
+  desc.size = 3;
+  auto got = ReadBlob(*store, desc);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(*got, "abc");
+}
+
+TEST_F(LocalContentStoreTest, OpenRemovesOnlyStaleIngestFiles) {
+  { ASSERT_TRUE(Open(PosixFileSystem())); }
+  WriteRaw(Path("ingest/old"), "left by a crash");
+  WriteRaw(Path("ingest/fresh"), "a live writer in another process");
+  SetMtimeSecondsAgo(Path("ingest/old"), 120);
+  {
+    LocalContentStoreOptions read_only;
+    read_only.read_only = true;
+    ASSERT_TRUE(Open(PosixFileSystem(), read_only));
+    EXPECT_EQ(List("ingest").size(), 2u) << "a read-only open must not clean";
+  }
+  ASSERT_TRUE(Open(PosixFileSystem()));
+  EXPECT_EQ(List("ingest"), std::vector<std::string>{"fresh"});
+  // Readers never see ingest files.
+  auto store = Open(PosixFileSystem());
+  int blobs = 0;
+  ASSERT_TRUE(store->Walk([&blobs](const BlobInfo&) -> Status {
+    ++blobs;
+    return {};
+  }));
+  EXPECT_EQ(blobs, 0);
+}
+
+TEST_F(LocalContentStoreTest, ReadOnlyStoreNeverMutates) {
+  {
+    auto writer = Open(PosixFileSystem());
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE(WriteBlob(*writer, "hello"));
+  }
+  WriteRaw(Path("ingest/old"), "stale");
+  SetMtimeSecondsAgo(Path("ingest/old"), 3600);
+  // Tests run as root, which ignores permission bits, so the chmod only documents intent; the
+  // fault file system's counter is what proves that nothing tried to write.
+  ASSERT_EQ(::chmod(Path("blobs/sha256").c_str(), 0555), 0);
+  ASSERT_EQ(::chmod(Path("blobs").c_str(), 0555), 0);
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0555), 0);
+
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  LocalContentStoreOptions options;
+  options.read_only = true;
+  auto store = Open(&fs, options);
+  ASSERT_TRUE(store);
+  auto d = oci::Digest::Sha256Of("hello");
+  EXPECT_TRUE(store->Info(d));
+  oci::Descriptor desc;
+  desc.digest = d;
+  desc.size = 5;
+  EXPECT_EQ(*ReadBlob(*store, desc), "hello");
+  EXPECT_TRUE(store->Walk([](const BlobInfo&) -> Status { return {}; }));
+  auto w = store->Writer("r");
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code(), Code::kPermissionDenied);
+  auto del = store->Delete(d);
+  ASSERT_FALSE(del);
+  EXPECT_EQ(del.error().code(), Code::kPermissionDenied);
+  auto copied = CopyBlob(*store, *store, desc);
+  EXPECT_TRUE(copied) << "present in the target, so nothing to write";
+  EXPECT_EQ(fs.mutating_ops(), 0);
+  EXPECT_EQ(List("ingest"), std::vector<std::string>{"old"});
+
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(Path("blobs").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(Path("blobs/sha256").c_str(), 0755), 0);
+}
+
+TEST_F(LocalContentStoreTest, ReadOnlyOpenOfAnEmptyOrMissingRoot) {
+  LocalContentStoreOptions options;
+  options.read_only = true;
+  auto empty = LocalContentStore::Open(PosixFileSystem(), dir_.path(), options);
+  ASSERT_TRUE(empty) << empty.error().message();
+  EXPECT_TRUE((*empty)->Walk([](const BlobInfo&) -> Status {
+    return MakeError(Code::kInternal, "no blobs expected");
+  }));
+  EXPECT_FALSE(*PosixFileSystem()->Exists(Path("blobs")));
+  auto missing = LocalContentStore::Open(PosixFileSystem(), Path("nope"), options);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), Code::kNotFound);
+}
+
+TEST_F(LocalContentStoreTest, ErrorsDoNotLeakTheRootPath) {
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  auto store = Open(&fs);
+  ASSERT_TRUE(store);
+  fs.ResetCount();
+  fs.FailAt(0, FaultKind::kIoError);
+  auto w = store->Writer("r");
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code(), Code::kDataLoss);
+  EXPECT_EQ(w.error().message().find(dir_.path()), std::string::npos) << w.error().message();
+  EXPECT_NE(w.error().message().find("ingest/"), std::string::npos) << w.error().message();
+}
+
+TEST_F(LocalContentStoreTest, FailedAppendBreaksTheWriter) {
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  auto store = Open(&fs);
+  ASSERT_TRUE(store);
+  auto w = store->Writer("r");
+  ASSERT_TRUE(w);
+  fs.ResetCount();
+  fs.FailAt(0, FaultKind::kNoSpace);
+  auto s = (*w)->Write("hello");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), Code::kResourceExhausted);
+  EXPECT_EQ((*w)->Write("more").error().code(), Code::kFailedPrecondition);
+  EXPECT_FALSE((*w)->Commit(-1, {}));
+  EXPECT_TRUE(List("ingest").empty());
+}
+
+}  // namespace
+}  // namespace hoist::content
