@@ -112,7 +112,9 @@ bool ChecksumOk(const char* block) {
 Format DetectFormat(const char* block) {
   std::string_view magic = Get(block, kMagic);
   std::string_view version = Get(block, kVersion);
-  if (magic == std::string_view("ustar\0", 6) && version == "00") {
+  // The ustar version field is not checked: some writers put " \0" there (as in go-archive's
+  // "ustar/GNU conflict" test archive), and Go and Python read those as ustar.
+  if (magic == std::string_view("ustar\0", 6)) {
     return Get(block, kStarTrailer) == std::string_view("tar\0", 4) ? Format::kStar
                                                                       : Format::kUstar;
   }
@@ -308,7 +310,7 @@ Result<std::optional<TarEntry>> TarReader::NextEntry() {
   if (!current_name_.empty()) prev_name_ = std::move(current_name_);
   current_name_.clear();
 
-  const uint64_t entry_start = offset_;
+  uint64_t entry_start = offset_;
   std::optional<std::map<std::string, std::string>> pax;
   std::optional<std::string> long_name;
   std::optional<std::string> long_link;
@@ -368,6 +370,7 @@ Result<std::optional<TarEntry>> TarReader::NextEntry() {
         // Global headers apply to all later entries in POSIX, but neither Go's reader nor
         // containerd apply them; ignoring them keeps hoist's view of a layer the same.
         pending = pax.has_value() || long_name.has_value() || long_link.has_value();
+        if (!pending) entry_start = offset_;
         continue;
       }
       if (auto it = records.find("path"); it != records.end() && !it->second.empty()) {
