@@ -391,7 +391,9 @@ void AppendGoQuoted(std::string* out, std::string_view s) {
       ok = cp >= kMin[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
     }
     if (!ok) {
-      out->append("\\ufffd");
+      // Go writes the escape `\ufffd` here, which would read back as U+FFFD and then be written
+      // raw; writing it raw at once keeps serialise(parse(serialise(x))) byte-identical.
+      out->append("\xef\xbf\xbd");
       ++i;
       continue;
     }

@@ -96,7 +96,7 @@ bool IsStrictBase64(std::string_view s);
 bool IsRfc3339(std::string_view s);
 
 // Compact JSON exactly as Go's encoding/json writes it: no spaces, `<>&` and U+2028/U+2029 as
-// \u escapes, invalid UTF-8 as U+FFFD.
+// \u escapes, invalid UTF-8 as a raw U+FFFD (Go escapes that one; see AppendGoQuoted).
 class JsonWriter {
  public:
   void BeginObject();
