@@ -225,7 +225,7 @@ class LocalBlobWriter final : public BlobWriter {
   std::string ingest_path_;  // empty once renamed or removed
   std::unique_ptr<WritableFile> file_;
   int64_t offset_ = 0;
-  oci::Digester hasher_;     // sha256 of everything written, while hasher_valid_
+  oci::Digester hasher_;  // sha256 of everything written, while hasher_valid_
   bool hasher_valid_ = true;
   std::optional<oci::Digest> cached_sha256_;
   oci::Digest committed_;
@@ -256,7 +256,9 @@ Result<std::unique_ptr<LocalContentStore>> LocalContentStore::Open(
     if (!info) {
       return MakeError(Code::kNotFound, "content store " + store->root_ + ": no such directory");
     }
-    if (info->type != FileInfo::Type::kDirectory) {
+    // A symlink is followed: the root is the caller's choice of path (say /srv/layout pointing
+    // into a bigger disk). Only blob files themselves must not be symlinks.
+    if (info->type != FileInfo::Type::kDirectory && info->type != FileInfo::Type::kSymlink) {
       return MakeError(Code::kFailedPrecondition,
                        "content store " + store->root_ + ": not a directory");
     }
@@ -331,8 +333,8 @@ std::string LocalContentStore::NewIngestPath() {
   // pid and sequence make names unique within a host; the random part covers processes in
   // other pid namespaces sharing the directory.
   static std::atomic<uint64_t> seq{0};
-  return JoinPath(ingest_dir_, std::to_string(::getpid()) + "." +
-                                   std::to_string(seq.fetch_add(1)) + "." + RandomHex());
+  return JoinPath(ingest_dir_, std::to_string(::getpid()) + "." + std::to_string(seq.fetch_add(1)) +
+                                   "." + RandomHex());
 }
 
 Result<BlobInfo> LocalContentStore::Info(const oci::Digest& digest) {
@@ -391,20 +393,35 @@ Status LocalContentStore::Delete(const oci::Digest& digest) {
   return {};
 }
 
+namespace {
+// Directories on the way to a blob may be symlinks, as Info's path lookup follows them too.
+bool IsDirLike(const std::optional<FileInfo>& info) {
+  return info &&
+         (info->type == FileInfo::Type::kDirectory || info->type == FileInfo::Type::kSymlink);
+}
+}  // namespace
+
 Status LocalContentStore::Walk(const std::function<Status(const BlobInfo&)>& fn) {
   auto blobs = fs_->Stat(blobs_dir_);
   if (!blobs) return Unexpected(Relative(std::move(blobs).error()));
   // A read-only store over a root without blobs/ is simply empty.
-  if (!*blobs || (*blobs)->type != FileInfo::Type::kDirectory) return {};
+  if (!IsDirLike(*blobs)) return {};
   auto algorithms = fs_->ListDir(blobs_dir_);
   if (!algorithms) return Unexpected(Relative(std::move(algorithms).error()));
   for (const std::string& alg : *algorithms) {
     std::string alg_dir = JoinPath(blobs_dir_, alg);
     auto alg_info = fs_->Stat(alg_dir);
     if (!alg_info) return Unexpected(Relative(std::move(alg_info).error()));
-    if (!*alg_info || (*alg_info)->type != FileInfo::Type::kDirectory) continue;
+    if (!IsDirLike(*alg_info)) continue;
     auto names = fs_->ListDir(alg_dir);
-    if (!names) return Unexpected(Relative(std::move(names).error()));
+    if (!names) {
+      // A symlink to something that is not a directory is not a blob directory.
+      if (names.error().code() == Code::kNotFound ||
+          (*alg_info)->type == FileInfo::Type::kSymlink) {
+        continue;
+      }
+      return Unexpected(Relative(std::move(names).error()));
+    }
     for (const std::string& name : *names) {
       // Digest validation is what keeps temp files and odd names out.
       auto digest = oci::Digest::Parse(alg + ":" + name);

@@ -19,10 +19,14 @@ enum class Fault { kNone, kIoError, kNoSpace, kCrash };
 
 const char* FaultName(Fault f) {
   switch (f) {
-    case Fault::kNone: return "none";
-    case Fault::kIoError: return "EIO";
-    case Fault::kNoSpace: return "ENOSPC";
-    case Fault::kCrash: return "crash";
+    case Fault::kNone:
+      return "none";
+    case Fault::kIoError:
+      return "EIO";
+    case Fault::kNoSpace:
+      return "ENOSPC";
+    case Fault::kCrash:
+      return "crash";
   }
   return "?";
 }
@@ -55,7 +59,7 @@ struct FaultRun {
 // `fault` at mutating operation `n` (counted from the Writer call). In the failure modes the
 // same store then retries, which must succeed: an injected error is transient.
 FaultRun RunWithFault(const std::string& dir, const std::string& data, const std::string* existing,
-                 Fault fault, int64_t n) {
+                      Fault fault, int64_t n) {
   FaultRun run;
   FaultInjectingFileSystem fs(PosixFileSystem());
   auto store = LocalContentStore::Open(&fs, dir);
@@ -66,10 +70,17 @@ FaultRun RunWithFault(const std::string& dir, const std::string& data, const std
   }
   fs.ResetCount();
   switch (fault) {
-    case Fault::kNone: break;
-    case Fault::kIoError: fs.FailAt(n, FaultKind::kIoError); break;
-    case Fault::kNoSpace: fs.FailAt(n, FaultKind::kNoSpace); break;
-    case Fault::kCrash: fs.CrashAt(n); break;
+    case Fault::kNone:
+      break;
+    case Fault::kIoError:
+      fs.FailAt(n, FaultKind::kIoError);
+      break;
+    case Fault::kNoSpace:
+      fs.FailAt(n, FaultKind::kNoSpace);
+      break;
+    case Fault::kCrash:
+      fs.CrashAt(n);
+      break;
   }
   run.status = WriteAndCommit(**store, data);
   run.ops = fs.mutating_ops();

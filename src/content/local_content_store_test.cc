@@ -1,10 +1,9 @@
 #include "content/local_content_store.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "base/file_system.h"
 #include "base/temp_dir.h"
@@ -16,8 +15,8 @@ namespace {
 
 // Overwrites the first bytes of a blob file in place (same size, wrong content).
 Status CorruptLocalBlob(const std::string& dir, const oci::Digest& digest) {
-  std::string path = JoinPath(dir, "blobs/" + std::string(digest.algorithm()) + "/" +
-                                       std::string(digest.encoded()));
+  std::string path = JoinPath(
+      dir, "blobs/" + std::string(digest.algorithm()) + "/" + std::string(digest.encoded()));
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return Unexpected(ErrnoError(errno, "open " + path));
   ssize_t n = ::pwrite(fd, "CORRUPT", 7, 0);
@@ -295,13 +294,35 @@ TEST_F(LocalContentStoreTest, ReadOnlyOpenOfAnEmptyOrMissingRoot) {
   options.read_only = true;
   auto empty = LocalContentStore::Open(PosixFileSystem(), dir_.path(), options);
   ASSERT_TRUE(empty) << empty.error().message();
-  EXPECT_TRUE((*empty)->Walk([](const BlobInfo&) -> Status {
-    return MakeError(Code::kInternal, "no blobs expected");
-  }));
+  EXPECT_TRUE((*empty)->Walk(
+      [](const BlobInfo&) -> Status { return MakeError(Code::kInternal, "no blobs expected"); }));
   EXPECT_FALSE(*PosixFileSystem()->Exists(Path("blobs")));
   auto missing = LocalContentStore::Open(PosixFileSystem(), Path("nope"), options);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), Code::kNotFound);
+}
+
+TEST_F(LocalContentStoreTest, RootMayBeASymlink) {
+  {
+    auto writer = Open(PosixFileSystem());
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE(WriteBlob(*writer, "via a link"));
+  }
+  auto links = TempDir::Create("hoist-content-link-");
+  ASSERT_TRUE(links);
+  std::string link = JoinPath(links->path(), "layout");
+  ASSERT_EQ(::symlink(dir_.path().c_str(), link.c_str()), 0);
+  LocalContentStoreOptions options;
+  options.read_only = true;
+  auto store = LocalContentStore::Open(PosixFileSystem(), link, options);
+  ASSERT_TRUE(store) << store.error().message();
+  int blobs = 0;
+  ASSERT_TRUE((*store)->Walk([&blobs](const BlobInfo&) -> Status {
+    ++blobs;
+    return {};
+  }));
+  EXPECT_EQ(blobs, 1);
+  EXPECT_TRUE((*store)->Info(oci::Digest::Sha256Of("via a link")));
 }
 
 TEST_F(LocalContentStoreTest, ErrorsDoNotLeakTheRootPath) {

@@ -86,8 +86,8 @@ Status FaultInjectingFileSystem::BeforeMutation(std::string_view op, const std::
     log_.push_back(entry + " [failed]");
     fail_at_ = -1;
     if (fail_kind_ == FaultKind::kNoSpace) {
-      return MakeError(Code::kResourceExhausted, "injected fault: " + std::string(op) + " " +
-                                                     path + ": No space left on device");
+      return MakeError(Code::kResourceExhausted, "injected fault: " + std::string(op) + " " + path +
+                                                     ": No space left on device");
     }
     return MakeError(Code::kDataLoss,
                      "injected fault: " + std::string(op) + " " + path + ": Input/output error");

@@ -85,11 +85,11 @@ class FaultInjectingFileSystem final : public FileSystem {
   std::atomic<int64_t> count_{0};
 
   mutable std::mutex mu_;
-  std::vector<std::string> log_;      // guarded by mu_
-  int64_t fail_at_ = -1;              // guarded by mu_
+  std::vector<std::string> log_;               // guarded by mu_
+  int64_t fail_at_ = -1;                       // guarded by mu_
   FaultKind fail_kind_ = FaultKind::kIoError;  // guarded by mu_
-  int64_t crash_at_ = -1;             // guarded by mu_
-  bool crashed_ = false;              // guarded by mu_
+  int64_t crash_at_ = -1;                      // guarded by mu_
+  bool crashed_ = false;                       // guarded by mu_
 };
 
 }  // namespace hoist

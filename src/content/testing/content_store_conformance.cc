@@ -81,8 +81,8 @@ Result<std::string> ReadAll(ContentStore& store, std::string_view data) {
 #define SKIP_UNLESS_WRITABLE() \
   if (!factory().writable) GTEST_SKIP() << factory().name << " is read-only"
 
-#define MAKE_STORE_OR_RETURN(var, ...)         \
-  ContentStore* var = MakeStore(__VA_ARGS__);  \
+#define MAKE_STORE_OR_RETURN(var, ...)        \
+  ContentStore* var = MakeStore(__VA_ARGS__); \
   ASSERT_NE(var, nullptr)
 
 // ---- reads: every implementation ----
@@ -127,8 +127,8 @@ TEST_P(ContentStoreConformanceTest, LargeBlobReadAtOffsets) {
   ASSERT_TRUE(reader) << reader.error().message();
   EXPECT_EQ((*reader)->Size(), static_cast<int64_t>(big.size()));
   const int64_t size = static_cast<int64_t>(big.size());
-  for (int64_t off : {int64_t{0}, int64_t{1}, int64_t{(1 << 20) - 1}, int64_t{(10 << 20) + 3},
-                      size - 5}) {
+  for (int64_t off :
+       {int64_t{0}, int64_t{1}, int64_t{(1 << 20) - 1}, int64_t{(10 << 20) + 3}, size - 5}) {
     SCOPED_TRACE("offset " + std::to_string(off));
     std::string buf(4096, '\0');
     size_t want = static_cast<size_t>(std::min<int64_t>(4096, size - off));
