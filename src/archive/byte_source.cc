@@ -139,17 +139,25 @@ Compression DetectCompression(std::string_view head) {
       head.substr(4, 6) == "\x31\x41\x59\x26\x53\x59") {
     return Compression::kBzip2;
   }
-  if (starts(std::string_view("\xfd" "7zXZ\x00", 6))) return Compression::kXz;
+  if (starts(std::string_view("\xfd"
+                              "7zXZ\x00",
+                              6)))
+    return Compression::kXz;
   return Compression::kNone;
 }
 
 std::string_view CompressionName(Compression c) {
   switch (c) {
-    case Compression::kNone: return "none";
-    case Compression::kGzip: return "gzip";
-    case Compression::kZstd: return "zstd";
-    case Compression::kBzip2: return "bzip2";
-    case Compression::kXz: return "xz";
+    case Compression::kNone:
+      return "none";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kBzip2:
+      return "bzip2";
+    case Compression::kXz:
+      return "xz";
   }
   return "unknown";
 }

@@ -48,7 +48,9 @@ constexpr Field kGnuRealSize{483, 12};
 
 enum class Format { kV7, kUstar, kStar, kGnu };
 
-std::string_view Get(const char* block, Field f) { return std::string_view(block + f.offset, f.size); }
+std::string_view Get(const char* block, Field f) {
+  return std::string_view(block + f.offset, f.size);
+}
 
 // A fixed-size string field ends at its first NUL.
 std::string ParseString(std::string_view field) {
@@ -116,7 +118,7 @@ Format DetectFormat(const char* block) {
   // "ustar/GNU conflict" test archive), and Go and Python read those as ustar.
   if (magic == std::string_view("ustar\0", 6)) {
     return Get(block, kStarTrailer) == std::string_view("tar\0", 4) ? Format::kStar
-                                                                      : Format::kUstar;
+                                                                    : Format::kUstar;
   }
   if (magic == "ustar " && version == std::string_view(" \0", 2)) return Format::kGnu;
   return Format::kV7;
@@ -175,7 +177,8 @@ Result<std::map<std::string, std::string>> ParsePax(std::string_view body, uint6
     // Writers pad the body with NULs in some cases; nothing else may follow the last record.
     if (body.find_first_not_of('\0') == std::string_view::npos) break;
     size_t space = body.find(' ');
-    if (space == std::string_view::npos || space == 0 || space > 20) return bad("bad record length");
+    if (space == std::string_view::npos || space == 0 || space > 20)
+      return bad("bad record length");
     std::optional<int64_t> len = ParseDecimal(body.substr(0, space));
     if (!len || *len <= static_cast<int64_t>(space) + 1 ||
         static_cast<uint64_t>(*len) > body.size()) {
@@ -222,14 +225,22 @@ bool GnuSparseIsDense(const char* block, int64_t stored_size) {
 
 std::string_view TarEntryTypeName(TarEntryType type) {
   switch (type) {
-    case TarEntryType::kRegular: return "regular file";
-    case TarEntryType::kHardlink: return "hard link";
-    case TarEntryType::kSymlink: return "symlink";
-    case TarEntryType::kCharDevice: return "character device";
-    case TarEntryType::kBlockDevice: return "block device";
-    case TarEntryType::kDirectory: return "directory";
-    case TarEntryType::kFifo: return "fifo";
-    case TarEntryType::kOther: return "other";
+    case TarEntryType::kRegular:
+      return "regular file";
+    case TarEntryType::kHardlink:
+      return "hard link";
+    case TarEntryType::kSymlink:
+      return "symlink";
+    case TarEntryType::kCharDevice:
+      return "character device";
+    case TarEntryType::kBlockDevice:
+      return "block device";
+    case TarEntryType::kDirectory:
+      return "directory";
+    case TarEntryType::kFifo:
+      return "fifo";
+    case TarEntryType::kOther:
+      return "other";
   }
   return "other";
 }
@@ -238,8 +249,8 @@ Error TarReader::Truncated() const {
   if (!current_name_.empty()) {
     return Error(Code::kDataLoss, fmt::format("tar: truncated entry \"{}\"", current_name_));
   }
-  return Error(Code::kDataLoss, AfterPrevious(fmt::format("tar: truncated archive at offset {}",
-                                                          offset_)));
+  return Error(Code::kDataLoss,
+               AfterPrevious(fmt::format("tar: truncated archive at offset {}", offset_)));
 }
 
 std::string TarReader::AfterPrevious(std::string message) const {
@@ -327,16 +338,17 @@ Result<std::optional<TarEntry>> TarReader::NextEntry() {
         done_ = true;
         return std::optional<TarEntry>();
       }
-      return MakeError(Code::kDataLoss,
-                       AfterPrevious(fmt::format(
-                           "tar: truncated archive: no end-of-archive marker at offset {}",
-                           header_at)));
+      return MakeError(
+          Code::kDataLoss,
+          AfterPrevious(fmt::format("tar: truncated archive: no end-of-archive marker at offset {}",
+                                    header_at)));
     }
     if (IsZeroBlock(block)) {
       if (pending) {
         return MakeError(Code::kDataLoss,
                          fmt::format("tar: extended header at offset {} is not followed by an "
-                                     "entry", entry_start));
+                                     "entry",
+                                     entry_start));
       }
       // The marker is two zero blocks; a stream that ends after the first is accepted, as Go
       // and GNU tar do. Anything but zeros in the second block is corruption.
@@ -458,18 +470,35 @@ Result<std::optional<TarEntry>> TarReader::NextEntry() {
     if (!prefix.empty()) e.name = prefix + "/" + e.name;
 
     switch (typeflag) {
-      case '0': case '7': e.type = TarEntryType::kRegular; break;
+      case '0':
+      case '7':
+        e.type = TarEntryType::kRegular;
+        break;
       case '\0':
         e.type = !e.name.empty() && e.name.back() == '/' ? TarEntryType::kDirectory
                                                          : TarEntryType::kRegular;
         break;
-      case '1': e.type = TarEntryType::kHardlink; break;
-      case '2': e.type = TarEntryType::kSymlink; break;
-      case '3': e.type = TarEntryType::kCharDevice; break;
-      case '4': e.type = TarEntryType::kBlockDevice; break;
-      case '5': e.type = TarEntryType::kDirectory; break;
-      case '6': e.type = TarEntryType::kFifo; break;
-      default: e.type = TarEntryType::kOther; break;
+      case '1':
+        e.type = TarEntryType::kHardlink;
+        break;
+      case '2':
+        e.type = TarEntryType::kSymlink;
+        break;
+      case '3':
+        e.type = TarEntryType::kCharDevice;
+        break;
+      case '4':
+        e.type = TarEntryType::kBlockDevice;
+        break;
+      case '5':
+        e.type = TarEntryType::kDirectory;
+        break;
+      case '6':
+        e.type = TarEntryType::kFifo;
+        break;
+      default:
+        e.type = TarEntryType::kOther;
+        break;
     }
     if (format != Format::kV7 &&
         (e.type == TarEntryType::kCharDevice || e.type == TarEntryType::kBlockDevice)) {
@@ -493,9 +522,9 @@ Result<std::optional<TarEntry>> TarReader::NextEntry() {
         // POSIX: an empty value removes the keyword, leaving the header field in force.
         if (value.empty()) continue;
         auto bad_record = [&]() {
-          return MakeError(Code::kDataLoss,
-                           fmt::format("tar: invalid PAX record \"{}\" for entry \"{}\"", key,
-                                       e.name));
+          return MakeError(
+              Code::kDataLoss,
+              fmt::format("tar: invalid PAX record \"{}\" for entry \"{}\"", key, e.name));
         };
         if (key == "path") {
           e.name = value;
@@ -512,9 +541,12 @@ Result<std::optional<TarEntry>> TarReader::NextEntry() {
         } else if (key == "mtime" || key == "atime" || key == "ctime") {
           std::optional<TarTime> t = ParsePaxTime(value);
           if (!t) return bad_record();
-          if (key == "mtime") e.mtime = *t;
-          else if (key == "atime") e.atime = *t;
-          else e.ctime = *t;
+          if (key == "mtime")
+            e.mtime = *t;
+          else if (key == "atime")
+            e.atime = *t;
+          else
+            e.ctime = *t;
         }
       }
       e.pax_records = std::move(*pax);

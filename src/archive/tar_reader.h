@@ -59,13 +59,13 @@ struct TarEntry {
   std::string name;      // as in the archive (prefix/long name/PAX path applied)
   std::string linkname;  // target of hard and symbolic links
   TarEntryType type = TarEntryType::kOther;
-  char typeflag = 0;     // the raw type flag, e.g. '0', '5', 'D'
-  uint32_t mode = 0;     // permission and set-id/sticky bits (07777)
+  char typeflag = 0;  // the raw type flag, e.g. '0', '5', 'D'
+  uint32_t mode = 0;  // permission and set-id/sticky bits (07777)
   int64_t uid = 0;
   int64_t gid = 0;
   std::string uname;
   std::string gname;
-  int64_t size = 0;      // body length; 0 for header-only types
+  int64_t size = 0;  // body length; 0 for header-only types
   TarTime mtime;
   std::optional<TarTime> atime;
   std::optional<TarTime> ctime;

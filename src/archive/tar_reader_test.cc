@@ -219,9 +219,9 @@ TEST_F(TarReaderTest, GnuTarOfRealTree) {
   ASSERT_EQ(::mkfifo((root + "/fifo").c_str(), 0644), 0);
   bool have_dev = ::mknod((root + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0;
   bool have_xattr = ::setxattr((root + "/sub/file").c_str(), "user.hoist", "v\0x", 3, 0) == 0;
-  std::string cmd = "tar --format=posix --xattrs --xattrs-include='*' -C '" + root +
-                    "' -cf '" + Path("tree.tar") + "' sub hard sym fifo" +
-                    (have_dev ? " null" : "") + " 2>/dev/null";
+  std::string cmd = "tar --format=posix --xattrs --xattrs-include='*' -C '" + root + "' -cf '" +
+                    Path("tree.tar") + "' sub hard sym fifo" + (have_dev ? " null" : "") +
+                    " 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   auto entries = ReadAllString(Slurp(Path("tree.tar")));
   ASSERT_TRUE(entries) << entries.error().message();
@@ -248,7 +248,8 @@ TEST_F(TarReaderTest, GnuTarOfRealTree) {
 // containerd's TestPrefixHeaderReadable: pre-1.8 Go wrote the head of a long name into the GNU
 // atime/ctime area; it must read as "<prefix>/foo".
 TEST_F(TarReaderTest, FixtureGoPre18PrefixInGnuHeader) {
-  auto file = PosixFileSystem()->OpenForRead(kFixtures + "/containerd-prefix-header-readable.tar.gz");
+  auto file =
+      PosixFileSystem()->OpenForRead(kFixtures + "/containerd-prefix-header-readable.tar.gz");
   ASSERT_TRUE(file) << file.error().message();
   auto raw = FileByteSource::Create(file->get());
   ASSERT_TRUE(raw);
@@ -268,8 +269,9 @@ TEST_F(TarReaderTest, FixtureUstarGnuConflict) {
   ASSERT_TRUE(entries) << entries.error().message();
   bool found = false;
   for (const TarEntry& e : *entries) {
-    if (e.name == "root/.cpanm/work/1395823785.24209/Plack-1.0030/blib/man3/"
-                  "Plack::Middleware::LighttpdScriptNameFix.3pm") {
+    if (e.name ==
+        "root/.cpanm/work/1395823785.24209/Plack-1.0030/blib/man3/"
+        "Plack::Middleware::LighttpdScriptNameFix.3pm") {
       found = true;
       EXPECT_EQ(e.size, 6149);
     }
@@ -375,7 +377,8 @@ struct Header {
   std::string Finish(bool signed_sum = false) {
     std::memset(b + 148, ' ', 8);
     int sum = 0;
-    for (char c : b) sum += signed_sum ? static_cast<signed char>(c) : static_cast<unsigned char>(c);
+    for (char c : b)
+      sum += signed_sum ? static_cast<signed char>(c) : static_cast<unsigned char>(c);
     std::snprintf(b + 148, 8, "%06o", sum);
     b[155] = ' ';
     return std::string(b, 512);
@@ -565,7 +568,8 @@ t.close()
 data = open('plain.tar', 'rb').read()
 half = len(data) // 2
 open(sys.argv[1], 'wb').write(gzip.compress(data[:half]) + gzip.compress(data[half:]))
-)", "multi.tar.gz");
+)",
+                           "multi.tar.gz");
   EXPECT_EQ(DetectCompression(raw), Compression::kGzip);
   StringByteSource in(raw);
   auto gz = GzipByteSource::Create(&in);

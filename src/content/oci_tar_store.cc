@@ -88,8 +88,8 @@ Result<std::string> ReadRange(ReadableFile* file, uint64_t offset, int64_t size)
   std::string out(static_cast<size_t>(size), '\0');
   size_t have = 0;
   while (have < out.size()) {
-    HOIST_ASSIGN_OR_RETURN(size_t got, file->ReadAt(offset + have, out.data() + have,
-                                                    out.size() - have));
+    HOIST_ASSIGN_OR_RETURN(size_t got,
+                           file->ReadAt(offset + have, out.data() + have, out.size() - have));
     if (got == 0) return MakeError(Code::kDataLoss, "unexpected end of file");
     have += got;
   }
@@ -121,8 +121,9 @@ Result<std::unique_ptr<OciTarStore>> OciTarStore::Open(std::unique_ptr<ReadableF
                      display_name + " is not an OCI layout tarball: the file is empty");
   }
   if (archive::DetectCompression(std::string_view(head, head_len)) != archive::Compression::kNone) {
-    return MakeError(Code::kInvalidArgument,
-                     display_name + ": compressed OCI tarballs are not supported; decompress it first");
+    return MakeError(
+        Code::kInvalidArgument,
+        display_name + ": compressed OCI tarballs are not supported; decompress it first");
   }
 
   // One pass over the headers. `entries` maps every name to the data it would have after
@@ -167,9 +168,8 @@ Result<std::unique_ptr<OciTarStore>> OciTarStore::Open(std::unique_ptr<ReadableF
     auto it = entries.find(name);
     if (it == entries.end()) return std::optional<std::string>();
     if (it->second.size > kMaxMetadataSize) {
-      return MakeError(Code::kInvalidArgument,
-                       fmt::format("{}: {} is too large ({} bytes)", display_name, name,
-                                   it->second.size));
+      return MakeError(Code::kInvalidArgument, fmt::format("{}: {} is too large ({} bytes)",
+                                                           display_name, name, it->second.size));
     }
     auto data = ReadRange(shared->file.get(), it->second.offset, it->second.size);
     if (!data) return wrap(data.error().Wrap(name));

@@ -121,7 +121,7 @@ TEST_F(OciTarStoreTest, ReadsLayoutsAsToolsWriteThem) {
   // GNU tar with "./" and directory entries; without "./"; Python without directory entries.
   ASSERT_EQ(Shell("tar -C '" + Path("layout") + "' -cf '" + Path("dot.tar") + "' ."), 0);
   ASSERT_EQ(Shell("tar -C '" + Path("layout") + "' -cf '" + Path("plain.tar") +
-                "' oci-layout index.json blobs"),
+                  "' oci-layout index.json blobs"),
             0);
   Python(R"(
 t = tarfile.open('nodirs.tar', 'w')
@@ -206,19 +206,18 @@ TEST_F(OciTarStoreTest, TruncatedTarballIsDataLoss) {
   auto store = OpenOciTarStore(PosixFileSystem(), tar, "image.tar");
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), Code::kDataLoss);
-  EXPECT_EQ(store.error().message(),
-            "image.tar: tar: truncated entry \"./blobs/sha256/" + std::string(digests[2].encoded()) +
-                "\"");
+  EXPECT_EQ(store.error().message(), "image.tar: tar: truncated entry \"./blobs/sha256/" +
+                                         std::string(digests[2].encoded()) + "\"");
 }
 
 TEST_F(OciTarStoreTest, MissingIndexOrLayoutFileNamesTheDisplayName) {
   WriteLayoutDir(Path("layout"), kBlobs);
-  ASSERT_EQ(Shell("tar -C '" + Path("layout") + "' -cf '" + Path("noindex.tar") +
-                "' oci-layout blobs"),
-            0);
-  ASSERT_EQ(Shell("tar -C '" + Path("layout") + "' -cf '" + Path("nolayout.tar") +
-                "' index.json blobs"),
-            0);
+  ASSERT_EQ(
+      Shell("tar -C '" + Path("layout") + "' -cf '" + Path("noindex.tar") + "' oci-layout blobs"),
+      0);
+  ASSERT_EQ(
+      Shell("tar -C '" + Path("layout") + "' -cf '" + Path("nolayout.tar") + "' index.json blobs"),
+      0);
   auto r = OpenOciTarStore(PosixFileSystem(), Path("noindex.tar"), "base.tar");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
@@ -338,9 +337,8 @@ TEST_F(OciTarStoreTest, GoContainerRegistryLayouts) {
       oci::Digest d = oci::Digest::FromSha256Hex(f);
       auto info = (*store)->Info(d);
       ASSERT_TRUE(info) << info.error().message();
-      Status st = ReadVerified(**store, Desc(d, info->size), [](std::string_view) {
-        return OkStatus();
-      });
+      Status st =
+          ReadVerified(**store, Desc(d, info->size), [](std::string_view) { return OkStatus(); });
       EXPECT_TRUE(st) << st.error().message();
       ++checked;
     }
