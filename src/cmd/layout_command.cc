@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <fmt/core.h>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>

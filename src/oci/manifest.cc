@@ -37,7 +37,6 @@ Result<Manifest> ParseManifest(std::string_view json) {
   if (config == nullptr) return Unexpected(r.Fail("config", "required field is missing"));
   HOIST_ASSIGN_OR_RETURN(m.config, internal::ReadDescriptor(kDoc, r.Path("config"), *config));
   HOIST_ASSIGN_OR_RETURN(const Json* layers, r.Array("layers", /*required=*/true));
-  if (layers->empty()) return Unexpected(r.Fail("layers", "must list at least one layer"));
   for (size_t i = 0; i < layers->size(); ++i) {
     HOIST_ASSIGN_OR_RETURN(
         Descriptor d,
@@ -76,6 +75,14 @@ std::string SerializeManifest(const Manifest& m) {
                                      "layers", "subject", "annotations"});
   w.EndObject();
   return w.Take();
+}
+
+Status CheckManifestSchema(const Manifest& m) {
+  if (m.layers.empty()) {
+    return MakeError(Code::kInvalidArgument,
+                     "manifest: field \"layers\": must list at least one layer");
+  }
+  return OkStatus();
 }
 
 }  // namespace hoist::oci

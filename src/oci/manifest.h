@@ -30,9 +30,13 @@ struct Manifest {
 
 // Errors (kInvalidArgument) name the field: `manifest: field "layers[2].digest": ...`.
 // Refused besides type and pattern errors: schemaVersion other than 2, a mediaType that is not
-// a manifest type, no layers (the schema's minItems), and a "manifests" member, which would make
-// the blob read as an index too.
+// a manifest type, and a "manifests" member, which would make the blob read as an index too.
+// An empty "layers" list is read: BuildKit writes one for an image built FROM scratch with no
+// filesystem changes, and `umoci new` makes one, so a reader must take it.
 Result<Manifest> ParseManifest(std::string_view json);
+// The rules of the image-spec manifest schema that ParseManifest relaxes for real-world
+// content: at least one layer (the schema's minItems).
+Status CheckManifestSchema(const Manifest& m);
 // Compact JSON in the order of Go's ocispec.Manifest; no trailing newline.
 std::string SerializeManifest(const Manifest& m);
 

@@ -75,7 +75,14 @@ Status ParseAs(const std::string& schema, const std::string& text, bool* stable)
     return OkStatus();
   };
   if (schema == kMediaTypeDescriptor) return check(ParseDescriptor, SerializeDescriptor);
-  if (schema == kMediaTypeImageManifest) return check(ParseManifest, SerializeManifest);
+  if (schema == kMediaTypeImageManifest) {
+    auto strict = [](std::string_view t) -> Result<Manifest> {
+      HOIST_ASSIGN_OR_RETURN(Manifest m, ParseManifest(t));
+      HOIST_TRY(CheckManifestSchema(m));
+      return m;
+    };
+    return check(strict, SerializeManifest);
+  }
   if (schema == kMediaTypeImageIndex) return check(ParseIndex, SerializeIndex);
   if (schema == kMediaTypeImageConfig) return check(ParseImageConfig, SerializeImageConfig);
   if (schema == kMediaTypeImageLayoutHeader) return check(ParseImageLayout, SerializeImageLayout);
