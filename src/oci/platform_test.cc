@@ -176,7 +176,7 @@ TEST_P(PlatformParseSelector, ParsesMatchesFormatsAndRoundTrips) {
   EXPECT_EQ(v2 ? FormatPlatformAll(*reparsed) : FormatPlatform(*reparsed), formatted);
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, PlatformParseSelector,
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformParseSelector,
                          ::testing::ValuesIn(Rows("platforms_test.tables.json", "TestParseSelector")),
                          RowName);
 
@@ -192,7 +192,7 @@ TEST_P(PlatformFormatAllEncoding, EncodesAndRoundTrips) {
   EXPECT_EQ(reparsed->os_features, p.os_features);
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, PlatformFormatAllEncoding,
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformFormatAllEncoding,
                          ::testing::ValuesIn(Rows("platforms_test.tables.json",
                                                   "TestFormatAllEncoding")),
                          RowName);
@@ -208,7 +208,7 @@ TEST_P(PlatformParseInvalid, FailsNamingTheSpecifier) {
       << p.error().message();
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, PlatformParseInvalid,
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformParseInvalid,
                          ::testing::ValuesIn(Rows("platforms_test.tables.json",
                                                   "TestParseSelectorInvalid")),
                          RowName);
@@ -335,7 +335,7 @@ TEST_P(PlatformOnly, MatchesExactlyTheCompatiblePlatforms) {
   EXPECT_GT(checked, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, PlatformOnly, ::testing::ValuesIn(MatchCases()),
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformOnly, ::testing::ValuesIn(MatchCases()),
                          [](const ::testing::TestParamInfo<MatchCase>& info) {
                            return info.param.matcher + "_row" + std::to_string(info.index);
                          });
@@ -351,7 +351,7 @@ TEST_P(PlatformOnlyOsLess, OrdersTheWantedArchitectureFirst) {
   EXPECT_EQ(FormatAllOf(*ps), row["expected"].get<std::vector<std::string>>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, PlatformOnlyOsLess,
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformOnlyOsLess,
                          ::testing::ValuesIn(Rows("compare_test.tables.json", "TestOnlyOSLess")),
                          RowName);
 
@@ -389,7 +389,7 @@ TEST_P(PlatformCompareOsFeatures, PrefersMoreMatchingFeatures) {
       << c.comparer << " for " << c.row[0].get<std::string>();
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, PlatformCompareOsFeatures, ::testing::ValuesIn(FeatureOrderCases()),
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformCompareOsFeatures, ::testing::ValuesIn(FeatureOrderCases()),
                          [](const ::testing::TestParamInfo<FeatureOrderCase>& info) {
                            return "case" + std::to_string(info.index);
                          });
@@ -419,7 +419,7 @@ TEST_P(PlatformWindowsAbi, HostRunsCompatibleBuilds) {
       << "host " << host.os_version << " image " << image.os_version;
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, PlatformWindowsAbi,
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformWindowsAbi,
                          ::testing::ValuesIn(Rows("defaults_test.tables.json",
                                                   "TestMatchComparerMatch_ABICheckWCOW")),
                          RowName);
@@ -457,7 +457,7 @@ TEST_P(PlatformCpuVariantFromMachine, MapsUnameMachine) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, PlatformCpuVariantFromMachine,
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformCpuVariantFromMachine,
                          ::testing::ValuesIn(Rows("cpuinfo_linux_test.tables.json",
                                                   "TestGetCPUVariantFromArch")),
                          RowName);

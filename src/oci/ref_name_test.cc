@@ -36,7 +36,7 @@ TEST_P(RefNameCorpus, MatchesUmoci) {
   EXPECT_EQ(IsValidRefName(name), GetParam()[1].get<bool>()) << "\"" << name << "\"";
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, RefNameCorpus, ::testing::ValuesIn(RefNameRows()),
+INSTANTIATE_TEST_SUITE_P(RefName, RefNameCorpus, ::testing::ValuesIn(RefNameRows()),
                          [](const ::testing::TestParamInfo<json>& info) {
                            return "row" + std::to_string(info.index);
                          });

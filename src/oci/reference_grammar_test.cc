@@ -50,7 +50,7 @@ TEST_P(ReferenceRegexpDomain, Matches) {
   EXPECT_EQ(MatchDomain(GetParam()["input"].get<std::string>()), GetParam()["match"].get<bool>())
       << GetParam()["input"];
 }
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceRegexpDomain, ::testing::ValuesIn(Rows("TestDomainRegexp")),
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceRegexpDomain, ::testing::ValuesIn(Rows("TestDomainRegexp")),
                          RowName);
 
 class ReferenceRegexpFullName : public ::testing::TestWithParam<json> {};
@@ -63,7 +63,7 @@ TEST_P(ReferenceRegexpFullName, MatchesWithGroups) {
   EXPECT_EQ(m->domain, tc["subs"][0].get<std::string>());
   EXPECT_EQ(m->remote_name, tc["subs"][1].get<std::string>());
 }
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceRegexpFullName,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceRegexpFullName,
                          ::testing::ValuesIn(Rows("TestFullNameRegexp")), RowName);
 
 class ReferenceRegexpReference : public ::testing::TestWithParam<json> {};
@@ -77,7 +77,7 @@ TEST_P(ReferenceRegexpReference, MatchesWithGroups) {
   EXPECT_EQ(m->tag, tc["subs"][1].get<std::string>());
   EXPECT_EQ(m->digest, tc["subs"][2].get<std::string>());
 }
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceRegexpReference,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceRegexpReference,
                          ::testing::ValuesIn(Rows("TestReferenceRegexp")), RowName);
 
 class ReferenceRegexpIdentifier : public ::testing::TestWithParam<json> {};
@@ -85,7 +85,7 @@ TEST_P(ReferenceRegexpIdentifier, Matches) {
   EXPECT_EQ(MatchIdentifier(GetParam()["input"].get<std::string>()),
             GetParam()["match"].get<bool>());
 }
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceRegexpIdentifier,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceRegexpIdentifier,
                          ::testing::ValuesIn(Rows("TestIdentifierRegexp")), RowName);
 
 // Every string the reference corpus parses or matches, plus variations that probe the

@@ -113,7 +113,7 @@ TEST_P(ReferenceParse, MatchesUpstream) {
   EXPECT_EQ(r->has_digest() ? r->digest()->str() : "", row.value("digest", ""));
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceParse,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceParse,
                          ::testing::ValuesIn(Rows("reference_test.tables.json", "TestReferenceParse")),
                          RowName);
 
@@ -124,7 +124,7 @@ TEST_P(ReferenceWithNameFailure, Fails) {
   ExpectError(WithName(input), input, GetParam()["err"]);
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceWithNameFailure,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceWithNameFailure,
                          ::testing::ValuesIn(Rows("reference_test.tables.json",
                                                   "TestWithNameFailure")),
                          RowName);
@@ -138,7 +138,7 @@ TEST_P(ReferenceDomainAndPath, SplitsWithoutNormalising) {
   EXPECT_EQ(r->path(), GetParam()["path"].get<std::string>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceDomainAndPath,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceDomainAndPath,
                          ::testing::ValuesIn(Rows("reference_test.tables.json", "TestDomainAndPath")),
                          RowName);
 
@@ -174,7 +174,7 @@ TEST_P(ReferenceSerialization, RoundTripsThroughJson) {
   EXPECT_EQ(decoded.dump(), encoded);
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceSerialization,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceSerialization,
                          ::testing::ValuesIn(Rows("reference_test.tables.json", "TestSerialization")),
                          RowName);
 
@@ -213,7 +213,7 @@ TEST_P(ReferenceCombine, BuildsTheCombinedString) {
   EXPECT_EQ(combined->String(), tc["combined"].get<std::string>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceCombine, ::testing::ValuesIn(CombineCases()),
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceCombine, ::testing::ValuesIn(CombineCases()),
                          [](const ::testing::TestParamInfo<CombineCase>& info) {
                            return info.param.func.substr(4) + "_row" + std::to_string(info.index);
                          });
@@ -233,7 +233,7 @@ TEST_P(ReferenceParseNamed, AcceptsOnlyCanonicalNames) {
   EXPECT_EQ(r->path(), tc["path"].get<std::string>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceParseNamed,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceParseNamed,
                          ::testing::ValuesIn(Rows("reference_test.tables.json", "TestParseNamed")),
                          RowName);
 
@@ -269,7 +269,7 @@ TEST_P(ReferenceNormalizedValidity, AcceptsOrRejects) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceNormalizedValidity,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceNormalizedValidity,
                          ::testing::ValuesIn(NameValidityCases()),
                          [](const ::testing::TestParamInfo<NameValidity>& info) {
                            return std::string(info.param.valid ? "valid" : "invalid") + "_row" +
@@ -299,7 +299,7 @@ TEST_P(ReferenceRepositoryInfo, EverySpellingNormalisesAlike) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceRepositoryInfo,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceRepositoryInfo,
                          ::testing::ValuesIn(Rows("normalize_test.tables.json",
                                                   "TestParseRepositoryInfo")),
                          RowName);
@@ -327,7 +327,7 @@ TEST_P(ReferenceParseAny, ParsesIdsDigestsAndNames) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceParseAny,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceParseAny,
                          ::testing::ValuesIn(Rows("normalize_test.tables.json",
                                                   "TestParseAnyReference")),
                          RowName);
@@ -341,7 +341,7 @@ TEST_P(ReferenceNormalizedSplit, SplitsDomainAndPath) {
   EXPECT_EQ(r->path(), GetParam()["path"].get<std::string>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceNormalizedSplit,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceNormalizedSplit,
                          ::testing::ValuesIn(Rows("normalize_test.tables.json",
                                                   "TestNormalizedSplitHostname")),
                          RowName);
@@ -357,7 +357,7 @@ TEST_P(ReferenceFamiliarMatch, MatchesStringOrName) {
   EXPECT_EQ(*m, tc["expected"].get<bool>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceFamiliarMatch,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceFamiliarMatch,
                          ::testing::ValuesIn(Rows("normalize_test.tables.json", "TestMatch")),
                          RowName);
 
@@ -369,7 +369,7 @@ TEST_P(ReferenceDockerRef, NormalisesTheDockerWay) {
   EXPECT_EQ(r->String(), GetParam()["expected"].get<std::string>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceDockerRef,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceDockerRef,
                          ::testing::ValuesIn(Rows("normalize_test.tables.json", "TestParseDockerRef")),
                          RowName);
 
@@ -412,7 +412,7 @@ TEST_P(ReferenceSort, PrefersInformativeReferences) {
   EXPECT_EQ(SortReferences(unsorted), expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, ReferenceSort,
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceSort,
                          ::testing::ValuesIn(Rows("sort_test.tables.json", "TestReferenceSorting")),
                          RowName);
 
