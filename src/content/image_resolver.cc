@@ -44,6 +44,12 @@ Result<oci::ImageConfig> LoadConfig(ContentStore& store, const oci::Manifest& m,
   return cfg;
 }
 
+// Attestation manifests (SBOMs, provenance) are listed as unknown/unknown; they are never an
+// image to run, whatever platform was asked for.
+bool IsAttestation(const oci::Platform& p) {
+  return p.os == "unknown" || p.architecture == "unknown";
+}
+
 // Finds the manifest to use inside an index; nullopt when nothing matches.
 Result<std::optional<ResolvedImage>> SelectFromIndex(ContentStore& store, const oci::Index& index,
                                                      const oci::PlatformMatcher& matcher,
@@ -53,15 +59,22 @@ Result<std::optional<ResolvedImage>> SelectFromIndex(ContentStore& store, const 
   }
   std::vector<const oci::Descriptor*> candidates;
   for (const auto& d : index.manifests) {
+    if (d.platform && IsAttestation(*d.platform)) continue;
     if (!d.platform || matcher.Match(oci::Normalize(*d.platform))) candidates.push_back(&d);
   }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [&](const oci::Descriptor* a, const oci::Descriptor* b) {
-                     if (!a->platform) return false;
-                     if (!b->platform) return true;
-                     return matcher.Less(oci::Normalize(*a->platform),
-                                         oci::Normalize(*b->platform));
-                   });
+  // Best first; entries without a platform last. An insertion sort, as containerd's sort.Slice
+  // is for lists this short: Less is not a strict weak order for every pair of platforms
+  // (os features), which std::sort may not be given.
+  auto less = [&](const oci::Descriptor* a, const oci::Descriptor* b) {
+    if (!a->platform) return false;
+    if (!b->platform) return true;
+    return matcher.Less(oci::Normalize(*a->platform), oci::Normalize(*b->platform));
+  };
+  for (size_t i = 1; i < candidates.size(); ++i) {
+    for (size_t j = i; j > 0 && less(candidates[j], candidates[j - 1]); --j) {
+      std::swap(candidates[j], candidates[j - 1]);
+    }
+  }
   for (const oci::Descriptor* d : candidates) {
     HOIST_ASSIGN_OR_RETURN(Blob blob, ReadTyped(store, *d));
     if (oci::IsIndexType(blob.media_type)) {
@@ -76,7 +89,10 @@ Result<std::optional<ResolvedImage>> SelectFromIndex(ContentStore& store, const 
     if (!m) return Unexpected(std::move(m).error().Wrap("manifest " + d->digest.str()));
     ResolvedImage r;
     HOIST_ASSIGN_OR_RETURN(r.config, LoadConfig(store, *m, &r.config_json));
-    if (!d->platform && !matcher.Match(ConfigPlatform(r.config))) continue;
+    if (!d->platform) {
+      oci::Platform p = ConfigPlatform(r.config);
+      if (IsAttestation(p) || !matcher.Match(p)) continue;
+    }
     r.manifest_desc = *d;
     r.manifest_desc.media_type = blob.media_type;
     r.manifest = std::move(*m);
@@ -96,7 +112,7 @@ Status CollectPlatforms(ContentStore& store, const oci::Descriptor& desc, int de
     for (const auto& d : index->manifests) {
       if (d.platform) {
         oci::Platform p = oci::Normalize(*d.platform);
-        if (p.os == "unknown" || p.architecture == "unknown") continue;  // attestations
+        if (IsAttestation(p)) continue;
         if (std::find(out->begin(), out->end(), p) == out->end()) out->push_back(p);
         continue;
       }
