@@ -4,7 +4,7 @@
 # medians are compared. Goal: hoist at >= 90% of sha256sum's speed (hoist may use every core).
 #   bench/layout-verify.sh HOIST_BIN [SIZE_MB] [ROUNDS]
 set -euo pipefail
-hoist=${1:?usage: layout-verify.sh HOIST_BIN [SIZE_MB] [ROUNDS]}
+hoist=$(realpath "${1:?usage: layout-verify.sh HOIST_BIN [SIZE_MB] [ROUNDS]}")
 size_mb=${2:-1024}
 rounds=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
