@@ -271,8 +271,7 @@ Result<std::unique_ptr<LocalContentStore>> LocalContentStore::Open(
     HOIST_TRY(fs->SyncDir(store->root_));
   }
   HOIST_ASSIGN_OR_RETURN(auto ingest, fs->Stat(store->ingest_dir_));
-  if (!ingest) HOIST_TRY(fs->MakeDirs(store->ingest_dir_));
-  store->RemoveStaleIngests();
+  if (ingest) store->RemoveStaleIngests();
   return store;
 }
 
@@ -371,6 +370,15 @@ Result<std::unique_ptr<BlobWriter>> LocalContentStore::Writer(const std::string&
   for (int attempt = 0; attempt < 3; ++attempt) {
     path = NewIngestPath();
     file = fs_->CreateFile(path, /*exclusive=*/true, 0644);
+    if (!file && file.error().code() == Code::kNotFound) {
+      // The ingest dir is made on first use (so opening a store for writing changes nothing
+      // until something is written) and may have been removed as empty by another process.
+      if (Status made = fs_->MakeDirs(ingest_dir_); !made) {
+        UnlockRef(ref);
+        return Unexpected(Relative(std::move(made).error()));
+      }
+      file = fs_->CreateFile(path, /*exclusive=*/true, 0644);
+    }
     if (file || file.error().code() != Code::kAlreadyExists) break;
   }
   if (!file) {

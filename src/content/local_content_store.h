@@ -56,8 +56,8 @@ class LocalContentStore final : public ContentStore {
  public:
   static constexpr int kFormatVersion = 1;
 
-  // Opens the store at `root`. Read-write: creates <root>/blobs and the ingest dir as needed
-  // and removes stale ingest files. Read-only: `root` must exist; blobs/ may not (an empty
+  // Opens the store at `root`. Read-write: creates <root>/blobs as needed (the ingest dir is made by
+  // the first Writer) and removes stale ingest files. Read-only: `root` must exist; blobs/ may not (an empty
   // store).
   //
   // Stale ingest files are those left by a writer that died. Writers in other processes may

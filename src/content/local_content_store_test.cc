@@ -85,6 +85,11 @@ INSTANTIATE_TEST_SUITE_P(Local, ContentStoreConformanceTest,
                          ::testing::Values(LocalPosixFactory(), LocalFaultFsFactory(),
                                            LocalReadOnlyFactory()),
                          ContentStoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Local, WritableContentStoreConformanceTest,
+                         ::testing::Values(LocalPosixFactory(), LocalFaultFsFactory()),
+                         ContentStoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Local, ReadOnlyContentStoreConformanceTest,
+                         ::testing::Values(LocalReadOnlyFactory()), ContentStoreFactoryName);
 
 class LocalContentStoreTest : public ::testing::Test {
  protected:

@@ -62,7 +62,11 @@ Result<LayoutName> LayoutName::Parse(std::string_view s) {
   return LayoutName{tagged.String(), tagged.tag()};
 }
 
-OciLayout::~OciLayout() = default;
+OciLayout::~OciLayout() {
+  // Writes go through <layout>/ingest; leave no empty ingest dir behind in the user's layout.
+  // Removing fails harmlessly while another writer still has files there.
+  if (!read_only_ && !tarball_ && fs_ != nullptr) (void)fs_->Remove(JoinPath(path_, "ingest"));
+}
 
 Result<std::unique_ptr<OciLayout>> OciLayout::OpenDirectory(FileSystem* fs, const std::string& dir,
                                                             bool read_only) {

@@ -377,6 +377,8 @@ ContentStoreFactory OciTarStoreFactory() {
 
 INSTANTIATE_TEST_SUITE_P(OciTarStore, ContentStoreConformanceTest,
                          ::testing::Values(OciTarStoreFactory()), ContentStoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(OciTarStore, ReadOnlyContentStoreConformanceTest,
+                         ::testing::Values(OciTarStoreFactory()), ContentStoreFactoryName);
 
 }  // namespace
 }  // namespace hoist::content

@@ -9,22 +9,24 @@
 //   ContentStoreFactory MyStoreFactory() {
 //     ContentStoreFactory f;
 //     f.name = "MyStore";            // a GoogleTest name: letters, digits, '_'
-//     f.writable = false;            // a read-only store runs the read subset only
+//     f.writable = false;            // read-only: Writer and Delete must be refused
 //     f.make = [](const std::string& dir, const std::vector<std::string>& seed)
 //         -> Result<StoreUnderTest> {
 //       // Build a store in `dir` (an empty directory that lives as long as the test) that
 //       // holds exactly the blobs in `seed`, e.g. write a tarball into `dir` and open it.
 //     };
-//     f.corrupt = ...;               // optional: damage a stored blob's bytes in place
+//     f.corrupt = ...;               // required: damage a stored blob's bytes in place
 //     return f;
 //   }
 //   INSTANTIATE_TEST_SUITE_P(MyStore, ContentStoreConformanceTest,
 //                            ::testing::Values(MyStoreFactory()), ContentStoreFactoryName);
+//   // and one of these two, as the store is writable or not:
+//   INSTANTIATE_TEST_SUITE_P(MyStore, WritableContentStoreConformanceTest, ...);
+//   INSTANTIATE_TEST_SUITE_P(MyStore, ReadOnlyContentStoreConformanceTest, ...);
 //
 // Writable stores are seeded through their own Writer, so `make` may ignore `seed` for them
 // (return an empty store; the suite writes the seed). Read-only stores must serve the seed
-// themselves. Tests that need writing check `writable`; tests that need `corrupt` are skipped
-// without it. Every store in a test is made in a fresh temporary directory.
+// themselves. Every store in a test is made in a fresh temporary directory.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -77,6 +79,18 @@ class ContentStoreConformanceTest : public ::testing::TestWithParam<ContentStore
  private:
   std::vector<TempDir> dirs_;
   std::vector<StoreUnderTest> stores_;
+};
+
+// The write tests, for stores with `writable`; instantiate them for every writable factory.
+class WritableContentStoreConformanceTest : public ContentStoreConformanceTest {
+ protected:
+  void SetUp() override { ASSERT_TRUE(factory().writable) << factory().name << " is read-only"; }
+};
+
+// What read-only stores must refuse; instantiate it for every factory without `writable`.
+class ReadOnlyContentStoreConformanceTest : public ContentStoreConformanceTest {
+ protected:
+  void SetUp() override { ASSERT_FALSE(factory().writable) << factory().name << " is writable"; }
 };
 
 // Deterministic pseudo-random bytes, so large blobs are not compressible runs of one byte.
