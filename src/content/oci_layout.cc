@@ -259,12 +259,12 @@ Status OciLayout::Untag(std::string_view tag) {
     if (tag.find_first_of("/:") != std::string_view::npos) {
       if (auto n = LayoutName::Parse(tag); n) normalized = n->image_name;
     }
+    // A full name removes that name; a bare tag removes every entry carrying it as ref name.
+    const bool bare_tag = tag.find_first_of("/:@") == std::string_view::npos;
     size_t removed = std::erase_if(index.manifests, [&](const oci::Descriptor& m) {
       std::string image = Annotation(m, kAnnotationImageName);
-      if (!image.empty() || tag.find_first_of("/:") != std::string_view::npos) {
-        return image == tag || (!normalized.empty() && image == normalized);
-      }
-      return Annotation(m, kAnnotationRefName) == tag;
+      if (image == tag || (!normalized.empty() && image == normalized)) return true;
+      return bare_tag && Annotation(m, kAnnotationRefName) == tag;
     });
     if (removed == 0) {
       return MakeError(Code::kNotFound, path_ + ": no image tagged \"" + std::string(tag) + "\"");

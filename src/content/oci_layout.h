@@ -114,7 +114,8 @@ class OciLayout {
   // image name and ref name is replaced, every other entry is kept. Under the lock; atomic.
   // REQUIRES: the blobs `desc` reaches are already in store().
   Status Put(const oci::Descriptor& desc, const std::vector<LayoutName>& names);
-  // Removes every entry carrying this tag (ref name or image name). kNotFound when none did.
+  // Removes the entries named `tag`: a full name (`org/app:1`) removes that image name; a bare
+  // tag (`v1`) removes every entry whose ref name it is. kNotFound when none matched.
   Status Untag(std::string_view tag);
 
   // Removes blobs no index entry reaches (and stale ingest files), under the lock.

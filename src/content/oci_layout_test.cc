@@ -203,6 +203,16 @@ TEST_F(OciLayoutTest, UntagAndGc) {
   EXPECT_EQ(v->blobs, 3);
 }
 
+TEST_F(OciLayoutTest, UntagByBareTagOrFullName) {
+  Descriptor a = PutImage(layout_->store(), "amd64");
+  ASSERT_TRUE(layout_->Put(a, {*LayoutName::Parse("org/a:v1"), *LayoutName::Parse("org/b:v1"),
+                               *LayoutName::Parse("org/a:v2")}));
+  ASSERT_TRUE(layout_->Untag("org/a:v2"));  // familiar name, normalised
+  EXPECT_EQ(layout_->ReadIndex()->manifests.size(), 2u);
+  ASSERT_TRUE(layout_->Untag("v1"));  // every entry tagged v1
+  EXPECT_TRUE(layout_->ReadIndex()->manifests.empty());
+}
+
 TEST_F(OciLayoutTest, GcRefusesWhenAManifestIsUnreadable) {
   Descriptor a = PutImage(layout_->store(), "amd64");
   ASSERT_TRUE(layout_->Put(a, {LayoutName{"", "a"}}));
