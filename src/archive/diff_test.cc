@@ -295,7 +295,7 @@ TEST_F(DiffTest, DeterministicWithSourceDateEpoch) {
 
 // --- Overlay upper directories. ---------------------------------------------------------------
 
-class OverlayDiffTest : public DiffTest {
+class DiffOverlayTest : public DiffTest {
  protected:
   // Mounts lower/upper/work at merged; false (with the reason in *why) if the kernel or the
   // privileges do not allow it.
@@ -346,7 +346,7 @@ constexpr std::string_view kOverlayExpected =
     "regular b/n\n"
     "regular c\n";
 
-TEST_F(OverlayDiffTest, RealOverlayMountOrHandMadeUpper) {
+TEST_F(DiffOverlayTest, RealOverlayMountOrHandMadeUpper) {
   Layout();
   std::string why;
   if (Mount(",redirect_dir=off,metacopy=off,index=off", &why)) {
@@ -388,7 +388,7 @@ TEST_F(OverlayDiffTest, RealOverlayMountOrHandMadeUpper) {
   EXPECT_TRUE(raw == again);
 }
 
-TEST_F(OverlayDiffTest, RefusesRedirectAndMetacopy) {
+TEST_F(DiffOverlayTest, RefusesRedirectAndMetacopy) {
   Layout();
   std::string why;
   bool real = Mount(",redirect_dir=on,index=off", &why);

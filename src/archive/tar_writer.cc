@@ -38,7 +38,7 @@ using Block = std::array<char, kBlockSize>;
 constexpr uint64_t OctalMax(Field f) { return (uint64_t{1} << (3 * (f.size - 1))) - 1; }
 
 void PutString(Block& b, Field f, std::string_view s) {
-  std::memcpy(b.data() + f.offset, s.data(), std::min(s.size(), f.size));
+  if (!s.empty()) std::memcpy(b.data() + f.offset, s.data(), std::min(s.size(), f.size));
 }
 
 // REQUIRES: v <= OctalMax(f).
