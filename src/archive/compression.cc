@@ -1,18 +1,16 @@
 #include "archive/compression.h"
 
 #include <errno.h>
+#include <fmt/format.h>
+#include <isa-l.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
-
-#include <isa-l.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstring>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace hoist::archive {
 namespace {
@@ -415,8 +413,7 @@ Status FdByteSink::Write(std::string_view data) {
   return OkStatus();
 }
 
-Result<std::unique_ptr<Compressor>> NewCompressor(const CompressorOptions& options,
-                                                  ByteSink* out) {
+Result<std::unique_ptr<Compressor>> NewCompressor(const CompressorOptions& options, ByteSink* out) {
   switch (options.compression) {
     case Compression::kNone:
       return std::unique_ptr<Compressor>(new PassthroughCompressor(out));
@@ -436,8 +433,8 @@ Result<std::unique_ptr<Compressor>> NewCompressor(const CompressorOptions& optio
       int level = options.level.value_or(1);
       if (level < ISAL_DEF_MIN_LEVEL || level > ISAL_DEF_MAX_LEVEL) {
         return MakeError(Code::kInvalidArgument,
-                         fmt::format("gzip: ISA-L compression level {} out of range {}-{}",
-                                     level, ISAL_DEF_MIN_LEVEL, ISAL_DEF_MAX_LEVEL));
+                         fmt::format("gzip: ISA-L compression level {} out of range {}-{}", level,
+                                     ISAL_DEF_MIN_LEVEL, ISAL_DEF_MAX_LEVEL));
       }
       return std::unique_ptr<Compressor>(new IsalGzipCompressor(out, level));
     }
@@ -456,8 +453,8 @@ Result<std::unique_ptr<Compressor>> NewCompressor(const CompressorOptions& optio
     case Compression::kXz:
       break;
   }
-  return MakeError(Code::kUnimplemented,
-                   fmt::format("{} compression is not supported", CompressionName(options.compression)));
+  return MakeError(Code::kUnimplemented, fmt::format("{} compression is not supported",
+                                                     CompressionName(options.compression)));
 }
 
 Result<std::unique_ptr<ByteSource>> NewDecompressor(Compression compression, ByteSource* input,

@@ -99,8 +99,7 @@ class Compressor : public ByteSink {
 };
 
 // A compressor writing to `out`, which is not owned and must outlive it.
-Result<std::unique_ptr<Compressor>> NewCompressor(const CompressorOptions& options,
-                                                  ByteSink* out);
+Result<std::unique_ptr<Compressor>> NewCompressor(const CompressorOptions& options, ByteSink* out);
 
 // A decompressing source for a known compression over `input` (not owned, must outlive it).
 // kNone passes bytes through; bzip2 and xz are kUnimplemented.
@@ -111,8 +110,7 @@ Result<std::unique_ptr<ByteSource>> NewDecompressor(Compression compression, Byt
 // peek at a stream's first bytes and still hand the whole stream on.
 class PrefixedByteSource final : public ByteSource {
  public:
-  PrefixedByteSource(std::string head, ByteSource* input)
-      : head_(std::move(head)), input_(input) {}
+  PrefixedByteSource(std::string head, ByteSource* input) : head_(std::move(head)), input_(input) {}
   Result<size_t> Read(void* buf, size_t n) override;
   Result<uint64_t> Skip(uint64_t n) override;
 

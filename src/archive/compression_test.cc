@@ -26,7 +26,7 @@ std::string RandomBytes(size_t n, uint32_t seed) {
 // Text-like data that compresses well but not trivially.
 std::string CompressibleBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
-  static const char* kWords[] = {"layer ", "digest ", "sha256 ", "tar ",  "gzip ", "zstd\n",
+  static const char* kWords[] = {"layer ", "digest ", "sha256 ", "tar ", "gzip ", "zstd\n",
                                  "usr/",   "bin/",    "lib/",    "etc/", "0644 ", "root "};
   std::string s;
   s.reserve(n + 16);
@@ -191,8 +191,7 @@ TEST_F(CompressTest, ToolOutputReadByUs) {
       // A header with FNAME (gzip -N records the name) and two members in a row.
       {"gzip -N -c plain > z && gzip -c plain >> z", Compression::kGzip, data + data},
       {"zstd -q -3 -c plain > z", Compression::kZstd, data},
-      {"zstd -q --no-check -c plain > z && zstd -q -c plain >> z", Compression::kZstd,
-       data + data},
+      {"zstd -q --no-check -c plain > z && zstd -q -c plain >> z", Compression::kZstd, data + data},
   };
   for (const auto& t : tools) {
     ASSERT_EQ(Sh(t.cmd), 0) << t.cmd;
@@ -246,8 +245,8 @@ TEST(CompressErrors, GzipCorruptCrcLengthAndTruncation) {
     EXPECT_EQ(r.error().code(), Code::kDataLoss);
 
     // Cut anywhere: inside the header, the deflate data, the trailer.
-    for (size_t cut : {size_t{0}, size_t{5}, size_t{10}, z->size() / 2, z->size() - 5,
-                       z->size() - 1}) {
+    for (size_t cut :
+         {size_t{0}, size_t{5}, size_t{10}, z->size() / 2, z->size() - 5, z->size() - 1}) {
       r = Decompress(Compression::kGzip, z->substr(0, cut), e);
       ASSERT_FALSE(r) << "cut at " << cut;
       EXPECT_EQ(r.error().code(), Code::kDataLoss);
@@ -331,8 +330,8 @@ TEST(CompressErrors, AutoEngineUsesZlibForExplicitLevels) {
 // Run: ./hoist_unit_tests --gtest_also_run_disabled_tests --gtest_filter='*CompressThroughput*'
 TEST(CompressBench, DISABLED_CompressThroughput) {
   const size_t kQuarter = 25 << 20;
-  std::string data = CompressibleBytes(2 * kQuarter, 1) + RandomBytes(kQuarter, 2) +
-                     std::string(kQuarter, '\0');
+  std::string data =
+      CompressibleBytes(2 * kQuarter, 1) + RandomBytes(kQuarter, 2) + std::string(kQuarter, '\0');
   // Shuffle in 1 MiB blocks so every stretch mixes kinds, as a real layer does.
   {
     std::vector<std::string> blocks;

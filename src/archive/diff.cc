@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -14,8 +15,6 @@
 #include <set>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "base/unique_fd.h"
 
@@ -233,8 +232,8 @@ class DiffWriter {
   Status WriteWhiteout(const std::string& dir_rel, std::string_view name);
   Status WriteBody(int dirfd, const std::string& name, const std::string& rel,
                    const struct stat& st);
-  Result<bool> Changed(int lower_fd, int upper_fd, const std::string& name,
-                       const std::string& rel, const struct stat& l, const struct stat& u);
+  Result<bool> Changed(int lower_fd, int upper_fd, const std::string& name, const std::string& rel,
+                       const struct stat& l, const struct stat& u);
   Result<bool> SameContent(int lower_fd, int upper_fd, const std::string& name,
                            const std::string& rel, const struct stat& l, const struct stat& u);
   Status Unchanged(const std::string& rel, const struct stat& st);
@@ -371,8 +370,7 @@ Status DiffWriter::WriteBody(int dirfd, const std::string& name, const std::stri
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), left));
     HOIST_ASSIGN_OR_RETURN(size_t got, ReadFull(fd.get(), buf.data(), want, rel));
     if (got < want) {
-      return MakeError(Code::kAborted,
-                       fmt::format("diff: \"{}\" shrank while it was read", rel));
+      return MakeError(Code::kAborted, fmt::format("diff: \"{}\" shrank while it was read", rel));
     }
     HOIST_TRY(out_->WriteData(std::string_view(buf.data(), got)));
     left -= got;
@@ -566,8 +564,7 @@ Status WriteTreeDiff(const std::string& lower, const std::string& upper, TarWrit
   return w.TreeDir(lower_fd.get(), upper_fd.get(), "");
 }
 
-Status WriteOverlayUpperDiff(const std::string& upper, TarWriter* out,
-                             const DiffOptions& options) {
+Status WriteOverlayUpperDiff(const std::string& upper, TarWriter* out, const DiffOptions& options) {
   HOIST_ASSIGN_OR_RETURN(UniqueFd upper_fd, OpenRoot(upper, "overlay upper"));
   DiffWriter w(out, upper_fd.get(), options);
   return w.OverlayDir(upper_fd.get(), "");

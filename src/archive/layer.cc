@@ -1,12 +1,12 @@
 #include "archive/layer.h"
 
+#include <fmt/format.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "oci/media_types.h"
 
@@ -25,8 +25,8 @@ Result<std::string_view> LayerMediaType(Compression compression, LayerMediaTypeF
     case Compression::kXz:
       break;
   }
-  return MakeError(Code::kInvalidArgument,
-                   fmt::format("no layer media type for {} compression", CompressionName(compression)));
+  return MakeError(Code::kInvalidArgument, fmt::format("no layer media type for {} compression",
+                                                       CompressionName(compression)));
 }
 
 Result<Compression> LayerMediaTypeCompression(std::string_view media_type) {
@@ -257,9 +257,9 @@ class DigestingSource final : public ByteSource {
     digester_.Update(buf, got);
     size_ += got;
     if (limit_ && size_ > *limit_) {
-      return MakeError(Code::kDataLoss,
-                       fmt::format("{}: size mismatch (more than the {} bytes expected)", what_,
-                                   *limit_));
+      return MakeError(
+          Code::kDataLoss,
+          fmt::format("{}: size mismatch (more than the {} bytes expected)", what_, *limit_));
     }
     return got;
   }
@@ -297,9 +297,9 @@ Result<std::unique_ptr<LayerReader>> LayerReader::Create(ByteSource* blob,
   State& s = *r->s_;
   for (const auto* d : {&options.expected_digest, &options.expected_diff_id}) {
     if (*d && !(*d)->supported()) {
-      return MakeError(Code::kInvalidArgument,
-                       fmt::format("layer: cannot verify digest {}: unsupported algorithm",
-                                   (*d)->str()));
+      return MakeError(
+          Code::kInvalidArgument,
+          fmt::format("layer: cannot verify digest {}: unsupported algorithm", (*d)->str()));
     }
   }
   s.name = options.expected_digest ? "layer " + options.expected_digest->str() : "layer";
@@ -362,13 +362,12 @@ Status LayerReader::Verify() {
   s.result.diff_id = s.diff_id.Finish();
   const LayerReaderOptions& o = s.options;
   if (o.expected_size && s.result.size != *o.expected_size) {
-    return MakeError(Code::kDataLoss,
-                     fmt::format("{}: size mismatch (expected {} bytes, read {})", s.name,
-                                 *o.expected_size, s.result.size));
+    return MakeError(Code::kDataLoss, fmt::format("{}: size mismatch (expected {} bytes, read {})",
+                                                  s.name, *o.expected_size, s.result.size));
   }
   if (o.expected_digest && s.result.digest != *o.expected_digest) {
-    return MakeError(Code::kDataLoss, fmt::format("{}: digest mismatch (got {})", s.name,
-                                                  s.result.digest.str()));
+    return MakeError(Code::kDataLoss,
+                     fmt::format("{}: digest mismatch (got {})", s.name, s.result.digest.str()));
   }
   if (o.expected_diff_id && s.result.diff_id != *o.expected_diff_id) {
     std::string name = o.expected_digest ? s.name : "layer " + s.result.digest.str();

@@ -235,8 +235,8 @@ TEST_F(LayerTest, SinkErrorsReachTheProducer) {
   const std::string tar = MakeTar(30, 100000, 4);
   for (bool background : {true, false}) {
     FailingSink sink(10000);
-    auto w = LayerWriter::Create(&sink, {{Compression::kGzip, 1, GzipEngine::kIsal}, background,
-                                         4096});
+    auto w =
+        LayerWriter::Create(&sink, {{Compression::kGzip, 1, GzipEngine::kIsal}, background, 4096});
     ASSERT_TRUE(w);
     Status st;
     for (size_t i = 0; i < tar.size() && st; i += 4096) st = (*w)->Write(tar.substr(i, 4096));

@@ -1,10 +1,10 @@
 #include "archive/tar_writer.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstring>
 #include <map>
-
-#include <fmt/format.h>
 
 namespace hoist::archive {
 namespace {
@@ -260,8 +260,7 @@ Status TarWriter::WriteHeader(const TarEntry& in) {
     }
   }
   for (const auto& [key, value] : in.xattrs) {
-    if (key.empty() || key.find('=') != std::string::npos ||
-        key.find('\0') != std::string::npos) {
+    if (key.empty() || key.find('=') != std::string::npos || key.find('\0') != std::string::npos) {
       return invalid(fmt::format("xattr name \"{}\" cannot be written", key));
     }
     pax["SCHILY.xattr." + key] = value;
@@ -301,8 +300,9 @@ Status TarWriter::WriteHeader(const TarEntry& in) {
 
 Status TarWriter::WriteData(std::string_view data) {
   if (data.size() > body_left_) {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("tar: {} bytes written beyond the entry's size", data.size() - body_left_));
+    return MakeError(
+        Code::kInvalidArgument,
+        fmt::format("tar: {} bytes written beyond the entry's size", data.size() - body_left_));
   }
   if (data.empty()) return OkStatus();
   HOIST_TRY(Emit(data));

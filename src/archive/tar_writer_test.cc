@@ -71,7 +71,7 @@ std::vector<Item> AllKinds() {
   v.push_back({d, ""});
   TarEntry f = Entry("dir/file.txt", TarEntryType::kRegular, 04755);
   f.size = 5;
-  f.uid = 07777777;  // the largest octal uid
+  f.uid = 07777777;      // the largest octal uid
   f.gid = 07777777 + 1;  // one more: PAX
   v.push_back({f, "hello"});
   TarEntry big_body = Entry("dir/body", TarEntryType::kRegular);
@@ -99,10 +99,9 @@ std::vector<Item> AllKinds() {
   v.push_back({fifo, ""});
   // Names: exactly 100 bytes; one that needs the ustar prefix; one that needs PAX.
   v.push_back({Entry(std::string(100, 'n'), TarEntryType::kRegular), ""});
-  v.push_back({Entry(std::string(150, 'p') + "/" + std::string(99, 'q'), TarEntryType::kRegular), ""});
-  v.push_back({Entry(kLongDir + "/",
-                     TarEntryType::kDirectory, 0700),
-               ""});
+  v.push_back(
+      {Entry(std::string(150, 'p') + "/" + std::string(99, 'q'), TarEntryType::kRegular), ""});
+  v.push_back({Entry(kLongDir + "/", TarEntryType::kDirectory, 0700), ""});
   v.push_back({Entry(std::string(120, 'z'), TarEntryType::kRegular), ""});  // no slash
   v.push_back({Entry("ünïcødé/名前", TarEntryType::kRegular), ""});
   TarEntry ll = Entry("longlink", TarEntryType::kSymlink, 0777);
@@ -239,7 +238,7 @@ TEST(TarWriter, ClampSubsecondAndOwnerNames) {
   ASSERT_TRUE(tar);
   back = ReadTar(*tar);
   ASSERT_TRUE(back);
-  EXPECT_EQ((*back)[0].entry.mtime, (TarTime{1500000000, 0}));  // clamped
+  EXPECT_EQ((*back)[0].entry.mtime, (TarTime{1500000000, 0}));    // clamped
   EXPECT_EQ((*back)[1].entry.mtime, (TarTime{1000, 500000000}));  // older: kept
 }
 
@@ -318,8 +317,7 @@ TEST_F(TarWriterGnuTar, ListsAndExtractsWhatWeWrite) {
   EXPECT_EQ(st.st_mode & 07777, 04755u);
   EXPECT_EQ(st.st_gid, 07777777u + 1);
   EXPECT_EQ(st.st_nlink, 2u);  // the hardlink
-  ASSERT_EQ(::lstat(Path("x/" + kLongDir).c_str(), &st),
-            0);
+  ASSERT_EQ(::lstat(Path("x/" + kLongDir).c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
   char buf[64];
   ssize_t n = ::lgetxattr(Path("x/xattrs").c_str(), "user.text", buf, sizeof(buf));
