@@ -189,6 +189,20 @@ Result<size_t> ReadFull(int fd, char* buf, size_t n, const std::string& rel) {
 
 bool IsSocket(const struct stat& st) { return S_ISSOCK(st.st_mode); }
 
+// A file whose own name starts with ".wh." would read back as a whiteout and delete something
+// in the image, so it cannot be part of a layer (Docker and containerd have the same limit).
+Status CheckNotWhiteoutName(const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  std::string_view base = std::string_view(rel).substr(slash == std::string::npos ? 0 : slash + 1);
+  if (base.starts_with(kWhiteoutPrefix)) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("diff: \"{}\": names starting with \"{}\" are reserved for "
+                                 "whiteouts and cannot be stored in a layer",
+                                 rel, kWhiteoutPrefix));
+  }
+  return OkStatus();
+}
+
 TarEntryType TypeOf(const struct stat& st) {
   switch (st.st_mode & S_IFMT) {
     case S_IFREG:
@@ -316,6 +330,7 @@ Status DiffWriter::EnsureParents(const std::string& rel) {
 
 Status DiffWriter::WriteDir(int dirfd, const std::string& name, const std::string& rel,
                             const struct stat& st) {
+  HOIST_TRY(CheckNotWhiteoutName(rel));
   HOIST_TRY(EnsureParents(rel));
   if (written_dirs_.contains(rel)) return OkStatus();
   HOIST_ASSIGN_OR_RETURN(TarEntry e, EntryAt(dirfd, name, rel, st));
@@ -326,6 +341,7 @@ Status DiffWriter::WriteDir(int dirfd, const std::string& name, const std::strin
 
 Status DiffWriter::WriteHardlink(const std::string& rel, const std::string& target,
                                  const struct stat& st) {
+  HOIST_TRY(CheckNotWhiteoutName(rel));
   HOIST_TRY(EnsureParents(rel));
   TarEntry e;
   e.name = rel;
@@ -340,6 +356,7 @@ Status DiffWriter::WriteHardlink(const std::string& rel, const std::string& targ
 
 Status DiffWriter::WriteNonDir(int dirfd, const std::string& name, const std::string& rel,
                                const struct stat& st) {
+  HOIST_TRY(CheckNotWhiteoutName(rel));
   const InodeKey key{st.st_dev, st.st_ino};
   if (st.st_nlink > 1) {
     if (auto it = link_sources_.find(key); it != link_sources_.end()) {

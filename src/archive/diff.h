@@ -35,6 +35,9 @@
 //    (copies through tar, coarse filesystems), so regular files are then compared byte by byte.
 //    DiffOptions::always_compare_content compares bytes whenever size and mtime agree.
 //
+// An upper entry whose own name starts with `.wh.` is kInvalidArgument: in a layer it would
+// read back as a whiteout.
+//
 // Safety: below the two roots nothing is followed: every step is an *at() call relative to the
 // parent's descriptor with O_NOFOLLOW, and xattrs are read through /proc/self/fd/<parent>/<name>
 // with the l*xattr calls. The roots themselves are opened as given. A file that changes size

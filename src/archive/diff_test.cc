@@ -275,6 +275,21 @@ TEST_F(DiffTest, ContentComparisonRule) {
   EXPECT_EQ(Describe(*got), "regular precise\nregular truncated\nregular xattr\n");
 }
 
+TEST_F(DiffTest, RefusesFilesNamedLikeWhiteouts) {
+  MkDir("lower");
+  MkDir("upper");
+  MkDir("upper/d");
+  File("upper/d/.wh.sneaky", "");
+  auto got = TreeDiff("lower", "upper");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(got.error().message().find("\"d/.wh.sneaky\""), std::string::npos)
+      << got.error().message();
+  got = OverlayDiff("upper");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), Code::kInvalidArgument);
+}
+
 TEST_F(DiffTest, DeterministicWithSourceDateEpoch) {
   MkDir("lower");
   MkDir("lower/d");
