@@ -1,6 +1,5 @@
 #include "cmd/layout_command.h"
 
-#include <unistd.h>
 
 #include <fmt/core.h>
 
@@ -8,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cmd/image_ref.h"
 #include "cmd/output.h"
 #include "content/image_resolver.h"
 #include "content/layout_ref.h"
@@ -25,27 +25,10 @@ using nlohmann::ordered_json;
 
 void Print(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
-std::string Annotation(const oci::Descriptor& d, std::string_view key) {
-  auto it = d.annotations.find(std::string(key));
-  return it == d.annotations.end() ? std::string() : it->second;
-}
-
 std::string DisplayName(const oci::Descriptor& d) {
   std::string name = Annotation(d, content::kAnnotationImageName);
   if (name.empty()) name = Annotation(d, content::kAnnotationRefName);
   return name.empty() ? "<none>" : name;
-}
-
-// Splits `DIR[:TAG|@DIGEST]`, unless the whole argument names an existing path.
-content::LayoutRef SplitRef(const std::string& arg) {
-  if (::access(arg.c_str(), F_OK) == 0) return content::LayoutRef{arg, "", {}};
-  return content::ParseLayoutRef(arg);
-}
-
-Result<oci::Descriptor> ResolveRoot(OciLayout& layout, const content::LayoutRef& ref) {
-  if (ref.digest.valid()) return layout.ResolveDigest(ref.digest);
-  if (!ref.tag.empty()) return layout.ResolveTag(ref.tag, /*single_fallback=*/false);
-  return layout.ResolveTag("latest", /*single_fallback=*/true);
 }
 
 ordered_json RawJson(const std::string& raw) {
@@ -98,21 +81,12 @@ Status ListCommand(const std::string& path, const std::string& format) {
   return OkStatus();
 }
 
-Status InspectCommand(const std::string& arg, const std::string& platform_spec) {
-  content::LayoutRef ref = SplitRef(arg);
-  std::optional<oci::Platform> platform;
-  if (!platform_spec.empty()) {
-    HOIST_ASSIGN_OR_RETURN(platform, oci::ParsePlatform(platform_spec));
-  }
-  HOIST_ASSIGN_OR_RETURN(auto layout,
-                         OciLayout::Open(PosixFileSystem(), ref.path, /*read_only=*/true));
-  HOIST_ASSIGN_OR_RETURN(oci::Descriptor root, ResolveRoot(*layout, ref));
-  std::string display = ref.digest.valid() ? ref.digest.str() : DisplayName(root);
-  HOIST_ASSIGN_OR_RETURN(content::ResolvedImage image,
-                         content::ResolveImage(layout->store(), root, platform, display));
+Status InspectCommand(const std::string& arg, const std::string& platform) {
+  HOIST_ASSIGN_OR_RETURN(OpenedImage opened, OpenImage(arg, platform));
+  const content::ResolvedImage& image = opened.image;
   ordered_json out;
-  out["name"] = Annotation(root, content::kAnnotationImageName);
-  out["tag"] = Annotation(root, content::kAnnotationRefName);
+  out["name"] = Annotation(image.root, content::kAnnotationImageName);
+  out["tag"] = Annotation(image.root, content::kAnnotationRefName);
   out["descriptor"] = RawJson(oci::SerializeDescriptor(image.root));
   if (image.manifest_desc.digest != image.root.digest) {
     out["manifestDescriptor"] = RawJson(oci::SerializeDescriptor(image.manifest_desc));
