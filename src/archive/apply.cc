@@ -1,6 +1,7 @@
 #include "archive/apply.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -14,8 +15,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "archive/internal/root_resolver.h"
 #include "archive/internal/tree_ops.h"
@@ -149,7 +148,8 @@ class LayerApplier {
 Result<ApplyStats> LayerApplier::Run(ByteSource& source) {
   TarReader reader(&source);
   for (;;) {
-    if (Status st = CheckCancel(); !st) return Unexpected(std::move(st.error()).Wrap("apply layer"));
+    if (Status st = CheckCancel(); !st)
+      return Unexpected(std::move(st.error()).Wrap("apply layer"));
     auto next = reader.Next();
     if (!next) return Unexpected(std::move(next.error()).Wrap("apply layer"));
     if (!next->has_value()) break;
@@ -405,8 +405,7 @@ Status LayerApplier::CreateSpecial(const TarEntry& e) {
   dev_t dev = 0;
   if (e.type != TarEntryType::kFifo) {
     type = e.type == TarEntryType::kCharDevice ? S_IFCHR : S_IFBLK;
-    if (e.devmajor < 0 || e.devmajor > UINT32_MAX || e.devminor < 0 ||
-        e.devminor > UINT32_MAX) {
+    if (e.devmajor < 0 || e.devmajor > UINT32_MAX || e.devminor < 0 || e.devminor > UINT32_MAX) {
       return MakeError(Code::kInvalidArgument,
                        fmt::format("invalid device number {}:{}", e.devmajor, e.devminor));
     }
@@ -485,12 +484,11 @@ Status LayerApplier::SetXattrs(const TarEntry& e, int fd, bool is_symlink) {
   return OkStatus();
 }
 
-Status LayerApplier::ApplyWhiteout(const TarEntry& e, std::string_view dir,
-                                   std::string_view base) {
+Status LayerApplier::ApplyWhiteout(const TarEntry& e, std::string_view dir, std::string_view base) {
   if (e.type != TarEntryType::kRegular && e.type != TarEntryType::kHardlink) {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("invalid whiteout: a {}, not a regular file",
-                                 TarEntryTypeName(e.type)));
+    return MakeError(
+        Code::kInvalidArgument,
+        fmt::format("invalid whiteout: a {}, not a regular file", TarEntryTypeName(e.type)));
   }
   if (base == kOpaqueMarker) return ApplyOpaque(dir);
   if (base.starts_with(kAufsMetaPrefix)) {  // AUFS bookkeeping such as .wh..wh.plnk

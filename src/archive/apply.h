@@ -70,11 +70,11 @@ struct ApplyStats {
   uint64_t dirs = 0;
   uint64_t symlinks = 0;
   uint64_t hardlinks = 0;
-  uint64_t specials = 0;         // devices and FIFOs
-  uint64_t whiteouts = 0;        // whiteouts and opaque markers
-  uint64_t ignored = 0;          // entries naming the root itself, AUFS metadata
-  uint64_t xattrs_skipped = 0;   // trusted.overlay.* or unsupported by the filesystem
-  bool used_openat2 = false;     // which resolver did the work
+  uint64_t specials = 0;        // devices and FIFOs
+  uint64_t whiteouts = 0;       // whiteouts and opaque markers
+  uint64_t ignored = 0;         // entries naming the root itself, AUFS metadata
+  uint64_t xattrs_skipped = 0;  // trusted.overlay.* or unsupported by the filesystem
+  bool used_openat2 = false;    // which resolver did the work
 };
 
 // Applies the uncompressed tar stream `tar_stream` to the directory `root_fd` (any open mode,

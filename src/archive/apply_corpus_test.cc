@@ -16,12 +16,11 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "archive/apply.h"
 #include "archive/byte_source.h"
@@ -149,16 +148,15 @@ void RunOps(int base_fd, const json& ops) {
       ASSERT_TRUE(::mkdirat(parent.get(), base.c_str(), 0755) == 0 || errno == EEXIST) << path;
       ASSERT_EQ(::fchmodat(parent.get(), base.c_str(), op.value("mode", 0755), 0), 0);
     } else if (kind == "file") {
-      UniqueFd f(::openat(parent.get(), base.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                          0600));
+      UniqueFd f(
+          ::openat(parent.get(), base.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
       ASSERT_TRUE(f) << path;
       std::string content = ContentOf(op.value("content", json()));
       ASSERT_EQ(::write(f.get(), content.data(), content.size()),
                 static_cast<ssize_t>(content.size()));
       ASSERT_EQ(::fchmod(f.get(), op.value("mode", 0644)), 0);
     } else if (kind == "symlink") {
-      ASSERT_EQ(::symlinkat(op.at("target").get<std::string>().c_str(), parent.get(),
-                            base.c_str()),
+      ASSERT_EQ(::symlinkat(op.at("target").get<std::string>().c_str(), parent.get(), base.c_str()),
                 0)
           << path;
     } else if (kind == "link") {
@@ -337,8 +335,11 @@ class CaseRunner {
       t.linkname = ReplaceAll(e.value("linkname", ""), "{SANDBOX}", sandbox_);
       t.mode = e.value("mode", 0644);
       std::string type = e.at("type");
-      t.type = type == "dir" ? '5' : type == "symlink" ? '2' : type == "link" ? '1'
-               : type == "fifo" ? '6' : '0';
+      t.type = type == "dir"       ? '5'
+               : type == "symlink" ? '2'
+               : type == "link"    ? '1'
+               : type == "fifo"    ? '6'
+                                   : '0';
       if (t.type == '0') t.content = ContentOf(e.value("content", json()));
       tar.Add(t);
     }
@@ -446,7 +447,8 @@ class CaseRunner {
       // Covered for every case by the snapshot of everything outside the root.
     } else if (kind == "sandbox_only") {
       // Nothing new beside the root is covered by the snapshot; the root must still be there.
-      for (const json& name : arg) EXPECT_TRUE(StatPath("SANDBOX/" + name.get<std::string>(), false, &a));
+      for (const json& name : arg)
+        EXPECT_TRUE(StatPath("SANDBOX/" + name.get<std::string>(), false, &a));
     } else if (kind == "host_file_not_content") {
       std::ifstream in(arg[0].get<std::string>(), std::ios::binary);
       std::string content((std::istreambuf_iterator<char>(in)), {});

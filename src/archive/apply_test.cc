@@ -200,8 +200,8 @@ TEST_P(ApplyTest, ExtendedAttributes) {
   f.content = "elf";
   f.mode = 0755;
   // VFS_CAP_REVISION_2 with cap_net_raw permitted+effective.
-  std::string cap("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
-                  20);
+  std::string cap(
+      "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
   f.xattrs = {{"security.capability", cap},
               {"user.comment", "hi"},
               {"trusted.overlay.redirect", "/elsewhere"}};
@@ -253,10 +253,10 @@ TEST_P(ApplyTest, TypeChanges) {
   lower.Symlink("l", "d");
   ASSERT_TRUE(Apply(lower.Finish()));
   TestTar upper;
-  upper.Dir("d/", 0750);   // a directory over a directory keeps its children
-  upper.Dir("f/");         // a directory over a file replaces it
+  upper.Dir("d/", 0750);    // a directory over a directory keeps its children
+  upper.Dir("f/");          // a directory over a file replaces it
   upper.File("tree", "t");  // a file over a directory removes the tree
-  upper.Dir("l/");         // a directory over a symlink replaces the symlink
+  upper.Dir("l/");          // a directory over a symlink replaces the symlink
   auto stats = Apply(upper.Finish());
   ASSERT_TRUE(stats) << stats.error().message();
   EXPECT_EQ(ReadFile(P("d/keep")), "k");
@@ -382,9 +382,16 @@ INSTANTIATE_TEST_SUITE_P(Apply, ApplyTest, ::testing::Values(false, true),
 TEST(ApplyPathTest, CleanRootedPath) {
   std::string out;
   const std::pair<const char*, const char*> cases[] = {
-      {"", ""},           {".", ""},          {"..", ""},         {"/", ""},
-      {"./a//b/../c/", "a/c"}, {"../../x", "x"}, {"/../etc/passwd", "etc/passwd"},
-      {"a/b/..", "a"},    {".wh..wh..opq", ".wh..wh..opq"}, {"a/./b/./", "a/b"},
+      {"", ""},
+      {".", ""},
+      {"..", ""},
+      {"/", ""},
+      {"./a//b/../c/", "a/c"},
+      {"../../x", "x"},
+      {"/../etc/passwd", "etc/passwd"},
+      {"a/b/..", "a"},
+      {".wh..wh..opq", ".wh..wh..opq"},
+      {"a/./b/./", "a/b"},
       {"..\\x", "..\\x"},
   };
   for (const auto& [in, want] : cases) {

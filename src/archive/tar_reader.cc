@@ -521,7 +521,8 @@ Result<std::optional<TarEntry>> TarReader::NextEntry() {
         if (key.starts_with("GNU.sparse.")) sparse = true;
         // POSIX: an empty value removes the keyword, leaving the header field in force.
         if (value.empty()) continue;
-        auto bad_record = [&]() {
+        // Captured by name: clang before 16 cannot capture structured bindings.
+        auto bad_record = [&, &key = key]() {
           return MakeError(
               Code::kDataLoss,
               fmt::format("tar: invalid PAX record \"{}\" for entry \"{}\"", key, e.name));
