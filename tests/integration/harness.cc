@@ -50,7 +50,8 @@ Scratch::~Scratch() {
 }
 
 std::string MakeBaseImage(const std::string& out, const std::string& tag, bool tar) {
-  RunResult r = Sh(std::string(HOIST_SOURCE_DIR) + "/scripts/make-base-image " + Quote(out) +
+  RunResult r = Sh("HOIST=" + Quote(HOIST_BIN) + " " + std::string(HOIST_SOURCE_DIR) +
+                   "/scripts/make-base-image " + Quote(out) +
                    " --tag " + Quote(tag) + (tar ? " --tar" : ""));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::string d = r.out;
