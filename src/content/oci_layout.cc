@@ -137,12 +137,13 @@ Result<std::unique_ptr<OciLayout>> OciLayout::Open(FileSystem* fs, const std::st
                                                    bool read_only) {
   HOIST_ASSIGN_OR_RETURN(auto st, fs->Stat(path));
   if (!st) return MakeError(Code::kNotFound, path + ": no such OCI layout directory or tarball");
+  bool is_file = st->type == FileInfo::Type::kRegular;
   if (st->type == FileInfo::Type::kSymlink) {
-    // Follow one level for the type decision only; opening goes through the path as given.
-    HOIST_ASSIGN_OR_RETURN(bool is_dir, fs->Exists(JoinPath(path, "")));
-    (void)is_dir;
+    // Stat does not follow the link; `path/.` exists only when it leads to a directory.
+    HOIST_ASSIGN_OR_RETURN(auto through, fs->Stat(path + "/."));
+    is_file = !through.has_value();
   }
-  if (st->type == FileInfo::Type::kRegular) {
+  if (is_file) {
     if (!read_only) {
       return MakeError(Code::kInvalidArgument, path + ": OCI layout tarballs are read-only");
     }

@@ -82,6 +82,12 @@ TEST_F(LayoutCli, InspectByTagDigestAndTarball) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("3 blobs verified"), std::string::npos) << r.out;
 
+  // Symlinks to a tarball or a layout directory are followed.
+  ASSERT_EQ(Sh("ln -s " + Quote(tar) + " " + Quote(scratch_ / "link.tar") + " && ln -s " +
+               Quote(layout_) + " " + Quote(scratch_ / "link-dir")).exit_code, 0);
+  EXPECT_EQ(Hoist("layout inspect " + Quote(scratch_ / "link.tar") + ":1.36").exit_code, 0);
+  EXPECT_EQ(Hoist("layout inspect " + Quote(scratch_ / "link-dir") + ":1.36").exit_code, 0);
+
   r = Hoist("layout inspect " + Quote(layout_ + ":nope"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no image tagged \"nope\""), std::string::npos) << r.err;
