@@ -231,6 +231,9 @@ TEST_F(LocalContentStoreTest, SecondAlgorithm) {
 
 TEST_F(LocalContentStoreTest, OpenRemovesOnlyStaleIngestFiles) {
   { ASSERT_TRUE(Open(PosixFileSystem())); }
+  // Opening makes no ingest dir (the first writer does); here a crashed writer made one.
+  EXPECT_FALSE(*PosixFileSystem()->Exists(Path("ingest")));
+  ASSERT_TRUE(PosixFileSystem()->MakeDirs(Path("ingest")));
   WriteRaw(Path("ingest/old"), "left by a crash");
   WriteRaw(Path("ingest/fresh"), "a live writer in another process");
   SetMtimeSecondsAgo(Path("ingest/old"), 120);
