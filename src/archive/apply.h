@@ -37,8 +37,19 @@
 // reader's kDataLoss errors. A failed apply can leave the root partly modified: callers unpack
 // into a temporary directory and rename it into place only on success (or discard it).
 //
-// Thread-safety: ApplyLayer may run concurrently on different roots; one root must not be
-// modified by anything else while a layer is applied to it.
+// Limits: names and hardlink targets up to PATH_MAX bytes, components up to NAME_MAX; unknown
+// entry types are kUnimplemented; a whiteout or replacement deletes trees at most 256 levels
+// deep (one descriptor per level); xattrs on symlinks, devices and FIFOs go through
+// /proc/self/fd and need /proc.
+//
+// Performance: one pass over the stream, a reused 1 MiB buffer (file bodies are written in
+// 1 MiB writes; the input is a decompressed stream, so copy_file_range does not apply), the
+// directory of the previous entry kept open (sorted layers resolve few paths), creation tried
+// first and stat only when something is in the way.
+//
+// Thread-safety: ApplyLayer may run concurrently on different roots. One root must not be
+// modified by anything else while a layer is applied to it (with openat2 confinement holds even
+// then; the userspace fallback assumes it).
 #pragma once
 
 #include <cstdint>
