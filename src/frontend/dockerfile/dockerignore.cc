@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "frontend/dockerfile/internal/ignore_pattern.h"
+#include "frontend/dockerfile/internal/unicode_class.h"
 
 namespace hoist::frontend::dockerfile {
 namespace {
@@ -11,13 +12,26 @@ using internal::CleanPath;
 using internal::DirPath;
 using internal::IgnorePattern;
 
-// Go's strings.TrimSpace for the ASCII white space that appears in ignore files.
+// Go's strings.TrimSpace: Unicode white space at both ends.
 std::string_view TrimSpace(std::string_view s) {
-  auto space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-  };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  while (!s.empty()) {
+    char32_t r;
+    const size_t n = internal::DecodeRune(s, 0, &r);
+    if (!internal::IsSpaceRune(r)) break;
+    s.remove_prefix(n);
+  }
+  while (!s.empty()) {
+    // Step back to the start of the last rune (at most 4 bytes, continuation bytes 10xxxxxx).
+    size_t start = s.size() - 1;
+    while (start > 0 && s.size() - start < 4 &&
+           (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
+      --start;
+    }
+    char32_t r;
+    const size_t n = internal::DecodeRune(s, start, &r);
+    if (start + n != s.size() || !internal::IsSpaceRune(r)) break;
+    s.remove_suffix(n);
+  }
   return s;
 }
 

@@ -74,6 +74,7 @@ class PatternMatcher {
 };
 
 // One-shot form: cleans `file` first and never matches the context root itself (".").
-Result<bool> MatchesOrParentMatches(std::string_view file, const std::vector<std::string>& patterns);
+Result<bool> MatchesOrParentMatches(std::string_view file,
+                                    const std::vector<std::string>& patterns);
 
 }  // namespace hoist::frontend::dockerfile

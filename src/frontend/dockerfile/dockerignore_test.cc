@@ -2,13 +2,13 @@
 // to JSON from patternmatcher_test.go and ignorefile_test.go @ 5a6d8429).
 #include "frontend/dockerfile/dockerignore.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "frontend/dockerfile/internal/ignore_pattern.h"
 
@@ -176,6 +176,10 @@ TEST(DockerignoreTest, ReadAllAsUpstream) {
 TEST(DockerignoreTest, BomCrlfAndCleaning) {
   EXPECT_EQ(ReadDockerignore("\xEF\xBB\xBF# c\r\n./a//b/../c/\r\n  !  /x/./y \r\n\r\n/\n"),
             (std::vector<std::string>{"a/c", "!x/y", "/"}));
+  // Trimmed like Go's strings.TrimSpace, non-breaking spaces included.
+  EXPECT_EQ(ReadDockerignore("\xC2\xA0"
+                             "docs\xE2\x80\x83\n"),
+            (std::vector<std::string>{"docs"}));
 }
 
 TEST(PatternMatcherTest, Errors) {

@@ -1,8 +1,8 @@
 #include "frontend/dockerfile/shell_lex.h"
 
-#include <utility>
-
 #include <fmt/format.h>
+
+#include <utility>
 
 #include "frontend/dockerfile/internal/shell_pattern.h"
 #include "frontend/dockerfile/internal/unicode_class.h"
@@ -55,7 +55,14 @@ std::string GoQuote(std::string_view s) {
 
 bool IsSpecialParam(char32_t r) {
   switch (r) {
-    case '@': case '*': case '#': case '?': case '-': case '$': case '!': case '0':
+    case '@':
+    case '*':
+    case '#':
+    case '?':
+    case '-':
+    case '$':
+    case '!':
+    case '0':
       return true;
     default:
       return false;
@@ -117,8 +124,7 @@ class Expander {
  public:
   Expander(const ShellLexOptions& options, const ShellEnv& env, std::string_view input,
            ShellWordResult* out)
-      : options_(options), env_(env), input_(input), out_(out),
-        raw_escapes_(options.raw_escapes) {
+      : options_(options), env_(env), input_(input), out_(out), raw_escapes_(options.raw_escapes) {
     if (input_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
   }
 
@@ -379,8 +385,8 @@ Result<std::string> Expander::ProcessBraced() {
       }
       Result<ShellPattern> re = ShellPattern::Compile(word, greedy, /*anchored=*/true);
       if (!re) {
-        return MakeError(Code::kInvalidArgument, "invalid pattern (" + word +
-                                                     ") in substitution: " + re.error().message());
+        return MakeError(Code::kInvalidArgument,
+                         "invalid pattern (" + word + ") in substitution: " + re.error().message());
       }
       if (auto m = re->Find(subject)) subject.erase(0, m->second);
       if (ch == '%') subject = internal::ReverseRunes(subject);

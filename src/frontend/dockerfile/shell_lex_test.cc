@@ -3,13 +3,13 @@
 // the hand transcription of its remaining cases (checked against lex_test.go @ 73ed6825).
 #include "frontend/dockerfile/shell_lex.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "frontend/dockerfile/internal/shell_pattern.h"
 
@@ -105,8 +105,8 @@ std::vector<EnvVarCase> LoadEnvVarCases() {
     if (line.empty()) continue;
     std::vector<std::string> parts = Split(line, '|');
     if (parts.size() != 3) parts.resize(3, "<malformed line>");
-    cases.push_back({static_cast<int>(i + 1), TrimSpace(parts[0]), TrimSpace(parts[1]),
-                     TrimSpace(parts[2])});
+    cases.push_back(
+        {static_cast<int>(i + 1), TrimSpace(parts[0]), TrimSpace(parts[1]), TrimSpace(parts[2])});
   }
   if (cases.empty()) cases.push_back({0, "missing", "", ""});
   return cases;
@@ -203,9 +203,7 @@ struct TableCase {
   json data;
 };
 
-std::string Slug(size_t index, const std::string& prefix) {
-  return prefix + std::to_string(index);
-}
+std::string Slug(size_t index, const std::string& prefix) { return prefix + std::to_string(index); }
 
 std::vector<TableCase> LoadMatchCases() {
   std::vector<TableCase> cases;
@@ -389,8 +387,7 @@ TEST(ShellLexTest, SkipUnsetEnvKeepsReferencesAndRawQuotesKeepQuotes) {
   opts.raw_quotes = true;
   const ShellLex lex(opts);
   const ShellEnvList env({"A=1"});
-  EXPECT_EQ(*lex.ProcessWord("$A $B ${B} ${B:-x$A} ${B//p/r}", env),
-            "1 $B ${B} ${B:-x1} ${B/p/r}");
+  EXPECT_EQ(*lex.ProcessWord("$A $B ${B} ${B:-x$A} ${B//p/r}", env), "1 $B ${B} ${B:-x1} ${B/p/r}");
   EXPECT_EQ(*lex.ProcessWord("'$A' \"$A\"", env), "'$A' \"1\"");
 }
 

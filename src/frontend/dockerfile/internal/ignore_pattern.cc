@@ -1,5 +1,7 @@
 #include "frontend/dockerfile/internal/ignore_pattern.h"
 
+#include <cstdint>
+
 #include "frontend/dockerfile/internal/unicode_class.h"
 
 namespace hoist::frontend::dockerfile::internal {
@@ -10,7 +12,14 @@ constexpr std::string_view kBadPattern = "syntax error in pattern";
 // Regexp metacharacters that mean nothing to filepath.Match; upstream escapes them.
 bool ShouldEscape(char32_t r) {
   switch (r) {
-    case '.': case '+': case '(': case ')': case '|': case '{': case '}': case '$':
+    case '.':
+    case '+':
+    case '(':
+    case ')':
+    case '|':
+    case '{':
+    case '}':
+    case '$':
       return true;
     default:
       return false;
@@ -256,11 +265,29 @@ bool IgnorePattern::ClassHas(const CharClass& c, char32_t r) const {
   return in != c.negated;
 }
 
-bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos,
-                              std::vector<bool>* failed) const {
+// Match states (token, offset) already known to fail. Paths are short, so the set usually
+// fits in a fixed buffer and matching a file allocates nothing.
+class IgnorePattern::FailMemo {
+ public:
+  explicit FailMemo(size_t states) {
+    if (states > kInlineBits) heap_.assign((states + 63) / 64, 0);
+  }
+  bool Get(size_t i) const { return (words()[i / 64] >> (i % 64)) & 1; }
+  void Set(size_t i) { words()[i / 64] |= uint64_t{1} << (i % 64); }
+
+ private:
+  static constexpr size_t kInlineBits = 2048;
+  const uint64_t* words() const { return heap_.empty() ? inline_ : heap_.data(); }
+  uint64_t* words() { return heap_.empty() ? inline_ : heap_.data(); }
+
+  uint64_t inline_[kInlineBits / 64] = {};
+  std::vector<uint64_t> heap_;
+};
+
+bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos, FailMemo* failed) const {
   if (ti == tokens_.size()) return pos == s.size();
   const size_t state = ti * (s.size() + 1) + pos;
-  if ((*failed)[state]) return false;
+  if (failed->Get(state)) return false;
   const Token& t = tokens_[ti];
   bool ok = false;
   switch (t.op) {
@@ -303,7 +330,7 @@ bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos,
       break;
     }
   }
-  if (!ok) (*failed)[state] = true;
+  if (!ok) failed->Set(state);
   return ok;
 }
 
@@ -312,7 +339,8 @@ Result<bool> IgnorePattern::Match(std::string_view path) const {
     case IgnoreMatchType::kExact:
       return path == text_;
     case IgnoreMatchType::kPrefix:
-      return path.substr(0, text_.size() - 2) == std::string_view(text_).substr(0, text_.size() - 2);
+      return path.substr(0, text_.size() - 2) ==
+             std::string_view(text_).substr(0, text_.size() - 2);
     case IgnoreMatchType::kSuffix: {
       const std::string_view suffix = std::string_view(text_).substr(2);
       if (path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix) {
@@ -326,7 +354,7 @@ Result<bool> IgnorePattern::Match(std::string_view path) const {
   }
   if (bad_) return MakeError(Code::kInvalidArgument, std::string(kBadPattern));
   // Paths are short; a failure memo keeps `*a*a*a*b`-style patterns linear in practice.
-  std::vector<bool> failed((tokens_.size() + 1) * (path.size() + 1), false);
+  FailMemo failed((tokens_.size() + 1) * (path.size() + 1));
   return MatchFrom(path, 0, 0, &failed);
 }
 

@@ -49,7 +49,8 @@ class IgnorePattern {
     std::vector<std::pair<char32_t, char32_t>> ranges;
   };
 
-  bool MatchFrom(std::string_view s, size_t ti, size_t pos, std::vector<bool>* failed) const;
+  class FailMemo;
+  bool MatchFrom(std::string_view s, size_t ti, size_t pos, FailMemo* failed) const;
   bool ClassHas(const CharClass& c, char32_t r) const;
 
   std::string text_;

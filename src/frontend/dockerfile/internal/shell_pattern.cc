@@ -10,8 +10,17 @@ namespace {
 // Characters that BuildKit escapes when it writes a pattern's literal into a regexp.
 bool IsRegexMeta(char32_t r) {
   switch (r) {
-    case '[': case ']': case '{': case '}': case '.': case '+': case '(': case ')': case '|':
-    case '^': case '$':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '.':
+    case '+':
+    case '(':
+    case ')':
+    case '|':
+    case '^':
+    case '$':
       return true;
     default:
       return false;
@@ -96,8 +105,10 @@ Result<ShellPattern> ShellPattern::Compile(std::string_view pattern, bool greedy
       const bool has_next = i + 1 < runes.size();
       if (has_next && (runes[i + 1] == '}' || runes[i + 1] == '/')) continue;
       std::string shown;
-      if (has_next) AppendRune(&shown, runes[i + 1]);
-      else AppendRune(&shown, kRuneError);  // Go prints the end-of-input rune this way
+      if (has_next)
+        AppendRune(&shown, runes[i + 1]);
+      else
+        AppendRune(&shown, kRuneError);  // Go prints the end-of-input rune this way
       if (!has_next || (runes[i + 1] != '*' && runes[i + 1] != '?' && runes[i + 1] != '\\')) {
         return MakeError(Code::kInvalidArgument, "invalid escape '\\" + shown + "'");
       }
