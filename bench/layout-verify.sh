@@ -8,6 +8,7 @@ hoist=$(realpath "${1:?usage: layout-verify.sh HOIST_BIN [SIZE_MB] [ROUNDS]}")
 size_mb=${2:-1024}
 rounds=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 work=${BENCH_DIR:-$here/out}/layout-verify-$size_mb
 if [[ ! -f $work/index.json ]]; then
   rm -rf "$work"
@@ -17,7 +18,6 @@ fi
 bytes=$(du -sb "$work/blobs" | cut -f1)
 cat "$work"/blobs/sha256/* >/dev/null  # warm the page cache for both tools
 
-now() { date +%s.%N; }
 hoist_t=(); sum_t=()
 for ((i = 0; i < rounds; i++)); do
   t0=$(now); "$hoist" layout verify "$work" >/dev/null; t1=$(now)
@@ -25,7 +25,6 @@ for ((i = 0; i < rounds; i++)); do
   t0=$(now); sha256sum "$work"/blobs/sha256/* >/dev/null; t1=$(now)
   sum_t+=("$(echo "$t1 - $t0" | bc -l)")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 h=$(median "${hoist_t[@]}"); s=$(median "${sum_t[@]}")
 mb=$(echo "$bytes / 1000000" | bc -l)
 printf 'layout verify, %.0f MB, %d rounds, medians:\n' "$mb" "$rounds"

@@ -9,13 +9,11 @@ size_mb=${2:-400}
 files=${3:-16000}
 rounds=${4:-3}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 base=${BENCH_DIR:-$here/out}
 img=$base/unpack-image-$size_mb-$files
 tree=$base/pack-tree-$size_mb-$files
-if [[ ! -f $img/index.json ]]; then
-  rm -rf "$img"
-  python3 "$here/../scripts/make-test-image" "$img" --size-mb "$size_mb" --files "$files" --tag bench:1 >/dev/null
-fi
+ensure_test_image "$img" "$size_mb" "$files"
 [[ -d $tree ]] || "$hoist" unpack "$img:1" "$tree" >/dev/null
 bytes=$(du -sb "$tree" | cut -f1)
 entries=$(find "$tree" | wc -l)
@@ -26,7 +24,6 @@ mkdir -p "$run"
 # umoci repacks a bundle: an empty image unpacked, then the tree put into its rootfs.
 umoci init --layout "$run/umoci-layout" >/dev/null
 umoci new --image "$run/umoci-layout:empty" >/dev/null
-now() { date +%s.%N; }
 declare -a t_hoist t_tar t_umoci
 for ((i = 0; i < rounds; i++)); do
   sync
@@ -50,7 +47,6 @@ s_tar=$(stat -c %s "$run/tar-0.tar.gz")
 s_hoist6=$(layer_size "$run/hoist-z6")
 rm -rf "$run" &
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 h=$(median "${t_hoist[@]}"); t=$(median "${t_tar[@]}"); u=$(median "${t_umoci[@]}")
 mb=$(echo "$bytes / 1000000" | bc -l)
 printf 'pack: %.0f MB in %d entries, %d rounds, medians:\n' "$mb" "$entries" "$rounds"

@@ -10,13 +10,10 @@ size_mb=${2:-400}
 files=${3:-16000}
 rounds=${4:-3}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 base=${BENCH_DIR:-$here/out}
 img=$base/unpack-image-$size_mb-$files
-if [[ ! -f $img/index.json ]]; then
-  rm -rf "$img"
-  echo "generating the image in $img" >&2
-  python3 "$here/../scripts/make-test-image" "$img" --size-mb "$size_mb" --files "$files" --tag bench:1 >/dev/null
-fi
+ensure_test_image "$img" "$size_mb" "$files"
 manifest=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['manifests'][0]['digest'][7:])" "$img/index.json")
 layers=$(python3 -c "import json,sys;print(' '.join(l['digest'][7:] for l in json.load(open(sys.argv[1]))['layers']))" "$img/blobs/sha256/$manifest")
 compressed=$(for l in $layers; do stat -c %s "$img/blobs/sha256/$l"; done | paste -sd+ | bc)
@@ -24,7 +21,6 @@ cat "$img"/blobs/sha256/* >/dev/null  # warm the page cache for every tool
 
 run=$base/unpack-runs.$$
 mkdir -p "$run"
-now() { date +%s.%N; }
 declare -a t_hoist t_umoci t_tar
 for ((i = 0; i < rounds; i++)); do
   sync
@@ -42,7 +38,6 @@ entries=$(find "$run/hoist-0" | wc -l)
 bytes=$(du -sb "$run/hoist-0" | cut -f1)
 rm -rf "$run" &  # cleanup after the timing, in the background
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 h=$(median "${t_hoist[@]}"); u=$(median "${t_umoci[@]}"); t=$(median "${t_tar[@]}")
 mb=$(echo "$bytes / 1000000" | bc -l)
 printf 'unpack: %.0f MB compressed, %.0f MB / %d entries unpacked, 3 gzip layers, %d rounds, medians:\n' \
