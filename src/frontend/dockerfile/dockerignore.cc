@@ -68,7 +68,7 @@ std::vector<std::string> ReadDockerignore(std::string_view contents) {
       pattern = CleanPath(pattern);
       if (pattern.size() > 1 && pattern[0] == '/') pattern.erase(0, 1);
     }
-    if (invert) pattern.insert(0, "!");
+    if (invert) pattern = "!" + pattern;
     patterns.push_back(std::move(pattern));
   }
   return patterns;
