@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "frontend/dockerfile/internal/ignore_pattern.h"
-#include "frontend/dockerfile/internal/unicode_class.h"
+#include "frontend/dockerfile/internal/parser_go_text.h"
 
 namespace hoist::frontend::dockerfile {
 namespace {
@@ -11,29 +11,7 @@ namespace {
 using internal::CleanPath;
 using internal::DirPath;
 using internal::IgnorePattern;
-
-// Go's strings.TrimSpace: Unicode white space at both ends.
-std::string_view TrimSpace(std::string_view s) {
-  while (!s.empty()) {
-    char32_t r;
-    const size_t n = internal::DecodeRune(s, 0, &r);
-    if (!internal::IsSpaceRune(r)) break;
-    s.remove_prefix(n);
-  }
-  while (!s.empty()) {
-    // Step back to the start of the last rune (at most 4 bytes, continuation bytes 10xxxxxx).
-    size_t start = s.size() - 1;
-    while (start > 0 && s.size() - start < 4 &&
-           (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
-      --start;
-    }
-    char32_t r;
-    const size_t n = internal::DecodeRune(s, start, &r);
-    if (start + n != s.size() || !internal::IsSpaceRune(r)) break;
-    s.remove_suffix(n);
-  }
-  return s;
-}
+using internal::TrimSpace;
 
 // Calls fn(prefix) for each ancestor of `parent` as upstream builds them: the first k
 // elements of parent split at '/', joined again ("a/b" -> "a", "a/b").

@@ -1,20 +1,19 @@
 #include "frontend/dockerfile/shell_lex.h"
 
-#include <fmt/format.h>
-
 #include <utility>
 
+#include "frontend/dockerfile/internal/parser_go_text.h"
 #include "frontend/dockerfile/internal/shell_pattern.h"
-#include "frontend/dockerfile/internal/unicode_class.h"
 
 namespace hoist::frontend::dockerfile {
 namespace {
 
 using internal::AppendRune;
+using internal::DecodedRune;
 using internal::DecodeRune;
-using internal::IsDigitRune;
-using internal::IsLetterRune;
-using internal::IsSpaceRune;
+using internal::IsDigit;
+using internal::IsLetter;
+using internal::IsSpace;
 using internal::ShellPattern;
 
 constexpr char32_t kEof = 0xFFFFFFFF;
@@ -25,32 +24,11 @@ std::string RuneString(char32_t r) {
   return s;
 }
 
-// Go's strconv.Quote, close enough for error messages: printable UTF-8 is kept.
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    char32_t r;
-    const size_t n = DecodeRune(s, i, &r);
-    if (r == internal::kRuneError && n == 1) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(s[i]));
-    } else if (r == '"' || r == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(r));
-    } else if (r == '\n') {
-      out += "\\n";
-    } else if (r == '\t') {
-      out += "\\t";
-    } else if (r == '\r') {
-      out += "\\r";
-    } else if (r < 0x20 || r == 0x7F) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned>(r));
-    } else {
-      out.append(s.substr(i, n));
-    }
-    i += n;
-  }
-  out.push_back('"');
-  return out;
+// utf8.DecodeRuneInString at s[pos] (REQUIRES: pos < s.size()); returns the width.
+size_t DecodeAt(std::string_view s, size_t pos, char32_t* rune) {
+  const DecodedRune d = DecodeRune(s.substr(pos));
+  *rune = d.rune;
+  return d.width;
 }
 
 bool IsSpecialParam(char32_t r) {
@@ -76,7 +54,7 @@ bool IsHeredocSpace(char32_t r) { return r == '\t' || r == '\r' || r == ' '; }
 class WordCollector {
  public:
   void AddChar(char32_t r) {
-    if (IsSpaceRune(r)) {
+    if (IsSpace(r)) {
       if (in_word_ && !buf_.empty()) {
         words_.push_back(std::move(buf_));
         buf_.clear();
@@ -94,7 +72,7 @@ class WordCollector {
   void AddString(std::string_view s) {
     for (size_t i = 0; i < s.size();) {
       char32_t r;
-      i += DecodeRune(s, i, &r);
+      i += DecodeAt(s, i, &r);
       AddChar(r);
     }
   }
@@ -134,13 +112,13 @@ class Expander {
   char32_t Peek() const {
     if (pos_ >= input_.size()) return kEof;
     char32_t r;
-    DecodeRune(input_, pos_, &r);
+    DecodeAt(input_, pos_, &r);
     return r;
   }
   char32_t Next() {
     if (pos_ >= input_.size()) return kEof;
     char32_t r;
-    pos_ += DecodeRune(input_, pos_, &r);
+    pos_ += DecodeAt(input_, pos_, &r);
     return r;
   }
 
@@ -404,15 +382,15 @@ std::string Expander::ProcessName() {
   std::string name;
   while (Peek() != kEof) {
     char32_t ch = Peek();
-    if (name.empty() && IsDigitRune(ch)) {
-      while (Peek() != kEof && IsDigitRune(Peek())) AppendRune(&name, Next());
+    if (name.empty() && IsDigit(ch)) {
+      while (Peek() != kEof && IsDigit(Peek())) AppendRune(&name, Next());
       return name;
     }
     if (name.empty() && IsSpecialParam(ch)) {
       Next();
       return RuneString(ch);
     }
-    if (!IsLetterRune(ch) && !IsDigitRune(ch) && ch != '_') break;
+    if (!IsLetter(ch) && !IsDigit(ch) && ch != '_') break;
     AppendRune(&name, Next());
   }
   return name;
@@ -475,7 +453,7 @@ Result<ShellWordResult> ShellLex::Process(std::string_view word, const ShellEnv&
   Expander expander(options_, env, word, &out);
   Result<Piece> piece = expander.ProcessStopOn(kEof, options_.raw_escapes);
   if (!piece) {
-    return Unexpected(std::move(piece).error().Wrap("failed to process " + GoQuote(word)));
+    return Unexpected(std::move(piece).error().Wrap("failed to process " + internal::Quote(word)));
   }
   out.result = std::move(piece->text);
   out.words = std::move(piece->words);

@@ -2,10 +2,17 @@
 
 #include <cstdint>
 
-#include "frontend/dockerfile/internal/unicode_class.h"
+#include "frontend/dockerfile/internal/parser_go_text.h"
 
 namespace hoist::frontend::dockerfile::internal {
 namespace {
+
+// utf8.DecodeRuneInString at s[pos] (REQUIRES: pos < s.size()); returns the width.
+size_t DecodeAt(std::string_view s, size_t pos, char32_t* rune) {
+  const DecodedRune d = DecodeRune(s.substr(pos));
+  *rune = d.rune;
+  return d.width;
+}
 
 constexpr std::string_view kBadPattern = "syntax error in pattern";
 
@@ -31,7 +38,7 @@ std::vector<char32_t> ToRunes(std::string_view s) {
   runes.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     char32_t r;
-    i += DecodeRune(s, i, &r);
+    i += DecodeAt(s, i, &r);
     runes.push_back(r);
   }
   return runes;
@@ -64,7 +71,7 @@ bool ScanClassMember(std::string_view p, size_t* i) {
     if (*i >= p.size()) return false;
   }
   char32_t r;
-  const size_t n = DecodeRune(p, *i, &r);
+  const size_t n = DecodeAt(p, *i, &r);
   if (r == kRuneError && n == 1) return false;
   *i += n;
   return *i < p.size();
@@ -299,7 +306,7 @@ bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos, FailMem
     case Op::kClass:
       if (pos < s.size()) {
         char32_t r;
-        const size_t n = DecodeRune(s, pos, &r);
+        const size_t n = DecodeAt(s, pos, &r);
         const bool hit = t.op == Op::kClass ? ClassHas(classes_[t.cls], r) : r != '/';
         ok = hit && MatchFrom(s, ti + 1, pos + n, failed);
       }
@@ -315,7 +322,7 @@ bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos, FailMem
         }
         if (q >= s.size() || s[q] == stop) break;
         char32_t r;
-        q += DecodeRune(s, q, &r);
+        q += DecodeAt(s, q, &r);
       }
       break;
     }
@@ -324,7 +331,7 @@ bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos, FailMem
       ok = MatchFrom(s, ti + 1, pos, failed);
       for (size_t q = pos; !ok && q < s.size() && s[q] != '\n';) {
         char32_t r;
-        q += DecodeRune(s, q, &r);
+        q += DecodeAt(s, q, &r);
         ok = r == '/' && MatchFrom(s, ti + 1, q, failed);
       }
       break;

@@ -2,10 +2,17 @@
 
 #include <algorithm>
 
-#include "frontend/dockerfile/internal/unicode_class.h"
+#include "frontend/dockerfile/internal/parser_go_text.h"
 
 namespace hoist::frontend::dockerfile::internal {
 namespace {
+
+// utf8.DecodeRuneInString at s[pos] (REQUIRES: pos < s.size()); returns the width.
+size_t DecodeAt(std::string_view s, size_t pos, char32_t* rune) {
+  const DecodedRune d = DecodeRune(s.substr(pos));
+  *rune = d.rune;
+  return d.width;
+}
 
 // Characters that BuildKit escapes when it writes a pattern's literal into a regexp.
 bool IsRegexMeta(char32_t r) {
@@ -32,7 +39,7 @@ std::vector<char32_t> ToRunes(std::string_view s) {
   runes.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     char32_t r;
-    i += DecodeRune(s, i, &r);
+    i += DecodeAt(s, i, &r);
     runes.push_back(r);
   }
   return runes;
@@ -65,8 +72,8 @@ void Expand(std::string* out, std::string_view tmpl, std::string_view match) {
     size_t i = 0;
     while (i < rest.size()) {
       char32_t r;
-      const size_t n = DecodeRune(rest, i, &r);
-      if (!IsLetterRune(r) && !IsDigitRune(r) && r != '_') break;
+      const size_t n = DecodeAt(rest, i, &r);
+      if (!IsLetter(r) && !IsDigit(r) && r != '_') break;
       i += n;
     }
     if (i == 0 || (brace && (i >= rest.size() || rest[i] != '}'))) {
@@ -135,7 +142,7 @@ std::optional<size_t> ShellPattern::MatchFrom(std::string_view text, size_t ti, 
     size_t limit = pos;
     while (limit < text.size() && text[limit] != '\n') {
       char32_t r;
-      limit += DecodeRune(text, limit, &r);
+      limit += DecodeAt(text, limit, &r);
     }
     if (greedy_) {
       // Try the longest run first, stepping back one rune at a time.
@@ -148,7 +155,7 @@ std::optional<size_t> ShellPattern::MatchFrom(std::string_view text, size_t ti, 
         for (size_t q = pos; q < cur;) {
           prev = q;
           char32_t r;
-          q += DecodeRune(text, q, &r);
+          q += DecodeAt(text, q, &r);
         }
         cur = prev;
       }
@@ -158,12 +165,12 @@ std::optional<size_t> ShellPattern::MatchFrom(std::string_view text, size_t ti, 
         end = MatchFrom(text, ti + 1, cur, failed);
         if (end || cur >= limit) break;
         char32_t r;
-        cur += DecodeRune(text, cur, &r);
+        cur += DecodeAt(text, cur, &r);
       }
     }
   } else if (pos < text.size()) {
     char32_t r;
-    const size_t n = DecodeRune(text, pos, &r);
+    const size_t n = DecodeAt(text, pos, &r);
     const bool ok = t.kind == Kind::kAnyRune ? r != '\n' : r == t.rune;
     if (ok) end = MatchFrom(text, ti + 1, pos + n, failed);
   }
@@ -181,7 +188,7 @@ std::optional<std::pair<size_t, size_t>> ShellPattern::Find(std::string_view tex
     }
     if (anchored_ || start == text.size()) break;
     char32_t r;
-    start += DecodeRune(text, start, &r);
+    start += DecodeAt(text, start, &r);
   }
   return std::nullopt;
 }
@@ -202,7 +209,7 @@ std::string ShellPattern::ReplaceAll(std::string_view text, std::string_view rep
     size_t width = 0;
     if (search < text.size()) {
       char32_t r;
-      width = DecodeRune(text, search, &r);
+      width = DecodeAt(text, search, &r);
     }
     if (search + width > m->second) {
       search += width;
