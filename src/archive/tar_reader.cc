@@ -7,34 +7,37 @@
 #include <limits>
 #include <string_view>
 
+#include "archive/internal/tar_format.h"
+
 namespace hoist::archive {
 namespace {
 
-constexpr size_t kBlockSize = 512;
+using internal::BlockPadding;
+using internal::Field;
+using internal::kBlockSize;
+using internal::kChksum;
+using internal::kDevmajor;
+using internal::kDevminor;
+using internal::kGid;
+using internal::kGname;
+using internal::kLinkname;
+using internal::kMagic;
+using internal::kMode;
+using internal::kMtime;
+using internal::kName;
+using internal::kSize;
+using internal::kTypeflag;
+using internal::kUid;
+using internal::kUname;
+using internal::kUstarMagic;
+using internal::kUstarPrefix;
+using internal::kVersion;
+
 // PAX and GNU long-name bodies are read into memory; no real name or attribute set needs more.
 constexpr uint64_t kMaxSpecialBodySize = 1 << 20;
 
-// Field positions in a header block (POSIX ustar; GNU and star reuse the tail differently).
-struct Field {
-  size_t offset;
-  size_t size;
-};
-constexpr Field kName{0, 100};
-constexpr Field kMode{100, 8};
-constexpr Field kUid{108, 8};
-constexpr Field kGid{116, 8};
-constexpr Field kSize{124, 12};
-constexpr Field kMtime{136, 12};
-constexpr Field kChksum{148, 8};
-constexpr size_t kTypeflag = 156;
-constexpr Field kLinkname{157, 100};
-constexpr Field kMagic{257, 6};
-constexpr Field kVersion{263, 2};
-constexpr Field kUname{265, 32};
-constexpr Field kGname{297, 32};
-constexpr Field kDevmajor{329, 8};
-constexpr Field kDevminor{337, 8};
-constexpr Field kUstarPrefix{345, 155};
+// Fields that star and GNU headers put where ustar has its prefix (internal/tar_format.h has
+// the ustar ones).
 constexpr Field kStarPrefix{345, 131};
 constexpr Field kStarAtime{476, 12};
 constexpr Field kStarCtime{488, 12};
@@ -116,7 +119,7 @@ Format DetectFormat(const char* block) {
   std::string_view version = Get(block, kVersion);
   // The ustar version field is not checked: some writers put " \0" there (as in go-archive's
   // "ustar/GNU conflict" test archive), and Go and Python read those as ustar.
-  if (magic == std::string_view("ustar\0", 6)) {
+  if (magic == kUstarMagic) {
     return Get(block, kStarTrailer) == std::string_view("tar\0", 4) ? Format::kStar
                                                                     : Format::kUstar;
   }
@@ -301,7 +304,7 @@ Result<std::string> TarReader::ReadSpecialBody(uint64_t size, std::string_view w
     have += got;
     offset_ += got;
   }
-  HOIST_TRY(SkipBytes((kBlockSize - size % kBlockSize) % kBlockSize));
+  HOIST_TRY(SkipBytes(BlockPadding(size)));
   return body;
 }
 
@@ -583,7 +586,7 @@ Result<std::optional<TarEntry>> TarReader::NextEntry() {
     }
     e.data_offset = offset_;
     body_left_ = size;
-    padding_left_ = (kBlockSize - size % kBlockSize) % kBlockSize;
+    padding_left_ = BlockPadding(size);
     return std::optional<TarEntry>(std::move(e));
   }
 }

@@ -6,31 +6,32 @@
 #include <cstring>
 #include <map>
 
+#include "archive/internal/tar_format.h"
+
 namespace hoist::archive {
 namespace {
 
-constexpr size_t kBlockSize = 512;
-
-struct Field {
-  size_t offset;
-  size_t size;
-};
-constexpr Field kName{0, 100};
-constexpr Field kMode{100, 8};
-constexpr Field kUid{108, 8};
-constexpr Field kGid{116, 8};
-constexpr Field kSize{124, 12};
-constexpr Field kMtime{136, 12};
-constexpr Field kChksum{148, 8};
-constexpr size_t kTypeflag = 156;
-constexpr Field kLinkname{157, 100};
-constexpr Field kMagic{257, 6};
-constexpr Field kVersion{263, 2};
-constexpr Field kUname{265, 32};
-constexpr Field kGname{297, 32};
-constexpr Field kDevmajor{329, 8};
-constexpr Field kDevminor{337, 8};
-constexpr Field kPrefix{345, 155};
+using internal::BlockPadding;
+using internal::Field;
+using internal::kBlockSize;
+using internal::kChksum;
+using internal::kDevmajor;
+using internal::kDevminor;
+using internal::kGid;
+using internal::kGname;
+using internal::kLinkname;
+using internal::kMagic;
+using internal::kMode;
+using internal::kMtime;
+using internal::kName;
+using internal::kSize;
+using internal::kTypeflag;
+using internal::kUid;
+using internal::kUname;
+using internal::kUstarMagic;
+using internal::kUstarPrefix;
+using internal::kUstarVersion;
+using internal::kVersion;
 
 using Block = std::array<char, kBlockSize>;
 
@@ -73,8 +74,8 @@ void PutChecksum(Block& b) {
 }
 
 void PutUstarMagic(Block& b) {
-  PutString(b, kMagic, std::string_view("ustar\0", 6));
-  PutString(b, kVersion, "00");
+  PutString(b, kMagic, kUstarMagic);
+  PutString(b, kVersion, kUstarVersion);
 }
 
 // Splits a name into ustar prefix and name fields, if it can be: the cut is at a '/', the
@@ -86,8 +87,8 @@ bool SplitUstarName(std::string_view name, std::string_view* prefix, std::string
     *rest = name;
     return true;
   }
-  if (name.size() > kPrefix.size + 1 + kName.size) return false;
-  size_t start = std::min(kPrefix.size, name.size() - 2);
+  if (name.size() > kUstarPrefix.size + 1 + kName.size) return false;
+  size_t start = std::min(kUstarPrefix.size, name.size() - 2);
   for (size_t i = start + 1; i-- > 1;) {
     if (name[i] != '/') continue;
     if (name.size() - i - 1 > kName.size) return false;  // shorter prefixes only get worse
@@ -208,7 +209,7 @@ Status TarWriter::WriteHeader(const TarEntry& in) {
   std::string_view prefix, rest;
   if (SplitUstarName(name, &prefix, &rest)) {
     PutString(h, kName, rest);
-    PutString(h, kPrefix, prefix);
+    PutString(h, kUstarPrefix, prefix);
   } else {
     pax["path"] = name;
     PutString(h, kName, std::string_view(name).substr(0, kName.size));
@@ -288,13 +289,13 @@ Status TarWriter::WriteHeader(const TarEntry& in) {
     PutChecksum(ph);
     HOIST_TRY(Emit(std::string_view(ph.data(), ph.size())));
     HOIST_TRY(Emit(records));
-    size_t pad = (kBlockSize - records.size() % kBlockSize) % kBlockSize;
+    size_t pad = BlockPadding(records.size());
     static const Block kZeros{};
     if (pad > 0) HOIST_TRY(Emit(std::string_view(kZeros.data(), pad)));
   }
   HOIST_TRY(Emit(std::string_view(h.data(), h.size())));
   body_left_ = static_cast<uint64_t>(size);
-  padding_ = (kBlockSize - body_left_ % kBlockSize) % kBlockSize;
+  padding_ = BlockPadding(body_left_);
   return OkStatus();
 }
 
