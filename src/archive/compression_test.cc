@@ -5,13 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <vector>
 
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/test_files.h"
 
 namespace hoist::archive {
 namespace {
@@ -60,18 +59,6 @@ Result<std::string> Decompress(Compression c, std::string data,
   StringByteSource in(std::move(data));
   HOIST_ASSIGN_OR_RETURN(auto src, NewDecompressor(c, &in, engine));
   return ReadAllFrom(src.get(), piece);
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void Spit(const std::string& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
 struct Case {
@@ -154,7 +141,7 @@ class CompressTest : public ::testing::Test {
 
 TEST_F(CompressTest, OurGzipAndZstdReadByTheTools) {
   std::string data = CompressibleBytes(2 << 20, 3) + RandomBytes(300000, 4);
-  Spit(Path("plain"), data);
+  WriteTestFile(Path("plain"), data);
   struct Tool {
     CompressorOptions opts;
     std::string cmd;
@@ -170,16 +157,16 @@ TEST_F(CompressTest, OurGzipAndZstdReadByTheTools) {
   for (const auto& t : tools) {
     auto z = Compress(t.opts, data);
     ASSERT_TRUE(z) << z.error().message();
-    Spit(Path("in"), *z);
+    WriteTestFile(Path("in"), *z);
     std::remove(Path("out").c_str());
     ASSERT_EQ(Sh(t.cmd), 0) << t.cmd;
-    EXPECT_TRUE(Slurp(Path("out")) == data) << t.cmd;
+    EXPECT_TRUE(ReadTestFile(Path("out")) == data) << t.cmd;
   }
 }
 
 TEST_F(CompressTest, ToolOutputReadByUs) {
   std::string data = CompressibleBytes(1 << 20, 5) + RandomBytes(100000, 6);
-  Spit(Path("plain"), data);
+  WriteTestFile(Path("plain"), data);
   struct Tool {
     std::string cmd;
     Compression c;
@@ -195,7 +182,7 @@ TEST_F(CompressTest, ToolOutputReadByUs) {
   };
   for (const auto& t : tools) {
     ASSERT_EQ(Sh(t.cmd), 0) << t.cmd;
-    std::string z = Slurp(Path("z"));
+    std::string z = ReadTestFile(Path("z"));
     for (GzipEngine e : {GzipEngine::kIsal, GzipEngine::kZlib}) {
       auto back = Decompress(t.c, z, e);
       ASSERT_TRUE(back) << t.cmd << ": " << back.error().message();
@@ -219,7 +206,7 @@ hdr += struct.pack('<H', zlib.crc32(hdr) & 0xffff)
 open('z', 'wb').write(hdr + raw + struct.pack('<II', zlib.crc32(data), len(data)))
 EOF)"),
             0);
-  auto back = Decompress(Compression::kGzip, Slurp(Path("z")));
+  auto back = Decompress(Compression::kGzip, ReadTestFile(Path("z")));
   ASSERT_TRUE(back) << back.error().message();
   std::string expect;
   for (int i = 0; i < 1000; ++i) expect += "hello header fields\n";

@@ -20,6 +20,7 @@
 #include "archive/tar_reader.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/corpus.h"
 
 namespace hoist::archive {
 namespace {
@@ -154,9 +155,8 @@ class DiffCorpusTest : public DiffTest {
 };
 
 TEST_F(DiffCorpusTest, ContainerdDiffTarCases) {
-  std::ifstream in(std::string(HOIST_CORPORA_DIR) + "/layer-safety/cases.json");
-  ASSERT_TRUE(in) << "corpus missing";
-  nlohmann::json corpus = nlohmann::json::parse(in);
+  const nlohmann::json& corpus = LoadCorpusJson("layer-safety/cases.json");
+  ASSERT_FALSE(corpus.is_discarded()) << "corpus missing";
   const auto& cases = corpus.at("diff_generation_cases");
   ASSERT_EQ(cases.size(), 8u);
   int n = 0;

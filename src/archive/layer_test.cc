@@ -4,14 +4,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "archive/tar_reader.h"
 #include "archive/tar_writer.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/test_files.h"
 #include "oci/media_types.h"
 
 namespace hoist::archive {
@@ -48,18 +47,6 @@ std::string MakeTar(int files, size_t max_size, uint32_t seed) {
   return out;
 }
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void Spit(const std::string& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
 Result<std::pair<LayerDigests, std::string>> WriteLayer(std::string_view tar,
                                                         LayerWriterOptions opts,
                                                         size_t piece = 4096) {
@@ -82,7 +69,7 @@ class LayerTest : public ::testing::Test {
   std::string Sh(const std::string& cmd) {
     std::string full = "cd '" + dir_.path() + "' && " + cmd + " > sh.out";
     EXPECT_EQ(std::system(full.c_str()), 0) << cmd;
-    return Slurp(Path("sh.out"));
+    return ReadTestFile(Path("sh.out"));
   }
   TempDir dir_;
 };
@@ -113,7 +100,7 @@ TEST_F(LayerTest, DigestsAgreeWithSha256sumAndTheTools) {
         EXPECT_TRUE(blob == *first_blob) << c.decompress << " bg=" << background;
         EXPECT_EQ(d.size, blob.size());
         EXPECT_EQ(d.compression, c.c.compression);
-        Spit(Path("blob"), blob);
+        WriteTestFile(Path("blob"), blob);
         std::string sum = Sh("sha256sum blob | cut -d' ' -f1");
         EXPECT_EQ(d.digest.str(), "sha256:" + sum.substr(0, 64));
         std::string diff = Sh(c.decompress + " blob | sha256sum | cut -d' ' -f1");

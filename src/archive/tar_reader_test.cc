@@ -8,14 +8,13 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <vector>
 
 #include "archive/byte_source.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/test_files.h"
 
 namespace hoist::archive {
 namespace {
@@ -57,18 +56,6 @@ Result<std::vector<TarEntry>> IndexFile(const std::string& path) {
   }
 }
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void Spit(const std::string& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
 class TarReaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -81,11 +68,11 @@ class TarReaderTest : public ::testing::Test {
   // Runs a python3 script with the temp dir as its working directory; returns the output file.
   std::string Python(std::string_view script, std::string_view out_name = "out.tar") {
     std::string py = Path("gen.py");
-    Spit(py, "import os, sys, tarfile, io\n" + std::string(script));
+    WriteTestFile(py, "import os, sys, tarfile, io\n" + std::string(script));
     std::string cmd = "cd '" + dir_.path() + "' && python3 gen.py " + std::string(out_name);
     int rc = std::system(cmd.c_str());
     EXPECT_EQ(rc, 0) << script;
-    return Slurp(Path(out_name));
+    return ReadTestFile(Path(out_name));
   }
 
   TempDir dir_;
@@ -213,7 +200,7 @@ TEST_F(TarReaderTest, GnuTarOfRealTree) {
   std::string root = Path("tree");
   ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((root + "/sub").c_str(), 0750), 0);
-  Spit(root + "/sub/file", "contents");
+  WriteTestFile(root + "/sub/file", "contents");
   ASSERT_EQ(::link((root + "/sub/file").c_str(), (root + "/hard").c_str()), 0);
   ASSERT_EQ(::symlink("sub/file", (root + "/sym").c_str()), 0);
   ASSERT_EQ(::mkfifo((root + "/fifo").c_str(), 0644), 0);
@@ -223,7 +210,7 @@ TEST_F(TarReaderTest, GnuTarOfRealTree) {
                     Path("tree.tar") + "' sub hard sym fifo" + (have_dev ? " null" : "") +
                     " 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  auto entries = ReadAllString(Slurp(Path("tree.tar")));
+  auto entries = ReadAllString(ReadTestFile(Path("tree.tar")));
   ASSERT_TRUE(entries) << entries.error().message();
   const ReadEntry* file = Find(*entries, "sub/file");
   ASSERT_NE(file, nullptr);
@@ -308,7 +295,7 @@ t.close()
     SCOPED_TRACE(cut);
     std::string part = tar.substr(0, std::min(cut, tar.size()));
     auto r = ReadAllString(part);
-    Spit(Path("cut.tar"), part);
+    WriteTestFile(Path("cut.tar"), part);
     auto idx = IndexFile(Path("cut.tar"));
     if (cut == end + 512 || cut >= end + 1024) {
       EXPECT_TRUE(r) << r.error().message();
@@ -587,7 +574,7 @@ open(sys.argv[1], 'wb').write(gzip.compress(data[:half]) + gzip.compress(data[ha
   while (got && *got > 0) got = (*gz2)->Read(buf, sizeof(buf));
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code(), Code::kDataLoss);
-  EXPECT_EQ(DetectCompression(Slurp(Path("plain.tar"))), Compression::kNone);
+  EXPECT_EQ(DetectCompression(ReadTestFile(Path("plain.tar"))), Compression::kNone);
 }
 
 // Damaged headers (with checksums fixed up so the damage reaches the field parsers) give errors
@@ -603,7 +590,7 @@ i = tarfile.TarInfo('g' * 130); i.size = 5; i.uid = 2**30
 t.addfile(i, io.BytesIO(b'r' * 5))
 t.close()
 )");
-  std::string gnu = Slurp(Path("gnu.tar"));
+  std::string gnu = ReadTestFile(Path("gnu.tar"));
   for (const std::string* base : {&tar, &gnu}) {
     auto entries = ReadAllString(*base);
     ASSERT_TRUE(entries) << entries.error().message();

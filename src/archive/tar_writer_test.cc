@@ -5,13 +5,12 @@
 #include <sys/xattr.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "archive/byte_source.h"
 #include "archive/tar_reader.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/test_files.h"
 
 namespace hoist::archive {
 namespace {
@@ -279,10 +278,7 @@ class TarWriterGnuTar : public ::testing::Test {
   std::string Run(const std::string& cmd, int* rc) {
     std::string full = "cd '" + dir_.path() + "' && " + cmd + " > cmd.out 2>&1";
     *rc = std::system(full.c_str());
-    std::ifstream in(Path("cmd.out"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return ReadTestFile(Path("cmd.out"));
   }
   TempDir dir_;
 };
@@ -291,10 +287,7 @@ TEST_F(TarWriterGnuTar, ListsAndExtractsWhatWeWrite) {
   std::vector<Item> items = AllKinds();
   auto tar = WriteTar(items);
   ASSERT_TRUE(tar);
-  {
-    std::ofstream out(Path("t.tar"), std::ios::binary);
-    out.write(tar->data(), static_cast<std::streamsize>(tar->size()));
-  }
+  WriteTestFile(Path("t.tar"), *tar);
   int rc = 0;
   std::string listing = Run("tar -tvf t.tar", &rc);
   ASSERT_EQ(rc, 0) << listing;
@@ -309,9 +302,7 @@ TEST_F(TarWriterGnuTar, ListsAndExtractsWhatWeWrite) {
   ASSERT_EQ(::mkdir(Path("x").c_str(), 0755), 0);
   std::string err = Run("tar --xattrs --xattrs-include='user.*' -xpf t.tar -C x", &rc);
   ASSERT_EQ(rc, 0) << err;
-  std::ifstream f(Path("x/dir/file.txt"));
-  std::string content((std::istreambuf_iterator<char>(f)), {});
-  EXPECT_EQ(content, "hello");
+  EXPECT_EQ(ReadTestFile(Path("x/dir/file.txt")), "hello");
   struct stat st;
   ASSERT_EQ(::lstat(Path("x/dir/file.txt").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 04755u);

@@ -8,6 +8,7 @@
 #include "base/file_system.h"
 #include "base/temp_dir.h"
 #include "base/testing/fault_file_system.h"
+#include "base/testing/test_files.h"
 #include "content/testing/content_store_conformance.h"
 
 namespace hoist::content {
@@ -106,13 +107,6 @@ class LocalContentStoreTest : public ::testing::Test {
     return store ? std::move(*store) : nullptr;
   }
 
-  static void WriteRaw(const std::string& path, std::string_view data) {
-    auto f = PosixFileSystem()->CreateFile(path, /*exclusive=*/false);
-    ASSERT_TRUE(f) << f.error().message();
-    ASSERT_TRUE((*f)->Append(data));
-    ASSERT_TRUE((*f)->Close());
-  }
-
   static void SetMtimeSecondsAgo(const std::string& path, int seconds) {
     struct timespec times[2];
     ::clock_gettime(CLOCK_REALTIME, &times[0]);
@@ -165,15 +159,15 @@ TEST_F(LocalContentStoreTest, WalkIgnoresWhatIsNotABlob) {
   auto dir_named_like_blob = oci::Digest::Sha256Of("dir");
   auto link_named_like_blob = oci::Digest::Sha256Of("link");
   std::string sha = Path("blobs/sha256/");
-  WriteRaw(sha + ".tmp-123", "temp");
-  WriteRaw(sha + "not-a-digest", "x");
-  WriteRaw(sha + std::string(good->digest.encoded()).substr(0, 63), "short");
+  WriteTestFile(sha + ".tmp-123", "temp");
+  WriteTestFile(sha + "not-a-digest", "x");
+  WriteTestFile(sha + std::string(good->digest.encoded()).substr(0, 63), "short");
   ASSERT_TRUE(PosixFileSystem()->MakeDirs(sha + std::string(dir_named_like_blob.encoded())));
   ASSERT_EQ(::symlink("/etc/passwd", (sha + std::string(link_named_like_blob.encoded())).c_str()),
             0);
   ASSERT_TRUE(PosixFileSystem()->MakeDirs(Path("blobs/md5")));
-  WriteRaw(Path("blobs/md5/d41d8cd98f00b204e9800998ecf8427e"), "");
-  WriteRaw(Path("blobs/stray-file"), "");
+  WriteTestFile(Path("blobs/md5/d41d8cd98f00b204e9800998ecf8427e"), "");
+  WriteTestFile(Path("blobs/stray-file"), "");
 
   std::vector<oci::Digest> seen;
   ASSERT_TRUE(store->Walk([&seen](const BlobInfo& info) -> Status {
@@ -192,7 +186,7 @@ TEST_F(LocalContentStoreTest, CommitReplacesADamagedBlobOfTheWrongSize) {
   ASSERT_TRUE(store);
   auto d = oci::Digest::Sha256Of("hello");
   ASSERT_TRUE(PosixFileSystem()->MakeDirs(Path("blobs/sha256")));
-  WriteRaw(store->BlobPath(d), "hel");
+  WriteTestFile(store->BlobPath(d), "hel");
   ASSERT_TRUE(WriteBlob(*store, "hello"));
   EXPECT_EQ(*PosixFileSystem()->ReadFile(store->BlobPath(d)), "hello");
 }
@@ -234,8 +228,8 @@ TEST_F(LocalContentStoreTest, OpenRemovesOnlyStaleIngestFiles) {
   // Opening makes no ingest dir (the first writer does); here a crashed writer made one.
   EXPECT_FALSE(*PosixFileSystem()->Exists(Path("ingest")));
   ASSERT_TRUE(PosixFileSystem()->MakeDirs(Path("ingest")));
-  WriteRaw(Path("ingest/old"), "left by a crash");
-  WriteRaw(Path("ingest/fresh"), "a live writer in another process");
+  WriteTestFile(Path("ingest/old"), "left by a crash");
+  WriteTestFile(Path("ingest/fresh"), "a live writer in another process");
   SetMtimeSecondsAgo(Path("ingest/old"), 120);
   {
     LocalContentStoreOptions read_only;
@@ -261,7 +255,7 @@ TEST_F(LocalContentStoreTest, ReadOnlyStoreNeverMutates) {
     ASSERT_TRUE(writer);
     ASSERT_TRUE(WriteBlob(*writer, "hello"));
   }
-  WriteRaw(Path("ingest/old"), "stale");
+  WriteTestFile(Path("ingest/old"), "stale");
   SetMtimeSecondsAgo(Path("ingest/old"), 3600);
   // Tests run as root, which ignores permission bits, so the chmod only documents intent; the
   // fault file system's counter is what proves that nothing tried to write.

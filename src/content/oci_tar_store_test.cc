@@ -5,14 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "archive/byte_source.h"
 #include "archive/tar_reader.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/test_files.h"
 #include "content/testing/content_store_conformance.h"
 
 namespace hoist::content {
@@ -20,18 +19,6 @@ namespace {
 
 const std::string kGcrLayouts =
     std::string(HOIST_CORPORA_DIR) + "/google-go-containerregistry/pkg/v1/layout/testdata";
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void Spit(const std::string& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
 
 int Shell(const std::string& cmd) { return std::system(cmd.c_str()); }
 
@@ -42,17 +29,17 @@ std::vector<oci::Digest> WriteLayoutDir(const std::string& dir,
   std::vector<oci::Digest> digests;
   for (const std::string& b : blobs) {
     oci::Digest d = oci::Digest::Sha256Of(b);
-    Spit(dir + "/blobs/sha256/" + std::string(d.encoded()), b);
+    WriteTestFile(dir + "/blobs/sha256/" + std::string(d.encoded()), b);
     digests.push_back(d);
   }
-  Spit(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  WriteTestFile(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
   std::string index = R"({"schemaVersion":2,"manifests":[)";
   if (!digests.empty()) {
     index += R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
              digests[0].str() + R"(","size":)" + std::to_string(blobs[0].size()) + "}";
   }
   index += "]}";
-  Spit(dir + "/index.json", index);
+  WriteTestFile(dir + "/index.json", index);
   return digests;
 }
 
@@ -106,7 +93,7 @@ class OciTarStoreTest : public ::testing::Test {
 
   // Runs a python3 script (tarfile imported) in the temp dir.
   void Python(std::string_view script) {
-    Spit(Path("gen.py"), "import os, sys, tarfile, io\n" + std::string(script));
+    WriteTestFile(Path("gen.py"), "import os, sys, tarfile, io\n" + std::string(script));
     ASSERT_EQ(Shell("cd '" + dir_.path() + "' && python3 gen.py"), 0) << script;
   }
 
@@ -136,7 +123,7 @@ t.close()
     auto store = OpenOciTarStore(PosixFileSystem(), Path(name), "image.tar");
     ASSERT_TRUE(store) << store.error().message();
     EXPECT_EQ((*store)->oci_layout_file(), R"({"imageLayoutVersion":"1.0.0"})");
-    EXPECT_EQ((*store)->index_json(), Slurp(Path("layout/index.json")));
+    EXPECT_EQ((*store)->index_json(), ReadTestFile(Path("layout/index.json")));
     EXPECT_FALSE((*store)->manifest_json());
     for (size_t i = 0; i < kBlobs.size(); ++i) {
       auto info = (*store)->Info(digests[i]);
@@ -231,7 +218,7 @@ TEST_F(OciTarStoreTest, MissingIndexOrLayoutFileNamesTheDisplayName) {
   EXPECT_EQ(r.error().code(), Code::kNotFound);
   EXPECT_EQ(r.error().message().find(dir_.path()), std::string::npos);
   EXPECT_TRUE(r.error().message().starts_with("base.tar: cannot open: ")) << r.error().message();
-  Spit(Path("empty.tar"), "");
+  WriteTestFile(Path("empty.tar"), "");
   r = OpenOciTarStore(PosixFileSystem(), Path("empty.tar"), "base.tar");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
@@ -322,7 +309,7 @@ TEST_F(OciTarStoreTest, GoContainerRegistryLayouts) {
     ASSERT_EQ(Shell("tar -C '" + src + "' -cf '" + tar + "' ."), 0);
     auto store = OpenOciTarStore(PosixFileSystem(), tar, name);
     ASSERT_TRUE(store) << store.error().message();
-    EXPECT_EQ((*store)->index_json(), Slurp(src + "/index.json"));
+    EXPECT_EQ((*store)->index_json(), ReadTestFile(src + "/index.json"));
     std::vector<std::string> files;
     if (auto exists = PosixFileSystem()->Exists(src + "/blobs/sha256"); exists && *exists) {
       files = *PosixFileSystem()->ListDir(src + "/blobs/sha256");

@@ -2,24 +2,17 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "base/testing/corpus.h"
+
 namespace hoist::oci {
 namespace {
 
 using nlohmann::json;
-
-json LoadCorpus(const std::string& relative) {
-  std::ifstream in(std::string(HOIST_CORPORA_DIR) + "/" + relative);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str(), nullptr, false);
-}
 
 // One row of go-digest's TestParseDigest table.
 struct ParseVector {
@@ -31,17 +24,14 @@ struct ParseVector {
 
 std::vector<ParseVector> LoadParseVectors() {
   std::vector<ParseVector> out;
-  json doc = LoadCorpus("opencontainers-go-digest/derived/digest_test.tables.json");
-  if (doc.is_discarded()) return out;
-  for (const json& table : doc["tables"]) {
-    for (const json& row : table["value"]) {
-      ParseVector v;
-      v.input = row.value("Input", "");
-      v.algorithm = row.value("Algorithm", "");
-      v.encoded = row.value("Encoded", "");
-      if (row.contains("Err")) v.error = row["Err"].value("$ident", "");
-      out.push_back(std::move(v));
-    }
+  for (const json& row : CorpusTableRows("opencontainers-go-digest/derived/digest_test.tables.json",
+                                         "TestParseDigest")) {
+    ParseVector v;
+    v.input = row.value("Input", "");
+    v.algorithm = row.value("Algorithm", "");
+    v.encoded = row.value("Encoded", "");
+    if (row.contains("Err")) v.error = row["Err"].value("$ident", "");
+    out.push_back(std::move(v));
   }
   return out;
 }
@@ -90,12 +80,10 @@ struct VerifierVector {
 
 std::vector<VerifierVector> LoadVerifierVectors() {
   std::vector<VerifierVector> out;
-  json doc = LoadCorpus("opencontainers-go-digest/derived/verifiers_test.tables.json");
-  if (doc.is_discarded()) return out;
-  for (const json& table : doc["tables"]) {
-    for (const json& row : table["value"]) {
-      out.push_back({row.value("Name", ""), row.value("Digest", "")});
-    }
+  for (const json& row : CorpusTableRows(
+           "opencontainers-go-digest/derived/verifiers_test.tables.json",
+           "TestVerifierUnsupportedDigest")) {
+    out.push_back({row.value("Name", ""), row.value("Digest", "")});
   }
   return out;
 }

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -14,33 +13,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/testing/corpus.h"
+
 namespace hoist::oci {
 namespace {
 
 using nlohmann::json;
 
-const json& Corpus(const std::string& file) {
-  static std::map<std::string, json> cache;
-  auto it = cache.find(file);
-  if (it == cache.end()) {
-    std::ifstream in(std::string(HOIST_CORPORA_DIR) + "/containerd-platforms/derived/" + file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    it = cache.emplace(file, json::parse(ss.str(), nullptr, false)).first;
-  }
-  return it->second;
-}
-
 // The rows of the table of test function `func` (the `index`th such table in the file).
 std::vector<json> Rows(const std::string& file, const std::string& func, int index = 0) {
-  const json& doc = Corpus(file);
-  if (doc.is_discarded()) return {};
-  for (const json& table : doc["tables"]) {
-    if (table["func"] != func) continue;
-    if (index-- > 0) continue;
-    return table["value"].get<std::vector<json>>();
-  }
-  return {};
+  return CorpusTableRows("containerd-platforms/derived/" + file, func, index);
 }
 
 // The host values the Go tests use for runtime.GOOS, runtime.GOARCH and the default variant.

@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "base/testing/corpus.h"
 
 namespace hoist::oci {
 namespace {
@@ -17,16 +17,8 @@ namespace {
 using nlohmann::json;
 
 std::vector<json> RefNameRows() {
-  std::ifstream in(std::string(HOIST_CORPORA_DIR) +
-                   "/opencontainers-umoci/derived/refname_test.tables.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json doc = json::parse(ss.str(), nullptr, false);
-  if (doc.is_discarded()) return {};
-  for (const json& table : doc["tables"]) {
-    if (table["func"] == "TestValidateRefname") return table["value"].get<std::vector<json>>();
-  }
-  return {};
+  return CorpusTableRows("opencontainers-umoci/derived/refname_test.tables.json",
+                         "TestValidateRefname");
 }
 
 class RefNameCorpus : public ::testing::TestWithParam<json> {};

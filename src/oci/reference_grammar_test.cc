@@ -9,36 +9,27 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <functional>
-#include <map>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "base/testing/corpus.h"
 
 namespace hoist::oci::reference_grammar {
 namespace {
 
 using nlohmann::json;
 
-json Load(const std::string& file) {
-  std::ifstream in(std::string(HOIST_CORPORA_DIR) + "/distribution-reference/derived/" + file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str(), nullptr, false);
+const json& Load(const std::string& file) {
+  return LoadCorpusJson("distribution-reference/derived/" + file);
 }
 
 std::vector<json> Rows(const std::string& func) {
-  json doc = Load("regexp_test.tables.json");
-  if (doc.is_discarded()) return {};
-  for (const json& table : doc["tables"]) {
-    if (table["func"] == func) return table["value"].get<std::vector<json>>();
-  }
-  return {};
+  return CorpusTableRows("distribution-reference/derived/regexp_test.tables.json", func);
 }
 
 std::string RowName(const ::testing::TestParamInfo<json>& info) {

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/testing/corpus.h"
 #include "oci/reference_grammar.h"
 
 namespace hoist::oci {
@@ -20,30 +20,9 @@ namespace {
 using nlohmann::json;
 namespace grammar = reference_grammar;
 
-const json& Corpus(const std::string& file) {
-  static std::map<std::string, json> cache;
-  auto it = cache.find(file);
-  if (it == cache.end()) {
-    std::ifstream in(std::string(HOIST_CORPORA_DIR) + "/distribution-reference/derived/" + file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    it = cache.emplace(file, json::parse(ss.str(), nullptr, false)).first;
-  }
-  return it->second;
-}
-
 // The rows of the `index`th table of test function `func`.
 std::vector<json> Rows(const std::string& file, const std::string& func, int index = 0) {
-  const json& doc = Corpus(file);
-  if (doc.is_discarded()) return {};
-  for (const json& table : doc["tables"]) {
-    if (table["func"] != func) continue;
-    if (index-- > 0) continue;
-    // A table that is one struct literal rather than a slice is a single row.
-    if (table["value"].is_object()) return {table["value"]};
-    return table["value"].get<std::vector<json>>();
-  }
-  return {};
+  return CorpusTableRows("distribution-reference/derived/" + file, func, index);
 }
 
 std::string RowName(const ::testing::TestParamInfo<json>& info) {

@@ -3,14 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "base/testing/corpus.h"
+#include "base/testing/test_files.h"
 #include "oci/descriptor.h"
 #include "oci/digest.h"
 #include "oci/image_config.h"
@@ -24,15 +24,8 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kFixtureDir =
-    std::string(HOIST_CORPORA_DIR) + "/opencontainers-image-spec/schema-test-fixtures/";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// Relative to the corpora directory.
+const std::string kFixtureDir = "opencontainers-image-spec/schema-test-fixtures/";
 
 struct Fixture {
   std::string file;
@@ -44,7 +37,7 @@ struct Fixture {
 std::vector<Fixture> LoadFixtures() {
   std::vector<Fixture> out;
   for (const char* list : {"index.json", "spec-examples/index.json"}) {
-    json doc = json::parse(ReadFile(kFixtureDir + list), nullptr, false);
+    json doc = LoadCorpusJson(kFixtureDir + list);
     if (doc.is_discarded()) continue;
     for (const json& c : doc["cases"]) {
       out.push_back({c.value("file", ""), c.value("schema_media_type", ""),
@@ -56,7 +49,7 @@ std::vector<Fixture> LoadFixtures() {
 
 std::map<std::string, std::string> LoadCompatMap() {
   std::map<std::string, std::string> out;
-  json doc = json::parse(ReadFile(kFixtureDir + "index.json"), nullptr, false);
+  json doc = LoadCorpusJson(kFixtureDir + "index.json");
   if (doc.is_discarded()) return out;
   for (auto& [k, v] : doc["compat_media_type_map"].items()) out[k] = v.get<std::string>();
   return out;
@@ -95,7 +88,7 @@ class SchemaFixture : public testing::TestWithParam<Fixture> {};
 
 TEST_P(SchemaFixture, CodecAgreesWithSchema) {
   const Fixture& f = GetParam();
-  std::string text = ReadFile(kFixtureDir + f.file);
+  std::string text = ReadTestFile(CorpusPath(kFixtureDir + f.file));
   ASSERT_FALSE(text.empty()) << f.file;
   bool stable = false;
   Status s = ParseAs(f.schema, text, &stable);
@@ -127,7 +120,7 @@ TEST(SchemaFixtureList, CompatPresent) { EXPECT_EQ(LoadCompatFixtures().size(), 
 
 TEST_P(CompatFixture, AlsoParsesWithOciMediaTypes) {
   const Fixture& f = GetParam();
-  std::string text = ReadFile(kFixtureDir + f.file);
+  std::string text = ReadTestFile(CorpusPath(kFixtureDir + f.file));
   for (const auto& [docker, oci] : LoadCompatMap()) {
     for (size_t pos = text.find(docker); pos != std::string::npos; pos = text.find(docker, pos)) {
       text.replace(pos, docker.size(), oci);
