@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/log.h"
+#include "cmd/debug_command.h"
 #include "cmd/image_commands.h"
 #include "cmd/layout_command.h"
 
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   hoist::Status status;
   hoist::cmd::RegisterLayoutCommands(app, &status);
   hoist::cmd::RegisterImageCommands(app, &status);
+  hoist::cmd::RegisterDebugCommands(app, &status);
 
   try {
     app.parse(argc, argv);
