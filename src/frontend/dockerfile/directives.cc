@@ -14,9 +14,7 @@ using internal::TrimLeftSpace;
 constexpr std::string_view kValidDirectives[] = {"syntax", "escape", "check"};
 
 // `\s` of Go's regexp: ASCII space, \t, \n, \f, \r (not \v).
-bool IsRegexpSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-}
+bool IsRegexpSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'; }
 bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsAsciiAlnum(char c) { return IsAsciiLetter(c) || (c >= '0' && c <= '9'); }
 

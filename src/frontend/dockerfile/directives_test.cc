@@ -2,13 +2,13 @@
 // (derived/parser_directives.handwritten.json), plus the rules the parser applies to them.
 #include "frontend/dockerfile/directives.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "frontend/dockerfile/parser.h"
 

@@ -46,15 +46,17 @@ Result<std::optional<Heredoc>> ParseHeredoc(std::string_view word) {
 
   // Lexed once without and once with quotes: if the quote counts differ, part of the name was
   // quoted and the body is not expanded.
-  HOIST_ASSIGN_OR_RETURN(std::vector<std::string> words,
-                         internal::LexHeredocWords(rest, {.raw_quotes = false, .raw_escapes = false}));
+  HOIST_ASSIGN_OR_RETURN(
+      std::vector<std::string> words,
+      internal::LexHeredocWords(rest, {.raw_quotes = false, .raw_escapes = false}));
   if (words.size() != 1) return std::nullopt;
-  HOIST_ASSIGN_OR_RETURN(std::vector<std::string> raw_words,
-                         internal::LexHeredocWords(rest, {.raw_quotes = true, .raw_escapes = false}));
+  HOIST_ASSIGN_OR_RETURN(
+      std::vector<std::string> raw_words,
+      internal::LexHeredocWords(rest, {.raw_quotes = true, .raw_escapes = false}));
   if (raw_words.size() != words.size()) {
-    return MakeError(Code::kInvalidArgument,
-                     "internal lexing of heredoc produced inconsistent results: " +
-                         std::string(rest));
+    return MakeError(
+        Code::kInvalidArgument,
+        "internal lexing of heredoc produced inconsistent results: " + std::string(rest));
   }
   Heredoc heredoc;
   heredoc.name = words[0];

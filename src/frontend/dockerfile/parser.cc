@@ -107,8 +107,8 @@ Result<Parser::ProcessedLine> Parser::ProcessLine(std::string_view line,
     out.directive = true;
     if (directive->name == "escape") {
       if (directive->value != "`" && directive->value != "\\") {
-        return MakeError(Code::kInvalidArgument, "invalid escape token '" + directive->value +
-                                                     "' does not match ` or \\");
+        return MakeError(Code::kInvalidArgument,
+                         "invalid escape token '" + directive->value + "' does not match ` or \\");
       }
       escape_ = directive->value[0];
     }
@@ -226,9 +226,9 @@ Result<ParseResult> Parser::Run() {
 
   if (root.start_line < 0) return LocatedError(current_line_, "file with no instructions");
   if (scanner_.too_long()) {
-    return LocatedError(current_line_ + 1,
-                        fmt::format("dockerfile line greater than max allowed size of {}",
-                                    kMaxLineSize));
+    return LocatedError(
+        current_line_ + 1,
+        fmt::format("dockerfile line greater than max allowed size of {}", kMaxLineSize));
   }
   result.escape_token = escape_;
   return result;

@@ -43,8 +43,8 @@ struct Node {
   std::vector<Node> next;      // the instruction's arguments, in order
   std::vector<Node> children;  // root: the instructions; ONBUILD argument: the sub-instruction
   std::vector<Heredoc> heredocs;
-  bool json = false;  // the arguments were given in JSON (exec) form
-  std::string original;  // the instruction's logical line, continuations joined
+  bool json = false;               // the arguments were given in JSON (exec) form
+  std::string original;            // the instruction's logical line, continuations joined
   std::vector<std::string> flags;  // `--name=value` words before the arguments, as written
   int start_line = 0;              // 1-based; set on the root and on each instruction
   int end_line = 0;

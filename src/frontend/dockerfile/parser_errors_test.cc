@@ -1,7 +1,7 @@
 // Parser error paths, warnings and line handling details, each pinned to BuildKit's wording.
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "frontend/dockerfile/parser.h"
 
@@ -143,7 +143,8 @@ TEST(ParserShapes, ArgWords) {
 }
 
 TEST(ParserShapes, OnbuildNests) {
-  EXPECT_EQ(DumpOf("ONBUILD --x=1 ADD [\"a\", \"b\"]\n"), "(onbuild [\"--x=1\"] (add \"a\" \"b\"))");
+  EXPECT_EQ(DumpOf("ONBUILD --x=1 ADD [\"a\", \"b\"]\n"),
+            "(onbuild [\"--x=1\"] (add \"a\" \"b\"))");
   EXPECT_EQ(DumpOf("ONBUILD\n"), "(onbuild)");
 }
 

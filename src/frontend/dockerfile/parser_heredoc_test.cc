@@ -1,13 +1,13 @@
 // Heredocs against BuildKit's parser_heredoc_test.go (derived/parser_heredoc_test.tables.json
 // and derived/parser_heredoc_extract), plus body reading details.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "frontend/dockerfile/parser.h"
 
@@ -106,8 +106,7 @@ TEST_P(HeredocExtractTest, ChildHeredocs) {
   if (GetParam().expected.is_array()) {
     for (const json& h : GetParam().expected) expected.push_back(FromJson(h));
   }
-  EXPECT_EQ(children[GetParam().child].heredocs, expected)
-      << children[GetParam().child].original;
+  EXPECT_EQ(children[GetParam().child].heredocs, expected) << children[GetParam().child].original;
 }
 
 INSTANTIATE_TEST_SUITE_P(Derived, HeredocExtractTest, testing::ValuesIn(ExtractCases()));

@@ -1,12 +1,12 @@
 // Exec (JSON) form against BuildKit's json_test.go tables (derived/parser_json_test.tables.json)
 // and Go's json.Unmarshal corners.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "frontend/dockerfile/internal/parser_line_parsers.h"
 #include "frontend/dockerfile/parser.h"

@@ -2,13 +2,13 @@
 // its `result`, every testfiles-negative case must fail, and testfile-line pins line numbers.
 #include "frontend/dockerfile/parser.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace hoist::frontend::dockerfile {
 namespace {

@@ -7,8 +7,8 @@ namespace {
 
 bool InRanges(const CodePointRange* ranges, int count, char32_t r) {
   const CodePointRange* end = ranges + count;
-  const CodePointRange* it =
-      std::upper_bound(ranges, end, r, [](char32_t v, const CodePointRange& c) { return v < c.lo; });
+  const CodePointRange* it = std::upper_bound(
+      ranges, end, r, [](char32_t v, const CodePointRange& c) { return v < c.lo; });
   if (it == ranges) return false;
   --it;
   return r >= it->lo && r <= it->hi;
@@ -71,8 +71,8 @@ void AppendRune(std::string* out, char32_t r) {
 
 bool IsSpace(char32_t r) {
   if (r <= 0xFF) return IsByteSpace(static_cast<unsigned char>(r));
-  return r == 0x1680 || (r >= 0x2000 && r <= 0x200A) || r == 0x2028 || r == 0x2029 ||
-         r == 0x202F || r == 0x205F || r == 0x3000;
+  return r == 0x1680 || (r >= 0x2000 && r <= 0x200A) || r == 0x2028 || r == 0x2029 || r == 0x202F ||
+         r == 0x205F || r == 0x3000;
 }
 
 bool IsPrint(char32_t r) { return InRanges(kPrintableRanges, kPrintableRangeCount, r); }
@@ -88,8 +88,8 @@ bool IsDigit(char32_t r) {
 char32_t ToLower(char32_t r) {
   if (r < 0x80) return (r >= 'A' && r <= 'Z') ? r + 32 : r;
   const LowerRun* end = kLowerRuns + kLowerRunCount;
-  const LowerRun* it =
-      std::upper_bound(kLowerRuns, end, r, [](char32_t v, const LowerRun& run) { return v < run.lo; });
+  const LowerRun* it = std::upper_bound(kLowerRuns, end, r,
+                                        [](char32_t v, const LowerRun& run) { return v < run.lo; });
   if (it == kLowerRuns) return r;
   --it;
   if (r > it->hi || (r - it->lo) % it->stride != 0) return r;
@@ -161,14 +161,29 @@ std::string Quote(std::string_view s) {
       continue;
     }
     switch (r) {
-      case '\a': out += "\\a"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\v': out += "\\v"; continue;
-      default: break;
+      case '\a':
+        out += "\\a";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\v':
+        out += "\\v";
+        continue;
+      default:
+        break;
     }
     if (r < ' ' || r == 0x7F) {
       out += "\\x";

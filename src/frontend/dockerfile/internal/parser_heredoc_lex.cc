@@ -200,7 +200,8 @@ class HeredocLexer {
     Next();
     int32_t peek = Peek();
     if (peek == kEof) return LexError("syntax error: missing '}'");
-    if (peek == '{' || peek == '}' || peek == ':') return LexError("syntax error: bad substitution");
+    if (peek == '{' || peek == '}' || peek == ':')
+      return LexError("syntax error: bad substitution");
     std::string name = Name();
     int32_t ch = Next();
     std::string chs = RuneString(ch);
@@ -250,7 +251,14 @@ class HeredocLexer {
 
   static bool IsSpecialParam(int32_t ch) {
     switch (ch) {
-      case '@': case '*': case '#': case '?': case '-': case '$': case '!': case '0':
+      case '@':
+      case '*':
+      case '#':
+      case '?':
+      case '-':
+      case '$':
+      case '!':
+      case '0':
         return true;
       default:
         return false;

@@ -18,8 +18,8 @@ namespace hoist::frontend::dockerfile::internal {
 struct JsonValue {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
-  std::string string;  // kString
-  std::vector<JsonValue> items;  // kArray
+  std::string string;                                      // kString
+  std::vector<JsonValue> items;                            // kArray
   std::vector<std::pair<std::string, JsonValue>> members;  // kObject, in document order
 };
 

@@ -164,7 +164,8 @@ Result<Args> ParseLabel(std::string_view rest, char escape_token) {
 // ARG: `name` or `name=value` words.
 Result<Args> ParseNameOrNameVal(std::string_view rest, char escape_token) {
   Args args;
-  for (std::string& word : ParseWords(rest, escape_token)) args.next.push_back(Word(std::move(word)));
+  for (std::string& word : ParseWords(rest, escape_token))
+    args.next.push_back(Word(std::move(word)));
   return args;
 }
 
