@@ -27,6 +27,7 @@
 #include "archive/testing/test_tar.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/corpus.h"
 #include "base/unique_fd.h"
 
 namespace hoist::archive {
@@ -484,8 +485,10 @@ class CaseRunner {
 
 const json& Cases() {
   static const json cases = [] {
-    std::ifstream in(kCorpusDir + "/cases.json");
-    return json::parse(in, nullptr, /*allow_exceptions=*/false).value("apply_cases", json::array());
+    const json& doc = LoadCorpusJson("layer-safety/cases.json");
+    // Not an object: missing or malformed, and LoadCorpusJson has reported the file.
+    if (!doc.is_object()) return json::array();
+    return doc.value("apply_cases", json::array());
   }();
   return cases;
 }

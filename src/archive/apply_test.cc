@@ -7,13 +7,13 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
 
 #include "archive/byte_source.h"
 #include "archive/internal/root_resolver.h"
 #include "archive/testing/test_tar.h"
 #include "base/temp_dir.h"
+#include "base/testing/test_files.h"
 #include "base/unique_fd.h"
 
 namespace hoist::archive {
@@ -21,11 +21,6 @@ namespace {
 
 using testing::TestTar;
 using testing::TestTarEntry;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
 
 std::string GetXattr(const std::string& path, const char* name) {
   char buf[256];
@@ -86,7 +81,7 @@ TEST_P(ApplyTest, WritesEveryEntryTypeAndCountsThem) {
   EXPECT_EQ(stats->specials, 1u);
   EXPECT_EQ(stats->bytes_written, 4u);
   EXPECT_EQ(stats->used_openat2, !GetParam());
-  EXPECT_EQ(ReadFile(P("etc/hostname")), "box\n");
+  EXPECT_EQ(ReadTestFile(P("etc/hostname")), "box\n");
   EXPECT_EQ(Lstat("etc/hostname").st_ino, Lstat("etc/hostname2").st_ino);
   EXPECT_TRUE(S_ISLNK(Lstat("etc/localtime").st_mode));
   EXPECT_TRUE(S_ISFIFO(Lstat("run/fifo").st_mode));
@@ -100,7 +95,7 @@ TEST_P(ApplyTest, LargeFileGoesThroughTheCopyBufferIntact) {
   auto stats = Apply(TestTar().File("big", big).Finish());
   ASSERT_TRUE(stats) << stats.error().message();
   EXPECT_EQ(stats->bytes_written, big.size());
-  EXPECT_EQ(ReadFile(P("big")), big);
+  EXPECT_EQ(ReadTestFile(P("big")), big);
 }
 
 TEST_P(ApplyTest, DirectoryTimesAreSetAfterTheirChildren) {
@@ -259,10 +254,10 @@ TEST_P(ApplyTest, TypeChanges) {
   upper.Dir("l/");          // a directory over a symlink replaces the symlink
   auto stats = Apply(upper.Finish());
   ASSERT_TRUE(stats) << stats.error().message();
-  EXPECT_EQ(ReadFile(P("d/keep")), "k");
+  EXPECT_EQ(ReadTestFile(P("d/keep")), "k");
   EXPECT_EQ(Lstat("d").st_mode & 07777, 0750u);
   EXPECT_TRUE(S_ISDIR(Lstat("f").st_mode));
-  EXPECT_EQ(ReadFile(P("tree")), "t");
+  EXPECT_EQ(ReadTestFile(P("tree")), "t");
   EXPECT_TRUE(S_ISDIR(Lstat("l").st_mode));
   EXPECT_TRUE(Exists("d/keep"));
 }
