@@ -7,8 +7,9 @@
 // Field names are the .proto names, as Go's encoding/json prints BuildKit's generated
 // types: zero values are left out, integers and enums are numbers, bytes are base64, map keys
 // sorted, <>& escaped; the oneof of an op (and of a file action or user) is an object under
-// "Op" ("Action", "User"), as in BuildKit's solver/pb/json.go. Output for the same input is
-// byte-identical to buildctl's.
+// "Op" ("Action", "User"), as in BuildKit's solver/pb/json.go. The aim is output
+// byte-identical to buildctl's for the same input; one deliberate difference: BuildKit's
+// json.go forgets symlink actions ("Action":{}), hoist prints them ("Action":{"symlink":...}).
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -523,9 +523,12 @@ class Wire {
 };
 
 TEST(LlbWire, LocalSourceOp) {
-  Definition def = MustMarshal(Local("ctx", {.session_id = "s"}));
-  std::string entry = Wire().Bytes(1, "local.session").Bytes(2, "s").str();  // map entry
-  std::string source = Wire().Bytes(1, "local://ctx").Bytes(2, entry).str();
+  Definition def = MustMarshal(Local("ctx", {.session_id = "s", .shared_key_hint = "h"}));
+  // Map entries, sorted by key.
+  std::string entry1 = Wire().Bytes(1, "local.session").Bytes(2, "s").str();
+  std::string entry2 = Wire().Bytes(1, "local.sharedkeyhint").Bytes(2, "h").str();
+  std::string source =
+      Wire().Bytes(1, "local://ctx").Bytes(2, entry1).Bytes(2, entry2).str();
   std::string op = Wire().Bytes(3, source).Bytes(11, "").str();  // source, empty constraints
   EXPECT_EQ(def.def[0], op);
   EXPECT_EQ(def.Digests()[0], oci::Digest::Sha256Of(op));
@@ -560,6 +563,14 @@ TEST(LlbDefinition, SerializeParseRoundTrip) {
   EXPECT_EQ(back->def, def.def);
   EXPECT_EQ(back->metadata, def.metadata);
   EXPECT_EQ(back->Serialize(), bytes);
+  // Metadata entries are written in key order.
+  size_t last = 0;
+  for (const auto& [digest, md] : def.metadata) {
+    size_t at = bytes.rfind(digest.str());  // after the ops, which may name it too
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_GT(at, last);
+    last = at;
+  }
   EXPECT_FALSE(Definition::Parse("\xff\xff"));
 }
 
