@@ -10,6 +10,11 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
+
+# ccache: paths under the checkout are hashed relative to it, so a fresh clone elsewhere (as CI
+# makes) still hits the cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 CORPORA    ?= ../shared/corpora
