@@ -7,13 +7,6 @@
 namespace hoist::frontend::dockerfile::internal {
 namespace {
 
-// utf8.DecodeRuneInString at s[pos] (REQUIRES: pos < s.size()); returns the width.
-size_t DecodeAt(std::string_view s, size_t pos, char32_t* rune) {
-  const DecodedRune d = DecodeRune(s.substr(pos));
-  *rune = d.rune;
-  return d.width;
-}
-
 constexpr std::string_view kBadPattern = "syntax error in pattern";
 
 // Regexp metacharacters that mean nothing to filepath.Match; upstream escapes them.
@@ -31,17 +24,6 @@ bool ShouldEscape(char32_t r) {
     default:
       return false;
   }
-}
-
-std::vector<char32_t> ToRunes(std::string_view s) {
-  std::vector<char32_t> runes;
-  runes.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    char32_t r;
-    i += DecodeAt(s, i, &r);
-    runes.push_back(r);
-  }
-  return runes;
 }
 
 // How upstream writes one pattern rune into its regexp (outside the `**` handling).
@@ -71,7 +53,7 @@ bool ScanClassMember(std::string_view p, size_t* i) {
     if (*i >= p.size()) return false;
   }
   char32_t r;
-  const size_t n = DecodeAt(p, *i, &r);
+  const size_t n = DecodeRuneAt(p, *i, &r);
   if (r == kRuneError && n == 1) return false;
   *i += n;
   return *i < p.size();
@@ -157,7 +139,7 @@ std::string DirPath(std::string_view path) {
 IgnorePattern IgnorePattern::Compile(std::string cleaned) {
   IgnorePattern p;
   p.text_ = std::move(cleaned);
-  const std::vector<char32_t> runes = ToRunes(p.text_);
+  const std::vector<char32_t> runes = DecodeRunes(p.text_);
   std::string re = "^";
   IgnoreMatchType type = IgnoreMatchType::kExact;
   auto add_literal = [&p](char32_t r) {
@@ -306,7 +288,7 @@ bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos, FailMem
     case Op::kClass:
       if (pos < s.size()) {
         char32_t r;
-        const size_t n = DecodeAt(s, pos, &r);
+        const size_t n = DecodeRuneAt(s, pos, &r);
         const bool hit = t.op == Op::kClass ? ClassHas(classes_[t.cls], r) : r != '/';
         ok = hit && MatchFrom(s, ti + 1, pos + n, failed);
       }
@@ -322,7 +304,7 @@ bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos, FailMem
         }
         if (q >= s.size() || s[q] == stop) break;
         char32_t r;
-        q += DecodeAt(s, q, &r);
+        q += DecodeRuneAt(s, q, &r);
       }
       break;
     }
@@ -331,7 +313,7 @@ bool IgnorePattern::MatchFrom(std::string_view s, size_t ti, size_t pos, FailMem
       ok = MatchFrom(s, ti + 1, pos, failed);
       for (size_t q = pos; !ok && q < s.size() && s[q] != '\n';) {
         char32_t r;
-        q += DecodeAt(s, q, &r);
+        q += DecodeRuneAt(s, q, &r);
         ok = r == '/' && MatchFrom(s, ti + 1, q, failed);
       }
       break;

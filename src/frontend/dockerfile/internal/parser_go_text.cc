@@ -201,4 +201,21 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
+size_t DecodeRuneAt(std::string_view s, size_t pos, char32_t* rune) {
+  const DecodedRune d = DecodeRune(s.substr(pos));
+  *rune = d.rune;
+  return d.width;
+}
+
+std::vector<char32_t> DecodeRunes(std::string_view s) {
+  std::vector<char32_t> runes;
+  runes.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    char32_t r;
+    i += DecodeRuneAt(s, i, &r);
+    runes.push_back(r);
+  }
+  return runes;
+}
+
 }  // namespace hoist::frontend::dockerfile::internal

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hoist::frontend::dockerfile::internal {
 
@@ -44,6 +45,10 @@ struct DecodedRune {
 
 // utf8.DecodeRuneInString: an invalid or truncated sequence yields (U+FFFD, 1).
 DecodedRune DecodeRune(std::string_view s);
+// DecodeRune at s[pos] (REQUIRES: pos < s.size()); stores the rune, returns its width.
+size_t DecodeRuneAt(std::string_view s, size_t pos, char32_t* rune);
+// Every rune of s, invalid bytes as U+FFFD (as ranging over a Go string, but []rune).
+std::vector<char32_t> DecodeRunes(std::string_view s);
 // utf8.AppendRune: surrogates and out-of-range values are written as U+FFFD.
 void AppendRune(std::string* out, char32_t r);
 

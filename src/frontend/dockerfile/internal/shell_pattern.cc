@@ -7,13 +7,6 @@
 namespace hoist::frontend::dockerfile::internal {
 namespace {
 
-// utf8.DecodeRuneInString at s[pos] (REQUIRES: pos < s.size()); returns the width.
-size_t DecodeAt(std::string_view s, size_t pos, char32_t* rune) {
-  const DecodedRune d = DecodeRune(s.substr(pos));
-  *rune = d.rune;
-  return d.width;
-}
-
 // Characters that BuildKit escapes when it writes a pattern's literal into a regexp.
 bool IsRegexMeta(char32_t r) {
   switch (r) {
@@ -32,17 +25,6 @@ bool IsRegexMeta(char32_t r) {
     default:
       return false;
   }
-}
-
-std::vector<char32_t> ToRunes(std::string_view s) {
-  std::vector<char32_t> runes;
-  runes.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    char32_t r;
-    i += DecodeAt(s, i, &r);
-    runes.push_back(r);
-  }
-  return runes;
 }
 
 std::string FromRunes(const std::vector<char32_t>& runes) {
@@ -72,7 +54,7 @@ void Expand(std::string* out, std::string_view tmpl, std::string_view match) {
     size_t i = 0;
     while (i < rest.size()) {
       char32_t r;
-      const size_t n = DecodeAt(rest, i, &r);
+      const size_t n = DecodeRuneAt(rest, i, &r);
       if (!IsLetter(r) && !IsDigit(r) && r != '_') break;
       i += n;
     }
@@ -95,7 +77,7 @@ Result<ShellPattern> ShellPattern::Compile(std::string_view pattern, bool greedy
   p.greedy_ = greedy;
   p.anchored_ = anchored;
   if (anchored) p.regex_.push_back('^');
-  const std::vector<char32_t> runes = ToRunes(pattern);
+  const std::vector<char32_t> runes = DecodeRunes(pattern);
   for (size_t i = 0; i < runes.size(); ++i) {
     char32_t r = runes[i];
     if (r == '*') {
@@ -142,7 +124,7 @@ std::optional<size_t> ShellPattern::MatchFrom(std::string_view text, size_t ti, 
     size_t limit = pos;
     while (limit < text.size() && text[limit] != '\n') {
       char32_t r;
-      limit += DecodeAt(text, limit, &r);
+      limit += DecodeRuneAt(text, limit, &r);
     }
     if (greedy_) {
       // Try the longest run first, stepping back one rune at a time.
@@ -155,7 +137,7 @@ std::optional<size_t> ShellPattern::MatchFrom(std::string_view text, size_t ti, 
         for (size_t q = pos; q < cur;) {
           prev = q;
           char32_t r;
-          q += DecodeAt(text, q, &r);
+          q += DecodeRuneAt(text, q, &r);
         }
         cur = prev;
       }
@@ -165,12 +147,12 @@ std::optional<size_t> ShellPattern::MatchFrom(std::string_view text, size_t ti, 
         end = MatchFrom(text, ti + 1, cur, failed);
         if (end || cur >= limit) break;
         char32_t r;
-        cur += DecodeAt(text, cur, &r);
+        cur += DecodeRuneAt(text, cur, &r);
       }
     }
   } else if (pos < text.size()) {
     char32_t r;
-    const size_t n = DecodeAt(text, pos, &r);
+    const size_t n = DecodeRuneAt(text, pos, &r);
     const bool ok = t.kind == Kind::kAnyRune ? r != '\n' : r == t.rune;
     if (ok) end = MatchFrom(text, ti + 1, pos + n, failed);
   }
@@ -188,7 +170,7 @@ std::optional<std::pair<size_t, size_t>> ShellPattern::Find(std::string_view tex
     }
     if (anchored_ || start == text.size()) break;
     char32_t r;
-    start += DecodeAt(text, start, &r);
+    start += DecodeRuneAt(text, start, &r);
   }
   return std::nullopt;
 }
@@ -209,7 +191,7 @@ std::string ShellPattern::ReplaceAll(std::string_view text, std::string_view rep
     size_t width = 0;
     if (search < text.size()) {
       char32_t r;
-      width = DecodeAt(text, search, &r);
+      width = DecodeRuneAt(text, search, &r);
     }
     if (search + width > m->second) {
       search += width;
@@ -224,7 +206,7 @@ std::string ShellPattern::ReplaceAll(std::string_view text, std::string_view rep
 }
 
 std::string ReverseShellPattern(std::string_view pattern) {
-  const std::vector<char32_t> in = ToRunes(pattern);
+  const std::vector<char32_t> in = DecodeRunes(pattern);
   std::vector<char32_t> out(in.size());
   const size_t n = in.size();
   for (size_t i = 0; i < n;) {
@@ -242,7 +224,7 @@ std::string ReverseShellPattern(std::string_view pattern) {
 }
 
 std::string ReverseRunes(std::string_view s) {
-  std::vector<char32_t> runes = ToRunes(s);
+  std::vector<char32_t> runes = DecodeRunes(s);
   std::reverse(runes.begin(), runes.end());
   return FromRunes(runes);
 }
