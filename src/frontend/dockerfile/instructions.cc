@@ -1,5 +1,6 @@
 // AST instruction nodes to typed commands, following BuildKit's instructions/parse.go.
 #include "frontend/dockerfile/instructions.h"
+#include "frontend/dockerfile/internal/instruction_text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -12,20 +13,9 @@
 namespace hoist::frontend::dockerfile {
 namespace {
 
-tl::unexpected<Error> Invalid(std::string message) {
-  return MakeError(Code::kInvalidArgument, std::move(message));
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
+using internal::Invalid;
+using internal::Lower;
+using internal::Upper;
 std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);

@@ -9,24 +9,14 @@
 #include <fmt/format.h>
 
 #include "frontend/dockerfile/instructions.h"
+#include "frontend/dockerfile/internal/instruction_text.h"
 
 namespace hoist::frontend::dockerfile {
 namespace {
 
-tl::unexpected<Error> Invalid(std::string message) {
-  return MakeError(Code::kInvalidArgument, std::move(message));
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
+using internal::Invalid;
+using internal::Lower;
+using internal::Upper;
 
 // Go's %q for plain text.
 std::string Quote(std::string_view s) {
