@@ -1,0 +1,52 @@
+// Mount: one filesystem mount described as data (containerd's mount.Mount), and ScopedMount,
+// the owner of a mount that is undone when the owner goes out of scope.
+//
+// Snapshotters hand out mounts as data (an overlay with its lowerdir/upperdir/workdir options,
+// or a bind of a plain directory); whoever needs the files mounts them, for as long as needed.
+//
+// Thread-safety: values; MountAll/ScopedMount touch only the target they are given.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace hoist {
+
+struct Mount {
+  std::string type;     // "overlay", "bind", "tmpfs", ...
+  std::string source;   // a path, or the fs name ("overlay", "tmpfs")
+  std::vector<std::string> options;  // "ro", "rbind", "lowerdir=a:b", "upperdir=u", ...
+
+  bool operator==(const Mount&) const = default;
+};
+
+// Owns mounts stacked on one target directory; unmounts them (last first, detaching if busy)
+// on destruction or Unmount(). Move-only.
+class ScopedMount {
+ public:
+  ScopedMount() = default;
+  ~ScopedMount();
+  ScopedMount(ScopedMount&& o) noexcept;
+  ScopedMount& operator=(ScopedMount&& o) noexcept;
+  ScopedMount(const ScopedMount&) = delete;
+  ScopedMount& operator=(const ScopedMount&) = delete;
+
+  const std::string& target() const { return target_; }
+  // Unmounts now and reports the first failure.
+  Status Unmount();
+
+ private:
+  friend Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string& target);
+  std::string target_;
+  int count_ = 0;
+};
+
+// Mounts `mounts` in order on `target` (an existing directory). A "bind" type (or "rbind" /
+// "bind" in the options) makes a bind mount, remounted read-only when "ro" is given; other
+// types pass their options, minus "ro"/"rw", as the data string. On failure every mount made
+// so far is undone. Errors name the mount type and the target.
+Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string& target);
+
+}  // namespace hoist
