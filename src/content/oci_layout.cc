@@ -232,21 +232,32 @@ Status OciLayout::UpdateIndex(Fn&& mutate) {
   return WriteFileAtomic(fs_, JoinPath(path_, "index.json"), oci::SerializeIndex(index));
 }
 
-Status OciLayout::Put(const oci::Descriptor& desc, const std::vector<LayoutName>& names) {
+std::vector<oci::Descriptor> NamedIndexEntries(const oci::Descriptor& desc,
+                                               const std::vector<LayoutName>& names) {
   std::vector<LayoutName> effective = names;
   if (effective.empty()) effective.push_back(LayoutName{"", "latest"});
+  std::vector<oci::Descriptor> entries;
+  for (const auto& name : effective) {
+    oci::Descriptor entry = desc;
+    if (!name.image_name.empty()) {
+      entry.annotations[std::string(kAnnotationImageName)] = name.image_name;
+    } else {
+      entry.annotations.erase(std::string(kAnnotationImageName));
+    }
+    entry.annotations[std::string(kAnnotationRefName)] = name.ref_name;
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+Status OciLayout::Put(const oci::Descriptor& desc, const std::vector<LayoutName>& names) {
   return UpdateIndex([&](oci::Index& index) -> Status {
-    for (const auto& name : effective) {
-      oci::Descriptor entry = desc;
-      if (!name.image_name.empty()) {
-        entry.annotations[std::string(kAnnotationImageName)] = name.image_name;
-      } else {
-        entry.annotations.erase(std::string(kAnnotationImageName));
-      }
-      entry.annotations[std::string(kAnnotationRefName)] = name.ref_name;
+    for (oci::Descriptor& entry : NamedIndexEntries(desc, names)) {
+      const std::string ref_name = Annotation(entry, kAnnotationRefName);
+      const std::string image_name = Annotation(entry, kAnnotationImageName);
       std::erase_if(index.manifests, [&](const oci::Descriptor& m) {
-        return Annotation(m, kAnnotationRefName) == name.ref_name &&
-               Annotation(m, kAnnotationImageName) == name.image_name;
+        return Annotation(m, kAnnotationRefName) == ref_name &&
+               Annotation(m, kAnnotationImageName) == image_name;
       });
       index.manifests.push_back(std::move(entry));
     }

@@ -42,6 +42,12 @@ struct LayoutName {
   static Result<LayoutName> Parse(std::string_view s);
 };
 
+// The index.json entries that name `desc` as `names` (SPEC-oci-layout.md §4): one per name,
+// each with io.containerd.image.name (full names only) and org.opencontainers.image.ref.name.
+// No names: one entry tagged `latest`.
+std::vector<oci::Descriptor> NamedIndexEntries(const oci::Descriptor& desc,
+                                               const std::vector<LayoutName>& names);
+
 struct GcReport {
   std::vector<BlobInfo> removed;  // or, with dry_run, that would be removed
   int64_t bytes = 0;
