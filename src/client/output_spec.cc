@@ -1,0 +1,88 @@
+#include "client/output_spec.h"
+
+#include <fmt/format.h>
+
+namespace hoist::client {
+
+Result<std::vector<std::string>> SplitCsv(std::string_view line) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field += c;
+      }
+      continue;
+    }
+    if (c == ',') {
+      fields.push_back(std::move(field));
+      field.clear();
+    } else if (c == '"') {
+      // Go's csv allows quotes that start a field or a key=value's value (LazyQuotes-free
+      // readers reject a quote elsewhere; buildx passes values like name="a,b").
+      quoted = true;
+    } else {
+      field += c;
+    }
+  }
+  if (quoted) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("invalid CSV \"{}\": extraneous or missing \" in quoted-field",
+                                 line));
+  }
+  fields.push_back(std::move(field));
+  return fields;
+}
+
+Result<bool> ParseBoolAttr(std::string_view key, std::string_view value) {
+  for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (value == t) return true;
+  }
+  for (std::string_view f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (value == f) return false;
+  }
+  return MakeError(Code::kInvalidArgument,
+                   fmt::format("invalid value \"{}\" for {}: expected true or false", value, key));
+}
+
+Result<OutputSpec> ParseOutputSpec(std::string_view value) {
+  auto invalid = [&](std::string_view why) {
+    return MakeError(Code::kInvalidArgument, fmt::format("invalid output \"{}\": {}", value, why));
+  };
+  if (value.empty()) return invalid("empty value");
+  if (value.find('=') == std::string_view::npos) {
+    if (value == "-") return OutputSpec{.type = "tar", .attrs = {{"dest", "-"}}};
+    return OutputSpec{.type = "local", .attrs = {{"dest", std::string(value)}}};
+  }
+  auto fields = SplitCsv(value);
+  if (!fields) return invalid(fields.error().message());
+  OutputSpec spec;
+  for (const std::string& f : *fields) {
+    const size_t eq = f.find('=');
+    if (eq == std::string::npos) return invalid(fmt::format("field \"{}\" is not key=value", f));
+    std::string key = f.substr(0, eq);
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string val = f.substr(eq + 1);
+    if (key == "type") {
+      if (!spec.type.empty()) return invalid("duplicate key \"type\"");
+      spec.type = std::move(val);
+      continue;
+    }
+    if (!spec.attrs.emplace(key, std::move(val)).second) {
+      return invalid(fmt::format("duplicate key \"{}\"", key));
+    }
+  }
+  if (spec.type.empty()) return invalid("type is required");
+  return spec;
+}
+
+}  // namespace hoist::client

@@ -1,0 +1,37 @@
+// Build outputs as users write them (`-o/--output`, docker buildx's syntax): either a CSV of
+// key=value pairs with a `type` (`type=oci,dest=out.tar,name=app:1`) or a bare destination,
+// which is a local directory, or `-` for a tarball of the filesystem on stdout.
+//
+// Thread-safety: pure functions over values.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+
+namespace hoist::client {
+
+struct OutputSpec {
+  std::string type;  // local, tar, oci, docker, image, registry
+  // Every other key, as given (dest, tar, name, compression, oci-mediatypes, ...).
+  std::map<std::string, std::string> attrs;
+
+  bool operator==(const OutputSpec&) const = default;
+};
+
+// Parses one --output value. Errors (kInvalidArgument) name the value: `invalid output
+// "type=": type is required`, `invalid output "a=b,a=c": duplicate key "a"`.
+Result<OutputSpec> ParseOutputSpec(std::string_view value);
+
+// Splits a CSV line with double-quote quoting as Go's encoding/csv reads one record
+// (`name="a:1,b:2",push=false` → [name=a:1,b:2, push=false]).
+Result<std::vector<std::string>> SplitCsv(std::string_view line);
+
+// Reads a boolean attribute the way Go's strconv.ParseBool does (1 t T TRUE true True, 0 f F
+// FALSE false False). `key` names it in the error.
+Result<bool> ParseBoolAttr(std::string_view key, std::string_view value);
+
+}  // namespace hoist::client
