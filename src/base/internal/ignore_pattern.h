@@ -18,7 +18,7 @@
 
 #include "base/error.h"
 
-namespace hoist::frontend::dockerfile::internal {
+namespace hoist::internal {
 
 enum class IgnoreMatchType { kExact, kPrefix, kSuffix, kRegexp };
 
@@ -72,4 +72,4 @@ std::string CleanPath(std::string_view path);
 // Go's filepath.Dir: everything before the last slash, cleaned ("file" -> ".").
 std::string DirPath(std::string_view path);
 
-}  // namespace hoist::frontend::dockerfile::internal
+}  // namespace hoist::internal

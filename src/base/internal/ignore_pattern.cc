@@ -1,10 +1,10 @@
-#include "frontend/dockerfile/internal/ignore_pattern.h"
+#include "base/internal/ignore_pattern.h"
 
 #include <cstdint>
 
-#include "frontend/dockerfile/internal/parser_go_text.h"
+#include "base/utf8.h"
 
-namespace hoist::frontend::dockerfile::internal {
+namespace hoist::internal {
 namespace {
 
 constexpr std::string_view kBadPattern = "syntax error in pattern";
@@ -347,4 +347,4 @@ Result<bool> IgnorePattern::Match(std::string_view path) const {
   return MatchFrom(path, 0, 0, &failed);
 }
 
-}  // namespace hoist::frontend::dockerfile::internal
+}  // namespace hoist::internal
