@@ -1,0 +1,339 @@
+// Exec ops: a process in the OCI runtime on snapshots of its inputs.
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "base/file_system.h"
+#include "base/temp_dir.h"
+#include "base/unique_fd.h"
+#include "session/session.h"
+#include "solver/ops/internal/file_util.h"
+#include "solver/ops/internal/ops.h"
+
+namespace hoist::solver::ops::internal {
+namespace {
+
+// The last lines a process printed, for the error when it fails.
+class OutputTail {
+ public:
+  void Add(std::string_view chunk) {
+    std::lock_guard lock(mu_);
+    for (char c : chunk) {
+      if (c == '\n') {
+        lines_.push_back(std::move(current_));
+        current_.clear();
+        if (lines_.size() > kLines) lines_.pop_front();
+      } else if (current_.size() < 512) {
+        current_ += c;
+      }
+    }
+  }
+  std::string Text() {
+    std::lock_guard lock(mu_);
+    std::string out;
+    for (const std::string& l : lines_) out += l + "\n";
+    if (!current_.empty()) out += current_ + "\n";
+    return out;
+  }
+
+ private:
+  static constexpr size_t kLines = 10;
+  std::mutex mu_;
+  std::deque<std::string> lines_;
+  std::string current_;
+};
+
+std::string SecretNotFound(std::string_view id) { return fmt::format("secret {} not found", id); }
+
+// A persistent cache mount directory and the lock its sharing mode asks for.
+class CacheMountDir {
+ public:
+  static Result<CacheMountDir> Open(const std::string& state_dir, const pb::Mount& m,
+                                    Worker& worker, const std::vector<ResultRef>& inputs,
+                                    CancelContext* cancel) {
+    CacheMountDir d;
+    const std::string id = m.cacheopt().id().empty() ? m.dest() : m.cacheopt().id();
+    const std::string base =
+        state_dir + "/cache-mounts/" + std::string(DigestOf(id).encoded().substr(0, 32));
+    HOIST_TRY(PosixFileSystem()->MakeDirs(state_dir + "/cache-mounts", 0700));
+    d.path_ = base;
+    const auto sharing = m.cacheopt().sharing();
+    if (sharing != pb::SHARED) {
+      d.lock_ = UniqueFd(::open((base + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+      if (!d.lock_) return Unexpected(ErrnoError(errno, "cache mount lock " + id));
+      if (sharing == pb::LOCKED) {
+        if (::flock(d.lock_.get(), LOCK_EX) != 0) {
+          return Unexpected(ErrnoError(errno, "cache mount lock " + id));
+        }
+      } else if (::flock(d.lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+        // private: a concurrent user gets a fresh directory of its own.
+        d.lock_.Reset();
+        HOIST_ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create("cache-private-", state_dir + "/cache-mounts"));
+        d.private_ = std::move(tmp);
+        d.path_ = d.private_.path();
+        return d;
+      }
+    }
+    struct stat st;
+    if (::stat(base.c_str(), &st) != 0) {
+      // First use: seeded from the mount's input (the frontend puts the uid/gid/mode there).
+      const std::string tmp = base + ".new";
+      HOIST_TRY(RemoveAll(tmp));
+      HOIST_TRY(PosixFileSystem()->MakeDirs(tmp, 0755));
+      if (m.input() >= 0 && static_cast<size_t>(m.input()) < inputs.size()) {
+        HOIST_ASSIGN_OR_RETURN(auto view, MountedSnapshot::Create(*worker.options().snapshotter,
+                                                                  inputs[m.input()].id(), false,
+                                                                  state_dir));
+        std::string from = view->path();
+        if (!m.selector().empty()) from += "/" + m.selector();
+        HOIST_TRY(CopyTree(from, tmp, cancel));
+      }
+      HOIST_TRY(PosixFileSystem()->Rename(tmp, base));
+    }
+    return d;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  UniqueFd lock_;
+  TempDir private_;
+};
+
+class ExecOp final : public Op {
+ public:
+  ExecOp(Worker& worker, oci::Digest digest, pb::Op op)
+      : worker_(worker), digest_(std::move(digest)), op_(std::move(op)) {}
+
+  Result<CacheMap> GetCacheMap(const OpContext&) override {
+    CacheMap cm{.digest = digest_};
+    cm.deps.resize(op_.inputs_size());
+    for (const pb::Mount& m : op_.exec().mounts()) {
+      if (m.input() < 0 || m.input() >= op_.inputs_size()) continue;
+      if (m.mounttype() != pb::BIND || m.dest() == "/" || !m.readonly() || m.selector().empty()) {
+        continue;
+      }
+      // A read-only mount of part of an input depends on that part's content only.
+      CacheMap::Dep& dep = cm.deps[m.input()];
+      if (dep.compute_digest) continue;
+      const std::string selector = m.selector();
+      dep.selector = DigestOf(selector);
+      dep.compute_digest = [this, selector](const OpContext&, const ResultRef& input) {
+        return ChecksumPaths(worker_, input, {selector}, true, false);
+      };
+    }
+    return cm;
+  }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>& inputs) override {
+    if (worker_.options().executor == nullptr) {
+      return MakeError(Code::kFailedPrecondition,
+                       fmt::format("cannot run {}: {}", Describe(),
+                                   worker_.options().executor_error.empty()
+                                       ? "no OCI runtime"
+                                       : worker_.options().executor_error));
+    }
+    const pb::ExecOp& exec = op_.exec();
+    const std::string& state = worker_.options().state_dir;
+    snapshot::Snapshotter& snapshots = *worker_.options().snapshotter;
+    executor::RunRequest req;
+    req.process.args.assign(exec.meta().args().begin(), exec.meta().args().end());
+    req.process.env.assign(exec.meta().env().begin(), exec.meta().env().end());
+    req.process.cwd = exec.meta().cwd().empty() ? "/" : exec.meta().cwd();
+    req.process.user = exec.meta().user();
+    if (!exec.meta().hostname().empty()) req.hostname = exec.meta().hostname();
+    for (const auto& h : exec.meta().extrahosts()) req.extra_hosts.push_back({h.host(), h.ip()});
+    for (const auto& u : exec.meta().ulimit()) {
+      req.ulimits.push_back({.name = u.name(), .soft = u.soft(), .hard = u.hard()});
+    }
+    req.valid_exit_codes.assign(exec.meta().validexitcodes().begin(),
+                                exec.meta().validexitcodes().end());
+    req.network = exec.network() == pb::HOST   ? executor::NetworkMode::kHost
+                  : exec.network() == pb::NONE ? executor::NetworkMode::kNone
+                                               : executor::NetworkMode::kDefault;
+    req.security = exec.security() == pb::INSECURE ? executor::SecurityMode::kInsecure
+                                                   : executor::SecurityMode::kSandbox;
+
+    int outputs = 0;
+    for (const pb::Mount& m : exec.mounts()) outputs = std::max<int>(outputs, m.output() + 1);
+    std::vector<std::pair<int, std::unique_ptr<MountedSnapshot>>> writable;  // output → snapshot
+    std::vector<std::unique_ptr<MountedSnapshot>> held;                     // views
+    std::vector<CacheMountDir> caches;
+    bool have_root = false;
+    for (const pb::Mount& m : exec.mounts()) {
+      const std::string parent = (m.input() >= 0 && static_cast<size_t>(m.input()) < inputs.size())
+                                     ? inputs[m.input()].id()
+                                     : "";
+      switch (m.mounttype()) {
+        case pb::BIND: {
+          if (m.dest() == "/") {
+            const std::string key = NewSnapshotKey("exec");
+            HOIST_ASSIGN_OR_RETURN(req.rootfs, snapshots.Prepare(key, parent));
+            root_key_ = key;
+            req.rootfs_read_only = m.readonly();
+            have_root = true;
+            continue;
+          }
+          const bool rw = !m.readonly();
+          HOIST_ASSIGN_OR_RETURN(auto snap, MountedSnapshot::Create(snapshots, parent, rw, state));
+          executor::ExecMount em{.kind = executor::ExecMount::Kind::kBind,
+                                 .destination = m.dest(),
+                                 .read_only = m.readonly()};
+          em.source = snap->path();
+          if (!m.selector().empty()) em.source += "/" + m.selector();
+          req.mounts.push_back(std::move(em));
+          if (rw && m.output() >= 0) {
+            writable.emplace_back(m.output(), std::move(snap));
+          } else {
+            held.push_back(std::move(snap));
+          }
+          break;
+        }
+        case pb::CACHE: {
+          HOIST_ASSIGN_OR_RETURN(CacheMountDir dir,
+                                 CacheMountDir::Open(state, m, worker_, inputs, ctx.cancel.get()));
+          executor::ExecMount em{.kind = executor::ExecMount::Kind::kBind, .destination = m.dest()};
+          em.source = dir.path();
+          req.mounts.push_back(std::move(em));
+          caches.push_back(std::move(dir));
+          break;
+        }
+        case pb::TMPFS: {
+          executor::ExecMount em{.kind = executor::ExecMount::Kind::kTmpfs, .destination = m.dest()};
+          em.tmpfs_size_bytes = static_cast<uint64_t>(std::max<int64_t>(0, m.tmpfsopt().size()));
+          req.mounts.push_back(std::move(em));
+          break;
+        }
+        case pb::SECRET: {
+          auto data = ReadSecret(m.secretopt().id(), ctx);
+          if (!data) {
+            if (data.error().code() == Code::kNotFound && m.secretopt().optional()) break;
+            return Unexpected(std::move(data).error());
+          }
+          executor::ExecMount em{.kind = executor::ExecMount::Kind::kSecret,
+                                 .destination = m.dest(),
+                                 .read_only = true};
+          em.secret_data = std::move(*data);
+          em.uid = m.secretopt().uid();
+          em.gid = m.secretopt().gid();
+          em.mode = m.secretopt().mode();
+          req.mounts.push_back(std::move(em));
+          break;
+        }
+        case pb::SSH:
+          if (m.sshopt().optional()) break;
+          return MakeError(Code::kUnimplemented,
+                           "RUN --mount=type=ssh: SSH agent forwarding is not supported yet");
+        default:
+          return MakeError(Code::kInvalidArgument,
+                           fmt::format("{}: unknown mount type {}", Describe(),
+                                       static_cast<int>(m.mounttype())));
+      }
+    }
+    if (!have_root) {
+      return MakeError(Code::kInvalidArgument, fmt::format("{}: no root mount", Describe()));
+    }
+    for (const pb::SecretEnv& se : exec.secretenv()) {
+      auto data = ReadSecret(se.id(), ctx);
+      if (!data) {
+        if (data.error().code() == Code::kNotFound && se.optional()) continue;
+        (void)snapshots.Remove(root_key_);
+        return Unexpected(std::move(data).error());
+      }
+      req.secret_env.push_back(se.name() + "=" + *data);
+    }
+
+    OutputTail tail;
+    req.stdout_sink = [&](std::string_view chunk) {
+      tail.Add(chunk);
+      ctx.progress.Log(1, std::string(chunk));
+    };
+    req.stderr_sink = [&](std::string_view chunk) {
+      tail.Add(chunk);
+      ctx.progress.Log(2, std::string(chunk));
+    };
+    auto run = worker_.options().executor->Run(req, ctx.cancel.get());
+    if (!run) {
+      (void)snapshots.Remove(root_key_);
+      Error e = std::move(run).error();
+      if (e.code() == Code::kCancelled) return Unexpected(std::move(e));
+      const std::string last = tail.Text();
+      if (!last.empty()) {
+        return MakeError(e.code(), fmt::format("{}\n--- last output ---\n{}", e.message(), last));
+      }
+      return Unexpected(std::move(e));
+    }
+
+    std::vector<ResultRef> results(outputs);
+    for (const pb::Mount& m : exec.mounts()) {
+      if (m.mounttype() == pb::BIND && m.dest() == "/" ) {
+        const std::string name = NewSnapshotKey("run");
+        if (m.output() >= 0) {
+          HOIST_TRY(snapshots.Commit(name, root_key_));
+          results[m.output()] = worker_.Ref(name);
+        } else {
+          (void)snapshots.Remove(root_key_);
+        }
+      }
+    }
+    for (auto& [output, snap] : writable) {
+      const std::string name = NewSnapshotKey("run");
+      HOIST_TRY(snap->Commit(name));
+      results[output] = worker_.Ref(name);
+    }
+    for (ResultRef& r : results) {
+      if (r.empty()) {
+        HOIST_ASSIGN_OR_RETURN(r, worker_.EmptyRef());
+      }
+    }
+    return results;
+  }
+
+ private:
+  std::string Describe() const {
+    std::string args;
+    for (const auto& a : op_.exec().meta().args()) args += (args.empty() ? "" : " ") + a;
+    return fmt::format("process \"{}\"", args);
+  }
+
+  Result<std::string> ReadSecret(const std::string& id, const OpContext& ctx) {
+    std::string data;
+    Status st = worker_.options().sessions->Any(
+        worker_.options().session_ids,
+        [&](session::Session& s) -> Status {
+          HOIST_ASSIGN_OR_RETURN(data, s.Secret(id));
+          return OkStatus();
+        },
+        session::kDefaultSessionTimeout, ctx.cancel.get());
+    if (!st) {
+      if (st.error().code() == Code::kNotFound) {
+        return MakeError(Code::kNotFound, SecretNotFound(id));
+      }
+      return Unexpected(std::move(st).error());
+    }
+    return data;
+  }
+
+  Worker& worker_;
+  oci::Digest digest_;
+  pb::Op op_;
+  std::string root_key_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Op>> MakeExecOp(Worker& worker, const oci::Digest& digest,
+                                       const pb::Op& op, const llb::OpMetadata&) {
+  if (op.exec().meta().args_size() == 0) {
+    return MakeError(Code::kInvalidArgument, fmt::format("exec op {}: no args", digest.str()));
+  }
+  return std::make_unique<ExecOp>(worker, digest, op);
+}
+
+}  // namespace hoist::solver::ops::internal

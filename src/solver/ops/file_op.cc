@@ -1,0 +1,296 @@
+// File ops: chains of mkdir/mkfile/rm/symlink/copy actions on snapshots, and merge ops.
+#include <map>
+
+#include <fmt/format.h>
+
+#include "solver/ops/file_actions.h"
+#include "solver/ops/internal/file_util.h"
+#include "solver/ops/internal/ops.h"
+
+namespace hoist::solver::ops::internal {
+namespace {
+
+std::optional<ChownOpt> Owner(const pb::ChownOpt* o, bool has) {
+  if (!has || o == nullptr) return std::nullopt;
+  auto user = [](const pb::UserOpt& u) -> std::optional<UserOpt> {
+    if (u.has_byname()) return UserOpt{.name = u.byname().name()};
+    if (u.user_case() == pb::UserOpt::kByID) return UserOpt{.id = u.byid()};
+    return std::nullopt;
+  };
+  ChownOpt c;
+  if (o->has_user()) c.user = user(o->user());
+  if (o->has_group()) c.group = user(o->group());
+  if (!c.user && !c.group) return std::nullopt;
+  return c;
+}
+
+class FileOp final : public Op {
+ public:
+  FileOp(Worker& worker, oci::Digest digest, pb::Op op)
+      : worker_(worker), digest_(std::move(digest)), op_(std::move(op)) {}
+
+  Result<CacheMap> GetCacheMap(const OpContext&) override {
+    CacheMap cm{.digest = digest_};
+    cm.deps.resize(op_.inputs_size());
+    // A copy depends only on the content of the paths it reads from its source input.
+    std::map<int64_t, std::vector<const pb::FileActionCopy*>> copies;
+    std::map<int64_t, bool> used_otherwise;
+    for (const pb::FileAction& a : op_.file().actions()) {
+      if (a.input() >= 0 && a.input() < op_.inputs_size()) used_otherwise[a.input()] = true;
+      if (a.has_copy() && a.secondaryinput() >= 0 && a.secondaryinput() < op_.inputs_size()) {
+        copies[a.secondaryinput()].push_back(&a.copy());
+      }
+    }
+    for (const auto& [input, list] : copies) {
+      if (used_otherwise[input]) continue;
+      std::vector<std::string> paths;
+      bool follow = true, wildcard = false;
+      std::string selector;
+      for (const pb::FileActionCopy* c : list) {
+        paths.push_back(c->src());
+        follow = follow && c->followsymlink();
+        wildcard = wildcard || c->allowwildcard();
+        selector += c->src() + "\n";
+        for (const auto& p : c->include_patterns()) selector += "+" + p + "\n";
+        for (const auto& p : c->exclude_patterns()) selector += "-" + p + "\n";
+      }
+      CacheMap::Dep& dep = cm.deps[input];
+      dep.selector = DigestOf(selector);
+      dep.compute_digest = [this, paths, follow, wildcard](const OpContext&,
+                                                          const ResultRef& ref) {
+        return ChecksumPaths(worker_, ref, paths, follow, wildcard);
+      };
+    }
+    return cm;
+  }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>& inputs) override {
+    const auto& actions = op_.file().actions();
+    const int64_t n = static_cast<int64_t>(inputs.size());
+    snapshot::Snapshotter& snapshots = *worker_.options().snapshotter;
+    const std::string& state = worker_.options().state_dir;
+    // How many later actions build on each action's result.
+    std::vector<int> consumers(actions.size(), 0);
+    for (const pb::FileAction& a : actions) {
+      if (a.input() >= n) ++consumers[a.input() - n];
+    }
+    std::vector<std::unique_ptr<MountedSnapshot>> active(actions.size());
+    std::vector<std::string> committed(actions.size());
+    std::map<int64_t, std::unique_ptr<MountedSnapshot>> views;
+    int outputs = 0;
+    for (const pb::FileAction& a : actions) outputs = std::max<int>(outputs, a.output() + 1);
+    std::vector<ResultRef> results(outputs);
+
+    FileActionOptions options;
+    options.cancel = ctx.cancel.get();
+    for (int i = 0; i < actions.size(); ++i) {
+      const pb::FileAction& a = actions[i];
+      // The tree this action changes: a fresh snapshot of an input, or the one a previous
+      // action left, continued in place when nothing else needs that result as it was.
+      std::unique_ptr<MountedSnapshot> dest;
+      if (a.input() >= n) {
+        const int64_t j = a.input() - n;
+        if (j >= i) return MakeError(Code::kInvalidArgument, BadIndex(i));
+        if (active[j] && consumers[j] == 1 && actions[j].output() < 0) {
+          dest = std::move(active[j]);
+        } else {
+          HOIST_ASSIGN_OR_RETURN(std::string parent, CommitAction(j, active, committed));
+          HOIST_ASSIGN_OR_RETURN(dest, MountedSnapshot::Create(snapshots, parent, true, state));
+        }
+      } else {
+        std::string parent = a.input() >= 0 ? inputs[a.input()].id() : "";
+        HOIST_ASSIGN_OR_RETURN(dest, MountedSnapshot::Create(snapshots, parent, true, state));
+      }
+      switch (a.action_case()) {
+        case pb::FileAction::kMkdir: {
+          const auto& m = a.mkdir();
+          HOIST_TRY(ApplyMkdir(dest->path(),
+                               MkdirAction{.path = m.path(),
+                                           .mode = static_cast<uint32_t>(m.mode()),
+                                           .make_parents = m.makeparents(),
+                                           .owner = Owner(&m.owner(), m.has_owner()),
+                                           .timestamp = m.timestamp()},
+                               options));
+          break;
+        }
+        case pb::FileAction::kMkfile: {
+          const auto& m = a.mkfile();
+          HOIST_TRY(ApplyMkfile(dest->path(),
+                                MkfileAction{.path = m.path(),
+                                             .mode = static_cast<uint32_t>(m.mode()),
+                                             .data = m.data(),
+                                             .owner = Owner(&m.owner(), m.has_owner()),
+                                             .timestamp = m.timestamp()},
+                                options));
+          break;
+        }
+        case pb::FileAction::kRm: {
+          const auto& r = a.rm();
+          HOIST_TRY(ApplyRm(dest->path(),
+                            RmAction{.path = r.path(),
+                                     .allow_not_found = r.allownotfound(),
+                                     .allow_wildcard = r.allowwildcard()},
+                            options));
+          break;
+        }
+        case pb::FileAction::kSymlink: {
+          const auto& s = a.symlink();
+          HOIST_TRY(ApplySymlink(dest->path(),
+                                 SymlinkAction{.oldpath = s.oldpath(),
+                                               .newpath = s.newpath(),
+                                               .owner = Owner(&s.owner(), s.has_owner()),
+                                               .timestamp = s.timestamp()},
+                                 options));
+          break;
+        }
+        case pb::FileAction::kCopy: {
+          const auto& c = a.copy();
+          std::string src_root;
+          std::unique_ptr<MountedSnapshot> empty;
+          if (a.secondaryinput() >= n) {
+            const int64_t j = a.secondaryinput() - n;
+            if (j >= i) return MakeError(Code::kInvalidArgument, BadIndex(i));
+            HOIST_ASSIGN_OR_RETURN(std::string name, CommitAction(j, active, committed));
+            HOIST_ASSIGN_OR_RETURN(src_root, ViewPath(-1 - j, name, views));
+          } else if (a.secondaryinput() >= 0) {
+            HOIST_ASSIGN_OR_RETURN(src_root, ViewPath(a.secondaryinput(),
+                                                      inputs[a.secondaryinput()].id(), views));
+          } else {
+            HOIST_ASSIGN_OR_RETURN(src_root, ViewPath(-1000000, "", views));
+          }
+          CopyAction copy{.src = c.src(),
+                          .dest = c.dest(),
+                          .owner = Owner(&c.owner(), c.has_owner()),
+                          .mode = c.mode(),
+                          .mode_str = c.modestr(),
+                          .follow_symlink = c.followsymlink(),
+                          .dir_copy_contents = c.dircopycontents(),
+                          .attempt_unpack_docker_compatibility =
+                              c.attemptunpackdockercompatibility(),
+                          .create_dest_path = c.createdestpath(),
+                          .allow_wildcard = c.allowwildcard(),
+                          .allow_empty_wildcard = c.allowemptywildcard(),
+                          .timestamp = c.timestamp(),
+                          .include_patterns = {c.include_patterns().begin(),
+                                               c.include_patterns().end()},
+                          .exclude_patterns = {c.exclude_patterns().begin(),
+                                               c.exclude_patterns().end()},
+                          .always_replace_existing_dest_paths =
+                              c.alwaysreplaceexistingdestpaths()};
+          HOIST_TRY(ApplyCopy(src_root, dest->path(), copy, options));
+          break;
+        }
+        default:
+          return MakeError(Code::kInvalidArgument,
+                           fmt::format("file op {}: action {} is empty", digest_.str(), i));
+      }
+      active[i] = std::move(dest);
+      if (a.output() >= 0) {
+        HOIST_ASSIGN_OR_RETURN(std::string name, CommitAction(i, active, committed));
+        results[a.output()] = worker_.Ref(name);
+      }
+    }
+    for (ResultRef& r : results) {
+      if (r.empty()) {
+        HOIST_ASSIGN_OR_RETURN(r, worker_.EmptyRef());
+      }
+    }
+    return results;
+  }
+
+ private:
+  std::string BadIndex(int i) const {
+    return fmt::format("file op {}: action {} refers to a later action", digest_.str(), i);
+  }
+
+  // Commits action j's tree (once) and returns its snapshot name.
+  Result<std::string> CommitAction(int64_t j, std::vector<std::unique_ptr<MountedSnapshot>>& active,
+                                   std::vector<std::string>& committed) {
+    if (!committed[j].empty()) return committed[j];
+    if (!active[j]) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("file op {}: the result of action {} was used twice",
+                                   digest_.str(), j));
+    }
+    const std::string name = NewSnapshotKey("file");
+    HOIST_TRY(active[j]->Commit(name));
+    active[j].reset();
+    committed[j] = name;
+    return name;
+  }
+
+  Result<std::string> ViewPath(int64_t slot, const std::string& parent,
+                               std::map<int64_t, std::unique_ptr<MountedSnapshot>>& views) {
+    auto it = views.find(slot);
+    if (it != views.end()) return it->second->path();
+    HOIST_ASSIGN_OR_RETURN(auto view, MountedSnapshot::Create(*worker_.options().snapshotter,
+                                                              parent, false,
+                                                              worker_.options().state_dir));
+    std::string path = view->path();
+    views.emplace(slot, std::move(view));
+    return path;
+  }
+
+  Worker& worker_;
+  oci::Digest digest_;
+  pb::Op op_;
+};
+
+class MergeOp final : public Op {
+ public:
+  MergeOp(Worker& worker, oci::Digest digest, pb::Op op)
+      : worker_(worker), digest_(std::move(digest)), op_(std::move(op)) {}
+
+  Result<CacheMap> GetCacheMap(const OpContext&) override { return CacheMap{.digest = digest_}; }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>& inputs) override {
+    const auto& merge = op_.merge().inputs();
+    if (merge.empty()) {
+      HOIST_ASSIGN_OR_RETURN(ResultRef empty, worker_.EmptyRef());
+      return std::vector<ResultRef>{empty};
+    }
+    auto input = [&](int k) -> Result<std::string> {
+      const int64_t i = merge[k].input();
+      if (i < 0 || static_cast<size_t>(i) >= inputs.size()) {
+        return MakeError(Code::kInvalidArgument,
+                         fmt::format("merge op {}: input {} out of range", digest_.str(), i));
+      }
+      return inputs[i].id();
+    };
+    HOIST_ASSIGN_OR_RETURN(std::string base, input(0));
+    if (merge.size() == 1) return std::vector<ResultRef>{worker_.Ref(base)};
+    snapshot::Snapshotter& snapshots = *worker_.options().snapshotter;
+    HOIST_ASSIGN_OR_RETURN(auto dest, MountedSnapshot::Create(snapshots, base, true,
+                                                              worker_.options().state_dir));
+    for (int k = 1; k < merge.size(); ++k) {
+      HOIST_ASSIGN_OR_RETURN(std::string layer, input(k));
+      HOIST_ASSIGN_OR_RETURN(auto view, MountedSnapshot::Create(snapshots, layer, false,
+                                                                worker_.options().state_dir));
+      HOIST_TRY(CopyTree(view->path(), dest->path(), ctx.cancel.get()));
+    }
+    const std::string name = NewSnapshotKey("merge");
+    HOIST_TRY(dest->Commit(name));
+    return std::vector<ResultRef>{worker_.Ref(name)};
+  }
+
+ private:
+  Worker& worker_;
+  oci::Digest digest_;
+  pb::Op op_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Op>> MakeFileOp(Worker& worker, const oci::Digest& digest,
+                                       const pb::Op& op, const llb::OpMetadata&) {
+  return std::make_unique<FileOp>(worker, digest, op);
+}
+
+Result<std::unique_ptr<Op>> MakeMergeOp(Worker& worker, const oci::Digest& digest,
+                                        const pb::Op& op, const llb::OpMetadata&) {
+  return std::make_unique<MergeOp>(worker, digest, op);
+}
+
+}  // namespace hoist::solver::ops::internal

@@ -1,0 +1,65 @@
+// The op implementations behind Worker::Resolve, and what they share. Internal to the module.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/llb/ops.pb.h"
+#include "base/error.h"
+#include "base/mount.h"
+#include "base/temp_dir.h"
+#include "llb/definition.h"
+#include "oci/digest.h"
+#include "solver/op.h"
+#include "solver/ops/worker.h"
+
+namespace hoist::solver::ops::internal {
+
+Result<std::unique_ptr<Op>> MakeSourceOp(Worker& worker, const oci::Digest& digest,
+                                         const pb::Op& op, const llb::OpMetadata& metadata);
+Result<std::unique_ptr<Op>> MakeExecOp(Worker& worker, const oci::Digest& digest,
+                                       const pb::Op& op, const llb::OpMetadata& metadata);
+Result<std::unique_ptr<Op>> MakeFileOp(Worker& worker, const oci::Digest& digest,
+                                       const pb::Op& op, const llb::OpMetadata& metadata);
+Result<std::unique_ptr<Op>> MakeMergeOp(Worker& worker, const oci::Digest& digest,
+                                        const pb::Op& op, const llb::OpMetadata& metadata);
+
+// A fresh snapshot key: `<prefix>-<random>`.
+std::string NewSnapshotKey(std::string_view prefix);
+
+// A snapshot (active or view) mounted on a temporary directory for as long as this lives.
+// Destruction unmounts, then removes the snapshot unless it was committed.
+class MountedSnapshot {
+ public:
+  // Prepare (writable) or View (read-only) `parent` (a committed name; "" for empty) and mount
+  // it under `state_dir`.
+  static Result<std::unique_ptr<MountedSnapshot>> Create(snapshot::Snapshotter& snapshotter,
+                                                         const std::string& parent,
+                                                         bool writable,
+                                                         const std::string& state_dir);
+  ~MountedSnapshot();
+
+  const std::string& path() const { return dir_.path(); }
+  const std::string& key() const { return key_; }
+  const std::vector<Mount>& mounts() const { return mounts_; }
+  // Unmounts and commits the active snapshot as `name`. REQUIRES: writable.
+  Status Commit(const std::string& name);
+
+ private:
+  MountedSnapshot(snapshot::Snapshotter& s) : snapshotter_(s) {}
+  snapshot::Snapshotter& snapshotter_;
+  std::string key_;
+  std::vector<Mount> mounts_;
+  TempDir dir_;
+  ScopedMount mount_;
+  bool done_ = false;
+};
+
+// The platform an op runs for: its own, else the worker's default.
+oci::Platform OpPlatform(const Worker& worker, const pb::Op& op);
+
+// The digest of a string (for cache keys built from parts).
+oci::Digest DigestOf(std::string_view s);
+
+}  // namespace hoist::solver::ops::internal

@@ -1,0 +1,317 @@
+// Source ops: oci-layout (a client's OCI store through the session), local (a client dir),
+// and the schemes hoist refuses with a message saying what to use instead.
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/hash.h"
+#include "content/content_store.h"
+#include "llb/caps.h"
+#include "session/session.h"
+#include "solver/ops/internal/ops.h"
+#include "solver/ops/internal/file_util.h"
+#include "source/local_source.h"
+#include "source/oci_layout_source.h"
+
+namespace hoist::solver::ops::internal {
+namespace {
+
+using progress::VertexStatus;
+
+std::map<std::string, std::string> Attrs(const pb::SourceOp& src) {
+  return {src.attrs().begin(), src.attrs().end()};
+}
+
+// Sends byte-count updates for one blob at most every 100 ms, and a final one.
+class BlobProgress {
+ public:
+  BlobProgress(const progress::VertexProgress& p, const oci::Descriptor& d)
+      : progress_(p), status_{.id = d.digest.str(), .name = d.digest.str(), .total = d.size} {
+    status_.started = progress::Clock::now();
+    progress_.Status(status_);
+  }
+  void Add(int64_t n) {
+    status_.current += n;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ > std::chrono::milliseconds(100)) {
+      last_ = now;
+      progress_.Status(status_);
+    }
+  }
+  void Done() {
+    status_.completed = progress::Clock::now();
+    progress_.Status(status_);
+  }
+
+ private:
+  const progress::VertexProgress& progress_;
+  VertexStatus status_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+class OciLayoutSourceOp final : public Op {
+ public:
+  OciLayoutSourceOp(Worker& worker, source::OciLayoutIdentifier id)
+      : worker_(worker), id_(std::move(id)) {}
+
+  Result<CacheMap> GetCacheMap(const OpContext& ctx) override {
+    HOIST_TRY(EnsureResolved(ctx));
+    return CacheMap{.digest = instance_->ManifestCacheKey()};
+  }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>&) override {
+    HOIST_TRY(EnsureResolved(ctx));
+    const source::OciLayoutImage& image = instance_->image();
+    if (image.layers.empty()) {
+      HOIST_ASSIGN_OR_RETURN(ResultRef empty, worker_.EmptyRef());
+      return std::vector<ResultRef>{empty};
+    }
+    // Layers come into the engine's store first: the exporter re-uses them as the same blobs,
+    // and the store verifies each while it streams in.
+    content::ContentStore& engine = *worker_.options().content;
+    for (const oci::Descriptor& layer : image.layers) {
+      if (ctx.cancel && ctx.cancel->cancelled()) {
+        return MakeError(Code::kCancelled, "context canceled");
+      }
+      if (engine.Info(layer.digest)) continue;
+      BlobProgress bp(ctx.progress, layer);
+      HOIST_ASSIGN_OR_RETURN(auto writer, engine.Writer(layer.digest.str()));
+      Status st = instance_->ReadLayer(
+          std::distance(image.layers.data(), &layer),
+          [&](std::string_view chunk) -> Status {
+            bp.Add(static_cast<int64_t>(chunk.size()));
+            return writer->Write(chunk);
+          },
+          ctx.cancel.get());
+      if (st) st = writer->Commit(layer.size, layer.digest);
+      if (!st && st.error().code() != Code::kAlreadyExists) return Unexpected(std::move(st).error());
+      bp.Done();
+    }
+    snapshot::EnsureLayersOptions opts;
+    opts.cancel = ctx.cancel.get();
+    std::vector<progress::VertexStatus> extracting(image.layers.size());
+    opts.on_layer = [&](size_t i, const oci::Descriptor& d, const archive::ApplyStats&) {
+      VertexStatus s{.id = "extracting " + d.digest.str(), .name = "extracting " + d.digest.str()};
+      s.started = s.completed = progress::Clock::now();
+      ctx.progress.Status(s);
+      (void)i;
+    };
+    HOIST_ASSIGN_OR_RETURN(std::string top,
+                           worker_.options().layers->EnsureLayers(image.layers, image.diff_ids, opts));
+    return std::vector<ResultRef>{worker_.Ref(top)};
+  }
+
+  std::string Name() const override { return "oci-layout://" + id_.ref; }
+
+ private:
+  Status EnsureResolved(const OpContext& ctx) {
+    std::lock_guard lock(mu_);
+    if (instance_) return OkStatus();
+    const std::string resolve_id = "resolve " + id_.reference.String();
+    VertexStatus s{.id = resolve_id, .name = resolve_id};
+    s.started = progress::Clock::now();
+    ctx.progress.Status(s);
+    source::SessionStores stores(worker_.options().sessions, worker_.options().session_ids);
+    HOIST_ASSIGN_OR_RETURN(instance_, source::OciLayoutSourceInstance::Resolve(
+                                          id_, stores, ctx.cancel.get()));
+    s.completed = progress::Clock::now();
+    ctx.progress.Status(s);
+    return OkStatus();
+  }
+
+  Worker& worker_;
+  source::OciLayoutIdentifier id_;
+  std::mutex mu_;
+  std::unique_ptr<source::OciLayoutSourceInstance> instance_;
+};
+
+// Adapts a session's client dir to what the local syncer reads.
+class ClientDirReader final : public source::ContextReader {
+ public:
+  explicit ClientDirReader(std::shared_ptr<session::ClientDir> dir) : dir_(std::move(dir)) {}
+
+  Status Walk(const source::ContextFilter& filter,
+              const std::function<Status(const source::ContextEntry&)>& fn) override {
+    session::WalkOptions options{.include_patterns = filter.include_patterns,
+                                 .exclude_patterns = filter.exclude_patterns};
+    return dir_->Walk(options, [&](const session::FileEntry& e) {
+      return fn(source::ContextEntry{.path = e.path,
+                                     .mode = e.mode,
+                                     .uid = e.uid,
+                                     .gid = e.gid,
+                                     .size = static_cast<uint64_t>(e.size),
+                                     .mtime_ns = e.mtime_ns,
+                                     .link_target = e.link_target});
+    });
+  }
+
+  Status ReadFile(std::string_view path,
+                  const std::function<Status(std::string_view chunk)>& sink) override {
+    HOIST_ASSIGN_OR_RETURN(auto file, dir_->OpenFile(path));
+    std::string buf(1 << 20, '\0');
+    for (int64_t offset = 0;;) {
+      HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset, buf.data(), buf.size()));
+      if (n == 0) return OkStatus();
+      HOIST_TRY(sink(std::string_view(buf.data(), n)));
+      offset += static_cast<int64_t>(n);
+    }
+  }
+
+ private:
+  std::shared_ptr<session::ClientDir> dir_;
+};
+
+Result<std::vector<std::string>> JsonList(const std::map<std::string, std::string>& attrs,
+                                          std::string_view key) {
+  auto it = attrs.find(std::string(key));
+  if (it == attrs.end() || it->second.empty()) return std::vector<std::string>{};
+  auto j = nlohmann::json::parse(it->second, nullptr, false);
+  if (!j.is_array()) {
+    return MakeError(Code::kInvalidArgument, fmt::format("local source: attr {} is not a JSON list", key));
+  }
+  std::vector<std::string> out;
+  for (const auto& v : j) {
+    if (!v.is_string()) {
+      return MakeError(Code::kInvalidArgument, fmt::format("local source: attr {} is not a JSON list of strings", key));
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+class LocalSourceOp final : public Op {
+ public:
+  LocalSourceOp(Worker& worker, std::string name, std::map<std::string, std::string> attrs)
+      : worker_(worker), name_(std::move(name)), attrs_(std::move(attrs)) {}
+
+  Result<CacheMap> GetCacheMap(const OpContext& ctx) override {
+    HOIST_TRY(EnsureSession(ctx));
+    // A local source is read afresh by every build (the key names the session, as BuildKit's
+    // does); what follows it is cached on the content it actually uses.
+    std::string key = fmt::format("local\n{}\n{}\n", session_->id(), name_);
+    for (const auto& [k, v] : attrs_) key += k + "=" + v + "\n";
+    return CacheMap{.digest = DigestOf(key)};
+  }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>&) override {
+    HOIST_TRY(EnsureSession(ctx));
+    HOIST_ASSIGN_OR_RETURN(auto dir, session_->LocalDir(name_));
+    source::SyncOptions options;
+    HOIST_ASSIGN_OR_RETURN(options.filter.include_patterns, JsonList(attrs_, llb::kAttrIncludePatterns));
+    HOIST_ASSIGN_OR_RETURN(options.filter.exclude_patterns, JsonList(attrs_, llb::kAttrExcludePatterns));
+    HOIST_ASSIGN_OR_RETURN(options.filter.follow_paths, JsonList(attrs_, llb::kAttrFollowPaths));
+    // The mirror persists across builds of the same client and context, so a rebuild reads
+    // only the files that changed.
+    std::string hint = attrs_.contains(std::string(llb::kAttrSharedKeyHint))
+                           ? attrs_.at(std::string(llb::kAttrSharedKeyHint))
+                           : name_;
+    const std::string mirror =
+        worker_.options().state_dir + "/local/" +
+        std::string(DigestOf(session_->shared_key() + "\n" + hint).encoded().substr(0, 32));
+    std::lock_guard lock(MirrorLock(mirror));
+    ClientDirReader reader(dir);
+    VertexStatus s{.id = "transferring " + name_, .name = "transferring " + name_ + ":"};
+    s.started = progress::Clock::now();
+    ctx.progress.Status(s);
+    HOIST_ASSIGN_OR_RETURN(source::SyncStats stats, source::LocalSync(reader, mirror, options));
+    s.current = static_cast<int64_t>(stats.bytes_read);
+    s.completed = progress::Clock::now();
+    ctx.progress.Status(s);
+    HOIST_ASSIGN_OR_RETURN(oci::Digest tree, source::Checksum(mirror, "/", false, false));
+    const std::string name = "local-" + std::string(tree.encoded());
+    if (auto info = worker_.options().snapshotter->Stat(name); info) {
+      return std::vector<ResultRef>{worker_.Ref(name)};
+    }
+    HOIST_ASSIGN_OR_RETURN(auto snap, MountedSnapshot::Create(*worker_.options().snapshotter, "",
+                                                              true, worker_.options().state_dir));
+    HOIST_TRY(CopyTree(mirror, snap->path(), ctx.cancel.get()));
+    if (auto st = snap->Commit(name); !st) {
+      if (st.error().code() != Code::kAlreadyExists) return Unexpected(std::move(st).error());
+    }
+    return std::vector<ResultRef>{worker_.Ref(name)};
+  }
+
+  std::string Name() const override { return "local://" + name_; }
+
+ private:
+  Status EnsureSession(const OpContext& ctx) {
+    std::lock_guard lock(mu_);
+    if (session_) return OkStatus();
+    std::string id;
+    if (auto it = attrs_.find(std::string(llb::kAttrLocalSessionID)); it != attrs_.end()) {
+      id = it->second;
+    }
+    session::SessionManager& sessions = *worker_.options().sessions;
+    if (!id.empty()) {
+      HOIST_ASSIGN_OR_RETURN(session_, sessions.Get(id, session::kDefaultSessionTimeout,
+                                                    ctx.cancel.get()));
+      return OkStatus();
+    }
+    return sessions.Any(
+        worker_.options().session_ids,
+        [&](session::Session& s) -> Status {
+          HOIST_TRY(s.LocalDir(name_).map([](auto&&) {}));
+          HOIST_ASSIGN_OR_RETURN(session_, sessions.Get(s.id(), session::kDefaultSessionTimeout));
+          return OkStatus();
+        },
+        session::kDefaultSessionTimeout, ctx.cancel.get());
+  }
+
+  static std::mutex& MirrorLock(const std::string& mirror) {
+    static std::mutex mu;
+    static std::map<std::string, std::unique_ptr<std::mutex>> locks;
+    std::lock_guard lock(mu);
+    auto& m = locks[mirror];
+    if (!m) m = std::make_unique<std::mutex>();
+    return *m;
+  }
+
+  Worker& worker_;
+  std::string name_;
+  std::map<std::string, std::string> attrs_;
+  std::mutex mu_;
+  std::shared_ptr<session::Session> session_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Op>> MakeSourceOp(Worker& worker, const oci::Digest& digest,
+                                         const pb::Op& op, const llb::OpMetadata& metadata) {
+  (void)metadata;
+  const pb::SourceOp& src = op.source();
+  const std::string& identifier = src.identifier();
+  const size_t scheme_end = identifier.find("://");
+  const std::string scheme =
+      scheme_end == std::string::npos ? "" : identifier.substr(0, scheme_end);
+  if (scheme == source::kOciLayoutScheme) {
+    std::optional<oci::Platform> platform;
+    if (op.has_platform()) platform = OpPlatform(worker, op);
+    else platform = worker.options().default_platform;
+    HOIST_ASSIGN_OR_RETURN(source::OciLayoutIdentifier id,
+                           source::ParseOciLayoutIdentifier(identifier, Attrs(src), platform));
+    return std::make_unique<OciLayoutSourceOp>(worker, std::move(id));
+  }
+  if (scheme == "local") {
+    return std::make_unique<LocalSourceOp>(worker, identifier.substr(scheme_end + 3), Attrs(src));
+  }
+  if (scheme == "docker-image") {
+    return MakeError(Code::kUnimplemented,
+                     fmt::format("{}: pulling images from a registry is not supported yet; give "
+                                 "the image as a named context: --build-context "
+                                 "NAME=oci-layout://PATH[:TAG]",
+                                 identifier.substr(scheme_end + 3)));
+  }
+  if (scheme == "git" || scheme == "http" || scheme == "https") {
+    return MakeError(Code::kUnimplemented,
+                     fmt::format("{} sources are not supported yet: {}", scheme, identifier));
+  }
+  return MakeError(Code::kInvalidArgument,
+                   fmt::format("op {}: unknown source type {}", digest.str(), identifier));
+}
+
+}  // namespace hoist::solver::ops::internal

@@ -1,0 +1,135 @@
+#include "solver/ops/worker.h"
+
+#include <fmt/format.h>
+
+#include "base/hash.h"
+#include "session/session.h"
+#include "solver/ops/internal/ops.h"
+
+namespace hoist::solver::ops {
+
+namespace internal {
+
+std::string NewSnapshotKey(std::string_view prefix) {
+  return fmt::format("{}-{}", prefix, session::NewRandomId());
+}
+
+oci::Digest DigestOf(std::string_view s) { return oci::Digest::Sha256Of(s); }
+
+oci::Platform OpPlatform(const Worker& worker, const pb::Op& op) {
+  if (!op.has_platform()) return worker.options().default_platform;
+  oci::Platform p;
+  p.os = op.platform().os();
+  p.architecture = op.platform().architecture();
+  p.variant = op.platform().variant();
+  p.os_version = op.platform().osversion();
+  for (const auto& f : op.platform().osfeatures()) p.os_features.push_back(f);
+  return p;
+}
+
+Result<std::unique_ptr<MountedSnapshot>> MountedSnapshot::Create(
+    snapshot::Snapshotter& snapshotter, const std::string& parent, bool writable,
+    const std::string& state_dir) {
+  std::unique_ptr<MountedSnapshot> m(new MountedSnapshot(snapshotter));
+  m->key_ = NewSnapshotKey(writable ? "active" : "view");
+  HOIST_ASSIGN_OR_RETURN(m->mounts_, writable ? snapshotter.Prepare(m->key_, parent)
+                                              : snapshotter.View(m->key_, parent));
+  auto dir = TempDir::Create("mnt-", state_dir);
+  if (!dir) {
+    (void)snapshotter.Remove(m->key_);
+    return Unexpected(std::move(dir).error());
+  }
+  m->dir_ = std::move(*dir);
+  auto mounted = MountAll(m->mounts_, m->dir_.path());
+  if (!mounted) {
+    (void)snapshotter.Remove(m->key_);
+    return Unexpected(std::move(mounted).error());
+  }
+  m->mount_ = std::move(*mounted);
+  return m;
+}
+
+MountedSnapshot::~MountedSnapshot() {
+  (void)mount_.Unmount();
+  if (!done_) (void)snapshotter_.Remove(key_);
+}
+
+Status MountedSnapshot::Commit(const std::string& name) {
+  HOIST_TRY(mount_.Unmount());
+  HOIST_TRY(snapshotter_.Commit(name, key_));
+  done_ = true;
+  return OkStatus();
+}
+
+}  // namespace internal
+
+Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
+Worker::~Worker() = default;
+
+Result<std::unique_ptr<Op>> Worker::Resolve(const oci::Digest& digest, std::string_view op_bytes,
+                                            const llb::OpMetadata& metadata) {
+  pb::Op op;
+  if (!op.ParseFromArray(op_bytes.data(), static_cast<int>(op_bytes.size()))) {
+    return MakeError(Code::kInvalidArgument, fmt::format("op {}: not a pb.Op", digest.str()));
+  }
+  for (const auto& [cap, enabled] : metadata.caps) {
+    (void)enabled;
+    // Every cap the frontend emits is implemented by some op here, except these.
+    if (cap.starts_with("source.git") || cap.starts_with("source.http") ||
+        cap == "exec.mount.ssh" || cap == "exec.cdi") {
+      // The op itself reports what is missing when it is reached.
+      continue;
+    }
+  }
+  switch (op.op_case()) {
+    case pb::Op::kSource:
+      return internal::MakeSourceOp(*this, digest, op, metadata);
+    case pb::Op::kExec:
+      return internal::MakeExecOp(*this, digest, op, metadata);
+    case pb::Op::kFile:
+      return internal::MakeFileOp(*this, digest, op, metadata);
+    case pb::Op::kMerge:
+      return internal::MakeMergeOp(*this, digest, op, metadata);
+    case pb::Op::kDiff:
+      return MakeError(Code::kUnimplemented, "diff ops are not supported yet");
+    case pb::Op::kBuild:
+      return MakeError(Code::kUnimplemented, "build ops are not supported");
+    default:
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("op {}: no operation in it", digest.str()));
+  }
+}
+
+Result<std::optional<ResultRef>> Worker::Load(const std::string& id) {
+  auto info = options_.snapshotter->Stat(id);
+  if (!info) {
+    if (info.error().code() == Code::kNotFound) return std::nullopt;
+    return Unexpected(std::move(info).error());
+  }
+  if (info->kind != snapshot::Kind::kCommitted) return std::nullopt;
+  return Ref(id);
+}
+
+int64_t Worker::Size(const std::string& id) {
+  auto usage = options_.snapshotter->GetUsage(id);
+  return usage ? usage->size : 0;
+}
+
+ResultRef Worker::Ref(const std::string& name) const { return ResultRef::Adopt(name, {}); }
+
+Result<ResultRef> Worker::EmptyRef() {
+  std::lock_guard lock(empty_mu_);
+  const std::string name(kEmptySnapshot);
+  auto info = options_.snapshotter->Stat(name);
+  if (info) return Ref(name);
+  if (info.error().code() != Code::kNotFound) return Unexpected(std::move(info).error());
+  const std::string key = internal::NewSnapshotKey("empty");
+  HOIST_TRY(options_.snapshotter->Prepare(key, "").map([](auto&&) {}));
+  if (auto st = options_.snapshotter->Commit(name, key); !st) {
+    (void)options_.snapshotter->Remove(key);
+    return Unexpected(std::move(st).error());
+  }
+  return Ref(name);
+}
+
+}  // namespace hoist::solver::ops

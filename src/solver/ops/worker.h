@@ -1,0 +1,79 @@
+// Worker: the engine's op implementations (BuildKit's worker with its llbsolver ops). It turns
+// LLB ops into solver Ops (OpResolver) and owns what their results are: committed snapshots of
+// the engine's snapshotter, named by their snapshot key (ResultStore).
+//
+//   source   oci-layout:// (a client's OCI store through the session; layers copied into the
+//            engine's content store, verified, and unpacked once per chain ID), local:// (a
+//            client dir mirrored incrementally, then snapshotted), docker-image:// (refused
+//            until registries are supported: use a named context)
+//   exec     a process in the OCI runtime on a snapshot of its root input, with bind, cache,
+//            tmpfs and secret mounts; its writable mounts' changes become new snapshots
+//   file     mkdir/mkfile/rm/symlink/copy on snapshots (file_actions.h)
+//   merge    the inputs' trees layered in order
+//
+// A Worker serves the solves of one build (it knows the build's sessions). It refers to the
+// engine's parts without owning them; they must outlive it.
+//
+// Thread-safety: thread-safe; ops run concurrently on pool threads.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "content/content_store.h"
+#include "executor/executor.h"
+#include "oci/platform.h"
+#include "session/session_manager.h"
+#include "snapshot/layer_cache.h"
+#include "snapshot/snapshotter.h"
+#include "solver/op.h"
+
+namespace hoist::solver::ops {
+
+// The committed snapshot holding an empty tree, the result of sources with no content.
+inline constexpr std::string_view kEmptySnapshot = "empty";
+
+struct WorkerOptions {
+  snapshot::Snapshotter* snapshotter = nullptr;  // REQUIRED
+  snapshot::LayerCache* layers = nullptr;        // REQUIRED
+  content::ContentStore* content = nullptr;      // REQUIRED: the engine's blobs
+  // May be null: exec ops then fail, saying no OCI runtime works here.
+  executor::Executor* executor = nullptr;
+  std::string executor_error;  // why there is no executor, when there is none
+  session::SessionManager* sessions = nullptr;  // REQUIRED
+  // The build's sessions, tried in order by ops that name none.
+  std::vector<std::string> session_ids;
+  // Engine state for the ops: local context mirrors, cache mounts, mount points.
+  std::string state_dir;
+  // The platform of ops that name none (the host's).
+  oci::Platform default_platform;
+};
+
+class Worker final : public OpResolver, public ResultStore {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker() override;
+
+  // OpResolver
+  Result<std::unique_ptr<Op>> Resolve(const oci::Digest& digest, std::string_view op_bytes,
+                                      const llb::OpMetadata& metadata) override;
+  // ResultStore: IDs are committed snapshot names.
+  Result<std::optional<ResultRef>> Load(const std::string& id) override;
+  int64_t Size(const std::string& id) override;
+
+  const WorkerOptions& options() const { return options_; }
+
+  // A reference to committed snapshot `name`.
+  ResultRef Ref(const std::string& name) const;
+  // The empty tree's snapshot, created on first use.
+  Result<ResultRef> EmptyRef();
+
+ private:
+  WorkerOptions options_;
+  std::mutex empty_mu_;
+};
+
+}  // namespace hoist::solver::ops
