@@ -1,0 +1,173 @@
+#include "exporter/snapshot_image.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/atomic_file.h"
+#include "base/file_system.h"
+#include "exporter/image_writer.h"
+#include "oci/media_types.h"
+
+namespace hoist::exporter {
+namespace {
+
+std::string Label(const snapshot::Info& info, std::string_view key) {
+  auto it = info.labels.find(std::string(key));
+  return it == info.labels.end() ? "" : it->second;
+}
+
+// The media type of a stored layer blob, from its first bytes.
+Result<std::string> SniffLayerType(content::ContentStore& store, const oci::Digest& digest) {
+  HOIST_ASSIGN_OR_RETURN(auto reader, store.ReaderAt(digest));
+  unsigned char magic[4] = {0, 0, 0, 0};
+  HOIST_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(0, magic, sizeof(magic)));
+  if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    return std::string(oci::kMediaTypeImageLayerGzip);
+  }
+  if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) {
+    return std::string(oci::kMediaTypeImageLayerZstd);
+  }
+  return std::string(oci::kMediaTypeImageLayer);
+}
+
+struct Layer {
+  oci::Descriptor descriptor;
+  oci::Digest diff_id;
+};
+
+std::string DiffCacheKey(const std::string& name, const SnapshotImageOptions& o) {
+  return fmt::format("{}.{}.{}.{}.json", name,
+                     static_cast<int>(o.layer.compression.compression),
+                     o.layer.compression.level.value_or(-1),
+                     o.rewrite_timestamps && o.epoch ? *o.epoch : -1);
+}
+
+std::optional<Layer> LoadCachedDiff(content::ContentStore& store, const std::string& path) {
+  auto text = PosixFileSystem()->ReadFile(path, 1 << 16);
+  if (!text) return std::nullopt;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto digest = oci::Digest::Parse(j.value("digest", ""));
+  auto diff_id = oci::Digest::Parse(j.value("diffID", ""));
+  if (!digest || !diff_id) return std::nullopt;
+  auto info = store.Info(*digest);
+  if (!info || info->size != j.value("size", int64_t{-1})) return std::nullopt;
+  return Layer{.descriptor = {.media_type = j.value("mediaType", ""),
+                              .digest = *digest,
+                              .size = info->size},
+               .diff_id = *diff_id};
+}
+
+void SaveCachedDiff(const std::string& dir, const std::string& path, const Layer& l) {
+  nlohmann::json j = {{"mediaType", l.descriptor.media_type},
+                      {"digest", l.descriptor.digest.str()},
+                      {"size", l.descriptor.size},
+                      {"diffID", l.diff_id.str()}};
+  if (!PosixFileSystem()->MakeDirs(dir, 0700)) return;
+  (void)WriteFileAtomic(PosixFileSystem(), path, j.dump());
+}
+
+// One non-empty history entry per layer (BuildKit's normalizeLayersAndHistory).
+void AlignHistory(oci::ImageConfig& config, size_t layers, const std::string& created) {
+  size_t non_empty = 0;
+  for (const oci::History& h : config.history) non_empty += h.empty_layer ? 0 : 1;
+  for (auto it = config.history.rbegin(); non_empty > layers && it != config.history.rend();
+       ++it) {
+    if (!it->empty_layer) {
+      it->empty_layer = true;
+      --non_empty;
+    }
+  }
+  while (non_empty < layers) {
+    config.history.push_back({.created = created, .comment = "hoist exporter"});
+    ++non_empty;
+  }
+}
+
+}  // namespace
+
+Result<SnapshotImage> WriteSnapshotImage(snapshot::Snapshotter& snapshotter,
+                                         content::ContentStore& store, const std::string& top,
+                                         oci::ImageConfig config,
+                                         const SnapshotImageOptions& options) {
+  std::vector<snapshot::Info> chain;
+  for (std::string name = top; !name.empty();) {
+    HOIST_ASSIGN_OR_RETURN(snapshot::Info info, snapshotter.Stat(name));
+    name = info.parent;
+    chain.push_back(std::move(info));
+  }
+  std::reverse(chain.begin(), chain.end());
+
+  SnapshotImage out;
+  std::vector<Layer> layers;
+  snapshot::DiffLayerOptions diff_options = options.layer;
+  if (options.rewrite_timestamps && options.epoch) diff_options.tar.source_date_epoch = *options.epoch;
+  for (const snapshot::Info& info : chain) {
+    if (options.cancel && options.cancel->cancelled()) {
+      return MakeError(Code::kCancelled, "context canceled");
+    }
+    const std::string blob = Label(info, kLabelLayerDigest);
+    if (!blob.empty()) {
+      HOIST_ASSIGN_OR_RETURN(oci::Digest digest, oci::Digest::Parse(blob));
+      HOIST_ASSIGN_OR_RETURN(oci::Digest diff_id, oci::Digest::Parse(Label(info, kLabelLayerDiffId)));
+      HOIST_ASSIGN_OR_RETURN(content::BlobInfo bi, store.Info(digest));
+      std::string media_type = Label(info, kLabelLayerMediaType);
+      if (media_type.empty()) {
+        HOIST_ASSIGN_OR_RETURN(media_type, SniffLayerType(store, digest));
+      }
+      layers.push_back({.descriptor = {.media_type = media_type, .digest = digest, .size = bi.size},
+                        .diff_id = diff_id});
+      continue;
+    }
+    if (info.parent.empty() && info.name == "empty") continue;  // the empty tree adds nothing
+    const std::string cache_path =
+        options.diff_cache_dir.empty() ? ""
+                                       : options.diff_cache_dir + "/" + DiffCacheKey(info.name, options);
+    if (!cache_path.empty()) {
+      if (auto cached = LoadCachedDiff(store, cache_path)) {
+        layers.push_back(*cached);
+        continue;
+      }
+    }
+    auto diff = snapshot::DiffLayer(snapshotter, info.name, store, diff_options);
+    if (!diff) {
+      return Unexpected(std::move(diff).error().Wrap(fmt::format("export layer {}", layers.size() + 1)));
+    }
+    Layer l{.descriptor = diff->descriptor, .diff_id = diff->diff_id};
+    if (!cache_path.empty()) SaveCachedDiff(options.diff_cache_dir, cache_path, l);
+    layers.push_back(l);
+    ++out.new_layers;
+  }
+
+  std::string created;
+  if (options.epoch) {
+    created = FormatTimestamp(*options.epoch);
+  } else {
+    HOIST_ASSIGN_OR_RETURN(int64_t t, CreationTime());
+    created = FormatTimestamp(t);
+  }
+  config.created = created;
+  for (oci::History& h : config.history) {
+    if (h.created.empty()) h.created = created;
+  }
+  config.rootfs.type = "layers";
+  config.rootfs.diff_ids.clear();
+  std::vector<oci::Descriptor> descriptors;
+  for (const Layer& l : layers) {
+    config.rootfs.diff_ids.push_back(l.diff_id);
+    descriptors.push_back(l.descriptor);
+  }
+  AlignHistory(config, layers.size(), created);
+  HOIST_ASSIGN_OR_RETURN(out.manifest, WriteImage(store, config, descriptors));
+  const std::string config_json = oci::SerializeImageConfig(config);
+  out.config = {.media_type = std::string(oci::kMediaTypeImageConfig),
+                .digest = oci::Digest::Sha256Of(config_json),
+                .size = static_cast<int64_t>(config_json.size())};
+  out.image_config = std::move(config);
+  out.layers = layers.size();
+  return out;
+}
+
+}  // namespace hoist::exporter
