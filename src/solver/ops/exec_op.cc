@@ -12,7 +12,7 @@
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
 #include "session/session.h"
-#include "solver/ops/internal/file_util.h"
+#include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
 
 namespace hoist::solver::ops::internal {

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "solver/ops/file_actions.h"
-#include "solver/ops/internal/file_util.h"
+#include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
 
 namespace hoist::solver::ops::internal {

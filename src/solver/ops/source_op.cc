@@ -12,7 +12,7 @@
 #include "llb/caps.h"
 #include "session/session.h"
 #include "solver/ops/internal/ops.h"
-#include "solver/ops/internal/file_util.h"
+#include "solver/ops/internal/tree_util.h"
 #include "source/local_source.h"
 #include "source/oci_layout_source.h"
 

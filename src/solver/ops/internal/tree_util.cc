@@ -1,4 +1,4 @@
-#include "solver/ops/internal/file_util.h"
+#include "solver/ops/internal/tree_util.h"
 
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/ops.h"
