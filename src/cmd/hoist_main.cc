@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/log.h"
+#include "cmd/build_command.h"
 #include "cmd/debug_command.h"
 #include "cmd/image_commands.h"
 #include "cmd/layout_command.h"
@@ -17,7 +18,12 @@ int main(int argc, char** argv) {
   app.add_flag_callback(
       "-D,--debug", [] { hoist::SetLogLevel(hoist::LogLevel::kDebug); }, "Enable debug logging");
 
+  std::string root;
+  app.add_option("--root", root, "Engine state directory (default: $HOIST_ROOT, /var/lib/hoist)")
+      ->envname("HOIST_ROOT");
+
   hoist::Status status;
+  hoist::cmd::RegisterBuildCommand(app, &root, &status);
   hoist::cmd::RegisterLayoutCommands(app, &status);
   hoist::cmd::RegisterImageCommands(app, &status);
   hoist::cmd::RegisterDebugCommands(app, &status);

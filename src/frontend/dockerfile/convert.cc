@@ -463,7 +463,7 @@ Result<void> Converter::ResolveBaseImage(DispatchState& d, bool reachable) {
       d.platform = platform;
       return {};
     }
-    if (opts_.resolver != nullptr) {
+    if (opts_.resolver != nullptr && opts_.resolve_registry_images) {
       ResolveImageConfigOptions ro;
       ro.platform = platform;
       ro.resolver_type = ResolverType::kRegistry;

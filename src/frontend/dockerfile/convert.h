@@ -55,6 +55,10 @@ struct ConvertOptions {
   // Resolves base image configs. Not owned; may be null, in which case docker-image configs
   // are not resolved and each stage's config starts empty.
   ImageMetaResolver* resolver = nullptr;
+  // Whether FROM images that no named context replaces are resolved through `resolver` (their
+  // configs and digests); false leaves them unresolved, as with no resolver, while named
+  // contexts still use it (`hoist build --print-llb` without a registry).
+  bool resolve_registry_images = true;
   // "default", "pull" or "local": BuildKit's image resolve modes.
   std::string image_resolve_mode = "default";
   // The client session that serves the build context.

@@ -1,0 +1,527 @@
+#include "cmd/build_command.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "archive/diff.h"
+#include "base/atomic_file.h"
+#include "base/pattern_matcher.h"
+#include "base/temp_dir.h"
+#include "client/build_options.h"
+#include "client/output_spec.h"
+#include "cmd/engine.h"
+#include "cmd/progress_display.h"
+#include "exporter/image_archive.h"
+#include "exporter/snapshot_image.h"
+#include "frontend/dockerfile/convert.h"
+#include "llb/dump.h"
+#include "source/oci_layout_source.h"
+#include "solver/ops/file_actions.h"
+#include "solver/ops/worker.h"
+#include "solver/scheduler.h"
+
+namespace hoist::cmd {
+namespace {
+
+using frontend::dockerfile::ImageMetaResolver;
+using frontend::dockerfile::ResolvedImageConfig;
+using frontend::dockerfile::ResolveImageConfigOptions;
+using frontend::dockerfile::ResolverType;
+
+struct BuildArgs {
+  std::string context;
+  std::string file;
+  std::vector<std::string> tags;
+  std::vector<std::string> build_args;
+  std::string target;
+  std::string platform;
+  std::vector<std::string> outputs;
+  std::string progress = "auto";
+  bool no_cache = false;
+  bool print_llb = false;
+  std::string metadata_file;
+  std::string runtime;
+  client::BuildFlags flags;
+};
+
+// Resolves base image configs for the frontend through the engine's sources.
+class EngineResolver final : public ImageMetaResolver {
+ public:
+  EngineResolver(session::SessionManager* sessions, std::vector<std::string> session_ids)
+      : stores_(sessions, std::move(session_ids)) {}
+
+  Result<ResolvedImageConfig> ResolveImageConfig(
+      std::string_view ref, const ResolveImageConfigOptions& options) override {
+    if (options.resolver_type == ResolverType::kOciLayout) {
+      HOIST_ASSIGN_OR_RETURN(source::OciLayoutConfig c,
+                             source::ResolveOciLayoutConfig(ref, options.session_id,
+                                                            options.store_id, options.platform,
+                                                            stores_));
+      return ResolvedImageConfig{.ref = c.ref, .digest = c.digest, .config_json = c.config_json};
+    }
+    return MakeError(Code::kUnimplemented,
+                     fmt::format("{}: pulling images from a registry is not supported yet; give "
+                                 "the image as a named context: --build-context "
+                                 "NAME=oci-layout://PATH[:TAG]",
+                                 ref));
+  }
+
+ private:
+  source::SessionStores stores_;
+};
+
+// The session's pattern matchers are the .dockerignore ones.
+class Matcher final : public session::PathMatcher {
+ public:
+  explicit Matcher(PatternMatcher m) : m_(std::move(m)) {}
+  Result<bool> MatchesOrParentMatches(std::string_view path) const override {
+    return m_.MatchesOrParentMatches(path);
+  }
+  bool has_exclusions() const override { return m_.has_exclusions(); }
+
+ private:
+  PatternMatcher m_;
+};
+
+session::PathMatcherFactory MatcherFactory() {
+  return [](const std::vector<std::string>& patterns)
+             -> Result<std::unique_ptr<session::PathMatcher>> {
+    HOIST_ASSIGN_OR_RETURN(PatternMatcher m, PatternMatcher::Create(patterns));
+    return std::make_unique<Matcher>(std::move(m));
+  };
+}
+
+Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
+                                   std::string_view path, bool optional) {
+  HOIST_ASSIGN_OR_RETURN(auto d, s.LocalDir(dir));
+  auto file = d->OpenFile(path);
+  if (!file) {
+    if (optional && file.error().code() == Code::kNotFound) return std::string();
+    return Unexpected(std::move(file).error());
+  }
+  std::string data;
+  char buf[65536];
+  for (uint64_t off = 0;;) {
+    HOIST_ASSIGN_OR_RETURN(size_t n, (*file)->ReadAt(off, buf, sizeof(buf)));
+    if (n == 0) break;
+    data.append(buf, n);
+    off += n;
+    if (data.size() > (64u << 20)) {
+      return MakeError(Code::kResourceExhausted, fmt::format("{}: larger than 64 MiB", path));
+    }
+  }
+  return data;
+}
+
+Result<std::optional<int64_t>> SourceDateEpoch() {
+  const char* v = std::getenv("SOURCE_DATE_EPOCH");
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n < 0) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("invalid SOURCE_DATE_EPOCH \"{}\": not a number of seconds", v));
+  }
+  return static_cast<int64_t>(n);
+}
+
+// Writes the tree of `ref` as a tar to `out`.
+Status WriteTreeTar(solver::ops::Worker& worker, const std::string& snapshot_name,
+                    archive::ByteSink* out) {
+  snapshot::Snapshotter& s = *worker.options().snapshotter;
+  const std::string key = "export-view-" + session::NewRandomId();
+  HOIST_ASSIGN_OR_RETURN(auto mounts, s.View(key, snapshot_name));
+  auto cleanup = [&] { (void)s.Remove(key); };
+  auto dir = TempDir::Create("export-", worker.options().state_dir);
+  if (!dir) {
+    cleanup();
+    return Unexpected(std::move(dir).error());
+  }
+  auto mounted = MountAll(mounts, dir->path());
+  if (!mounted) {
+    cleanup();
+    return Unexpected(std::move(mounted).error());
+  }
+  auto empty = TempDir::Create("export-empty-", worker.options().state_dir);
+  Status st = empty ? Status{} : Status(Unexpected(empty.error()));
+  if (st) {
+    archive::TarWriter tar(out);
+    st = archive::WriteTreeDiff(empty->path(), dir->path(), &tar);
+    if (st) st = tar.Close();
+  }
+  (void)mounted->Unmount();
+  cleanup();
+  return st;
+}
+
+Status CopyTreeOut(solver::ops::Worker& worker, const std::string& snapshot_name,
+                   const std::string& dest) {
+  snapshot::Snapshotter& s = *worker.options().snapshotter;
+  const std::string key = "export-view-" + session::NewRandomId();
+  HOIST_ASSIGN_OR_RETURN(auto mounts, s.View(key, snapshot_name));
+  auto dir = TempDir::Create("export-", worker.options().state_dir);
+  Status st = dir ? Status{} : Status(Unexpected(dir.error()));
+  if (st) {
+    auto mounted = MountAll(mounts, dir->path());
+    if (!mounted) {
+      st = Unexpected(mounted.error());
+    } else {
+      st = PosixFileSystem()->MakeDirs(dest, 0755);
+      if (st) {
+        solver::ops::CopyAction copy;
+        copy.src = "/";
+        copy.dest = "/";
+        copy.dir_copy_contents = true;
+        copy.always_replace_existing_dest_paths = true;
+        st = solver::ops::ApplyCopy(dir->path(), dest, copy);
+      }
+      (void)mounted->Unmount();
+    }
+  }
+  (void)s.Remove(key);
+  if (!st) return Unexpected(std::move(st).error().Wrap("export to " + dest));
+  return OkStatus();
+}
+
+// Where a tarball goes: a file (written beside and renamed into place) or stdout.
+Status WithTarDestination(const std::string& type, const std::string& dest,
+                          const std::function<Status(archive::ByteSink*)>& write) {
+  if (dest.empty()) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("output type={} needs dest=FILE (or dest=- for stdout)", type));
+  }
+  if (dest == "-") {
+    if (::isatty(STDOUT_FILENO)) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("dest file is required for {} exporter. refusing to write to "
+                                   "console",
+                                   type));
+    }
+    archive::FdByteSink sink(STDOUT_FILENO);
+    return write(&sink);
+  }
+  const std::string tmp = dest + ".hoist-tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return Unexpected(ErrnoError(errno, "create " + dest));
+  archive::FdByteSink sink(fd.get());
+  Status st = write(&sink);
+  if (st && ::fsync(fd.get()) != 0) st = Unexpected(ErrnoError(errno, "write " + dest));
+  fd.Reset();
+  if (st && ::rename(tmp.c_str(), dest.c_str()) != 0) {
+    st = Unexpected(ErrnoError(errno, "rename into " + dest));
+  }
+  if (!st) ::unlink(tmp.c_str());
+  return st;
+}
+
+Result<std::vector<content::LayoutName>> ImageNames(const client::OutputSpec& spec,
+                                                    const std::vector<std::string>& tags) {
+  std::vector<std::string> raw;
+  if (auto it = spec.attrs.find("name"); it != spec.attrs.end()) {
+    for (size_t from = 0; from <= it->second.size();) {
+      size_t comma = it->second.find(',', from);
+      if (comma == std::string::npos) comma = it->second.size();
+      if (comma > from) raw.push_back(it->second.substr(from, comma - from));
+      from = comma + 1;
+    }
+  } else {
+    raw = tags;
+  }
+  std::vector<content::LayoutName> names;
+  for (const std::string& r : raw) {
+    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(r));
+    names.push_back(std::move(n));
+  }
+  return names;
+}
+
+Result<archive::CompressorOptions> CompressionOf(const client::OutputSpec& spec) {
+  archive::CompressorOptions c;
+  if (auto it = spec.attrs.find("compression"); it != spec.attrs.end()) {
+    if (it->second == "gzip") c.compression = archive::Compression::kGzip;
+    else if (it->second == "zstd") c.compression = archive::Compression::kZstd;
+    else if (it->second == "uncompressed") c.compression = archive::Compression::kNone;
+    else {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("unsupported compression type {}", it->second));
+    }
+  }
+  if (auto it = spec.attrs.find("compression-level"); it != spec.attrs.end()) {
+    char* end = nullptr;
+    long v = std::strtol(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0') {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("invalid compression-level \"{}\"", it->second));
+    }
+    c.level = static_cast<int>(v);
+  }
+  return c;
+}
+
+struct ExportResult {
+  std::optional<exporter::SnapshotImage> image;
+  std::vector<content::LayoutName> names;
+};
+
+Status Export(Engine& engine, solver::ops::Worker& worker, const std::string& result,
+              const frontend::dockerfile::ConvertResult& converted, const BuildArgs& args,
+              const std::vector<client::OutputSpec>& outputs, std::optional<int64_t> epoch,
+              ExportResult* out) {
+  for (const client::OutputSpec& spec : outputs) {
+    const std::string dest = spec.attrs.contains("dest") ? spec.attrs.at("dest") : "";
+    if (spec.type == "local") {
+      if (dest.empty()) return MakeError(Code::kInvalidArgument, "output type=local needs dest=DIR");
+      HOIST_TRY(CopyTreeOut(worker, result, dest));
+      continue;
+    }
+    if (spec.type == "tar") {
+      HOIST_TRY(WithTarDestination("tar", dest, [&](archive::ByteSink* sink) {
+        return WriteTreeTar(worker, result, sink);
+      }));
+      continue;
+    }
+    if (spec.type == "oci" || spec.type == "docker") {
+      exporter::SnapshotImageOptions io;
+      HOIST_ASSIGN_OR_RETURN(io.layer.compression, CompressionOf(spec));
+      io.epoch = epoch;
+      if (auto it = spec.attrs.find("rewrite-timestamp"); it != spec.attrs.end()) {
+        HOIST_ASSIGN_OR_RETURN(io.rewrite_timestamps,
+                               client::ParseBoolAttr("rewrite-timestamp", it->second));
+      }
+      io.diff_cache_dir = engine.root() + "/diffs";
+      HOIST_ASSIGN_OR_RETURN(exporter::SnapshotImage image,
+                             exporter::WriteSnapshotImage(engine.snapshotter(), engine.content(),
+                                                          result, converted.image, io));
+      HOIST_ASSIGN_OR_RETURN(std::vector<content::LayoutName> names, ImageNames(spec, args.tags));
+      bool tar = true;
+      if (auto it = spec.attrs.find("tar"); it != spec.attrs.end()) {
+        HOIST_ASSIGN_OR_RETURN(tar, client::ParseBoolAttr("tar", it->second));
+      }
+      if (!tar) {
+        if (spec.type == "docker") {
+          return MakeError(Code::kInvalidArgument, "output type=docker does not support tar=false");
+        }
+        if (dest.empty()) return MakeError(Code::kInvalidArgument, "output type=oci,tar=false needs dest=DIR");
+        HOIST_TRY(exporter::ExportToLayoutDirectory(PosixFileSystem(), engine.content(),
+                                                    image.manifest, names, dest));
+      } else {
+        exporter::ArchiveOptions ao{.format = spec.type == "docker" ? exporter::ArchiveFormat::kDocker
+                                                                    : exporter::ArchiveFormat::kOci,
+                                    .names = names};
+        HOIST_TRY(WithTarDestination(spec.type, dest, [&](archive::ByteSink* sink) {
+          return exporter::WriteImageArchive(engine.content(), image.manifest, ao, sink);
+        }));
+      }
+      out->image = std::move(image);
+      out->names = std::move(names);
+      continue;
+    }
+    if (spec.type == "image" || spec.type == "registry") {
+      return MakeError(Code::kUnimplemented,
+                       fmt::format("output type={}: pushing to a registry is not supported yet",
+                                   spec.type));
+    }
+    return MakeError(Code::kInvalidArgument, fmt::format("unknown output type {}", spec.type));
+  }
+  return OkStatus();
+}
+
+Status WriteMetadataFile(const std::string& path, const ExportResult& r) {
+  nlohmann::json j = nlohmann::json::object();
+  if (r.image) {
+    j["containerimage.digest"] = r.image->manifest.digest.str();
+    j["containerimage.config.digest"] = r.image->config.digest.str();
+    j["containerimage.descriptor"] = {{"mediaType", r.image->manifest.media_type},
+                                      {"digest", r.image->manifest.digest.str()},
+                                      {"size", r.image->manifest.size}};
+    std::string names;
+    for (const auto& n : r.names) {
+      if (!names.empty()) names += ",";
+      names += n.image_name.empty() ? n.ref_name : n.image_name;
+    }
+    if (!names.empty()) j["image.name"] = names;
+  }
+  return WriteFileAtomic(PosixFileSystem(), path, j.dump(2) + "\n");
+}
+
+std::atomic<CancelContext*> g_cancel{nullptr};
+
+void OnSignal(int) {
+  if (CancelContext* c = g_cancel.load()) c->Cancel("context canceled");
+}
+
+Status RunBuild(const BuildArgs& args, const std::string& root) {
+  if (args.context.empty()) return MakeError(Code::kInvalidArgument, "build needs a CONTEXT");
+  HOIST_ASSIGN_OR_RETURN(std::optional<int64_t> epoch, SourceDateEpoch());
+  std::vector<client::OutputSpec> outputs;
+  for (const std::string& o : args.outputs) {
+    HOIST_ASSIGN_OR_RETURN(client::OutputSpec spec, client::ParseOutputSpec(o));
+    outputs.push_back(std::move(spec));
+  }
+  std::optional<oci::Platform> platform;
+  if (!args.platform.empty()) {
+    if (args.platform.find(',') != std::string::npos) {
+      return MakeError(Code::kUnimplemented,
+                       "building for several platforms at once is not supported yet");
+    }
+    HOIST_ASSIGN_OR_RETURN(oci::Platform p, oci::ParsePlatform(args.platform));
+    platform = oci::Normalize(p);
+  }
+
+  // Client side: attach the context, the Dockerfile's directory, stores and secrets.
+  client::PrepareOptions prepare;
+  prepare.path_matchers = MatcherFactory();
+  HOIST_ASSIGN_OR_RETURN(client::PreparedBuild prepared, client::PrepareBuild(args.flags, prepare));
+  std::shared_ptr<session::ClientSession> session = prepared.session;
+  HOIST_TRY(session->AttachLocalDir("context", args.context, MatcherFactory()));
+  std::string file = args.file.empty() ? args.context + "/Dockerfile" : args.file;
+  const size_t slash = file.rfind('/');
+  const std::string file_dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
+  const std::string file_name = slash == std::string::npos ? file : file.substr(slash + 1);
+  HOIST_TRY(session->AttachLocalDir("dockerfile", file_dir, MatcherFactory()));
+
+  // Frontend: read the Dockerfile and .dockerignore through the session and convert.
+  auto dockerfile = ReadClientFile(*session, "dockerfile", file_name, false);
+  if (!dockerfile) {
+    return MakeError(dockerfile.error().code(),
+                     fmt::format("failed to read dockerfile: open {}: {}", file,
+                                 dockerfile.error().code() == Code::kNotFound
+                                     ? "no such file or directory"
+                                     : dockerfile.error().message()));
+  }
+  HOIST_ASSIGN_OR_RETURN(std::string ignore,
+                         ReadClientFile(*session, "dockerfile", file_name + ".dockerignore", true));
+  if (ignore.empty()) {
+    HOIST_ASSIGN_OR_RETURN(ignore, ReadClientFile(*session, "context", ".dockerignore", true));
+  }
+  frontend::dockerfile::ConvertOptions co;
+  for (const std::string& a : args.build_args) {
+    const size_t eq = a.find('=');
+    if (eq == std::string::npos) {
+      if (const char* v = std::getenv(a.c_str())) co.build_args[a] = v;
+      continue;
+    }
+    co.build_args[a.substr(0, eq)] = a.substr(eq + 1);
+  }
+  co.target = args.target;
+  if (platform) co.target_platforms = {*platform};
+  co.frontend_opts = prepared.frontend_attrs;
+  co.session_id = session->id();
+  co.dockerignore = ignore;
+  co.dockerfile_name = file_name;
+  co.source_date_epoch = epoch;
+
+  if (args.print_llb) {
+    session::SessionManager sessions;
+    HOIST_TRY(sessions.Register(session));
+    EngineResolver resolver(&sessions, {session->id()});
+    co.resolver = &resolver;
+    co.resolve_registry_images = false;
+    HOIST_ASSIGN_OR_RETURN(auto converted, frontend::dockerfile::ConvertToLLB(*dockerfile, co));
+    HOIST_ASSIGN_OR_RETURN(std::string dump, llb::DumpLLB(converted.definition));
+    std::fwrite(dump.data(), 1, dump.size(), stdout);
+    return OkStatus();
+  }
+
+  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root, .runtime = args.runtime}));
+  HOIST_TRY(engine->sessions().Register(session));
+  EngineResolver resolver(&engine->sessions(), {session->id()});
+  co.resolver = &resolver;
+  HOIST_ASSIGN_OR_RETURN(auto converted, frontend::dockerfile::ConvertToLLB(*dockerfile, co));
+  for (const auto& w : converted.warnings) {
+    std::fprintf(stderr, "WARNING: %s\n", w.short_message.c_str());
+  }
+
+  solver::ops::Worker worker({.snapshotter = &engine->snapshotter(),
+                              .layers = &engine->layers(),
+                              .content = &engine->content(),
+                              .executor = engine->executor(),
+                              .executor_error = engine->executor_error(),
+                              .sessions = &engine->sessions(),
+                              .session_ids = {session->id()},
+                              .state_dir = engine->root() + "/ops",
+                              .default_platform = platform.value_or(oci::HostPlatform())});
+  HOIST_TRY(PosixFileSystem()->MakeDirs(engine->root() + "/ops", 0700));
+  solver::Solver solver(&worker, &worker, &engine->cache());
+
+  auto cancel = CancelContext::Background();
+  g_cancel = cancel.get();
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
+  auto solved = solver.Solve(converted.definition,
+                             {.no_cache = args.no_cache, .progress = display->writer()}, cancel);
+  Status st = solved ? OkStatus() : Status(Unexpected(solved.error()));
+  ExportResult exported;
+  if (st) {
+    std::string result = solved->ref.empty() ? std::string(solver::ops::kEmptySnapshot)
+                                             : solved->ref.id();
+    if (solved->ref.empty()) {
+      HOIST_ASSIGN_OR_RETURN(auto empty, worker.EmptyRef());
+      result = empty.id();
+    }
+    if (outputs.empty()) {
+      std::fprintf(stderr, "WARNING: No output specified; the build result will only remain in "
+                           "the build cache. Use -o type=oci,dest=FILE (or --output) to keep it.\n");
+    }
+    st = display->Step("exporting", [&] {
+      return Export(*engine, worker, result, converted, args, outputs, epoch, &exported);
+    });
+  }
+  display->Finish();
+  g_cancel = nullptr;
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  engine->sessions().Unregister(session->id());
+  HOIST_TRY(st);
+  if (!args.metadata_file.empty()) HOIST_TRY(WriteMetadataFile(args.metadata_file, exported));
+  return OkStatus();
+}
+
+}  // namespace
+
+void RegisterBuildCommand(CLI::App& app, const std::string* root, Status* status) {
+  auto args = std::make_shared<BuildArgs>();
+  CLI::App* b = app.add_subcommand("build", "Build an image from a Dockerfile");
+  b->add_option("CONTEXT", args->context, "Build context directory")->required();
+  b->add_option("-f,--file", args->file, "Name of the Dockerfile (default: CONTEXT/Dockerfile)");
+  b->add_option("-t,--tag", args->tags, "Name and optionally a tag (name:tag); repeatable");
+  b->add_option("--build-arg", args->build_args, "Set a build-time variable (KEY=VALUE)");
+  b->add_option("--build-context", args->flags.build_contexts,
+                "Additional build context (NAME=oci-layout://PATH[:TAG][@DIGEST], "
+                "NAME=docker-image://REF, NAME=PATH)");
+  b->add_option("--oci-layout", args->flags.oci_layouts, "Attach an OCI layout as store ID=DIR");
+  b->add_option("--opt", args->flags.opts, "Frontend option KEY=VALUE (buildctl spelling)");
+  b->add_option("--local", args->flags.locals, "Attach a local directory NAME=DIR");
+  b->add_option("--secret", args->flags.secrets,
+                "Secret to expose to the build (id=ID,src=FILE or id=ID,env=VAR)");
+  b->add_option("--target", args->target, "Target build stage");
+  b->add_option("--platform", args->platform, "Target platform (os/arch[/variant])");
+  b->add_option("-o,--output", args->outputs,
+                "Output destination (type=local|tar|oci|docker,dest=...; or a directory; - for a "
+                "tar on stdout)");
+  b->add_option("--progress", args->progress, "Progress output: auto, tty, plain, rawjson, quiet")
+      ->check(CLI::IsMember({"auto", "tty", "plain", "rawjson", "quiet"}));
+  b->add_flag("--no-cache", args->no_cache, "Do not use the build cache");
+  b->add_flag("--print-llb", args->print_llb,
+              "Print the build graph as JSON, one op per line, instead of building");
+  b->add_option("--metadata-file", args->metadata_file, "Write build result metadata to a file");
+  b->add_option("--runtime", args->runtime, "OCI runtime: runc, crun or a path (default: probe)");
+  b->callback([args, root, status] {
+    *status = RunBuild(*args, *root);
+  });
+}
+
+}  // namespace hoist::cmd

@@ -1,0 +1,70 @@
+// The embedded engine: everything `hoist build` needs under one root directory, opened and
+// owned together. Layout of the root (each part documents its own format):
+//
+//   <root>/lock        flock held while an engine owns the root
+//   <root>/content/    blobs (LocalContentStore)
+//   <root>/snapshots/  the overlay (or native) snapshotter
+//   <root>/cache.db    cache records (solver/cache_db.h)
+//   <root>/executor/   OCI runtime state and bundles
+//   <root>/ops/        op state: local context mirrors, cache mounts, mount points
+//   <root>/diffs/      remembered layer diffs of exported snapshots
+//
+// Thread-safety: the parts are thread-safe; Engine itself is set up once.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/error.h"
+#include "base/unique_fd.h"
+#include "content/local_content_store.h"
+#include "executor/executor.h"
+#include "session/session_manager.h"
+#include "snapshot/layer_cache.h"
+#include "snapshot/snapshotter.h"
+#include "solver/cache_db.h"
+
+namespace hoist::cmd {
+
+struct EngineOptions {
+  std::string root;
+  // "", "runc", "crun" or a path; "" picks the first runtime that passes a start-up probe.
+  std::string runtime;
+  // Open without an OCI runtime (for commands that run nothing: du, prune).
+  bool need_executor = true;
+};
+
+class Engine {
+ public:
+  // Takes the root's lock, waiting (with a message on stderr) while another hoist holds it.
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  ~Engine();
+
+  const std::string& root() const { return root_; }
+  content::LocalContentStore& content() { return *content_; }
+  snapshot::Snapshotter& snapshotter() { return *snapshotter_; }
+  snapshot::LayerCache& layers() { return *layers_; }
+  // Null when no OCI runtime works here; executor_error() says why.
+  executor::Executor* executor() { return executor_.get(); }
+  const std::string& executor_error() const { return executor_error_; }
+  solver::CacheDb& cache() { return *cache_; }
+  session::SessionManager& sessions() { return sessions_; }
+
+ private:
+  Engine() = default;
+  std::string root_;
+  UniqueFd lock_;
+  std::unique_ptr<content::LocalContentStore> content_;
+  std::unique_ptr<snapshot::Snapshotter> snapshotter_;
+  std::unique_ptr<snapshot::LayerCache> layers_;
+  std::unique_ptr<executor::Executor> executor_;
+  std::string executor_error_;
+  std::unique_ptr<solver::CacheDb> cache_;
+  session::SessionManager sessions_;
+};
+
+// --root, else $HOIST_ROOT, else /var/lib/hoist as root, else $XDG_DATA_HOME/hoist (or
+// ~/.local/share/hoist).
+std::string DefaultRoot();
+
+}  // namespace hoist::cmd
