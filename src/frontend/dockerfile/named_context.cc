@@ -4,10 +4,9 @@
 
 #include <array>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "frontend/dockerfile/dockerignore.h"
 #include "llb/source.h"
@@ -73,8 +72,8 @@ std::optional<std::string> DecodeBase64(std::string_view in) {
       v[j] = value(c);
       if (v[j] < 0) return std::nullopt;
     }
-    uint32_t n = (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) |
-                 uint32_t(v[3]);
+    uint32_t n =
+        (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);
     out.push_back(static_cast<char>(n >> 16));
     if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
     if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
@@ -92,8 +91,8 @@ llb::State WithImageConfig(llb::State st, const oci::ImageConfig& img) {
   }
   if (!img.config.working_dir.empty()) st = st.Dir(img.config.working_dir);
   if (!img.architecture.empty() && !img.os.empty()) {
-    st = st.Platform(oci::Platform{img.os, img.architecture, img.variant, img.os_version,
-                                   img.os_features});
+    st = st.Platform(
+        oci::Platform{img.os, img.architecture, img.variant, img.os_version, img.os_features});
   }
   return st;
 }
@@ -116,7 +115,8 @@ std::string PercentDecode(std::string_view s, bool plus_is_space) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+' && plus_is_space) {
       out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+    } else if (s[i] == '%' && i + 2 < s.size() &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
                std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
       out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
       i += 2;
@@ -342,7 +342,7 @@ struct Lookup {
   std::string name;                // normalised
   std::string name_with_platform;  // as matched: NAME or NAME::<platform>
   std::string value;
-  const oci::Platform* platform;   // null: the engine's default
+  const oci::Platform* platform;  // null: the engine's default
   const NamedContextOptions* options;
 };
 
@@ -355,9 +355,9 @@ Result<oci::ImageConfig> ParseConfigFor(const Lookup& l, std::string_view ref,
                                         std::string_view json) {
   auto img = oci::ParseImageConfig(json);
   if (!img) {
-    return Unexpected(std::move(img.error())
-                          .Wrap(fmt::format("context {}: image config of {}",
-                                            l.name_with_platform, ref)));
+    return Unexpected(
+        std::move(img.error())
+            .Wrap(fmt::format("context {}: image config of {}", l.name_with_platform, ref)));
   }
   return std::move(*img);
 }
@@ -371,9 +371,9 @@ Result<ResolvedImageConfig> Resolve(const Lookup& l, std::string_view ref,
   }
   auto res = l.options->resolver->ResolveImageConfig(ref, opts);
   if (!res) {
-    return Unexpected(std::move(res.error())
-                          .Wrap(fmt::format("context {}: load metadata for {}",
-                                            l.name_with_platform, ref)));
+    return Unexpected(
+        std::move(res.error())
+            .Wrap(fmt::format("context {}: load metadata for {}", l.name_with_platform, ref)));
   }
   return res;
 }
@@ -383,7 +383,8 @@ Result<NamedContext> LoadDockerImage(const Lookup& l, std::string_view spec) {
   if (ref == kEmptyImageName) return NamedContext{llb::Scratch(), std::nullopt};
   auto named = oci::ParseNormalizedNamed(ref);
   if (!named) {
-    return Unexpected(std::move(named.error()).Wrap(fmt::format("context {}", l.name_with_platform)));
+    return Unexpected(
+        std::move(named.error()).Wrap(fmt::format("context {}", l.name_with_platform)));
   }
   std::string full = oci::TagNameOnly(*named).String();
 
@@ -412,9 +413,9 @@ Result<NamedContext> LoadOciLayout(const Lookup& l, std::string_view spec) {
   std::string_view ref_spec = TrimPrefix(spec, "//");
   auto ref = oci::ParseReference(ref_spec);
   if (!ref) {
-    return Unexpected(std::move(ref.error())
-                          .Wrap(fmt::format("could not parse oci-layout reference \"{}\"",
-                                            ref_spec)));
+    return Unexpected(
+        std::move(ref.error())
+            .Wrap(fmt::format("could not parse oci-layout reference \"{}\"", ref_spec)));
   }
   if (!ref->has_name()) {
     return MakeError(Code::kInvalidArgument,
@@ -430,9 +431,9 @@ Result<NamedContext> LoadOciLayout(const Lookup& l, std::string_view spec) {
   auto dummy = oci::ParseNormalizedNamed(l.name);
   if (dummy) dummy = oci::WithDigest(*dummy, *ref->digest());
   if (!dummy) {
-    return Unexpected(std::move(dummy.error())
-                          .Wrap(fmt::format("could not parse oci-layout reference \"{}\"",
-                                            l.name)));
+    return Unexpected(
+        std::move(dummy.error())
+            .Wrap(fmt::format("could not parse oci-layout reference \"{}\"", l.name)));
   }
   const std::string dummy_ref = dummy->String();
 
@@ -442,8 +443,7 @@ Result<NamedContext> LoadOciLayout(const Lookup& l, std::string_view spec) {
   ropts.session_id = l.options->session_id;
   ropts.store_id = store_id;
   HOIST_ASSIGN_OR_RETURN(ResolvedImageConfig resolved, Resolve(l, dummy_ref, ropts));
-  HOIST_ASSIGN_OR_RETURN(oci::ImageConfig img,
-                         ParseConfigFor(l, dummy_ref, resolved.config_json));
+  HOIST_ASSIGN_OR_RETURN(oci::ImageConfig img, ParseConfigFor(l, dummy_ref, resolved.config_json));
 
   llb::OciLayoutOptions oopts;
   oopts.op.custom_name = fmt::format("[context {}] OCI load from client", l.name_with_platform);
@@ -469,9 +469,8 @@ Result<NamedContext> LoadLocal(const Lookup& l, std::string_view local_name) {
         it != o.local_dockerignores->end()) {
       excludes = ReadDockerignore(it->second);
       if (auto m = PatternMatcher::Create(excludes); !m) {
-        return Unexpected(std::move(m.error())
-                              .Wrap(fmt::format("context {}: failed parsing {}",
-                                                l.name_with_platform, kDockerignoreName)));
+        return Unexpected(std::move(m.error()).Wrap(
+            fmt::format("context {}: failed parsing {}", l.name_with_platform, kDockerignoreName)));
       }
     }
   }
@@ -515,9 +514,9 @@ Result<NamedContext> LoadInput(const Lookup& l, std::string_view key) {
   if (!config) return NamedContext{*input, std::nullopt};
   auto img = oci::ParseImageConfig(*config);
   if (!img) {
-    return Unexpected(std::move(img.error())
-                          .Wrap(fmt::format("failed to parse image config for {}",
-                                            l.name_with_platform)));
+    return Unexpected(
+        std::move(img.error())
+            .Wrap(fmt::format("failed to parse image config for {}", l.name_with_platform)));
   }
   llb::State st = WithImageConfig(*input, *img);
   return NamedContext{std::move(st), std::move(*img)};
@@ -551,9 +550,8 @@ Result<NamedContext> LoadGit(const Lookup& l) {
 Result<NamedContext> Load(const Lookup& l) {
   size_t colon = l.value.find(':');
   if (colon == std::string::npos) {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("invalid context specifier {} for {}", l.value,
-                                 l.name_with_platform));
+    return MakeError(Code::kInvalidArgument, fmt::format("invalid context specifier {} for {}",
+                                                         l.value, l.name_with_platform));
   }
   std::string type = l.value.substr(0, colon);
   std::string_view rest = std::string_view(l.value).substr(colon + 1);
@@ -566,9 +564,8 @@ Result<NamedContext> Load(const Lookup& l) {
     if (type == "input") return LoadInput(l, rest);
     if (type == "http" || type == "https") return LoadHttp(l);
     if (type == "git") return LoadGit(l);
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("unsupported context source {} for {}", type,
-                                 l.name_with_platform));
+    return MakeError(Code::kInvalidArgument, fmt::format("unsupported context source {} for {}",
+                                                         type, l.name_with_platform));
   }();
   return res;
 }

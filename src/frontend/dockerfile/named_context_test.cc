@@ -94,8 +94,7 @@ class NamedContextTest : public ::testing::Test {
     o.inputs = &inputs_;
     return o;
   }
-  Result<std::optional<NamedContext>> Load(std::string_view name,
-                                           const oci::Platform& p = kAmd64) {
+  Result<std::optional<NamedContext>> Load(std::string_view name, const oci::Platform& p = kAmd64) {
     return LoadNamedContext(name, p, Options());
   }
   // The loaded context, failing the test when there is none.
@@ -275,8 +274,9 @@ TEST_F(NamedContextTest, DockerImageErrors) {
   resolver_.Add("docker.io/library/broken:latest",
                 Resolved("docker.io/library/broken:latest", "{\"os\":\"linux\""));
   std::string err = ErrorOf("badconfig");
-  EXPECT_TRUE(err.starts_with("context badconfig: image config of "
-                              "docker.io/library/broken:latest: "))
+  EXPECT_TRUE(
+      err.starts_with("context badconfig: image config of "
+                      "docker.io/library/broken:latest: "))
       << err;
 
   NamedContextOptions o = Options();
@@ -307,7 +307,7 @@ TEST_F(NamedContextTest, OciLayoutResolvesThroughTheStoreUnderADummyRef) {
   SourceOp src = OnlySource(nc.state);
   EXPECT_EQ(src.identifier, "oci-layout://docker.io/library/base@" + kDigest);
   EXPECT_EQ(src.attrs, (std::map<std::string, std::string>{{"oci.session", "session-1"},
-                                                            {"oci.store", store}}));
+                                                           {"oci.store", store}}));
   EXPECT_EQ(src.caps, (std::map<std::string, bool>{{"source.ocilayout", true}}));
   EXPECT_EQ(src.custom_name, "[context base] OCI load from client");
   EXPECT_EQ(src.platform, (json{{"Architecture", "arm64"}, {"OS", "linux"}}));
@@ -337,10 +337,13 @@ TEST_F(NamedContextTest, OciLayoutErrors) {
   opts_["context:nodigest2"] = "oci-layout:store";
   EXPECT_EQ(ErrorOf("nodigest2"), "oci-layout reference \"store\" has no digest");
 
+  // A bare digest parses as a name with a tag, so it too lacks a digest.
+  opts_["context:bare"] = "oci-layout://" + kDigest;
+  EXPECT_EQ(ErrorOf("bare"), "oci-layout reference \"" + kDigest + "\" has no digest");
+
   opts_["context:unparsable"] = "oci-layout://Store@" + kDigest;
   std::string err = ErrorOf("unparsable");
-  EXPECT_TRUE(err.starts_with("could not parse oci-layout reference \"Store@" + kDigest +
-                              "\": "))
+  EXPECT_TRUE(err.starts_with("could not parse oci-layout reference \"Store@" + kDigest + "\": "))
       << err;
 
   resolver_.SetKnownStores({"known"});
@@ -371,9 +374,9 @@ TEST_F(NamedContextTest, LocalUsesTheSessionAndSharedKey) {
   EXPECT_FALSE(nc.image.has_value());
   SourceOp src = OnlySource(nc.state);
   EXPECT_EQ(src.identifier, "local://srcdir");
-  EXPECT_EQ(src.attrs, (std::map<std::string, std::string>{
-                           {"local.session", "session-1"},
-                           {"local.sharedkeyhint", "context:src-abc"}}));
+  EXPECT_EQ(src.attrs,
+            (std::map<std::string, std::string>{{"local.session", "session-1"},
+                                                {"local.sharedkeyhint", "context:src-abc"}}));
   EXPECT_EQ(src.custom_name, "[context src] load from client");
   EXPECT_TRUE(src.caps.contains("source.local"));
   EXPECT_TRUE(src.caps.contains("source.local.sessionid"));
@@ -446,8 +449,7 @@ TEST_F(NamedContextTest, InputCarriesAConfigThroughItsMetadata) {
   inputs_["dep"] = llb::Image("busybox");
   opts_["context:base"] = "input:dep";
   opts_["input-metadata:dep"] =
-      json{{"containerimage.config", Base64(ConfigJson("amd64"))}, {"other", Base64("x")}}
-          .dump();
+      json{{"containerimage.config", Base64(ConfigJson("amd64"))}, {"other", Base64("x")}}.dump();
   NamedContext nc = MustLoad("base");
   ASSERT_TRUE(nc.image.has_value());
   EXPECT_EQ(nc.image->config.user, "app");
@@ -509,8 +511,9 @@ TEST_F(NamedContextTest, HttpGitRepository) {
   SourceOp src = OnlySource(MustLoad("repo").state);
   EXPECT_EQ(src.identifier, "git://github.com/moby/buildkit.git#v0.12:frontend");
   EXPECT_EQ(src.attrs["git.fullurl"], "https://github.com/moby/buildkit.git");
-  EXPECT_EQ(src.custom_name,
-            "[internal] load git source https://github.com/moby/buildkit.git#v0.12:docs/../frontend");
+  EXPECT_EQ(
+      src.custom_name,
+      "[internal] load git source https://github.com/moby/buildkit.git#v0.12:docs/../frontend");
   EXPECT_TRUE(src.caps.contains("source.git"));
 }
 
@@ -554,7 +557,8 @@ TEST_F(NamedContextTest, GitErrors) {
   opts_["context:h"] = "git://example.com/r.git?submodules=maybe";
   EXPECT_EQ(ErrorOf("h"), "context h: invalid submodules value: \"maybe\"");
   opts_["context:i"] = "git://example.com/r.git?mtime=now";
-  EXPECT_EQ(ErrorOf("i"), "context i: invalid mtime value: \"now\" (must be \"checkout\" or \"commit\")");
+  EXPECT_EQ(ErrorOf("i"),
+            "context i: invalid mtime value: \"now\" (must be \"checkout\" or \"commit\")");
 }
 
 // ---- value types ----
