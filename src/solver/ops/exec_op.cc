@@ -2,6 +2,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -47,6 +50,53 @@ class OutputTail {
   std::deque<std::string> lines_;
   std::string current_;
 };
+
+// Paths a run creates in the root only as mount points (BuildKit's mount stubs): the first
+// missing component of each mount destination. Removed again after the run when still empty,
+// so they do not end up in the layer.
+std::vector<std::string> MissingMountPoints(const std::string& root,
+                                            const std::vector<std::string>& destinations) {
+  std::vector<std::string> stubs;
+  for (const std::string& dest : destinations) {
+    std::string path;
+    size_t from = 1;
+    while (from <= dest.size()) {
+      size_t slash = dest.find('/', from);
+      if (slash == std::string::npos) slash = dest.size();
+      if (slash > from) {
+        path += "/" + dest.substr(from, slash - from);
+        struct stat st;
+        if (::lstat((root + path).c_str(), &st) != 0) {
+          if (std::find(stubs.begin(), stubs.end(), path) == stubs.end()) stubs.push_back(path);
+          break;
+        }
+        if (!S_ISDIR(st.st_mode)) break;
+      }
+      from = slash + 1;
+    }
+  }
+  return stubs;
+}
+
+// Removes what is left of the stubs: empty files, and directories holding nothing but
+// empty directories.
+bool RemoveIfEmpty(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return true;
+  if (S_ISREG(st.st_mode)) return st.st_size == 0 && ::unlink(path.c_str()) == 0;
+  if (!S_ISDIR(st.st_mode)) return false;
+  std::vector<std::string> children;
+  if (DIR* d = ::opendir(path.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") children.push_back(n);
+    }
+    ::closedir(d);
+  }
+  bool all = true;
+  for (const std::string& c : children) all = RemoveIfEmpty(path + "/" + c) && all;
+  return all && ::rmdir(path.c_str()) == 0;
+}
 
 std::string SecretNotFound(std::string_view id) { return fmt::format("secret {} not found", id); }
 
@@ -173,9 +223,8 @@ class ExecOp final : public Op {
       switch (m.mounttype()) {
         case pb::BIND: {
           if (m.dest() == "/") {
-            const std::string key = NewSnapshotKey("exec");
-            HOIST_ASSIGN_OR_RETURN(req.rootfs, snapshots.Prepare(key, parent));
-            root_key_ = key;
+            HOIST_ASSIGN_OR_RETURN(root_, MountedSnapshot::Create(snapshots, parent, true, state));
+            req.rootfs = {Mount{.type = "bind", .source = root_->path(), .options = {"rbind"}}};
             req.rootfs_read_only = m.readonly();
             have_root = true;
             continue;
@@ -243,11 +292,15 @@ class ExecOp final : public Op {
       auto data = ReadSecret(se.id(), ctx);
       if (!data) {
         if (data.error().code() == Code::kNotFound && se.optional()) continue;
-        (void)snapshots.Remove(root_key_);
         return Unexpected(std::move(data).error());
       }
       req.secret_env.push_back(se.name() + "=" + *data);
     }
+
+    std::vector<std::string> destinations = {"/proc", "/dev", "/sys", "/etc/hosts",
+                                             "/etc/resolv.conf", "/etc/hostname"};
+    for (const auto& em : req.mounts) destinations.push_back(em.destination);
+    const std::vector<std::string> stubs = MissingMountPoints(root_->path(), destinations);
 
     OutputTail tail;
     req.stdout_sink = [&](std::string_view chunk) {
@@ -259,8 +312,8 @@ class ExecOp final : public Op {
       ctx.progress.Log(2, std::string(chunk));
     };
     auto run = worker_.options().executor->Run(req, ctx.cancel.get());
+    for (auto it = stubs.rbegin(); it != stubs.rend(); ++it) RemoveIfEmpty(root_->path() + *it);
     if (!run) {
-      (void)snapshots.Remove(root_key_);
       Error e = std::move(run).error();
       if (e.code() == Code::kCancelled) return Unexpected(std::move(e));
       const std::string last = tail.Text();
@@ -275,10 +328,8 @@ class ExecOp final : public Op {
       if (m.mounttype() == pb::BIND && m.dest() == "/" ) {
         const std::string name = NewSnapshotKey("run");
         if (m.output() >= 0) {
-          HOIST_TRY(snapshots.Commit(name, root_key_));
+          HOIST_TRY(root_->Commit(name));
           results[m.output()] = worker_.Ref(name);
-        } else {
-          (void)snapshots.Remove(root_key_);
         }
       }
     }
@@ -323,7 +374,7 @@ class ExecOp final : public Op {
   Worker& worker_;
   oci::Digest digest_;
   pb::Op op_;
-  std::string root_key_;
+  std::unique_ptr<MountedSnapshot> root_;
 };
 
 }  // namespace

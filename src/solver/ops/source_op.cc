@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hash.h"
+#include "base/file_system.h"
 #include "content/content_store.h"
 #include "llb/caps.h"
 #include "session/session.h"
@@ -214,6 +215,7 @@ class LocalSourceOp final : public Op {
         worker_.options().state_dir + "/local/" +
         std::string(DigestOf(session_->shared_key() + "\n" + hint).encoded().substr(0, 32));
     std::lock_guard lock(MirrorLock(mirror));
+    HOIST_TRY(PosixFileSystem()->MakeDirs(worker_.options().state_dir + "/local", 0700));
     ClientDirReader reader(dir);
     VertexStatus s{.id = "transferring " + name_, .name = "transferring " + name_ + ":"};
     s.started = progress::Clock::now();

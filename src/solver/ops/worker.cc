@@ -1,6 +1,8 @@
 #include "solver/ops/worker.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "base/hash.h"
 #include "session/session.h"
@@ -72,24 +74,28 @@ Result<std::unique_ptr<Op>> Worker::Resolve(const oci::Digest& digest, std::stri
   if (!op.ParseFromArray(op_bytes.data(), static_cast<int>(op_bytes.size()))) {
     return MakeError(Code::kInvalidArgument, fmt::format("op {}: not a pb.Op", digest.str()));
   }
-  for (const auto& [cap, enabled] : metadata.caps) {
-    (void)enabled;
-    // Every cap the frontend emits is implemented by some op here, except these.
-    if (cap.starts_with("source.git") || cap.starts_with("source.http") ||
-        cap == "exec.mount.ssh" || cap == "exec.cdi") {
-      // The op itself reports what is missing when it is reached.
-      continue;
-    }
+  // An op's cache digest leaves out its inputs: the solver combines it with the inputs' own
+  // cache keys, which are content-based where the op allows (as BuildKit's CacheMap does).
+  pb::Op body = op;
+  body.clear_inputs();
+  std::string body_bytes;
+  {
+    google::protobuf::io::StringOutputStream raw(&body_bytes);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    body.SerializeToCodedStream(&coded);
   }
+  const oci::Digest cache_digest = oci::Digest::Sha256Of(body_bytes);
+  (void)digest;
   switch (op.op_case()) {
     case pb::Op::kSource:
       return internal::MakeSourceOp(*this, digest, op, metadata);
     case pb::Op::kExec:
-      return internal::MakeExecOp(*this, digest, op, metadata);
+      return internal::MakeExecOp(*this, cache_digest, op, metadata);
     case pb::Op::kFile:
-      return internal::MakeFileOp(*this, digest, op, metadata);
+      return internal::MakeFileOp(*this, cache_digest, op, metadata);
     case pb::Op::kMerge:
-      return internal::MakeMergeOp(*this, digest, op, metadata);
+      return internal::MakeMergeOp(*this, cache_digest, op, metadata);
     case pb::Op::kDiff:
       return MakeError(Code::kUnimplemented, "diff ops are not supported yet");
     case pb::Op::kBuild:
