@@ -10,6 +10,44 @@
 namespace hoist {
 namespace {
 
+// Options that are mount(2) flags rather than filesystem data, as mount(8) and containerd read
+// them: the flag to set, or to clear.
+struct FlagOption {
+  std::string_view name;
+  bool clear;
+  unsigned long flag;
+};
+constexpr FlagOption kFlagOptions[] = {
+    {"ro", false, MS_RDONLY},        {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},      {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},    {"exec", true, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS}, {"async", true, MS_SYNCHRONOUS},
+    {"noatime", false, MS_NOATIME},  {"atime", true, MS_NOATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME}, {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+};
+
+// Splits options into mount flags and the data string.
+void SplitOptions(const std::vector<std::string>& options, unsigned long* flags,
+                  std::string* data) {
+  for (const std::string& o : options) {
+    bool is_flag = false;
+    for (const FlagOption& f : kFlagOptions) {
+      if (o == f.name) {
+        if (f.clear) *flags &= ~f.flag;
+        else *flags |= f.flag;
+        is_flag = true;
+        break;
+      }
+    }
+    if (is_flag || o == "bind" || o == "rbind") continue;
+    if (!data->empty()) *data += ',';
+    *data += o;
+  }
+}
+
 bool HasOption(const std::vector<std::string>& options, std::string_view name) {
   for (const std::string& o : options) {
     if (o == name) return true;
@@ -27,9 +65,11 @@ Status MountOne(const Mount& m, const std::string& target) {
     if (::mount(m.source.c_str(), target.c_str(), nullptr, flags, nullptr) != 0) {
       return tl::unexpected(ErrnoError(errno, fmt::format("bind mount on {}", target)));
     }
-    if (read_only) {
-      if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) !=
-          0) {
+    unsigned long extra = 0;
+    std::string ignored;
+    SplitOptions(m.options, &extra, &ignored);
+    if (read_only || (extra & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) != 0) {
+      if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) != 0) {
         int err = errno;
         ::umount2(target.c_str(), MNT_DETACH);
         return tl::unexpected(ErrnoError(err, fmt::format("read-only remount of {}", target)));
@@ -38,12 +78,8 @@ Status MountOne(const Mount& m, const std::string& target) {
     return {};
   }
   std::string data;
-  for (const std::string& o : m.options) {
-    if (o == "ro" || o == "rw") continue;
-    if (!data.empty()) data += ',';
-    data += o;
-  }
-  unsigned long flags = read_only ? MS_RDONLY : 0;
+  unsigned long flags = 0;
+  SplitOptions(m.options, &flags, &data);
   if (::mount(m.source.c_str(), target.c_str(), m.type.c_str(), flags,
               data.empty() ? nullptr : data.c_str()) != 0) {
     return tl::unexpected(ErrnoError(errno, fmt::format("{} mount on {}", m.type, target)));

@@ -43,9 +43,10 @@ class ScopedMount {
   int count_ = 0;
 };
 
-// Mounts `mounts` in order on `target` (an existing directory). A "bind" type (or "rbind" /
-// "bind" in the options) makes a bind mount, remounted read-only when "ro" is given; other
-// types pass their options, minus "ro"/"rw", as the data string. On failure every mount made
+// Mounts `mounts` in order on `target` (an existing directory). Options that are mount flags
+// (ro, rw, nosuid, nodev, noexec, relatime, ...) become flags, as mount(8) reads them; the
+// rest form the data string. A "bind" type (or "rbind" / "bind" in the options) makes a bind
+// mount, remounted with the flags (read-only, nosuid...) when any are given. On failure every mount made
 // so far is undone. Errors name the mount type and the target.
 Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string& target);
 

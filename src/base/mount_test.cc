@@ -78,6 +78,20 @@ TEST_F(MountTest, OverlayStacksLowerDirs) {
   EXPECT_FALSE(IsMountPoint(dir_.path() + "/merged"));
 }
 
+TEST_F(MountTest, FlagOptionsAreFlagsNotData) {
+  auto m = MountAll({{.type = "tmpfs",
+                      .source = "tmpfs",
+                      .options = {"mode=0700", "nosuid", "nodev", "noexec", "size=1m", "ro"}}},
+                    dir_.path());
+  ASSERT_TRUE(m) << m.error().message();
+  struct statvfs st;
+  ASSERT_EQ(::statvfs(dir_.path().c_str(), &st), 0);
+  EXPECT_TRUE(st.f_flag & ST_NOSUID);
+  EXPECT_TRUE(st.f_flag & ST_NODEV);
+  EXPECT_TRUE(st.f_flag & ST_NOEXEC);
+  EXPECT_TRUE(st.f_flag & ST_RDONLY);
+}
+
 TEST_F(MountTest, FailureNamesTypeAndTarget) {
   auto m = MountAll({{.type = "bind", .source = dir_.path() + "/missing", .options = {"rbind"}}},
                     dir_.path());

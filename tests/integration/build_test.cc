@@ -112,8 +112,10 @@ TEST_F(BuildTest, MultiStageWithCacheAndSecretMounts) {
   r = Build("--no-cache " + flags + " -o type=local,dest=" + Quote(s_ / "o2"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFileOrEmpty(s_ / "o2/out/count"), "2\n");
-  // A missing secret is named.
-  r = Build("--no-cache " + BaseContext());
+  // A missing secret: an optional mount is left out, a required one is an error naming it.
+  Dockerfile("FROM base\nRUN --mount=type=secret,id=token test ! -e /run/secrets/token\n"
+             "RUN --mount=type=secret,id=token,required=true true\n");
+  r = Build(BaseContext());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("secret token not found"), std::string::npos) << r.err;
 }
@@ -191,18 +193,21 @@ TEST_F(BuildTest, NegativeCasesNameTheProblem) {
     std::string flags;
     std::string message;
   };
-  const std::string hex = base_digest_.substr(7);
+  // A layout with two images: a tag it lacks has no single image to fall back on.
+  MakeBaseImage(s_ / "two", "busybox:1");
+  MakeBaseImage(s_ / "two", "busybox:2");
   const std::string absent = "sha256:" + std::string(64, 'a');
   std::vector<Case> cases = {
       {"--opt context:base=oci-layout://nostore@" + base_digest_, "unknown store oci:nostore"},
       {"--build-context base=oci-layout://" + Quote(s_ / "base") + "@" + absent,
        "content " + absent + ": not found"},
-      {"--build-context base=oci-layout://" + Quote(s_ / "base:nosuchtag"),
+      {"--build-context base=oci-layout://" + Quote(s_ / "two:nosuchtag"),
        "failed to resolve digest for base"},
       {"--oci-layout s=" + Quote(s_ / "base") + " --opt context:base=oci-layout://s",
        "oci-layout reference \"s\" has no digest"},
       {"--oci-layout bad", "oci-layout option must be 'id=path/to/layout', instead had invalid bad"},
-      {"--build-context base=nope://x", "unsupported context source nope for base"},
+      {"--opt context:base=nope://x", "unsupported context source nope for base"},
+      {"--opt context:base=justaname", "invalid context specifier justaname for base"},
   };
   for (const Case& c : cases) {
     RunResult r = Build(c.flags);
