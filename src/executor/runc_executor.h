@@ -1,0 +1,69 @@
+// RuncExecutor: runs processes with an OCI runtime that speaks runc's command line (runc, crun).
+//
+// For each Run() it makes a bundle directory `<state_dir>/bundles/<id>/` holding config.json,
+// the rootfs mount point (the request's rootfs mounts are mounted there with MountAll), the
+// generated hosts/resolv.conf/hostname files, mount points for kMounts mounts and a tmpfs for
+// secret files (secrets never reach a disk). The runtime keeps its own state under
+// `<state_dir>/runtime` (its --root), so `runc --root <state_dir>/runtime list` shows only
+// hoist's containers. `<runtime> run --bundle B <id>` runs the process with /dev/null as stdin
+// and pipes for stdout and stderr; cancellation sends SIGKILL to the container (`kill <id>
+// KILL`); afterwards the container is deleted (`delete --force <id>`), everything under the
+// bundle is unmounted and the bundle removed.
+//
+// A crash of hoist can leave bundles behind: construction deletes every container under the
+// runtime root, unmounts whatever is still mounted under `<state_dir>/bundles` and removes the
+// bundles, so the next start begins clean. REQUIRES: one RuncExecutor per state dir.
+//
+// Thread-safety: Run() may be called concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "executor/executor.h"
+
+namespace hoist::executor {
+
+struct RuncExecutorOptions {
+  std::string runtime = "runc";  // "runc", "crun", or a path to a runc-compatible binary
+  std::string state_dir;         // created if missing; e.g. <root>/executor
+  // The host's /etc/resolv.conf, read at each Run().
+  std::string host_resolv_conf = "/etc/resolv.conf";
+};
+
+class RuncExecutor final : public Executor {
+ public:
+  // Finds the runtime, creates the state dir and cleans up after a previous crash.
+  static Result<std::unique_ptr<RuncExecutor>> Create(RuncExecutorOptions options);
+
+  Result<ExitStatus> Run(const RunRequest& request, CancelContext* cancel) override;
+
+  const std::string& runtime_path() const { return runtime_path_; }
+  const std::string& runtime_root() const { return runtime_root_; }
+
+ private:
+  RuncExecutor(RuncExecutorOptions options, std::string runtime_path);
+  Status CleanupStale();
+
+  RuncExecutorOptions options_;
+  std::string runtime_path_;
+  std::string runtime_root_;
+  std::string bundles_dir_;
+};
+
+// "runc"/"crun" (or any name) looked up in PATH; a name with a '/' is taken as a path. The
+// result is an absolute path to an executable, or kNotFound naming what was looked for.
+Result<std::string> FindRuntime(const std::string& name);
+
+// Checks that `runtime` really runs containers here: runs `/bin/true` in a container whose
+// rootfs is a read-only bind of the host's `/`, with no network. The error carries the
+// runtime's own message (crun 1.8 on a hybrid cgroup host says `cgroups in hybrid mode not
+// supported, drop all controllers from cgroupv2`).
+Status ProbeRuntime(const std::string& runtime, const std::string& state_dir);
+
+// The first of runc, crun that passes ProbeRuntime; the error lists each one's failure.
+Result<std::string> DefaultRuntime(const std::string& state_dir);
+
+}  // namespace hoist::executor

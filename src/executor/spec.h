@@ -1,0 +1,75 @@
+// OCI runtime spec generation: the config.json a runtime (runc, crun) reads from a bundle,
+// with BuildKit's defaults (executor/oci): new mount, pid, ipc and uts namespaces and a network
+// namespace unless the host network is used; /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue,
+// /sys and the cgroup mounts; containerd's default capability set; no new privileges; masked
+// and read-only kernel paths; RLIMIT_NOFILE 1024:1024 unless the request says otherwise.
+// SecurityMode::kInsecure grants every capability, unmasks the paths and mounts /sys
+// read-write (BuildKit's security.insecure entitlement).
+//
+// Every rlimit is clamped to the host's hard limit for it (passed in as data): without
+// CAP_SYS_RESOURCE a runtime cannot raise a hard limit, and the container would fail to start.
+//
+// The generator is a pure function of its input: no file or kernel access.
+// Thread-safety: values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "executor/executor.h"
+
+namespace hoist::executor {
+
+// An OCI spec mount entry.
+struct SpecMount {
+  std::string destination;
+  std::string type;
+  std::string source;
+  std::vector<std::string> options;
+};
+
+// A user resolved to numeric ids (see user.h).
+struct ResolvedUser {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> additional_gids;
+
+  bool operator==(const ResolvedUser&) const = default;
+};
+
+struct SpecInput {
+  std::string rootfs_path;  // root.path: absolute, or relative to the bundle
+  bool rootfs_read_only = false;
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // complete: PATH default and secret env already merged
+  std::string cwd = "/";
+  ResolvedUser user;
+  std::string hostname;
+  NetworkMode network = NetworkMode::kDefault;
+  SecurityMode security = SecurityMode::kSandbox;
+  std::vector<Ulimit> ulimits;
+  // Mounts after the defaults (rootfs-relative order: parents first).
+  std::vector<SpecMount> mounts;
+  // The host's hard limits by ulimit name ("nofile", ...); a name absent here is not clamped.
+  std::map<std::string, uint64_t> host_hard_limits;
+  std::string cgroups_path;  // "" leaves the runtime's default
+};
+
+// BuildKit's default PATH for processes whose env has none.
+inline constexpr char kDefaultPathEnv[] =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Returns config.json's text. Errors (kInvalidArgument) name the bad field: an unknown ulimit
+// name, a soft limit above the hard one, empty args, a relative cwd or mount destination.
+Result<std::string> GenerateSpec(const SpecInput& input);
+
+// The ulimit names GenerateSpec knows ("core", "cpu", ..., "nofile", "nproc", ...).
+const std::vector<std::string>& UlimitNames();
+
+// This process's hard limits for every name in UlimitNames() (getrlimit).
+std::map<std::string, uint64_t> HostHardLimits();
+
+}  // namespace hoist::executor
