@@ -1,13 +1,18 @@
 // OCI runtime spec generation: the config.json a runtime (runc, crun) reads from a bundle,
 // with BuildKit's defaults (executor/oci): new mount, pid, ipc and uts namespaces and a network
 // namespace unless the host network is used; /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue,
-// /sys and the cgroup mounts; containerd's default capability set; no new privileges; masked
-// and read-only kernel paths; RLIMIT_NOFILE 1024:1024 unless the request says otherwise.
-// SecurityMode::kInsecure grants every capability, unmasks the paths and mounts /sys
-// read-write (BuildKit's security.insecure entitlement).
+// /sys and the cgroup mounts; containerd's default capability set; masked and read-only
+// kernel paths; a device cgroup that denies all but the runtime's default devices.
+// SecurityMode::kInsecure grants every capability the host's bounding set holds, unmasks the
+// paths and mounts /sys and cgroups read-write (BuildKit's security.insecure entitlement).
 //
-// Every rlimit is clamped to the host's hard limit for it (passed in as data): without
-// CAP_SYS_RESOURCE a runtime cannot raise a hard limit, and the container would fail to start.
+// no_new_privileges defaults to false as in BuildKit (`oci.WithNewPrivileges`: RUN steps use
+// setuid programs such as su and sudo); set it for stricter sandboxes.
+//
+// Rlimits: like BuildKit the spec sets none by default, so the process inherits the runtime's
+// (the host's) limits. Requested ulimits are clamped to the host's hard limit for each (passed
+// in as data): without CAP_SYS_RESOURCE a runtime cannot raise a hard limit (these hosts cap
+// RLIMIT_NOFILE at 20000), and the container would fail to start.
 //
 // The generator is a pure function of its input: no file or kernel access.
 // Thread-safety: values and pure functions.
@@ -56,6 +61,10 @@ struct SpecInput {
   // The host's hard limits by ulimit name ("nofile", ...); a name absent here is not clamped.
   std::map<std::string, uint64_t> host_hard_limits;
   std::string cgroups_path;  // "" leaves the runtime's default
+  bool no_new_privileges = false;
+  // The capabilities the host can grant (its bounding set, bit i = capability i); kInsecure
+  // grants these, the sandbox grants containerd's defaults among these.
+  uint64_t host_capabilities = ~uint64_t{0};
 };
 
 // BuildKit's default PATH for processes whose env has none.
@@ -68,6 +77,9 @@ Result<std::string> GenerateSpec(const SpecInput& input);
 
 // The ulimit names GenerateSpec knows ("core", "cpu", ..., "nofile", "nproc", ...).
 const std::vector<std::string>& UlimitNames();
+
+// This process's bounding capability set (from /proc/self/status), or all bits if unknown.
+uint64_t HostCapabilities();
 
 // This process's hard limits for every name in UlimitNames() (getrlimit).
 std::map<std::string, uint64_t> HostHardLimits();

@@ -25,8 +25,9 @@ Result<ResolvedUser> ResolveUser(std::string_view user,
                                  const std::optional<std::string>& passwd,
                                  const std::optional<std::string>& group);
 
-// Reads etc/passwd and etc/group of the tree at `rootfs`, resolving every path inside it (a
-// symlink in the tree cannot lead outside). A missing file is nullopt, not an error.
+// Reads the file at `path_in_rootfs` ("etc/passwd") of the tree at `rootfs`, resolving the
+// path as if `rootfs` were `/` (a symlink in the tree cannot lead outside). A missing file is
+// nullopt, not an error.
 Result<std::optional<std::string>> ReadRootfsFile(const std::string& rootfs,
                                                   std::string_view path_in_rootfs);
 

@@ -1,0 +1,453 @@
+#include "executor/runc_executor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "base/log.h"
+#include "base/temp_dir.h"
+#include "base/unique_fd.h"
+#include "executor/etc_files.h"
+#include "executor/internal/bundle.h"
+#include "executor/internal/process.h"
+#include "executor/spec.h"
+#include "executor/user.h"
+
+namespace hoist::executor {
+namespace {
+
+using internal::ChildProcess;
+
+Status MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return Unexpected(ErrnoError(errno, fmt::format("create directory {}", path)));
+  }
+  return OkStatus();
+}
+
+Status MakeDirs(const std::string& path, mode_t mode) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') HOIST_TRY(MakeDir(path.substr(0, i), mode));
+  }
+  return OkStatus();
+}
+
+std::string RandomId() {
+  std::random_device rd;
+  return fmt::format("hoist-{:08x}{:08x}", rd(), rd());
+}
+
+size_t Depth(const std::string& path) {
+  return static_cast<size_t>(std::count(path.begin(), path.end(), '/'));
+}
+
+// The runtime's error messages from its --log file (JSON lines with "level" and "msg").
+std::string RuntimeErrors(const std::string& log_path) {
+  std::ifstream in(log_path);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || j.value("level", "") != "error") continue;
+    std::string msg = j.value("msg", "");
+    if (msg.empty()) continue;
+    if (!out.empty()) out += "; ";
+    out += msg;
+  }
+  return out;
+}
+
+// Everything one Run() owns, released in reverse order: mounts first, then the container and
+// the bundle directory.
+class Bundle {
+ public:
+  Bundle(std::string runtime, std::string runtime_root, std::string id, std::string dir)
+      : runtime_(std::move(runtime)),
+        runtime_root_(std::move(runtime_root)),
+        id_(std::move(id)),
+        dir_(std::move(dir)) {}
+  ~Bundle() { (void)Release(); }
+  Bundle(const Bundle&) = delete;
+  Bundle& operator=(const Bundle&) = delete;
+
+  const std::string& id() const { return id_; }
+  const std::string& dir() const { return dir_; }
+  std::vector<ScopedMount>& mounts() { return mounts_; }
+
+  Status Release() {
+    if (released_) return OkStatus();
+    released_ = true;
+    Status first;
+    // Delete the container (a no-op when it never started or already went).
+    auto del = internal::RunCapture({runtime_, "--root", runtime_root_, "delete", "--force", id_});
+    if (del && del->exit_code != 0 && del->err.find("does not exist") == std::string::npos &&
+        del->err.find("not found") == std::string::npos) {
+      HOIST_LOG(kWarning, "{} delete {}: {}", runtime_, id_, del->err);
+    }
+    while (!mounts_.empty()) {
+      Status s = mounts_.back().Unmount();
+      if (!s && first) first = s;
+      mounts_.pop_back();
+    }
+    Status un = internal::UnmountAllUnder(dir_);
+    if (!un) {
+      // Never remove a tree that still has something mounted in it.
+      return Unexpected(std::move(un).error().Wrap(fmt::format("clean up bundle {}", id_)));
+    }
+    HOIST_TRY(RemoveAll(dir_));
+    return first;
+  }
+
+ private:
+  std::string runtime_, runtime_root_, id_, dir_;
+  std::vector<ScopedMount> mounts_;
+  bool released_ = false;
+};
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+Result<Pipe> MakePipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Unexpected(ErrnoError(errno, "pipe"));
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// Pumps the container's output into the sinks until the runtime exits and the pipes close,
+// killing the container when `cancel` fires. Returns the runtime's wait status.
+int Supervise(ChildProcess& runtime_process, UniqueFd out, UniqueFd err, const RunRequest& req,
+              CancelContext* cancel, const std::string& runtime, const std::string& root,
+              const std::string& id, bool* cancelled) {
+  using Clock = std::chrono::steady_clock;
+  struct pollfd pfds[2] = {{out.get(), POLLIN, 0}, {err.get(), POLLIN, 0}};
+  const OutputSink* sinks[2] = {&req.stdout_sink, &req.stderr_sink};
+  std::optional<int> status;
+  Clock::time_point exited_at, cancelled_at, last_kill;
+  char buf[32768];
+  while (true) {
+    bool open = pfds[0].fd >= 0 || pfds[1].fd >= 0;
+    if (status && !open) break;
+    // Orphans holding the pipes cannot outlive the container's pid namespace, but do not hang
+    // on them if the runtime is gone.
+    if (status && Clock::now() - exited_at > std::chrono::seconds(2)) break;
+    int r = ::poll(pfds, 2, 100);
+    if (r > 0) {
+      for (int i = 0; i < 2; ++i) {
+        if (pfds[i].fd < 0 || pfds[i].revents == 0) continue;
+        ssize_t n = ::read(pfds[i].fd, buf, sizeof(buf));
+        if (n > 0) {
+          if (*sinks[i]) (*sinks[i])(std::string_view(buf, static_cast<size_t>(n)));
+        } else if (n == 0 || errno != EINTR) {
+          pfds[i].fd = -1;
+        }
+      }
+    }
+    if (!status) {
+      status = runtime_process.TryWait();
+      if (status) exited_at = Clock::now();
+    }
+    if (!status && cancel != nullptr && cancel->cancelled()) {
+      auto now = Clock::now();
+      if (!*cancelled) {
+        *cancelled = true;
+        cancelled_at = now;
+      }
+      // Until the container exists `kill` fails; retry, and as a last resort stop the runtime.
+      if (now - last_kill > std::chrono::milliseconds(200)) {
+        last_kill = now;
+        (void)internal::RunCapture({runtime, "--root", root, "kill", id, "KILL"});
+      }
+      if (now - cancelled_at > std::chrono::seconds(10)) runtime_process.Kill(SIGKILL);
+    }
+  }
+  if (!status) status = runtime_process.Wait();
+  return *status;
+}
+
+}  // namespace
+
+Result<std::string> FindRuntime(const std::string& name) {
+  if (name.empty()) return MakeError(Code::kInvalidArgument, "runtime: empty name");
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) != 0) {
+      return Unexpected(ErrnoError(errno, fmt::format("runtime {}", name)));
+    }
+    if (name[0] == '/') return name;
+    char* abs = ::realpath(name.c_str(), nullptr);
+    if (abs == nullptr) return Unexpected(ErrnoError(errno, fmt::format("runtime {}", name)));
+    std::string out(abs);
+    ::free(abs);
+    return out;
+  }
+  const char* path = ::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::istringstream in(dirs);
+  std::string dir;
+  while (std::getline(in, dir, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return MakeError(Code::kNotFound, fmt::format("runtime \"{}\": not found in PATH", name));
+}
+
+RuncExecutor::RuncExecutor(RuncExecutorOptions options, std::string runtime_path)
+    : options_(std::move(options)),
+      runtime_path_(std::move(runtime_path)),
+      runtime_root_(options_.state_dir + "/runtime"),
+      bundles_dir_(options_.state_dir + "/bundles") {}
+
+Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions options) {
+  if (options.state_dir.empty() || options.state_dir[0] != '/') {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("executor state dir \"{}\": must be an absolute path",
+                                 options.state_dir));
+  }
+  while (options.state_dir.size() > 1 && options.state_dir.back() == '/') {
+    options.state_dir.pop_back();
+  }
+  HOIST_ASSIGN_OR_RETURN(std::string path, FindRuntime(options.runtime));
+  std::unique_ptr<RuncExecutor> e(new RuncExecutor(std::move(options), std::move(path)));
+  HOIST_TRY(MakeDirs(e->options_.state_dir, 0700));
+  HOIST_TRY(MakeDir(e->runtime_root_, 0700));
+  HOIST_TRY(MakeDir(e->bundles_dir_, 0700));
+  HOIST_TRY(e->CleanupStale());
+  return e;
+}
+
+Status RuncExecutor::CleanupStale() {
+  // Containers the runtime still knows about under our root.
+  HOIST_ASSIGN_OR_RETURN(internal::Captured list,
+                         internal::RunCapture({runtime_path_, "--root", runtime_root_, "list",
+                                               "--quiet"}));
+  if (list.exit_code == 0) {
+    std::istringstream in(list.out);
+    std::string id;
+    while (std::getline(in, id)) {
+      if (id.empty()) continue;
+      HOIST_LOG(kInfo, "executor: deleting stale container {}", id);
+      (void)internal::RunCapture({runtime_path_, "--root", runtime_root_, "delete", "--force", id});
+    }
+  }
+  // Bundles a crash left behind: unmount whatever is still mounted, then remove.
+  HOIST_TRY(internal::UnmountAllUnder(bundles_dir_));
+  HOIST_TRY(RemoveAll(bundles_dir_));
+  HOIST_TRY(MakeDir(bundles_dir_, 0700));
+  return OkStatus();
+}
+
+Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cancel) {
+  if (req.process.args.empty()) {
+    return MakeError(Code::kInvalidArgument, "run: process args are empty");
+  }
+  if (req.rootfs.empty()) return MakeError(Code::kInvalidArgument, "run: no rootfs mounts");
+  if (cancel != nullptr) HOIST_TRY(cancel->Check());
+
+  const std::string id = RandomId();
+  Bundle bundle(runtime_path_, runtime_root_, id, bundles_dir_ + "/" + id);
+  HOIST_TRY(MakeDir(bundle.dir(), 0700));
+  const std::string rootfs = bundle.dir() + "/rootfs";
+  HOIST_TRY(MakeDir(rootfs, 0755));
+  {
+    auto m = MountAll(req.rootfs, rootfs);
+    if (!m) return Unexpected(std::move(m).error().Wrap("mount rootfs"));
+    bundle.mounts().push_back(std::move(*m));
+  }
+
+  SpecInput spec;
+  spec.rootfs_path = "rootfs";
+  spec.rootfs_read_only = req.rootfs_read_only;
+  spec.args = req.process.args;
+  spec.env = req.process.env;
+  if (std::none_of(spec.env.begin(), spec.env.end(),
+                   [](const std::string& e) { return e.rfind("PATH=", 0) == 0; })) {
+    spec.env.insert(spec.env.begin(), kDefaultPathEnv);
+  }
+  spec.env.insert(spec.env.end(), req.secret_env.begin(), req.secret_env.end());
+  spec.cwd = req.process.cwd.empty() ? "/" : req.process.cwd;
+  {
+    HOIST_ASSIGN_OR_RETURN(auto passwd, ReadRootfsFile(rootfs, "etc/passwd"));
+    HOIST_ASSIGN_OR_RETURN(auto group, ReadRootfsFile(rootfs, "etc/group"));
+    auto user = ResolveUser(req.process.user, req.process.additional_groups, passwd, group);
+    if (!user) return Unexpected(std::move(user).error());
+    spec.user = *user;
+  }
+  spec.hostname = req.hostname;
+  spec.network = req.network;
+  spec.security = req.security;
+  spec.ulimits = req.ulimits;
+  spec.host_hard_limits = HostHardLimits();
+  spec.host_capabilities = HostCapabilities();
+
+  // /etc files.
+  const bool host_network = req.network != NetworkMode::kNone;
+  std::string host_resolv;
+  {
+    std::ifstream in(options_.host_resolv_conf);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    host_resolv = ss.str();
+  }
+  struct EtcFile {
+    const char* name;
+    std::string data;
+  };
+  const EtcFile etc_files[] = {
+      {"hosts", GenerateHosts(req.hostname, req.extra_hosts)},
+      {"resolv.conf", GenerateResolvConf(host_resolv, host_network)},
+      {"hostname", GenerateHostname(req.hostname)},
+  };
+  std::vector<SpecMount> mounts;
+  for (const EtcFile& f : etc_files) {
+    std::string path = bundle.dir() + "/" + f.name;
+    HOIST_TRY(internal::WriteFileWithMode(path, f.data, 0644));
+    mounts.push_back({std::string("/etc/") + f.name, "bind", path, {"rbind", "ro"}});
+  }
+
+  // Extra mounts.
+  std::string secrets_dir;
+  for (size_t i = 0; i < req.mounts.size(); ++i) {
+    const ExecMount& m = req.mounts[i];
+    const std::string rw = m.read_only ? "ro" : "rw";
+    switch (m.kind) {
+      case ExecMount::Kind::kMounts: {
+        std::string point = fmt::format("{}/mnt{}", bundle.dir(), i);
+        HOIST_TRY(MakeDir(point, 0755));
+        auto sm = MountAll(m.mounts, point);
+        if (!sm) return Unexpected(std::move(sm).error().Wrap(fmt::format("mount {}", m.destination)));
+        bundle.mounts().push_back(std::move(*sm));
+        mounts.push_back({m.destination, "bind", point, {"rbind", rw}});
+        break;
+      }
+      case ExecMount::Kind::kBind: {
+        struct stat st;
+        if (::stat(m.source.c_str(), &st) != 0) {
+          return Unexpected(ErrnoError(errno, fmt::format("bind mount source for {}",
+                                                          m.destination)));
+        }
+        mounts.push_back({m.destination, "bind", m.source, {"rbind", rw}});
+        break;
+      }
+      case ExecMount::Kind::kTmpfs: {
+        std::vector<std::string> opts = {"nosuid", "nodev", "strictatime", "mode=1777", rw};
+        if (m.tmpfs_size_bytes > 0) opts.push_back(fmt::format("size={}", m.tmpfs_size_bytes));
+        mounts.push_back({m.destination, "tmpfs", "tmpfs", std::move(opts)});
+        break;
+      }
+      case ExecMount::Kind::kSecret: {
+        if (secrets_dir.empty()) {
+          // Secrets live in memory only: a private tmpfs inside the bundle.
+          secrets_dir = bundle.dir() + "/secrets";
+          HOIST_TRY(MakeDir(secrets_dir, 0700));
+          size_t total = 0;
+          for (const ExecMount& s : req.mounts) {
+            if (s.kind == ExecMount::Kind::kSecret) total += s.secret_data.size() + 4096;
+          }
+          auto sm = MountAll({Mount{"tmpfs", "tmpfs",
+                                    {"mode=0700", "nosuid", "nodev", "noexec",
+                                     fmt::format("size={}", total + 65536)}}},
+                             secrets_dir);
+          if (!sm) return Unexpected(std::move(sm).error().Wrap("mount secrets tmpfs"));
+          bundle.mounts().push_back(std::move(*sm));
+        }
+        std::string path = fmt::format("{}/{}", secrets_dir, i);
+        HOIST_TRY(internal::WriteFileWithMode(path, m.secret_data, m.mode & 07777, m.uid, m.gid));
+        mounts.push_back({m.destination, "bind", path, {"rbind", "ro", "nosuid", "nodev", "noexec"}});
+        break;
+      }
+    }
+  }
+  // Parents before children, otherwise in request order.
+  std::stable_sort(mounts.begin(), mounts.end(), [](const SpecMount& a, const SpecMount& b) {
+    return Depth(a.destination) < Depth(b.destination);
+  });
+  spec.mounts = std::move(mounts);
+
+  HOIST_ASSIGN_OR_RETURN(std::string config, GenerateSpec(spec));
+  HOIST_TRY(internal::WriteFileWithMode(bundle.dir() + "/config.json", config, 0600));
+
+  HOIST_ASSIGN_OR_RETURN(Pipe out, MakePipe());
+  HOIST_ASSIGN_OR_RETURN(Pipe err, MakePipe());
+  const std::string log_path = bundle.dir() + "/runtime.log";
+  HOIST_ASSIGN_OR_RETURN(
+      ChildProcess child,
+      internal::Spawn({runtime_path_, "--root", runtime_root_, "--log", log_path, "--log-format",
+                       "json", "run", "--bundle", bundle.dir(), id},
+                      -1, out.write.get(), err.write.get()));
+  out.write.Reset();
+  err.write.Reset();
+  bool cancelled = false;
+  int status = Supervise(child, std::move(out.read), std::move(err.read), req, cancel,
+                         runtime_path_, runtime_root_, id, &cancelled);
+  Status released = bundle.Release();
+  if (!released) HOIST_LOG(kWarning, "executor: {}", released.error().message());
+
+  if (cancelled) {
+    Error e(Code::kCancelled, "cancelled");
+    if (cancel != nullptr) {
+      Status c = cancel->Check();
+      if (!c) e = c.error();
+    }
+    return Unexpected(std::move(e).Wrap(fmt::format("process \"{}\"",
+                                                    fmt::join(req.process.args, " "))));
+  }
+  const int code = internal::ExitCodeOf(status);
+  std::string runtime_errors = RuntimeErrors(log_path);
+  if (code != 0 && !runtime_errors.empty()) {
+    return MakeError(Code::kUnknown, fmt::format("process \"{}\" could not be started: {}",
+                                                 fmt::join(req.process.args, " "),
+                                                 runtime_errors));
+  }
+  std::vector<int> valid = req.valid_exit_codes.empty() ? std::vector<int>{0}
+                                                        : req.valid_exit_codes;
+  if (std::find(valid.begin(), valid.end(), code) == valid.end()) {
+    return Unexpected(ExitCodeError(req.process.args, code));
+  }
+  return ExitStatus{code};
+}
+
+Status ProbeRuntime(const std::string& runtime, const std::string& state_dir) {
+  RuncExecutorOptions options;
+  options.runtime = runtime;
+  options.state_dir = state_dir;
+  HOIST_ASSIGN_OR_RETURN(auto executor, RuncExecutor::Create(options));
+  RunRequest req;
+  req.rootfs = {Mount{"bind", "/", {"bind", "ro"}}};
+  req.rootfs_read_only = true;
+  req.process.args = {"/bin/true"};
+  req.network = NetworkMode::kNone;
+  std::string err_text;
+  req.stderr_sink = [&](std::string_view chunk) { err_text.append(chunk); };
+  auto r = executor->Run(req, nullptr);
+  if (!r) {
+    return Unexpected(std::move(r).error().Wrap(fmt::format("runtime {} probe", runtime)));
+  }
+  return OkStatus();
+}
+
+Result<std::string> DefaultRuntime(const std::string& state_dir) {
+  std::vector<std::string> failures;
+  for (const char* name : {"runc", "crun"}) {
+    Status s = ProbeRuntime(name, fmt::format("{}/probe-{}", state_dir, name));
+    if (s) return FindRuntime(name);
+    failures.push_back(s.error().message());
+  }
+  return MakeError(Code::kFailedPrecondition,
+                   fmt::format("no working OCI runtime: {}", fmt::join(failures, "; ")));
+}
+
+}  // namespace hoist::executor
