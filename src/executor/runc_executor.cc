@@ -358,8 +358,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
             if (s.kind == ExecMount::Kind::kSecret) total += s.secret_data.size() + 4096;
           }
           auto sm = MountAll({Mount{"tmpfs", "tmpfs",
-                                    {"mode=0700", "nosuid", "nodev", "noexec",
-                                     fmt::format("size={}", total + 65536)}}},
+                                    {"mode=0700", fmt::format("size={}", total + 65536)}}},
                              secrets_dir);
           if (!sm) return Unexpected(std::move(sm).error().Wrap("mount secrets tmpfs"));
           bundle.mounts().push_back(std::move(*sm));
@@ -376,6 +375,9 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
     return Depth(a.destination) < Depth(b.destination);
   });
   spec.mounts = std::move(mounts);
+  std::vector<std::string> destinations = {"/proc", "/dev", "/sys"};
+  for (const SpecMount& m : spec.mounts) destinations.push_back(m.destination);
+  const std::vector<std::string> stubs = internal::MissingPaths(rootfs, destinations);
 
   HOIST_ASSIGN_OR_RETURN(std::string config, GenerateSpec(spec));
   HOIST_TRY(internal::WriteFileWithMode(bundle.dir() + "/config.json", config, 0600));
@@ -393,6 +395,8 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   bool cancelled = false;
   int status = Supervise(child, std::move(out.read), std::move(err.read), req, cancel,
                          runtime_path_, runtime_root_, id, &cancelled);
+  internal::RemoveStubs(rootfs, stubs);
+  const std::string runtime_errors = RuntimeErrors(log_path);
   Status released = bundle.Release();
   if (!released) HOIST_LOG(kWarning, "executor: {}", released.error().message());
 
@@ -406,7 +410,6 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
                                                     fmt::join(req.process.args, " "))));
   }
   const int code = internal::ExitCodeOf(status);
-  std::string runtime_errors = RuntimeErrors(log_path);
   if (code != 0 && !runtime_errors.empty()) {
     return MakeError(Code::kUnknown, fmt::format("process \"{}\" could not be started: {}",
                                                  fmt::join(req.process.args, " "),
