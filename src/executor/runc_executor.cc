@@ -70,8 +70,9 @@ std::string RuntimeErrors(const std::string& log_path) {
   return out;
 }
 
-// Everything one Run() owns, released in reverse order: mounts first, then the container and
-// the bundle directory.
+// Everything one Run() owns. Release() deletes the container, then unmounts (last first and
+// then anything else still mounted under the bundle), and removes the bundle directory only
+// when nothing is mounted in it any more.
 class Bundle {
  public:
   Bundle(std::string runtime, std::string runtime_root, std::string id, std::string dir)
@@ -437,7 +438,15 @@ Status ProbeRuntime(const std::string& runtime, const std::string& state_dir) {
   req.stderr_sink = [&](std::string_view chunk) { err_text.append(chunk); };
   auto r = executor->Run(req, nullptr);
   if (!r) {
-    return Unexpected(std::move(r).error().Wrap(fmt::format("runtime {} probe", runtime)));
+    Error e = std::move(r).error();
+    // The runtime's own words, when they went to stderr rather than its log.
+    while (!err_text.empty() && (err_text.back() == '\n' || err_text.back() == ' ')) {
+      err_text.pop_back();
+    }
+    if (!err_text.empty() && e.message().find(err_text) == std::string::npos) {
+      e = Error(e.code(), fmt::format("{}: {}", e.message(), err_text));
+    }
+    return Unexpected(std::move(e).Wrap(fmt::format("runtime {} probe", runtime)));
   }
   return OkStatus();
 }
