@@ -70,8 +70,9 @@ std::string RuntimeErrors(const std::string& log_path) {
   return out;
 }
 
-// Everything one Run() owns, released in reverse order: mounts first, then the container and
-// the bundle directory.
+// Everything one Run() owns. Release() deletes the container, then unmounts (last first and
+// then anything else still mounted under the bundle), and removes the bundle directory only
+// when nothing is mounted in it any more.
 class Bundle {
  public:
   Bundle(std::string runtime, std::string runtime_root, std::string id, std::string dir)
@@ -358,8 +359,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
             if (s.kind == ExecMount::Kind::kSecret) total += s.secret_data.size() + 4096;
           }
           auto sm = MountAll({Mount{"tmpfs", "tmpfs",
-                                    {"mode=0700", "nosuid", "nodev", "noexec",
-                                     fmt::format("size={}", total + 65536)}}},
+                                    {"mode=0700", fmt::format("size={}", total + 65536)}}},
                              secrets_dir);
           if (!sm) return Unexpected(std::move(sm).error().Wrap("mount secrets tmpfs"));
           bundle.mounts().push_back(std::move(*sm));
@@ -376,6 +376,9 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
     return Depth(a.destination) < Depth(b.destination);
   });
   spec.mounts = std::move(mounts);
+  std::vector<std::string> destinations = {"/proc", "/dev", "/sys"};
+  for (const SpecMount& m : spec.mounts) destinations.push_back(m.destination);
+  const std::vector<std::string> stubs = internal::MissingPaths(rootfs, destinations);
 
   HOIST_ASSIGN_OR_RETURN(std::string config, GenerateSpec(spec));
   HOIST_TRY(internal::WriteFileWithMode(bundle.dir() + "/config.json", config, 0600));
@@ -393,6 +396,8 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   bool cancelled = false;
   int status = Supervise(child, std::move(out.read), std::move(err.read), req, cancel,
                          runtime_path_, runtime_root_, id, &cancelled);
+  internal::RemoveStubs(rootfs, stubs);
+  const std::string runtime_errors = RuntimeErrors(log_path);
   Status released = bundle.Release();
   if (!released) HOIST_LOG(kWarning, "executor: {}", released.error().message());
 
@@ -406,7 +411,6 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
                                                     fmt::join(req.process.args, " "))));
   }
   const int code = internal::ExitCodeOf(status);
-  std::string runtime_errors = RuntimeErrors(log_path);
   if (code != 0 && !runtime_errors.empty()) {
     return MakeError(Code::kUnknown, fmt::format("process \"{}\" could not be started: {}",
                                                  fmt::join(req.process.args, " "),
@@ -434,7 +438,15 @@ Status ProbeRuntime(const std::string& runtime, const std::string& state_dir) {
   req.stderr_sink = [&](std::string_view chunk) { err_text.append(chunk); };
   auto r = executor->Run(req, nullptr);
   if (!r) {
-    return Unexpected(std::move(r).error().Wrap(fmt::format("runtime {} probe", runtime)));
+    Error e = std::move(r).error();
+    // The runtime's own words, when they went to stderr rather than its log.
+    while (!err_text.empty() && (err_text.back() == '\n' || err_text.back() == ' ')) {
+      err_text.pop_back();
+    }
+    if (!err_text.empty() && e.message().find(err_text) == std::string::npos) {
+      e = Error(e.code(), fmt::format("{}: {}", e.message(), err_text));
+    }
+    return Unexpected(std::move(e).Wrap(fmt::format("runtime {} probe", runtime)));
   }
   return OkStatus();
 }

@@ -25,3 +25,16 @@ Status WriteFileWithMode(const std::string& path, std::string_view data, unsigne
                          long uid = -1, long gid = -1);
 
 }  // namespace hoist::executor::internal
+
+namespace hoist::executor::internal {
+
+// Mount stubs: a runtime creates the mount points a spec names (files and directories) in the
+// rootfs when they are missing, and they would end up in the snapshot. MissingPaths lists every
+// path along `destinations` (absolute in the container) that does not exist in `rootfs`, as
+// rootfs-relative paths, parents before children; RemoveStubs removes those that are now empty
+// files or empty directories, children first. Paths resolve inside `rootfs` only.
+std::vector<std::string> MissingPaths(const std::string& rootfs,
+                                      const std::vector<std::string>& destinations);
+void RemoveStubs(const std::string& rootfs, const std::vector<std::string>& paths);
+
+}  // namespace hoist::executor::internal

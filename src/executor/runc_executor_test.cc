@@ -1,0 +1,422 @@
+// RuncExecutor against the real runc, on a rootfs made of Debian's busybox-static.
+#include "executor/runc_executor.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "base/temp_dir.h"
+#include "base/testing/test_files.h"
+#include "executor/internal/bundle.h"
+#include "executor/internal/process.h"
+#include "executor/spec.h"
+
+namespace hoist::executor {
+namespace {
+
+constexpr const char* kApplets[] = {"sh",    "echo", "cat",  "id",    "ls",   "pwd",  "hostname",
+                                    "sleep", "env",  "stat", "touch", "grep", "dd",   "ulimit",
+                                    "true",  "false", "mount", "rm",  "find", "head"};
+
+class RuncExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto root = TempDir::Create("hoist-exec-rootfs-");
+    ASSERT_TRUE(root);
+    rootfs_ = std::move(*root);
+    auto state = TempDir::Create("hoist-exec-state-");
+    ASSERT_TRUE(state);
+    state_ = std::move(*state);
+    const std::string& r = rootfs_.path();
+    for (const char* d : {"/bin", "/etc", "/tmp", "/work"}) {
+      ASSERT_EQ(::mkdir((r + d).c_str(), 0755), 0) << d;
+    }
+    ::chmod((r + "/tmp").c_str(), 01777);
+    auto cp = internal::RunCapture({"/bin/cp", "/bin/busybox", r + "/bin/busybox"});
+    ASSERT_TRUE(cp && cp->exit_code == 0);
+    for (const char* a : kApplets) {
+      ASSERT_EQ(::symlink("busybox", (r + "/bin/" + a).c_str()), 0) << a;
+    }
+    WriteTestFile(r + "/etc/passwd",
+                  "root:x:0:0:root:/root:/bin/sh\n"
+                  "app:x:1000:1001:App:/home/app:/bin/sh\n");
+    WriteTestFile(r + "/etc/group", "root:x:0:\nappgrp:x:1001:\nwheel:x:10:app\n");
+    auto e = RuncExecutor::Create({"runc", state_.path() + "/executor"});
+    ASSERT_TRUE(e) << e.error().message();
+    executor_ = std::move(*e);
+  }
+
+  RunRequest Request(std::string script) {
+    RunRequest req;
+    req.rootfs = {Mount{"bind", rootfs_.path(), {"rbind"}}};
+    req.process.args = {"/bin/sh", "-c", std::move(script)};
+    req.stdout_sink = [this](std::string_view c) { out_.append(c); };
+    req.stderr_sink = [this](std::string_view c) { err_.append(c); };
+    return req;
+  }
+
+  // Runs and expects success; returns stdout.
+  std::string RunOk(const RunRequest& req) {
+    out_.clear();
+    err_.clear();
+    auto r = executor_->Run(req, nullptr);
+    EXPECT_TRUE(r) << r.error().message() << "\nstderr: " << err_;
+    return out_;
+  }
+
+  Result<ExitStatus> RunResult(const RunRequest& req, CancelContext* cancel = nullptr) {
+    out_.clear();
+    err_.clear();
+    return executor_->Run(req, cancel);
+  }
+
+  void ExpectNothingLeft() {
+    auto mounts = internal::MountsUnder(state_.path());
+    ASSERT_TRUE(mounts);
+    EXPECT_TRUE(mounts->empty()) << (*mounts)[0];
+    auto list = internal::RunCapture({executor_->runtime_path(), "--root",
+                                      executor_->runtime_root(), "list", "--quiet"});
+    ASSERT_TRUE(list);
+    EXPECT_EQ(list->out, "");
+    auto bundles = internal::RunCapture({"/bin/ls", "-A", state_.path() + "/executor/bundles"});
+    ASSERT_TRUE(bundles);
+    EXPECT_EQ(bundles->out, "");
+  }
+
+  TempDir rootfs_;
+  TempDir state_;
+  std::unique_ptr<RuncExecutor> executor_;
+  std::string out_, err_;
+};
+
+TEST_F(RuncExecutorTest, ExitCodes) {
+  auto r = RunResult(Request("exit 3"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kUnknown);
+  EXPECT_EQ(r.error().message(),
+            "process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3");
+  RunRequest req = Request("exit 3");
+  req.valid_exit_codes = {0, 3};
+  r = RunResult(req);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->exit_code, 3);
+  r = RunResult(Request("false"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "process \"/bin/sh -c false\" did not complete successfully: exit code: 1");
+  r = RunResult(Request("true"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exit_code, 0);
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, StdoutAndStderrCaptured) {
+  auto r = RunResult(Request("echo to-out; echo to-err >&2; echo more"));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(out_, "to-out\nmore\n");
+  EXPECT_EQ(err_, "to-err\n");
+}
+
+TEST_F(RuncExecutorTest, EnvCwdAndDefaultPath) {
+  RunRequest req = Request("echo \"$GREETING|$PATH\"; pwd");
+  req.process.env = {"GREETING=hello world"};
+  req.process.cwd = "/work";
+  EXPECT_EQ(RunOk(req),
+            "hello world|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/work\n");
+  req.process.env = {"PATH=/bin"};
+  EXPECT_EQ(RunOk(req), "|/bin\n/work\n");
+}
+
+TEST_F(RuncExecutorTest, UserByNameAndId) {
+  RunRequest req = Request("id -u; id -g; id -G");
+  req.process.user = "app";
+  EXPECT_EQ(RunOk(req), "1000\n1001\n1001 10\n");
+  req.process.user = "1000:10";
+  EXPECT_EQ(RunOk(req), "1000\n10\n10\n");
+  req.process.user = "4242";
+  EXPECT_EQ(RunOk(req), "4242\n0\n0\n");
+  req.process.user = "app:appgrp";
+  req.process.additional_groups = {"wheel", "77"};
+  EXPECT_EQ(RunOk(req), "1000\n1001\n1001 10 77\n");
+}
+
+TEST_F(RuncExecutorTest, UnknownUser) {
+  RunRequest req = Request("true");
+  req.process.user = "nobody2";
+  auto r = RunResult(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kNotFound);
+  EXPECT_EQ(r.error().message(), "unable to find user nobody2: no matching entries in passwd file");
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, MissingBinary) {
+  RunRequest req = Request("");
+  req.process.args = {"/bin/does-not-exist", "x"};
+  auto r = RunResult(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kUnknown);
+  EXPECT_NE(r.error().message().find("process \"/bin/does-not-exist x\" could not be started: "),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_NE(r.error().message().find("no such file or directory"), std::string::npos)
+      << r.error().message();
+  req.process.args = {"nonexistent-tool"};
+  r = RunResult(req);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find(
+                "exec: \"nonexistent-tool\": executable file not found in $PATH"),
+            std::string::npos)
+      << r.error().message();
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, HostnameAndEtcFiles) {
+  RunRequest req = Request("hostname; cat /etc/hostname; cat /etc/hosts; grep -c nameserver "
+                           "/etc/resolv.conf");
+  req.hostname = "box1";
+  req.extra_hosts = {{"db", "10.1.2.3"}};
+  EXPECT_EQ(RunOk(req),
+            "box1\nbox1\n127.0.0.1\tlocalhost box1\n::1\tlocalhost ip6-localhost "
+            "ip6-loopback\n10.1.2.3\tdb\n1\n");
+  // The generated files leave no stubs in a rootfs that had none.
+  struct stat st;
+  EXPECT_NE(::lstat((rootfs_.path() + "/etc/hosts").c_str(), &st), 0);
+  EXPECT_NE(::lstat((rootfs_.path() + "/proc").c_str(), &st), 0);
+}
+
+TEST_F(RuncExecutorTest, NetworkNoneHasOnlyLoopback) {
+  RunRequest req = Request("ls /sys/class/net");
+  req.network = NetworkMode::kNone;
+  EXPECT_EQ(RunOk(req), "lo\n");
+  req.network = NetworkMode::kHost;
+  std::string host = RunOk(req);
+  auto listing = internal::RunCapture({"/bin/ls", "/sys/class/net"});
+  ASSERT_TRUE(listing);
+  EXPECT_EQ(host, listing->out);
+  req.network = NetworkMode::kDefault;
+  EXPECT_EQ(RunOk(req), listing->out);
+}
+
+TEST_F(RuncExecutorTest, BindMountsReadOnlyAndReadWrite) {
+  auto dir = TempDir::Create("hoist-exec-bind-");
+  ASSERT_TRUE(dir);
+  WriteTestFile(dir->path() + "/in", "from host\n");
+  RunRequest req = Request("cat /ro/in; touch /ro/x 2>/dev/null && echo ro-writable; "
+                           "echo written > /rw/out; cat /m/in");
+  ExecMount ro;
+  ro.kind = ExecMount::Kind::kBind;
+  ro.destination = "/ro";
+  ro.source = dir->path();
+  ro.read_only = true;
+  ExecMount rw = ro;
+  rw.destination = "/rw";
+  rw.read_only = false;
+  ExecMount m;
+  m.kind = ExecMount::Kind::kMounts;
+  m.destination = "/m";
+  m.mounts = {Mount{"bind", dir->path(), {"rbind"}}};
+  m.read_only = true;
+  req.mounts = {ro, rw, m};
+  EXPECT_EQ(RunOk(req), "from host\nfrom host\n");
+  EXPECT_EQ(ReadTestFile(dir->path() + "/out"), "written\n");
+  struct stat st;
+  EXPECT_NE(::lstat((dir->path() + "/x").c_str(), &st), 0);
+  EXPECT_NE(::lstat((rootfs_.path() + "/ro").c_str(), &st), 0) << "mount stub left";
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, BindSourceMissing) {
+  RunRequest req = Request("true");
+  ExecMount b;
+  b.kind = ExecMount::Kind::kBind;
+  b.destination = "/src";
+  b.source = rootfs_.path() + "/nope";
+  req.mounts = {b};
+  auto r = RunResult(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kNotFound);
+  EXPECT_NE(r.error().message().find("bind mount source for /src"), std::string::npos)
+      << r.error().message();
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, TmpfsWithSize) {
+  RunRequest req = Request(
+      "grep ' /scratch ' /proc/mounts | grep -o 'size=[0-9a-z]*'; "
+      "dd if=/dev/zero of=/scratch/f bs=1024 count=2048 2>/dev/null || echo full");
+  ExecMount t;
+  t.kind = ExecMount::Kind::kTmpfs;
+  t.destination = "/scratch";
+  t.tmpfs_size_bytes = 1024 * 1024;
+  req.mounts = {t};
+  EXPECT_EQ(RunOk(req), "size=1024k\nfull\n");
+}
+
+TEST_F(RuncExecutorTest, SecretsFileAndEnv) {
+  RunRequest req = Request(
+      "cat /run/secrets/token; echo; stat -c '%a %u %g' /run/secrets/token; echo \"$API_KEY\"; "
+      "(echo x > /run/secrets/token) 2>/dev/null && echo secret-writable; true");
+  ExecMount s;
+  s.kind = ExecMount::Kind::kSecret;
+  s.destination = "/run/secrets/token";
+  s.secret_data = "s3cr3t-value";
+  s.uid = 1000;
+  s.gid = 1001;
+  s.mode = 0440;
+  req.mounts = {s};
+  req.secret_env = {"API_KEY=k-123"};
+  EXPECT_EQ(RunOk(req), "s3cr3t-value\n440 1000 1001\nk-123\n");
+  // No trace in the rootfs: neither the stub nor the bytes.
+  struct stat st;
+  EXPECT_NE(::lstat((rootfs_.path() + "/run").c_str(), &st), 0);
+  auto grep = internal::RunCapture({"/bin/grep", "-rl", "s3cr3t-value", rootfs_.path(),
+                                    state_.path()});
+  ASSERT_TRUE(grep);
+  EXPECT_EQ(grep->out, "");
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, Ulimits) {
+  RunRequest req = Request("ulimit -n; ulimit -Hn");
+  req.ulimits = {{"nofile", 512, 1024}};
+  EXPECT_EQ(RunOk(req), "512\n1024\n");
+  // Above the host's hard limit: clamped rather than failing to start.
+  const uint64_t host = HostHardLimits().at("nofile");
+  req.ulimits = {{"nofile", 1 << 30, 1 << 30}};
+  EXPECT_EQ(RunOk(req), fmt::format("{}\n{}\n", host, host));
+  req.ulimits = {{"bogus", 1, 1}};
+  auto r = RunResult(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "ulimit \"bogus\": unknown resource (known: nofile, nproc, core, ...)");
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, ReadOnlyRootfs) {
+  RunRequest req = Request("touch /work/f 2>/dev/null && echo writable; echo done");
+  req.rootfs_read_only = true;
+  EXPECT_EQ(RunOk(req), "done\n");
+  req.rootfs_read_only = false;
+  EXPECT_EQ(RunOk(req), "writable\ndone\n");
+}
+
+TEST_F(RuncExecutorTest, SandboxAndInsecureCapabilities) {
+  RunRequest req = Request("grep CapEff /proc/self/status");
+  EXPECT_EQ(RunOk(req), "CapEff:\t00000000a80425fb\n");
+  req.security = SecurityMode::kInsecure;
+  EXPECT_EQ(RunOk(req), fmt::format("CapEff:\t{:016x}\n", HostCapabilities()));
+}
+
+TEST_F(RuncExecutorTest, CancellationKillsPromptlyAndCleansUp) {
+  auto cancel = CancelContext::Background();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    cancel->Cancel("build cancelled");
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = RunResult(Request("echo started; sleep 100"), cancel.get());
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kCancelled);
+  EXPECT_NE(r.error().message().find("process \"/bin/sh -c echo started; sleep 100\""),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_LT(elapsed, std::chrono::seconds(10));
+  EXPECT_EQ(out_, "started\n");
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, AlreadyCancelledDoesNotStart) {
+  auto cancel = CancelContext::Background();
+  cancel->Cancel("stop");
+  auto r = RunResult(Request("echo ran"), cancel.get());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kCancelled);
+  EXPECT_EQ(out_, "");
+}
+
+TEST_F(RuncExecutorTest, ConcurrentRuns) {
+  std::string a, b;
+  RunRequest ra = Request("sleep 0.3; echo a");
+  ra.stdout_sink = [&](std::string_view c) { a.append(c); };
+  RunRequest rb = Request("echo b");
+  rb.stdout_sink = [&](std::string_view c) { b.append(c); };
+  std::thread t([&] { EXPECT_TRUE(executor_->Run(ra, nullptr)); });
+  EXPECT_TRUE(executor_->Run(rb, nullptr));
+  t.join();
+  EXPECT_EQ(a, "a\n");
+  EXPECT_EQ(b, "b\n");
+  ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, StaleBundlesCleanedOnConstruction) {
+  // What a crash leaves: a bundle with its rootfs still mounted.
+  const std::string bundle = state_.path() + "/executor/bundles/hoist-stale";
+  ASSERT_EQ(::mkdir(bundle.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((bundle + "/rootfs").c_str(), 0755), 0);
+  ASSERT_EQ(::mount(rootfs_.path().c_str(), (bundle + "/rootfs").c_str(), nullptr, MS_BIND,
+                    nullptr),
+            0);
+  auto again = RuncExecutor::Create({"runc", state_.path() + "/executor"});
+  ASSERT_TRUE(again) << again.error().message();
+  struct stat st;
+  EXPECT_NE(::lstat(bundle.c_str(), &st), 0);
+  // The rootfs the stale bundle had mounted is intact.
+  EXPECT_EQ(::lstat((rootfs_.path() + "/bin/busybox").c_str(), &st), 0);
+  ExpectNothingLeft();
+}
+
+TEST(FindRuntime, NamesAndPaths) {
+  auto r = FindRuntime("runc");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->front(), '/');
+  r = FindRuntime("no-such-runtime");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kNotFound);
+  EXPECT_EQ(r.error().message(), "runtime \"no-such-runtime\": not found in PATH");
+  r = FindRuntime("/nonexistent/runc");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "runtime /nonexistent/runc: No such file or directory");
+  auto e = RuncExecutor::Create({"no-such-runtime", "/tmp/hoist-never-created"});
+  ASSERT_FALSE(e);
+  e = RuncExecutor::Create({"runc", "relative/state"});
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().message(), "executor state dir \"relative/state\": must be an absolute path");
+}
+
+TEST(ProbeRuntime, RuncWorksCrunReportsItsError) {
+  auto state = TempDir::Create("hoist-probe-");
+  ASSERT_TRUE(state);
+  Status runc = ProbeRuntime("runc", state->path() + "/runc");
+  EXPECT_TRUE(runc) << runc.error().message();
+  struct stat st;
+  const bool hybrid = ::stat("/sys/fs/cgroup/unified", &st) == 0;
+  Status crun = ProbeRuntime("crun", state->path() + "/crun");
+  if (hybrid) {
+    // crun 1.8 refuses hybrid cgroup hosts; its own message must reach the caller.
+    ASSERT_FALSE(crun);
+    EXPECT_NE(crun.error().message().find("runtime crun probe: "), std::string::npos)
+        << crun.error().message();
+    EXPECT_NE(crun.error().message().find("cgroups in hybrid mode not supported"),
+              std::string::npos)
+        << crun.error().message();
+  } else {
+    EXPECT_TRUE(crun) << crun.error().message();
+  }
+  auto def = DefaultRuntime(state->path() + "/default");
+  ASSERT_TRUE(def) << def.error().message();
+  EXPECT_EQ(*def, *FindRuntime("runc"));
+  auto mounts = internal::MountsUnder(state->path());
+  ASSERT_TRUE(mounts);
+  EXPECT_TRUE(mounts->empty());
+}
+
+}  // namespace
+}  // namespace hoist::executor
