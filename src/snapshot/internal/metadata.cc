@@ -1,0 +1,140 @@
+#include "snapshot/internal/metadata.h"
+
+#include <nlohmann/json.hpp>
+
+#include "base/atomic_file.h"
+#include "base/file_system.h"
+
+namespace hoist::snapshot::internal {
+namespace {
+
+using json = nlohmann::json;
+
+Result<Kind> ParseKind(const std::string& s) {
+  if (s == "committed") return Kind::kCommitted;
+  if (s == "active") return Kind::kActive;
+  if (s == "view") return Kind::kView;
+  return MakeError(Code::kDataLoss, "unknown kind \"" + s + "\"");
+}
+
+Result<Metadata> ParseJson(const json& j, const std::string& driver) {
+  if (!j.is_object()) return MakeError(Code::kDataLoss, "not a JSON object");
+  if (j.value("format", "") != "hoist.snapshots") {
+    return MakeError(Code::kFailedPrecondition, "not a hoist snapshot metadata file");
+  }
+  if (!j.contains("version") || !j["version"].is_number_integer()) {
+    return MakeError(Code::kDataLoss, "field \"version\" is missing");
+  }
+  int version = j["version"].get<int>();
+  if (version != kMetadataVersion) {
+    return MakeError(Code::kFailedPrecondition,
+                     "format version " + std::to_string(version) + " is not supported (this "
+                     "hoist reads version " + std::to_string(kMetadataVersion) + ")");
+  }
+  Metadata m;
+  m.driver = j.value("driver", "");
+  if (m.driver != driver) {
+    return MakeError(Code::kFailedPrecondition,
+                     "written by the " + m.driver + " snapshotter, opened as " + driver);
+  }
+  if (!j.contains("next_id") || !j["next_id"].is_number_unsigned()) {
+    return MakeError(Code::kDataLoss, "field \"next_id\" is missing");
+  }
+  m.next_id = j["next_id"].get<uint64_t>();
+  if (!j.contains("snapshots") || !j["snapshots"].is_array()) {
+    return MakeError(Code::kDataLoss, "field \"snapshots\" is missing");
+  }
+  size_t i = 0;
+  for (const auto& s : j["snapshots"]) {
+    std::string where = "snapshots[" + std::to_string(i++) + "]";
+    if (!s.is_object() || !s.contains("key") || !s["key"].is_string() || !s.contains("id") ||
+        !s["id"].is_number_unsigned() || !s.contains("kind") || !s["kind"].is_string()) {
+      return MakeError(Code::kDataLoss, where + ": needs key, id and kind");
+    }
+    Record r;
+    r.id = s["id"].get<uint64_t>();
+    r.info.name = s["key"].get<std::string>();
+    auto kind = ParseKind(s["kind"].get<std::string>());
+    if (!kind) return Unexpected(std::move(kind).error().Wrap(where));
+    r.info.kind = *kind;
+    if (s.contains("parent")) {
+      if (!s["parent"].is_string()) return MakeError(Code::kDataLoss, where + ": bad parent");
+      r.info.parent = s["parent"].get<std::string>();
+    }
+    if (s.contains("labels")) {
+      if (!s["labels"].is_object()) return MakeError(Code::kDataLoss, where + ": bad labels");
+      for (const auto& [k, v] : s["labels"].items()) {
+        if (!v.is_string()) return MakeError(Code::kDataLoss, where + ": bad label " + k);
+        r.info.labels[k] = v.get<std::string>();
+      }
+    }
+    r.info.created_ns = s.value("created", int64_t{0});
+    r.info.updated_ns = s.value("updated", int64_t{0});
+    if (r.id == 0 || r.id >= m.next_id) {
+      return MakeError(Code::kDataLoss, where + ": id " + std::to_string(r.id) +
+                                            " is outside 1.." + std::to_string(m.next_id - 1));
+    }
+    std::string key = r.info.name;
+    if (!m.snapshots.emplace(key, std::move(r)).second) {
+      return MakeError(Code::kDataLoss, where + ": key \"" + key + "\" appears twice");
+    }
+  }
+  for (const auto& [key, r] : m.snapshots) {
+    if (r.info.parent.empty()) continue;
+    auto p = m.snapshots.find(r.info.parent);
+    if (p == m.snapshots.end() || p->second.info.kind != Kind::kCommitted) {
+      return MakeError(Code::kDataLoss, "snapshot \"" + key + "\": parent \"" + r.info.parent +
+                                            "\" is not a committed snapshot");
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+Result<Metadata> ParseMetadata(std::string_view text, const std::string& path,
+                               const std::string& driver) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return MakeError(Code::kDataLoss, path + ": not valid JSON");
+  auto m = ParseJson(j, driver);
+  if (!m) return Unexpected(std::move(m).error().Wrap(path));
+  return m;
+}
+
+std::string SerializeMetadata(const Metadata& m) {
+  json snaps = json::array();
+  for (const auto& [key, r] : m.snapshots) {
+    json s = {{"key", key},
+              {"id", r.id},
+              {"kind", std::string(KindName(r.info.kind))},
+              {"labels", r.info.labels},
+              {"created", r.info.created_ns},
+              {"updated", r.info.updated_ns}};
+    if (!r.info.parent.empty()) s["parent"] = r.info.parent;
+    snaps.push_back(std::move(s));
+  }
+  json j = {{"format", "hoist.snapshots"},
+            {"version", kMetadataVersion},
+            {"driver", m.driver},
+            {"next_id", m.next_id},
+            {"snapshots", std::move(snaps)}};
+  return j.dump(1) + "\n";
+}
+
+Result<Metadata> LoadMetadata(const std::string& path, const std::string& driver) {
+  FileSystem* fs = PosixFileSystem();
+  HOIST_ASSIGN_OR_RETURN(bool exists, fs->Exists(path));
+  if (!exists) {
+    Metadata m;
+    m.driver = driver;
+    return m;
+  }
+  HOIST_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path, 256 << 20));
+  return ParseMetadata(text, path, driver);
+}
+
+Status SaveMetadata(const std::string& path, const Metadata& metadata) {
+  return WriteFileAtomic(PosixFileSystem(), path, SerializeMetadata(metadata), 0600);
+}
+
+}  // namespace hoist::snapshot::internal

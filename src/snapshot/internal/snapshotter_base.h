@@ -1,0 +1,73 @@
+// SnapshotterBase: what the overlay and native snapshotters share: the root lock, the metadata
+// (internal/metadata.h), the kind and parent rules of the Snapshotter API, crash repair on open,
+// and the directory layout. Implementations fill in how a snapshot's directories are made, how
+// it is mounted and how it is diffed.
+//
+// Thread-safety: every public call holds mu_ while it reads or changes the metadata; the hooks
+// are called with mu_ held.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/unique_fd.h"
+#include "snapshot/internal/metadata.h"
+#include "snapshot/snapshotter.h"
+
+namespace hoist::snapshot::internal {
+
+class SnapshotterBase : public Snapshotter {
+ public:
+  Result<Info> Stat(const std::string& key) override;
+  Result<std::vector<Mount>> Prepare(const std::string& key, const std::string& parent,
+                                     const Labels& labels) override;
+  Result<std::vector<Mount>> View(const std::string& key, const std::string& parent,
+                                  const Labels& labels) override;
+  Result<std::vector<Mount>> Mounts(const std::string& key) override;
+  Status Commit(const std::string& name, const std::string& key, const Labels& labels) override;
+  Status Remove(const std::string& key) override;
+  Status Walk(const std::function<Status(const Info&)>& fn) override;
+  Result<Usage> GetUsage(const std::string& key) override;
+  Result<WritableDir> Writable(const std::string& key) override;
+  Status WriteDiff(const std::string& key, archive::TarWriter* out,
+                   const archive::DiffOptions& options) override;
+
+ protected:
+  SnapshotterBase(std::string root, std::string driver)
+      : root_(std::move(root)), driver_(std::move(driver)) {}
+  // Takes the root lock, loads the metadata and removes what it does not name.
+  Status Open();
+
+  // `<root>/snapshots/<id>` and its `fs`.
+  std::string SnapshotDir(uint64_t id) const;
+  std::string FsDir(uint64_t id) const;
+  const std::string& root() const { return root_; }
+
+  // Makes the contents of the new snapshot directory `SnapshotDir(r.id)` (which exists, empty).
+  // `parents` runs from the immediate parent down to the base.
+  virtual Status CreateDirs(const Record& r, const std::vector<const Record*>& parents) = 0;
+  virtual Result<std::vector<Mount>> MountsOf(const Record& r,
+                                              const std::vector<const Record*>& parents) = 0;
+  virtual WritableDir WritableOf(const Record& r) = 0;
+  virtual Status DiffOf(const Record& r, const std::vector<const Record*>& parents,
+                        archive::TarWriter* out, const archive::DiffOptions& options) = 0;
+
+ private:
+  Result<std::vector<Mount>> Create(Kind kind, const std::string& key, const std::string& parent,
+                                    const Labels& labels);
+  Result<const Record*> Find(const std::string& key) const;
+  std::vector<const Record*> ParentsOf(const Record& r) const;
+  Status Save();
+  Status Repair();
+
+  const std::string root_;
+  const std::string driver_;
+  UniqueFd lock_fd_;
+  std::mutex mu_;
+  Metadata metadata_;
+};
+
+Error SnapshotError(Code code, const std::string& key, const std::string& problem);
+
+}  // namespace hoist::snapshot::internal
