@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "archive/layer.h"
@@ -30,6 +34,53 @@ bool Exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
 }
+
+// Delegates to a store; ReaderAt waits while the gate is closed, so a test can hold an unpack
+// in the middle.
+class GatedStore final : public content::ContentStore {
+ public:
+  explicit GatedStore(content::ContentStore& inner) : inner_(inner) {}
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Waits until a reader is blocked at the gate.
+  void AwaitBlocked() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return blocked_ > 0; });
+  }
+  Result<content::BlobInfo> Info(const oci::Digest& d) override { return inner_.Info(d); }
+  Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest& d) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++blocked_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    --blocked_;
+    lock.unlock();
+    return inner_.ReaderAt(d);
+  }
+  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string& ref) override {
+    return inner_.Writer(ref);
+  }
+  Status Delete(const oci::Digest& d) override { return inner_.Delete(d); }
+  Status Walk(const std::function<Status(const content::BlobInfo&)>& fn) override {
+    return inner_.Walk(fn);
+  }
+
+ private:
+  content::ContentStore& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int blocked_ = 0;
+};
 
 struct TestLayer {
   oci::Descriptor desc;
@@ -307,6 +358,51 @@ TEST_P(LayerCacheTest, CancellationStopsBeforeCommitting) {
   EXPECT_EQ(key.error().message(), "build cancelled");
   auto chains = ChainIDs(DiffIDs(layers));
   EXPECT_EQ(Keys(), (std::vector<std::string>{ChainSnapshotKey(chains[0]) + ":committed"}));
+}
+
+TEST_P(LayerCacheTest, AWaiterTakesOverFromACancelledLeaderAndCanStopWaiting) {
+  auto layers = ThreeLayers();
+  GatedStore gated(*store_);
+  LayerCache cache(*sn_, gated);
+  gated.Close();
+  auto leader_ctx = CancelContext::Background();
+  EnsureLayersOptions leader_opts;
+  leader_opts.cancel = leader_ctx.get();
+  auto leader = std::async(std::launch::async, [&] {
+    return cache.EnsureLayers(Descs(layers), DiffIDs(layers), leader_opts);
+  });
+  gated.AwaitBlocked();  // the leader is unpacking layer 1
+
+  // A waiter that gives up returns at once, while the leader is still held.
+  auto quitter_ctx = CancelContext::Background();
+  EnsureLayersOptions quitter_opts;
+  quitter_opts.cancel = quitter_ctx.get();
+  auto quitter = std::async(std::launch::async, [&] {
+    return cache.EnsureLayers(Descs(layers), DiffIDs(layers), quitter_opts);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  quitter_ctx->Cancel("client went away");
+  ASSERT_EQ(quitter.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto q = quitter.get();
+  ASSERT_FALSE(q);
+  EXPECT_EQ(q.error().code(), Code::kCancelled);
+  EXPECT_EQ(q.error().message(), "client went away");
+
+  // A waiter that stays takes over when the leader is cancelled.
+  EnsureLayersStats stats;
+  auto waiter = std::async(std::launch::async, [&] {
+    return cache.EnsureLayers(Descs(layers), DiffIDs(layers), {}, &stats);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  leader_ctx->Cancel("leader cancelled");
+  gated.Open();
+  auto l = leader.get();
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().code(), Code::kCancelled);
+  auto w = waiter.get();
+  ASSERT_TRUE(w) << w.error().message();
+  EXPECT_EQ(stats.layers_applied, 3u);
+  EXPECT_EQ(Keys().size(), 3u);
 }
 
 TEST_P(LayerCacheTest, BadRequestsAreRefused) {
