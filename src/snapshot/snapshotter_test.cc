@@ -1,0 +1,498 @@
+// The Snapshotter conformance suite, run against the overlay and the native snapshotter.
+#include "snapshot/snapshotter.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <functional>
+
+#include "archive/tar_reader.h"
+#include "base/file_system.h"
+#include "base/temp_dir.h"
+#include "base/testing/test_files.h"
+
+namespace hoist::snapshot {
+namespace {
+
+using OpenFn = Result<std::unique_ptr<Snapshotter>> (*)(const std::string&);
+
+struct Impl {
+  const char* name;
+  OpenFn open;
+};
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+class SnapshotterTest : public ::testing::TestWithParam<Impl> {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "snapshotters need root";
+    auto dir = TempDir::Create("snapshotter-test-");
+    ASSERT_TRUE(dir) << dir.error().message();
+    dir_ = std::move(*dir);
+    root_ = dir_.path() + "/root";
+    Reopen();
+  }
+
+  void Reopen() {
+    sn_.reset();
+    auto s = GetParam().open(root_);
+    ASSERT_TRUE(s) << s.error().message();
+    sn_ = std::move(*s);
+  }
+
+  // Mounts `mounts` on a fresh directory, runs fn with its path, unmounts.
+  void WithMounted(const std::vector<Mount>& mounts, const std::function<void(const std::string&)>& fn) {
+    std::string target = dir_.path() + "/mnt" + std::to_string(mount_seq_++);
+    ASSERT_EQ(::mkdir(target.c_str(), 0755), 0);
+    auto m = MountAll(mounts, target);
+    ASSERT_TRUE(m) << m.error().message();
+    fn(target);
+    ASSERT_TRUE(m->Unmount());
+  }
+
+  // Prepares `key` on `parent`, lets fn change the tree, commits it as `name`.
+  void Layer(const std::string& name, const std::string& parent,
+             const std::function<void(const std::string&)>& fn) {
+    auto mounts = sn_->Prepare("prep-" + name, parent);
+    ASSERT_TRUE(mounts) << mounts.error().message();
+    WithMounted(*mounts, fn);
+    auto c = sn_->Commit(name, "prep-" + name);
+    ASSERT_TRUE(c) << c.error().message();
+  }
+
+  TempDir dir_;
+  std::string root_;
+  std::unique_ptr<Snapshotter> sn_;
+  int mount_seq_ = 0;
+};
+
+TEST_P(SnapshotterTest, PrepareWriteCommitStat) {
+  auto mounts = sn_->Prepare("a", "", {{"l", "v"}});
+  ASSERT_TRUE(mounts) << mounts.error().message();
+  auto info = sn_->Stat("a");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->kind, Kind::kActive);
+  EXPECT_EQ(info->parent, "");
+  EXPECT_EQ(info->labels, (Labels{{"l", "v"}}));
+  EXPECT_GT(info->created_ns, 0);
+  auto again = sn_->Mounts("a");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *mounts);
+  WithMounted(*mounts, [](const std::string& m) { WriteTestFile(m + "/f", "hello"); });
+
+  ASSERT_TRUE(sn_->Commit("base", "a"));
+  auto gone = sn_->Stat("a");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code(), Code::kNotFound);
+  EXPECT_EQ(gone.error().message(), "snapshot \"a\": not found");
+  info = sn_->Stat("base");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->kind, Kind::kCommitted);
+  EXPECT_EQ(info->name, "base");
+  EXPECT_EQ(info->labels, (Labels{{"l", "v"}}));
+
+  auto view = sn_->View("v", "base");
+  ASSERT_TRUE(view) << view.error().message();
+  WithMounted(*view, [](const std::string& m) { EXPECT_EQ(ReadTestFile(m + "/f"), "hello"); });
+}
+
+TEST_P(SnapshotterTest, ParentChainsStackAndHideDeletions) {
+  Layer("l1", "", [](const std::string& m) {
+    WriteTestFile(m + "/one", "1");
+    WriteTestFile(m + "/shadowed", "old");
+    ASSERT_EQ(::mkdir((m + "/dir").c_str(), 0755), 0);
+    WriteTestFile(m + "/dir/inner", "in");
+  });
+  Layer("l2", "l1", [](const std::string& m) {
+    EXPECT_EQ(ReadTestFile(m + "/one"), "1");
+    ASSERT_EQ(::unlink((m + "/one").c_str()), 0);
+    WriteTestFile(m + "/shadowed", "new");
+    WriteTestFile(m + "/two", "2");
+  });
+  Layer("l3", "l2", [](const std::string& m) {
+    ASSERT_EQ(::unlink((m + "/dir/inner").c_str()), 0);
+    ASSERT_EQ(::rmdir((m + "/dir").c_str()), 0);
+    WriteTestFile(m + "/three", "3");
+  });
+  auto info = sn_->Stat("l3");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->parent, "l2");
+
+  auto view = sn_->View("v3", "l3");
+  ASSERT_TRUE(view) << view.error().message();
+  WithMounted(*view, [](const std::string& m) {
+    EXPECT_FALSE(Exists(m + "/one"));
+    EXPECT_FALSE(Exists(m + "/dir"));
+    EXPECT_EQ(ReadTestFile(m + "/shadowed"), "new");
+    EXPECT_EQ(ReadTestFile(m + "/two"), "2");
+    EXPECT_EQ(ReadTestFile(m + "/three"), "3");
+  });
+  // The lower snapshots are unchanged by their children.
+  auto v1 = sn_->View("v1", "l1");
+  ASSERT_TRUE(v1);
+  WithMounted(*v1, [](const std::string& m) {
+    EXPECT_EQ(ReadTestFile(m + "/one"), "1");
+    EXPECT_EQ(ReadTestFile(m + "/shadowed"), "old");
+    EXPECT_EQ(ReadTestFile(m + "/dir/inner"), "in");
+    EXPECT_FALSE(Exists(m + "/two"));
+  });
+  // Two active snapshots on one parent do not see each other.
+  auto a = sn_->Prepare("a", "l3");
+  auto b = sn_->Prepare("b", "l3");
+  ASSERT_TRUE(a && b);
+  WithMounted(*a, [](const std::string& m) { WriteTestFile(m + "/only-a", "a"); });
+  WithMounted(*b, [](const std::string& m) { EXPECT_FALSE(Exists(m + "/only-a")); });
+}
+
+TEST_P(SnapshotterTest, ViewsAreReadOnly) {
+  Layer("base", "", [](const std::string& m) { WriteTestFile(m + "/f", "x"); });
+  Layer("top", "base", [](const std::string& m) { WriteTestFile(m + "/g", "y"); });
+  for (const char* parent : {"", "base", "top"}) {
+    std::string key = std::string("view-") + parent;
+    auto view = sn_->View(key, parent);
+    ASSERT_TRUE(view) << view.error().message();
+    WithMounted(*view, [](const std::string& m) {
+      int fd = ::open((m + "/new").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      EXPECT_EQ(fd, -1);
+      EXPECT_EQ(errno, EROFS);
+      if (fd >= 0) ::close(fd);
+    });
+    auto info = sn_->Stat(key);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->kind, Kind::kView);
+    auto c = sn_->Commit("from-view", key);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().code(), Code::kFailedPrecondition);
+    EXPECT_EQ(c.error().message(), "snapshot \"" + key +
+                                       "\": is view, not active; only active snapshots can be "
+                                       "committed");
+    auto w = sn_->Writable(key);
+    ASSERT_FALSE(w);
+    EXPECT_EQ(w.error().code(), Code::kFailedPrecondition);
+    EXPECT_EQ(w.error().message(), "snapshot \"" + key + "\": is view, not active; it cannot be written");
+  }
+}
+
+TEST_P(SnapshotterTest, ErrorsNameTheKey) {
+  Layer("base", "", [](const std::string&) {});
+  ASSERT_TRUE(sn_->Prepare("active", "base"));
+
+  auto dup = sn_->Prepare("active", "base");
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), Code::kAlreadyExists);
+  EXPECT_EQ(dup.error().message(), "snapshot \"active\": already exists");
+  auto dup_view = sn_->View("base", "");
+  ASSERT_FALSE(dup_view);
+  EXPECT_EQ(dup_view.error().code(), Code::kAlreadyExists);
+
+  auto no_parent = sn_->Prepare("x", "missing");
+  ASSERT_FALSE(no_parent);
+  EXPECT_EQ(no_parent.error().code(), Code::kNotFound);
+  EXPECT_EQ(no_parent.error().message(), "parent \"missing\" of snapshot \"x\": not found");
+
+  auto active_parent = sn_->Prepare("x", "active");
+  ASSERT_FALSE(active_parent);
+  EXPECT_EQ(active_parent.error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(active_parent.error().message(),
+            "parent \"active\" of snapshot \"x\": is active, not committed");
+  EXPECT_EQ(sn_->Stat("x").error().code(), Code::kNotFound);
+
+  auto committed_mounts = sn_->Mounts("base");
+  ASSERT_FALSE(committed_mounts);
+  EXPECT_EQ(committed_mounts.error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(committed_mounts.error().message(),
+            "snapshot \"base\": is committed; mount it through a View or Prepare");
+
+  auto commit_taken = sn_->Commit("base", "active");
+  ASSERT_FALSE(commit_taken);
+  EXPECT_EQ(commit_taken.error().code(), Code::kAlreadyExists);
+  EXPECT_EQ(commit_taken.error().message(), "snapshot \"base\": already exists");
+  EXPECT_EQ(sn_->Stat("active")->kind, Kind::kActive);  // unchanged
+
+  auto commit_committed = sn_->Commit("other", "base");
+  ASSERT_FALSE(commit_committed);
+  EXPECT_EQ(commit_committed.error().code(), Code::kFailedPrecondition);
+
+  auto commit_missing = sn_->Commit("other", "nope");
+  ASSERT_FALSE(commit_missing);
+  EXPECT_EQ(commit_missing.error().message(), "snapshot \"nope\": not found");
+
+  auto remove_missing = sn_->Remove("nope");
+  ASSERT_FALSE(remove_missing);
+  EXPECT_EQ(remove_missing.error().code(), Code::kNotFound);
+  EXPECT_EQ(sn_->Mounts("nope").error().code(), Code::kNotFound);
+  EXPECT_EQ(sn_->GetUsage("nope").error().code(), Code::kNotFound);
+
+  auto empty = sn_->Prepare("", "");
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(empty.error().message(), "snapshot key is empty");
+  auto empty_name = sn_->Commit("", "active");
+  ASSERT_FALSE(empty_name);
+  EXPECT_EQ(empty_name.error().code(), Code::kInvalidArgument);
+}
+
+TEST_P(SnapshotterTest, ParentsWithChildrenCannotBeRemoved) {
+  Layer("base", "", [](const std::string& m) { WriteTestFile(m + "/f", "x"); });
+  Layer("mid", "base", [](const std::string&) {});
+  ASSERT_TRUE(sn_->View("view", "mid"));
+  ASSERT_TRUE(sn_->Prepare("act", "mid"));
+
+  auto r = sn_->Remove("mid");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(r.error().message(), "snapshot \"mid\": has 2 children; remove them first");
+  r = sn_->Remove("base");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "snapshot \"base\": has 1 child; remove them first");
+
+  ASSERT_TRUE(sn_->Remove("view"));
+  ASSERT_TRUE(sn_->Remove("act"));
+  ASSERT_TRUE(sn_->Remove("mid"));
+  ASSERT_TRUE(sn_->Remove("base"));
+  int count = 0;
+  ASSERT_TRUE(sn_->Walk([&](const Info&) -> Status {
+    ++count;
+    return OkStatus();
+  }));
+  EXPECT_EQ(count, 0);
+  auto left = PosixFileSystem()->ListDir(root_ + "/snapshots");
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty()) << left->size() << " snapshot dirs left";
+}
+
+TEST_P(SnapshotterTest, WalkVisitsInKeyOrderAndStopsAtAnError) {
+  Layer("b-base", "", [](const std::string&) {});
+  ASSERT_TRUE(sn_->Prepare("a-active", "b-base", {{"k", "v"}}));
+  ASSERT_TRUE(sn_->View("c-view", "b-base"));
+  std::vector<Info> seen;
+  ASSERT_TRUE(sn_->Walk([&](const Info& i) -> Status {
+    seen.push_back(i);
+    return OkStatus();
+  }));
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].name, "a-active");
+  EXPECT_EQ(seen[0].kind, Kind::kActive);
+  EXPECT_EQ(seen[0].parent, "b-base");
+  EXPECT_EQ(seen[0].labels, (Labels{{"k", "v"}}));
+  EXPECT_EQ(seen[1].name, "b-base");
+  EXPECT_EQ(seen[1].kind, Kind::kCommitted);
+  EXPECT_EQ(seen[2].name, "c-view");
+  EXPECT_EQ(seen[2].kind, Kind::kView);
+
+  int calls = 0;
+  auto s = sn_->Walk([&](const Info&) -> Status {
+    ++calls;
+    return MakeError(Code::kAborted, "stop");
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message(), "stop");
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_P(SnapshotterTest, UsageCountsBytesAndInodes) {
+  auto mounts = sn_->Prepare("a", "");
+  ASSERT_TRUE(mounts);
+  auto before = sn_->GetUsage("a");
+  ASSERT_TRUE(before) << before.error().message();
+  EXPECT_EQ(before->inodes, 1);  // the root
+  WithMounted(*mounts, [](const std::string& m) {
+    WriteTestFile(m + "/big", std::string(1 << 20, 'x'));
+    ASSERT_EQ(::link((m + "/big").c_str(), (m + "/big-link").c_str()), 0);
+    ASSERT_EQ(::mkdir((m + "/d").c_str(), 0755), 0);
+  });
+  auto after = sn_->GetUsage("a");
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_EQ(after->inodes, 3);  // root, big (once for both names), d
+  EXPECT_GE(after->size, 1 << 20);
+  EXPECT_LT(after->size, 2 << 20);  // the hard link is counted once
+}
+
+TEST_P(SnapshotterTest, PreparedTreesKeepLinksXattrsAndSpecialFiles) {
+  Layer("base", "", [](const std::string& m) {
+    WriteTestFile(m + "/file", "data");
+    ASSERT_EQ(::link((m + "/file").c_str(), (m + "/link").c_str()), 0);
+    ASSERT_EQ(::symlink("file", (m + "/sym").c_str()), 0);
+    ASSERT_EQ(::mkfifo((m + "/fifo").c_str(), 0640), 0);
+    ASSERT_EQ(::mknod((m + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+    ASSERT_EQ(::setxattr((m + "/file").c_str(), "user.k", "v", 1, 0), 0);
+    ASSERT_EQ(::chown((m + "/file").c_str(), 1234, 5678), 0);
+    ASSERT_EQ(::chmod((m + "/file").c_str(), 04751), 0);
+  });
+  auto mounts = sn_->Prepare("child", "base");
+  ASSERT_TRUE(mounts) << mounts.error().message();
+  WithMounted(*mounts, [](const std::string& m) {
+    struct stat a, b, st;
+    ASSERT_EQ(::lstat((m + "/file").c_str(), &a), 0);
+    ASSERT_EQ(::lstat((m + "/link").c_str(), &b), 0);
+    EXPECT_EQ(a.st_ino, b.st_ino);
+    EXPECT_EQ(a.st_nlink, 2u);
+    EXPECT_EQ(a.st_uid, 1234u);
+    EXPECT_EQ(a.st_gid, 5678u);
+    EXPECT_EQ(a.st_mode & 07777, 04751u);
+    char v[8] = {};
+    EXPECT_EQ(::getxattr((m + "/file").c_str(), "user.k", v, sizeof(v)), 1);
+    EXPECT_EQ(std::string(v), "v");
+    char target[16] = {};
+    EXPECT_EQ(::readlink((m + "/sym").c_str(), target, sizeof(target)), 4);
+    EXPECT_EQ(std::string(target), "file");
+    ASSERT_EQ(::lstat((m + "/fifo").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+    ASSERT_EQ(::lstat((m + "/null").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode));
+    EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  });
+}
+
+TEST_P(SnapshotterTest, StatePersistsAcrossReopen) {
+  Layer("base", "", [](const std::string& m) { WriteTestFile(m + "/f", "kept"); });
+  ASSERT_TRUE(sn_->Prepare("act", "base", {{"a", "b"}}));
+  ASSERT_TRUE(sn_->View("view", "base"));
+  std::vector<Info> before;
+  ASSERT_TRUE(sn_->Walk([&](const Info& i) -> Status {
+    before.push_back(i);
+    return OkStatus();
+  }));
+
+  // One open snapshotter per root.
+  auto second = GetParam().open(root_);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(second.error().message(),
+            "snapshot root " + root_ + " is in use by another snapshotter");
+
+  Reopen();
+  std::vector<Info> after;
+  ASSERT_TRUE(sn_->Walk([&](const Info& i) -> Status {
+    after.push_back(i);
+    return OkStatus();
+  }));
+  EXPECT_EQ(after, before);
+  auto mounts = sn_->Mounts("act");
+  ASSERT_TRUE(mounts) << mounts.error().message();
+  WithMounted(*mounts, [](const std::string& m) { EXPECT_EQ(ReadTestFile(m + "/f"), "kept"); });
+  // IDs are not reused after a reopen.
+  ASSERT_TRUE(sn_->Prepare("new", "base"));
+  ASSERT_TRUE(sn_->Commit("new-c", "new"));
+  auto v = sn_->View("v2", "new-c");
+  ASSERT_TRUE(v);
+  WithMounted(*v, [](const std::string& m) { EXPECT_EQ(ReadTestFile(m + "/f"), "kept"); });
+}
+
+TEST_P(SnapshotterTest, ReopenRemovesWhatACrashLeft) {
+  Layer("base", "", [](const std::string& m) { WriteTestFile(m + "/f", "x"); });
+  ASSERT_TRUE(sn_->Prepare("act", "base"));
+  sn_.reset();
+  // A Prepare that died after making its directory, and a metadata write that died before
+  // its rename.
+  ASSERT_EQ(::mkdir((root_ + "/snapshots/77").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((root_ + "/snapshots/77/fs").c_str(), 0700), 0);
+  WriteTestFile(root_ + "/snapshots/77/fs/partial", "p");
+  WriteTestFile(root_ + "/.metadata.json.tmp-1-2", "{\"trunc");
+  Reopen();
+  EXPECT_FALSE(Exists(root_ + "/snapshots/77"));
+  EXPECT_FALSE(Exists(root_ + "/.metadata.json.tmp-1-2"));
+  EXPECT_EQ(sn_->Stat("base")->kind, Kind::kCommitted);
+  EXPECT_EQ(sn_->Stat("act")->kind, Kind::kActive);
+  auto list = PosixFileSystem()->ListDir(root_ + "/snapshots");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->size(), 2u);
+}
+
+TEST_P(SnapshotterTest, BadMetadataIsRefused) {
+  sn_.reset();
+  const std::string path = root_ + "/metadata.json";
+  struct Case {
+    std::string text;
+    Code code;
+    std::string message;
+  };
+  std::string driver = GetParam().name;
+  std::string other = driver == "overlay" ? "native" : "overlay";
+  const Case cases[] = {
+      {"{not json", Code::kDataLoss, path + ": not valid JSON"},
+      {R"({"format":"hoist.snapshots","version":2,"driver":")" + driver + R"("})",
+       Code::kFailedPrecondition,
+       path + ": format version 2 is not supported (this hoist reads version 1)"},
+      {R"({"format":"hoist.snapshots","version":1,"driver":")" + other +
+           R"(","next_id":1,"snapshots":[]})",
+       Code::kFailedPrecondition,
+       path + ": written by the " + other + " snapshotter, opened as " + driver},
+      {R"({"format":"hoist.snapshots","version":1,"driver":")" + driver +
+           R"(","next_id":2,"snapshots":[{"key":"k","id":1,"kind":"active","parent":"p"}]})",
+       Code::kDataLoss,
+       path + ": snapshot \"k\": parent \"p\" is not a committed snapshot"},
+      {R"({"format":"hoist.snapshots","version":1,"driver":")" + driver +
+           R"(","next_id":2,"snapshots":[{"key":"k","id":5,"kind":"active"}]})",
+       Code::kDataLoss, path + ": snapshots[0]: id 5 is outside 1..1"},
+      {R"({"format":"hoist.snapshots","version":1,"driver":")" + driver +
+           R"(","next_id":2,"snapshots":[{"key":"k","id":1,"kind":"odd"}]})",
+       Code::kDataLoss, path + ": snapshots[0]: unknown kind \"odd\""},
+      {R"({"format":"hoist.snapshots","version":1,"driver":")" + driver +
+           R"(","next_id":2,"snapshots":[{"key":"k","id":1,"kind":"active"}]})",
+       Code::kDataLoss,
+       "snapshot \"k\": directory " + root_ + "/snapshots/1/fs is missing"},
+  };
+  for (const Case& c : cases) {
+    WriteTestFile(path, c.text);
+    auto s = GetParam().open(root_);
+    ASSERT_FALSE(s) << c.text;
+    EXPECT_EQ(s.error().code(), c.code) << c.text;
+    EXPECT_EQ(s.error().message(), c.message);
+  }
+}
+
+TEST_P(SnapshotterTest, WriteDiffListsTheChangesAgainstTheParent) {
+  Layer("base", "", [](const std::string& m) {
+    WriteTestFile(m + "/keep", "k");
+    WriteTestFile(m + "/gone", "g");
+    WriteTestFile(m + "/changed", "old");
+  });
+  auto mounts = sn_->Prepare("act", "base");
+  ASSERT_TRUE(mounts);
+  WithMounted(*mounts, [](const std::string& m) {
+    ASSERT_EQ(::unlink((m + "/gone").c_str()), 0);
+    WriteTestFile(m + "/changed", "new!");
+    WriteTestFile(m + "/added", "a");
+  });
+  std::string tar;
+  archive::StringByteSink sink(&tar);
+  archive::TarWriter writer(&sink);
+  auto s = sn_->WriteDiff("act", &writer);
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_TRUE(writer.Close());
+  archive::StringByteSource src(tar);
+  archive::TarReader reader(&src);
+  std::vector<std::string> names;
+  for (;;) {
+    auto e = reader.Next();
+    ASSERT_TRUE(e) << e.error().message();
+    if (!*e) break;
+    names.push_back((*e)->name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"added", "changed", ".wh.gone"}));
+
+  auto view = sn_->View("v", "base");
+  ASSERT_TRUE(view);
+  auto d = sn_->WriteDiff("v", &writer);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(d.error().message(), "snapshot \"v\": is a view; it has no changes to diff");
+}
+
+INSTANTIATE_TEST_SUITE_P(Both, SnapshotterTest,
+                         ::testing::Values(Impl{"overlay", &OpenOverlaySnapshotter},
+                                           Impl{"native", &OpenNativeSnapshotter}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace hoist::snapshot
