@@ -2,8 +2,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -50,53 +48,6 @@ class OutputTail {
   std::deque<std::string> lines_;
   std::string current_;
 };
-
-// Paths a run creates in the root only as mount points (BuildKit's mount stubs): the first
-// missing component of each mount destination. Removed again after the run when still empty,
-// so they do not end up in the layer.
-std::vector<std::string> MissingMountPoints(const std::string& root,
-                                            const std::vector<std::string>& destinations) {
-  std::vector<std::string> stubs;
-  for (const std::string& dest : destinations) {
-    std::string path;
-    size_t from = 1;
-    while (from <= dest.size()) {
-      size_t slash = dest.find('/', from);
-      if (slash == std::string::npos) slash = dest.size();
-      if (slash > from) {
-        path += "/" + dest.substr(from, slash - from);
-        struct stat st;
-        if (::lstat((root + path).c_str(), &st) != 0) {
-          if (std::find(stubs.begin(), stubs.end(), path) == stubs.end()) stubs.push_back(path);
-          break;
-        }
-        if (!S_ISDIR(st.st_mode)) break;
-      }
-      from = slash + 1;
-    }
-  }
-  return stubs;
-}
-
-// Removes what is left of the stubs: empty files, and directories holding nothing but
-// empty directories.
-bool RemoveIfEmpty(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return true;
-  if (S_ISREG(st.st_mode)) return st.st_size == 0 && ::unlink(path.c_str()) == 0;
-  if (!S_ISDIR(st.st_mode)) return false;
-  std::vector<std::string> children;
-  if (DIR* d = ::opendir(path.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") children.push_back(n);
-    }
-    ::closedir(d);
-  }
-  bool all = true;
-  for (const std::string& c : children) all = RemoveIfEmpty(path + "/" + c) && all;
-  return all && ::rmdir(path.c_str()) == 0;
-}
 
 std::string SecretNotFound(std::string_view id) { return fmt::format("secret {} not found", id); }
 
@@ -297,11 +248,6 @@ class ExecOp final : public Op {
       req.secret_env.push_back(se.name() + "=" + *data);
     }
 
-    std::vector<std::string> destinations = {"/proc", "/dev", "/sys", "/etc/hosts",
-                                             "/etc/resolv.conf", "/etc/hostname"};
-    for (const auto& em : req.mounts) destinations.push_back(em.destination);
-    const std::vector<std::string> stubs = MissingMountPoints(root_->path(), destinations);
-
     OutputTail tail;
     req.stdout_sink = [&](std::string_view chunk) {
       tail.Add(chunk);
@@ -312,7 +258,6 @@ class ExecOp final : public Op {
       ctx.progress.Log(2, std::string(chunk));
     };
     auto run = worker_.options().executor->Run(req, ctx.cancel.get());
-    for (auto it = stubs.rbegin(); it != stubs.rend(); ++it) RemoveIfEmpty(root_->path() + *it);
     if (!run) {
       Error e = std::move(run).error();
       if (e.code() == Code::kCancelled) return Unexpected(std::move(e));
