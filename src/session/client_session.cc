@@ -1,0 +1,142 @@
+#include "session/client_session.h"
+
+#include <climits>
+#include <cstdlib>
+#include <utility>
+
+#include "content/oci_layout.h"
+#include "session/attached_store.h"
+#include "session/internal/fs_client_dir.h"
+
+namespace hoist::session {
+namespace {
+
+// BuildKit's limit on a secret's size.
+constexpr uint64_t kMaxSecretSize = 500 * 1024;
+
+// The path as given and as the kernel resolves it: either may show up in an error.
+std::vector<std::string> PathForms(const std::string& path) {
+  std::vector<std::string> forms{path};
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) != nullptr && forms[0] != buf) forms.emplace_back(buf);
+  return forms;
+}
+
+}  // namespace
+
+ClientSession::ClientSession(std::string shared_key)
+    : ClientSession(NewRandomId(), std::move(shared_key)) {}
+
+ClientSession::ClientSession(std::string id, std::string shared_key)
+    : id_(std::move(id)), shared_key_(std::move(shared_key)) {}
+
+ClientSession::~ClientSession() = default;
+
+Status ClientSession::AttachOciLayout(const std::string& store_id, const std::string& path,
+                                      FileSystem* fs) {
+  HOIST_ASSIGN_OR_RETURN(auto layout, content::OciLayout::Open(fs, path, /*read_only=*/true));
+  std::shared_ptr<content::OciLayout> owner(std::move(layout));
+  // The store lives inside the layout object: share ownership of the whole.
+  std::shared_ptr<content::ContentStore> store(owner, &owner->store());
+  return AttachOciStore(store_id, std::move(store), PathForms(path));
+}
+
+Status ClientSession::AttachOciStore(const std::string& store_id,
+                                     std::shared_ptr<content::ContentStore> store,
+                                     std::vector<std::string> private_strings) {
+  if (store_id.empty()) return MakeError(Code::kInvalidArgument, "empty OCI store ID");
+  auto attached =
+      std::make_shared<AttachedStore>(store_id, std::move(store), std::move(private_strings));
+  std::lock_guard lock(mu_);
+  if (!stores_.emplace(store_id, std::move(attached)).second) {
+    return MakeError(Code::kAlreadyExists, "OCI store " + store_id + " is attached twice");
+  }
+  return {};
+}
+
+Status ClientSession::AttachLocalDir(const std::string& name, const std::string& path,
+                                     PathMatcherFactory matchers) {
+  if (name.empty()) return MakeError(Code::kInvalidArgument, "empty local dir name");
+  HOIST_ASSIGN_OR_RETURN(auto dir, internal::FsClientDir::Open(name, path, std::move(matchers)));
+  std::lock_guard lock(mu_);
+  if (!dirs_.emplace(name, std::move(dir)).second) {
+    return MakeError(Code::kAlreadyExists, "local dir " + name + " is attached twice");
+  }
+  return {};
+}
+
+Status ClientSession::AttachSecretFile(const std::string& id, const std::string& path) {
+  if (id.empty()) return MakeError(Code::kInvalidArgument, "empty secret ID");
+  std::lock_guard lock(mu_);
+  if (!secrets_.emplace(id, SecretSource{path, ""}).second) {
+    return MakeError(Code::kAlreadyExists, "secret " + id + " is attached twice");
+  }
+  return {};
+}
+
+Status ClientSession::AttachSecretEnv(const std::string& id, const std::string& env_name) {
+  if (id.empty()) return MakeError(Code::kInvalidArgument, "empty secret ID");
+  std::lock_guard lock(mu_);
+  if (!secrets_.emplace(id, SecretSource{"", env_name}).second) {
+    return MakeError(Code::kAlreadyExists, "secret " + id + " is attached twice");
+  }
+  return {};
+}
+
+std::vector<std::string> ClientSession::StoreIds() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, store] : stores_) ids.push_back(id);
+  return ids;
+}
+
+Result<std::shared_ptr<content::ContentStore>> ClientSession::OciStore(std::string_view store_id) {
+  std::lock_guard lock(mu_);
+  auto it = stores_.find(store_id);
+  if (it != stores_.end()) return it->second;
+  std::string msg = "unknown store oci:" + std::string(store_id);
+  if (stores_.empty()) {
+    msg += " (the client attached no OCI layout store: attach one with --oci-layout ID=DIR or "
+           "--build-context NAME=oci-layout://PATH)";
+  }
+  return MakeError(Code::kNotFound, std::move(msg));
+}
+
+Result<std::shared_ptr<ClientDir>> ClientSession::LocalDir(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = dirs_.find(name);
+  if (it == dirs_.end()) {
+    return MakeError(Code::kNotFound, "unknown local dir " + std::string(name));
+  }
+  return it->second;
+}
+
+Result<std::string> ClientSession::Secret(std::string_view id) {
+  SecretSource source;
+  {
+    std::lock_guard lock(mu_);
+    auto it = secrets_.find(id);
+    if (it == secrets_.end()) {
+      return MakeError(Code::kNotFound, "secret " + std::string(id) + " not found");
+    }
+    source = it->second;
+  }
+  if (!source.env.empty()) {
+    const char* v = std::getenv(source.env.c_str());
+    if (v == nullptr) return MakeError(Code::kNotFound, "secret " + std::string(id) + " not found");
+    return std::string(v);
+  }
+  auto data = PosixFileSystem()->ReadFile(source.file, kMaxSecretSize + 1);
+  if (!data) {
+    // The message would name the client's file; say what went wrong without it.
+    return MakeError(data.error().code(), "secret " + std::string(id) + ": cannot read its file (" +
+                                              std::string(CodeName(data.error().code())) + ")");
+  }
+  if (data->size() > kMaxSecretSize) {
+    return MakeError(Code::kResourceExhausted, "secret " + std::string(id) + " is larger than " +
+                                                   std::to_string(kMaxSecretSize) + " bytes");
+  }
+  return std::move(*data);
+}
+
+}  // namespace hoist::session

@@ -1,0 +1,37 @@
+#include "session/session.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.h"
+
+namespace hoist::session {
+
+std::string NewRandomId() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // getrandom on Linux ≥ 3.17 cannot fail otherwise once the pool is initialised.
+      HOIST_LOG(kError, "getrandom: {}", std::strerror(errno));
+      std::abort();
+    }
+    got += static_cast<size_t>(n);
+  }
+  unsigned __int128 v = 0;
+  for (unsigned char b : bytes) v = (v << 8) | b;
+  // 36^25 > 2^128, so 25 base-36 digits hold any 128-bit value.
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string out(25, '0');
+  for (int i = 24; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = kDigits[static_cast<unsigned>(v % 36)];
+    v /= 36;
+  }
+  return out;
+}
+
+}  // namespace hoist::session
