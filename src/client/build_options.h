@@ -28,6 +28,7 @@
 
 #include "base/error.h"
 #include "base/file_system.h"
+#include "content/oci_layout.h"
 #include "oci/digest.h"
 #include "session/client_session.h"
 #include "session/path_matcher.h"
@@ -83,10 +84,11 @@ Result<SecretSpec> ParseSecretFlag(std::string_view flag);
 
 // Resolves the digest for an oci-layout context: the given one, else TAG (default `latest`) by
 // `io.containerd.image.name`, then `org.opencontainers.image.ref.name`, then the only manifest.
-// kNotFound `failed to resolve digest for <name>`.
+// kNotFound `failed to resolve digest for <name>: <why>`. The layout stays open, to be attached.
 struct OciLayoutContext {
   std::string path;
   oci::Digest digest;
+  std::unique_ptr<content::OciLayout> layout;
 };
 Result<OciLayoutContext> ResolveOciLayoutContext(std::string_view name, std::string_view value,
                                                  FileSystem* fs);

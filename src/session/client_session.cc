@@ -35,6 +35,12 @@ ClientSession::~ClientSession() = default;
 Status ClientSession::AttachOciLayout(const std::string& store_id, const std::string& path,
                                       FileSystem* fs) {
   HOIST_ASSIGN_OR_RETURN(auto layout, content::OciLayout::Open(fs, path, /*read_only=*/true));
+  return AttachOpenedLayout(store_id, std::move(layout), path);
+}
+
+Status ClientSession::AttachOpenedLayout(const std::string& store_id,
+                                         std::unique_ptr<content::OciLayout> layout,
+                                         const std::string& path) {
   std::shared_ptr<content::OciLayout> owner(std::move(layout));
   // The store lives inside the layout object: share ownership of the whole.
   std::shared_ptr<content::ContentStore> store(owner, &owner->store());

@@ -22,6 +22,7 @@
 #include "base/error.h"
 #include "base/file_system.h"
 #include "content/content_store.h"
+#include "content/oci_layout.h"
 #include "session/path_matcher.h"
 #include "session/session.h"
 
@@ -41,6 +42,10 @@ class ClientSession final : public Session {
   // Errors here are the client's own and may name the path; a duplicate ID is kAlreadyExists.
   Status AttachOciLayout(const std::string& store_id, const std::string& path,
                          FileSystem* fs = PosixFileSystem());
+  // The same for a layout the caller already opened from `path` (which is only kept to be
+  // scrubbed from errors). REQUIRES: layout != nullptr.
+  Status AttachOpenedLayout(const std::string& store_id,
+                            std::unique_ptr<content::OciLayout> layout, const std::string& path);
   // Attaches any store as `oci:<store_id>`; `private_strings` (paths) are scrubbed from its
   // errors. The store is wrapped read-only and verifying.
   Status AttachOciStore(const std::string& store_id,
