@@ -133,14 +133,15 @@ Result<std::string> ClientSession::Secret(std::string_view id) {
     return std::string(v);
   }
   auto data = PosixFileSystem()->ReadFile(source.file, kMaxSecretSize + 1);
-  if (!data) {
-    // The message would name the client's file; say what went wrong without it.
-    return MakeError(data.error().code(), "secret " + std::string(id) + ": cannot read its file (" +
-                                              std::string(CodeName(data.error().code())) + ")");
-  }
-  if (data->size() > kMaxSecretSize) {
+  if ((!data && data.error().code() == Code::kResourceExhausted) ||
+      (data && data->size() > kMaxSecretSize)) {
     return MakeError(Code::kResourceExhausted, "secret " + std::string(id) + " is larger than " +
                                                    std::to_string(kMaxSecretSize) + " bytes");
+  }
+  if (!data) {
+    // The message would name the client's file; say what went wrong without it.
+    return MakeError(data.error().code(), "secret " + std::string(id) + ": cannot read its file: " +
+                                              std::string(CodeName(data.error().code())));
   }
   return std::move(*data);
 }
