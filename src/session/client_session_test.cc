@@ -352,6 +352,61 @@ TEST_F(ClientSessionTest, ErrorsAndLogsNeverNameTheClientPath) {
   for (const std::string& l : lines) EXPECT_EQ(l.find(marker), std::string::npos) << l;
 }
 
+// A store whose own errors name its private path: the session replaces it before the engine
+// sees the message.
+class LeakyStore final : public content::ContentStore {
+ public:
+  explicit LeakyStore(std::string path) : path_(std::move(path)) {}
+  Result<content::BlobInfo> Info(const oci::Digest&) override {
+    return MakeError(Code::kPermissionDenied, "stat " + path_ + "/blobs/x: Permission denied");
+  }
+  Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest&) override {
+    class Reader final : public content::BlobReader {
+     public:
+      explicit Reader(std::string p) : p_(std::move(p)) {}
+      Result<size_t> ReadAt(int64_t, void*, size_t) override {
+        return MakeError(Code::kInternal, "pread " + p_ + "/blobs/x: I/O error (" + p_ + ")");
+      }
+      int64_t Size() const override { return 10; }
+
+     private:
+      std::string p_;
+    };
+    return std::unique_ptr<content::BlobReader>(std::make_unique<Reader>(path_));
+  }
+  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string&) override {
+    return MakeError(Code::kInternal, "unused");
+  }
+  Status Delete(const oci::Digest&) override { return MakeError(Code::kInternal, "unused"); }
+  Status Walk(const std::function<Status(const content::BlobInfo&)>&) override {
+    return MakeError(Code::kInternal, "unused");
+  }
+
+ private:
+  std::string path_;
+};
+
+TEST(AttachedStoreTest, ScrubsPrivatePathsFromStoreErrors) {
+  const std::string path = "/home/someone/private-marker-91c2";
+  ClientSession s;
+  ASSERT_TRUE(s.AttachOciStore("leaky", std::make_shared<LeakyStore>(path), {path}));
+  auto store = *s.OciStore("leaky");
+  oci::Digest d = oci::Digest::Sha256Of("x");
+  auto info = store->Info(d);
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code(), Code::kPermissionDenied);
+  EXPECT_EQ(info.error().message(), "stat oci:leaky/blobs/x: Permission denied");
+  auto reader = store->ReaderAt(d);
+  ASSERT_TRUE(reader);
+  char buf[4];
+  auto n = (*reader)->ReadAt(0, buf, sizeof(buf));
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code(), Code::kInternal);
+  EXPECT_EQ(n.error().message(), "pread oci:leaky/blobs/x: I/O error (oci:leaky)");
+  // The reader stays failed, with the same scrubbed error.
+  EXPECT_EQ((*reader)->ReadAt(0, buf, sizeof(buf)).error().message(), n.error().message());
+}
+
 TEST_F(ClientSessionTest, Secrets) {
   WriteTestFile(Path("secret.txt"), "s3cr3t");
   ClientSession s;
