@@ -113,8 +113,7 @@ Result<OciLayoutContext> ResolveOciLayoutContext(std::string_view name, std::str
   content::LayoutRef ref = content::ParseLayoutRef(rest);
   OciLayoutContext out{ref.path, ref.digest, nullptr};
   auto fail = [&](const Error& cause) {
-    return MakeError(cause.code() == Code::kNotFound ? Code::kNotFound : cause.code(),
-                     "failed to resolve digest for " + std::string(name) + ": " + cause.message());
+    return MakeError(Code::kNotFound, "failed to resolve digest for " + std::string(name) + ": " + cause.message());
   };
   auto layout = content::OciLayout::Open(fs, ref.path, /*read_only=*/true);
   if (!layout) {
@@ -144,7 +143,7 @@ Result<PreparedBuild> PrepareBuild(const BuildFlags& flags, const PrepareOptions
   }
   for (const std::string& f : flags.locals) {
     HOIST_ASSIGN_OR_RETURN(auto kv, ParseKeyValueFlag(f, "local", "NAME=DIR"));
-    HOIST_TRY(s.AttachLocalDir(kv.first, kv.second, options.path_matchers));
+    HOIST_TRY(s.AttachLocalDir(kv.first, kv.second));
   }
   for (const std::string& f : flags.secrets) {
     HOIST_ASSIGN_OR_RETURN(auto spec, ParseSecretFlag(f));
@@ -176,7 +175,7 @@ Result<PreparedBuild> PrepareBuild(const BuildFlags& flags, const PrepareOptions
                              " is neither a directory nor a known source (docker-image://, "
                              "oci-layout://, a URL or a git repository)");
       }
-      HOIST_TRY(s.AttachLocalDir(name, value, options.path_matchers));
+      HOIST_TRY(s.AttachLocalDir(name, value));
       out.frontend_attrs[attr] = "local:" + name;
     }
   }

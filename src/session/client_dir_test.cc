@@ -8,30 +8,11 @@
 
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
-#include "frontend/dockerfile/dockerignore.h"
 #include "session/client_session.h"
 #include "session/testing/test_layout.h"
 
 namespace hoist::session {
 namespace {
-
-// The adapter src/cmd wires: the .dockerignore matcher as a session::PathMatcher.
-class DockerignoreMatcher final : public PathMatcher {
- public:
-  explicit DockerignoreMatcher(frontend::dockerfile::PatternMatcher m) : m_(std::move(m)) {}
-  Result<bool> MatchesOrParentMatches(std::string_view path) const override {
-    return m_.MatchesOrParentMatches(path);
-  }
-  bool has_exclusions() const override { return m_.has_exclusions(); }
-
- private:
-  frontend::dockerfile::PatternMatcher m_;
-};
-
-Result<std::unique_ptr<PathMatcher>> MakeMatcher(const std::vector<std::string>& patterns) {
-  HOIST_ASSIGN_OR_RETURN(auto m, frontend::dockerfile::PatternMatcher::Create(patterns));
-  return std::unique_ptr<PathMatcher>(std::make_unique<DockerignoreMatcher>(std::move(m)));
-}
 
 class ClientDirTest : public ::testing::Test {
  protected:
@@ -54,7 +35,7 @@ class ClientDirTest : public ::testing::Test {
     ASSERT_EQ(symlink("/", (root_ + "/rootlink").c_str()), 0);
     ASSERT_EQ(symlink("src", (root_ + "/srclink").c_str()), 0);
     ASSERT_EQ(chmod((root_ + "/src/main.c").c_str(), 0750), 0);
-    ASSERT_TRUE(session_.AttachLocalDir("context", root_, MakeMatcher));
+    ASSERT_TRUE(session_.AttachLocalDir("context", root_));
     auto d = session_.LocalDir("context");
     ASSERT_TRUE(d) << d.error().message();
     dir_ = *d;
@@ -161,16 +142,12 @@ TEST_F(ClientDirTest, PatternErrors) {
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), Code::kInvalidArgument);
   EXPECT_EQ(st.error().message().rfind("local dir context: ", 0), 0u) << st.error().message();
-
-  ClientSession plain;
-  ASSERT_TRUE(plain.AttachLocalDir("ctx", root_, nullptr));
-  auto d = *plain.LocalDir("ctx");
-  EXPECT_TRUE(d->Walk({}, [](const FileEntry&) -> Status { return {}; }));
-  auto no_matcher = d->Walk(opts, [](const FileEntry&) -> Status { return {}; });
-  ASSERT_FALSE(no_matcher);
-  EXPECT_EQ(no_matcher.error().code(), Code::kFailedPrecondition);
-  EXPECT_EQ(no_matcher.error().message(),
-            "local dir ctx: walk patterns given but no pattern matcher");
+  EXPECT_EQ(st.error().message(), "local dir context: syntax error in pattern");
+  WalkOptions bang;
+  bang.include_patterns = {"!"};
+  auto b = dir_->Walk(bang, [](const FileEntry&) -> Status { return {}; });
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().message(), "local dir context: illegal exclusion pattern: \"!\"");
 }
 
 TEST_F(ClientDirTest, WalkStopsAtTheCallbacksError) {
@@ -247,7 +224,7 @@ TEST_F(ClientDirTest, UnknownDirAndMissingPath) {
   EXPECT_EQ(none.error().code(), Code::kNotFound);
   EXPECT_EQ(none.error().message(), "unknown local dir dockerfile");
   ClientSession s;
-  auto bad = s.AttachLocalDir("x", tmp_.path() + "/missing", nullptr);
+  auto bad = s.AttachLocalDir("x", tmp_.path() + "/missing");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Code::kNotFound);
 }

@@ -60,10 +60,9 @@ Status ClientSession::AttachOciStore(const std::string& store_id,
   return {};
 }
 
-Status ClientSession::AttachLocalDir(const std::string& name, const std::string& path,
-                                     PathMatcherFactory matchers) {
+Status ClientSession::AttachLocalDir(const std::string& name, const std::string& path) {
   if (name.empty()) return MakeError(Code::kInvalidArgument, "empty local dir name");
-  HOIST_ASSIGN_OR_RETURN(auto dir, internal::FsClientDir::Open(name, path, std::move(matchers)));
+  HOIST_ASSIGN_OR_RETURN(auto dir, internal::FsClientDir::Open(name, path));
   std::lock_guard lock(mu_);
   if (!dirs_.emplace(name, std::move(dir)).second) {
     return MakeError(Code::kAlreadyExists, "local dir " + name + " is attached twice");

@@ -23,7 +23,6 @@
 #include "base/file_system.h"
 #include "content/content_store.h"
 #include "content/oci_layout.h"
-#include "session/path_matcher.h"
 #include "session/session.h"
 
 namespace hoist::session {
@@ -51,10 +50,8 @@ class ClientSession final : public Session {
   Status AttachOciStore(const std::string& store_id,
                         std::shared_ptr<content::ContentStore> store,
                         std::vector<std::string> private_strings);
-  // Attaches the directory at `path` under `name`. `matchers` compiles walk patterns; without
-  // one, walks with patterns fail (kFailedPrecondition).
-  Status AttachLocalDir(const std::string& name, const std::string& path,
-                        PathMatcherFactory matchers);
+  // Attaches the directory at `path` under `name`.
+  Status AttachLocalDir(const std::string& name, const std::string& path);
   // Secrets: read when the engine asks, from a file or an environment variable.
   Status AttachSecretFile(const std::string& id, const std::string& path);
   Status AttachSecretEnv(const std::string& id, const std::string& env_name);

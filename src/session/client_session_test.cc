@@ -137,9 +137,9 @@ TEST_F(ClientSessionTest, AttachErrors) {
   ASSERT_FALSE(dup_secret);
   EXPECT_EQ(dup_secret.error().message(), "secret s is attached twice");
   EXPECT_EQ(s.AttachSecretFile("", "/x").error().message(), "empty secret ID");
-  EXPECT_EQ(s.AttachLocalDir("", tmp_.path(), nullptr).error().message(), "empty local dir name");
-  ASSERT_TRUE(s.AttachLocalDir("d", tmp_.path(), nullptr));
-  EXPECT_EQ(s.AttachLocalDir("d", tmp_.path(), nullptr).error().message(),
+  EXPECT_EQ(s.AttachLocalDir("", tmp_.path()).error().message(), "empty local dir name");
+  ASSERT_TRUE(s.AttachLocalDir("d", tmp_.path()));
+  EXPECT_EQ(s.AttachLocalDir("d", tmp_.path()).error().message(),
             "local dir d is attached twice");
 }
 

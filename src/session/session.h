@@ -38,7 +38,8 @@ struct FileEntry {
   std::string link_target;  // symlinks only, as stored (never resolved)
 };
 
-// What a walk includes, in .dockerignore pattern syntax, applied on the client side.
+// What a walk includes, in .dockerignore pattern syntax (base/pattern_matcher.h), applied on
+// the client side.
 struct WalkOptions {
   // When non-empty, only paths matching one of these (or under a match) are sent, with the
   // directories leading to them.
