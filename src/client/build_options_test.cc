@@ -25,9 +25,9 @@ TEST(ParseOciLayoutFlagTest, IdEqualsPath) {
     auto r = ParseOciLayoutFlag(bad);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
-    EXPECT_EQ(r.error().message(),
-              std::string("oci-layout option must be 'id=path/to/layout', instead had invalid ") +
-                  bad);
+    EXPECT_EQ(
+        r.error().message(),
+        std::string("oci-layout option must be 'id=path/to/layout', instead had invalid ") + bad);
   }
 }
 
@@ -76,7 +76,8 @@ TEST(ParseSecretFlagTest, Errors) {
            {"id=a,oops", "invalid secret id=a,oops: field \"oops\" must be a key=value pair"},
            {"id=a,colour=red", "invalid secret id=a,colour=red: unexpected key \"colour\""},
            {"id=a,type=ssh", "invalid secret id=a,type=ssh: unsupported type \"ssh\""},
-           {"id=a,src=f,env=E", "invalid secret id=a,src=f,env=E: give either src or env, not both"},
+           {"id=a,src=f,env=E",
+            "invalid secret id=a,src=f,env=E: give either src or env, not both"},
        }) {
     SCOPED_TRACE(c.flag);
     auto r = ParseSecretFlag(c.flag);
@@ -107,9 +108,9 @@ class PrepareBuildTest : public ::testing::Test {
       auto s = session::testing::CreateLayoutWith(
           dir,
           [&](content::ContentStore& cs) -> Result<oci::Descriptor> {
-            HOIST_ASSIGN_OR_RETURN(img, session::testing::WriteTestImage(
-                                            cs, {"layer " + std::to_string(i)},
-                                            MakePlatform("linux", "amd64")));
+            HOIST_ASSIGN_OR_RETURN(
+                img, session::testing::WriteTestImage(cs, {"layer " + std::to_string(i)},
+                                                      MakePlatform("linux", "amd64")));
             return img.manifest;
           },
           names[i]);
@@ -193,8 +194,8 @@ TEST_F(PrepareBuildTest, PathsWithColonsAndAts) {
 
 TEST_F(PrepareBuildTest, OciTarballContext) {
   auto imgs = MakeLayout(Path("layout"), {{"docker.io/library/alpine:3"}});
-  ASSERT_EQ(session::testing::RunShell("tar -C '" + Path("layout") + "' -cf '" +
-                                       Path("image.tar") + "' ."),
+  ASSERT_EQ(session::testing::RunShell("tar -C '" + Path("layout") + "' -cf '" + Path("image.tar") +
+                                       "' ."),
             0);
   auto p = Prepare({.build_contexts = {"base=oci-layout://" + Path("image.tar") + ":3"}});
   ASSERT_TRUE(p) << p.error().message();
@@ -228,11 +229,11 @@ TEST_F(PrepareBuildTest, OciLayoutFlagAndOpts) {
 TEST_F(PrepareBuildTest, PassThroughAndLocalContexts) {
   ASSERT_EQ(session::testing::RunShell("mkdir -p '" + Path("ctx") + "'"), 0);
   WriteTestFile(Path("ctx/f.txt"), "hello");
-  auto p = Prepare({.build_contexts = {"alpine=docker-image://alpine:3.20",
-                                       "web=https://example.com/x.tar",
-                                       "repo=https://github.com/moby/buildkit.git",
-                                       "stage=target:build", "src=" + Path("ctx")},
-                    .locals = {"context=" + Path("ctx")}});
+  auto p = Prepare(
+      {.build_contexts = {"alpine=docker-image://alpine:3.20", "web=https://example.com/x.tar",
+                          "repo=https://github.com/moby/buildkit.git", "stage=target:build",
+                          "src=" + Path("ctx")},
+       .locals = {"context=" + Path("ctx")}});
   ASSERT_TRUE(p) << p.error().message();
   EXPECT_EQ(p->frontend_attrs["context:alpine"], "docker-image://alpine:3.20");
   EXPECT_EQ(p->frontend_attrs["context:web"], "https://example.com/x.tar");

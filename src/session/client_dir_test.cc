@@ -21,8 +21,8 @@ class ClientDirTest : public ::testing::Test {
     ASSERT_TRUE(t);
     tmp_ = std::move(*t);
     root_ = tmp_.path() + "/ctx";
-    ASSERT_EQ(testing::RunShell("mkdir -p '" + root_ + "'/src/lib '" + root_ + "'/docs '" +
-                                root_ + "'/node_modules/pkg"),
+    ASSERT_EQ(testing::RunShell("mkdir -p '" + root_ + "'/src/lib '" + root_ + "'/docs '" + root_ +
+                                "'/node_modules/pkg"),
               0);
     WriteTestFile(root_ + "/Dockerfile", "FROM scratch\n");
     WriteTestFile(root_ + "/src/main.c", "int main(){}\n");
@@ -86,11 +86,11 @@ class ClientDirTest : public ::testing::Test {
 
 TEST_F(ClientDirTest, WalkReportsEveryEntryWithItsMetadata) {
   auto all = Walk({});
-  EXPECT_EQ(Keys(all), (std::vector<std::string>{
-                           "Dockerfile", "docs", "docs/README.md", "docs/keep.md", "escape",
-                           "node_modules", "node_modules/pkg", "node_modules/pkg/index.js",
-                           "rootlink", "src", "src/lib", "src/lib/util.c", "src/main.c",
-                           "srclink"}));
+  EXPECT_EQ(Keys(all),
+            (std::vector<std::string>{"Dockerfile", "docs", "docs/README.md", "docs/keep.md",
+                                      "escape", "node_modules", "node_modules/pkg",
+                                      "node_modules/pkg/index.js", "rootlink", "src", "src/lib",
+                                      "src/lib/util.c", "src/main.c", "srclink"}));
   const FileEntry& main = all["src/main.c"];
   EXPECT_TRUE(S_ISREG(main.mode));
   EXPECT_EQ(main.mode & 07777, 0750u);
@@ -110,9 +110,9 @@ TEST_F(ClientDirTest, ExcludePatternsApplyOnTheClient) {
   WalkOptions opts;
   opts.exclude_patterns = {"node_modules", "docs/*.md", "!docs/keep.md", "**/*.c", "!src/main.c"};
   auto got = Walk(opts);
-  EXPECT_EQ(Keys(got), (std::vector<std::string>{"Dockerfile", "docs", "docs/keep.md", "escape",
-                                                  "rootlink", "src", "src/lib", "src/main.c",
-                                                  "srclink"}));
+  EXPECT_EQ(Keys(got),
+            (std::vector<std::string>{"Dockerfile", "docs", "docs/keep.md", "escape", "rootlink",
+                                      "src", "src/lib", "src/main.c", "srclink"}));
 }
 
 TEST_F(ClientDirTest, ExcludedDirectoryWithAnExceptionInside) {
@@ -161,7 +161,8 @@ TEST_F(ClientDirTest, WalkStopsAtTheCallbacksError) {
   EXPECT_EQ(calls, 3);
   auto cancel = CancelContext::Background();
   cancel->Cancel("stop");
-  auto c = dir_->Walk({}, [](const FileEntry&) -> Status { return {}; }, cancel.get());
+  auto c = dir_->Walk(
+      {}, [](const FileEntry&) -> Status { return {}; }, cancel.get());
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), Code::kCancelled);
 }
@@ -178,7 +179,8 @@ TEST_F(ClientDirTest, OpenFileIsConfined) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"../outside.txt", Code::kInvalidArgument, "local dir context: invalid path \"../outside.txt\""},
+      {"../outside.txt", Code::kInvalidArgument,
+       "local dir context: invalid path \"../outside.txt\""},
       {"/etc/passwd", Code::kInvalidArgument, "local dir context: invalid path \"/etc/passwd\""},
       {"src/../../outside.txt", Code::kInvalidArgument,
        "local dir context: invalid path \"src/../../outside.txt\""},

@@ -101,8 +101,9 @@ Result<std::shared_ptr<content::ContentStore>> ClientSession::OciStore(std::stri
   if (it != stores_.end()) return it->second;
   std::string msg = "unknown store oci:" + std::string(store_id);
   if (stores_.empty()) {
-    msg += " (the client attached no OCI layout store: attach one with --oci-layout ID=DIR or "
-           "--build-context NAME=oci-layout://PATH)";
+    msg +=
+        " (the client attached no OCI layout store: attach one with --oci-layout ID=DIR or "
+        "--build-context NAME=oci-layout://PATH)";
   }
   return MakeError(Code::kNotFound, std::move(msg));
 }

@@ -43,12 +43,11 @@ class ClientSession final : public Session {
                          FileSystem* fs = PosixFileSystem());
   // The same for a layout the caller already opened from `path` (which is only kept to be
   // scrubbed from errors). REQUIRES: layout != nullptr.
-  Status AttachOpenedLayout(const std::string& store_id,
-                            std::unique_ptr<content::OciLayout> layout, const std::string& path);
+  Status AttachOpenedLayout(const std::string& store_id, std::unique_ptr<content::OciLayout> layout,
+                            const std::string& path);
   // Attaches any store as `oci:<store_id>`; `private_strings` (paths) are scrubbed from its
   // errors. The store is wrapped read-only and verifying.
-  Status AttachOciStore(const std::string& store_id,
-                        std::shared_ptr<content::ContentStore> store,
+  Status AttachOciStore(const std::string& store_id, std::shared_ptr<content::ContentStore> store,
                         std::vector<std::string> private_strings);
   // Attaches the directory at `path` under `name`.
   Status AttachLocalDir(const std::string& name, const std::string& path);

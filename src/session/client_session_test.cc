@@ -34,12 +34,12 @@ class ClientSessionTest : public ::testing::Test {
   // A layout at `dir` holding one image (tag `latest`) with the given layers.
   TestImage MakeLayout(const std::string& dir, const std::vector<std::string>& layers) {
     TestImage img;
-    auto s = testing::CreateLayoutWith(dir, [&](content::ContentStore& store)
-                                                -> Result<oci::Descriptor> {
-      HOIST_ASSIGN_OR_RETURN(img, testing::WriteTestImage(store, layers,
-                                                          MakePlatform("linux", "amd64")));
-      return img.manifest;
-    });
+    auto s = testing::CreateLayoutWith(
+        dir, [&](content::ContentStore& store) -> Result<oci::Descriptor> {
+          HOIST_ASSIGN_OR_RETURN(
+              img, testing::WriteTestImage(store, layers, MakePlatform("linux", "amd64")));
+          return img.manifest;
+        });
     EXPECT_TRUE(s) << s.error().message();
     return img;
   }
@@ -139,8 +139,7 @@ TEST_F(ClientSessionTest, AttachErrors) {
   EXPECT_EQ(s.AttachSecretFile("", "/x").error().message(), "empty secret ID");
   EXPECT_EQ(s.AttachLocalDir("", tmp_.path()).error().message(), "empty local dir name");
   ASSERT_TRUE(s.AttachLocalDir("d", tmp_.path()));
-  EXPECT_EQ(s.AttachLocalDir("d", tmp_.path()).error().message(),
-            "local dir d is attached twice");
+  EXPECT_EQ(s.AttachLocalDir("d", tmp_.path()).error().message(), "local dir d is attached twice");
 }
 
 // SPEC §5.6: two stores attached at once, each read selects its own store by ID.
@@ -173,8 +172,8 @@ TEST_F(ClientSessionTest, CorruptedBlobFailsNamingTheDigest) {
   auto st = content::ReadVerified(*store, img.layers[0], Discard);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), Code::kDataLoss);
-  EXPECT_EQ(st.error().message().rfind("content " + img.layers[0].digest.str() +
-                                           ": digest mismatch (got sha256:", 0),
+  EXPECT_EQ(st.error().message().rfind(
+                "content " + img.layers[0].digest.str() + ": digest mismatch (got sha256:", 0),
             0u)
       << st.error().message();
   EXPECT_EQ(st.error().message().find(tmp_.path()), std::string::npos);

@@ -72,17 +72,20 @@ TEST(SessionManagerTest, AnyTriesTheBuildsSessionsInOrder) {
   ASSERT_TRUE(b->AttachSecretEnv("tok", "HOME"));
   std::vector<std::string> tried;
   std::string value;
-  auto st = m.Any({"missing", "a", "b"}, [&](Session& s) -> Status {
-    tried.push_back(s.id());
-    HOIST_ASSIGN_OR_RETURN(value, s.Secret("tok"));
-    return {};
-  }, 10ms);
+  auto st = m.Any(
+      {"missing", "a", "b"},
+      [&](Session& s) -> Status {
+        tried.push_back(s.id());
+        HOIST_ASSIGN_OR_RETURN(value, s.Secret("tok"));
+        return {};
+      },
+      10ms);
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_EQ(tried, (std::vector<std::string>{"a", "b"}));
   EXPECT_FALSE(value.empty());
 
-  auto fail = m.Any({"a"}, [](Session& s) -> Status { return s.Secret("tok").map([](auto&&) {}); },
-                    10ms);
+  auto fail = m.Any(
+      {"a"}, [](Session& s) -> Status { return s.Secret("tok").map([](auto&&) {}); }, 10ms);
   ASSERT_FALSE(fail);
   EXPECT_EQ(fail.error().message(), "secret tok not found");
 

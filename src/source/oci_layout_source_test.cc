@@ -44,16 +44,16 @@ TEST(OciLayoutIdentifierTest, Parses) {
 
 TEST(OciLayoutIdentifierTest, Errors) {
   const std::string d = oci::Digest::Sha256Of("x").str();
-  auto no_digest = ParseOciLayoutIdentifier("oci-layout://docker.io/library/base:1.0", kNoAttrs,
-                                            std::nullopt);
+  auto no_digest =
+      ParseOciLayoutIdentifier("oci-layout://docker.io/library/base:1.0", kNoAttrs, std::nullopt);
   ASSERT_FALSE(no_digest);
   EXPECT_EQ(no_digest.error().code(), Code::kInvalidArgument);
   EXPECT_EQ(no_digest.error().message(),
             "reference \"docker.io/library/base:1.0\" must have digest");
   for (const char* bad : {"0", "-1", "abc", "", "1x", "99999999999999999999"}) {
     SCOPED_TRACE(bad);
-    auto r = ParseOciLayoutIdentifier("oci-layout://base@" + d, {{"oci.layerlimit", bad}},
-                                      std::nullopt);
+    auto r =
+        ParseOciLayoutIdentifier("oci-layout://base@" + d, {{"oci.layerlimit", bad}}, std::nullopt);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
     EXPECT_EQ(r.error().message(), std::string("invalid layer limit ") + bad);
@@ -94,13 +94,13 @@ class OciLayoutSourceTest : public ::testing::Test {
           HOIST_ASSIGN_OR_RETURN(amd64_, session::testing::WriteTestImage(
                                              cs, {"l1", "l2", std::string(50000, 'x')},
                                              MakePlatform("linux", "amd64"), {"ARCH=amd64"}));
-          HOIST_ASSIGN_OR_RETURN(arm64_, session::testing::WriteTestImage(
-                                             cs, {"arm layer"}, MakePlatform("linux", "arm64"),
-                                             {"ARCH=arm64"}));
-          HOIST_ASSIGN_OR_RETURN(index_, session::testing::WriteTestIndex(
-                                             cs, {amd64_, arm64_},
-                                             {MakePlatform("linux", "amd64"),
-                                              MakePlatform("linux", "arm64")}));
+          HOIST_ASSIGN_OR_RETURN(
+              arm64_, session::testing::WriteTestImage(
+                          cs, {"arm layer"}, MakePlatform("linux", "arm64"), {"ARCH=arm64"}));
+          HOIST_ASSIGN_OR_RETURN(
+              index_, session::testing::WriteTestIndex(
+                          cs, {amd64_, arm64_},
+                          {MakePlatform("linux", "amd64"), MakePlatform("linux", "arm64")}));
           return index_;
         });
     ASSERT_TRUE(s) << s.error().message();
@@ -112,8 +112,8 @@ class OciLayoutSourceTest : public ::testing::Test {
       std::optional<oci::Platform> platform = MakePlatform("linux", "amd64"),
       std::vector<std::string> build_sessions = {"sess"}) {
     HOIST_ASSIGN_OR_RETURN(
-        auto id, ParseOciLayoutIdentifier("oci-layout://docker.io/library/base@" + d.str(),
-                                          attrs, platform));
+        auto id, ParseOciLayoutIdentifier("oci-layout://docker.io/library/base@" + d.str(), attrs,
+                                          platform));
     SessionStores stores(&manager_, std::move(build_sessions), 20ms);
     return OciLayoutSourceInstance::Resolve(id, stores);
   }
@@ -172,9 +172,8 @@ TEST_F(OciLayoutSourceTest, LayersAreReadLazilyAndVerified) {
   auto bad = (*r)->ReadLayer(2, [](std::string_view) -> Status { return {}; });
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Code::kDataLoss);
-  EXPECT_EQ(bad.error().message().rfind("content " + amd64_.layers[2].digest.str() +
-                                            ": digest mismatch",
-                                        0),
+  EXPECT_EQ(bad.error().message().rfind(
+                "content " + amd64_.layers[2].digest.str() + ": digest mismatch", 0),
             0u)
       << bad.error().message();
   EXPECT_EQ(bad.error().message().find(tmp_.path()), std::string::npos);
@@ -204,9 +203,8 @@ TEST_F(OciLayoutSourceTest, LayerLimit) {
   EXPECT_EQ((*two)->LayersCacheKey(), (*full)->image().chain_ids[1]);
   EXPECT_NE((*two)->ManifestCacheKey(), (*full)->ManifestCacheKey());
 
-  auto too_many = Resolve(index_.digest, {{"oci.session", "sess"},
-                                          {"oci.store", "layout"},
-                                          {"oci.layerlimit", "4"}});
+  auto too_many = Resolve(
+      index_.digest, {{"oci.session", "sess"}, {"oci.store", "layout"}, {"oci.layerlimit", "4"}});
   ASSERT_FALSE(too_many);
   EXPECT_EQ(too_many.error().message(),
             "layer limit 4 is greater than the number of layers in the image 3");
@@ -217,22 +215,19 @@ TEST_F(OciLayoutSourceTest, CacheKeysAsBuildKit) {
   auto r = Resolve(index_.digest, {{"oci.session", "sess"}, {"oci.store", "layout"}});
   ASSERT_TRUE(r);
   // The JSON BuildKit's mainManifestKey marshals.
-  EXPECT_EQ((*r)->ManifestCacheKey(),
-            oci::Digest::Sha256Of(R"({"Digest":")" + index_.digest.str() +
-                                  R"(","OS":"linux","Arch":"amd64"})"));
+  EXPECT_EQ((*r)->ManifestCacheKey(), oci::Digest::Sha256Of(R"({"Digest":")" + index_.digest.str() +
+                                                            R"(","OS":"linux","Arch":"amd64"})"));
   ASSERT_EQ(amd64_.layers.size(), 3u);
-  EXPECT_EQ((*r)->LayersCacheKey(), ChainIds({amd64_.layers[0].digest, amd64_.layers[1].digest,
-                                              amd64_.layers[2].digest})
-                                        .back());
-  auto limited = Resolve(index_.digest, {{"oci.session", "sess"},
-                                         {"oci.store", "layout"},
-                                         {"oci.layerlimit", "1"}},
-                         MakePlatform("linux", "arm", "v7"));
+  EXPECT_EQ(
+      (*r)->LayersCacheKey(),
+      ChainIds({amd64_.layers[0].digest, amd64_.layers[1].digest, amd64_.layers[2].digest}).back());
+  auto limited = Resolve(
+      index_.digest, {{"oci.session", "sess"}, {"oci.store", "layout"}, {"oci.layerlimit", "1"}},
+      MakePlatform("linux", "arm", "v7"));
   // No arm/v7 manifest in the index.
   ASSERT_FALSE(limited);
-  auto arm = Resolve(arm64_.manifest.digest, {{"oci.session", "sess"},
-                                              {"oci.store", "layout"},
-                                              {"oci.layerlimit", "1"}},
+  auto arm = Resolve(arm64_.manifest.digest,
+                     {{"oci.session", "sess"}, {"oci.store", "layout"}, {"oci.layerlimit", "1"}},
                      MakePlatform("linux", "arm", "v7"));
   ASSERT_TRUE(arm) << arm.error().message();
   EXPECT_EQ((*arm)->ManifestCacheKey(),
@@ -287,8 +282,8 @@ TEST_F(OciLayoutSourceTest, NoSessionIdTriesTheBuildsSessions) {
   ASSERT_TRUE(manager_.Register(other));
   auto s = session::testing::CreateLayoutWith(
       Path("o"), [&](content::ContentStore& cs) -> Result<oci::Descriptor> {
-        HOIST_ASSIGN_OR_RETURN(amd64_, session::testing::WriteTestImage(
-                                           cs, {"x"}, MakePlatform("linux", "amd64")));
+        HOIST_ASSIGN_OR_RETURN(
+            amd64_, session::testing::WriteTestImage(cs, {"x"}, MakePlatform("linux", "amd64")));
         return amd64_.manifest;
       });
   ASSERT_TRUE(s);
@@ -303,8 +298,8 @@ TEST_F(OciLayoutSourceTest, NoSessionIdTriesTheBuildsSessions) {
   ASSERT_FALSE(only_first);
   EXPECT_EQ(only_first.error().message().rfind("unknown store oci:st", 0), 0u);
 
-  auto no_sessions = Resolve(amd64_.manifest.digest, {{"oci.store", "st"}},
-                             MakePlatform("linux", "amd64"), {});
+  auto no_sessions =
+      Resolve(amd64_.manifest.digest, {{"oci.store", "st"}}, MakePlatform("linux", "amd64"), {});
   ASSERT_FALSE(no_sessions);
   EXPECT_EQ(no_sessions.error().code(), Code::kNotFound);
   EXPECT_EQ(no_sessions.error().message(),
@@ -327,8 +322,8 @@ TEST_F(OciLayoutSourceTest, ResolvesConfigForTheFrontend) {
 
 TEST_F(OciLayoutSourceTest, TarballStoreByDigest) {
   MakeIndexLayout("layout");
-  ASSERT_EQ(session::testing::RunShell("tar -C '" + Path("layout") + "' -cf '" +
-                                       Path("image.tar") + "' ."),
+  ASSERT_EQ(session::testing::RunShell("tar -C '" + Path("layout") + "' -cf '" + Path("image.tar") +
+                                       "' ."),
             0);
   ASSERT_TRUE(session_->AttachOciLayout("tar", Path("image.tar")));
   auto r = Resolve(index_.digest, {{"oci.session", "sess"}, {"oci.store", "tar"}});

@@ -115,7 +115,8 @@ struct Walker {
         std::string target(static_cast<size_t>(std::max<off_t>(st.st_size, 0)) + 1, '\0');
         for (;;) {
           ssize_t n = readlinkat(dirfd, name.c_str(), target.data(), target.size());
-          if (n < 0) return Unexpected(ErrnoError(errno, "readlink " + rel + " in local dir " + dir_name));
+          if (n < 0)
+            return Unexpected(ErrnoError(errno, "readlink " + rel + " in local dir " + dir_name));
           if (static_cast<size_t>(n) < target.size()) {
             target.resize(static_cast<size_t>(n));
             break;
@@ -160,8 +161,7 @@ Result<std::optional<PatternMatcher>> Compile(const std::vector<std::string>& pa
 Result<std::shared_ptr<FsClientDir>> FsClientDir::Open(std::string name, const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Unexpected(ErrnoError(errno, "open local dir " + path));
-  return std::shared_ptr<FsClientDir>(
-      new FsClientDir(std::move(name), std::move(fd)));
+  return std::shared_ptr<FsClientDir>(new FsClientDir(std::move(name), std::move(fd)));
 }
 
 Status FsClientDir::Walk(const WalkOptions& options,
@@ -182,7 +182,8 @@ Result<std::unique_ptr<ReadableFile>> FsClientDir::OpenFile(std::string_view pat
   std::vector<std::string> parts;
   for (size_t start = 0;;) {
     size_t slash = path.find('/', start);
-    std::string_view part = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view part =
+        path.substr(start, slash == std::string_view::npos ? slash : slash - start);
     if (part.empty() || part == "." || part == "..") return invalid();
     parts.emplace_back(part);
     if (slash == std::string_view::npos) break;

@@ -15,7 +15,7 @@
 namespace hoist::session::testing {
 
 struct TestImage {
-  oci::Descriptor manifest;            // media type, digest, size
+  oci::Descriptor manifest;  // media type, digest, size
   oci::Descriptor config;
   std::vector<oci::Descriptor> layers;  // uncompressed: diff ID == digest
   std::vector<std::string> layer_bytes;
