@@ -22,10 +22,9 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 // Values the engine resolves itself, passed through as buildx does: images, URLs, git
 // repositories and other targets.
 bool IsPassThrough(std::string_view v) {
-  return StartsWith(v, "docker-image://") || StartsWith(v, "target:") ||
-         StartsWith(v, "http://") || StartsWith(v, "https://") || StartsWith(v, "git://") ||
-         StartsWith(v, "git@") || StartsWith(v, "ssh://") || StartsWith(v, "github.com/") ||
-         EndsWith(v, ".git");
+  return StartsWith(v, "docker-image://") || StartsWith(v, "target:") || StartsWith(v, "http://") ||
+         StartsWith(v, "https://") || StartsWith(v, "git://") || StartsWith(v, "git@") ||
+         StartsWith(v, "ssh://") || StartsWith(v, "github.com/") || EndsWith(v, ".git");
 }
 
 std::vector<std::string> SplitComma(std::string_view s) {
@@ -44,9 +43,9 @@ std::vector<std::string> SplitComma(std::string_view s) {
 Result<std::pair<std::string, std::string>> ParseOciLayoutFlag(std::string_view flag) {
   size_t eq = flag.find('=');
   if (eq == std::string_view::npos || eq == 0 || eq + 1 == flag.size()) {
-    return MakeError(Code::kInvalidArgument,
-                     "oci-layout option must be 'id=path/to/layout', instead had invalid " +
-                         std::string(flag));
+    return MakeError(
+        Code::kInvalidArgument,
+        "oci-layout option must be 'id=path/to/layout', instead had invalid " + std::string(flag));
   }
   return std::make_pair(std::string(flag.substr(0, eq)), std::string(flag.substr(eq + 1)));
 }
@@ -113,17 +112,19 @@ Result<OciLayoutContext> ResolveOciLayoutContext(std::string_view name, std::str
   content::LayoutRef ref = content::ParseLayoutRef(rest);
   OciLayoutContext out{ref.path, ref.digest, nullptr};
   auto fail = [&](const Error& cause) {
-    return MakeError(cause.code() == Code::kNotFound ? Code::kNotFound : cause.code(),
+    return MakeError(Code::kNotFound,
                      "failed to resolve digest for " + std::string(name) + ": " + cause.message());
   };
   auto layout = content::OciLayout::Open(fs, ref.path, /*read_only=*/true);
   if (!layout) {
-    if (out.digest.valid()) return Unexpected(std::move(layout).error().Wrap("build context " + std::string(name)));
+    if (out.digest.valid())
+      return Unexpected(std::move(layout).error().Wrap("build context " + std::string(name)));
     return fail(layout.error());
   }
   out.layout = std::move(*layout);
   if (out.digest.valid()) return out;
-  auto desc = out.layout->ResolveTag(ref.tag.empty() ? "latest" : ref.tag, /*single_fallback=*/true);
+  auto desc =
+      out.layout->ResolveTag(ref.tag.empty() ? "latest" : ref.tag, /*single_fallback=*/true);
   if (!desc) return fail(desc.error());
   out.digest = desc->digest;
   return out;
@@ -144,7 +145,7 @@ Result<PreparedBuild> PrepareBuild(const BuildFlags& flags, const PrepareOptions
   }
   for (const std::string& f : flags.locals) {
     HOIST_ASSIGN_OR_RETURN(auto kv, ParseKeyValueFlag(f, "local", "NAME=DIR"));
-    HOIST_TRY(s.AttachLocalDir(kv.first, kv.second, options.path_matchers));
+    HOIST_TRY(s.AttachLocalDir(kv.first, kv.second));
   }
   for (const std::string& f : flags.secrets) {
     HOIST_ASSIGN_OR_RETURN(auto spec, ParseSecretFlag(f));
@@ -176,7 +177,7 @@ Result<PreparedBuild> PrepareBuild(const BuildFlags& flags, const PrepareOptions
                              " is neither a directory nor a known source (docker-image://, "
                              "oci-layout://, a URL or a git repository)");
       }
-      HOIST_TRY(s.AttachLocalDir(name, value, options.path_matchers));
+      HOIST_TRY(s.AttachLocalDir(name, value));
       out.frontend_attrs[attr] = "local:" + name;
     }
   }

@@ -31,7 +31,6 @@
 #include "content/oci_layout.h"
 #include "oci/digest.h"
 #include "session/client_session.h"
-#include "session/path_matcher.h"
 
 namespace hoist::client {
 
@@ -45,8 +44,6 @@ struct BuildFlags {
 
 struct PrepareOptions {
   FileSystem* fs = PosixFileSystem();
-  // Compiles walk patterns for attached local dirs (see session/path_matcher.h).
-  session::PathMatcherFactory path_matchers;
   // Store IDs for build contexts; tests may make them predictable.
   std::function<std::string()> new_store_id = session::NewRandomId;
   std::string shared_key;

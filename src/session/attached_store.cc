@@ -11,7 +11,8 @@ namespace {
 constexpr size_t kCatchUpChunk = 1 << 20;
 
 Error DigestMismatch(const oci::Digest& want, const oci::Digest& got) {
-  return Error(Code::kDataLoss, "content " + want.str() + ": digest mismatch (got " + got.str() + ")");
+  return Error(Code::kDataLoss,
+               "content " + want.str() + ": digest mismatch (got " + got.str() + ")");
 }
 
 // Hashes the bytes of a blob in order as they are read and fails the read that completes the

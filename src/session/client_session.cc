@@ -60,10 +60,9 @@ Status ClientSession::AttachOciStore(const std::string& store_id,
   return {};
 }
 
-Status ClientSession::AttachLocalDir(const std::string& name, const std::string& path,
-                                     PathMatcherFactory matchers) {
+Status ClientSession::AttachLocalDir(const std::string& name, const std::string& path) {
   if (name.empty()) return MakeError(Code::kInvalidArgument, "empty local dir name");
-  HOIST_ASSIGN_OR_RETURN(auto dir, internal::FsClientDir::Open(name, path, std::move(matchers)));
+  HOIST_ASSIGN_OR_RETURN(auto dir, internal::FsClientDir::Open(name, path));
   std::lock_guard lock(mu_);
   if (!dirs_.emplace(name, std::move(dir)).second) {
     return MakeError(Code::kAlreadyExists, "local dir " + name + " is attached twice");
@@ -102,8 +101,9 @@ Result<std::shared_ptr<content::ContentStore>> ClientSession::OciStore(std::stri
   if (it != stores_.end()) return it->second;
   std::string msg = "unknown store oci:" + std::string(store_id);
   if (stores_.empty()) {
-    msg += " (the client attached no OCI layout store: attach one with --oci-layout ID=DIR or "
-           "--build-context NAME=oci-layout://PATH)";
+    msg +=
+        " (the client attached no OCI layout store: attach one with --oci-layout ID=DIR or "
+        "--build-context NAME=oci-layout://PATH)";
   }
   return MakeError(Code::kNotFound, std::move(msg));
 }
@@ -133,14 +133,15 @@ Result<std::string> ClientSession::Secret(std::string_view id) {
     return std::string(v);
   }
   auto data = PosixFileSystem()->ReadFile(source.file, kMaxSecretSize + 1);
-  if (!data) {
-    // The message would name the client's file; say what went wrong without it.
-    return MakeError(data.error().code(), "secret " + std::string(id) + ": cannot read its file (" +
-                                              std::string(CodeName(data.error().code())) + ")");
-  }
-  if (data->size() > kMaxSecretSize) {
+  if ((!data && data.error().code() == Code::kResourceExhausted) ||
+      (data && data->size() > kMaxSecretSize)) {
     return MakeError(Code::kResourceExhausted, "secret " + std::string(id) + " is larger than " +
                                                    std::to_string(kMaxSecretSize) + " bytes");
+  }
+  if (!data) {
+    // The message would name the client's file; say what went wrong without it.
+    return MakeError(data.error().code(), "secret " + std::string(id) + ": cannot read its file: " +
+                                              std::string(CodeName(data.error().code())));
   }
   return std::move(*data);
 }

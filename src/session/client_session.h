@@ -23,7 +23,6 @@
 #include "base/file_system.h"
 #include "content/content_store.h"
 #include "content/oci_layout.h"
-#include "session/path_matcher.h"
 #include "session/session.h"
 
 namespace hoist::session {
@@ -44,17 +43,14 @@ class ClientSession final : public Session {
                          FileSystem* fs = PosixFileSystem());
   // The same for a layout the caller already opened from `path` (which is only kept to be
   // scrubbed from errors). REQUIRES: layout != nullptr.
-  Status AttachOpenedLayout(const std::string& store_id,
-                            std::unique_ptr<content::OciLayout> layout, const std::string& path);
+  Status AttachOpenedLayout(const std::string& store_id, std::unique_ptr<content::OciLayout> layout,
+                            const std::string& path);
   // Attaches any store as `oci:<store_id>`; `private_strings` (paths) are scrubbed from its
   // errors. The store is wrapped read-only and verifying.
-  Status AttachOciStore(const std::string& store_id,
-                        std::shared_ptr<content::ContentStore> store,
+  Status AttachOciStore(const std::string& store_id, std::shared_ptr<content::ContentStore> store,
                         std::vector<std::string> private_strings);
-  // Attaches the directory at `path` under `name`. `matchers` compiles walk patterns; without
-  // one, walks with patterns fail (kFailedPrecondition).
-  Status AttachLocalDir(const std::string& name, const std::string& path,
-                        PathMatcherFactory matchers);
+  // Attaches the directory at `path` under `name`.
+  Status AttachLocalDir(const std::string& name, const std::string& path);
   // Secrets: read when the engine asks, from a file or an environment variable.
   Status AttachSecretFile(const std::string& id, const std::string& path);
   Status AttachSecretEnv(const std::string& id, const std::string& env_name);

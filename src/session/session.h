@@ -29,16 +29,17 @@ std::string NewRandomId();
 
 // One entry of a client directory, as a walk reports it (fsutil's Stat).
 struct FileEntry {
-  std::string path;         // slash-separated, relative to the directory, no leading "./"
-  uint32_t mode = 0;        // st_mode: file type bits and permissions
+  std::string path;   // slash-separated, relative to the directory, no leading "./"
+  uint32_t mode = 0;  // st_mode: file type bits and permissions
   uint32_t uid = 0;
   uint32_t gid = 0;
-  int64_t size = 0;         // regular files only, else 0
+  int64_t size = 0;  // regular files only, else 0
   int64_t mtime_ns = 0;
   std::string link_target;  // symlinks only, as stored (never resolved)
 };
 
-// What a walk includes, in .dockerignore pattern syntax, applied on the client side.
+// What a walk includes, in .dockerignore pattern syntax (base/pattern_matcher.h), applied on
+// the client side.
 struct WalkOptions {
   // When non-empty, only paths matching one of these (or under a match) are sent, with the
   // directories leading to them.
@@ -55,8 +56,7 @@ class ClientDir {
   // Calls fn for every entry that the patterns let through, parents before children, names
   // in byte order in each directory. Symlinks are reported, never followed. Stops at fn's first
   // error and returns it. Pattern errors are kInvalidArgument.
-  virtual Status Walk(const WalkOptions& options,
-                      const std::function<Status(const FileEntry&)>& fn,
+  virtual Status Walk(const WalkOptions& options, const std::function<Status(const FileEntry&)>& fn,
                       CancelContext* cancel = nullptr) = 0;
   // Opens a regular file by its walk path for reading. Every component is resolved inside the
   // directory without following symlinks: `..`, absolute paths and symlinks are refused

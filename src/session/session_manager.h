@@ -41,8 +41,7 @@ class SessionManager {
   // Calls fn with the sessions `ids` in order (each looked up with Get and `timeout`) until a
   // call succeeds; returns the last error otherwise. No IDs: kUnavailable `no active sessions`.
   // This is what an op with no session ID of its own does over the build's sessions.
-  Status Any(const std::vector<std::string>& ids,
-             const std::function<Status(Session&)>& fn,
+  Status Any(const std::vector<std::string>& ids, const std::function<Status(Session&)>& fn,
              std::chrono::milliseconds timeout = kDefaultSessionTimeout,
              CancelContext* cancel = nullptr);
 

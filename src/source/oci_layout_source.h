@@ -50,7 +50,7 @@ struct OciLayoutIdentifier {
   std::string session_id;    // empty: any of the build's sessions
   std::string store_id;
   std::optional<int> layer_limit;
-  oci::Platform platform;    // normalised; the host's when none was given
+  oci::Platform platform;  // normalised; the host's when none was given
 
   const oci::Digest& digest() const { return *reference.digest(); }
 };
@@ -98,8 +98,9 @@ class OciLayoutSourceInstance {
   // `unknown store oci:<id>`, `content sha256:<hex>: not found`, `reference "<ref>" contains
   // neither an index nor a manifest`, `no match for platform in manifest sha256:<hex>`,
   // `layer limit N is greater than the number of layers in the image M`.
-  static Result<std::unique_ptr<OciLayoutSourceInstance>> Resolve(
-      const OciLayoutIdentifier& id, SessionStores& stores, CancelContext* cancel = nullptr);
+  static Result<std::unique_ptr<OciLayoutSourceInstance>> Resolve(const OciLayoutIdentifier& id,
+                                                                  SessionStores& stores,
+                                                                  CancelContext* cancel = nullptr);
 
   const OciLayoutIdentifier& identifier() const { return id_; }
   const OciLayoutImage& image() const { return image_; }
@@ -130,8 +131,8 @@ std::vector<oci::Digest> ChainIds(const std::vector<oci::Digest>& diff_ids);
 // (a reference with a digest, as in a named context) in the store `store_id` of `session_id`,
 // for `platform`. Errors as Resolve.
 struct OciLayoutConfig {
-  std::string ref;       // the reference, normalised, with its digest
-  oci::Digest digest;    // the root digest
+  std::string ref;     // the reference, normalised, with its digest
+  oci::Digest digest;  // the root digest
   std::string config_json;
 };
 Result<OciLayoutConfig> ResolveOciLayoutConfig(std::string_view ref, std::string_view session_id,

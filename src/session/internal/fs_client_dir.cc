@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <vector>
+
+#include "base/pattern_matcher.h"
 
 namespace hoist::session::internal {
 namespace {
@@ -61,8 +64,8 @@ Result<std::vector<std::string>> ListNames(int dirfd) {
 struct Walker {
   const std::function<Status(const FileEntry&)>& fn;
   CancelContext* cancel;
-  const PathMatcher* include;  // null: everything is included
-  const PathMatcher* exclude;  // null: nothing is excluded
+  const PatternMatcher* include;  // null: everything is included
+  const PatternMatcher* exclude;  // null: nothing is excluded
   const std::string& dir_name;
   // Directories seen but not yet sent: they are sent only when something under them is.
   std::vector<FileEntry> pending;
@@ -73,7 +76,10 @@ struct Walker {
     return fn(e);
   }
 
-  Status WalkDir(int dirfd, const std::string& prefix) {
+  // `excl_parent` / `incl_parent`: the matchers' results for this directory, reused for its
+  // entries so that patterns are not re-evaluated along the whole path.
+  Status WalkDir(int dirfd, const std::string& prefix, const PatternMatcher::MatchInfo& excl_parent,
+                 const PatternMatcher::MatchInfo& incl_parent) {
     HOIST_ASSIGN_OR_RETURN(auto names, ListNames(dirfd));
     for (const std::string& name : names) {
       if (cancel != nullptr) HOIST_TRY(cancel->Check());
@@ -85,13 +91,16 @@ struct Walker {
       }
       bool is_dir = S_ISDIR(st.st_mode);
       bool excluded = false;
+      PatternMatcher::MatchInfo excl_info, incl_info;
       if (exclude != nullptr) {
-        HOIST_ASSIGN_OR_RETURN(excluded, exclude->MatchesOrParentMatches(rel));
+        HOIST_ASSIGN_OR_RETURN(excluded,
+                               exclude->MatchesUsingParentResults(rel, excl_parent, &excl_info));
       }
       if (excluded && !(is_dir && exclude->has_exclusions())) continue;
       bool included = true;
       if (include != nullptr) {
-        HOIST_ASSIGN_OR_RETURN(included, include->MatchesOrParentMatches(rel));
+        HOIST_ASSIGN_OR_RETURN(included,
+                               include->MatchesUsingParentResults(rel, incl_parent, &incl_info));
       }
       if (!included && !is_dir) continue;
 
@@ -106,7 +115,8 @@ struct Walker {
         std::string target(static_cast<size_t>(std::max<off_t>(st.st_size, 0)) + 1, '\0');
         for (;;) {
           ssize_t n = readlinkat(dirfd, name.c_str(), target.data(), target.size());
-          if (n < 0) return Unexpected(ErrnoError(errno, "readlink " + rel + " in local dir " + dir_name));
+          if (n < 0)
+            return Unexpected(ErrnoError(errno, "readlink " + rel + " in local dir " + dir_name));
           if (static_cast<size_t>(n) < target.size()) {
             target.resize(static_cast<size_t>(n));
             break;
@@ -126,11 +136,11 @@ struct Walker {
       }
       if (!excluded && included) {
         HOIST_TRY(Emit(entry));
-        HOIST_TRY(WalkDir(sub.get(), rel));
+        HOIST_TRY(WalkDir(sub.get(), rel, excl_info, incl_info));
       } else {
         size_t depth = pending.size();
         pending.push_back(std::move(entry));
-        HOIST_TRY(WalkDir(sub.get(), rel));
+        HOIST_TRY(WalkDir(sub.get(), rel, excl_info, incl_info));
         if (pending.size() > depth) pending.resize(depth);
       }
     }
@@ -138,35 +148,28 @@ struct Walker {
   }
 };
 
-Result<std::unique_ptr<PathMatcher>> Compile(const PathMatcherFactory& factory,
-                                             const std::vector<std::string>& patterns,
-                                             const std::string& dir_name) {
-  if (patterns.empty()) return std::unique_ptr<PathMatcher>();
-  if (!factory) {
-    return MakeError(Code::kFailedPrecondition,
-                     "local dir " + dir_name + ": walk patterns given but no pattern matcher");
-  }
-  auto m = factory(patterns);
+Result<std::optional<PatternMatcher>> Compile(const std::vector<std::string>& patterns,
+                                              const std::string& dir_name) {
+  if (patterns.empty()) return std::optional<PatternMatcher>();
+  auto m = PatternMatcher::Create(patterns);
   if (!m) return Unexpected(std::move(m).error().Wrap("local dir " + dir_name));
-  return m;
+  return std::optional<PatternMatcher>(std::move(*m));
 }
 
 }  // namespace
 
-Result<std::shared_ptr<FsClientDir>> FsClientDir::Open(std::string name, const std::string& path,
-                                                       PathMatcherFactory matchers) {
+Result<std::shared_ptr<FsClientDir>> FsClientDir::Open(std::string name, const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Unexpected(ErrnoError(errno, "open local dir " + path));
-  return std::shared_ptr<FsClientDir>(
-      new FsClientDir(std::move(name), std::move(fd), std::move(matchers)));
+  return std::shared_ptr<FsClientDir>(new FsClientDir(std::move(name), std::move(fd)));
 }
 
 Status FsClientDir::Walk(const WalkOptions& options,
                          const std::function<Status(const FileEntry&)>& fn, CancelContext* cancel) {
-  HOIST_ASSIGN_OR_RETURN(auto include, Compile(matchers_, options.include_patterns, name_));
-  HOIST_ASSIGN_OR_RETURN(auto exclude, Compile(matchers_, options.exclude_patterns, name_));
-  Walker w{fn, cancel, include.get(), exclude.get(), name_, {}};
-  return w.WalkDir(root_.get(), "");
+  HOIST_ASSIGN_OR_RETURN(auto include, Compile(options.include_patterns, name_));
+  HOIST_ASSIGN_OR_RETURN(auto exclude, Compile(options.exclude_patterns, name_));
+  Walker w{fn, cancel, include ? &*include : nullptr, exclude ? &*exclude : nullptr, name_, {}};
+  return w.WalkDir(root_.get(), "", {}, {});
 }
 
 Result<std::unique_ptr<ReadableFile>> FsClientDir::OpenFile(std::string_view path) {
@@ -179,7 +182,8 @@ Result<std::unique_ptr<ReadableFile>> FsClientDir::OpenFile(std::string_view pat
   std::vector<std::string> parts;
   for (size_t start = 0;;) {
     size_t slash = path.find('/', start);
-    std::string_view part = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view part =
+        path.substr(start, slash == std::string_view::npos ? slash : slash - start);
     if (part.empty() || part == "." || part == "..") return invalid();
     parts.emplace_back(part);
     if (slash == std::string_view::npos) break;

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "base/unique_fd.h"
-#include "session/path_matcher.h"
 #include "session/session.h"
 
 namespace hoist::session::internal {
@@ -18,20 +17,17 @@ namespace hoist::session::internal {
 class FsClientDir final : public ClientDir {
  public:
   // Opens `path`; errors may name it (they are the client's own).
-  static Result<std::shared_ptr<FsClientDir>> Open(std::string name, const std::string& path,
-                                                   PathMatcherFactory matchers);
+  static Result<std::shared_ptr<FsClientDir>> Open(std::string name, const std::string& path);
 
   Status Walk(const WalkOptions& options, const std::function<Status(const FileEntry&)>& fn,
               CancelContext* cancel) override;
   Result<std::unique_ptr<ReadableFile>> OpenFile(std::string_view path) override;
 
  private:
-  FsClientDir(std::string name, UniqueFd root, PathMatcherFactory matchers)
-      : name_(std::move(name)), root_(std::move(root)), matchers_(std::move(matchers)) {}
+  FsClientDir(std::string name, UniqueFd root) : name_(std::move(name)), root_(std::move(root)) {}
 
   std::string name_;
   UniqueFd root_;
-  PathMatcherFactory matchers_;
 };
 
 }  // namespace hoist::session::internal
