@@ -16,7 +16,6 @@
 
 #include "archive/diff.h"
 #include "base/atomic_file.h"
-#include "base/pattern_matcher.h"
 #include "base/temp_dir.h"
 #include "client/build_options.h"
 #include "client/output_spec.h"
@@ -80,27 +79,6 @@ class EngineResolver final : public ImageMetaResolver {
  private:
   source::SessionStores stores_;
 };
-
-// The session's pattern matchers are the .dockerignore ones.
-class Matcher final : public session::PathMatcher {
- public:
-  explicit Matcher(PatternMatcher m) : m_(std::move(m)) {}
-  Result<bool> MatchesOrParentMatches(std::string_view path) const override {
-    return m_.MatchesOrParentMatches(path);
-  }
-  bool has_exclusions() const override { return m_.has_exclusions(); }
-
- private:
-  PatternMatcher m_;
-};
-
-session::PathMatcherFactory MatcherFactory() {
-  return [](const std::vector<std::string>& patterns)
-             -> Result<std::unique_ptr<session::PathMatcher>> {
-    HOIST_ASSIGN_OR_RETURN(PatternMatcher m, PatternMatcher::Create(patterns));
-    return std::make_unique<Matcher>(std::move(m));
-  };
-}
 
 Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
                                    std::string_view path, bool optional) {
@@ -381,16 +359,14 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   }
 
   // Client side: attach the context, the Dockerfile's directory, stores and secrets.
-  client::PrepareOptions prepare;
-  prepare.path_matchers = MatcherFactory();
-  HOIST_ASSIGN_OR_RETURN(client::PreparedBuild prepared, client::PrepareBuild(args.flags, prepare));
+  HOIST_ASSIGN_OR_RETURN(client::PreparedBuild prepared, client::PrepareBuild(args.flags));
   std::shared_ptr<session::ClientSession> session = prepared.session;
-  HOIST_TRY(session->AttachLocalDir("context", args.context, MatcherFactory()));
+  HOIST_TRY(session->AttachLocalDir("context", args.context));
   std::string file = args.file.empty() ? args.context + "/Dockerfile" : args.file;
   const size_t slash = file.rfind('/');
   const std::string file_dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
   const std::string file_name = slash == std::string::npos ? file : file.substr(slash + 1);
-  HOIST_TRY(session->AttachLocalDir("dockerfile", file_dir, MatcherFactory()));
+  HOIST_TRY(session->AttachLocalDir("dockerfile", file_dir));
 
   // Frontend: read the Dockerfile and .dockerignore through the session and convert.
   auto dockerfile = ReadClientFile(*session, "dockerfile", file_name, false);
