@@ -60,6 +60,7 @@ class PlainRenderer {
     bool completion_printed = false;
   };
 
+  void Print();
   void PrintVertex(const std::string& digest);
   void AddLogLine(State& s, const std::string& line, Time timestamp);
   void FlushPartial(State& s);

@@ -45,6 +45,7 @@ namespace hoist::solver {
 
 namespace internal {
 class ThreadPool;
+class SolveRun;
 struct Flight;
 }  // namespace internal
 
@@ -65,9 +66,10 @@ struct SolveResult {
   ResultRef ref;
   // Its vertex's cache key (empty for an empty definition).
   std::string cache_key;
-  // How many vertices ran, and how many were served from the cache (or merged).
+  // How many vertices ran here, were served from the cache, or shared another solve's run.
   int executed = 0;
   int cached = 0;
+  int merged = 0;
 };
 
 class Solver {
@@ -84,7 +86,7 @@ class Solver {
                             std::shared_ptr<CancelContext> cancel);
 
  private:
-  friend class SolveRun;
+  friend class internal::SolveRun;
   OpResolver* resolver_;
   ResultStore* results_;
   CacheDb* cache_;

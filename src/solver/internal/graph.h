@@ -1,0 +1,37 @@
+// The vertex DAG of an LLB Definition, read from its pb.Op bytes: one vertex per distinct op
+// digest, in an order where inputs come first, restricted to what the head depends on.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "llb/definition.h"
+#include "oci/digest.h"
+
+namespace hoist::solver::internal {
+
+struct Edge {
+  size_t vertex = 0;    // index into Graph::vertices
+  int64_t output = 0;   // which output of that vertex
+};
+
+struct GraphVertex {
+  oci::Digest digest;
+  std::string op_bytes;
+  llb::OpMetadata metadata;
+  std::vector<Edge> inputs;
+};
+
+struct Graph {
+  std::vector<GraphVertex> vertices;  // topological order
+  std::optional<Edge> head;           // nullopt for an empty definition
+};
+
+// kInvalidArgument naming the op for bytes that are not a pb.Op, an input that names no op in
+// the definition, a negative output index, a cycle, or a last op that selects no result.
+Result<Graph> LoadGraph(const llb::Definition& definition);
+
+}  // namespace hoist::solver::internal
