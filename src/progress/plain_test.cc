@@ -149,7 +149,7 @@ TEST(PlainRendererTest, SwitchingAwayFromARunningVertexPrintsEllipsis) {
   r.Update(Of(V("sha256:a", "first", 0)));
   r.Update(Of(V("sha256:b", "second", 0)));
   r.Update(Of(V("sha256:b", "second", 0, 100)));  // completed vertices print first
-  r.Update(Log("sha256:a", "late\n", 12345));
+  r.Update(Log("sha256:a", "late\n", 12346));
   r.Update(Of(V("sha256:a", "first", 0, 20000)));
   r.Finish();
   EXPECT_EQ(out.str(),

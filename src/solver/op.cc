@@ -9,8 +9,12 @@ ResultRef::Holder::~Holder() {
 }
 
 ResultRef ResultRef::Adopt(std::string id, Releaser release) {
+  // Built in place: a temporary Holder would run `release` when it died.
+  auto holder = std::make_shared<Holder>();
+  holder->id = std::move(id);
+  holder->release = std::move(release);
   ResultRef r;
-  r.holder_ = std::make_shared<const Holder>(Holder{std::move(id), std::move(release)});
+  r.holder_ = std::move(holder);
   return r;
 }
 

@@ -53,6 +53,9 @@ class ResultRef {
   struct Holder {
     std::string id;
     Releaser release;
+    Holder() = default;
+    Holder(const Holder&) = delete;
+    Holder& operator=(const Holder&) = delete;
     ~Holder();
   };
   std::shared_ptr<const Holder> holder_;

@@ -1,0 +1,560 @@
+#include "solver/scheduler.h"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "api/llb/ops.pb.h"
+#include "base/temp_dir.h"
+
+namespace hoist::solver {
+namespace {
+
+using Files = std::map<std::string, std::string>;
+using std::chrono::milliseconds;
+
+// Results as file maps, with reference counts, like a snapshot store would keep them.
+class FakeResultStore final : public ResultStore {
+ public:
+  ResultRef Add(Files files) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string id = fmt::format("result-{}", next_++);
+    results_[id] = std::move(files);
+    refs_[id] = 1;
+    return ResultRef::Adopt(id, [this](const std::string& rid) { Release(rid); });
+  }
+  Result<std::optional<ResultRef>> Load(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!results_.count(id)) return std::nullopt;
+    ++refs_[id];
+    return ResultRef::Adopt(id, [this](const std::string& rid) { Release(rid); });
+  }
+  int64_t Size(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t n = 0;
+    for (const auto& [k, v] : results_[id]) n += static_cast<int64_t>(k.size() + v.size());
+    return n;
+  }
+  Files Get(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return results_.at(id);
+  }
+  void Erase(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    results_.erase(id);
+  }
+  int TotalRefs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& [id, c] : refs_) n += c;
+    return n;
+  }
+
+ private:
+  void Release(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --refs_[id];
+  }
+  std::mutex mu_;
+  int next_ = 0;
+  std::map<std::string, Files> results_;
+  std::map<std::string, int> refs_;
+};
+
+// What a fake op named NAME does (the pb.Op's source identifier is "fake://NAME").
+struct Behavior {
+  // Output from the inputs' files; default: the union of the inputs plus NAME=NAME.
+  std::function<Result<Files>(const std::vector<Files>&)> exec;
+  // When set, the op's key reads only this file of input 0 (content-based), with a selector.
+  std::optional<std::string> reads_only;
+  // The op's own key digest; default: its pb.Op digest.
+  std::optional<std::string> key;
+  milliseconds delay{0};
+  bool block_until_cancelled = false;
+  std::string name;  // Op::Name()
+};
+
+class World : public OpResolver {
+ public:
+  std::map<std::string, Behavior> behaviors;
+  FakeResultStore store;
+  std::atomic<int> running{0};
+  std::atomic<int> max_running{0};
+  std::mutex mu;
+
+  int Executions(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu);
+    return executions_[name];
+  }
+  void CountExecution(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++executions_[name];
+  }
+
+  Result<std::unique_ptr<Op>> Resolve(const oci::Digest& digest, std::string_view op_bytes,
+                                      const llb::OpMetadata&) override;
+
+ private:
+  std::map<std::string, int> executions_;
+};
+
+class FakeOp final : public Op {
+ public:
+  FakeOp(World* world, std::string name, oci::Digest digest)
+      : world_(world), name_(std::move(name)), digest_(std::move(digest)) {}
+
+  Result<CacheMap> GetCacheMap(const OpContext&) override {
+    const Behavior& b = world_->behaviors.at(name_);
+    CacheMap cm;
+    cm.digest = b.key ? oci::Digest::Sha256Of(*b.key) : digest_;
+    if (b.reads_only) {
+      std::string path = *b.reads_only;
+      CacheMap::Dep dep;
+      dep.selector = oci::Digest::Sha256Of(path);
+      dep.compute_digest = [this, path](const OpContext&, const ResultRef& in) -> Result<oci::Digest> {
+        Files f = world_->store.Get(in.id());
+        auto it = f.find(path);
+        if (it == f.end()) return MakeError(Code::kNotFound, path + ": not found");
+        return oci::Digest::Sha256Of(it->second);
+      };
+      cm.deps.push_back(std::move(dep));
+    }
+    return cm;
+  }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>& inputs) override {
+    const Behavior& b = world_->behaviors.at(name_);
+    world_->CountExecution(name_);
+    int now = ++world_->running;
+    int prev = world_->max_running.load();
+    while (now > prev && !world_->max_running.compare_exchange_weak(prev, now)) {
+    }
+    struct Leave {
+      World* w;
+      ~Leave() { --w->running; }
+    } leave{world_};
+    ctx.progress.Log(1, name_ + " running\n");
+    auto deadline = std::chrono::steady_clock::now() + b.delay;
+    while (std::chrono::steady_clock::now() < deadline || b.block_until_cancelled) {
+      HOIST_TRY(ctx.cancel->Check());
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    std::vector<Files> in;
+    for (const ResultRef& r : inputs) in.push_back(world_->store.Get(r.id()));
+    Files out;
+    if (b.exec) {
+      HOIST_ASSIGN_OR_RETURN(out, b.exec(in));
+    } else {
+      for (const Files& f : in) out.insert(f.begin(), f.end());
+      out[name_] = name_;
+    }
+    return std::vector<ResultRef>{world_->store.Add(std::move(out))};
+  }
+
+  std::string Name() const override { return world_->behaviors.at(name_).name; }
+
+ private:
+  World* world_;
+  std::string name_;
+  oci::Digest digest_;
+};
+
+Result<std::unique_ptr<Op>> World::Resolve(const oci::Digest& digest, std::string_view op_bytes,
+                                           const llb::OpMetadata&) {
+  pb::Op op;
+  if (!op.ParseFromArray(op_bytes.data(), static_cast<int>(op_bytes.size())) || !op.has_source()) {
+    return MakeError(Code::kUnimplemented, "not a fake op");
+  }
+  std::string id = op.source().identifier();
+  if (id.rfind("fake://", 0) != 0) return MakeError(Code::kUnimplemented, "unknown source " + id);
+  std::string name = id.substr(7);
+  std::lock_guard<std::mutex> lock(mu);
+  if (!behaviors.count(name)) return MakeError(Code::kNotFound, "no behavior " + name);
+  return std::unique_ptr<Op>(new FakeOp(this, name, digest));
+}
+
+// Builds definitions of fake ops.
+class Graph {
+ public:
+  // Adds op NAME with the given inputs (earlier ops' digests, output 0); returns its digest.
+  oci::Digest Add(const std::string& name, std::vector<oci::Digest> inputs = {},
+                  llb::OpMetadata md = {}) {
+    pb::Op op;
+    for (const oci::Digest& in : inputs) {
+      pb::Input* i = op.add_inputs();
+      i->set_digest(in.str());
+      i->set_index(0);
+    }
+    op.mutable_source()->set_identifier("fake://" + name);
+    std::string bytes;
+    op.SerializeToString(&bytes);
+    oci::Digest d = oci::Digest::Sha256Of(bytes);
+    def_.def.push_back(bytes);
+    def_.metadata[d] = md;
+    return d;
+  }
+  llb::Definition Finish(const oci::Digest& head, int64_t output = 0) const {
+    llb::Definition def = def_;
+    pb::Op op;
+    pb::Input* i = op.add_inputs();
+    i->set_digest(head.str());
+    i->set_index(output);
+    std::string bytes;
+    op.SerializeToString(&bytes);
+    def.def.push_back(bytes);
+    return def;
+  }
+
+ private:
+  llb::Definition def_;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::Create("scheduler-test");
+    ASSERT_TRUE(dir) << dir.error().message();
+    dir_ = std::move(*dir);
+    Reopen();
+  }
+  void Reopen(int parallelism = 4) {
+    solver_.reset();
+    db_.reset();
+    auto db = CacheDb::Open(std::filesystem::path(dir_.path()) / "root");
+    ASSERT_TRUE(db) << db.error().message();
+    db_ = std::move(*db);
+    solver_ = std::make_unique<Solver>(&world_, &world_.store, db_.get(),
+                                       SolverOptions{.max_parallelism = parallelism});
+  }
+  Result<SolveResult> Solve(const llb::Definition& def, SolveOptions opts = {},
+                            std::shared_ptr<CancelContext> cancel = nullptr) {
+    if (opts.progress == nullptr) opts.progress = &progress_;
+    return solver_->Solve(def, opts, cancel ? cancel : CancelContext::Background());
+  }
+
+  TempDir dir_;
+  World world_;
+  progress::RecordingProgressWriter progress_;
+  std::unique_ptr<CacheDb> db_;
+  std::unique_ptr<Solver> solver_;
+};
+
+TEST_F(SchedulerTest, NoOpRebuildRunsNothing) {
+  for (const char* n : {"base", "left", "right", "join"}) world_.behaviors[n] = {};
+  Graph g;
+  auto base = g.Add("base");
+  auto left = g.Add("left", {base});
+  auto right = g.Add("right", {base});
+  auto join = g.Add("join", {left, right});
+  auto def = g.Finish(join);
+
+  auto first = Solve(def);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->executed, 4);
+  EXPECT_EQ(first->cached, 0);
+  EXPECT_EQ(world_.store.Get(first->ref.id()),
+            (Files{{"base", "base"}, {"left", "left"}, {"right", "right"}, {"join", "join"}}));
+
+  auto second = Solve(def);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->executed, 0);
+  EXPECT_EQ(second->cached, 4);
+  EXPECT_EQ(second->ref.id(), first->ref.id());
+  EXPECT_EQ(second->cache_key, first->cache_key);
+  for (const char* n : {"base", "left", "right", "join"}) EXPECT_EQ(world_.Executions(n), 1) << n;
+}
+
+TEST_F(SchedulerTest, CacheSurvivesReopeningTheRoot) {
+  world_.behaviors["a"] = {};
+  world_.behaviors["b"] = {};
+  Graph g;
+  auto def = g.Finish(g.Add("b", {g.Add("a")}));
+  auto first = Solve(def);
+  ASSERT_TRUE(first) << first.error().message();
+  std::string id = first->ref.id();
+  Reopen();
+  auto second = Solve(def);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->executed, 0);
+  EXPECT_EQ(second->ref.id(), id);
+  EXPECT_EQ(world_.Executions("a"), 1);
+  EXPECT_EQ(world_.Executions("b"), 1);
+}
+
+TEST_F(SchedulerTest, ContentBasedSelectorIgnoresUnrelatedFiles) {
+  Files context = {{"app.c", "int main;"}, {"README", "v1"}};
+  world_.behaviors["context"].exec = [&](const std::vector<Files>&) -> Result<Files> { return context; };
+  // A local context changes identity whenever its files change.
+  world_.behaviors["context"].key = "context";
+  world_.behaviors["copy"].reads_only = "app.c";
+  world_.behaviors["copy"].exec = [](const std::vector<Files>& in) -> Result<Files> {
+    return Files{{"app.c", in[0].at("app.c")}};
+  };
+  world_.behaviors["build"] = {};
+  Graph g;
+  auto ctx = g.Add("context", {}, {.ignore_cache = true});
+  auto def = g.Finish(g.Add("build", {g.Add("copy", {ctx})}));
+
+  ASSERT_TRUE(Solve(def));
+  context["README"] = "v2";  // not read by copy
+  auto again = Solve(def);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(world_.Executions("context"), 2);
+  EXPECT_EQ(world_.Executions("copy"), 1);
+  EXPECT_EQ(world_.Executions("build"), 1);
+
+  context["app.c"] = "int main() {}";
+  auto changed = Solve(def);
+  ASSERT_TRUE(changed) << changed.error().message();
+  EXPECT_EQ(world_.Executions("copy"), 2);
+  EXPECT_EQ(world_.Executions("build"), 2);
+  EXPECT_EQ(world_.store.Get(changed->ref.id()).at("app.c"), "int main() {}");
+}
+
+TEST_F(SchedulerTest, IndependentOpsRunInParallelWithinTheBound) {
+  Graph g;
+  std::vector<oci::Digest> leaves;
+  for (int i = 0; i < 4; ++i) {
+    std::string n = fmt::format("slow{}", i);
+    world_.behaviors[n].delay = milliseconds(300);
+    leaves.push_back(g.Add(n));
+  }
+  world_.behaviors["join"] = {};
+  auto def = g.Finish(g.Add("join", leaves));
+  auto start = std::chrono::steady_clock::now();
+  auto r = Solve(def);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(world_.max_running.load(), 4);
+  EXPECT_LT(took, milliseconds(1000));  // sequential would take 1200 ms
+
+  // With one thread, never more than one at a time.
+  world_.max_running = 0;
+  Reopen(1);
+  auto seq = Solve(def, {.no_cache = true});
+  ASSERT_TRUE(seq) << seq.error().message();
+  EXPECT_EQ(world_.max_running.load(), 1);
+}
+
+TEST_F(SchedulerTest, ConcurrentSolvesShareOneExecution) {
+  world_.behaviors["slow"].delay = milliseconds(300);
+  world_.behaviors["after"] = {};
+  Graph g;
+  auto def = g.Finish(g.Add("after", {g.Add("slow")}));
+  Result<SolveResult> a = MakeError(Code::kUnknown, "unset");
+  Result<SolveResult> b = MakeError(Code::kUnknown, "unset");
+  std::thread t1([&] { a = Solve(def); });
+  std::thread t2([&] { b = Solve(def); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(a) << a.error().message();
+  ASSERT_TRUE(b) << b.error().message();
+  EXPECT_EQ(world_.Executions("slow"), 1);
+  EXPECT_EQ(world_.Executions("after"), 1);
+  EXPECT_EQ(a->ref.id(), b->ref.id());
+  EXPECT_EQ(a->executed + b->executed, 2);
+  EXPECT_EQ(a->merged + b->merged + a->cached + b->cached, 2);
+}
+
+TEST_F(SchedulerTest, VerticesWithTheSameCacheKeyRunOnce) {
+  // Different ops (different digests) whose keys coincide, like two spellings of one command.
+  world_.behaviors["one"] = {.key = "same", .delay = milliseconds(200)};
+  world_.behaviors["two"] = {.key = "same", .delay = milliseconds(200)};
+  world_.behaviors["join"] = {};
+  Graph g;
+  auto def = g.Finish(g.Add("join", {g.Add("one"), g.Add("two")}));
+  auto r = Solve(def);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(world_.Executions("one") + world_.Executions("two"), 1);
+  EXPECT_EQ(r->merged + r->cached, 1);
+}
+
+TEST_F(SchedulerTest, IgnoreCacheRerunsOnlyThatVertexAndNoCacheRerunsAll) {
+  world_.behaviors["base"] = {};
+  world_.behaviors["volatile"] = {};
+  world_.behaviors["top"] = {};
+  Graph g;
+  auto base = g.Add("base");
+  auto vol = g.Add("volatile", {base}, {.ignore_cache = true});
+  auto def = g.Finish(g.Add("top", {vol}));
+  ASSERT_TRUE(Solve(def));
+  auto second = Solve(def);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(world_.Executions("base"), 1);
+  EXPECT_EQ(world_.Executions("volatile"), 2);
+  EXPECT_EQ(world_.Executions("top"), 1);  // same key below it: still a hit
+
+  auto all = Solve(def, {.no_cache = true});
+  ASSERT_TRUE(all) << all.error().message();
+  EXPECT_EQ(all->executed, 3);
+  EXPECT_EQ(world_.Executions("base"), 2);
+  EXPECT_EQ(world_.Executions("top"), 2);
+}
+
+TEST_F(SchedulerTest, FailureNamesTheVertexAndCancelsTheRest) {
+  world_.behaviors["ok"] = {};
+  world_.behaviors["bad"].exec = [](const std::vector<Files>&) -> Result<Files> {
+    return MakeError(Code::kUnknown,
+                     "process \"/bin/sh -c make\" did not complete successfully: exit code: 2");
+  };
+  world_.behaviors["hang"].block_until_cancelled = true;
+  world_.behaviors["after"] = {};
+  Graph g;
+  auto bad = g.Add("bad", {g.Add("ok")}, {.description = {{"llb.customname", "[2/3] RUN make"}}});
+  auto hang = g.Add("hang");
+  auto def = g.Finish(g.Add("after", {bad, hang}));
+  auto start = std::chrono::steady_clock::now();
+  auto r = Solve(def);
+  ASSERT_FALSE(r);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2000));
+  EXPECT_EQ(r.error().code(), Code::kUnknown);
+  EXPECT_EQ(r.error().message(),
+            fmt::format("\"[2/3] RUN make\" ({}): process \"/bin/sh -c make\" did not complete "
+                        "successfully: exit code: 2",
+                        bad.str()));
+  EXPECT_EQ(world_.Executions("after"), 0);
+  bool saw_error = false, saw_canceled = false;
+  for (const progress::Vertex& v : progress_.vertexes()) {
+    if (v.digest == bad.str() && v.completed) {
+      EXPECT_EQ(v.name, "[2/3] RUN make");
+      EXPECT_EQ(v.error, "process \"/bin/sh -c make\" did not complete successfully: exit code: 2");
+      saw_error = true;
+    }
+    if (v.digest == hang.str() && v.completed) {
+      EXPECT_EQ(v.error, "context canceled");
+      saw_canceled = true;
+    }
+  }
+  EXPECT_TRUE(saw_error);
+  EXPECT_TRUE(saw_canceled);
+  // A failed op leaves no record: fixing nothing and retrying runs it again.
+  auto again = Solve(def);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(world_.Executions("bad"), 2);
+  EXPECT_EQ(world_.Executions("ok"), 1);
+}
+
+TEST_F(SchedulerTest, CancellationStopsPromptlyAndCleanly) {
+  world_.behaviors["hang"].block_until_cancelled = true;
+  world_.behaviors["after"] = {};
+  Graph g;
+  auto def = g.Finish(g.Add("after", {g.Add("hang")}));
+  auto cancel = CancelContext::Background()->Child();
+  std::thread canceller([&] {
+    while (world_.running.load() == 0) std::this_thread::sleep_for(milliseconds(1));
+    cancel->Cancel("user pressed ^C");
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = Solve(def, {}, cancel);
+  canceller.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kCancelled);
+  EXPECT_NE(r.error().message().find("user pressed ^C"), std::string::npos) << r.error().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
+  EXPECT_EQ(world_.running.load(), 0);
+  EXPECT_EQ(world_.Executions("after"), 0);
+  EXPECT_EQ(world_.store.TotalRefs(), 0);
+  auto list = db_->List();
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->empty());
+}
+
+TEST_F(SchedulerTest, ProgressReportsStartedCachedAndNames) {
+  world_.behaviors["a"] = {.name = "op-a"};
+  world_.behaviors["b"] = {};
+  Graph g;
+  auto a = g.Add("a");
+  auto b = g.Add("b", {a}, {.description = {{"llb.customname", "[1/1] RUN b"}}});
+  auto def = g.Finish(b);
+  ASSERT_TRUE(Solve(def));
+  auto first = progress_.vertexes();
+  ASSERT_EQ(first.size(), 4u);  // started and completed for each
+  EXPECT_EQ(first[0].digest, a.str());
+  EXPECT_EQ(first[0].name, "op-a");
+  EXPECT_TRUE(first[0].started && !first[0].completed);
+  EXPECT_TRUE(first[1].completed && !first[1].cached);
+  EXPECT_EQ(first[2].name, "[1/1] RUN b");
+  EXPECT_EQ(first[2].inputs, std::vector<std::string>{a.str()});
+  bool saw_log = false;
+  for (const auto& batch : progress_.batches()) {
+    for (const auto& l : batch.logs) saw_log |= l.vertex == a.str() && l.data == "a running\n";
+  }
+  EXPECT_TRUE(saw_log);
+
+  progress::RecordingProgressWriter second;
+  ASSERT_TRUE(Solve(def, {.progress = &second}));
+  auto v = second.vertexes();
+  ASSERT_EQ(v.size(), 2u);
+  for (const auto& x : v) {
+    EXPECT_TRUE(x.cached);
+    EXPECT_TRUE(x.started && x.completed);
+  }
+}
+
+TEST_F(SchedulerTest, StaleRecordRunsAgainAndReferencesAreReleased) {
+  world_.behaviors["a"] = {};
+  Graph g;
+  auto def = g.Finish(g.Add("a"));
+  std::string id;
+  {
+    auto r = Solve(def);
+    ASSERT_TRUE(r) << r.error().message();
+    id = r->ref.id();
+    EXPECT_EQ(r->ref.use_count(), 1);
+  }
+  EXPECT_EQ(world_.store.TotalRefs(), 0);
+  world_.store.Erase(id);  // pruned behind the cache's back
+  auto r = Solve(def);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(world_.Executions("a"), 2);
+  EXPECT_NE(r->ref.id(), id);
+}
+
+TEST_F(SchedulerTest, MalformedDefinitionsAreRejected) {
+  world_.behaviors["a"] = {};
+  llb::Definition garbage;
+  garbage.def = {"\xff\xff\xff", "x"};
+  auto r = Solve(garbage);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.error().message(),
+            fmt::format("LLB op {} (#0 in the definition): not a valid pb.Op",
+                        oci::Digest::Sha256Of("\xff\xff\xff").str()));
+
+  Graph g;
+  auto a = g.Add("a");
+  auto missing = oci::Digest::Sha256Of("nothing");
+  auto b = g.Add("a", {missing});
+  r = Solve(g.Finish(b));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            fmt::format("LLB op {}: input {} is not in the definition", b.str(), missing.str()));
+
+  Graph g2;
+  auto u = g2.Add("nobody");
+  r = Solve(g2.Finish(u));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kNotFound);
+  EXPECT_EQ(r.error().message(), fmt::format("load op {}: no behavior nobody", u.str()));
+
+  Graph g3;
+  auto ok = g3.Add("a");
+  r = Solve(g3.Finish(ok, 3));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            fmt::format("LLB definition: the result selects output 3 of {}, which has 1 outputs",
+                        ok.str()));
+  (void)a;
+
+  auto empty = Solve(llb::Definition{});
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->ref.empty());
+}
+
+}  // namespace
+}  // namespace hoist::solver
