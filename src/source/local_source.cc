@@ -392,7 +392,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
       --stats.entries;
       continue;
     }
-    if (exists && S_ISREG(st.st_mode) && st.st_nlink == 1 && SameMeta(st, e)) {
+    if (exists && S_ISREG(st.st_mode) && SameMeta(st, e)) {
       ++stats.unchanged;
       continue;
     }
