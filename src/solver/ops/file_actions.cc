@@ -359,6 +359,10 @@ Result<uint32_t> ApplySymbolicMode(std::string_view spec, uint32_t mode, bool is
           case 'X': if (is_dir || (mode & 0111)) perm |= 0111; break;
           case 's': perm |= 06000; break;
           case 't': perm |= 01000; break;
+          // Permission copies (g=u): the class's bits from the mode before this clause.
+          case 'u': perm |= ((mode >> 6) & 7) * 0111; break;
+          case 'g': perm |= ((mode >> 3) & 7) * 0111; break;
+          case 'o': perm |= (mode & 7) * 0111; break;
           default: return bad();
         }
       }

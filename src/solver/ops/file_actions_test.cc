@@ -325,6 +325,10 @@ TEST(SymbolicModeTest, Cases) {
   EXPECT_EQ(0755u, *ApplySymbolicMode("a+X", 0644, true));
   EXPECT_EQ(0444u, *ApplySymbolicMode("=r", 0777, false));
   EXPECT_EQ(0600u, *ApplySymbolicMode("go=", 0644, false));
+  EXPECT_EQ(0770u, *ApplySymbolicMode("g=u,o=", 0754, false));
+  EXPECT_EQ(0755u, *ApplySymbolicMode("u=rwX,go=rX", 0600, true));
+  EXPECT_EQ(0644u, *ApplySymbolicMode("u=rwX,go=rX", 0600, false));
+  EXPECT_EQ(0400u, *ApplySymbolicMode("u+r-w", 0200, false));
   EXPECT_FALSE(ApplySymbolicMode("", 0, false));
   EXPECT_FALSE(ApplySymbolicMode("u", 0, false));
   EXPECT_FALSE(ApplySymbolicMode("u+x,", 0, false));
