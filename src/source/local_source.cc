@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cerrno>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -137,10 +138,9 @@ class Selection {
     for (const auto& p : f.follow_paths) follow_.push_back(archive::CleanInRoot(p));
     for (const auto& p : f.include_patterns) include_.push_back(archive::CleanInRoot(p));
     if (!f.exclude_patterns.empty()) {
-      if (o.patterns == nullptr || !*o.patterns) {
-        return MakeError(Code::kFailedPrecondition, "sync: exclude patterns need a pattern matcher");
-      }
-      HOIST_ASSIGN_OR_RETURN(exclude_, (*o.patterns)(f.exclude_patterns));
+      auto m = PatternMatcher::Create(f.exclude_patterns);
+      if (!m) return Unexpected(std::move(m).error().Wrap("sync: exclude patterns"));
+      exclude_.emplace(std::move(*m));
     }
     return OkStatus();
   }
@@ -187,10 +187,10 @@ class Selection {
       }
     }
     if (exclude_) {
-      HOIST_ASSIGN_OR_RETURN(bool ex, exclude_->MatchesOrParentMatches(e.path));
-      if (ex) {
-        if (is_dir && exclude_->MayReincludeBelow(e.path)) return 2;
-        return 0;
+      HOIST_ASSIGN_OR_RETURN(bool matched, exclude_->MatchesOrParentMatches(e.path));
+      if (matched) {
+        HOIST_ASSIGN_OR_RETURN(bool ex, Excluded(*exclude_, e.path, is_dir));
+        return ex ? 0 : 2;  // a directory that may hold re-included paths
       }
     }
     return verdict;
@@ -199,7 +199,7 @@ class Selection {
  private:
   std::vector<std::string> follow_;
   std::vector<std::string> include_;
-  std::unique_ptr<PathPatterns> exclude_;
+  std::optional<PatternMatcher> exclude_;
 };
 
 // Opens directories of the target by path without following symlinks (a client's symlink

@@ -28,7 +28,6 @@
 
 #include "base/cancel.h"
 #include "base/error.h"
-#include "source/path_patterns.h"
 
 namespace hoist::solver::ops {
 
@@ -96,8 +95,6 @@ struct CopyAction {
 };
 
 struct FileActionOptions {
-  // Builds the matcher for exclude patterns; required when a copy has exclude patterns.
-  const source::PathPatternsFactory* patterns = nullptr;
   // Checked between entries; not owned, may be null.
   CancelContext* cancel = nullptr;
   // Tests only: resolve with the userspace walk even where openat2 exists.

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "archive/apply.h"
@@ -18,6 +19,7 @@
 #include "archive/internal/tree_ops.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/file_util.h"
+#include "source/path_patterns.h"
 
 namespace hoist::solver::ops {
 namespace {
@@ -57,12 +59,9 @@ class Copier {
 
   Status Init() {
     if (!a_.exclude_patterns.empty()) {
-      if (options_.patterns == nullptr || !*options_.patterns) {
-        return MakeError(Code::kFailedPrecondition, "copy: exclude patterns need a pattern matcher");
-      }
-      auto m = (*options_.patterns)(a_.exclude_patterns);
+      auto m = PatternMatcher::Create(a_.exclude_patterns);
       if (!m) return Unexpected(std::move(m).error().Wrap("invalid excludepatterns"));
-      exclude_ = std::move(*m);
+      exclude_.emplace(std::move(*m));
     }
     if (!a_.mode_str.empty()) HOIST_TRY(ApplySymbolicMode(a_.mode_str, 0, false));
     return OkStatus();
@@ -229,9 +228,7 @@ class Copier {
 
   Result<bool> Exclude(const std::string& rel, bool is_dir) const {
     if (!exclude_) return false;
-    HOIST_ASSIGN_OR_RETURN(bool m, exclude_->MatchesOrParentMatches(rel));
-    if (m && is_dir && exclude_->MayReincludeBelow(rel)) return false;
-    return m;
+    return source::Excluded(*exclude_, rel, is_dir);
   }
 
   // Copies the source entry (`sdir`, `sname`, stat `st`; `rel` its path below the copy source)
@@ -397,7 +394,7 @@ class Copier {
   std::optional<Owner> owner_;
   std::optional<struct timespec> time_;
   const FileActionOptions& options_;
-  std::unique_ptr<source::PathPatterns> exclude_;
+  std::optional<PatternMatcher> exclude_;
   std::map<std::pair<dev_t, ino_t>, std::string> inodes_;
 };
 
