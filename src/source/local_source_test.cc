@@ -134,6 +134,13 @@ TEST_F(LocalSourceTest, ExcludeIncludeFollowPaths) {
   EXPECT_FALSE(Exists(T("src/util.go")));
   EXPECT_FALSE(Exists(T("node_modules")));
 
+  // The first name of a hard-linked pair is excluded: the other becomes a file of its own.
+  o.filter = {};
+  o.filter.exclude_patterns = {"README.hard"};
+  ASSERT_TRUE(LocalSync(reader, target_, o));
+  EXPECT_FALSE(Exists(T("README.hard")));
+  EXPECT_EQ("readme", ReadTestFile(T("README.md")));
+
   o.filter = {};
   o.filter.exclude_patterns = {"!"};
   auto s = LocalSync(reader, target_, o);
@@ -155,6 +162,21 @@ TEST_F(LocalSourceTest, RejectsHostileEntries) {
   EXPECT_EQ("sync: \"l/x\" comes before its directory or not below one", s.error().message());
   r.entries = {ContextEntry{.path = "/abs", .mode = S_IFREG | 0644}};
   EXPECT_FALSE(LocalSync(r, target_));
+  r.entries = {ContextEntry{.path = "h", .mode = S_IFREG | 0644, .hardlink_to = "../../etc/passwd"}};
+  s = LocalSync(r, target_);
+  ASSERT_FALSE(s);
+  EXPECT_EQ("sync: \"h\": hard link to \"../../etc/passwd\", which is not an earlier file",
+            s.error().message());
+  // A symlink left by an earlier sync is replaced by the directory, never written through.
+  r.entries = {ContextEntry{.path = "d", .mode = S_IFLNK | 0777, .link_target = "/etc"}};
+  ASSERT_TRUE(LocalSync(r, target_));
+  r.entries = {ContextEntry{.path = "d", .mode = S_IFDIR | 0755},
+               ContextEntry{.path = "d/f", .mode = S_IFREG | 0644, .size = 1}};
+  ASSERT_TRUE(LocalSync(r, target_));
+  struct stat st;
+  ASSERT_EQ(0, ::lstat(T("d").c_str(), &st));
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ("x", ReadTestFile(T("d/f")));
 }
 
 TEST_F(LocalSourceTest, ChecksumStableAndSelective) {
@@ -170,6 +192,10 @@ TEST_F(LocalSourceTest, ChecksumStableAndSelective) {
   auto c2 = Checksum(ctx_.path(), "src", false, false);
   EXPECT_NE(*c1, *c2);
   EXPECT_EQ(*readme, *Checksum(ctx_.path(), "README.md", false, false));  // unrelated path
+  auto src_before = Checksum(ctx_.path(), "src", false, false);
+  WriteTestFile(C("README.md"), "readme v2");  // outside the selection
+  EXPECT_EQ(*src_before, *Checksum(ctx_.path(), "src", false, false));
+  readme = Checksum(ctx_.path(), "README.md", false, false);
   // Mode is part of it.
   ASSERT_EQ(0, ::chmod(C("README.md").c_str(), 0600));
   EXPECT_NE(*readme, *Checksum(ctx_.path(), "README.md", false, false));
