@@ -224,6 +224,16 @@ TEST_P(FileActionsTest, CopyDirectoryItselfOrContents) {
   EXPECT_EQ(0755u, Stat(D("c")).st_mode & 07777);  // an existing target keeps its metadata
 }
 
+TEST_P(FileActionsTest, CopyContentsOntoRoot) {
+  Mk(S("d"));
+  WriteTestFile(S("d/x"), "x");
+  ASSERT_OK(Copy({.src = "d", .dest = "/", .dir_copy_contents = true}));
+  EXPECT_EQ("x", ReadTestFile(D("x")));
+  WriteTestFile(S("f"), "f");
+  ASSERT_OK(Copy({.src = "f", .dest = "/"}));
+  EXPECT_EQ("f", ReadTestFile(D("f")));
+}
+
 TEST_P(FileActionsTest, CopyReplaceRules) {
   Mk(S("d"));
   WriteTestFile(S("d/x"), "file");
