@@ -426,6 +426,15 @@ TEST_P(FileActionsTest, AddUnpacksTarArchives) {
   a.src = "notar.gz";
   ASSERT_OK(Copy(a));
   EXPECT_TRUE(Exists(D("o/notar.gz")));
+  // An owner override applies to what was extracted.
+  a.src = "plain.tar";
+  a.dest = "/owned/";
+  a.create_dest_path = true;
+  a.owner = ChownOpt{UserOpt{321, ""}, std::nullopt};
+  ASSERT_OK(Copy(a));
+  EXPECT_EQ(321u, Stat(D("owned/hello.txt")).st_uid);
+  EXPECT_EQ(321u, Stat(D("owned/hello.txt")).st_gid);
+  EXPECT_EQ(0u, Stat(D("o/hello.txt")).st_uid);
   // COPY (no unpack) copies the archive as a file.
   ASSERT_OK(Copy({.src = "plain.tar", .dest = "/o/"}));
   EXPECT_TRUE(Exists(D("o/plain.tar")));

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "archive/apply.h"
@@ -17,6 +18,7 @@
 #include "archive/compression.h"
 #include "archive/confined_root.h"
 #include "archive/internal/tree_ops.h"
+#include "archive/tar_reader.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/file_util.h"
 #include "source/path_patterns.h"
@@ -387,6 +389,7 @@ class Copier {
 
   Result<bool> TryUnpack(int sdir, const std::string& sname, const std::string& src,
                          const std::string& dest);
+  Status ChownExtracted(int fd, const std::string& dest_dir, const std::string& src);
 
   archive::ConfinedRoot& src_;
   archive::ConfinedRoot& dst_;
@@ -431,6 +434,34 @@ bool LooksLikeTarHeader(const unsigned char* h) {
   return digits && stored == sum;
 }
 
+// The owner override for what an archive put under `dest_dir`: a second pass over the archive
+// names the entries (as Docker's ChownOpts, only those; implied parents stay root's).
+Status Copier::ChownExtracted(int fd, const std::string& dest_dir, const std::string& src) {
+  if (::lseek(fd, 0, SEEK_SET) != 0) return Unexpected(PathError(errno, "seek", src));
+  FdSource raw(fd);
+  HOIST_ASSIGN_OR_RETURN(auto dec, archive::NewAutoDecompressor(&raw));
+  archive::TarReader reader(dec.get());
+  std::set<std::string> done;
+  for (;;) {
+    HOIST_ASSIGN_OR_RETURN(auto entry, reader.Next());
+    if (!entry) break;
+    std::string path = archive::CleanInRoot(entry->name);
+    if (!path.empty() && done.insert(path).second) {
+      std::string full = dest_dir.empty() ? path : dest_dir + "/" + path;
+      UniqueFd dir;
+      std::string base;
+      if (dst_.OpenParent(full, &dir, &base) == 0) {
+        // Entries the extraction skipped (whiteouts) are simply absent.
+        if (::fchownat(dir.get(), base.c_str(), owner_->uid, owner_->gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+            errno != ENOENT) {
+          return Unexpected(PathError(errno, "chown", full));
+        }
+      }
+    }
+  }
+  return OkStatus();
+}
+
 Result<bool> Copier::TryUnpack(int sdir, const std::string& sname, const std::string& src,
                                const std::string& dest) {
   int fd = ::openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -465,6 +496,7 @@ Result<bool> Copier::TryUnpack(int sdir, const std::string& sname, const std::st
   ao.force_userspace_resolver_for_testing = options_.force_userspace_resolver_for_testing;
   auto st = archive::ApplyLayer(*dec, dfd.get(), ao);
   if (!st) return Unexpected(std::move(st).error().Wrap("unpack " + Display(src)));
+  if (owner_) HOIST_TRY(ChownExtracted(fd, dest_dir, src));
   return true;
 }
 
