@@ -52,6 +52,10 @@ int ConfinedRoot::FollowPath(std::string_view path, std::string* out) {
     UniqueFd dir;
     std::string base;
     int r = OpenParent(cur, &dir, &base);
+    if (r == ENOENT || r == ENOTDIR) {  // nothing to follow below a missing directory
+      *out = cur;
+      return 0;
+    }
     if (r != 0) return r;
     struct stat st;
     if (::fstatat(dir.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {

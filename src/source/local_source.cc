@@ -1,6 +1,8 @@
 #include "source/local_source.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <cstdio>
 #include <cerrno>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -137,10 +140,9 @@ class Selection {
     for (const auto& p : f.follow_paths) follow_.push_back(archive::CleanInRoot(p));
     for (const auto& p : f.include_patterns) include_.push_back(archive::CleanInRoot(p));
     if (!f.exclude_patterns.empty()) {
-      if (o.patterns == nullptr || !*o.patterns) {
-        return MakeError(Code::kFailedPrecondition, "sync: exclude patterns need a pattern matcher");
-      }
-      HOIST_ASSIGN_OR_RETURN(exclude_, (*o.patterns)(f.exclude_patterns));
+      auto m = PatternMatcher::Create(f.exclude_patterns);
+      if (!m) return Unexpected(std::move(m).error().Wrap("sync: exclude patterns"));
+      exclude_.emplace(std::move(*m));
     }
     return OkStatus();
   }
@@ -187,10 +189,10 @@ class Selection {
       }
     }
     if (exclude_) {
-      HOIST_ASSIGN_OR_RETURN(bool ex, exclude_->MatchesOrParentMatches(e.path));
-      if (ex) {
-        if (is_dir && exclude_->MayReincludeBelow(e.path)) return 2;
-        return 0;
+      HOIST_ASSIGN_OR_RETURN(bool matched, exclude_->MatchesOrParentMatches(e.path));
+      if (matched) {
+        HOIST_ASSIGN_OR_RETURN(bool ex, Excluded(*exclude_, e.path, is_dir));
+        return ex ? 0 : 2;  // a directory that may hold re-included paths
       }
     }
     return verdict;
@@ -199,7 +201,7 @@ class Selection {
  private:
   std::vector<std::string> follow_;
   std::vector<std::string> include_;
-  std::unique_ptr<PathPatterns> exclude_;
+  std::optional<PatternMatcher> exclude_;
 };
 
 // Opens directories of the target by path without following symlinks (a client's symlink
@@ -209,14 +211,23 @@ class TargetDirs {
   explicit TargetDirs(int root_fd) : root_fd_(root_fd) {}
 
   int Open(const std::string& dir, UniqueFd* out) {
-    int fd = dir.empty() ? ::openat(root_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                         : ::openat(root_fd_, dir.c_str(),
-                                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir.empty()) {
+      int fd = ::openat(root_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) return errno;
+      out->Reset(fd);
+      return 0;
+    }
+    // Entries are valid relative paths whose parents the syncer made real directories; the
+    // kernel checks it again where it can (no symlink, nothing outside the target).
+    struct open_how how {};
+    how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+    long fd = ::syscall(SYS_openat2, root_fd_, dir.c_str(), &how, sizeof(how));
+    if (fd < 0 && errno == ENOSYS) {
+      fd = ::openat(root_fd_, dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
     if (fd < 0) return errno;
-    // O_NOFOLLOW only guards the last component: re-check that the path is symlink-free by
-    // walking it with openat2 semantics would cost more; the syncer creates every directory
-    // itself and replaces anything that is not one, so parents here are real directories.
-    out->Reset(fd);
+    out->Reset(static_cast<int>(fd));
     return 0;
   }
 
@@ -282,6 +293,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
   std::vector<ContextEntry> entries;
   std::vector<int> verdicts;
   std::set<std::string> seen;
+  std::map<std::string, bool> files;  // regular files walked (not links): whether kept
   HOIST_TRY(reader.Walk(options.filter, [&](const ContextEntry& e) -> Status {
     if (!ValidPath(e.path)) {
       return MakeError(Code::kInvalidArgument, "sync: invalid path \"" + e.path + "\"");
@@ -300,9 +312,23 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
                          "sync: \"" + e.path + "\" comes before its directory or not below one");
       }
     }
+    if (!e.hardlink_to.empty()) {
+      // A hard link names an earlier regular file of this walk, nothing else.
+      if (!S_ISREG(e.mode) || !files.count(e.hardlink_to)) {
+        return MakeError(Code::kInvalidArgument, "sync: \"" + e.path +
+                                                     "\": hard link to \"" + e.hardlink_to +
+                                                     "\", which is not an earlier file");
+      }
+    }
     HOIST_ASSIGN_OR_RETURN(int v, sel.Decide(e));
+    if (S_ISREG(e.mode) && e.hardlink_to.empty()) files.emplace(e.path, v != 0);
     if (v == 0) return OkStatus();
     entries.push_back(e);
+    // A link to a file the filters dropped becomes a file of its own.
+    if (!e.hardlink_to.empty() && !files[e.hardlink_to]) {
+      entries.back().hardlink_to.clear();
+      files[e.path] = true;
+    }
     verdicts.push_back(v);
     return OkStatus();
   }));
@@ -392,7 +418,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
       --stats.entries;
       continue;
     }
-    if (exists && S_ISREG(st.st_mode) && st.st_nlink == 1 && SameMeta(st, e)) {
+    if (exists && S_ISREG(st.st_mode) && SameMeta(st, e)) {
       ++stats.unchanged;
       continue;
     }

@@ -89,8 +89,6 @@ class LocalDirReader final : public ContextReader {
 
 struct SyncOptions {
   ContextFilter filter;
-  // Builds matchers for include/exclude patterns; required when any is given.
-  const PathPatternsFactory* patterns = nullptr;
 };
 
 struct SyncStats {

@@ -23,6 +23,16 @@ Error GoPathError(int err, std::string_view op, std::string_view clean) {
   return Error(CodeFromErrno(err), std::move(m));
 }
 
+Result<bool> Excluded(const PatternMatcher& m, std::string_view path, bool is_dir) {
+  HOIST_ASSIGN_OR_RETURN(bool matched, m.MatchesOrParentMatches(path));
+  if (!matched || !is_dir || !m.has_exclusions()) return matched;
+  std::string prefix = std::string(path) + "/";
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (m.is_exclusion(i) && (m.pattern(i) + "/").rfind(prefix, 0) == 0) return false;
+  }
+  return true;
+}
+
 IncludeMatch MatchIncludePattern(std::string_view pattern, std::string_view path, bool is_dir) {
   (void)is_dir;
   IncludeMatch out;

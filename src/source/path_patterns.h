@@ -1,18 +1,16 @@
-// Include/exclude patterns over build-context paths, as an interface. The matcher with
-// moby/patternmatcher semantics lives in the Dockerfile frontend (frontend/dockerfile/
-// dockerignore.h), which the source and the file ops may not include (ARCHITECTURE.md); the
-// code that wires the engine together (src/cmd) hands them a factory that builds one.
+// Path selection helpers shared by the local source and the file ops: fsutil's include-pattern
+// prefix match, exclusion checks over base/pattern_matcher.h, glob resolution of copy sources
+// inside a confined root, and errors worded as Go's.
 //
-// Thread-safety: a PathPatterns is immutable after creation; its methods may run concurrently.
+// Thread-safety: stateless functions.
 #pragma once
 
-#include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/error.h"
+#include "base/pattern_matcher.h"
 
 namespace hoist::archive {
 class ConfinedRoot;
@@ -20,23 +18,10 @@ class ConfinedRoot;
 
 namespace hoist::source {
 
-class PathPatterns {
- public:
-  virtual ~PathPatterns() = default;
-
-  // Whether `path` (slash-separated, cleaned, relative to the root, never "" or ".") or one of
-  // its parent directories matches; the last matching pattern decides and "!pattern" re-includes.
-  virtual Result<bool> MatchesOrParentMatches(std::string_view path) const = 0;
-
-  // Whether an excluded directory may still hold re-included paths: true when some exception
-  // pattern ("!p") names a path below `dir`. Walks must then descend into `dir`.
-  virtual bool MayReincludeBelow(std::string_view dir) const = 0;
-};
-
-// Compiles patterns (each as written in .dockerignore or --exclude). Errors are
-// kInvalidArgument naming the bad pattern.
-using PathPatternsFactory =
-    std::function<Result<std::unique_ptr<PathPatterns>>(const std::vector<std::string>& patterns)>;
+// Whether `path` (cleaned, relative; not "") is excluded by `m`: it or a parent matches.
+// A matched directory is not excluded when an exception pattern ("!p") names something below
+// it (fsutil walks into it then). Errors are the matcher's.
+Result<bool> Excluded(const PatternMatcher& m, std::string_view path, bool is_dir);
 
 // Whether `path` (cleaned, relative) matches the include pattern `pattern` as fsutil's
 // prefix.Match decides: `matched` when it matches whole or when `path` is a directory that could

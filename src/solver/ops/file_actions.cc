@@ -156,13 +156,15 @@ int SetMetadata(int dir_fd, const char* name, bool is_symlink, std::optional<Own
   return 0;
 }
 
-Status MkdirAll(archive::ConfinedRoot& root, std::string_view path, uint32_t mode,
+Status MkdirAll(archive::ConfinedRoot& root, std::string_view path_in, uint32_t mode,
                 std::optional<Owner> owner, const std::optional<struct timespec>& time) {
+  std::string path(path_in);
   size_t end = 0;
+  int hops = 0;
   while (end < path.size()) {
     size_t slash = path.find('/', end);
-    if (slash == std::string_view::npos) slash = path.size();
-    std::string_view prefix = path.substr(0, slash);
+    if (slash == std::string::npos) slash = path.size();
+    std::string prefix = path.substr(0, slash);
     end = slash + 1;
     UniqueFd fd;
     int r = root.OpenDir(prefix, &fd);
@@ -174,8 +176,18 @@ Status MkdirAll(archive::ConfinedRoot& root, std::string_view path, uint32_t mod
     if (r != 0) return Unexpected(PathError(r, "mkdir", prefix));
     struct stat st;
     if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      // Something is there that is not (or does not lead to) a directory.
-      return Unexpected(PathError(ENOTDIR, "mkdir", prefix));
+      if (!S_ISLNK(st.st_mode) || ++hops > 255) {
+        return Unexpected(PathError(S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR, "mkdir", prefix));
+      }
+      // A dangling symlink: go on from its target inside the root (as fs.RootPath resolves
+      // the whole path before MkdirAll).
+      std::string followed;
+      r = root.FollowPath(prefix, &followed);
+      if (r != 0) return Unexpected(PathError(r, "mkdir", prefix));
+      std::string rest = slash < path.size() ? path.substr(slash + 1) : "";
+      path = rest.empty() ? followed : (followed.empty() ? rest : followed + "/" + rest);
+      end = 0;
+      continue;
     }
     if (::mkdirat(parent.get(), base.c_str(), mode & 07777) != 0) {
       return Unexpected(PathError(errno, "mkdir", prefix));
@@ -347,6 +359,10 @@ Result<uint32_t> ApplySymbolicMode(std::string_view spec, uint32_t mode, bool is
           case 'X': if (is_dir || (mode & 0111)) perm |= 0111; break;
           case 's': perm |= 06000; break;
           case 't': perm |= 01000; break;
+          // Permission copies (g=u): the class's bits from the mode before this clause.
+          case 'u': perm |= ((mode >> 6) & 7) * 0111; break;
+          case 'g': perm |= ((mode >> 3) & 7) * 0111; break;
+          case 'o': perm |= (mode & 7) * 0111; break;
           default: return bad();
         }
       }

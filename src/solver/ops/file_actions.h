@@ -28,7 +28,6 @@
 
 #include "base/cancel.h"
 #include "base/error.h"
-#include "source/path_patterns.h"
 
 namespace hoist::solver::ops {
 
@@ -96,8 +95,6 @@ struct CopyAction {
 };
 
 struct FileActionOptions {
-  // Builds the matcher for exclude patterns; required when a copy has exclude patterns.
-  const source::PathPatternsFactory* patterns = nullptr;
   // Checked between entries; not owned, may be null.
   CancelContext* cancel = nullptr;
   // Tests only: resolve with the userspace walk even where openat2 exists.
@@ -132,8 +129,10 @@ Status ApplySymlink(const std::string& root, const SymlinkAction& action,
 //  - Missing parents of `dest` are created (0755, owned as the copy) with create_dest_path;
 //    otherwise `failed to stat <dest>: ...` when dest's parent is missing.
 //  - attempt_unpack_docker_compatibility (ADD): a source file that is a tar archive,
-//    uncompressed or gzip/zstd compressed, is extracted into dest instead. bzip2 and xz
-//    archives are copied as files (no decompressor yet).
+//    uncompressed or gzip/zstd compressed, is extracted into dest instead (confined to dest;
+//    owners from the archive, or `owner` for every entry of the archive). Known
+//    gaps: bzip2 and xz archives are copied as files (no decompressor yet); extraction goes through
+//    archive::ApplyLayer, so `.wh.` entries act as whiteouts where Docker writes them as files.
 //  - Include patterns keep matching paths (directories on the way created only when something
 //    in them is kept: COPY --parents); exclude patterns drop paths (dockerignore semantics).
 //  - Hard links between copied files stay hard links. Owner, mode, times and xattrs are copied
@@ -144,8 +143,9 @@ Status ApplySymlink(const std::string& root, const SymlinkAction& action,
 Status ApplyCopy(const std::string& src_root, const std::string& dest_root,
                  const CopyAction& action, const FileActionOptions& options = {});
 
-// Applies a symbolic chmod ("u+x", "go-w,a+X", "=r") to `mode` (permission bits of a file or,
-// with `is_dir`, a directory); X adds execute for directories or when any execute bit is set.
+// Applies a symbolic chmod ("u+x", "go-w,a+X", "=r", "g=u", "u+r-w"; chmod(1) syntax with a
+// zero umask) to `mode` (permission bits of a file or, with `is_dir`, a directory); X adds
+// execute for directories or when any execute bit is set.
 // Errors (kInvalidArgument): `invalid chmod mode "u+q"`.
 Result<uint32_t> ApplySymbolicMode(std::string_view spec, uint32_t mode, bool is_dir);
 

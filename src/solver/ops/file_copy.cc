@@ -9,6 +9,8 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <utility>
 
 #include "archive/apply.h"
@@ -16,8 +18,10 @@
 #include "archive/compression.h"
 #include "archive/confined_root.h"
 #include "archive/internal/tree_ops.h"
+#include "archive/tar_reader.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/file_util.h"
+#include "source/path_patterns.h"
 
 namespace hoist::solver::ops {
 namespace {
@@ -57,12 +61,9 @@ class Copier {
 
   Status Init() {
     if (!a_.exclude_patterns.empty()) {
-      if (options_.patterns == nullptr || !*options_.patterns) {
-        return MakeError(Code::kFailedPrecondition, "copy: exclude patterns need a pattern matcher");
-      }
-      auto m = (*options_.patterns)(a_.exclude_patterns);
+      auto m = PatternMatcher::Create(a_.exclude_patterns);
       if (!m) return Unexpected(std::move(m).error().Wrap("invalid excludepatterns"));
-      exclude_ = std::move(*m);
+      exclude_.emplace(std::move(*m));
     }
     if (!a_.mode_str.empty()) HOIST_TRY(ApplySymbolicMode(a_.mode_str, 0, false));
     return OkStatus();
@@ -229,9 +230,7 @@ class Copier {
 
   Result<bool> Exclude(const std::string& rel, bool is_dir) const {
     if (!exclude_) return false;
-    HOIST_ASSIGN_OR_RETURN(bool m, exclude_->MatchesOrParentMatches(rel));
-    if (m && is_dir && exclude_->MayReincludeBelow(rel)) return false;
-    return m;
+    return source::Excluded(*exclude_, rel, is_dir);
   }
 
   // Copies the source entry (`sdir`, `sname`, stat `st`; `rel` its path below the copy source)
@@ -390,6 +389,7 @@ class Copier {
 
   Result<bool> TryUnpack(int sdir, const std::string& sname, const std::string& src,
                          const std::string& dest);
+  Status ChownExtracted(int fd, const std::string& dest_dir, const std::string& src);
 
   archive::ConfinedRoot& src_;
   archive::ConfinedRoot& dst_;
@@ -397,7 +397,7 @@ class Copier {
   std::optional<Owner> owner_;
   std::optional<struct timespec> time_;
   const FileActionOptions& options_;
-  std::unique_ptr<source::PathPatterns> exclude_;
+  std::optional<PatternMatcher> exclude_;
   std::map<std::pair<dev_t, ino_t>, std::string> inodes_;
 };
 
@@ -434,6 +434,34 @@ bool LooksLikeTarHeader(const unsigned char* h) {
   return digits && stored == sum;
 }
 
+// The owner override for what an archive put under `dest_dir`: a second pass over the archive
+// names the entries (as Docker's ChownOpts, only those; implied parents stay root's).
+Status Copier::ChownExtracted(int fd, const std::string& dest_dir, const std::string& src) {
+  if (::lseek(fd, 0, SEEK_SET) != 0) return Unexpected(PathError(errno, "seek", src));
+  FdSource raw(fd);
+  HOIST_ASSIGN_OR_RETURN(auto dec, archive::NewAutoDecompressor(&raw));
+  archive::TarReader reader(dec.get());
+  std::set<std::string> done;
+  for (;;) {
+    HOIST_ASSIGN_OR_RETURN(auto entry, reader.Next());
+    if (!entry) break;
+    std::string path = archive::CleanInRoot(entry->name);
+    if (!path.empty() && done.insert(path).second) {
+      std::string full = dest_dir.empty() ? path : dest_dir + "/" + path;
+      UniqueFd dir;
+      std::string base;
+      if (dst_.OpenParent(full, &dir, &base) == 0) {
+        // Entries the extraction skipped (whiteouts) are simply absent.
+        if (::fchownat(dir.get(), base.c_str(), owner_->uid, owner_->gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+            errno != ENOENT) {
+          return Unexpected(PathError(errno, "chown", full));
+        }
+      }
+    }
+  }
+  return OkStatus();
+}
+
 Result<bool> Copier::TryUnpack(int sdir, const std::string& sname, const std::string& src,
                                const std::string& dest) {
   int fd = ::openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -468,6 +496,7 @@ Result<bool> Copier::TryUnpack(int sdir, const std::string& sname, const std::st
   ao.force_userspace_resolver_for_testing = options_.force_userspace_resolver_for_testing;
   auto st = archive::ApplyLayer(*dec, dfd.get(), ao);
   if (!st) return Unexpected(std::move(st).error().Wrap("unpack " + Display(src)));
+  if (owner_) HOIST_TRY(ChownExtracted(fd, dest_dir, src));
   return true;
 }
 
