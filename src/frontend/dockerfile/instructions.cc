@@ -227,6 +227,7 @@ Result<Command> ParseRun(Request& req) {
   for (const std::string& m : mounts->values) {
     HOIST_ASSIGN_OR_RETURN(Mount mount, ParseMount(m));
     cmd.mounts.push_back(std::move(mount));
+    cmd.mount_specs.push_back(m);
   }
   for (const std::string& d : devices->values) {
     HOIST_ASSIGN_OR_RETURN(Device device, ParseDevice(d));

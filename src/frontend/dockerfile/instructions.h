@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -111,6 +112,7 @@ struct FromCommand {
 struct RunCommand {
   ShellDependantCmdLine cmd;
   std::vector<Mount> mounts;
+  std::vector<std::string> mount_specs;  // the --mount values as written, for expansion
   std::vector<Device> devices;
   NetworkMode network = NetworkMode::kDefault;
   SecurityMode security = SecurityMode::kSandbox;
@@ -175,6 +177,10 @@ Result<std::vector<Instruction>> ParseInstructions(const Node& root);
 
 // Parses one --mount value (`type=cache,target=/root/.cache,sharing=locked`).
 Result<Mount> ParseMount(std::string_view value);
+// The same with every `key=value` value expanded first (the conversion's pass, which sees the
+// stage's ARG and ENV values); `from` may then hold what a variable expanded to.
+Result<Mount> ParseMount(std::string_view value,
+                         const std::function<Result<std::string>(const std::string&)>& expand);
 
 // Parses one --device value (`vendor.com/dev=foo,required`).
 Result<Device> ParseDevice(std::string_view value);

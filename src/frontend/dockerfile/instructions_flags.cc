@@ -175,7 +175,10 @@ std::optional<std::string> SuggestName(std::string_view value,
   return match;
 }
 
-Result<Mount> ParseMount(std::string_view value) {
+Result<Mount> ParseMount(std::string_view value) { return ParseMount(value, nullptr); }
+
+Result<Mount> ParseMount(std::string_view value,
+                         const std::function<Result<std::string>(const std::string&)>& expand) {
   auto fields = CsvFields(value);
   if (!fields) return Invalid("failed to parse csv mounts: " + fields.error().message());
   Mount m;
@@ -202,6 +205,9 @@ Result<Mount> ParseMount(std::string_view value) {
       continue;
     }
     std::string val = field.substr(eq + 1);
+    if (expand) {
+      HOIST_ASSIGN_OR_RETURN(val, expand(val));
+    }
     auto bad_value = [&] { return Invalid(fmt::format("invalid value for {}: {}", key, val)); };
     auto wrong_type = [&] {
       return Invalid(fmt::format("unexpected key '{}' for mount type '{}'", key,
@@ -216,7 +222,7 @@ Result<Mount> ParseMount(std::string_view value) {
       type_is_secret_or_ssh = m.type == MountType::kSecret || m.type == MountType::kSsh;
     } else if (key == "from") {
       size_t dollar = val.find('$');
-      if (dollar != std::string::npos && dollar != val.size() - 1) {
+      if (!expand && dollar != std::string::npos && dollar != val.size() - 1) {
         return Invalid(fmt::format(
             "'{}' doesn't support variable expansion, define alias stage instead", key));
       }
