@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "frontend/dockerfile/internal/convert_state.h"
+#include "frontend/dockerfile/internal/ignore_pattern.h"
 
 namespace hoist::frontend::dockerfile::internal {
 
@@ -173,31 +174,6 @@ llb::OpOptions OpWithName(std::string name, std::string_view code) {
   o.custom_name = std::move(name);
   o.description = DfCmd(code);
   return o;
-}
-
-std::string CleanPath(std::string_view p) {
-  bool abs = !p.empty() && p[0] == '/';
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string part(p.substr(i, j - i));
-    if (part == "..") {
-      if (!parts.empty() && parts.back() != "..") {
-        parts.pop_back();
-      } else if (!abs) {
-        parts.push_back(part);
-      }
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    i = j + 1;
-  }
-  std::string out = abs ? "/" : "";
-  for (size_t k = 0; k < parts.size(); ++k) out += (k ? "/" : "") + parts[k];
-  if (out.empty()) return ".";
-  return out;
 }
 
 std::string JoinPath(std::string_view a, std::string_view b) {

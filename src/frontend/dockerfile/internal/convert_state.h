@@ -149,7 +149,8 @@ std::vector<std::string> WithShell(const oci::ImageConfig& img,
 std::map<std::string, std::string> DfCmd(std::string_view code);
 llb::OpOptions OpWithName(std::string name, std::string_view code);
 std::string JoinPath(std::string_view a, std::string_view b);
-std::string CleanPath(std::string_view p);
+// CleanPath (Go's path.Clean) is ignore_pattern.h's.
+std::string CleanPath(std::string_view path);
 std::string GoQuoteList(const std::vector<std::string>& v);  // Go's %q of a []string
 std::string FormatRfc3339(int64_t epoch);
 oci::ImageConfig EmptyImage(const oci::Platform& p);
