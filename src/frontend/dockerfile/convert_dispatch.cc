@@ -9,7 +9,6 @@
 #include <ctime>
 
 #include "frontend/dockerfile/internal/convert_state.h"
-#include "frontend/dockerfile/internal/ignore_pattern.h"
 
 namespace hoist::frontend::dockerfile::internal {
 

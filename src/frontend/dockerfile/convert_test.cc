@@ -198,6 +198,60 @@ TEST(Convert, DockerignoreBecomesContextExcludes) {
   EXPECT_NE(dump.find("[internal] load build context"), std::string::npos) << dump;
 }
 
+TEST(Convert, FromPlatformAndPlatformArgs) {
+  Fixture f;
+  f.opts.target_platforms = {oci::Platform{"linux", "arm64", "", "", {}}};
+  auto r = Convert(
+      "FROM --platform=$BUILDPLATFORM busybox:1.36 AS b\nARG TARGETSTAGE\nARG TARGETPLATFORM\n"
+      "ARG BUILDPLATFORM\nENV S=$TARGETSTAGE T=$TARGETPLATFORM B=$BUILDPLATFORM\n",
+      f);
+  ASSERT_TRUE(r) << r.error().message();
+  auto calls = f.resolver.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_TRUE(calls[0].options.platform.has_value());
+  EXPECT_EQ(oci::FormatPlatform(*calls[0].options.platform), "linux/amd64");
+  EXPECT_EQ(r->image.config.env.back(), "B=linux/amd64");
+  EXPECT_EQ(r->image.config.env[r->image.config.env.size() - 3], "S=b");
+  EXPECT_EQ(r->image.config.env[r->image.config.env.size() - 2], "T=linux/arm64");
+  // An explicit target platform wins in the exported config.
+  EXPECT_EQ(r->image.architecture, "arm64");
+}
+
+TEST(Convert, ImplicitTargetPlatformFollowsBaseImage) {
+  Fixture f;
+  f.opts.target_platforms.clear();
+  auto r = Convert("FROM busybox:1.36\n", f);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->image.os, "linux");
+  EXPECT_EQ(r->image.architecture, "amd64");
+}
+
+TEST(Convert, ProxyBuildArgsReachRunButNotHistory) {
+  Fixture f;
+  f.opts.build_args = {{"HTTP_PROXY", "http://proxy:3128"}};
+  auto r = Convert("FROM busybox:1.36\nRUN wget x\n", f);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_NE(Dump(*r).find("http://proxy:3128"), std::string::npos);
+  EXPECT_EQ(r->image.history.back().created_by, "RUN /bin/sh -c wget x # buildkit");
+  EXPECT_TRUE(r->warnings.empty());
+}
+
+TEST(Convert, QuotedHeredocIsNotExpanded) {
+  Fixture f;
+  auto r = Convert("FROM scratch\nARG V=1\nCOPY <<'EOF' /a\n$V\nEOF\nCOPY <<EOF /b\n$V\nEOF\n", f);
+  ASSERT_TRUE(r) << r.error().message();
+  std::string dump = Dump(*r);
+  EXPECT_NE(dump.find("\"data\":\"JFYK\""), std::string::npos) << dump;  // "$V\n"
+  EXPECT_NE(dump.find("\"data\":\"MQo=\""), std::string::npos) << dump;  // "1\n"
+}
+
+TEST(Convert, SingleStageHasNoStageNameInOpNames) {
+  Fixture f;
+  auto r = Convert("FROM busybox:1.36 AS only\nRUN true\n", f);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_NE(Dump(*r).find("\"[2/2] RUN true\""), std::string::npos) << Dump(*r);
+}
+
 struct ErrorCase {
   const char* dockerfile;
   const char* message;
