@@ -78,7 +78,7 @@ std::optional<llb::ProxyEnv> ProxyEnvFromBuildArgs(const std::map<std::string, s
 
 class Converter {
  public:
-  Converter(const ConvertOptions& opts) : opts_(opts) {}
+  explicit Converter(const ConvertOptions& opts) : opts_(opts) {}
   Result<ConvertResult> Run(std::string_view dockerfile);
 
  private:
@@ -201,6 +201,7 @@ NamedContextOptions MakeNamedOptions(const ConvertOptions& opts) {
   o.resolver = opts.resolver;
   o.session_id = opts.session_id;
   o.inputs = &opts.inputs;
+  o.resolve_mode = opts.image_resolve_mode;
   return o;
 }
 

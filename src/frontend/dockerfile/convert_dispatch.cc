@@ -361,7 +361,7 @@ Result<void> DispatchArg(DispatchState& d, const ArgCommand& c, DispatchContext&
     }
     if (has_value) {
       arg.value = bv->second;
-    } else if (arg.value && c.args.size() > 0) {
+    } else if (arg.value) {
       HOIST_ASSIGN_OR_RETURN(arg.value, Expand(*arg.value, lex, d.state));
     }
     if (arg.value && arg.key != "BUILDKIT_SBOM_SCAN_CONTEXT" &&

@@ -252,6 +252,43 @@ TEST(Convert, SingleStageHasNoStageNameInOpNames) {
   EXPECT_NE(Dump(*r).find("\"[2/2] RUN true\""), std::string::npos) << Dump(*r);
 }
 
+// Named contexts (SPEC-oci-layout.md §2, §5 items 7 and 8).
+TEST(ConvertNamedContext, StageReplacedByOciLayoutAndEnvFlows) {
+  Fixture f;
+  const std::string digest = "sha256:" + std::string(64, 'b');
+  f.opts.frontend_opts["context:base"] = "oci-layout://store@" + digest;
+  f.resolver.Add("docker.io/library/base@" + digest,
+                 Resolved("docker.io/library/base@" + digest,
+                          ImageJson(R"(["PATH=/bin","FOO=from-layout"])", R"(,"WorkingDir":"/w")")),
+                 "store");
+  auto r = Convert("FROM nonexistent AS base\nRUN exit 1\nFROM base\nRUN echo $FOO\n", f);
+  ASSERT_TRUE(r) << r.error().message();
+  std::string dump = Dump(*r);
+  EXPECT_EQ(dump.find("exit 1"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("oci-layout://docker.io/library/base@" + digest), std::string::npos) << dump;
+  EXPECT_NE(dump.find("FOO=from-layout"), std::string::npos) << dump;
+  EXPECT_EQ(r->image.config.working_dir, "/w");
+  EXPECT_EQ(r->image.config.env, (std::vector<std::string>{"PATH=/bin", "FOO=from-layout"}));
+}
+
+TEST(ConvertNamedContext, BaseReplacedByImage) {
+  Fixture f;
+  f.opts.frontend_opts["context:foo"] = "docker-image://busybox:1.36";
+  auto r = Convert("FROM foo\nRUN true\n", f);
+  ASSERT_TRUE(r) << r.error().message();
+  std::string dump = Dump(*r);
+  EXPECT_NE(dump.find("docker-image://docker.io/library/busybox:1.36"), std::string::npos) << dump;
+  EXPECT_EQ(r->image.config.env, (std::vector<std::string>{"PATH=/bin"}));
+  ASSERT_TRUE(r->base_image.has_value());
+}
+
+TEST(ConvertNamedContext, ErrorsCarryTheFromLine) {
+  Fixture f;
+  f.opts.frontend_opts["context:foo"] = "oci-layout://store:v1";
+  EXPECT_EQ(ErrorOf("\nFROM foo\n", f),
+            "Dockerfile:2: oci-layout reference \"store:v1\" has no digest");
+}
+
 struct ErrorCase {
   const char* dockerfile;
   const char* message;
