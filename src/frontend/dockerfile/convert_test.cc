@@ -39,10 +39,10 @@ struct Fixture {
   FakeImageMetaResolver resolver;
   ConvertOptions opts;
   Fixture() {
-    resolver.Add("docker.io/library/alpine:3.20",
-                 Resolved("docker.io/library/alpine:3.20",
-                          ImageJson(R"(["PATH=/usr/bin:/bin","LANG=C"])",
-                                    R"(,"WorkingDir":"/root")")));
+    resolver.Add(
+        "docker.io/library/alpine:3.20",
+        Resolved("docker.io/library/alpine:3.20",
+                 ImageJson(R"(["PATH=/usr/bin:/bin","LANG=C"])", R"(,"WorkingDir":"/root")")));
     resolver.Add("docker.io/library/busybox:1.36",
                  Resolved("docker.io/library/busybox:1.36", ImageJson(R"(["PATH=/bin"])")));
     opts.resolver = &resolver;
@@ -74,9 +74,7 @@ void CompareGolden(const std::string& name, const std::string& got) {
   EXPECT_EQ(got, ReadAll(path)) << name << " differs; run with HOIST_UPDATE_GOLDEN=1 to update";
 }
 
-Result<ConvertResult> Convert(std::string_view df, Fixture& f) {
-  return ConvertToLLB(df, f.opts);
-}
+Result<ConvertResult> Convert(std::string_view df, Fixture& f) { return ConvertToLLB(df, f.opts); }
 
 std::string ErrorOf(std::string_view df, Fixture& f) {
   auto r = Convert(df, f);
@@ -110,8 +108,7 @@ TEST(Convert, ArgScopingAndPlatformArgs) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->image.config.env.back(), "X=global/from-cli/global-from-cli/linux/amd64/amd64");
   ASSERT_FALSE(r->warnings.empty());
-  EXPECT_EQ(r->warnings.back().short_message,
-            "One or more build-args [UNUSED] were not consumed");
+  EXPECT_EQ(r->warnings.back().short_message, "One or more build-args [UNUSED] were not consumed");
 }
 
 TEST(Convert, UndeclaredGlobalArgIsNotVisibleInStage) {
@@ -390,11 +387,10 @@ TEST(ConvertErrors, ResolverErrorNamesTheImage) {
 
 TEST(ConvertErrors, BadOnbuildTriggerInBaseImage) {
   Fixture f;
-  f.resolver.Add("docker.io/library/ob:latest",
-                 Resolved("docker.io/library/ob:latest",
-                          ImageJson(R"([])", R"(,"OnBuild":["FROM other"])")));
-  EXPECT_EQ(ErrorOf("\nFROM ob\n", f),
-            "Dockerfile:2: FROM isn't allowed as an ONBUILD trigger");
+  f.resolver.Add(
+      "docker.io/library/ob:latest",
+      Resolved("docker.io/library/ob:latest", ImageJson(R"([])", R"(,"OnBuild":["FROM other"])")));
+  EXPECT_EQ(ErrorOf("\nFROM ob\n", f), "Dockerfile:2: FROM isn't allowed as an ONBUILD trigger");
 }
 
 // Every Dockerfile in the shared corpus either converts or fails with a line-numbered error
@@ -419,7 +415,8 @@ TEST(ConvertCorpus, SharedDockerfiles) {
       {"parser/testfiles/jeztah-invalid-json-unterminated-bracket/Dockerfile",
        "Dockerfile:1: no build stage in current context"},
       {"parser/testfiles/escapes/Dockerfile",
-       "Dockerfile:6: failed to process \"\\\\conf\\\\\\\\\\\"\": unexpected end of statement while "
+       "Dockerfile:6: failed to process \"\\\\conf\\\\\\\\\\\"\": unexpected end of statement "
+       "while "
        "looking for matching double-quote"},
       {"parser/testfiles/env/Dockerfile",
        "Dockerfile:12: failed to process \"'a\\\\'b'\": unexpected end of statement while looking "
