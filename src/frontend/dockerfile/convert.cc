@@ -78,7 +78,7 @@ std::optional<llb::ProxyEnv> ProxyEnvFromBuildArgs(const std::map<std::string, s
 
 class Converter {
  public:
-  Converter(const ConvertOptions& opts) : opts_(opts) {}
+  explicit Converter(const ConvertOptions& opts) : opts_(opts) {}
   Result<ConvertResult> Run(std::string_view dockerfile);
 
  private:
@@ -201,6 +201,7 @@ NamedContextOptions MakeNamedOptions(const ConvertOptions& opts) {
   o.resolver = opts.resolver;
   o.session_id = opts.session_id;
   o.inputs = &opts.inputs;
+  o.resolve_mode = opts.image_resolve_mode;
   return o;
 }
 
@@ -212,8 +213,7 @@ Result<void> Converter::BuildDispatchStates(std::vector<Stage>& stages) {
     auto name = lex.ProcessWord(st.from.base_name, global);
     if (!name) return tl::unexpected(internal::AtLine(name.error(), st.line));
     if (name->empty()) {
-      return ErrorAt(st.line,
-                     fmt::format("base name ({}) should not be blank", st.from.base_name));
+      return ErrorAt(st.line, fmt::format("base name ({}) should not be blank", st.from.base_name));
     }
     st.from.base_name = *name;
     auto ds = std::make_unique<DispatchState>();
@@ -273,7 +273,8 @@ Result<DispatchState*> Converter::ResolveTarget() {
     if (!s->stage_name.empty()) names.push_back(s->stage_name);
   }
   std::string msg = fmt::format("target stage \"{}\" could not be found", opts_.target);
-  if (auto s = SuggestName(opts_.target, names, true)) msg += fmt::format(" (did you mean {}?)", *s);
+  if (auto s = SuggestName(opts_.target, names, true))
+    msg += fmt::format(" (did you mean {}?)", *s);
   return MakeError(Code::kNotFound, msg);
 }
 
@@ -301,10 +302,9 @@ Result<Command> Converter::ToCommand(const Instruction& instr) {
                      "variable expansion is not supported for --from, define a new stage with "
                      "FROM using ARG from global scope as a workaround");
     }
-    bool numeric = !c->from.empty() &&
-                   std::all_of(c->from.begin(), c->from.end(), [](char ch) {
-                     return std::isdigit(static_cast<unsigned char>(ch)) || ch == '-';
-                   });
+    bool numeric = !c->from.empty() && std::all_of(c->from.begin(), c->from.end(), [](char ch) {
+      return std::isdigit(static_cast<unsigned char>(ch)) || ch == '-';
+    });
     if (numeric) {
       long idx = std::strtol(c->from.c_str(), nullptr, 10);
       if (idx < 0 || static_cast<size_t>(idx) >= states_.size()) {
@@ -318,8 +318,8 @@ Result<Command> Converter::ToCommand(const Instruction& instr) {
   if (const auto* r = std::get_if<RunCommand>(&instr.command)) {
     cmd.mounts = r->mounts;
     for (const Mount& m : r->mounts) {
-      cmd.sources.push_back(source_for(m.from.empty() ? std::string(kScratch) : m.from,
-                                       instr.start_line));
+      cmd.sources.push_back(
+          source_for(m.from.empty() ? std::string(kScratch) : m.from, instr.start_line));
     }
   }
   return cmd;
@@ -548,8 +548,8 @@ Result<bool> Converter::InitOnBuildTriggers(DispatchState& d,
     HOIST_ASSIGN_OR_RETURN(Instruction in, ParseInstruction(node));
     if (std::holds_alternative<FromCommand>(in.command) ||
         std::holds_alternative<OnbuildCommand>(in.command)) {
-      return MakeError(Code::kInvalidArgument,
-                       fmt::format("{} isn't allowed as an ONBUILD trigger", internal::UppercaseCmd(in.name)));
+      return MakeError(Code::kInvalidArgument, fmt::format("{} isn't allowed as an ONBUILD trigger",
+                                                           internal::UppercaseCmd(in.name)));
     }
     HOIST_ASSIGN_OR_RETURN(Command cmd, ToCommand(in));
     cmd.is_onbuild = true;
@@ -599,12 +599,30 @@ Result<void> Converter::DispatchStages(const std::vector<DispatchState*>& reacha
 }
 
 void Converter::WarnUnusedBuildArgs(const std::vector<Stage>& stages) {
-  static const std::set<std::string> kBuiltin = {
-      "BUILDPLATFORM", "BUILDOS", "BUILDOSVERSION", "BUILDARCH", "BUILDVARIANT",
-      "TARGETPLATFORM", "TARGETOS", "TARGETOSVERSION", "TARGETARCH", "TARGETVARIANT",
-      "TARGETSTAGE", "SOURCE_DATE_EPOCH", "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY",
-      "ALL_PROXY", "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy",
-      "BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"};
+  static const std::set<std::string> kBuiltin = {"BUILDPLATFORM",
+                                                 "BUILDOS",
+                                                 "BUILDOSVERSION",
+                                                 "BUILDARCH",
+                                                 "BUILDVARIANT",
+                                                 "TARGETPLATFORM",
+                                                 "TARGETOS",
+                                                 "TARGETOSVERSION",
+                                                 "TARGETARCH",
+                                                 "TARGETVARIANT",
+                                                 "TARGETSTAGE",
+                                                 "SOURCE_DATE_EPOCH",
+                                                 "HTTP_PROXY",
+                                                 "HTTPS_PROXY",
+                                                 "FTP_PROXY",
+                                                 "NO_PROXY",
+                                                 "ALL_PROXY",
+                                                 "http_proxy",
+                                                 "https_proxy",
+                                                 "ftp_proxy",
+                                                 "no_proxy",
+                                                 "all_proxy",
+                                                 "BUILDKIT_SBOM_SCAN_CONTEXT",
+                                                 "BUILDKIT_SBOM_SCAN_STAGE"};
   std::set<std::string> declared;
   for (const std::string& k : meta_keys_) declared.insert(k);
   for (const Stage& s : stages) {
@@ -620,8 +638,8 @@ void Converter::WarnUnusedBuildArgs(const std::vector<Stage>& stages) {
   }
   if (unused.empty()) return;
   Warning w;
-  w.short_message = fmt::format("One or more build-args [{}] were not consumed",
-                                fmt::join(unused, " "));
+  w.short_message =
+      fmt::format("One or more build-args [{}] were not consumed", fmt::join(unused, " "));
   warnings_.push_back(std::move(w));
 }
 
@@ -651,8 +669,8 @@ Result<ConvertResult> Converter::Run(std::string_view dockerfile) {
                          : !opts_.target_platforms.empty()
                              ? oci::Normalize(opts_.target_platforms[0])
                              : oci::HostPlatform();
-  dctx_.target_platform = dctx_.implicit_target ? dctx_.build_platform
-                                                : oci::Normalize(opts_.target_platforms[0]);
+  dctx_.target_platform =
+      dctx_.implicit_target ? dctx_.build_platform : oci::Normalize(opts_.target_platforms[0]);
   std::string target_name = opts_.target.empty() ? stages.back().from.name : opts_.target;
   dctx_.global_args = DefaultArgs(dctx_, build_args_, target_name);
   HOIST_TRY(BuildMetaArgs(meta));
@@ -695,7 +713,8 @@ Result<ConvertResult> Converter::Run(std::string_view dockerfile) {
   lo.shared_key_hint = opts_.context_name;
   lo.op.custom_name = "[internal] load build context";
   if (!ctx_paths_.count("/")) {
-    for (const std::string& p : ctx_paths_) lo.follow_paths.push_back(p.substr(1).empty() ? "." : p.substr(1));
+    for (const std::string& p : ctx_paths_)
+      lo.follow_paths.push_back(p.substr(1).empty() ? "." : p.substr(1));
   }
   ctx_paths_.clear();
   dctx_.build_context = llb::Local(opts_.context_name, lo);

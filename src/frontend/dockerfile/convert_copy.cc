@@ -85,7 +85,8 @@ Result<std::optional<uint32_t>> ParseChmod(const std::string& chmod, std::string
     if (v > 07777) return MakeError(Code::kInvalidArgument, non_octal);
     return static_cast<uint32_t>(v);
   }
-  static const std::regex kSymbolic("^[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*$");
+  static const std::regex kSymbolic(
+      "^[ugoa]*([-+=]([rwxXst]*|[ugo]))+(,[ugoa]*([-+=]([rwxXst]*|[ugo]))+)*$");
   if (!std::regex_match(chmod, kSymbolic)) {
     return MakeError(Code::kInvalidArgument, fmt::format("invalid chmod parameter: '{}'", chmod));
   }
@@ -105,7 +106,8 @@ Result<void> DispatchCopy(DispatchState& d, CopyConfig cfg, DispatchContext& dct
   base.mode_str = mode_str;
 
   if (!cfg.checksum.empty()) {
-    if (!cfg.is_add) return MakeError(Code::kInvalidArgument, "checksum can't be specified for COPY");
+    if (!cfg.is_add)
+      return MakeError(Code::kInvalidArgument, "checksum can't be specified for COPY");
     if (cfg.params.source_paths.size() != 1) {
       return MakeError(Code::kInvalidArgument, "checksum can't be specified for multiple sources");
     }
@@ -132,7 +134,8 @@ Result<void> DispatchCopy(DispatchState& d, CopyConfig cfg, DispatchContext& dct
   for (std::string src : cfg.params.source_paths) {
     msg += " " + src;
     if (auto git = ParseGitSource(src)) {
-      if (!cfg.is_add) return MakeError(Code::kInvalidArgument, "source can't be a git ref for COPY");
+      if (!cfg.is_add)
+        return MakeError(Code::kInvalidArgument, "source can't be a git ref for COPY");
       llb::GitOptions go;
       go.op.custom_name = pg_name;
       go.ref = git->ref;

@@ -175,31 +175,6 @@ llb::OpOptions OpWithName(std::string name, std::string_view code) {
   return o;
 }
 
-std::string CleanPath(std::string_view p) {
-  bool abs = !p.empty() && p[0] == '/';
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string part(p.substr(i, j - i));
-    if (part == "..") {
-      if (!parts.empty() && parts.back() != "..") {
-        parts.pop_back();
-      } else if (!abs) {
-        parts.push_back(part);
-      }
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    i = j + 1;
-  }
-  std::string out = abs ? "/" : "";
-  for (size_t k = 0; k < parts.size(); ++k) out += (k ? "/" : "") + parts[k];
-  if (out.empty()) return ".";
-  return out;
-}
-
 std::string JoinPath(std::string_view a, std::string_view b) {
   if (a.empty()) return CleanPath(b);
   if (b.empty()) return CleanPath(a);
@@ -213,11 +188,21 @@ std::string GoQuote(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += fmt::format("\\x{:02x}", c);
@@ -259,10 +244,10 @@ std::string GoDuration(int64_t ns) {
 
 bool ValidSignal(const std::string& sig) {
   static const std::vector<std::string> kNames = {
-      "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
-      "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM",
-      "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
-      "RTMIN", "RTMAX"};
+      "ABRT", "ALRM",   "BUS",  "CHLD",   "CLD",   "CONT", "FPE",  "HUP",   "ILL",
+      "INT",  "IO",     "IOT",  "KILL",   "PIPE",  "POLL", "PROF", "PWR",   "QUIT",
+      "SEGV", "STKFLT", "STOP", "SYS",    "TERM",  "TRAP", "TSTP", "TTIN",  "TTOU",
+      "URG",  "USR1",   "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX"};
   if (!sig.empty() && std::all_of(sig.begin(), sig.end(), ::isdigit)) {
     long n = std::strtol(sig.c_str(), nullptr, 10);
     return n > 0 && n <= 64;
@@ -336,8 +321,7 @@ Result<std::vector<std::string>> ParsePort(const std::string& raw) {
   if (!host_port.empty()) {
     auto hr = ParsePortRange(host_port);
     if (!hr) return MakeError(Code::kInvalidArgument, "invalid hostPort: " + host_port);
-    if (range->second - range->first != hr->second - hr->first &&
-        range->second != range->first) {
+    if (range->second - range->first != hr->second - hr->first && range->second != range->first) {
       return MakeError(Code::kInvalidArgument,
                        fmt::format("invalid ranges specified for container and host Ports: {} "
                                    "and {}",
@@ -345,7 +329,8 @@ Result<std::vector<std::string>> ParsePort(const std::string& raw) {
     }
   }
   std::vector<std::string> out;
-  for (int p = range->first; p <= range->second; ++p) out.push_back(fmt::format("{}/{}", p, lproto));
+  for (int p = range->first; p <= range->second; ++p)
+    out.push_back(fmt::format("{}/{}", p, lproto));
   return out;
 }
 
@@ -386,7 +371,7 @@ Result<void> DispatchArg(DispatchState& d, const ArgCommand& c, DispatchContext&
     }
     if (has_value) {
       arg.value = bv->second;
-    } else if (arg.value && c.args.size() > 0) {
+    } else if (arg.value) {
       HOIST_ASSIGN_OR_RETURN(arg.value, Expand(*arg.value, lex, d.state));
     }
     if (arg.value && arg.key != "BUILDKIT_SBOM_SCAN_CONTEXT" &&
@@ -415,8 +400,8 @@ Result<void> DispatchWorkdir(DispatchState& d, const std::string& path, bool com
   if (path.empty()) {
     return MakeError(Code::kInvalidArgument, "normalizing workdir: cannot normalize nothing");
   }
-  std::string wd = path[0] == '/' ? CleanPath(path)
-                                  : JoinPath(JoinPath("/", d.image.config.working_dir), path);
+  std::string wd =
+      path[0] == '/' ? CleanPath(path) : JoinPath(JoinPath("/", d.image.config.working_dir), path);
   d.image.config.working_dir = wd;
   d.state = d.state.Dir(wd);
   if (!commit) return {};
@@ -511,13 +496,13 @@ Result<void> Dispatch(DispatchState& d, Command& cmd, DispatchContext& dctx) {
     h.start_interval = c->health.start_interval.count();
     h.retries = c->health.retries;
     img.config.healthcheck = h;
-    CommitToHistory(img,
-                    fmt::format("HEALTHCHECK {{Test:{} Interval:{} Timeout:{} StartPeriod:{} "
-                                "StartInterval:{} Retries:{}}}",
-                                GoList(c->health.test), GoDuration(h.interval),
-                                GoDuration(h.timeout), GoDuration(h.start_period),
-                                GoDuration(h.start_interval), h.retries),
-                    false, false, epoch);
+    CommitToHistory(
+        img,
+        fmt::format("HEALTHCHECK {{Test:{} Interval:{} Timeout:{} StartPeriod:{} "
+                    "StartInterval:{} Retries:{}}}",
+                    GoList(c->health.test), GoDuration(h.interval), GoDuration(h.timeout),
+                    GoDuration(h.start_period), GoDuration(h.start_interval), h.retries),
+        false, false, epoch);
   } else if (auto* c = std::get_if<ExposeCommand>(&in.command)) {
     std::vector<std::string> ports;
     for (const std::string& p : c->ports) {

@@ -88,8 +88,8 @@ Result<llb::SshMount> SshFor(const Mount& m) {
   return s;
 }
 
-Result<void> RunMounts(DispatchState& d, Command& cmd, const RunCommand& c,
-                       DispatchContext& dctx, llb::RunOptions& ro) {
+Result<void> RunMounts(DispatchState& d, Command& cmd, const RunCommand& c, DispatchContext& dctx,
+                       llb::RunOptions& ro) {
   ShellLex lex = MakeLex(dctx);
   auto expand = [&](const std::string& w) { return lex.ProcessWord(w, EnvOf(d.state)); };
   for (size_t i = 0; i < c.mount_specs.size(); ++i) {
@@ -135,7 +135,8 @@ Result<void> RunMounts(DispatchState& d, Command& cmd, const RunCommand& c,
       mount.cache_id = "/" + id;  // BuildKit: CacheIDNamespace + "/" + id
     }
     std::string target = m.target;
-    if (CleanPath(target).rfind('/', 0) != 0) target = JoinPath(JoinPath("/", d.state.GetDir()), target);
+    if (CleanPath(target).rfind('/', 0) != 0)
+      target = JoinPath(JoinPath("/", d.state.GetDir()), target);
     if (target == "/") {
       return MakeError(Code::kInvalidArgument, fmt::format("invalid mount target \"{}\"", target));
     }
@@ -170,9 +171,9 @@ Result<void> DispatchRun(DispatchState& d, Command& cmd, const RunCommand& c,
   std::vector<std::string> args = c.cmd.cmd_line;
   if (!c.cmd.files.empty()) {
     if (args.size() != 1 || !c.cmd.prepend_shell) {
-      return MakeError(Code::kInvalidArgument,
-                       fmt::format("parsing produced an invalid run command: [{}]",
-                                   fmt::join(args, " ")));
+      return MakeError(
+          Code::kInvalidArgument,
+          fmt::format("parsing produced an invalid run command: [{}]", fmt::join(args, " ")));
     }
     auto hd = ParseHeredoc(args[0]);
     if (hd && *hd) {

@@ -207,6 +207,8 @@ Result<Mount> ParseMount(std::string_view value,
     std::string val = field.substr(eq + 1);
     if (expand) {
       HOIST_ASSIGN_OR_RETURN(val, expand(val));
+    } else if (key != "from" && val.find('$') != std::string::npos) {
+      continue;  // a variable: checked when the conversion expands it
     }
     auto bad_value = [&] { return Invalid(fmt::format("invalid value for {}: {}", key, val)); };
     auto wrong_type = [&] {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/pattern_matcher.h"
 #include "frontend/dockerfile/convert.h"
 #include "frontend/dockerfile/dockerignore.h"
 #include "frontend/dockerfile/instructions.h"
@@ -149,7 +150,7 @@ std::vector<std::string> WithShell(const oci::ImageConfig& img,
 std::map<std::string, std::string> DfCmd(std::string_view code);
 llb::OpOptions OpWithName(std::string name, std::string_view code);
 std::string JoinPath(std::string_view a, std::string_view b);
-std::string CleanPath(std::string_view p);
+using ::hoist::CleanPath;  // Go's path.Clean (base/pattern_matcher.h)
 std::string GoQuoteList(const std::vector<std::string>& v);  // Go's %q of a []string
 std::string FormatRfc3339(int64_t epoch);
 oci::ImageConfig EmptyImage(const oci::Platform& p);
