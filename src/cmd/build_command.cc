@@ -361,12 +361,18 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   // Client side: attach the context, the Dockerfile's directory, stores and secrets.
   HOIST_ASSIGN_OR_RETURN(client::PreparedBuild prepared, client::PrepareBuild(args.flags));
   std::shared_ptr<session::ClientSession> session = prepared.session;
-  HOIST_TRY(session->AttachLocalDir("context", args.context));
+  if (auto st = session->AttachLocalDir("context", args.context); !st) {
+    return MakeError(st.error().code(),
+                     fmt::format("unable to prepare context: path \"{}\" not found", args.context));
+  }
   std::string file = args.file.empty() ? args.context + "/Dockerfile" : args.file;
   const size_t slash = file.rfind('/');
   const std::string file_dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
   const std::string file_name = slash == std::string::npos ? file : file.substr(slash + 1);
-  HOIST_TRY(session->AttachLocalDir("dockerfile", file_dir));
+  if (auto st = session->AttachLocalDir("dockerfile", file_dir); !st) {
+    return MakeError(st.error().code(),
+                     fmt::format("failed to read dockerfile: open {}: no such file or directory", file));
+  }
 
   // Frontend: read the Dockerfile and .dockerignore through the session and convert.
   auto dockerfile = ReadClientFile(*session, "dockerfile", file_name, false);

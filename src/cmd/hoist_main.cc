@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "cmd/build_command.h"
+#include "cmd/cache_commands.h"
 #include "cmd/debug_command.h"
 #include "cmd/image_commands.h"
 #include "cmd/layout_command.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
 
   hoist::Status status;
   hoist::cmd::RegisterBuildCommand(app, &root, &status);
+  hoist::cmd::RegisterCacheCommands(app, &root, &status);
   hoist::cmd::RegisterLayoutCommands(app, &status);
   hoist::cmd::RegisterImageCommands(app, &status);
   hoist::cmd::RegisterDebugCommands(app, &status);
