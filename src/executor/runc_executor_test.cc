@@ -343,13 +343,24 @@ TEST_F(RuncExecutorTest, AlreadyCancelledDoesNotStart) {
 }
 
 TEST_F(RuncExecutorTest, ConcurrentRuns) {
+  // Two runs share one rootfs here (the engine gives each its own snapshot), so the mount
+  // points must exist already: one run's stub cleanup would otherwise remove the other's.
+  const std::string& r0 = rootfs_.path();
+  for (const char* d : {"/dev", "/proc", "/sys"}) ::mkdir((r0 + d).c_str(), 0755);
+  for (const char* f : {"/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}) {
+    ::close(::open((r0 + f).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  }
   std::string a, b;
   RunRequest ra = Request("sleep 0.3; echo a");
   ra.stdout_sink = [&](std::string_view c) { a.append(c); };
   RunRequest rb = Request("echo b");
   rb.stdout_sink = [&](std::string_view c) { b.append(c); };
-  std::thread t([&] { EXPECT_TRUE(executor_->Run(ra, nullptr)); });
-  EXPECT_TRUE(executor_->Run(rb, nullptr));
+  std::thread t([&] {
+    auto r = executor_->Run(ra, nullptr);
+    EXPECT_TRUE(r) << r.error().message();
+  });
+  auto r = executor_->Run(rb, nullptr);
+  EXPECT_TRUE(r) << r.error().message();
   t.join();
   EXPECT_EQ(a, "a\n");
   EXPECT_EQ(b, "b\n");
