@@ -224,4 +224,13 @@ std::string SerializeImageConfig(const ImageConfig& c) {
   return w.Take();
 }
 
+std::vector<Digest> ChainIDs(const std::vector<Digest>& diff_ids) {
+  std::vector<Digest> out;
+  out.reserve(diff_ids.size());
+  for (const Digest& d : diff_ids) {
+    out.push_back(out.empty() ? d : Digest::Sha256Of(out.back().str() + " " + d.str()));
+  }
+  return out;
+}
+
 }  // namespace hoist::oci

@@ -92,6 +92,10 @@ struct ImageConfig {
   friend bool operator==(const ImageConfig&, const ImageConfig&) = default;
 };
 
+// The chain IDs of a layer stack (image-spec config.md, "Layer ChainID"): chain[0] = diff_ids[0],
+// chain[i] = sha256(chain[i-1] + " " + diff_ids[i]). Empty for no layers.
+std::vector<Digest> ChainIDs(const std::vector<Digest>& diff_ids);
+
 // Errors (kInvalidArgument) name the field: `config: field "config.Env[1]": ...`. Required:
 // architecture, os, rootfs{type "layers", diff_ids}; Env entries must be KEY=VALUE; created
 // stamps must be RFC 3339. null is accepted for the list and map members Docker writes as null.

@@ -23,15 +23,6 @@ std::string LayerName(size_t index, size_t count, const oci::Descriptor& layer) 
 
 }  // namespace
 
-std::vector<oci::Digest> ChainIDs(const std::vector<oci::Digest>& diff_ids) {
-  std::vector<oci::Digest> out;
-  out.reserve(diff_ids.size());
-  for (const oci::Digest& d : diff_ids) {
-    out.push_back(out.empty() ? d : oci::Digest::Sha256Of(out.back().str() + " " + d.str()));
-  }
-  return out;
-}
-
 std::string ChainSnapshotKey(const oci::Digest& chain_id) { return "chain-" + chain_id.str(); }
 
 Result<std::string> LayerCache::EnsureLayers(const content::ResolvedImage& image,
@@ -66,7 +57,7 @@ Result<std::string> LayerCache::EnsureLayers(const std::vector<oci::Descriptor>&
                                                    layers[i].media_type);
     }
   }
-  std::vector<oci::Digest> chain_ids = ChainIDs(diff_ids);
+  std::vector<oci::Digest> chain_ids = oci::ChainIDs(diff_ids);
   // The common case first: the top chain, or a prefix, is already there.
   size_t start = layers.size();
   while (start > 0) {

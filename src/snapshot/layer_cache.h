@@ -34,12 +34,10 @@
 #include "content/image_resolver.h"
 #include "oci/descriptor.h"
 #include "oci/digest.h"
+#include "oci/image_config.h"
 #include "snapshot/snapshotter.h"
 
 namespace hoist::snapshot {
-
-// The chain IDs of a list of diff IDs (same length; empty for none).
-std::vector<oci::Digest> ChainIDs(const std::vector<oci::Digest>& diff_ids);
 
 // `chain-<chainID>`.
 std::string ChainSnapshotKey(const oci::Digest& chain_id);

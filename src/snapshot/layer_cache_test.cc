@@ -187,12 +187,12 @@ class LayerCacheTest : public ::testing::TestWithParam<Impl> {
 
 TEST(ChainIDTest, FollowsTheImageSpec) {
   auto a = oci::Digest::Sha256Of("a"), b = oci::Digest::Sha256Of("b");
-  auto ids = ChainIDs({a, b});
+  auto ids = oci::ChainIDs({a, b});
   ASSERT_EQ(ids.size(), 2u);
   EXPECT_EQ(ids[0], a);
   EXPECT_EQ(ids[1], oci::Digest::Sha256Of(a.str() + " " + b.str()));
   EXPECT_EQ(ChainSnapshotKey(a), "chain-" + a.str());
-  EXPECT_TRUE(ChainIDs({}).empty());
+  EXPECT_TRUE(oci::ChainIDs({}).empty());
 }
 
 TEST_P(LayerCacheTest, UnpacksOnceWithWhiteoutsAcrossLayers) {
@@ -205,7 +205,7 @@ TEST_P(LayerCacheTest, UnpacksOnceWithWhiteoutsAcrossLayers) {
   };
   auto key = cache_->EnsureLayers(Descs(layers), DiffIDs(layers), opts, &stats);
   ASSERT_TRUE(key) << key.error().message();
-  auto chains = ChainIDs(DiffIDs(layers));
+  auto chains = oci::ChainIDs(DiffIDs(layers));
   EXPECT_EQ(*key, ChainSnapshotKey(chains[2]));
   EXPECT_EQ(stats.layers_applied, 3u);
   EXPECT_EQ(stats.layers_reused, 0u);
@@ -254,7 +254,7 @@ TEST_P(LayerCacheTest, DiffLayerOfAnUnpackedChainRoundTrips) {
   auto layers = ThreeLayers();
   auto key = cache_->EnsureLayers(Descs(layers), DiffIDs(layers));
   ASSERT_TRUE(key) << key.error().message();
-  auto chains = ChainIDs(DiffIDs(layers));
+  auto chains = oci::ChainIDs(DiffIDs(layers));
   // The middle layer's snapshot diffs to a layer that, applied on the first, gives the same
   // tree: its own whiteouts and the opaque directory come back out.
   auto diff = DiffLayer(*sn_, ChainSnapshotKey(chains[1]), *store_);
@@ -278,7 +278,7 @@ TEST_P(LayerCacheTest, DiffLayerOfAnUnpackedChainRoundTrips) {
 
 TEST_P(LayerCacheTest, CorruptLayerLeavesNoCommittedSnapshot) {
   auto layers = ThreeLayers();
-  auto chains = ChainIDs(DiffIDs(layers));
+  auto chains = oci::ChainIDs(DiffIDs(layers));
   auto bad = layers;
   bad[1].diff_id = oci::Digest::Sha256Of("not the layer");
   auto key = cache_->EnsureLayers(Descs(bad), DiffIDs(bad));
@@ -356,7 +356,7 @@ TEST_P(LayerCacheTest, CancellationStopsBeforeCommitting) {
   ASSERT_FALSE(key);
   EXPECT_EQ(key.error().code(), Code::kCancelled);
   EXPECT_EQ(key.error().message(), "build cancelled");
-  auto chains = ChainIDs(DiffIDs(layers));
+  auto chains = oci::ChainIDs(DiffIDs(layers));
   EXPECT_EQ(Keys(), (std::vector<std::string>{ChainSnapshotKey(chains[0]) + ":committed"}));
 }
 
@@ -436,7 +436,7 @@ TEST_P(LayerCacheTest, BadRequestsAreRefused) {
 
 TEST_P(LayerCacheTest, AnExtractionLeftByACrashIsRedone) {
   auto layers = ThreeLayers();
-  auto chains = ChainIDs(DiffIDs(layers));
+  auto chains = oci::ChainIDs(DiffIDs(layers));
   auto mounts = sn_->Prepare("extract-" + chains[0].str(), "");
   ASSERT_TRUE(mounts);
   auto w = sn_->Writable("extract-" + chains[0].str());

@@ -108,19 +108,6 @@ Result<std::shared_ptr<content::ContentStore>> SessionStores::Store(std::string_
   return store;
 }
 
-std::vector<oci::Digest> ChainIds(const std::vector<oci::Digest>& diff_ids) {
-  std::vector<oci::Digest> out;
-  out.reserve(diff_ids.size());
-  for (const oci::Digest& d : diff_ids) {
-    if (out.empty()) {
-      out.push_back(d);
-    } else {
-      out.push_back(oci::Digest::Sha256Of(out.back().str() + " " + d.str()));
-    }
-  }
-  return out;
-}
-
 Result<std::unique_ptr<OciLayoutSourceInstance>> OciLayoutSourceInstance::Resolve(
     const OciLayoutIdentifier& id, SessionStores& stores, CancelContext* cancel) {
   std::unique_ptr<OciLayoutSourceInstance> inst(new OciLayoutSourceInstance());
@@ -158,7 +145,7 @@ Result<std::unique_ptr<OciLayoutSourceInstance>> OciLayoutSourceInstance::Resolv
     img.layers.resize(limit);
     img.diff_ids.resize(limit);
   }
-  img.chain_ids = ChainIds(img.diff_ids);
+  img.chain_ids = oci::ChainIDs(img.diff_ids);
   return inst;
 }
 

@@ -124,9 +124,6 @@ class OciLayoutSourceInstance {
   std::shared_ptr<content::ContentStore> store_;
 };
 
-// The chain IDs of a list of diff IDs (image-spec identity.ChainID for each prefix).
-std::vector<oci::Digest> ChainIds(const std::vector<oci::Digest>& diff_ids);
-
 // For the frontend's ImageMetaResolver (adapted in src/cmd): the config of the image `ref`
 // (a reference with a digest, as in a named context) in the store `store_id` of `session_id`,
 // for `platform`. Errors as Resolve.

@@ -67,12 +67,12 @@ TEST(ChainIdsTest, AsImageSpecIdentity) {
   oci::Digest a = oci::Digest::Sha256Of("a");
   oci::Digest b = oci::Digest::Sha256Of("b");
   oci::Digest c = oci::Digest::Sha256Of("c");
-  auto ids = ChainIds({a, b, c});
+  auto ids = oci::ChainIDs({a, b, c});
   ASSERT_EQ(ids.size(), 3u);
   EXPECT_EQ(ids[0], a);
   EXPECT_EQ(ids[1], oci::Digest::Sha256Of(a.str() + " " + b.str()));
   EXPECT_EQ(ids[2], oci::Digest::Sha256Of(ids[1].str() + " " + c.str()));
-  EXPECT_TRUE(ChainIds({}).empty());
+  EXPECT_TRUE(oci::ChainIDs({}).empty());
 }
 
 class OciLayoutSourceTest : public ::testing::Test {
@@ -138,7 +138,7 @@ TEST_F(OciLayoutSourceTest, ResolvesIndexForEachPlatform) {
   ASSERT_EQ(a.layers.size(), 3u);
   EXPECT_EQ(a.layers, amd64_.layers);
   EXPECT_EQ(a.diff_ids.size(), 3u);
-  EXPECT_EQ(a.chain_ids, ChainIds(a.diff_ids));
+  EXPECT_EQ(a.chain_ids, oci::ChainIDs(a.diff_ids));
 
   auto arm = Resolve(index_.digest, {{"oci.session", "sess"}, {"oci.store", "layout"}},
                      MakePlatform("linux", "arm64"));
@@ -220,7 +220,7 @@ TEST_F(OciLayoutSourceTest, CacheKeysAsBuildKit) {
   ASSERT_EQ(amd64_.layers.size(), 3u);
   EXPECT_EQ(
       (*r)->LayersCacheKey(),
-      ChainIds({amd64_.layers[0].digest, amd64_.layers[1].digest, amd64_.layers[2].digest}).back());
+      oci::ChainIDs({amd64_.layers[0].digest, amd64_.layers[1].digest, amd64_.layers[2].digest}).back());
   auto limited = Resolve(
       index_.digest, {{"oci.session", "sess"}, {"oci.store", "layout"}, {"oci.layerlimit", "1"}},
       MakePlatform("linux", "arm", "v7"));

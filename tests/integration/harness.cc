@@ -95,4 +95,14 @@ bool HaveTool(const std::string& tool) {
   return Sh("command -v " + Quote(tool)).exit_code == 0;
 }
 
+std::string TreeFingerprint(const std::string& dir) {
+  RunResult list = Sh("cd " + Quote(dir) +
+                      " && find . -mindepth 1 -printf '%p %y %m %U:%G %l %s %Ts\\n' | sort");
+  RunResult sums = Sh("cd " + Quote(dir) +
+                      " && find . -type f -print0 | sort -z | xargs -0 -r sha256sum");
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(sums.exit_code, 0) << sums.err;
+  return list.out + sums.out;
+}
+
 }  // namespace hoist::itest

@@ -37,6 +37,10 @@ std::string MakeBaseImage(const std::string& out, const std::string& tag = "busy
                           bool tar = false);
 // Relative path → sha256 of content (or link target) for every entry under `dir`.
 std::map<std::string, std::string> TreeDigest(const std::string& dir);
+// Every entry under `dir` (type, mode, owner, link target, size, mtime in whole seconds) and
+// the sha256 of every regular file, one per line, sorted; the root's own metadata left out.
+// Two trees with the same fingerprint hold the same files the same way.
+std::string TreeFingerprint(const std::string& dir);
 std::string ReadFileOrEmpty(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
 std::string Corpora(const std::string& rel);

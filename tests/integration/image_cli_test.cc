@@ -11,22 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-// Every entry under `dir` with type, mode, owner, link target and size, one per line, sorted;
-// the root's own metadata is left out (unpackers differ on it). Times in whole seconds: layers
-// carry no sub-second mtimes.
-std::string Listing(const std::string& dir) {
-  RunResult r = Sh("cd " + Quote(dir) + " && find . -mindepth 1 -printf '%p %y %m %U:%G %l %s %Ts\\n' | sort");
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.out;
-}
-
-// Listing plus a hash of every regular file's content.
-std::string Fingerprint(const std::string& dir) {
-  RunResult r = Sh("cd " + Quote(dir) + " && find . -type f -print0 | sort -z | xargs -0 -r sha256sum");
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return Listing(dir) + r.out;
-}
-
 std::string MakeTestImage(const std::string& out, const std::string& extra = "") {
   RunResult r = Sh(std::string(HOIST_SOURCE_DIR) + "/scripts/make-test-image " + Quote(out) +
                    " --size-mb 4 --files 300 " + extra);
@@ -50,8 +34,8 @@ TEST(Unpack, SameTreeAsUmoci) {
   EXPECT_NE(r.out.find("3 layer(s)"), std::string::npos) << r.out;
   r = Sh("umoci unpack --image " + Quote(s / "img:1") + " " + Quote(s / "bundle"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::string ours = Fingerprint(s / "hoist");
-  EXPECT_EQ(ours, Fingerprint(s / "bundle/rootfs"));
+  std::string ours = TreeFingerprint(s / "hoist");
+  EXPECT_EQ(ours, TreeFingerprint(s / "bundle/rootfs"));
   // The whiteouts took effect: deleted files, the opaque dir, the file turned directory.
   EXPECT_FALSE(std::filesystem::exists(s / "hoist/usr/lib/pkg05/file00005.txt"));
   EXPECT_FALSE(std::filesystem::exists(s / "hoist/opt/app/old1"));
@@ -73,9 +57,9 @@ TEST(Unpack, ZstdAndTarballAndSkopeoCopiesGiveTheSameTree) {
     RunResult r = Hoist("unpack " + Quote(src) + " " + Quote(dest));
     ASSERT_EQ(r.exit_code, 0) << src << ": " << r.err;
   }
-  std::string want = Fingerprint(s / ("out-" + std::to_string(std::hash<std::string>()(s / "gz:1"))));
+  std::string want = TreeFingerprint(s / ("out-" + std::to_string(std::hash<std::string>()(s / "gz:1"))));
   for (const std::string& src : {s / "zst:1", s / "img.tar:1", s / "sk:copied"}) {
-    EXPECT_EQ(Fingerprint(s / ("out-" + std::to_string(std::hash<std::string>()(src)))), want) << src;
+    EXPECT_EQ(TreeFingerprint(s / ("out-" + std::to_string(std::hash<std::string>()(src)))), want) << src;
   }
 }
 
@@ -176,7 +160,7 @@ TEST(Pack, OnABaseImageThatPeersAccept) {
   EXPECT_TRUE(std::filesystem::exists(s / "bundle/rootfs/bin/busybox"));
   r = Hoist("unpack " + Quote(s / "out:1") + " " + Quote(s / "mine"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(Fingerprint(s / "mine"), Fingerprint(s / "bundle/rootfs"));
+  EXPECT_EQ(TreeFingerprint(s / "mine"), TreeFingerprint(s / "bundle/rootfs"));
   EXPECT_EQ(Hoist("layout verify " + Quote(s / "out")).exit_code, 0);
 }
 
@@ -190,7 +174,7 @@ TEST(Pack, RoundTripKeepsEveryAttribute) {
     ASSERT_EQ(r.exit_code, 0) << c << ": " << r.err;
     r = Hoist("unpack " + Quote(layout + ":1") + " " + Quote(s / ("back-" + c)));
     ASSERT_EQ(r.exit_code, 0) << c << ": " << r.err;
-    EXPECT_EQ(Fingerprint(s / ("back-" + c)), Fingerprint(s / "tree")) << c;
+    EXPECT_EQ(TreeFingerprint(s / ("back-" + c)), TreeFingerprint(s / "tree")) << c;
     // Hardlinks come back as hardlinks.
     EXPECT_EQ(std::filesystem::hard_link_count(s / ("back-" + c) + "/app/hard"), 2u) << c;
   }

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "frontend/dockerfile/internal/convert_state.h"
+#include "frontend/dockerfile/internal/parser_go_text.h"
 
 namespace hoist::frontend::dockerfile::internal {
 
@@ -183,36 +184,6 @@ std::string JoinPath(std::string_view a, std::string_view b) {
 
 namespace {
 
-// Go's strconv.Quote for the printable ASCII and UTF-8 text Dockerfiles hold.
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\x{:02x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 // Go's %v of a []string: [a b c].
 std::string GoList(const std::vector<std::string>& v) {
@@ -308,13 +279,13 @@ Result<std::vector<std::string>> ParsePort(const std::string& raw) {
   for (char& c : lproto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (port.empty()) {
     return MakeError(Code::kInvalidArgument,
-                     fmt::format("invalid port: {}: no port specified", GoQuote(raw)));
+                     fmt::format("invalid port: {}: no port specified", internal::Quote(raw)));
   }
   if (lproto.empty()) {
     lproto = "tcp";
   } else if (lproto != "tcp" && lproto != "udp" && lproto != "sctp") {
     return MakeError(Code::kInvalidArgument,
-                     fmt::format("invalid port: {}: invalid proto: {}", GoQuote(raw), proto));
+                     fmt::format("invalid port: {}: invalid proto: {}", internal::Quote(raw), proto));
   }
   auto range = ParsePortRange(port);
   if (!range) return MakeError(Code::kInvalidArgument, "invalid containerPort: " + port);
@@ -390,7 +361,7 @@ Result<void> DispatchArg(DispatchState& d, const ArgCommand& c, DispatchContext&
 
 std::string GoQuoteList(const std::vector<std::string>& v) {
   std::vector<std::string> q;
-  for (const std::string& s : v) q.push_back(GoQuote(s));
+  for (const std::string& s : v) q.push_back(internal::Quote(s));
   return fmt::format("[{}]", fmt::join(q, " "));
 }
 

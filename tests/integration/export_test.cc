@@ -1,0 +1,207 @@
+// Images out of `hoist build`: OCI and Docker tarballs, OCI layout directories, reproducible
+// digests, and interop with skopeo, umoci, buildah and podman (SPEC-oci-layout.md §5 cases 3,
+// 4, 8 and 9).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "harness.h"
+
+namespace hoist::itest {
+namespace {
+
+using nlohmann::json;
+
+json ReadJson(const std::string& path) { return json::parse(ReadFileOrEmpty(path), nullptr, false); }
+
+class ExportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "builds need root (overlayfs, runc)";
+    MakeBaseImage(s_ / "base", "busybox:1.36");
+    std::filesystem::create_directories(s_ / "ctx");
+    WriteFile(s_ / "ctx/Dockerfile",
+              "FROM base\n"
+              "ENV APP=demo\n"
+              "WORKDIR /srv\n"
+              "RUN mkdir -p data && echo one > data/a && ln -s a data/link && chmod 4755 data/a\n"
+              "COPY file.txt /srv/file.txt\n"
+              "CMD [\"cat\", \"/srv/file.txt\"]\n");
+    WriteFile(s_ / "ctx/file.txt", "exported\n");
+  }
+
+  RunResult Build(const std::string& args, const std::string& root = "root") {
+    return Hoist("--root " + Quote(s_ / root) + " build --progress=plain --build-context base=oci-layout://" +
+                 Quote(s_ / "base:1.36") + " " + args + " " + Quote(s_ / "ctx"));
+  }
+
+  Scratch s_;
+};
+
+TEST_F(ExportTest, OciAndDockerTarballsAreCompleteLayouts) {
+  ASSERT_EQ(Build("-t app:1 -o type=oci,dest=" + Quote(s_ / "oci.tar")).exit_code, 0);
+  ASSERT_EQ(Build("-t app:1 -o type=docker,dest=" + Quote(s_ / "docker.tar")).exit_code, 0);
+  for (const std::string name : {"oci", "docker"}) {
+    const std::string dir = s_ / (name + "-x");
+    ASSERT_EQ(Sh("mkdir -p " + Quote(dir) + " && tar -xf " + Quote(s_ / (name + ".tar")) +
+                 " -C " + Quote(dir)).exit_code, 0);
+    EXPECT_EQ(ReadFileOrEmpty(dir + "/oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+    json index = ReadJson(dir + "/index.json");
+    EXPECT_EQ(index["schemaVersion"], 2);
+    ASSERT_EQ(index["manifests"].size(), 1u);
+    const std::string m = index["manifests"][0]["digest"];
+    json manifest = ReadJson(dir + "/blobs/sha256/" + m.substr(7));
+    json config = ReadJson(dir + "/blobs/sha256/" + std::string(manifest["config"]["digest"]).substr(7));
+    ASSERT_EQ(manifest["layers"].size(), config["rootfs"]["diff_ids"].size());
+    EXPECT_EQ(manifest["layers"].size(), 4u);  // base, WORKDIR, RUN, COPY
+    for (const auto& l : manifest["layers"]) {
+      EXPECT_TRUE(std::filesystem::exists(dir + "/blobs/sha256/" + std::string(l["digest"]).substr(7)));
+    }
+    EXPECT_EQ(config["config"]["WorkingDir"], "/srv");
+    EXPECT_EQ(config["config"]["Cmd"], json({"cat", "/srv/file.txt"}));
+    const bool has_manifest_json = std::filesystem::exists(dir + "/manifest.json");
+    EXPECT_EQ(has_manifest_json, name == "docker");
+    if (has_manifest_json) {
+      json mj = ReadJson(dir + "/manifest.json");
+      EXPECT_EQ(mj[0]["RepoTags"], json({"app:1"}));
+      EXPECT_EQ(mj[0]["Layers"].size(), 4u);
+    }
+  }
+}
+
+TEST_F(ExportTest, TarAndDirectoryHoldTheSameBlobs) {
+  ASSERT_EQ(Build("-t app:1 -o type=oci,dest=" + Quote(s_ / "img.tar")).exit_code, 0);
+  ASSERT_EQ(Build("-t app:1 -o type=oci,tar=false,dest=" + Quote(s_ / "dir")).exit_code, 0);
+  ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "x") + " && tar -xf " + Quote(s_ / "img.tar") + " -C " +
+               Quote(s_ / "x")).exit_code, 0);
+  auto a = TreeDigest(s_ / "x/blobs");
+  auto b = TreeDigest(s_ / "dir/blobs");
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+}
+
+TEST_F(ExportTest, SeveralNamesInOneLayoutEachWithBothAnnotations) {
+  RunResult r = Build("-o 'type=oci,tar=false,dest=" + s_ / "dir" +
+                      ",\"name=example.com/org/app:1,example.com/org/app:stable\"'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json index = ReadJson(s_ / "dir/index.json");
+  EXPECT_EQ(index["mediaType"], "application/vnd.oci.image.index.v1+json");
+  ASSERT_EQ(index["manifests"].size(), 2u);
+  EXPECT_EQ(index["manifests"][0]["annotations"]["io.containerd.image.name"], "example.com/org/app:1");
+  EXPECT_EQ(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "1");
+  EXPECT_EQ(index["manifests"][1]["annotations"]["io.containerd.image.name"], "example.com/org/app:stable");
+  EXPECT_EQ(index["manifests"][1]["annotations"]["org.opencontainers.image.ref.name"], "stable");
+  // Another image into the same layout is added; the same name again replaces.
+  WriteFile(s_ / "ctx/file.txt", "second\n");
+  r = Build("-t example.com/org/app:stable -t other:2 -o type=oci,tar=false,dest=" + Quote(s_ / "dir"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  index = ReadJson(s_ / "dir/index.json");
+  ASSERT_EQ(index["manifests"].size(), 3u) << index.dump();
+  EXPECT_NE(index["manifests"][0]["digest"], index["manifests"][1]["digest"]);
+  EXPECT_EQ(Hoist("layout verify " + Quote(s_ / "dir")).exit_code, 0);
+}
+
+TEST_F(ExportTest, StageFromAnOciLayoutContextExportsItsConfig) {
+  // SPEC §5 case 8: `FROM nonexistent AS base` replaced by a layout whose config carries
+  // WorkingDir and Env; the export keeps them.
+  ASSERT_EQ(Build("-o type=oci,tar=false,dest=" + Quote(s_ / "envimg")).exit_code, 0);
+  std::filesystem::create_directories(s_ / "ctx2");
+  WriteFile(s_ / "ctx2/Dockerfile", "FROM nonexistent AS base\nFROM base\n");
+  RunResult r = Hoist("--root " + Quote(s_ / "root") + " build --build-context base=oci-layout://" +
+                      Quote(s_ / "envimg") + " -o type=oci,tar=false,dest=" + Quote(s_ / "out") +
+                      " " + Quote(s_ / "ctx2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  RunResult cfg = Sh("skopeo inspect --config oci:" + Quote(s_ / "out") + ":latest");
+  ASSERT_EQ(cfg.exit_code, 0) << cfg.err;
+  json c = json::parse(cfg.out);
+  EXPECT_EQ(c["config"]["WorkingDir"], "/srv");
+  EXPECT_NE(c["config"]["Env"].dump().find("APP=demo"), std::string::npos) << c.dump();
+}
+
+TEST_F(ExportTest, SameInputsGiveTheSameDigests) {
+  // Two engines, builds at different times: with SOURCE_DATE_EPOCH and rewrite-timestamp the
+  // image is byte for byte the same.
+  const std::string env = "SOURCE_DATE_EPOCH=1700000000 ";
+  auto digest = [&](const std::string& root) {
+    RunResult r = Sh(env + HOIST_BIN + " --root " + Quote(s_ / root) +
+                     " build --progress=quiet --build-context base=oci-layout://" +
+                     Quote(s_ / "base:1.36") + " -o type=oci,rewrite-timestamp=true,dest=" +
+                     Quote(s_ / (root + ".tar")) + " --metadata-file " +
+                     Quote(s_ / (root + ".json")) + " " + Quote(s_ / "ctx"));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return ReadJson(s_ / (root + ".json")).value("containerimage.digest", "");
+  };
+  const std::string first = digest("r1");
+  sleep(1);
+  const std::string second = digest("r2");
+  EXPECT_EQ(first.size(), 71u);
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(Sh("cmp " + Quote(s_ / "r1.tar") + " " + Quote(s_ / "r2.tar")).exit_code, 0);
+  RunResult cfg = Sh("skopeo inspect --config oci-archive:" + Quote(s_ / "r1.tar"));
+  EXPECT_NE(cfg.out.find("2023-11-14T22:13:20Z"), std::string::npos) << cfg.out;
+}
+
+TEST_F(ExportTest, PeersReadRunAndRebuildFromWhatHoistWrote) {
+  ASSERT_EQ(Build("-t app:1 -o type=oci,tar=false,dest=" + Quote(s_ / "img")).exit_code, 0);
+  // skopeo reads and copies it.
+  RunResult r = Sh("skopeo copy oci:" + Quote(s_ / "img") + ":1 oci:" + Quote(s_ / "copy") + ":copied");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // umoci unpacks it to the tree hoist unpacks.
+  r = Sh("umoci unpack --image " + Quote(s_ / "img") + ":1 " + Quote(s_ / "bundle"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Hoist("unpack " + Quote(s_ / "img:1") + " " + Quote(s_ / "tree")).exit_code, 0);
+  EXPECT_EQ(TreeFingerprint(s_ / "tree"), TreeFingerprint(s_ / "bundle/rootfs"));
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "tree/srv/file.txt"), "exported\n");
+  // buildah and podman name the image after the layout's path, which must then be lower case.
+  const std::string lower = "/tmp/hoist-peers-" + std::to_string(::getpid());
+  std::filesystem::remove_all(lower);
+  std::filesystem::copy(s_ / "img", lower, std::filesystem::copy_options::recursive);
+  // buildah starts a container from it.
+  const std::string buildah = "buildah --root " + Quote(s_ / "bs") + " --runroot " + Quote(s_ / "br");
+  r = Sh(buildah + " from oci:" + lower + ":1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Sh(buildah + " rm -a; umount -R " + Quote(s_ / "bs/overlay") + " 2>/dev/null");
+  // podman runs it. Its default ulimits exceed what this host allows without
+  // CAP_SYS_RESOURCE, and its default crun fails on hybrid cgroups: ask for runc and lower
+  // limits.
+  ASSERT_TRUE(HaveTool("podman")) << "scripts/install-deps installs podman";
+  const std::string podman = "podman --root " + Quote(s_ / "ps") + " --runroot " + Quote(s_ / "pr");
+  r = Sh(podman + " run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "
+                  "--network none oci:" + lower + ":1");
+  std::filesystem::remove_all(lower);
+  Sh(podman + " system reset --force >/dev/null 2>&1; umount -R " + Quote(s_ / "ps/overlay") + " 2>/dev/null");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "exported\n");
+  // A layout skopeo wrote serves as a build context, and hoist's own output does too (chaining).
+  std::filesystem::create_directories(s_ / "ctx2");
+  WriteFile(s_ / "ctx2/Dockerfile", "FROM viaskopeo\nRUN test \"$APP\" = demo && cat /srv/file.txt\n");
+  r = Hoist("--root " + Quote(s_ / "root") + " build --build-context viaskopeo=oci-layout://" +
+            Quote(s_ / "copy:copied") + " " + Quote(s_ / "ctx2"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(ExportTest, BadOutputsAreRefused) {
+  struct Case {
+    std::string flags;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"-o type=oci", "output type=oci needs dest=FILE"},
+           {"-o type=docker,tar=false,dest=x", "output type=docker does not support tar=false"},
+           {"-o type=oci,dest=x,compression=lzma", "unsupported compression type lzma"},
+           {"-o type=image,name=x", "pushing to a registry is not supported yet"},
+           {"-o type=nope,dest=x", "unknown output type nope"},
+           {"-o dest=x", "type is required"},
+       }) {
+    RunResult r = Build(c.flags);
+    EXPECT_NE(r.exit_code, 0) << c.flags;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.flags << "\n" << r.err;
+  }
+  // Nothing half-written stays behind when an export fails.
+  EXPECT_FALSE(std::filesystem::exists(s_ / "x"));
+}
+
+}  // namespace
+}  // namespace hoist::itest
