@@ -3,7 +3,7 @@
 # from the same OCI layout base (busybox, made by scripts/make-base-image), each exporting its
 # image (hoist into an OCI layout, buildah into its own storage). Cold: a fresh engine root /
 # storage each round; cached: the same build again with nothing changed (buildah with
-# --layers, its caching mode). The tools alternate within each round; medians are compared.
+# --layers, its caching mode; runc, as crun fails on hybrid-cgroup hosts). The tools alternate within each round; medians are compared.
 #   bench/build.sh HOIST_BIN [FILES] [ROUNDS]
 set -euo pipefail
 hoist=$(realpath "${1:?usage: build.sh HOIST_BIN [FILES] [ROUNDS]}")
@@ -52,7 +52,7 @@ hoist_build() {  # ROOT OUT
     --build-context base=oci-layout://"$work/base":1.36 -o type=oci,tar=false,dest="$2" -t app:1 "$ctx"
 }
 buildah_build() {  # ROOT
-  buildah --root "$1/storage" --runroot "$1/run" --storage-driver overlay build --quiet --layers \
+  buildah --root "$1/storage" --runroot "$1/run" --storage-driver overlay build --quiet --layers --runtime runc \
     -f "$ctx/Dockerfile.buildah" -t app:1 "$ctx" >/dev/null
 }
 declare -a hc hw bc bw

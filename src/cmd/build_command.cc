@@ -430,7 +430,6 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
                               .layers = &engine->layers(),
                               .content = &engine->content(),
                               .executor = engine->executor(),
-                              .executor_error = engine->executor_error(),
                               .sessions = &engine->sessions(),
                               .session_ids = {session->id()},
                               .state_dir = engine->root() + "/ops",

@@ -7,12 +7,58 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 #include "base/file_system.h"
 #include "base/log.h"
 #include "executor/runc_executor.h"
 
 namespace hoist::cmd {
+
+namespace {
+
+// Finds and starts the OCI runtime on the first run only: a fully cached build runs no
+// container, so it pays for neither the start-up probe nor the stale-bundle sweep.
+class LazyExecutor final : public executor::Executor {
+ public:
+  LazyExecutor(std::string runtime, std::string state_dir)
+      : runtime_(std::move(runtime)), state_dir_(std::move(state_dir)) {}
+
+  Result<executor::ExitStatus> Run(const executor::RunRequest& request,
+                                   CancelContext* cancel) override {
+    executor::Executor* e = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      if (!executor_ && error_.empty()) {
+        std::string runtime = runtime_;
+        if (runtime.empty()) {
+          auto found = executor::DefaultRuntime(state_dir_);
+          if (found) runtime = *found;
+          else error_ = found.error().message();
+        }
+        if (!runtime.empty()) {
+          auto ex = executor::RuncExecutor::Create({.runtime = runtime, .state_dir = state_dir_});
+          if (ex) executor_ = std::move(*ex);
+          else error_ = ex.error().message();
+        }
+      }
+      if (!executor_) {
+        return MakeError(Code::kFailedPrecondition, "no OCI runtime works here: " + error_);
+      }
+      e = executor_.get();
+    }
+    return e->Run(request, cancel);
+  }
+
+ private:
+  const std::string runtime_;
+  const std::string state_dir_;
+  std::mutex mu_;
+  std::unique_ptr<executor::Executor> executor_;
+  std::string error_;
+};
+
+}  // namespace
 
 std::string DefaultRoot() {
   if (const char* env = std::getenv("HOIST_ROOT"); env != nullptr && *env != '\0') return env;
@@ -52,21 +98,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   e->layers_ = std::make_unique<snapshot::LayerCache>(*e->snapshotter_, *e->content_);
   HOIST_ASSIGN_OR_RETURN(e->cache_, solver::CacheDb::Open(e->root_));
   if (options.need_executor) {
-    const std::string state = e->root_ + "/executor";
-    std::string runtime = options.runtime;
-    if (runtime.empty()) {
-      auto found = executor::DefaultRuntime(state);
-      if (found) runtime = *found;
-      else e->executor_error_ = found.error().message();
-    }
-    if (!runtime.empty()) {
-      auto ex = executor::RuncExecutor::Create({.runtime = runtime, .state_dir = state});
-      if (ex) {
-        e->executor_ = std::move(*ex);
-      } else {
-        e->executor_error_ = ex.error().message();
-      }
-    }
+    e->executor_ = std::make_unique<LazyExecutor>(options.runtime, e->root_ + "/executor");
   }
   return e;
 }

@@ -44,9 +44,9 @@ class Engine {
   content::LocalContentStore& content() { return *content_; }
   snapshot::Snapshotter& snapshotter() { return *snapshotter_; }
   snapshot::LayerCache& layers() { return *layers_; }
-  // Null when no OCI runtime works here; executor_error() says why.
+  // Runs containers; the runtime is found (and probed) on the first run, whose error then
+  // says why none works. Null when opened without one.
   executor::Executor* executor() { return executor_.get(); }
-  const std::string& executor_error() const { return executor_error_; }
   solver::CacheDb& cache() { return *cache_; }
   session::SessionManager& sessions() { return sessions_; }
 
@@ -58,7 +58,6 @@ class Engine {
   std::unique_ptr<snapshot::Snapshotter> snapshotter_;
   std::unique_ptr<snapshot::LayerCache> layers_;
   std::unique_ptr<executor::Executor> executor_;
-  std::string executor_error_;
   std::unique_ptr<solver::CacheDb> cache_;
   session::SessionManager sessions_;
 };

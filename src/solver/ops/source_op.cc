@@ -211,9 +211,10 @@ class LocalSourceOp final : public Op {
     std::string hint = attrs_.contains(std::string(llb::kAttrSharedKeyHint))
                            ? attrs_.at(std::string(llb::kAttrSharedKeyHint))
                            : name_;
-    const std::string mirror =
-        worker_.options().state_dir + "/local/" +
-        std::string(DigestOf(session_->shared_key() + "\n" + hint).encoded().substr(0, 32));
+    const std::string mirror_name(
+        DigestOf(session_->shared_key() + "\n" + hint).encoded().substr(0, 32));
+    const std::string id = std::string(kMirrorPrefix) + mirror_name;
+    const std::string mirror = MirrorPath(worker_.options().state_dir, id);
     std::lock_guard lock(MirrorLock(mirror));
     HOIST_TRY(PosixFileSystem()->MakeDirs(worker_.options().state_dir + "/local", 0700));
     ClientDirReader reader(dir);
@@ -224,18 +225,9 @@ class LocalSourceOp final : public Op {
     s.current = static_cast<int64_t>(stats.bytes_read);
     s.completed = progress::Clock::now();
     ctx.progress.Status(s);
-    HOIST_ASSIGN_OR_RETURN(oci::Digest tree, source::Checksum(mirror, "/", false, false));
-    const std::string name = "local-" + std::string(tree.encoded());
-    if (auto info = worker_.options().snapshotter->Stat(name); info) {
-      return std::vector<ResultRef>{worker_.Ref(name)};
-    }
-    HOIST_ASSIGN_OR_RETURN(auto snap, MountedSnapshot::Create(*worker_.options().snapshotter, "",
-                                                              true, worker_.options().state_dir));
-    HOIST_TRY(CopyTree(mirror, snap->path(), ctx.cancel.get()));
-    if (auto st = snap->Commit(name); !st) {
-      if (st.error().code() != Code::kAlreadyExists) return Unexpected(std::move(st).error());
-    }
-    return std::vector<ResultRef>{worker_.Ref(name)};
+    // The mirror itself is the result: the ops after this one read it through read-only
+    // views, and their cache keys come from the content they read, not from this result.
+    return std::vector<ResultRef>{worker_.Ref(id)};
   }
 
   std::string Name() const override { return "local://" + name_; }

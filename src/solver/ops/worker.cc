@@ -5,7 +5,9 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "base/hash.h"
+#include "base/file_system.h"
 #include "session/session.h"
+#include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
 
 namespace hoist::solver::ops {
@@ -17,6 +19,12 @@ std::string NewSnapshotKey(std::string_view prefix) {
 }
 
 oci::Digest DigestOf(std::string_view s) { return oci::Digest::Sha256Of(s); }
+
+bool IsMirrorId(std::string_view id) { return id.starts_with(kMirrorPrefix); }
+
+std::string MirrorPath(const std::string& state_dir, std::string_view id) {
+  return state_dir + "/local/" + std::string(id.substr(kMirrorPrefix.size()));
+}
 
 oci::Platform OpPlatform(const Worker& worker, const pb::Op& op) {
   if (!op.has_platform()) return worker.options().default_platform;
@@ -33,6 +41,31 @@ Result<std::unique_ptr<MountedSnapshot>> MountedSnapshot::Create(
     snapshot::Snapshotter& snapshotter, const std::string& parent, bool writable,
     const std::string& state_dir) {
   std::unique_ptr<MountedSnapshot> m(new MountedSnapshot(snapshotter));
+  if (IsMirrorId(parent)) {
+    // A local context mirror: bound read-only as it is, or copied into a fresh snapshot.
+    const std::string mirror = MirrorPath(state_dir, parent);
+    auto dir = TempDir::Create("mnt-", state_dir);
+    if (!dir) return Unexpected(std::move(dir).error());
+    m->dir_ = std::move(*dir);
+    if (!writable) {
+      m->done_ = true;
+      HOIST_ASSIGN_OR_RETURN(m->mount_, MountAll({Mount{.type = "bind",
+                                                       .source = mirror,
+                                                       .options = {"rbind", "ro"}}},
+                                                 m->dir_.path()));
+      return m;
+    }
+    m->key_ = NewSnapshotKey("active");
+    HOIST_ASSIGN_OR_RETURN(m->mounts_, snapshotter.Prepare(m->key_, ""));
+    auto mounted = MountAll(m->mounts_, m->dir_.path());
+    if (!mounted) {
+      (void)snapshotter.Remove(m->key_);
+      return Unexpected(std::move(mounted).error());
+    }
+    m->mount_ = std::move(*mounted);
+    HOIST_TRY(CopyTree(mirror, m->dir_.path(), nullptr));
+    return m;
+  }
   m->key_ = NewSnapshotKey(writable ? "active" : "view");
   HOIST_ASSIGN_OR_RETURN(m->mounts_, writable ? snapshotter.Prepare(m->key_, parent)
                                               : snapshotter.View(m->key_, parent));
@@ -107,6 +140,11 @@ Result<std::unique_ptr<Op>> Worker::Resolve(const oci::Digest& digest, std::stri
 }
 
 Result<std::optional<ResultRef>> Worker::Load(const std::string& id) {
+  if (internal::IsMirrorId(id)) {
+    auto st = PosixFileSystem()->Stat(internal::MirrorPath(options_.state_dir, id));
+    if (!st || !*st) return std::nullopt;
+    return Ref(id);
+  }
   auto info = options_.snapshotter->Stat(id);
   if (!info) {
     if (info.error().code() == Code::kNotFound) return std::nullopt;
@@ -117,6 +155,7 @@ Result<std::optional<ResultRef>> Worker::Load(const std::string& id) {
 }
 
 int64_t Worker::Size(const std::string& id) {
+  if (internal::IsMirrorId(id)) return 0;
   auto usage = options_.snapshotter->GetUsage(id);
   return usage ? usage->size : 0;
 }

@@ -25,6 +25,12 @@ Result<std::unique_ptr<Op>> MakeFileOp(Worker& worker, const oci::Digest& digest
 Result<std::unique_ptr<Op>> MakeMergeOp(Worker& worker, const oci::Digest& digest,
                                         const pb::Op& op, const llb::OpMetadata& metadata);
 
+// Results of local sources are their mirror directories, not snapshots: `mirror:<name>` is
+// `<state_dir>/local/<name>`. They are only read (views bind them read-only).
+inline constexpr std::string_view kMirrorPrefix = "mirror:";
+bool IsMirrorId(std::string_view id);
+std::string MirrorPath(const std::string& state_dir, std::string_view id);
+
 // A fresh snapshot key: `<prefix>-<random>`.
 std::string NewSnapshotKey(std::string_view prefix);
 
@@ -32,8 +38,8 @@ std::string NewSnapshotKey(std::string_view prefix);
 // Destruction unmounts, then removes the snapshot unless it was committed.
 class MountedSnapshot {
  public:
-  // Prepare (writable) or View (read-only) `parent` (a committed name; "" for empty) and mount
-  // it under `state_dir`.
+  // Prepare (writable) or View (read-only) `parent` (a committed name; "" for empty; or a
+  // local mirror) and mount it under `state_dir`.
   static Result<std::unique_ptr<MountedSnapshot>> Create(snapshot::Snapshotter& snapshotter,
                                                          const std::string& parent,
                                                          bool writable,
