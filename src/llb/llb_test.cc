@@ -628,8 +628,7 @@ TEST(LlbPath, CleanAndJoin) {
 
 // The multi-stage graph against the checked-in dump. HOIST_UPDATE_GOLDEN=1 rewrites it.
 TEST(LlbGolden, MultiStage) {
-  std::string path = std::string(__FILE__);
-  path = path.substr(0, path.rfind('/')) + "/testdata/multistage.jsonl";
+  const std::string path = std::string(HOIST_SOURCE_DIR) + "/src/llb/testdata/multistage.jsonl";
   auto dump = DumpLLB(MustMarshal(MultiStage()));
   ASSERT_TRUE(dump);
   if (std::getenv("HOIST_UPDATE_GOLDEN")) {

@@ -73,7 +73,8 @@ class SolveRun {
   // Runs on a pool thread.
   Completion Work(size_t v, std::vector<ResultRef> inputs, std::vector<std::string> input_keys);
   Result<std::vector<ResultRef>> RunOrJoin(size_t v, const std::string& key, const OpContext& ctx,
-                                           const std::vector<ResultRef>& inputs, Outcome* outcome,
+                                           const std::vector<ResultRef>& inputs,
+                                           bool may_use_cache, Outcome* outcome,
                                            progress::Time* started);
   Result<std::optional<std::vector<ResultRef>>> LoadCached(const std::string& key);
   void Emit(size_t v, std::optional<progress::Time> started, std::optional<progress::Time> completed,
@@ -132,7 +133,8 @@ Result<std::optional<std::vector<ResultRef>>> SolveRun::LoadCached(const std::st
 Result<std::vector<ResultRef>> SolveRun::RunOrJoin(size_t v, const std::string& key,
                                                    const OpContext& ctx,
                                                    const std::vector<ResultRef>& inputs,
-                                                   Outcome* outcome, progress::Time* started) {
+                                                   bool may_use_cache, Outcome* outcome,
+                                                   progress::Time* started) {
   for (;;) {
     HOIST_TRY(ctx.cancel->Check());
     std::shared_ptr<Flight> flight;
@@ -150,8 +152,20 @@ Result<std::vector<ResultRef>> SolveRun::RunOrJoin(size_t v, const std::string& 
     Emit(v, *started, std::nullopt, false, "");
     if (owner) {
       *outcome = Outcome::kExecuted;
-      Result<std::vector<ResultRef>> out = states_[v].op->Exec(ctx, inputs);
-      if (out) {
+      // Another solve may have finished this very work between our cache lookup and taking
+      // the flight (it records before it lets go of the flight): look again.
+      std::optional<std::vector<ResultRef>> recorded;
+      if (may_use_cache) {
+        auto again = LoadCached(key);
+        if (again && *again) {
+          recorded = std::move(**again);
+          *outcome = Outcome::kMerged;
+        }
+      }
+      Result<std::vector<ResultRef>> out =
+          recorded ? Result<std::vector<ResultRef>>(std::move(*recorded))
+                   : states_[v].op->Exec(ctx, inputs);
+      if (out && !recorded) {
         int64_t size = 0;
         CacheRecord rec;
         rec.cache_key = key;
@@ -234,7 +248,7 @@ Completion SolveRun::Work(size_t v, std::vector<ResultRef> inputs,
       }
     }
     progress::Time started{};
-    auto out = RunOrJoin(v, c.cache_key, ctx, inputs, &c.outcome, &started);
+    auto out = RunOrJoin(v, c.cache_key, ctx, inputs, !ignore, &c.outcome, &started);
     progress::Time done = progress::Clock::now();
     if (out) {
       Emit(v, started, done, false, "");

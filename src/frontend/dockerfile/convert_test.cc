@@ -55,8 +55,8 @@ struct Fixture {
 };
 
 std::string TestDataPath(const std::string& name) {
-  std::string dir = __FILE__;
-  return dir.substr(0, dir.rfind('/')) + "/testdata/convert/" + name;
+  // Not __FILE__: ccache's base-dir rewriting makes it relative to the build dir.
+  return std::string(HOIST_SOURCE_DIR) + "/src/frontend/dockerfile/testdata/convert/" + name;
 }
 
 std::string ReadAll(const std::string& path) {
