@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -334,6 +335,61 @@ Status WriteMetadataFile(const std::string& path, const ExportResult& r) {
   return WriteFileAtomic(PosixFileSystem(), path, j.dump(2) + "\n");
 }
 
+// Passes progress on and remembers the first vertex that failed.
+class FailureTracker final : public progress::ProgressWriter {
+ public:
+  explicit FailureTracker(progress::ProgressWriter* next) : next_(next) {}
+  void Write(progress::SolveStatus status) override {
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& v : status.vertexes) {
+        if (!v.error.empty() && failed_.empty()) failed_ = v.digest;
+      }
+    }
+    next_->Write(std::move(status));
+  }
+  std::string failed() const {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+
+ private:
+  progress::ProgressWriter* next_;
+  mutable std::mutex mu_;
+  std::string failed_;
+};
+
+// BuildKit's excerpt of the Dockerfile lines a failed step came from.
+std::string DockerfileExcerpt(const std::string& name, const std::string& text,
+                              const llb::Definition& def, const std::string& digest) {
+  auto d = oci::Digest::Parse(digest);
+  if (!d) return "";
+  auto it = def.metadata.find(*d);
+  if (it == def.metadata.end()) return "";
+  auto lines = it->second.description.find("hoist.dockerfile.lines");
+  if (lines == it->second.description.end()) return "";
+  int start = 0, end = 0;
+  if (std::sscanf(lines->second.c_str(), "%d:%d", &start, &end) != 2 || start <= 0) return "";
+  std::vector<std::string> all;
+  for (size_t from = 0; from < text.size();) {
+    size_t nl = text.find('\n', from);
+    if (nl == std::string::npos) nl = text.size();
+    all.push_back(text.substr(from, nl - from));
+    from = nl + 1;
+  }
+  const int first = std::max(1, start - 2);
+  const int last = std::min<int>(static_cast<int>(all.size()), end + 2);
+  std::string out = fmt::format("{}:{}\n--------------------\n", name,
+                                start == end ? std::to_string(start)
+                                             : fmt::format("{}-{}", start, end));
+  for (int i = first; i <= last; ++i) {
+    const bool hit = i >= start && i <= end;
+    out += fmt::format("{:>4} | {}{}\n", i, hit ? ">>> " : "    ", all[i - 1]);
+  }
+  out += "--------------------\n";
+  return out;
+}
+
 std::atomic<CancelContext*> g_cancel{nullptr};
 
 void OnSignal(int) {
@@ -442,8 +498,9 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
+  FailureTracker tracker(display->writer());
   auto solved = solver.Solve(converted.definition,
-                             {.no_cache = args.no_cache, .progress = display->writer()}, cancel);
+                             {.no_cache = args.no_cache, .progress = &tracker}, cancel);
   Status st = solved ? OkStatus() : Status(Unexpected(solved.error()));
   ExportResult exported;
   if (st) {
@@ -462,6 +519,11 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
     });
   }
   display->Finish();
+  if (!solved && solved.error().code() != Code::kCancelled) {
+    const std::string excerpt =
+        DockerfileExcerpt(file_name, *dockerfile, converted.definition, tracker.failed());
+    if (!excerpt.empty()) std::fputs(excerpt.c_str(), stderr);
+  }
   g_cancel = nullptr;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);

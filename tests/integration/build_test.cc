@@ -126,6 +126,9 @@ TEST_F(BuildTest, FailingRunNamesTheCommandAndExitCode) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("did not complete successfully: exit code: 3"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("before-fail"), std::string::npos) << r.err;
+  // The Dockerfile excerpt of the failed step, as BuildKit prints it.
+  EXPECT_NE(r.err.find("Dockerfile:2\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("   2 | >>> RUN echo before-fail && exit 3"), std::string::npos) << r.err;
 }
 
 TEST_F(BuildTest, NamedContextsReplaceAStageOrABaseAndCarryEnv) {

@@ -217,6 +217,7 @@ Result<void> DispatchCopy(DispatchState& d, CopyConfig cfg, DispatchContext& dct
 
   llb::OpOptions file_op;
   file_op.custom_name = pg_name;
+  file_op.description = DfCmd(cfg.code, cfg.start_line, cfg.end_line);
   if (cfg.link && cfg.chmod.empty()) {
     std::string pg_id = "link-" + hoist::Sha256Hex(pg_name + "\n" + msg).substr(0, 25);
     --d.cmd_index;

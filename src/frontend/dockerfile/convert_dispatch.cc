@@ -165,8 +165,10 @@ std::vector<std::string> WithShell(const oci::ImageConfig& img,
   return shell;
 }
 
-std::map<std::string, std::string> DfCmd(std::string_view code) {
-  return {{"com.docker.dockerfile.v1.command", std::string(code)}};
+std::map<std::string, std::string> DfCmd(std::string_view code, int start_line, int end_line) {
+  std::map<std::string, std::string> d = {{"com.docker.dockerfile.v1.command", std::string(code)}};
+  if (start_line > 0) d["hoist.dockerfile.lines"] = fmt::format("{}:{}", start_line, end_line);
+  return d;
 }
 
 llb::OpOptions OpWithName(std::string name, std::string_view code) {
@@ -515,6 +517,8 @@ Result<void> Dispatch(DispatchState& d, Command& cmd, DispatchContext& dctx) {
     HOIST_TRY(DispatchRun(d, cmd, *c, dctx));
   } else if (auto* c = std::get_if<AddCommand>(&in.command)) {
     CopyConfig cfg;
+    cfg.start_line = in.start_line;
+    cfg.end_line = in.end_line;
     cfg.params = c->sources_and_dest;
     HOIST_TRY(ExpandSources(cfg.params, lex, d.state));
     HOIST_ASSIGN_OR_RETURN(cfg.chown, Expand(c->chown, lex, d.state));
@@ -536,6 +540,8 @@ Result<void> Dispatch(DispatchState& d, Command& cmd, DispatchContext& dctx) {
     }
   } else if (auto* c = std::get_if<CopyCommand>(&in.command)) {
     CopyConfig cfg;
+    cfg.start_line = in.start_line;
+    cfg.end_line = in.end_line;
     cfg.params = c->sources_and_dest;
     HOIST_TRY(ExpandSources(cfg.params, lex, d.state));
     HOIST_ASSIGN_OR_RETURN(cfg.chown, Expand(c->chown, lex, d.state));

@@ -198,7 +198,7 @@ Result<void> DispatchRun(DispatchState& d, Command& cmd, const RunCommand& c,
   }
   if (c.cmd.prepend_shell) args = WithShell(d.image, args);
   ro.args = args;
-  ro.op.description = DfCmd(cmd.instr.code);
+  ro.op.description = DfCmd(cmd.instr.code, cmd.instr.start_line, cmd.instr.end_line);
   if (dctx.proxy_env) ro.proxy_env = dctx.proxy_env;
   HOIST_TRY(RunMounts(d, cmd, c, dctx, ro));
 

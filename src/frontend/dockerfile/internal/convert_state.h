@@ -124,6 +124,8 @@ struct CopyConfig {
   llb::State source;
   bool is_add = false;
   std::string code;  // the instruction as written, for names
+  int start_line = 0;  // where it is in the Dockerfile
+  int end_line = 0;
   std::string chown;
   std::string chmod;
   bool link = false;
@@ -147,7 +149,11 @@ std::string UppercaseCmd(std::string_view s);
 std::string ProcessCmdEnv(const ShellLex& lex, std::string_view cmd, const ShellEnv& env);
 std::vector<std::string> WithShell(const oci::ImageConfig& img,
                                    const std::vector<std::string>& args);
-std::map<std::string, std::string> DfCmd(std::string_view code);
+// The op description of an instruction: its text and, when known, its lines
+// (`hoist.dockerfile.lines` = "START:END"), which the client uses to show the Dockerfile
+// excerpt of a failed step.
+std::map<std::string, std::string> DfCmd(std::string_view code, int start_line = 0,
+                                         int end_line = 0);
 llb::OpOptions OpWithName(std::string name, std::string_view code);
 std::string JoinPath(std::string_view a, std::string_view b);
 using ::hoist::CleanPath;  // Go's path.Clean (base/pattern_matcher.h)
