@@ -179,6 +179,33 @@ TEST_F(BuildTest, TwoStoresAttachedAtOnceEachReadByItsId) {
   EXPECT_TRUE(std::filesystem::exists(s_ / "out/two-busybox"));
 }
 
+TEST_F(BuildTest, EachPlatformSelectsItsOwnManifestFromAnIndex) {
+  // SPEC §5 case 2: a two-platform index in a layout.
+  RunResult made = Sh(std::string(HOIST_SOURCE_DIR) + "/scripts/make-multiplatform-layout " +
+                      Quote(s_ / "base") + " 1.36 " + Quote(s_ / "multi"));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string index_digest = made.out.substr(0, 71);
+  Dockerfile("FROM base\nCOPY a.txt /a.txt\n");
+  WriteFile(s_ / "ctx/a.txt", "a\n");
+  for (const std::string arch : {"amd64", "arm64"}) {
+    RunResult r = Build("--platform linux/" + arch + " --build-context base=oci-layout://" +
+                        Quote(s_ / "multi:multi") + " -o type=oci,tar=false,dest=" +
+                        Quote(s_ / ("out-" + arch)));
+    ASSERT_EQ(r.exit_code, 0) << arch << "\n" << r.err;
+    RunResult cfg = Sh("skopeo inspect --config oci:" + Quote(s_ / ("out-" + arch)) + ":latest");
+    ASSERT_EQ(cfg.exit_code, 0) << cfg.err;
+    json c = json::parse(cfg.out);
+    EXPECT_EQ(c["architecture"], arch);
+    EXPECT_NE(c["config"]["Env"].dump().find("ARCH=" + arch), std::string::npos) << c.dump();
+  }
+  // A platform the index lacks.
+  RunResult r = Build("--platform linux/s390x --build-context base=oci-layout://" +
+                      Quote(s_ / "multi:multi"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("no match for platform in manifest " + index_digest), std::string::npos)
+      << r.err;
+}
+
 TEST_F(BuildTest, ReadOnlyLayoutWorks) {
   ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "ro") + " && mount --bind " + Quote(s_ / "base") + " " +
                Quote(s_ / "ro") + " && mount -o remount,bind,ro " + Quote(s_ / "ro"))
