@@ -126,6 +126,7 @@ Status Prune(const std::string& root, bool all, const std::string& keep_storage)
     // Context mirrors and cache mounts hold no records; --all drops them too.
     HOIST_TRY(RemoveAll(engine->root() + "/ops/local"));
     HOIST_TRY(RemoveAll(engine->root() + "/ops/cache-mounts"));
+    HOIST_TRY(RemoveAll(engine->root() + "/ops/http"));
   }
   HOIST_TRY(RemoveAll(engine->root() + "/diffs"));
   for (const auto& r : report.removed) {

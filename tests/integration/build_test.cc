@@ -206,6 +206,44 @@ TEST_F(BuildTest, EachPlatformSelectsItsOwnManifestFromAnIndex) {
       << r.err;
 }
 
+TEST_F(BuildTest, AddFromHttpWithChecksumAndLocalTarExtraction) {
+  // A web server on loopback serving a file and a tarball.
+  std::filesystem::create_directories(s_ / "www");
+  WriteFile(s_ / "www/hello.txt", "hello over http\n");
+  ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "t/pkg") + " && echo packed > " + Quote(s_ / "t/pkg/in.txt") +
+               " && tar -czf " + Quote(s_ / "ctx/pkg.tar.gz") + " -C " + Quote(s_ / "t") + " pkg")
+                .exit_code, 0);
+  RunResult server = Sh("cd " + Quote(s_ / "www") +
+                        " && (python3 -m http.server 0 --bind 127.0.0.1 > ../http.log 2>&1 & echo $!)");
+  const int pid = std::stoi(server.out);
+  std::string port;
+  for (int i = 0; i < 100 && port.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string log = ReadFileOrEmpty(s_ / "http.log");
+    const size_t at = log.find("port ");
+    if (at != std::string::npos) port = log.substr(at + 5, log.find(' ', at + 5) - at - 5);
+  }
+  ASSERT_FALSE(port.empty()) << ReadFileOrEmpty(s_ / "http.log");
+  const std::string url = "http://127.0.0.1:" + port;
+  const std::string sum = "sha256:" + Sh("sha256sum " + Quote(s_ / "www/hello.txt")).out.substr(0, 64);
+  Dockerfile("FROM base\nADD --checksum=" + sum + " " + url + "/hello.txt /dl/\n"
+             "ADD pkg.tar.gz /opt/\nRUN cat /dl/hello.txt /opt/pkg/in.txt > /both\n");
+  RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/both"), "hello over http\npacked\n");
+  // A wrong checksum and a missing file are named.
+  const std::string wrong = "sha256:" + std::string(64, '0');
+  Dockerfile("FROM base\nADD --checksum=" + wrong + " " + url + "/hello.txt /dl/\n");
+  r = Build(BaseContext());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("digest mismatch " + wrong + ": " + sum), std::string::npos) << r.err;
+  Dockerfile("FROM base\nADD " + url + "/missing.txt /dl/\n");
+  r = Build(BaseContext());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("invalid response status 404"), std::string::npos) << r.err;
+  ::kill(pid, SIGTERM);
+}
+
 TEST_F(BuildTest, ReadOnlyLayoutWorks) {
   ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "ro") + " && mount --bind " + Quote(s_ / "base") + " " +
                Quote(s_ / "ro") + " && mount -o remount,bind,ro " + Quote(s_ / "ro"))

@@ -1,6 +1,11 @@
 // Source ops: oci-layout (a client's OCI store through the session), local (a client dir),
 // and the schemes hoist refuses with a message saying what to use instead.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -15,6 +20,7 @@
 #include "solver/ops/internal/ops.h"
 #include "solver/ops/internal/tree_util.h"
 #include "source/local_source.h"
+#include "source/http_source.h"
 #include "source/oci_layout_source.h"
 
 namespace hoist::solver::ops::internal {
@@ -272,6 +278,98 @@ class LocalSourceOp final : public Op {
   std::shared_ptr<session::Session> session_;
 };
 
+// A file downloaded over http(s) (ADD https://...). With a checksum the cache key is known
+// without downloading; otherwise the file is fetched first and keyed by its content.
+class HttpSourceOp final : public Op {
+ public:
+  HttpSourceOp(Worker& worker, std::string url, std::map<std::string, std::string> attrs)
+      : worker_(worker), url_(std::move(url)), attrs_(std::move(attrs)) {}
+
+  Result<CacheMap> GetCacheMap(const OpContext& ctx) override {
+    std::string key = "http\n" + url_ + "\n";
+    for (const auto& [k, v] : attrs_) key += k + "=" + v + "\n";
+    if (Attr("http.checksum").empty()) {
+      HOIST_TRY(EnsureFetched(ctx));
+      key += "content=" + fetched_->digest.str() + "\n";
+    }
+    return CacheMap{.digest = DigestOf(key)};
+  }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>&) override {
+    HOIST_TRY(EnsureFetched(ctx));
+    std::string filename = Attr("http.filename");
+    if (filename.empty()) filename = "__unnamed__";
+    if (filename.find('/') != std::string::npos || filename == "." || filename == "..") {
+      return MakeError(Code::kInvalidArgument, fmt::format("invalid filename \"{}\"", filename));
+    }
+    uint32_t perm = 0600;
+    if (auto p = Attr("http.perm"); !p.empty()) perm = static_cast<uint32_t>(std::strtoul(p.c_str(), nullptr, 8)) & 0777;
+    const uid_t uid = static_cast<uid_t>(std::strtoul(Attr("http.uid").c_str(), nullptr, 10));
+    const gid_t gid = static_cast<gid_t>(std::strtoul(Attr("http.gid").c_str(), nullptr, 10));
+    HOIST_ASSIGN_OR_RETURN(auto snap, MountedSnapshot::Create(*worker_.options().snapshotter, "",
+                                                              true, worker_.options().state_dir));
+    const std::string dest = snap->path() + "/" + filename;
+    if (::rename(file_.c_str(), dest.c_str()) != 0) {
+      // Different filesystems: copy.
+      std::ifstream in(file_, std::ios::binary);
+      std::ofstream out(dest, std::ios::binary);
+      out << in.rdbuf();
+      if (!out) return Unexpected(ErrnoError(errno, "store download"));
+    }
+    if (::chmod(dest.c_str(), perm) != 0 || ::lchown(dest.c_str(), uid, gid) != 0) {
+      return Unexpected(ErrnoError(errno, "store download"));
+    }
+    if (fetched_->last_modified) {
+      struct timespec times[2] = {{*fetched_->last_modified, 0}, {*fetched_->last_modified, 0}};
+      ::utimensat(AT_FDCWD, dest.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    }
+    const std::string name = NewSnapshotKey("http");
+    HOIST_TRY(snap->Commit(name));
+    fetched_.reset();
+    return std::vector<ResultRef>{worker_.Ref(name)};
+  }
+
+  std::string Name() const override { return url_; }
+
+ private:
+  std::string Attr(const std::string& key) const {
+    auto it = attrs_.find(key);
+    return it == attrs_.end() ? "" : it->second;
+  }
+
+  Status EnsureFetched(const OpContext& ctx) {
+    std::lock_guard lock(mu_);
+    if (fetched_) return OkStatus();
+    source::HttpFetchOptions options;
+    options.cancel = ctx.cancel.get();
+    if (auto c = Attr("http.checksum"); !c.empty()) {
+      HOIST_ASSIGN_OR_RETURN(oci::Digest d, oci::Digest::Parse(c));
+      options.checksum = d;
+    }
+    const std::string dir = worker_.options().state_dir + "/http";
+    HOIST_TRY(PosixFileSystem()->MakeDirs(dir, 0700));
+    file_ = dir + "/" + session::NewRandomId();
+    VertexStatus s{.id = url_, .name = url_};
+    s.started = progress::Clock::now();
+    ctx.progress.Status(s);
+    auto r = source::HttpFetch(url_, file_, options);
+    if (!r) return Unexpected(std::move(r).error().Wrap(url_));
+    s.current = s.total = r->size;
+    s.completed = progress::Clock::now();
+    ctx.progress.Status(s);
+    fetched_ = *r;
+    return OkStatus();
+  }
+
+  Worker& worker_;
+  std::string url_;
+  std::map<std::string, std::string> attrs_;
+  std::mutex mu_;
+  std::optional<source::HttpFetchResult> fetched_;
+  std::string file_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Op>> MakeSourceOp(Worker& worker, const oci::Digest& digest,
@@ -300,7 +398,10 @@ Result<std::unique_ptr<Op>> MakeSourceOp(Worker& worker, const oci::Digest& dige
                                  "NAME=oci-layout://PATH[:TAG]",
                                  identifier.substr(scheme_end + 3)));
   }
-  if (scheme == "git" || scheme == "http" || scheme == "https") {
+  if (scheme == "http" || scheme == "https") {
+    return std::make_unique<HttpSourceOp>(worker, identifier, Attrs(src));
+  }
+  if (scheme == "git") {
     return MakeError(Code::kUnimplemented,
                      fmt::format("{} sources are not supported yet: {}", scheme, identifier));
   }
