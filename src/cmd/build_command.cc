@@ -26,6 +26,8 @@
 #include "exporter/snapshot_image.h"
 #include "frontend/dockerfile/convert.h"
 #include "llb/dump.h"
+#include "oci/index.h"
+#include "oci/media_types.h"
 #include "source/oci_layout_source.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/worker.h"
@@ -250,61 +252,122 @@ Result<archive::CompressorOptions> CompressionOf(const client::OutputSpec& spec)
 }
 
 struct ExportResult {
-  std::optional<exporter::SnapshotImage> image;
+  std::optional<oci::Descriptor> root;    // the image (manifest or index) exported
+  std::optional<oci::Descriptor> config;  // single-platform images only
   std::vector<content::LayoutName> names;
 };
 
-Status Export(Engine& engine, solver::ops::Worker& worker, const std::string& result,
-              const frontend::dockerfile::ConvertResult& converted, const BuildArgs& args,
+// One platform's build: its result and what the frontend made of it.
+struct PlatformResult {
+  std::optional<oci::Platform> platform;
+  std::string snapshot;
+  frontend::dockerfile::ConvertResult converted;
+  std::unique_ptr<solver::ops::Worker> worker;
+};
+
+// `linux_arm64_v8`, the directory BuildKit's local exporter gives each platform.
+std::string PlatformDir(const oci::Platform& p) {
+  std::string d = p.os + "_" + p.architecture;
+  if (!p.variant.empty()) d += "_" + p.variant;
+  return d;
+}
+
+// The image for every platform, and an index over them when there are several.
+Result<ExportResult> WriteImages(Engine& engine, const std::vector<PlatformResult>& results,
+                                 const client::OutputSpec& spec, std::optional<int64_t> epoch) {
+  exporter::SnapshotImageOptions io;
+  HOIST_ASSIGN_OR_RETURN(io.layer.compression, CompressionOf(spec));
+  io.epoch = epoch;
+  if (auto it = spec.attrs.find("rewrite-timestamp"); it != spec.attrs.end()) {
+    HOIST_ASSIGN_OR_RETURN(io.rewrite_timestamps,
+                           client::ParseBoolAttr("rewrite-timestamp", it->second));
+  }
+  io.diff_cache_dir = engine.root() + "/diffs";
+  ExportResult out;
+  std::vector<oci::Descriptor> manifests;
+  for (const PlatformResult& r : results) {
+    HOIST_ASSIGN_OR_RETURN(exporter::SnapshotImage image,
+                           exporter::WriteSnapshotImage(engine.snapshotter(), engine.content(),
+                                                        r.snapshot, r.converted.image, io));
+    manifests.push_back(image.manifest);
+    out.config = image.config;
+  }
+  if (manifests.size() == 1) {
+    out.root = manifests[0];
+    return out;
+  }
+  oci::Index index;
+  index.media_type = std::string(oci::kMediaTypeImageIndex);
+  index.manifests = manifests;
+  const std::string json = oci::SerializeIndex(index);
+  HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, content::WriteBlob(engine.content(), json));
+  out.root = oci::Descriptor{.media_type = std::string(oci::kMediaTypeImageIndex),
+                             .digest = info.digest,
+                             .size = info.size};
+  out.config.reset();
+  return out;
+}
+
+Status Export(Engine& engine, const std::vector<PlatformResult>& results, const BuildArgs& args,
               const std::vector<client::OutputSpec>& outputs, std::optional<int64_t> epoch,
               ExportResult* out) {
+  const bool multi = results.size() > 1;
   for (const client::OutputSpec& spec : outputs) {
     const std::string dest = spec.attrs.contains("dest") ? spec.attrs.at("dest") : "";
     if (spec.type == "local") {
       if (dest.empty()) return MakeError(Code::kInvalidArgument, "output type=local needs dest=DIR");
-      HOIST_TRY(CopyTreeOut(worker, result, dest));
+      for (const PlatformResult& r : results) {
+        const std::string where = multi ? dest + "/" + PlatformDir(*r.platform) : dest;
+        HOIST_TRY(CopyTreeOut(*r.worker, r.snapshot, where));
+      }
       continue;
     }
     if (spec.type == "tar") {
+      if (multi) {
+        return MakeError(Code::kUnimplemented,
+                         "output type=tar takes one platform; use type=local or type=oci for "
+                         "several");
+      }
       HOIST_TRY(WithTarDestination("tar", dest, [&](archive::ByteSink* sink) {
-        return WriteTreeTar(worker, result, sink);
+        return WriteTreeTar(*results[0].worker, results[0].snapshot, sink);
       }));
       continue;
     }
     if (spec.type == "oci" || spec.type == "docker") {
-      exporter::SnapshotImageOptions io;
-      HOIST_ASSIGN_OR_RETURN(io.layer.compression, CompressionOf(spec));
-      io.epoch = epoch;
-      if (auto it = spec.attrs.find("rewrite-timestamp"); it != spec.attrs.end()) {
-        HOIST_ASSIGN_OR_RETURN(io.rewrite_timestamps,
-                               client::ParseBoolAttr("rewrite-timestamp", it->second));
-      }
-      io.diff_cache_dir = engine.root() + "/diffs";
-      HOIST_ASSIGN_OR_RETURN(exporter::SnapshotImage image,
-                             exporter::WriteSnapshotImage(engine.snapshotter(), engine.content(),
-                                                          result, converted.image, io));
-      HOIST_ASSIGN_OR_RETURN(std::vector<content::LayoutName> names, ImageNames(spec, args.tags));
       bool tar = true;
       if (auto it = spec.attrs.find("tar"); it != spec.attrs.end()) {
         HOIST_ASSIGN_OR_RETURN(tar, client::ParseBoolAttr("tar", it->second));
       }
+      if (!tar && spec.type == "docker") {
+        return MakeError(Code::kInvalidArgument, "output type=docker does not support tar=false");
+      }
+      if (!tar && dest.empty()) {
+        return MakeError(Code::kInvalidArgument, "output type=oci,tar=false needs dest=DIR");
+      }
+      if (tar && dest.empty()) {
+        return MakeError(Code::kInvalidArgument,
+                         fmt::format("output type={} needs dest=FILE (or dest=- for stdout)",
+                                     spec.type));
+      }
+      if (multi && spec.type == "docker") {
+        return MakeError(Code::kInvalidArgument,
+                         "docker exporter does not support exporting manifest lists, use the "
+                         "oci exporter");
+      }
+      HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, spec, epoch));
+      HOIST_ASSIGN_OR_RETURN(images.names, ImageNames(spec, args.tags));
       if (!tar) {
-        if (spec.type == "docker") {
-          return MakeError(Code::kInvalidArgument, "output type=docker does not support tar=false");
-        }
-        if (dest.empty()) return MakeError(Code::kInvalidArgument, "output type=oci,tar=false needs dest=DIR");
         HOIST_TRY(exporter::ExportToLayoutDirectory(PosixFileSystem(), engine.content(),
-                                                    image.manifest, names, dest));
+                                                    *images.root, images.names, dest));
       } else {
         exporter::ArchiveOptions ao{.format = spec.type == "docker" ? exporter::ArchiveFormat::kDocker
                                                                     : exporter::ArchiveFormat::kOci,
-                                    .names = names};
+                                    .names = images.names};
         HOIST_TRY(WithTarDestination(spec.type, dest, [&](archive::ByteSink* sink) {
-          return exporter::WriteImageArchive(engine.content(), image.manifest, ao, sink);
+          return exporter::WriteImageArchive(engine.content(), *images.root, ao, sink);
         }));
       }
-      out->image = std::move(image);
-      out->names = std::move(names);
+      *out = std::move(images);
       continue;
     }
     if (spec.type == "image" || spec.type == "registry") {
@@ -319,12 +382,12 @@ Status Export(Engine& engine, solver::ops::Worker& worker, const std::string& re
 
 Status WriteMetadataFile(const std::string& path, const ExportResult& r) {
   nlohmann::json j = nlohmann::json::object();
-  if (r.image) {
-    j["containerimage.digest"] = r.image->manifest.digest.str();
-    j["containerimage.config.digest"] = r.image->config.digest.str();
-    j["containerimage.descriptor"] = {{"mediaType", r.image->manifest.media_type},
-                                      {"digest", r.image->manifest.digest.str()},
-                                      {"size", r.image->manifest.size}};
+  if (r.root) {
+    j["containerimage.digest"] = r.root->digest.str();
+    if (r.config) j["containerimage.config.digest"] = r.config->digest.str();
+    j["containerimage.descriptor"] = {{"mediaType", r.root->media_type},
+                                      {"digest", r.root->digest.str()},
+                                      {"size", r.root->size}};
     std::string names;
     for (const auto& n : r.names) {
       if (!names.empty()) names += ",";
@@ -404,15 +467,19 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
     HOIST_ASSIGN_OR_RETURN(client::OutputSpec spec, client::ParseOutputSpec(o));
     outputs.push_back(std::move(spec));
   }
-  std::optional<oci::Platform> platform;
-  if (!args.platform.empty()) {
-    if (args.platform.find(',') != std::string::npos) {
-      return MakeError(Code::kUnimplemented,
-                       "building for several platforms at once is not supported yet");
-    }
-    HOIST_ASSIGN_OR_RETURN(oci::Platform p, oci::ParsePlatform(args.platform));
-    platform = oci::Normalize(p);
+  // --platform a,b: one solve per platform, exported together (an index for images).
+  std::vector<std::optional<oci::Platform>> platforms;
+  for (size_t from = 0; from < args.platform.size();) {
+    size_t comma = args.platform.find(',', from);
+    if (comma == std::string::npos) comma = args.platform.size();
+    const std::string one = args.platform.substr(from, comma - from);
+    from = comma + 1;
+    if (one.empty()) continue;
+    HOIST_ASSIGN_OR_RETURN(oci::Platform p, oci::ParsePlatform(one));
+    platforms.push_back(oci::Normalize(p));
   }
+  if (platforms.empty()) platforms.push_back(std::nullopt);
+  const std::optional<oci::Platform> platform = platforms.front();
 
   // Client side: attach the context, the Dockerfile's directory, stores and secrets.
   HOIST_ASSIGN_OR_RETURN(client::PreparedBuild prepared, client::PrepareBuild(args.flags));
@@ -454,6 +521,8 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
     co.build_args[a.substr(0, eq)] = a.substr(eq + 1);
   }
   co.target = args.target;
+  // BUILDPLATFORM is where RUN steps execute: this machine.
+  co.build_platform = oci::HostPlatform();
   if (platform) co.target_platforms = {*platform};
   co.frontend_opts = prepared.frontend_attrs;
   co.session_id = session->id();
@@ -477,21 +546,7 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   HOIST_TRY(engine->sessions().Register(session));
   EngineResolver resolver(&engine->sessions(), {session->id()});
   co.resolver = &resolver;
-  HOIST_ASSIGN_OR_RETURN(auto converted, frontend::dockerfile::ConvertToLLB(*dockerfile, co));
-  for (const auto& w : converted.warnings) {
-    std::fprintf(stderr, "WARNING: %s\n", w.short_message.c_str());
-  }
-
-  solver::ops::Worker worker({.snapshotter = &engine->snapshotter(),
-                              .layers = &engine->layers(),
-                              .content = &engine->content(),
-                              .executor = engine->executor(),
-                              .sessions = &engine->sessions(),
-                              .session_ids = {session->id()},
-                              .state_dir = engine->root() + "/ops",
-                              .default_platform = platform.value_or(oci::HostPlatform())});
   HOIST_TRY(PosixFileSystem()->MakeDirs(engine->root() + "/ops", 0700));
-  solver::Solver solver(&worker, &worker, &engine->cache());
 
   auto cancel = CancelContext::Background();
   g_cancel = cancel.get();
@@ -499,29 +554,64 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   std::signal(SIGTERM, OnSignal);
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
   FailureTracker tracker(display->writer());
-  auto solved = solver.Solve(converted.definition,
-                             {.no_cache = args.no_cache, .progress = &tracker}, cancel);
-  Status st = solved ? OkStatus() : Status(Unexpected(solved.error()));
+  std::vector<PlatformResult> results;
+  Status st;
+  std::optional<frontend::dockerfile::ConvertResult> failed_conversion;
+  for (const std::optional<oci::Platform>& p : platforms) {
+    if (p) co.target_platforms = {*p};
+    auto converted = frontend::dockerfile::ConvertToLLB(*dockerfile, co);
+    if (!converted) {
+      st = Unexpected(std::move(converted).error());
+      break;
+    }
+    for (const auto& w : converted->warnings) {
+      std::fprintf(stderr, "WARNING: %s\n", w.short_message.c_str());
+    }
+    auto worker = std::make_unique<solver::ops::Worker>(solver::ops::WorkerOptions{
+        .snapshotter = &engine->snapshotter(),
+        .layers = &engine->layers(),
+        .content = &engine->content(),
+        .executor = engine->executor(),
+        .sessions = &engine->sessions(),
+        .session_ids = {session->id()},
+        .state_dir = engine->root() + "/ops",
+        .default_platform = p.value_or(oci::HostPlatform())});
+    solver::Solver solver(worker.get(), worker.get(), &engine->cache());
+    auto solved = solver.Solve(converted->definition,
+                               {.no_cache = args.no_cache, .progress = &tracker}, cancel);
+    if (!solved) {
+      st = Unexpected(std::move(solved).error());
+      failed_conversion = std::move(*converted);
+      break;
+    }
+    std::string result;
+    if (solved->ref.empty()) {
+      auto empty = worker->EmptyRef();
+      if (!empty) {
+        st = Unexpected(std::move(empty).error());
+        break;
+      }
+      result = empty->id();
+    } else {
+      result = solved->ref.id();
+    }
+    results.push_back({.platform = p, .snapshot = result, .converted = std::move(*converted),
+                       .worker = std::move(worker)});
+  }
   ExportResult exported;
   if (st) {
-    std::string result = solved->ref.empty() ? std::string(solver::ops::kEmptySnapshot)
-                                             : solved->ref.id();
-    if (solved->ref.empty()) {
-      HOIST_ASSIGN_OR_RETURN(auto empty, worker.EmptyRef());
-      result = empty.id();
-    }
     if (outputs.empty()) {
       std::fprintf(stderr, "WARNING: No output specified; the build result will only remain in "
                            "the build cache. Use -o type=oci,dest=FILE (or --output) to keep it.\n");
     }
     st = display->Step("exporting", [&] {
-      return Export(*engine, worker, result, converted, args, outputs, epoch, &exported);
+      return Export(*engine, results, args, outputs, epoch, &exported);
     });
   }
   display->Finish();
-  if (!solved && solved.error().code() != Code::kCancelled) {
-    const std::string excerpt =
-        DockerfileExcerpt(file_name, *dockerfile, converted.definition, tracker.failed());
+  if (!st && st.error().code() != Code::kCancelled && failed_conversion) {
+    const std::string excerpt = DockerfileExcerpt(file_name, *dockerfile,
+                                                  failed_conversion->definition, tracker.failed());
     if (!excerpt.empty()) std::fputs(excerpt.c_str(), stderr);
   }
   g_cancel = nullptr;

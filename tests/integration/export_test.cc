@@ -182,6 +182,46 @@ TEST_F(ExportTest, PeersReadRunAndRebuildFromWhatHoistWrote) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST_F(ExportTest, SeveralPlatformsGiveAnIndexAndForeignRunsNeedAnEmulator) {
+  // A cross build: RUN on the build platform, COPY into each target platform.
+  WriteFile(s_ / "ctx/Dockerfile",
+            "FROM --platform=$BUILDPLATFORM base AS build\n"
+            "RUN echo built-here > /info\n"
+            "FROM base\n"
+            "ARG TARGETARCH\n"
+            "COPY --from=build /info /info-$TARGETARCH\n");
+  RunResult r = Build("--platform linux/amd64,linux/arm64 -t app:1 -o type=oci,dest=" +
+                      Quote(s_ / "multi.tar") + " --metadata-file " + Quote(s_ / "meta.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json meta = ReadJson(s_ / "meta.json");
+  EXPECT_EQ(meta["containerimage.descriptor"]["mediaType"], "application/vnd.oci.image.index.v1+json");
+  RunResult raw = Sh("skopeo inspect --raw oci-archive:" + Quote(s_ / "multi.tar"));
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  json index = json::parse(raw.out);
+  ASSERT_EQ(index["manifests"].size(), 2u);
+  EXPECT_EQ(index["manifests"][0]["platform"]["architecture"], "amd64");
+  EXPECT_EQ(index["manifests"][1]["platform"]["architecture"], "arm64");
+  RunResult arm = Sh("skopeo inspect --override-arch arm64 --config oci-archive:" + Quote(s_ / "multi.tar"));
+  ASSERT_EQ(arm.exit_code, 0) << arm.err;
+  EXPECT_EQ(json::parse(arm.out)["architecture"], "arm64");
+  // The local output puts each platform in its own directory.
+  r = Build("--platform linux/amd64,linux/arm64 -o " + Quote(s_ / "local"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "local/linux_arm64/info-arm64"), "built-here\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "local/linux_amd64/info-amd64"), "built-here\n");
+  // The docker format has no index.
+  r = Build("--platform linux/amd64,linux/arm64 -o type=docker,dest=" + Quote(s_ / "d.tar"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("docker exporter does not support exporting manifest lists"), std::string::npos) << r.err;
+  // A RUN for a foreign platform without an emulator is refused, saying why.
+  if (::access("/proc/sys/fs/binfmt_misc/qemu-s390x", F_OK) != 0) {
+    WriteFile(s_ / "ctx/Dockerfile", "FROM base\nRUN true\n");
+    r = Build("--platform linux/s390x");
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("RUN for linux/s390x needs an emulator on this linux/"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(ExportTest, BadOutputsAreRefused) {
   struct Case {
     std::string flags;

@@ -12,6 +12,7 @@
 #include "base/file_system.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
+#include "oci/platform.h"
 #include "session/session.h"
 #include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
@@ -48,6 +49,34 @@ class OutputTail {
   std::deque<std::string> lines_;
   std::string current_;
 };
+
+// The binfmt_misc handler name qemu-user-static registers for an architecture.
+std::string QemuName(const std::string& arch) {
+  if (arch == "arm64") return "aarch64";
+  if (arch == "amd64") return "x86_64";
+  if (arch == "386") return "i386";
+  if (arch == "ppc64le") return "ppc64le";
+  return arch;  // arm, riscv64, s390x, mips64le...
+}
+
+// A RUN for another architecture needs an emulator registered with the kernel.
+Status CheckRunnable(const oci::Platform& want) {
+  const oci::Platform host = oci::HostPlatform();
+  if (want.os == host.os && want.architecture == host.architecture) return OkStatus();
+  if (want.os != "linux") {
+    return MakeError(Code::kFailedPrecondition,
+                     fmt::format("RUN for {} cannot run on this {} host", oci::FormatPlatform(want),
+                                 oci::FormatPlatform(host)));
+  }
+  struct stat st;
+  const std::string handler = "/proc/sys/fs/binfmt_misc/qemu-" + QemuName(want.architecture);
+  if (::stat(handler.c_str(), &st) == 0) return OkStatus();
+  return MakeError(Code::kFailedPrecondition,
+                   fmt::format("RUN for {} needs an emulator on this {} host, and none is "
+                               "registered ({} is missing): install qemu-user-static, or build "
+                               "only COPY/FROM steps for that platform",
+                               oci::FormatPlatform(want), oci::FormatPlatform(host), handler));
+}
 
 std::string SecretNotFound(std::string_view id) { return fmt::format("secret {} not found", id); }
 
@@ -140,6 +169,7 @@ class ExecOp final : public Op {
                                        ? "no OCI runtime"
                                        : worker_.options().executor_error));
     }
+    HOIST_TRY(CheckRunnable(OpPlatform(worker_, op_)));
     const pb::ExecOp& exec = op_.exec();
     const std::string& state = worker_.options().state_dir;
     snapshot::Snapshotter& snapshots = *worker_.options().snapshotter;
