@@ -552,6 +552,10 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   g_cancel = cancel.get();
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  if (outputs.empty()) {
+    std::fprintf(stderr, "WARNING: No output specified; the build result will only remain in "
+                         "the build cache. Use -o type=oci,dest=FILE (or --output) to keep it.\n");
+  }
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
   FailureTracker tracker(display->writer());
   std::vector<PlatformResult> results;
@@ -600,10 +604,6 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   }
   ExportResult exported;
   if (st) {
-    if (outputs.empty()) {
-      std::fprintf(stderr, "WARNING: No output specified; the build result will only remain in "
-                           "the build cache. Use -o type=oci,dest=FILE (or --output) to keep it.\n");
-    }
     st = display->Step("exporting", [&] {
       return Export(*engine, results, args, outputs, epoch, &exported);
     });

@@ -1,5 +1,9 @@
 #include "cmd/progress_display.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 
@@ -8,6 +12,7 @@
 #include "base/hash.h"
 #include "oci/digest.h"
 #include "progress/plain.h"
+#include "progress/tty.h"
 
 namespace hoist::cmd {
 namespace {
@@ -105,6 +110,25 @@ Result<std::unique_ptr<ProgressDisplay>> ProgressDisplay::Start(const std::strin
   } else if (mode == "rawjson") {
     d->thread_ = std::thread([ch] {
       while (auto s = ch->Next()) std::fprintf(stderr, "%s\n", SolveStatusJson(*s).c_str());
+    });
+  } else if (mode == "tty" || (mode == "auto" && ::isatty(STDERR_FILENO))) {
+    struct winsize ws {};
+    const int width = ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    d->thread_ = std::thread([ch, width] {
+      progress::TtyRenderer r(std::cerr, width);
+      auto next_draw = std::chrono::steady_clock::now();
+      for (;;) {
+        if (auto s = ch->NextFor(std::chrono::milliseconds(100))) {
+          r.Update(*s);
+        } else if (ch->Drained()) {
+          break;
+        }
+        if (std::chrono::steady_clock::now() >= next_draw) {
+          r.Draw(progress::Clock::now());
+          next_draw = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        }
+      }
+      r.Finish(progress::Clock::now());
     });
   } else {
     d->thread_ = std::thread([ch] {

@@ -30,6 +30,20 @@ std::optional<SolveStatus> ProgressChannel::Next() {
   return s;
 }
 
+std::optional<SolveStatus> ProgressChannel::NextFor(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [this] { return !queue_.empty() || closed_; });
+  if (queue_.empty()) return std::nullopt;
+  SolveStatus s = std::move(queue_.front());
+  queue_.pop_front();
+  return s;
+}
+
+bool ProgressChannel::Drained() {
+  std::lock_guard lock(mu_);
+  return closed_ && queue_.empty();
+}
+
 std::optional<SolveStatus> ProgressChannel::TryNext() {
   std::lock_guard<std::mutex> lock(mu_);
   if (queue_.empty()) return std::nullopt;

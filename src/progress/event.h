@@ -98,6 +98,10 @@ class ProgressChannel final : public ProgressWriter {
   std::optional<SolveStatus> Next();
   // Returns a batch if one is queued, without blocking.
   std::optional<SolveStatus> TryNext();
+  // Waits at most `timeout` for a batch; nullopt on timeout or when closed and drained.
+  std::optional<SolveStatus> NextFor(std::chrono::milliseconds timeout);
+  // Closed, and nothing left to read.
+  bool Drained();
 
  private:
   std::mutex mu_;
