@@ -22,6 +22,7 @@
 #include "client/output_spec.h"
 #include "cmd/engine.h"
 #include "cmd/progress_display.h"
+#include "exporter/cache_layout.h"
 #include "exporter/image_archive.h"
 #include "exporter/snapshot_image.h"
 #include "frontend/dockerfile/convert.h"
@@ -54,6 +55,8 @@ struct BuildArgs {
   bool print_llb = false;
   std::string metadata_file;
   std::string runtime;
+  std::vector<std::string> cache_to;
+  std::vector<std::string> cache_from;
   client::BuildFlags flags;
 };
 
@@ -263,6 +266,8 @@ struct PlatformResult {
   std::string snapshot;
   frontend::dockerfile::ConvertResult converted;
   std::unique_ptr<solver::ops::Worker> worker;
+  std::vector<solver::SolvedVertex> vertices;
+  std::string cache_key;  // the result's
 };
 
 // `linux_arm64_v8`, the directory BuildKit's local exporter gives each platform.
@@ -453,6 +458,51 @@ std::string DockerfileExcerpt(const std::string& name, const std::string& text,
   return out;
 }
 
+// --cache-from type=local,src=DIR[,tag=T]: records the engine lacks come from the layout.
+void ImportCaches(Engine& engine, const std::vector<client::OutputSpec>& specs) {
+  for (const client::OutputSpec& spec : specs) {
+    const std::string src = spec.attrs.contains("src") ? spec.attrs.at("src") : "";
+    const std::string tag = spec.attrs.contains("tag") ? spec.attrs.at("tag") : "latest";
+    auto entries = exporter::ImportCacheLayout(engine.layers(), engine.content(), src, tag);
+    if (!entries) {
+      // As BuildKit: a cache that cannot be read makes the build slower, not fail.
+      std::fprintf(stderr, "WARNING: failed to import cache from %s: %s\n", src.c_str(),
+                   entries.error().message().c_str());
+      continue;
+    }
+    for (const exporter::CacheEntry& e : *entries) {
+      auto have = engine.cache().Lookup(e.cache_key);
+      if (have && *have) continue;
+      (void)engine.cache().Put({.cache_key = e.cache_key,
+                                .result_ids = {e.snapshot},
+                                .description = "imported from " + src});
+    }
+  }
+}
+
+Result<std::vector<client::OutputSpec>> CacheSpecs(const std::vector<std::string>& values,
+                                                   const char* flag, const char* path_key) {
+  std::vector<client::OutputSpec> specs;
+  for (const std::string& v : values) {
+    HOIST_ASSIGN_OR_RETURN(client::OutputSpec spec, client::ParseOutputSpec(v));
+    if (spec.type != "local") {
+      return MakeError(Code::kUnimplemented,
+                       fmt::format("{} type={}: only type=local is supported", flag, spec.type));
+    }
+    if (!spec.attrs.contains(path_key) || spec.attrs.at(path_key).empty()) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("{} type=local needs {}=DIR", flag, path_key));
+    }
+    if (auto it = spec.attrs.find("mode"); it != spec.attrs.end() && it->second != "min" &&
+                                           it->second != "max") {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("{}: invalid mode {} (min or max)", flag, it->second));
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
 std::atomic<CancelContext*> g_cancel{nullptr};
 
 void OnSignal(int) {
@@ -467,6 +517,8 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
     HOIST_ASSIGN_OR_RETURN(client::OutputSpec spec, client::ParseOutputSpec(o));
     outputs.push_back(std::move(spec));
   }
+  HOIST_ASSIGN_OR_RETURN(auto cache_to, CacheSpecs(args.cache_to, "--cache-to", "dest"));
+  HOIST_ASSIGN_OR_RETURN(auto cache_from, CacheSpecs(args.cache_from, "--cache-from", "src"));
   // --platform a,b: one solve per platform, exported together (an index for images).
   std::vector<std::optional<oci::Platform>> platforms;
   for (size_t from = 0; from < args.platform.size();) {
@@ -547,6 +599,7 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   EngineResolver resolver(&engine->sessions(), {session->id()});
   co.resolver = &resolver;
   HOIST_TRY(PosixFileSystem()->MakeDirs(engine->root() + "/ops", 0700));
+  ImportCaches(*engine, cache_from);
 
   auto cancel = CancelContext::Background();
   g_cancel = cancel.get();
@@ -600,12 +653,35 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
       result = solved->ref.id();
     }
     results.push_back({.platform = p, .snapshot = result, .converted = std::move(*converted),
-                       .worker = std::move(worker)});
+                       .worker = std::move(worker), .vertices = std::move(solved->vertices),
+                       .cache_key = solved->cache_key});
   }
   ExportResult exported;
   if (st) {
     st = display->Step("exporting", [&] {
       return Export(*engine, results, args, outputs, epoch, &exported);
+    });
+  }
+  for (const client::OutputSpec& spec : cache_to) {
+    if (!st) break;
+    st = display->Step("exporting cache to " + spec.attrs.at("dest"), [&]() -> Status {
+      const bool max = spec.attrs.contains("mode") && spec.attrs.at("mode") == "max";
+      std::vector<exporter::CacheEntry> entries;
+      for (const PlatformResult& r : results) {
+        for (const solver::SolvedVertex& v : r.vertices) {
+          if (!max && v.cache_key != r.cache_key) continue;
+          for (const std::string& id : v.result_ids) {
+            if (id.empty() || id.starts_with(solver::ops::kMirrorIdPrefix)) continue;
+            entries.push_back({.cache_key = v.cache_key, .snapshot = id});
+            break;  // one result per key: the first output
+          }
+        }
+      }
+      exporter::SnapshotImageOptions io;
+      io.diff_cache_dir = engine->root() + "/diffs";
+      const std::string tag = spec.attrs.contains("tag") ? spec.attrs.at("tag") : "latest";
+      return exporter::ExportCacheLayout(engine->snapshotter(), engine->content(), entries,
+                                         spec.attrs.at("dest"), tag, io);
     });
   }
   display->Finish();
@@ -651,6 +727,10 @@ void RegisterBuildCommand(CLI::App& app, const std::string* root, Status* status
   b->add_flag("--print-llb", args->print_llb,
               "Print the build graph as JSON, one op per line, instead of building");
   b->add_option("--metadata-file", args->metadata_file, "Write build result metadata to a file");
+  b->add_option("--cache-to", args->cache_to,
+                "Export build cache (type=local,dest=DIR[,mode=min|max][,tag=T])");
+  b->add_option("--cache-from", args->cache_from,
+                "Import build cache (type=local,src=DIR[,tag=T])");
   b->add_option("--runtime", args->runtime, "OCI runtime: runc, crun or a path (default: probe)");
   b->callback([args, root, status] {
     *status = RunBuild(*args, *root);

@@ -32,10 +32,7 @@ Result<std::string> SniffLayerType(content::ContentStore& store, const oci::Dige
   return std::string(oci::kMediaTypeImageLayer);
 }
 
-struct Layer {
-  oci::Descriptor descriptor;
-  oci::Digest diff_id;
-};
+using Layer = SnapshotLayer;
 
 std::string DiffCacheKey(const std::string& name, const SnapshotImageOptions& o) {
   return fmt::format("{}.{}.{}.{}.json", name,
@@ -88,10 +85,11 @@ void AlignHistory(oci::ImageConfig& config, size_t layers, const std::string& cr
 
 }  // namespace
 
-Result<SnapshotImage> WriteSnapshotImage(snapshot::Snapshotter& snapshotter,
-                                         content::ContentStore& store, const std::string& top,
-                                         oci::ImageConfig config,
-                                         const SnapshotImageOptions& options) {
+Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapshotter,
+                                                   content::ContentStore& store,
+                                                   const std::string& top,
+                                                   const SnapshotImageOptions& options,
+                                                   size_t* new_layers) {
   std::vector<snapshot::Info> chain;
   for (std::string name = top; !name.empty();) {
     HOIST_ASSIGN_OR_RETURN(snapshot::Info info, snapshotter.Stat(name));
@@ -100,7 +98,6 @@ Result<SnapshotImage> WriteSnapshotImage(snapshot::Snapshotter& snapshotter,
   }
   std::reverse(chain.begin(), chain.end());
 
-  SnapshotImage out;
   std::vector<Layer> layers;
   snapshot::DiffLayerOptions diff_options = options.layer;
   if (options.rewrite_timestamps && options.epoch) diff_options.tar.source_date_epoch = *options.epoch;
@@ -138,9 +135,19 @@ Result<SnapshotImage> WriteSnapshotImage(snapshot::Snapshotter& snapshotter,
     Layer l{.descriptor = diff->descriptor, .diff_id = diff->diff_id};
     if (!cache_path.empty()) SaveCachedDiff(options.diff_cache_dir, cache_path, l);
     layers.push_back(l);
-    ++out.new_layers;
+    if (new_layers) ++*new_layers;
   }
 
+  return layers;
+}
+
+Result<SnapshotImage> WriteSnapshotImage(snapshot::Snapshotter& snapshotter,
+                                         content::ContentStore& store, const std::string& top,
+                                         oci::ImageConfig config,
+                                         const SnapshotImageOptions& options) {
+  SnapshotImage out;
+  HOIST_ASSIGN_OR_RETURN(std::vector<Layer> layers,
+                         SnapshotLayers(snapshotter, store, top, options, &out.new_layers));
   std::string created;
   if (options.epoch) {
     created = FormatTimestamp(*options.epoch);

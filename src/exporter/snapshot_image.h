@@ -47,6 +47,19 @@ inline constexpr std::string_view kLabelLayerDigest = "hoist.layer-cache.layer";
 inline constexpr std::string_view kLabelLayerDiffId = "hoist.layer-cache.diff-id";
 inline constexpr std::string_view kLabelLayerMediaType = "hoist.layer-cache.media-type";
 
+struct SnapshotLayer {
+  oci::Descriptor descriptor;
+  oci::Digest diff_id;
+};
+
+// The layers of committed snapshot `top`, bottom first, each a blob in `store` (re-used or
+// diffed as described above). `new_layers`, when given, counts the layers diffed by this call.
+Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapshotter,
+                                                   content::ContentStore& store,
+                                                   const std::string& top,
+                                                   const SnapshotImageOptions& options = {},
+                                                   size_t* new_layers = nullptr);
+
 // Builds the image of committed snapshot `top` ("" or the empty snapshot: no layers) with
 // `config` (the frontend's: platform, container config, history; rootfs is replaced).
 Result<SnapshotImage> WriteSnapshotImage(snapshot::Snapshotter& snapshotter,

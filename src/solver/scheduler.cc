@@ -377,6 +377,13 @@ Result<SolveResult> SolveRun::Run() {
   }
   result.ref = hs.outputs[static_cast<size_t>(head.output)];
   result.cache_key = hs.cache_key;
+  for (size_t v = 0; v < states_.size(); ++v) {
+    const VertexState& s = states_[v];
+    if (s.cache_key.empty()) continue;
+    SolvedVertex sv{.cache_key = s.cache_key, .name = s.name};
+    for (const ResultRef& r : s.outputs) sv.result_ids.push_back(r.empty() ? "" : r.id());
+    result.vertices.push_back(std::move(sv));
+  }
   return result;
 }
 

@@ -61,6 +61,13 @@ struct SolveOptions {
   progress::ProgressWriter* progress = nullptr;
 };
 
+// One vertex of a finished solve: its cache key and what it produced (for cache export).
+struct SolvedVertex {
+  std::string cache_key;
+  std::vector<std::string> result_ids;  // one per output
+  std::string name;
+};
+
 struct SolveResult {
   // The result the definition selects; empty for an empty definition.
   ResultRef ref;
@@ -70,6 +77,8 @@ struct SolveResult {
   int executed = 0;
   int cached = 0;
   int merged = 0;
+  // Every vertex of the graph, in load order (dependencies first).
+  std::vector<SolvedVertex> vertices;
 };
 
 class Solver {

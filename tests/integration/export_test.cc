@@ -222,6 +222,43 @@ TEST_F(ExportTest, SeveralPlatformsGiveAnIndexAndForeignRunsNeedAnEmulator) {
   }
 }
 
+TEST_F(ExportTest, LocalCacheExportPruneImportServesARandomStepFromCache) {
+  // SPEC §5 case 5.
+  WriteFile(s_ / "ctx/Dockerfile",
+            "FROM base\nRUN cat /proc/sys/kernel/random/uuid > /random\n");
+  RunResult r = Build("-o type=local,dest=" + Quote(s_ / "o1") + " --cache-to type=local,dest=" +
+                      Quote(s_ / "cache") + ",mode=max");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string first = ReadFileOrEmpty(s_ / "o1/random");
+  ASSERT_EQ(first.size(), 37u);
+  // The cache is an OCI layout tagged latest that peers can read.
+  json index = ReadJson(s_ / "cache/index.json");
+  ASSERT_EQ(index["manifests"].size(), 1u);
+  EXPECT_EQ(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "latest");
+  EXPECT_EQ(Hoist("layout verify " + Quote(s_ / "cache")).exit_code, 0);
+  // Everything goes; with the cache imported, the step does not run again.
+  ASSERT_EQ(Hoist("--root " + Quote(s_ / "root") + " prune --all").exit_code, 0);
+  r = Build("-o type=local,dest=" + Quote(s_ / "o2") + " --cache-from type=local,src=" +
+            Quote(s_ / "cache"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "o2/random"), first);
+  EXPECT_NE(r.err.find("CACHED"), std::string::npos) << r.err;
+  // A fresh engine too.
+  r = Build("-o type=local,dest=" + Quote(s_ / "o3") + " --cache-from type=local,src=" +
+                Quote(s_ / "cache"), "root2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "o3/random"), first);
+  // A missing cache warns and builds anyway; bad specs are refused.
+  r = Build("--cache-from type=local,src=" + Quote(s_ / "nocache"), "root3");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("WARNING: failed to import cache from"), std::string::npos) << r.err;
+  r = Build("--cache-to type=registry,ref=x");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--cache-to type=registry: only type=local is supported"), std::string::npos) << r.err;
+  r = Build("--cache-to type=local,dest=" + Quote(s_ / "c2") + ",mode=all");
+  EXPECT_NE(r.err.find("invalid mode all"), std::string::npos) << r.err;
+}
+
 TEST_F(ExportTest, BadOutputsAreRefused) {
   struct Case {
     std::string flags;

@@ -33,6 +33,10 @@
 
 namespace hoist::solver::ops {
 
+// Results of local sources are their mirror directories, named `mirror:<name>`: readable,
+// but not snapshots (nothing to export or cache outside this engine).
+inline constexpr std::string_view kMirrorIdPrefix = "mirror:";
+
 // The committed snapshot holding an empty tree, the result of sources with no content.
 inline constexpr std::string_view kEmptySnapshot = "empty";
 

@@ -27,7 +27,7 @@ Result<std::unique_ptr<Op>> MakeMergeOp(Worker& worker, const oci::Digest& diges
 
 // Results of local sources are their mirror directories, not snapshots: `mirror:<name>` is
 // `<state_dir>/local/<name>`. They are only read (views bind them read-only).
-inline constexpr std::string_view kMirrorPrefix = "mirror:";
+inline constexpr std::string_view kMirrorPrefix = kMirrorIdPrefix;
 bool IsMirrorId(std::string_view id);
 std::string MirrorPath(const std::string& state_dir, std::string_view id);
 
