@@ -27,6 +27,7 @@
 #include "exporter/snapshot_image.h"
 #include "frontend/dockerfile/convert.h"
 #include "llb/dump.h"
+#include "progress/event.h"
 #include "oci/index.h"
 #include "oci/media_types.h"
 #include "source/oci_layout_source.h"
@@ -63,17 +64,25 @@ struct BuildArgs {
 // Resolves base image configs for the frontend through the engine's sources.
 class EngineResolver final : public ImageMetaResolver {
  public:
-  EngineResolver(session::SessionManager* sessions, std::vector<std::string> session_ids)
-      : stores_(sessions, std::move(session_ids)) {}
+  EngineResolver(session::SessionManager* sessions, std::vector<std::string> session_ids,
+                 progress::ProgressWriter* progress = nullptr)
+      : stores_(sessions, std::move(session_ids)), progress_(progress) {}
 
   Result<ResolvedImageConfig> ResolveImageConfig(
       std::string_view ref, const ResolveImageConfigOptions& options) override {
     if (options.resolver_type == ResolverType::kOciLayout) {
-      HOIST_ASSIGN_OR_RETURN(source::OciLayoutConfig c,
-                             source::ResolveOciLayoutConfig(ref, options.session_id,
-                                                            options.store_id, options.platform,
-                                                            stores_));
-      return ResolvedImageConfig{.ref = c.ref, .digest = c.digest, .config_json = c.config_json};
+      // Shown as its own step, as BuildKit shows a metadata lookup.
+      progress::Vertex v{.digest = oci::Digest::Sha256Of("load metadata " + std::string(ref)).str(),
+                         .name = options.log_prefix + "load metadata for " + std::string(ref)};
+      v.started = progress::Clock::now();
+      if (progress_) progress_->Write({.vertexes = {v}});
+      auto c = source::ResolveOciLayoutConfig(ref, options.session_id, options.store_id,
+                                              options.platform, stores_);
+      v.completed = progress::Clock::now();
+      if (!c) v.error = c.error().message();
+      if (progress_) progress_->Write({.vertexes = {v}});
+      if (!c) return Unexpected(std::move(c).error());
+      return ResolvedImageConfig{.ref = c->ref, .digest = c->digest, .config_json = c->config_json};
     }
     return MakeError(Code::kUnimplemented,
                      fmt::format("{}: pulling images from a registry is not supported yet; give "
@@ -84,6 +93,7 @@ class EngineResolver final : public ImageMetaResolver {
 
  private:
   source::SessionStores stores_;
+  progress::ProgressWriter* progress_;
 };
 
 Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
@@ -288,6 +298,13 @@ Result<ExportResult> WriteImages(Engine& engine, const std::vector<PlatformResul
                            client::ParseBoolAttr("rewrite-timestamp", it->second));
   }
   io.diff_cache_dir = engine.root() + "/diffs";
+  // As BuildKit: the docker exporter writes Docker media types unless told otherwise.
+  io.oci_media_types = spec.type != "docker";
+  if (auto it = spec.attrs.find("oci-mediatypes"); it != spec.attrs.end()) {
+    HOIST_ASSIGN_OR_RETURN(io.oci_media_types, client::ParseBoolAttr("oci-mediatypes", it->second));
+  }
+  // Docker has no zstd layer type: zstd implies OCI media types, as in BuildKit.
+  if (io.layer.compression.compression == archive::Compression::kZstd) io.oci_media_types = true;
   ExportResult out;
   std::vector<oci::Descriptor> manifests;
   for (const PlatformResult& r : results) {
@@ -302,11 +319,13 @@ Result<ExportResult> WriteImages(Engine& engine, const std::vector<PlatformResul
     return out;
   }
   oci::Index index;
-  index.media_type = std::string(oci::kMediaTypeImageIndex);
+  const std::string index_type(io.oci_media_types ? oci::kMediaTypeImageIndex
+                                                  : oci::kMediaTypeDockerManifestList);
+  index.media_type = index_type;
   index.manifests = manifests;
   const std::string json = oci::SerializeIndex(index);
   HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, content::WriteBlob(engine.content(), json));
-  out.root = oci::Descriptor{.media_type = std::string(oci::kMediaTypeImageIndex),
+  out.root = oci::Descriptor{.media_type = index_type,
                              .digest = info.digest,
                              .size = info.size};
   out.config.reset();
@@ -596,8 +615,6 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
 
   HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root, .runtime = args.runtime}));
   HOIST_TRY(engine->sessions().Register(session));
-  EngineResolver resolver(&engine->sessions(), {session->id()});
-  co.resolver = &resolver;
   HOIST_TRY(PosixFileSystem()->MakeDirs(engine->root() + "/ops", 0700));
   ImportCaches(*engine, cache_from);
 
@@ -611,6 +628,8 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   }
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
   FailureTracker tracker(display->writer());
+  EngineResolver resolver(&engine->sessions(), {session->id()}, &tracker);
+  co.resolver = &resolver;
   std::vector<PlatformResult> results;
   Status st;
   std::optional<frontend::dockerfile::ConvertResult> failed_conversion;

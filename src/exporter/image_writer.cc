@@ -20,8 +20,18 @@ oci::Descriptor AsOciLayer(oci::Descriptor layer) {
   return layer;
 }
 
+oci::Descriptor AsDockerLayer(oci::Descriptor layer) {
+  auto compression = archive::LayerMediaTypeCompression(layer.media_type);
+  if (!compression || oci::IsNonDistributableLayerType(layer.media_type)) return layer;
+  if (auto mt = archive::LayerMediaType(*compression, archive::LayerMediaTypeFamily::kDocker); mt) {
+    layer.media_type = std::string(*mt);
+  }
+  return layer;
+}
+
 Result<oci::Descriptor> WriteImage(content::ContentStore& store, const oci::ImageConfig& config,
-                                   const std::vector<oci::Descriptor>& layers) {
+                                   const std::vector<oci::Descriptor>& layers,
+                                   bool oci_media_types) {
   if (config.rootfs.diff_ids.size() != layers.size()) {
     return MakeError(Code::kInvalidArgument,
                      "image config lists " + std::to_string(config.rootfs.diff_ids.size()) +
@@ -31,11 +41,15 @@ Result<oci::Descriptor> WriteImage(content::ContentStore& store, const oci::Imag
   HOIST_ASSIGN_OR_RETURN(content::BlobInfo config_info, content::WriteBlob(store, config_json));
 
   oci::Manifest manifest;
-  manifest.media_type = std::string(oci::kMediaTypeImageManifest);
-  manifest.config.media_type = std::string(oci::kMediaTypeImageConfig);
+  manifest.media_type = std::string(oci_media_types ? oci::kMediaTypeImageManifest
+                                                    : oci::kMediaTypeDockerManifest);
+  manifest.config.media_type =
+      std::string(oci_media_types ? oci::kMediaTypeImageConfig : oci::kMediaTypeDockerConfig);
   manifest.config.digest = config_info.digest;
   manifest.config.size = config_info.size;
-  for (const auto& l : layers) manifest.layers.push_back(AsOciLayer(l));
+  for (const auto& l : layers) {
+    manifest.layers.push_back(oci_media_types ? AsOciLayer(l) : AsDockerLayer(l));
+  }
   std::string manifest_json = oci::SerializeManifest(manifest);
   HOIST_ASSIGN_OR_RETURN(content::BlobInfo manifest_info,
                          content::WriteBlob(store, manifest_json));

@@ -14,10 +14,13 @@
 
 namespace hoist::exporter {
 
-// Writes `config` and an OCI manifest listing `layers` (whose count must equal the config's
-// diff IDs) into `store`; returns the manifest's descriptor, with the config's platform.
+// Writes `config` and a manifest listing `layers` (whose count must equal the config's diff
+// IDs) into `store`; returns the manifest's descriptor, with the config's platform. With
+// `oci_media_types` false the manifest, config and layers carry Docker's media types (the
+// bytes of the layers are the same).
 Result<oci::Descriptor> WriteImage(content::ContentStore& store, const oci::ImageConfig& config,
-                                   const std::vector<oci::Descriptor>& layers);
+                                   const std::vector<oci::Descriptor>& layers,
+                                   bool oci_media_types = true);
 
 // A layer descriptor as an OCI manifest lists it: Docker layer media types become their OCI
 // equivalents (the bytes are the same); annotations and urls are kept.

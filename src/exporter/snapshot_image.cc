@@ -167,9 +167,11 @@ Result<SnapshotImage> WriteSnapshotImage(snapshot::Snapshotter& snapshotter,
     descriptors.push_back(l.descriptor);
   }
   AlignHistory(config, layers.size(), created);
-  HOIST_ASSIGN_OR_RETURN(out.manifest, WriteImage(store, config, descriptors));
+  HOIST_ASSIGN_OR_RETURN(out.manifest,
+                         WriteImage(store, config, descriptors, options.oci_media_types));
   const std::string config_json = oci::SerializeImageConfig(config);
-  out.config = {.media_type = std::string(oci::kMediaTypeImageConfig),
+  out.config = {.media_type = std::string(options.oci_media_types ? oci::kMediaTypeImageConfig
+                                                                   : oci::kMediaTypeDockerConfig),
                 .digest = oci::Digest::Sha256Of(config_json),
                 .size = static_cast<int64_t>(config_json.size())};
   out.image_config = std::move(config);

@@ -29,6 +29,8 @@ struct SnapshotImageOptions {
   // in new layers (SOURCE_DATE_EPOCH / rewrite-timestamp); nullopt: now, times kept.
   std::optional<int64_t> epoch;
   bool rewrite_timestamps = false;
+  // OCI media types (the default), or Docker's (`oci-mediatypes=false`).
+  bool oci_media_types = true;
   // Where diff results are remembered; empty: not remembered.
   std::string diff_cache_dir;
   CancelContext* cancel = nullptr;

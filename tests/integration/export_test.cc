@@ -60,6 +60,15 @@ TEST_F(ExportTest, OciAndDockerTarballsAreCompleteLayouts) {
       EXPECT_TRUE(std::filesystem::exists(dir + "/blobs/sha256/" + std::string(l["digest"]).substr(7)));
     }
     EXPECT_EQ(config["config"]["WorkingDir"], "/srv");
+    // Media types: OCI for oci, Docker's for docker (BuildKit's defaults).
+    if (name == "docker") {
+      EXPECT_EQ(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+      EXPECT_EQ(manifest["config"]["mediaType"], "application/vnd.docker.container.image.v1+json");
+      EXPECT_EQ(manifest["layers"][1]["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip");
+    } else {
+      EXPECT_EQ(manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+      EXPECT_EQ(manifest["layers"][1]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip");
+    }
     EXPECT_EQ(config["config"]["Cmd"], json({"cat", "/srv/file.txt"}));
     const bool has_manifest_json = std::filesystem::exists(dir + "/manifest.json");
     EXPECT_EQ(has_manifest_json, name == "docker");
@@ -67,8 +76,36 @@ TEST_F(ExportTest, OciAndDockerTarballsAreCompleteLayouts) {
       json mj = ReadJson(dir + "/manifest.json");
       EXPECT_EQ(mj[0]["RepoTags"], json({"app:1"}));
       EXPECT_EQ(mj[0]["Layers"].size(), 4u);
+      RunResult peer = Sh("skopeo inspect docker-archive:" + Quote(s_ / "docker.tar"));
+      EXPECT_EQ(peer.exit_code, 0) << peer.err;
     }
   }
+}
+
+TEST_F(ExportTest, MediaTypesAndCompressionOptions) {
+  RunResult r = Build("-o type=oci,oci-mediatypes=false,tar=false,dest=" + Quote(s_ / "d"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json index = ReadJson(s_ / "d/index.json");
+  std::string m = index["manifests"][0]["digest"];
+  json manifest = ReadJson(s_ / ("d/blobs/sha256/" + m.substr(7)));
+  EXPECT_EQ(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+  EXPECT_EQ(manifest["layers"][3]["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip");
+  // zstd has no Docker type: the new layers are zstd under OCI types; the base layer keeps
+  // its own gzip blob.
+  r = Build("-o type=oci,oci-mediatypes=false,compression=zstd,tar=false,dest=" + Quote(s_ / "z"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  index = ReadJson(s_ / "z/index.json");
+  m = index["manifests"][0]["digest"];
+  manifest = ReadJson(s_ / ("z/blobs/sha256/" + m.substr(7)));
+  EXPECT_EQ(manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_EQ(manifest["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip");
+  EXPECT_EQ(manifest["layers"][3]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+  ASSERT_EQ(Hoist("unpack " + Quote(s_ / "z:latest") + " " + Quote(s_ / "ztree")).exit_code, 0);
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "ztree/srv/file.txt"), "exported\n");
+  ASSERT_EQ(Hoist("unpack " + Quote(s_ / "d:latest") + " " + Quote(s_ / "tree")).exit_code, 0);
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "tree/srv/file.txt"), "exported\n");
+  r = Build("-o type=oci,oci-mediatypes=maybe,dest=" + Quote(s_ / "x.tar"));
+  EXPECT_NE(r.err.find("invalid value \"maybe\" for oci-mediatypes"), std::string::npos) << r.err;
 }
 
 TEST_F(ExportTest, TarAndDirectoryHoldTheSameBlobs) {

@@ -27,6 +27,9 @@ struct ResolveImageConfigOptions {
   std::string store_id;
   // kRegistry: "default", "pull" or "local" (BuildKit's image resolve modes).
   std::string resolve_mode;
+  // How progress names the lookup: `[context base] ` for a named context, `[internal] ` for
+  // a FROM image; the resolver shows `<log_prefix>load metadata for <ref>`.
+  std::string log_prefix;
 };
 
 struct ResolvedImageConfig {

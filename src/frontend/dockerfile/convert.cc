@@ -468,6 +468,7 @@ Result<void> Converter::ResolveBaseImage(DispatchState& d, bool reachable) {
       ro.platform = platform;
       ro.resolver_type = ResolverType::kRegistry;
       ro.resolve_mode = opts_.image_resolve_mode;
+      ro.log_prefix = "[internal] ";
       auto res = opts_.resolver->ResolveImageConfig(d.stage.from.base_name, ro);
       if (!res) {
         Error e = res.error();

@@ -369,7 +369,9 @@ Result<ResolvedImageConfig> Resolve(const Lookup& l, std::string_view ref,
                      fmt::format("context {}: load metadata for {}: no image resolver",
                                  l.name_with_platform, ref));
   }
-  auto res = l.options->resolver->ResolveImageConfig(ref, opts);
+  ResolveImageConfigOptions with_name = opts;
+  with_name.log_prefix = fmt::format("[context {}] ", l.name_with_platform);
+  auto res = l.options->resolver->ResolveImageConfig(ref, with_name);
   if (!res) {
     return Unexpected(
         std::move(res.error())
