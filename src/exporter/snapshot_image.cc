@@ -1,6 +1,8 @@
 #include "exporter/snapshot_image.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -99,6 +101,12 @@ Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapsho
   std::reverse(chain.begin(), chain.end());
 
   std::vector<Layer> layers;
+  struct Pending {
+    size_t index;
+    std::string name;
+    std::string cache_path;
+  };
+  std::vector<Pending> pending;
   snapshot::DiffLayerOptions diff_options = options.layer;
   if (options.rewrite_timestamps && options.epoch) diff_options.tar.source_date_epoch = *options.epoch;
   for (const snapshot::Info& info : chain) {
@@ -128,16 +136,37 @@ Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapsho
         continue;
       }
     }
-    auto diff = snapshot::DiffLayer(snapshotter, info.name, store, diff_options);
-    if (!diff) {
-      return Unexpected(std::move(diff).error().Wrap(fmt::format("export layer {}", layers.size() + 1)));
-    }
-    Layer l{.descriptor = diff->descriptor, .diff_id = diff->diff_id};
-    if (!cache_path.empty()) SaveCachedDiff(options.diff_cache_dir, cache_path, l);
-    layers.push_back(l);
-    if (new_layers) ++*new_layers;
+    // Diffed below, several at once.
+    pending.push_back({.index = layers.size(), .name = info.name, .cache_path = cache_path});
+    layers.push_back({});
   }
 
+  // New layers are diffed and compressed in parallel: each is one core's work, bound by
+  // compression.
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(pending.size(), std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  std::vector<std::optional<Error>> errors(pending.size());
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < pending.size();) {
+      const Pending& p = pending[k];
+      auto diff = snapshot::DiffLayer(snapshotter, p.name, store, diff_options);
+      if (!diff) {
+        errors[k] = std::move(diff).error().Wrap(fmt::format("export layer {}", p.index + 1));
+        continue;
+      }
+      Layer l{.descriptor = diff->descriptor, .diff_id = diff->diff_id};
+      if (!p.cache_path.empty()) SaveCachedDiff(options.diff_cache_dir, p.cache_path, l);
+      layers[p.index] = l;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < workers; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  for (auto& e : errors) {
+    if (e) return Unexpected(std::move(*e));
+  }
+  if (new_layers) *new_layers += pending.size();
   return layers;
 }
 

@@ -313,6 +313,17 @@ TEST_F(ExportTest, BadOutputsAreRefused) {
     EXPECT_NE(r.exit_code, 0) << c.flags;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.flags << "\n" << r.err;
   }
+  // A tarball for stdout is refused when stdout is a terminal (script(1) gives it one).
+  if (HaveTool("script")) {
+    RunResult tty = Sh("script -qec " +
+                       Quote(std::string(HOIST_BIN) + " --root " + s_ / "root" +
+                             " build --progress=quiet --build-context base=oci-layout://" +
+                             s_ / "base:1.36" + " -o type=oci,dest=- " + s_ / "ctx") +
+                       " /dev/null");
+    EXPECT_NE(tty.exit_code, 0);
+    EXPECT_NE(tty.out.find("dest file is required for oci exporter. refusing to write to console"),
+              std::string::npos) << tty.out << tty.err;
+  }
   // Nothing half-written stays behind when an export fails.
   EXPECT_FALSE(std::filesystem::exists(s_ / "x"));
 }
