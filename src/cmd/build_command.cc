@@ -303,6 +303,10 @@ Result<ExportResult> WriteImages(Engine& engine, const std::vector<PlatformResul
   if (auto it = spec.attrs.find("oci-mediatypes"); it != spec.attrs.end()) {
     HOIST_ASSIGN_OR_RETURN(io.oci_media_types, client::ParseBoolAttr("oci-mediatypes", it->second));
   }
+  if (auto it = spec.attrs.find("force-compression"); it != spec.attrs.end()) {
+    HOIST_ASSIGN_OR_RETURN(io.force_compression,
+                           client::ParseBoolAttr("force-compression", it->second));
+  }
   // Docker has no zstd layer type: zstd implies OCI media types, as in BuildKit.
   if (io.layer.compression.compression == archive::Compression::kZstd) io.oci_media_types = true;
   ExportResult out;

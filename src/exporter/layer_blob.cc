@@ -1,5 +1,7 @@
 #include "exporter/layer_blob.h"
 
+#include <fmt/format.h>
+
 #include <sys/stat.h>
 
 #include <atomic>
@@ -41,7 +43,62 @@ std::string NewRef() {
   return "layer-" + std::to_string(::getpid()) + "-" + std::to_string(n.fetch_add(1));
 }
 
+// Sequential reads of a stored blob.
+class StoredBlobSource final : public archive::ByteSource {
+ public:
+  explicit StoredBlobSource(std::unique_ptr<content::BlobReader> r) : r_(std::move(r)) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    HOIST_ASSIGN_OR_RETURN(size_t got, r_->ReadAt(offset_, buf, n));
+    offset_ += static_cast<int64_t>(got);
+    return got;
+  }
+
+ private:
+  std::unique_ptr<content::BlobReader> r_;
+  int64_t offset_ = 0;
+};
+
 }  // namespace
+
+Result<LayerBlob> RecompressLayerBlob(content::ContentStore& store, const oci::Descriptor& layer,
+                                      const oci::Digest& diff_id,
+                                      const archive::CompressorOptions& compression) {
+  HOIST_ASSIGN_OR_RETURN(auto reader, store.ReaderAt(layer.digest));
+  StoredBlobSource src(std::move(reader));
+  HOIST_ASSIGN_OR_RETURN(auto plain, archive::NewAutoDecompressor(&src));
+  HOIST_ASSIGN_OR_RETURN(auto blob, store.Writer(NewRef()));
+  BlobSink sink(blob.get());
+  HOIST_ASSIGN_OR_RETURN(auto compressor, archive::NewCompressor(compression, &sink));
+  oci::Digester uncompressed;
+  uint64_t size = 0;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    HOIST_ASSIGN_OR_RETURN(size_t n, plain->Read(buf.data(), buf.size()));
+    if (n == 0) break;
+    uncompressed.Update(buf.data(), n);
+    size += n;
+    HOIST_TRY(compressor->Write(std::string_view(buf.data(), n)));
+  }
+  HOIST_TRY(compressor->Finish());
+  const oci::Digest got = uncompressed.Finish();
+  if (got != diff_id) {
+    return MakeError(Code::kDataLoss, fmt::format("layer {}: diff ID mismatch: want {}, got {}",
+                                                  layer.digest.str(), diff_id.str(), got.str()));
+  }
+  const oci::Digest digest = blob->Digest();
+  const int64_t length = blob->Offset();
+  if (auto st = blob->Commit(length, digest); !st && st.error().code() != Code::kAlreadyExists) {
+    return Unexpected(std::move(st).error());
+  }
+  HOIST_ASSIGN_OR_RETURN(std::string_view media_type,
+                         archive::LayerMediaType(compression.compression,
+                                                 archive::LayerMediaTypeFamily::kOci));
+  return LayerBlob{.descriptor = {.media_type = std::string(media_type),
+                                  .digest = digest,
+                                  .size = length},
+                   .diff_id = diff_id,
+                   .uncompressed_size = size};
+}
 
 Result<LayerBlob> WriteLayerBlob(content::ContentStore& store,
                                  const std::function<Status(archive::TarWriter&)>& produce,

@@ -34,4 +34,11 @@ Result<LayerBlob> WriteLayerBlob(content::ContentStore& store,
 Result<LayerBlob> WriteDirectoryLayer(content::ContentStore& store, const std::string& dir,
                                       const LayerBlobOptions& options = {});
 
+// The layer `layer` (in `store`, with `diff_id`) compressed anew with `compression`: for
+// exports with force-compression, so every layer has the compression asked for. The
+// uncompressed stream must hash to `diff_id` (kDataLoss otherwise).
+Result<LayerBlob> RecompressLayerBlob(content::ContentStore& store, const oci::Descriptor& layer,
+                                      const oci::Digest& diff_id,
+                                      const archive::CompressorOptions& compression);
+
 }  // namespace hoist::exporter

@@ -10,6 +10,8 @@
 #include "base/atomic_file.h"
 #include "base/file_system.h"
 #include "exporter/image_writer.h"
+#include "exporter/layer_blob.h"
+#include "archive/layer.h"
 #include "oci/media_types.h"
 
 namespace hoist::exporter {
@@ -122,8 +124,19 @@ Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapsho
       if (media_type.empty()) {
         HOIST_ASSIGN_OR_RETURN(media_type, SniffLayerType(store, digest));
       }
-      layers.push_back({.descriptor = {.media_type = media_type, .digest = digest, .size = bi.size},
-                        .diff_id = diff_id});
+      Layer reused{.descriptor = {.media_type = media_type, .digest = digest, .size = bi.size},
+                   .diff_id = diff_id};
+      if (options.force_compression) {
+        auto have = archive::LayerMediaTypeCompression(media_type);
+        if (!have || *have != options.layer.compression.compression) {
+          HOIST_ASSIGN_OR_RETURN(LayerBlob again,
+                                 RecompressLayerBlob(store, reused.descriptor, diff_id,
+                                                     options.layer.compression));
+          reused = {.descriptor = again.descriptor, .diff_id = diff_id};
+          if (new_layers) ++*new_layers;
+        }
+      }
+      layers.push_back(reused);
       continue;
     }
     if (info.parent.empty() && info.name == "empty") continue;  // the empty tree adds nothing

@@ -29,6 +29,9 @@ struct SnapshotImageOptions {
   // in new layers (SOURCE_DATE_EPOCH / rewrite-timestamp); nullopt: now, times kept.
   std::optional<int64_t> epoch;
   bool rewrite_timestamps = false;
+  // Recompress re-used layers whose compression differs from `layer.compression`
+  // (`force-compression=true`).
+  bool force_compression = false;
   // OCI media types (the default), or Docker's (`oci-mediatypes=false`).
   bool oci_media_types = true;
   // Where diff results are remembered; empty: not remembered.

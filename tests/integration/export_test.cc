@@ -101,6 +101,15 @@ TEST_F(ExportTest, MediaTypesAndCompressionOptions) {
   EXPECT_EQ(manifest["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip");
   EXPECT_EQ(manifest["layers"][3]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
   ASSERT_EQ(Hoist("unpack " + Quote(s_ / "z:latest") + " " + Quote(s_ / "ztree")).exit_code, 0);
+  // force-compression recompresses the base layer too; its diff ID stays.
+  r = Build("-o type=oci,compression=zstd,force-compression=true,tar=false,dest=" + Quote(s_ / "f"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  m = ReadJson(s_ / "f/index.json")["manifests"][0]["digest"];
+  json forced = ReadJson(s_ / ("f/blobs/sha256/" + m.substr(7)));
+  EXPECT_EQ(forced["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+  EXPECT_NE(forced["layers"][0]["digest"], manifest["layers"][0]["digest"]);
+  ASSERT_EQ(Hoist("unpack " + Quote(s_ / "f:latest") + " " + Quote(s_ / "ftree")).exit_code, 0);
+  EXPECT_EQ(TreeFingerprint(s_ / "ftree"), TreeFingerprint(s_ / "ztree"));
   EXPECT_EQ(ReadFileOrEmpty(s_ / "ztree/srv/file.txt"), "exported\n");
   ASSERT_EQ(Hoist("unpack " + Quote(s_ / "d:latest") + " " + Quote(s_ / "tree")).exit_code, 0);
   EXPECT_EQ(ReadFileOrEmpty(s_ / "tree/srv/file.txt"), "exported\n");
