@@ -53,6 +53,10 @@ TEST_F(BuildTest, FromLayoutRunCopyAndLocalOutput) {
   EXPECT_TRUE(std::filesystem::exists(s_ / "out/bin/busybox"));
   // The progress speaks of the context as the SPEC says, and never of the layout's path.
   EXPECT_NE(r.err.find("[context base] OCI load from client"), std::string::npos) << r.err;
+  const std::string dummy = "docker.io/library/base@" + base_digest_;
+  EXPECT_NE(r.err.find("[context base] load metadata for " + dummy), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("resolve " + dummy), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("extracting sha256:"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(s_.path() + "/base"), std::string::npos) << r.err;
   // Nothing was written into the input layout.
   EXPECT_EQ(TreeDigest(s_ / "base"), before);

@@ -72,6 +72,8 @@ class OciLayoutSourceOp final : public Op {
   Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
                                       const std::vector<ResultRef>&) override {
     HOIST_TRY(EnsureResolved(ctx));
+    // The resolve row, again now that the step is shown (it ran before the step started).
+    if (resolved_) ctx.progress.Status(*resolved_);
     const source::OciLayoutImage& image = instance_->image();
     if (image.layers.empty()) {
       HOIST_ASSIGN_OR_RETURN(ResultRef empty, worker_.EmptyRef());
@@ -127,10 +129,12 @@ class OciLayoutSourceOp final : public Op {
                                           id_, stores, ctx.cancel.get()));
     s.completed = progress::Clock::now();
     ctx.progress.Status(s);
+    resolved_ = s;
     return OkStatus();
   }
 
   Worker& worker_;
+  std::optional<VertexStatus> resolved_;
   source::OciLayoutIdentifier id_;
   std::mutex mu_;
   std::unique_ptr<source::OciLayoutSourceInstance> instance_;
