@@ -118,14 +118,23 @@ TEST_F(ExportTest, MediaTypesAndCompressionOptions) {
 }
 
 TEST_F(ExportTest, TarAndDirectoryHoldTheSameBlobs) {
-  ASSERT_EQ(Build("-t app:1 -o type=oci,dest=" + Quote(s_ / "img.tar")).exit_code, 0);
-  ASSERT_EQ(Build("-t app:1 -o type=oci,tar=false,dest=" + Quote(s_ / "dir")).exit_code, 0);
+  // Two exports of one build: with SOURCE_DATE_EPOCH the config's `created` is the same too.
+  auto build = [&](const std::string& output) {
+    return Sh("SOURCE_DATE_EPOCH=1700000000 " + std::string(HOIST_BIN) + " --root " +
+              Quote(s_ / "root") + " build --progress=quiet --build-context base=oci-layout://" +
+              Quote(s_ / "base:1.36") + " -t app:1 -o " + output + " " + Quote(s_ / "ctx"));
+  };
+  ASSERT_EQ(build("type=oci,dest=" + Quote(s_ / "img.tar")).exit_code, 0);
+  ASSERT_EQ(build("type=oci,tar=false,dest=" + Quote(s_ / "dir")).exit_code, 0);
   ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "x") + " && tar -xf " + Quote(s_ / "img.tar") + " -C " +
                Quote(s_ / "x")).exit_code, 0);
   auto a = TreeDigest(s_ / "x/blobs");
   auto b = TreeDigest(s_ / "dir/blobs");
   EXPECT_FALSE(a.empty());
   EXPECT_EQ(a, b);
+  // And the index names the same image.
+  EXPECT_EQ(ReadJson(s_ / "x/index.json")["manifests"][0]["digest"],
+            ReadJson(s_ / "dir/index.json")["manifests"][0]["digest"]);
 }
 
 TEST_F(ExportTest, SeveralNamesInOneLayoutEachWithBothAnnotations) {
