@@ -1,5 +1,7 @@
 #include "exporter/layer_blob.h"
 
+#include "content/blob_source.h"
+
 #include <fmt/format.h>
 
 #include <sys/stat.h>
@@ -43,28 +45,13 @@ std::string NewRef() {
   return "layer-" + std::to_string(::getpid()) + "-" + std::to_string(n.fetch_add(1));
 }
 
-// Sequential reads of a stored blob.
-class StoredBlobSource final : public archive::ByteSource {
- public:
-  explicit StoredBlobSource(std::unique_ptr<content::BlobReader> r) : r_(std::move(r)) {}
-  Result<size_t> Read(void* buf, size_t n) override {
-    HOIST_ASSIGN_OR_RETURN(size_t got, r_->ReadAt(offset_, buf, n));
-    offset_ += static_cast<int64_t>(got);
-    return got;
-  }
-
- private:
-  std::unique_ptr<content::BlobReader> r_;
-  int64_t offset_ = 0;
-};
-
 }  // namespace
 
 Result<LayerBlob> RecompressLayerBlob(content::ContentStore& store, const oci::Descriptor& layer,
                                       const oci::Digest& diff_id,
                                       const archive::CompressorOptions& compression) {
   HOIST_ASSIGN_OR_RETURN(auto reader, store.ReaderAt(layer.digest));
-  StoredBlobSource src(std::move(reader));
+  content::BlobByteSource src(std::move(reader));
   HOIST_ASSIGN_OR_RETURN(auto plain, archive::NewAutoDecompressor(&src));
   HOIST_ASSIGN_OR_RETURN(auto blob, store.Writer(NewRef()));
   BlobSink sink(blob.get());

@@ -1,5 +1,7 @@
 #include "snapshot/unpack.h"
 
+#include "content/blob_source.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,22 +16,6 @@
 
 namespace hoist::snapshot {
 namespace {
-
-// Sequential reads of a blob through its random-access reader.
-class BlobByteSource final : public archive::ByteSource {
- public:
-  explicit BlobByteSource(std::unique_ptr<content::BlobReader> reader)
-      : reader_(std::move(reader)) {}
-  Result<size_t> Read(void* buf, size_t n) override {
-    HOIST_ASSIGN_OR_RETURN(size_t got, reader_->ReadAt(offset_, buf, n));
-    offset_ += static_cast<int64_t>(got);
-    return got;
-  }
-
- private:
-  std::unique_ptr<content::BlobReader> reader_;
-  int64_t offset_ = 0;
-};
 
 std::string DirName(const std::string& path) {
   auto slash = path.find_last_of('/');
@@ -58,7 +44,7 @@ Result<archive::ApplyStats> ApplyLayerBlob(content::ContentStore& store,
     }
     return Unexpected(std::move(reader).error());
   }
-  BlobByteSource blob(std::move(*reader));
+  content::BlobByteSource blob(std::move(*reader));
   archive::LayerReaderOptions lopts;
   lopts.expected_digest = layer.digest;
   lopts.expected_size = static_cast<uint64_t>(layer.size);
