@@ -30,6 +30,8 @@
 #include "progress/event.h"
 #include "oci/index.h"
 #include "oci/media_types.h"
+#include "registry/image_transfer.h"
+#include "source/docker_image_source.h"
 #include "source/oci_layout_source.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/worker.h"
@@ -58,6 +60,8 @@ struct BuildArgs {
   std::string runtime;
   std::vector<std::string> cache_to;
   std::vector<std::string> cache_from;
+  bool pull = false;
+  bool push = false;
   client::BuildFlags flags;
 };
 
@@ -65,8 +69,9 @@ struct BuildArgs {
 class EngineResolver final : public ImageMetaResolver {
  public:
   EngineResolver(session::SessionManager* sessions, std::vector<std::string> session_ids,
-                 progress::ProgressWriter* progress = nullptr)
-      : stores_(sessions, std::move(session_ids)), progress_(progress) {}
+                 progress::ProgressWriter* progress = nullptr,
+                 source::DockerImageEnv registry = {})
+      : stores_(sessions, std::move(session_ids)), progress_(progress), registry_(registry) {}
 
   Result<ResolvedImageConfig> ResolveImageConfig(
       std::string_view ref, const ResolveImageConfigOptions& options) override {
@@ -84,16 +89,41 @@ class EngineResolver final : public ImageMetaResolver {
       if (!c) return Unexpected(std::move(c).error());
       return ResolvedImageConfig{.ref = c->ref, .digest = c->digest, .config_json = c->config_json};
     }
-    return MakeError(Code::kUnimplemented,
-                     fmt::format("{}: pulling images from a registry is not supported yet; give "
-                                 "the image as a named context: --build-context "
-                                 "NAME=oci-layout://PATH[:TAG]",
-                                 ref));
+    return ResolveRegistry(ref, options);
   }
 
  private:
+  // BuildKit's `[internal] load metadata for docker.io/library/alpine:3.18` step: the image's
+  // config, read through the registry (or the engine's store when the mode allows).
+  Result<ResolvedImageConfig> ResolveRegistry(std::string_view ref,
+                                              const ResolveImageConfigOptions& options) {
+    if (registry_.client == nullptr) {
+      return MakeError(Code::kFailedPrecondition,
+                       fmt::format("{}: no registry client in this engine", ref));
+    }
+    HOIST_ASSIGN_OR_RETURN(oci::Reference parsed, oci::ParseNormalizedNamed(ref));
+    source::DockerImageIdentifier id;
+    id.reference = oci::TagNameOnly(parsed);
+    id.platform = oci::Normalize(options.platform.value_or(oci::HostPlatform()));
+    HOIST_ASSIGN_OR_RETURN(id.resolve_mode, source::ParseResolveMode(options.resolve_mode));
+    const std::string name = options.log_prefix + "load metadata for " + id.reference.String();
+    progress::Vertex v{.digest = oci::Digest::Sha256Of(name + FormatPlatform(id.platform)).str(),
+                       .name = name};
+    v.started = progress::Clock::now();
+    if (progress_) progress_->Write({.vertexes = {v}});
+    auto inst = source::DockerImageSourceInstance::Resolve(id, registry_);
+    v.completed = progress::Clock::now();
+    if (!inst) v.error = inst.error().message();
+    if (progress_) progress_->Write({.vertexes = {v}});
+    if (!inst) return Unexpected(std::move(inst).error());
+    return ResolvedImageConfig{.ref = (*inst)->pinned().String(),
+                               .digest = (*inst)->image().root.digest,
+                               .config_json = (*inst)->image().config_json};
+  }
+
   source::SessionStores stores_;
   progress::ProgressWriter* progress_;
+  source::DockerImageEnv registry_;
 };
 
 Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
@@ -220,8 +250,9 @@ Status WithTarDestination(const std::string& type, const std::string& dest,
   return st;
 }
 
-Result<std::vector<content::LayoutName>> ImageNames(const client::OutputSpec& spec,
-                                                    const std::vector<std::string>& tags) {
+// The names an output gives its image: its `name=a,b` attribute, else the -t tags.
+std::vector<std::string> RawNames(const client::OutputSpec& spec,
+                                  const std::vector<std::string>& tags) {
   std::vector<std::string> raw;
   if (auto it = spec.attrs.find("name"); it != spec.attrs.end()) {
     for (size_t from = 0; from <= it->second.size();) {
@@ -233,6 +264,12 @@ Result<std::vector<content::LayoutName>> ImageNames(const client::OutputSpec& sp
   } else {
     raw = tags;
   }
+  return raw;
+}
+
+Result<std::vector<content::LayoutName>> ImageNames(const client::OutputSpec& spec,
+                                                    const std::vector<std::string>& tags) {
+  const std::vector<std::string> raw = RawNames(spec, tags);
   std::vector<content::LayoutName> names;
   for (const std::string& r : raw) {
     HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(r));
@@ -268,7 +305,34 @@ struct ExportResult {
   std::optional<oci::Descriptor> root;    // the image (manifest or index) exported
   std::optional<oci::Descriptor> config;  // single-platform images only
   std::vector<content::LayoutName> names;
+  // For image outputs: the names as references (`image.name` in the metadata file).
+  std::vector<std::string> image_names;
 };
+
+// Pushes `root` to every name, showing one row per blob under the step `step`.
+Status PushToRegistry(Engine& engine, ProgressDisplay* display, const std::string& step,
+                      const oci::Descriptor& root, const std::vector<oci::Reference>& refs,
+                      bool by_digest) {
+  std::mutex mu;
+  std::map<oci::Digest, progress::VertexStatus> rows;
+  registry::PushOptions po;
+  po.by_digest = by_digest;
+  po.on_blob = [&](const registry::BlobEvent& e) {
+    std::lock_guard lock(mu);
+    auto [it, fresh] = rows.try_emplace(e.desc.digest);
+    progress::VertexStatus& row = it->second;
+    if (fresh) {
+      row.id = e.desc.digest.str();
+      row.name = "pushing " + e.desc.digest.str();
+      row.total = e.desc.size;
+      row.started = progress::Clock::now();
+    }
+    row.current = e.done;
+    if (e.finished) row.completed = progress::Clock::now();
+    if (display != nullptr) display->StepStatus(step, row);
+  };
+  return registry::PushImage(engine.registry(), engine.content(), root, refs, po);
+}
 
 // One platform's build: its result and what the frontend made of it.
 struct PlatformResult {
@@ -338,7 +402,7 @@ Result<ExportResult> WriteImages(Engine& engine, const std::vector<PlatformResul
 
 Status Export(Engine& engine, const std::vector<PlatformResult>& results, const BuildArgs& args,
               const std::vector<client::OutputSpec>& outputs, std::optional<int64_t> epoch,
-              ExportResult* out) {
+              ProgressDisplay* display, ExportResult* out) {
   const bool multi = results.size() > 1;
   for (const client::OutputSpec& spec : outputs) {
     const std::string dest = spec.attrs.contains("dest") ? spec.attrs.at("dest") : "";
@@ -399,9 +463,61 @@ Status Export(Engine& engine, const std::vector<PlatformResult>& results, const 
       continue;
     }
     if (spec.type == "image" || spec.type == "registry") {
-      return MakeError(Code::kUnimplemented,
-                       fmt::format("output type={}: pushing to a registry is not supported yet",
-                                   spec.type));
+      // As BuildKit's image exporter: the image goes into the engine (its names remembered,
+      // so `FROM name` with image-resolve-mode=local finds it) and, with push, to a registry.
+      bool push = spec.type == "registry";
+      bool by_digest = false;
+      bool canonical = false;
+      if (auto it = spec.attrs.find("push"); it != spec.attrs.end()) {
+        HOIST_ASSIGN_OR_RETURN(push, client::ParseBoolAttr("push", it->second));
+      }
+      if (auto it = spec.attrs.find("push-by-digest"); it != spec.attrs.end()) {
+        HOIST_ASSIGN_OR_RETURN(by_digest, client::ParseBoolAttr("push-by-digest", it->second));
+      }
+      if (auto it = spec.attrs.find("name-canonical"); it != spec.attrs.end()) {
+        HOIST_ASSIGN_OR_RETURN(canonical, client::ParseBoolAttr("name-canonical", it->second));
+      }
+      std::vector<oci::Reference> refs;
+      for (const std::string& raw : RawNames(spec, args.tags)) {
+        auto parsed = oci::ParseNormalizedNamed(raw);
+        if (!parsed) {
+          return MakeError(Code::kInvalidArgument,
+                           fmt::format("output type={}: invalid image name \"{}\": {}", spec.type,
+                                       raw, parsed.error().message()));
+        }
+        refs.push_back(oci::TagNameOnly(*parsed));
+      }
+      if (refs.empty() && push) {
+        return MakeError(Code::kInvalidArgument,
+                         fmt::format("output type={}{} needs an image name: add -t NAME or "
+                                     "name=NAME",
+                                     spec.type, spec.type == "image" ? ",push=true" : ""));
+      }
+      client::OutputSpec typed = spec;
+      // BuildKit v0.11's image exporter writes Docker media types unless told otherwise.
+      if (!typed.attrs.contains("oci-mediatypes")) typed.attrs["oci-mediatypes"] = "false";
+      HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, typed, epoch));
+      for (const oci::Reference& r : refs) {
+        HOIST_TRY(engine.image_names().Record(r, images.root->digest));
+        if (canonical) {
+          HOIST_ASSIGN_OR_RETURN(oci::Reference c,
+                                 oci::WithDigest(oci::TrimNamed(r), images.root->digest));
+          images.image_names.push_back(r.String());
+          images.image_names.push_back(c.String());
+        } else {
+          images.image_names.push_back(r.String());
+        }
+      }
+      if (push) {
+        std::string step = "pushing";
+        for (const auto& r : refs) step += " " + r.String();
+        auto do_push = [&] {
+          return PushToRegistry(engine, display, step, *images.root, refs, by_digest);
+        };
+        HOIST_TRY(display != nullptr ? display->Step(step, do_push) : do_push());
+      }
+      *out = std::move(images);
+      continue;
     }
     return MakeError(Code::kInvalidArgument, fmt::format("unknown output type {}", spec.type));
   }
@@ -420,6 +536,10 @@ Status WriteMetadataFile(const std::string& path, const ExportResult& r) {
     for (const auto& n : r.names) {
       if (!names.empty()) names += ",";
       names += n.image_name.empty() ? n.ref_name : n.image_name;
+    }
+    for (const auto& n : r.image_names) {
+      if (!names.empty()) names += ",";
+      names += n;
     }
     if (!names.empty()) j["image.name"] = names;
   }
@@ -481,15 +601,44 @@ std::string DockerfileExcerpt(const std::string& name, const std::string& text,
   return out;
 }
 
-// --cache-from type=local,src=DIR[,tag=T]: records the engine lacks come from the layout.
+// Where a registry cache lives: `ref=NAME[:TAG]`, tag `buildcache` when none (as buildx's
+// examples use); `tag=` is not a registry cache attribute.
+oci::Reference CacheRef(const client::OutputSpec& spec) {
+  oci::Reference r = *oci::ParseNormalizedNamed(spec.attrs.at("ref"));
+  if (!r.has_tag() && !r.has_digest()) r = *oci::WithTag(r, "buildcache");
+  return r;
+}
+
+// --cache-from type=local,src=DIR[,tag=T] or type=registry,ref=REF: records the engine lacks
+// come from the layout or the registry. A cache that cannot be read only warns, as BuildKit.
 void ImportCaches(Engine& engine, const std::vector<client::OutputSpec>& specs) {
   for (const client::OutputSpec& spec : specs) {
-    const std::string src = spec.attrs.contains("src") ? spec.attrs.at("src") : "";
-    const std::string tag = spec.attrs.contains("tag") ? spec.attrs.at("tag") : "latest";
-    auto entries = exporter::ImportCacheLayout(engine.layers(), engine.content(), src, tag);
+    Result<std::vector<exporter::CacheEntry>> entries = std::vector<exporter::CacheEntry>{};
+    std::string what;
+    if (spec.type == "registry") {
+      const oci::Reference ref = CacheRef(spec);
+      what = ref.String();
+      entries = [&]() -> Result<std::vector<exporter::CacheEntry>> {
+        HOIST_ASSIGN_OR_RETURN(oci::Descriptor root, engine.registry().Resolve(ref));
+        if (!engine.content().Info(root.digest)) {
+          HOIST_ASSIGN_OR_RETURN(std::string bytes, engine.registry().FetchManifest(ref, root));
+          auto w = content::WriteBlob(engine.content(), bytes, root.digest);
+          if (!w && w.error().code() != Code::kAlreadyExists) return Unexpected(w.error());
+        }
+        return exporter::ImportCacheManifest(
+            engine.layers(), engine.content(), engine.content(), root, what,
+            [&](const oci::Descriptor& d) {
+              return engine.registry().FetchBlob(ref, d, engine.content());
+            });
+      }();
+    } else {
+      const std::string src = spec.attrs.at("src");
+      const std::string tag = spec.attrs.contains("tag") ? spec.attrs.at("tag") : "latest";
+      what = src;
+      entries = exporter::ImportCacheLayout(engine.layers(), engine.content(), src, tag);
+    }
     if (!entries) {
-      // As BuildKit: a cache that cannot be read makes the build slower, not fail.
-      std::fprintf(stderr, "WARNING: failed to import cache from %s: %s\n", src.c_str(),
+      std::fprintf(stderr, "WARNING: failed to import cache from %s: %s\n", what.c_str(),
                    entries.error().message().c_str());
       continue;
     }
@@ -498,7 +647,7 @@ void ImportCaches(Engine& engine, const std::vector<client::OutputSpec>& specs) 
       if (have && *have) continue;
       (void)engine.cache().Put({.cache_key = e.cache_key,
                                 .result_ids = {e.snapshot},
-                                .description = "imported from " + src});
+                                .description = "imported from " + what});
     }
   }
 }
@@ -508,13 +657,22 @@ Result<std::vector<client::OutputSpec>> CacheSpecs(const std::vector<std::string
   std::vector<client::OutputSpec> specs;
   for (const std::string& v : values) {
     HOIST_ASSIGN_OR_RETURN(client::OutputSpec spec, client::ParseOutputSpec(v));
-    if (spec.type != "local") {
+    if (spec.type == "registry") {
+      if (!spec.attrs.contains("ref") || spec.attrs.at("ref").empty()) {
+        return MakeError(Code::kInvalidArgument,
+                         fmt::format("{} type=registry needs ref=NAME[:TAG]", flag));
+      }
+      HOIST_ASSIGN_OR_RETURN(oci::Reference r, oci::ParseNormalizedNamed(spec.attrs.at("ref")));
+      (void)r;
+    } else if (spec.type == "local") {
+      if (!spec.attrs.contains(path_key) || spec.attrs.at(path_key).empty()) {
+        return MakeError(Code::kInvalidArgument,
+                         fmt::format("{} type=local needs {}=DIR", flag, path_key));
+      }
+    } else {
       return MakeError(Code::kUnimplemented,
-                       fmt::format("{} type={}: only type=local is supported", flag, spec.type));
-    }
-    if (!spec.attrs.contains(path_key) || spec.attrs.at(path_key).empty()) {
-      return MakeError(Code::kInvalidArgument,
-                       fmt::format("{} type=local needs {}=DIR", flag, path_key));
+                       fmt::format("{} type={}: only type=local and type=registry are supported",
+                                   flag, spec.type));
     }
     if (auto it = spec.attrs.find("mode"); it != spec.attrs.end() && it->second != "min" &&
                                            it->second != "max") {
@@ -526,19 +684,31 @@ Result<std::vector<client::OutputSpec>> CacheSpecs(const std::vector<std::string
   return specs;
 }
 
+
 std::atomic<CancelContext*> g_cancel{nullptr};
 
 void OnSignal(int) {
   if (CancelContext* c = g_cancel.load()) c->Cancel("context canceled");
 }
 
-Status RunBuild(const BuildArgs& args, const std::string& root) {
+Status RunBuild(const BuildArgs& args, const std::string& root, const std::string& config) {
   if (args.context.empty()) return MakeError(Code::kInvalidArgument, "build needs a CONTEXT");
   HOIST_ASSIGN_OR_RETURN(std::optional<int64_t> epoch, SourceDateEpoch());
   std::vector<client::OutputSpec> outputs;
   for (const std::string& o : args.outputs) {
     HOIST_ASSIGN_OR_RETURN(client::OutputSpec spec, client::ParseOutputSpec(o));
     outputs.push_back(std::move(spec));
+  }
+  if (args.push) {
+    // buildx's --push: push=true on an image output, or a registry output of its own.
+    bool found = false;
+    for (client::OutputSpec& o : outputs) {
+      if (o.type == "image" || o.type == "registry") {
+        o.attrs["push"] = "true";
+        found = true;
+      }
+    }
+    if (!found) outputs.push_back(client::OutputSpec{.type = "registry", .attrs = {}});
   }
   HOIST_ASSIGN_OR_RETURN(auto cache_to, CacheSpecs(args.cache_to, "--cache-to", "dest"));
   HOIST_ASSIGN_OR_RETURN(auto cache_from, CacheSpecs(args.cache_from, "--cache-from", "src"));
@@ -604,6 +774,11 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   co.dockerignore = ignore;
   co.dockerfile_name = file_name;
   co.source_date_epoch = epoch;
+  if (auto it = co.frontend_opts.find("image-resolve-mode"); it != co.frontend_opts.end()) {
+    HOIST_TRY(source::ParseResolveMode(it->second));
+    co.image_resolve_mode = it->second;
+  }
+  if (args.pull) co.image_resolve_mode = "pull";
 
   if (args.print_llb) {
     session::SessionManager sessions;
@@ -617,7 +792,9 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
     return OkStatus();
   }
 
-  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root, .runtime = args.runtime}));
+  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root,
+                                                    .runtime = args.runtime,
+                                                    .registry_config = config}));
   HOIST_TRY(engine->sessions().Register(session));
   HOIST_TRY(PosixFileSystem()->MakeDirs(engine->root() + "/ops", 0700));
   ImportCaches(*engine, cache_from);
@@ -632,7 +809,10 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   }
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
   FailureTracker tracker(display->writer());
-  EngineResolver resolver(&engine->sessions(), {session->id()}, &tracker);
+  EngineResolver resolver(&engine->sessions(), {session->id()}, &tracker,
+                          {.client = &engine->registry(),
+                           .content = &engine->content(),
+                           .names = &engine->image_names()});
   co.resolver = &resolver;
   std::vector<PlatformResult> results;
   Status st;
@@ -655,7 +835,9 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
         .sessions = &engine->sessions(),
         .session_ids = {session->id()},
         .state_dir = engine->root() + "/ops",
-        .default_platform = p.value_or(oci::HostPlatform())});
+        .default_platform = p.value_or(oci::HostPlatform()),
+        .registry = &engine->registry(),
+        .image_names = &engine->image_names()});
     solver::Solver solver(worker.get(), worker.get(), &engine->cache());
     auto solved = solver.Solve(converted->definition,
                                {.no_cache = args.no_cache, .progress = &tracker}, cancel);
@@ -682,12 +864,14 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
   ExportResult exported;
   if (st) {
     st = display->Step("exporting", [&] {
-      return Export(*engine, results, args, outputs, epoch, &exported);
+      return Export(*engine, results, args, outputs, epoch, display.get(), &exported);
     });
   }
   for (const client::OutputSpec& spec : cache_to) {
     if (!st) break;
-    st = display->Step("exporting cache to " + spec.attrs.at("dest"), [&]() -> Status {
+    const std::string cache_dest =
+        spec.type == "registry" ? CacheRef(spec).String() : spec.attrs.at("dest");
+    st = display->Step("exporting cache to " + cache_dest, [&]() -> Status {
       const bool max = spec.attrs.contains("mode") && spec.attrs.at("mode") == "max";
       std::vector<exporter::CacheEntry> entries;
       for (const PlatformResult& r : results) {
@@ -702,6 +886,13 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
       }
       exporter::SnapshotImageOptions io;
       io.diff_cache_dir = engine->root() + "/diffs";
+      if (spec.type == "registry") {
+        HOIST_ASSIGN_OR_RETURN(oci::Descriptor root,
+                               exporter::WriteCacheManifest(engine->snapshotter(),
+                                                            engine->content(), entries, io));
+        return PushToRegistry(*engine, display.get(), "exporting cache to " + cache_dest, root,
+                              {CacheRef(spec)}, false);
+      }
       const std::string tag = spec.attrs.contains("tag") ? spec.attrs.at("tag") : "latest";
       return exporter::ExportCacheLayout(engine->snapshotter(), engine->content(), entries,
                                          spec.attrs.at("dest"), tag, io);
@@ -724,7 +915,8 @@ Status RunBuild(const BuildArgs& args, const std::string& root) {
 
 }  // namespace
 
-void RegisterBuildCommand(CLI::App& app, const std::string* root, Status* status) {
+void RegisterBuildCommand(CLI::App& app, const std::string* root, const std::string* config,
+                          Status* status) {
   auto args = std::make_shared<BuildArgs>();
   CLI::App* b = app.add_subcommand("build", "Build an image from a Dockerfile");
   b->add_option("CONTEXT", args->context, "Build context directory")->required();
@@ -742,8 +934,8 @@ void RegisterBuildCommand(CLI::App& app, const std::string* root, Status* status
   b->add_option("--target", args->target, "Target build stage");
   b->add_option("--platform", args->platform, "Target platform (os/arch[/variant])");
   b->add_option("-o,--output", args->outputs,
-                "Output destination (type=local|tar|oci|docker,dest=...; or a directory; - for a "
-                "tar on stdout)");
+                "Output destination (type=local|tar|oci|docker,dest=...; type=image|registry,"
+                "name=REF[,push=true]; or a directory; - for a tar on stdout)");
   b->add_option("--progress", args->progress, "Progress output: auto, tty, plain, rawjson, quiet")
       ->check(CLI::IsMember({"auto", "tty", "plain", "rawjson", "quiet"}));
   b->add_flag("--no-cache", args->no_cache, "Do not use the build cache");
@@ -751,12 +943,15 @@ void RegisterBuildCommand(CLI::App& app, const std::string* root, Status* status
               "Print the build graph as JSON, one op per line, instead of building");
   b->add_option("--metadata-file", args->metadata_file, "Write build result metadata to a file");
   b->add_option("--cache-to", args->cache_to,
-                "Export build cache (type=local,dest=DIR[,mode=min|max][,tag=T])");
+                "Export build cache (type=local,dest=DIR[,mode=min|max][,tag=T] or "
+                "type=registry,ref=NAME[:TAG][,mode=min|max])");
   b->add_option("--cache-from", args->cache_from,
-                "Import build cache (type=local,src=DIR[,tag=T])");
+                "Import build cache (type=local,src=DIR[,tag=T] or type=registry,ref=NAME[:TAG])");
   b->add_option("--runtime", args->runtime, "OCI runtime: runc, crun or a path (default: probe)");
-  b->callback([args, root, status] {
-    *status = RunBuild(*args, *root);
+  b->add_flag("--pull", args->pull, "Always attempt to pull all referenced images");
+  b->add_flag("--push", args->push, "Shorthand for --output=type=registry");
+  b->callback([args, root, config, status] {
+    *status = RunBuild(*args, *root, *config);
   });
 }
 

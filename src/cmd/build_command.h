@@ -9,6 +9,8 @@
 namespace hoist::cmd {
 
 // `root` is the global --root value (empty: DefaultRoot()). REQUIRES: both outlive `app`.
-void RegisterBuildCommand(CLI::App& app, const std::string* root, Status* status);
+// `config` is the registry configuration file given with --config ("" for the default).
+void RegisterBuildCommand(CLI::App& app, const std::string* root, const std::string* config,
+                          Status* status);
 
 }  // namespace hoist::cmd

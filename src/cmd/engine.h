@@ -8,6 +8,8 @@
 //   <root>/executor/   OCI runtime state and bundles
 //   <root>/ops/        op state: local context mirrors, cache mounts, mount points
 //   <root>/diffs/      remembered layer diffs of exported snapshots
+//   <root>/registry/   which registry repositories hold which blobs (for cross-repo mounts)
+//   <root>/images/     image names → the digests they last resolved to
 //
 // Thread-safety: the parts are thread-safe; Engine itself is set up once.
 #pragma once
@@ -18,6 +20,8 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "content/local_content_store.h"
+#include "registry/client.h"
+#include "source/docker_image_source.h"
 #include "executor/executor.h"
 #include "session/session_manager.h"
 #include "snapshot/layer_cache.h"
@@ -32,6 +36,8 @@ struct EngineOptions {
   std::string runtime;
   // Open without an OCI runtime (for commands that run nothing: du, prune).
   bool need_executor = true;
+  // The registry configuration file (--config); "" for the default files.
+  std::string registry_config;
 };
 
 class Engine {
@@ -49,6 +55,9 @@ class Engine {
   executor::Executor* executor() { return executor_.get(); }
   solver::CacheDb& cache() { return *cache_; }
   session::SessionManager& sessions() { return sessions_; }
+  registry::Client& registry() { return *registry_; }
+  // Which digest each image name last resolved to.
+  source::LocalImageNames& image_names() { return *image_names_; }
 
  private:
   Engine() = default;
@@ -60,6 +69,8 @@ class Engine {
   std::unique_ptr<executor::Executor> executor_;
   std::unique_ptr<solver::CacheDb> cache_;
   session::SessionManager sessions_;
+  std::unique_ptr<registry::Client> registry_;
+  std::unique_ptr<source::LocalImageNames> image_names_;
 };
 
 // --root, else $HOIST_ROOT, else /var/lib/hoist as root, else $XDG_DATA_HOME/hoist (or

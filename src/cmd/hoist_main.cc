@@ -11,6 +11,7 @@
 #include "cmd/debug_command.h"
 #include "cmd/image_commands.h"
 #include "cmd/layout_command.h"
+#include "cmd/login_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"hoist builds OCI container images from Dockerfiles", "hoist"};
@@ -22,13 +23,18 @@ int main(int argc, char** argv) {
   std::string root;
   app.add_option("--root", root, "Engine state directory (default: $HOIST_ROOT, /var/lib/hoist)")
       ->envname("HOIST_ROOT");
+  std::string config;
+  app.add_option("--config", config,
+                 "Registry configuration file (default: $XDG_CONFIG_HOME/hoist/hoist.toml, "
+                 "/etc/hoist/hoist.toml)");
 
   hoist::Status status;
-  hoist::cmd::RegisterBuildCommand(app, &root, &status);
+  hoist::cmd::RegisterBuildCommand(app, &root, &config, &status);
   hoist::cmd::RegisterCacheCommands(app, &root, &status);
-  hoist::cmd::RegisterLayoutCommands(app, &status);
+  hoist::cmd::RegisterLayoutCommands(app, &config, &status);
   hoist::cmd::RegisterImageCommands(app, &status);
   hoist::cmd::RegisterDebugCommands(app, &status);
+  hoist::cmd::RegisterLoginCommands(app, &config, &status);
 
   try {
     app.parse(argc, argv);

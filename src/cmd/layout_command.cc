@@ -7,8 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/temp_dir.h"
 #include "cmd/image_ref.h"
 #include "cmd/output.h"
+#include "cmd/registry_wiring.h"
+#include "content/local_content_store.h"
+#include "registry/image_transfer.h"
 #include "content/image_resolver.h"
 #include "content/layout_ref.h"
 #include "content/oci_layout.h"
@@ -160,8 +164,127 @@ Status UntagCommand(const std::string& path, const std::string& tag) {
 
 // Copies one image (all its blobs, verified) into a layout directory, creating it if needed.
 // Names: DEST's tag and every --tag; without any, the source's name is kept.
+constexpr std::string_view kDockerScheme = "docker://";
+
+struct CopyOptions {
+  std::vector<std::string> tags;
+  std::string platform;  // "" : the host's (from an index), unless all
+  bool all = false;      // every platform of an index
+  std::string config;    // registry configuration file
+};
+
+Result<oci::Reference> DockerRef(std::string_view arg) {
+  arg.remove_prefix(kDockerScheme.size());
+  auto r = oci::ParseNormalizedNamed(arg);
+  if (!r) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("invalid image reference \"{}\": {}", arg, r.error().message()));
+  }
+  return oci::TagNameOnly(*r);
+}
+
+// Prints a line per blob as it completes.
+registry::BlobEventFn BlobPrinter(const char* verb) {
+  return [verb](const registry::BlobEvent& e) {
+    if (!e.finished) return;
+    Print(fmt::format("{} {} {}\n", e.skipped ? "exists " : verb, e.desc.digest.str(),
+                      HumanSize(e.desc.size)));
+  };
+}
+
+// `layout cp` with a registry on either side (or both): pulled into the destination layout, or
+// pushed from the source layout; registry to registry goes through a temporary store.
+Status CopyWithRegistry(const std::string& source, const std::string& dest,
+                        const CopyOptions& options) {
+  const bool from_registry = source.starts_with(kDockerScheme);
+  const bool to_registry = dest.starts_with(kDockerScheme);
+  HOIST_ASSIGN_OR_RETURN(auto client, NewRegistryClient(options.config, ""));
+  std::optional<oci::Platform> platform;
+  if (!options.platform.empty()) {
+    HOIST_ASSIGN_OR_RETURN(oci::Platform p, oci::ParsePlatform(options.platform));
+    platform = oci::Normalize(p);
+  }
+  // The source: a store holding the image and its root descriptor.
+  std::unique_ptr<OciLayout> from_layout;
+  std::unique_ptr<content::LocalContentStore> scratch_store;
+  std::optional<TempDir> scratch;
+  std::unique_ptr<OciLayout> to_layout;
+  content::LayoutRef dst;
+  if (!to_registry) {
+    dst = SplitRef(dest);
+    if (dst.digest.valid()) {
+      return MakeError(Code::kInvalidArgument,
+                       "destination \"" + dest + "\" must be LAYOUT[:TAG], not a digest");
+    }
+    HOIST_ASSIGN_OR_RETURN(to_layout, OciLayout::CreateOrOpen(PosixFileSystem(), dst.path));
+  }
+  content::ContentStore* store = nullptr;
+  oci::Descriptor root;
+  std::string source_name;
+  if (from_registry) {
+    HOIST_ASSIGN_OR_RETURN(oci::Reference ref, DockerRef(source));
+    if (to_registry) {
+      HOIST_ASSIGN_OR_RETURN(scratch, TempDir::Create("hoist-cp-"));
+      HOIST_ASSIGN_OR_RETURN(scratch_store,
+                             content::LocalContentStore::Open(PosixFileSystem(), scratch->path()));
+      store = scratch_store.get();
+    } else {
+      store = &to_layout->store();
+    }
+    registry::PullOptions po{.platform = platform,
+                             .all_platforms = options.all,
+                             .on_blob = BlobPrinter("copied")};
+    HOIST_ASSIGN_OR_RETURN(registry::PulledImage pulled,
+                           registry::PullImage(*client, ref, *store, po));
+    root = pulled.image ? pulled.image->manifest_desc : pulled.root;
+    source_name = oci::TrimNamed(ref).String() + (ref.has_tag() ? ":" + ref.tag() : "");
+  } else {
+    content::LayoutRef src = SplitRef(source);
+    HOIST_ASSIGN_OR_RETURN(from_layout, OciLayout::Open(PosixFileSystem(), src.path, true));
+    HOIST_ASSIGN_OR_RETURN(root, ResolveRoot(*from_layout, src));
+    store = &from_layout->store();
+    if (platform && !options.all) {
+      HOIST_ASSIGN_OR_RETURN(content::ResolvedImage img,
+                             content::ResolveImage(*store, root, platform, source));
+      if (oci::IsIndexType(img.root.media_type)) root = img.manifest_desc;
+    }
+    source_name = Annotation(root, content::kAnnotationImageName);
+  }
+  root.annotations.erase(std::string(content::kAnnotationImageName));
+  root.annotations.erase(std::string(content::kAnnotationRefName));
+  if (to_registry) {
+    HOIST_ASSIGN_OR_RETURN(oci::Reference target, DockerRef(dest));
+    std::vector<oci::Reference> targets{target};
+    for (const std::string& t : options.tags) {
+      HOIST_ASSIGN_OR_RETURN(oci::Reference extra, oci::WithTag(oci::TrimNamed(target), t));
+      targets.push_back(extra);
+    }
+    registry::PushOptions po{.on_blob = BlobPrinter("pushed")};
+    HOIST_TRY(registry::PushImage(*client, *store, root, targets, po));
+    for (const auto& t : targets) Print(fmt::format("pushed {}@{}\n", t.String(), root.digest.str()));
+    return OkStatus();
+  }
+  std::vector<content::LayoutName> names;
+  if (!dst.tag.empty()) names.push_back(content::LayoutName{"", dst.tag});
+  for (const auto& t : options.tags) {
+    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(t));
+    names.push_back(std::move(n));
+  }
+  if (names.empty() && !source_name.empty()) {
+    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(source_name));
+    names.push_back(std::move(n));
+  }
+  HOIST_TRY(to_layout->Put(root, names));
+  Print(fmt::format("copied {} to {}\n", root.digest.str(), dst.path));
+  return OkStatus();
+}
+
 Status CopyCommand(const std::string& source, const std::string& dest,
-                   const std::vector<std::string>& tags) {
+                   const CopyOptions& options) {
+  if (source.starts_with(kDockerScheme) || dest.starts_with(kDockerScheme)) {
+    return CopyWithRegistry(source, dest, options);
+  }
+  const std::vector<std::string>& tags = options.tags;
   content::LayoutRef src = SplitRef(source);
   content::LayoutRef dst = SplitRef(dest);
   if (dst.digest.valid()) {
@@ -197,7 +320,7 @@ Status CopyCommand(const std::string& source, const std::string& dest,
 
 }  // namespace
 
-void RegisterLayoutCommands(CLI::App& app, Status* status) {
+void RegisterLayoutCommands(CLI::App& app, const std::string* config, Status* status) {
   CLI::App* layout = app.add_subcommand("layout", "Manage images in OCI image layouts");
   layout->require_subcommand(1);
 
@@ -205,6 +328,7 @@ void RegisterLayoutCommands(CLI::App& app, Status* status) {
     std::string path, format = "table", ref, platform, source, target, tag;
     std::vector<std::string> names;
     bool dry_run = false;
+    bool all = false;
     int jobs = 0;
   };
   auto args = std::make_shared<Args>();
@@ -238,12 +362,24 @@ void RegisterLayoutCommands(CLI::App& app, Status* status) {
   tag->callback([args, status] { *status = TagCommand(args->path, args->source, args->target); });
 
   auto* cp = layout->add_subcommand(
-      "cp", "Copy an image into a layout directory (SOURCE[:TAG|@DIGEST] DEST[:TAG])");
-  cp->add_option("SOURCE", args->source, "Source layout or tarball, with tag or digest")->required();
-  cp->add_option("DEST", args->target, "Destination layout directory, optionally with a tag")
+      "cp", "Copy an image between layouts and registries (SOURCE[:TAG|@DIGEST] DEST[:TAG]; "
+            "docker://REF on either side)");
+  cp->add_option("SOURCE", args->source,
+                 "Source layout or tarball with tag or digest, or docker://REF")
+      ->required();
+  cp->add_option("DEST", args->target,
+                 "Destination layout directory (optionally with a tag), or docker://REF")
       ->required();
   cp->add_option("-t,--tag", args->names, "Name for the copy (org/app:1.0 or a tag); repeatable");
-  cp->callback([args, status] { *status = CopyCommand(args->source, args->target, args->names); });
+  cp->add_option("--platform", args->platform,
+                 "Copy only this platform's image from an index (default from a registry: this "
+                 "machine's)");
+  cp->add_flag("--all", args->all, "Copy every platform of an index");
+  cp->callback([args, config, status] {
+    *status = CopyCommand(args->source, args->target,
+                          {.tags = args->names, .platform = args->platform, .all = args->all,
+                           .config = *config});
+  });
 
   auto* untag = layout->add_subcommand("untag", "Remove a name from the layout's index");
   untag->add_option("LAYOUT", args->path, "Layout directory")->required();

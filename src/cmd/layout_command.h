@@ -9,6 +9,6 @@
 namespace hoist::cmd {
 
 // Adds the `layout` subcommand tree to `app`. Each command stores its outcome in `*status`.
-void RegisterLayoutCommands(CLI::App& app, Status* status);
+void RegisterLayoutCommands(CLI::App& app, const std::string* config, Status* status);
 
 }  // namespace hoist::cmd

@@ -152,6 +152,12 @@ Status ProgressDisplay::Step(const std::string& name, const std::function<Status
   return st;
 }
 
+void ProgressDisplay::StepStatus(const std::string& name, progress::VertexStatus status) {
+  status.vertex = oci::Digest::Sha256Of(name).str();
+  status.timestamp = progress::Clock::now();
+  channel_.Write({.statuses = {std::move(status)}});
+}
+
 void ProgressDisplay::Finish() {
   if (finished_) return;
   finished_ = true;

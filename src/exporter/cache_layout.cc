@@ -14,9 +14,10 @@
 
 namespace hoist::exporter {
 
-Status ExportCacheLayout(snapshot::Snapshotter& snapshotter, content::ContentStore& store,
-                         const std::vector<CacheEntry>& entries, const std::string& dir,
-                         const std::string& tag, const SnapshotImageOptions& options) {
+Result<oci::Descriptor> WriteCacheManifest(snapshot::Snapshotter& snapshotter,
+                                           content::ContentStore& store,
+                                           const std::vector<CacheEntry>& entries,
+                                           const SnapshotImageOptions& options) {
   std::vector<SnapshotLayer> all;
   std::map<oci::Digest, size_t> index_of;
   nlohmann::json records = nlohmann::json::array();
@@ -44,9 +45,16 @@ Status ExportCacheLayout(snapshot::Snapshotter& snapshotter, content::ContentSto
   for (const SnapshotLayer& l : all) manifest.layers.push_back(AsOciLayer(l.descriptor));
   const std::string manifest_json = oci::SerializeManifest(manifest);
   HOIST_ASSIGN_OR_RETURN(content::BlobInfo m, content::WriteBlob(store, manifest_json));
-  const oci::Descriptor root{.media_type = std::string(oci::kMediaTypeImageManifest),
-                             .digest = m.digest,
-                             .size = m.size};
+  return oci::Descriptor{.media_type = std::string(oci::kMediaTypeImageManifest),
+                         .digest = m.digest,
+                         .size = m.size};
+}
+
+Status ExportCacheLayout(snapshot::Snapshotter& snapshotter, content::ContentStore& store,
+                         const std::vector<CacheEntry>& entries, const std::string& dir,
+                         const std::string& tag, const SnapshotImageOptions& options) {
+  HOIST_ASSIGN_OR_RETURN(oci::Descriptor root,
+                         WriteCacheManifest(snapshotter, store, entries, options));
   HOIST_ASSIGN_OR_RETURN(content::LayoutName name, content::LayoutName::Parse(tag));
   return ExportToLayoutDirectory(PosixFileSystem(), store, root, {name}, dir);
 }
@@ -60,15 +68,32 @@ Result<std::vector<CacheEntry>> ImportCacheLayout(snapshot::LayerCache& layers,
   if (!root) {
     return MakeError(Code::kNotFound, fmt::format("{}: no cache tagged \"{}\"", dir, tag));
   }
-  HOIST_ASSIGN_OR_RETURN(std::string manifest_json, content::ReadBlob(layout->store(), *root));
+  return ImportCacheManifest(
+      layers, store, layout->store(), *root, dir + ":" + tag,
+      [&](const oci::Descriptor& d) { return content::CopyBlob(layout->store(), store, d, cancel); },
+      cancel);
+}
+
+Result<std::vector<CacheEntry>> ImportCacheManifest(snapshot::LayerCache& layers,
+                                                    content::ContentStore& store,
+                                                    content::ContentStore& manifest_store,
+                                                    const oci::Descriptor& root,
+                                                    const std::string& what,
+                                                    const BlobFetcher& fetch,
+                                                    CancelContext* cancel) {
+  HOIST_ASSIGN_OR_RETURN(std::string manifest_json, content::ReadBlob(manifest_store, root));
   HOIST_ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(manifest_json));
   if (manifest.config.media_type != kMediaTypeCacheConfig) {
     return MakeError(Code::kInvalidArgument,
-                     fmt::format("{}: \"{}\" is not a build cache (config type {})", dir, tag,
+                     fmt::format("{} is not a build cache (config type {})", what,
                                  manifest.config.media_type));
   }
+  if (!manifest_store.Info(manifest.config.digest)) HOIST_TRY(fetch(manifest.config));
   HOIST_ASSIGN_OR_RETURN(std::string config_json,
-                         content::ReadBlob(layout->store(), manifest.config));
+                         content::ReadBlob(manifest_store.Info(manifest.config.digest)
+                                               ? manifest_store
+                                               : store,
+                                           manifest.config));
   auto config = nlohmann::json::parse(config_json, nullptr, false);
   auto bad = [&](std::string_view why) {
     return MakeError(Code::kInvalidArgument, fmt::format("cache config: {}", why));
@@ -99,9 +124,7 @@ Result<std::vector<CacheEntry>> ImportCacheLayout(snapshot::LayerCache& layers,
       }
       const size_t n = i.get<size_t>();
       if (!copied[n]) {
-        if (!store.Info(manifest.layers[n].digest)) {
-          HOIST_TRY(content::CopyBlob(layout->store(), store, manifest.layers[n], cancel));
-        }
+        if (!store.Info(manifest.layers[n].digest)) HOIST_TRY(fetch(manifest.layers[n]));
         copied[n] = true;
       }
       stack.push_back(manifest.layers[n]);

@@ -16,6 +16,7 @@
 // Thread-safety: functions over the objects they are given.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,13 @@ struct CacheEntry {
   std::string snapshot;  // a committed snapshot
 };
 
+// Writes the cache manifest for `entries` (and its config and layer blobs) into `store`;
+// returns the manifest's descriptor. Layers are diffed once; base blobs are re-used.
+Result<oci::Descriptor> WriteCacheManifest(snapshot::Snapshotter& snapshotter,
+                                           content::ContentStore& store,
+                                           const std::vector<CacheEntry>& entries,
+                                           const SnapshotImageOptions& options = {});
+
 // Writes `entries` into the layout at `dir` (created if needed) and tags the cache manifest
 // `tag`, replacing the previous cache of that tag. Layer blobs are written into `store` first
 // (diffed once, base blobs re-used), then copied.
@@ -50,5 +58,19 @@ Result<std::vector<CacheEntry>> ImportCacheLayout(snapshot::LayerCache& layers,
                                                   content::ContentStore& store,
                                                   const std::string& dir, const std::string& tag,
                                                   CancelContext* cancel = nullptr);
+
+// Makes a blob present in the engine's store (copied from a layout, fetched from a registry).
+using BlobFetcher = std::function<Status(const oci::Descriptor&)>;
+
+// Imports the cache whose manifest `root` is in `manifest_store` (the layout's store, or the
+// engine's when the manifest was fetched there); blobs the engine lacks come from `fetch`.
+// `what` names the cache in errors.
+Result<std::vector<CacheEntry>> ImportCacheManifest(snapshot::LayerCache& layers,
+                                                    content::ContentStore& store,
+                                                    content::ContentStore& manifest_store,
+                                                    const oci::Descriptor& root,
+                                                    const std::string& what,
+                                                    const BlobFetcher& fetch,
+                                                    CancelContext* cancel = nullptr);
 
 }  // namespace hoist::exporter

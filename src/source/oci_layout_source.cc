@@ -120,7 +120,7 @@ Result<std::unique_ptr<OciLayoutSourceInstance>> OciLayoutSourceInstance::Resolv
   root.size = info.size;
   HOIST_ASSIGN_OR_RETURN(auto resolved,
                          content::ResolveImage(*inst->store_, root, id.platform, id.ref));
-  OciLayoutImage& img = inst->image_;
+  SourceImage& img = inst->image_;
   img.root = std::move(resolved.root);
   img.manifest_desc = std::move(resolved.manifest_desc);
   img.manifest = std::move(resolved.manifest);
@@ -149,9 +149,9 @@ Result<std::unique_ptr<OciLayoutSourceInstance>> OciLayoutSourceInstance::Resolv
   return inst;
 }
 
-oci::Digest OciLayoutSourceInstance::ManifestCacheKey() const {
-  const oci::Platform& p = id_.platform;
-  std::string json = "{\"Digest\":" + GoJsonString(image_.root.digest.str()) +
+oci::Digest ImageCacheKey(const oci::Digest& root, const oci::Platform& p,
+                          std::optional<int> layer_limit) {
+  std::string json = "{\"Digest\":" + GoJsonString(root.str()) +
                      ",\"OS\":" + GoJsonString(p.os) + ",\"Arch\":" + GoJsonString(p.architecture);
   if (!p.variant.empty()) json += ",\"Variant\":" + GoJsonString(p.variant);
   if (!p.os_version.empty()) json += ",\"OSVersion\":" + GoJsonString(p.os_version);
@@ -163,9 +163,13 @@ oci::Digest OciLayoutSourceInstance::ManifestCacheKey() const {
     }
     json += "]";
   }
-  if (id_.layer_limit) json += ",\"Limit\":" + std::to_string(*id_.layer_limit);
+  if (layer_limit) json += ",\"Limit\":" + std::to_string(*layer_limit);
   json += "}";
   return oci::Digest::Sha256Of(json);
+}
+
+oci::Digest OciLayoutSourceInstance::ManifestCacheKey() const {
+  return ImageCacheKey(image_.root.digest, id_.platform, id_.layer_limit);
 }
 
 std::optional<oci::Digest> OciLayoutSourceInstance::LayersCacheKey() const {

@@ -62,6 +62,12 @@ Result<OciLayoutIdentifier> ParseOciLayoutIdentifier(
     std::string_view identifier, const std::map<std::string, std::string>& attrs,
     const std::optional<oci::Platform>& platform);
 
+// BuildKit's first cache key of an image source (oci-layout and docker-image alike): a sha256
+// over {"Digest","OS","Arch","Variant","OSVersion","OSFeatures","Limit"}, empty members omitted
+// after Arch.
+oci::Digest ImageCacheKey(const oci::Digest& root, const oci::Platform& platform,
+                          std::optional<int> layer_limit);
+
 // How the source reaches a store: through the engine's session manager, by the op's session
 // ID, or with none by trying the build's sessions in order. Thread-safe.
 class SessionStores {
@@ -80,8 +86,8 @@ class SessionStores {
   std::chrono::milliseconds timeout_;
 };
 
-// What Resolve learned, all verified.
-struct OciLayoutImage {
+// An image a source resolved (an OCI layout's or a registry's), all verified.
+struct SourceImage {
   oci::Descriptor root;           // index or manifest named by the digest
   oci::Descriptor manifest_desc;  // the manifest chosen for the platform
   oci::Manifest manifest;
@@ -103,7 +109,7 @@ class OciLayoutSourceInstance {
                                                                   CancelContext* cancel = nullptr);
 
   const OciLayoutIdentifier& identifier() const { return id_; }
-  const OciLayoutImage& image() const { return image_; }
+  const SourceImage& image() const { return image_; }
 
   // Cache key 0: from the root digest, platform and layer limit ("sha256:<hex>").
   oci::Digest ManifestCacheKey() const;
@@ -120,7 +126,7 @@ class OciLayoutSourceInstance {
  private:
   OciLayoutSourceInstance() = default;
   OciLayoutIdentifier id_;
-  OciLayoutImage image_;
+  SourceImage image_;
   std::shared_ptr<content::ContentStore> store_;
 };
 

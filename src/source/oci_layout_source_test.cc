@@ -129,7 +129,7 @@ TEST_F(OciLayoutSourceTest, ResolvesIndexForEachPlatform) {
   MakeIndexLayout("layout");
   auto amd = Resolve(index_.digest, {{"oci.session", "sess"}, {"oci.store", "layout"}});
   ASSERT_TRUE(amd) << amd.error().message();
-  const OciLayoutImage& a = (*amd)->image();
+  const SourceImage& a = (*amd)->image();
   EXPECT_EQ(a.root.digest, index_.digest);
   EXPECT_EQ(a.root.media_type, oci::kMediaTypeImageIndex);
   EXPECT_EQ(a.manifest_desc.digest, amd64_.manifest.digest);

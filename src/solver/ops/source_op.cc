@@ -19,6 +19,7 @@
 #include "session/session.h"
 #include "solver/ops/internal/ops.h"
 #include "solver/ops/internal/tree_util.h"
+#include "source/docker_image_source.h"
 #include "source/local_source.h"
 #include "source/http_source.h"
 #include "source/oci_layout_source.h"
@@ -40,8 +41,9 @@ class BlobProgress {
     status_.started = progress::Clock::now();
     progress_.Status(status_);
   }
-  void Add(int64_t n) {
-    status_.current += n;
+  void Add(int64_t n) { Set(status_.current + n); }
+  void Set(int64_t current) {
+    status_.current = current;
     auto now = std::chrono::steady_clock::now();
     if (now - last_ > std::chrono::milliseconds(100)) {
       last_ = now;
@@ -59,6 +61,22 @@ class BlobProgress {
   std::chrono::steady_clock::time_point last_{};
 };
 
+// Unpacks an image's layers (already in the engine's store) once per chain ID, showing an
+// `extracting` row for each.
+Result<ResultRef> UnpackLayers(Worker& worker, const OpContext& ctx,
+                               const source::SourceImage& image) {
+  snapshot::EnsureLayersOptions opts;
+  opts.cancel = ctx.cancel.get();
+  opts.on_layer = [&](size_t, const oci::Descriptor& d, const archive::ApplyStats&) {
+    VertexStatus s{.id = "extracting " + d.digest.str(), .name = "extracting " + d.digest.str()};
+    s.started = s.completed = progress::Clock::now();
+    ctx.progress.Status(s);
+  };
+  HOIST_ASSIGN_OR_RETURN(std::string top,
+                         worker.options().layers->EnsureLayers(image.layers, image.diff_ids, opts));
+  return worker.Ref(top);
+}
+
 class OciLayoutSourceOp final : public Op {
  public:
   OciLayoutSourceOp(Worker& worker, source::OciLayoutIdentifier id)
@@ -74,7 +92,7 @@ class OciLayoutSourceOp final : public Op {
     HOIST_TRY(EnsureResolved(ctx));
     // The resolve row, again now that the step is shown (it ran before the step started).
     if (resolved_) ctx.progress.Status(*resolved_);
-    const source::OciLayoutImage& image = instance_->image();
+    const source::SourceImage& image = instance_->image();
     if (image.layers.empty()) {
       HOIST_ASSIGN_OR_RETURN(ResultRef empty, worker_.EmptyRef());
       return std::vector<ResultRef>{empty};
@@ -100,18 +118,8 @@ class OciLayoutSourceOp final : public Op {
       if (!st && st.error().code() != Code::kAlreadyExists) return Unexpected(std::move(st).error());
       bp.Done();
     }
-    snapshot::EnsureLayersOptions opts;
-    opts.cancel = ctx.cancel.get();
-    std::vector<progress::VertexStatus> extracting(image.layers.size());
-    opts.on_layer = [&](size_t i, const oci::Descriptor& d, const archive::ApplyStats&) {
-      VertexStatus s{.id = "extracting " + d.digest.str(), .name = "extracting " + d.digest.str()};
-      s.started = s.completed = progress::Clock::now();
-      ctx.progress.Status(s);
-      (void)i;
-    };
-    HOIST_ASSIGN_OR_RETURN(std::string top,
-                           worker_.options().layers->EnsureLayers(image.layers, image.diff_ids, opts));
-    return std::vector<ResultRef>{worker_.Ref(top)};
+    HOIST_ASSIGN_OR_RETURN(ResultRef top, UnpackLayers(worker_, ctx, image));
+    return std::vector<ResultRef>{top};
   }
 
   std::string Name() const override { return "oci-layout://" + id_.ref; }
@@ -193,6 +201,74 @@ Result<std::vector<std::string>> JsonList(const std::map<std::string, std::strin
   }
   return out;
 }
+
+// docker-image://REF: pulled from a registry. Resolving (the cache key) reads only metadata;
+// layers are fetched when the step runs, several at once, each with its byte-count row.
+class DockerImageSourceOp final : public Op {
+ public:
+  DockerImageSourceOp(Worker& worker, source::DockerImageIdentifier id)
+      : worker_(worker), id_(std::move(id)) {}
+
+  Result<CacheMap> GetCacheMap(const OpContext& ctx) override {
+    HOIST_TRY(EnsureResolved(ctx));
+    return CacheMap{.digest = instance_->ManifestCacheKey()};
+  }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>&) override {
+    HOIST_TRY(EnsureResolved(ctx));
+    if (resolved_) ctx.progress.Status(*resolved_);
+    const source::SourceImage& image = instance_->image();
+    if (image.layers.empty()) {
+      HOIST_ASSIGN_OR_RETURN(ResultRef empty, worker_.EmptyRef());
+      return std::vector<ResultRef>{empty};
+    }
+    std::mutex mu;
+    std::map<oci::Digest, std::unique_ptr<BlobProgress>> rows;
+    HOIST_TRY(instance_->FetchLayers(
+        [&](const registry::BlobEvent& e) {
+          std::lock_guard lock(mu);
+          auto& row = rows[e.desc.digest];
+          if (!row) row = std::make_unique<BlobProgress>(ctx.progress, e.desc);
+          row->Set(e.done);
+          if (e.finished) row->Done();
+        },
+        ctx.cancel.get()));
+    HOIST_ASSIGN_OR_RETURN(ResultRef top, UnpackLayers(worker_, ctx, image));
+    return std::vector<ResultRef>{top};
+  }
+
+  std::string Name() const override { return "docker-image://" + id_.reference.String(); }
+
+ private:
+  Status EnsureResolved(const OpContext& ctx) {
+    std::lock_guard lock(mu_);
+    if (instance_) return OkStatus();
+    if (worker_.options().registry == nullptr) {
+      return MakeError(Code::kFailedPrecondition,
+                       id_.reference.String() + ": this engine has no registry client");
+    }
+    const std::string resolve_id = "resolve " + id_.reference.String();
+    VertexStatus s{.id = resolve_id, .name = resolve_id};
+    s.started = progress::Clock::now();
+    ctx.progress.Status(s);
+    source::DockerImageEnv env{.client = worker_.options().registry,
+                               .content = worker_.options().content,
+                               .names = worker_.options().image_names};
+    HOIST_ASSIGN_OR_RETURN(instance_,
+                           source::DockerImageSourceInstance::Resolve(id_, env, ctx.cancel.get()));
+    s.completed = progress::Clock::now();
+    ctx.progress.Status(s);
+    resolved_ = s;
+    return OkStatus();
+  }
+
+  Worker& worker_;
+  source::DockerImageIdentifier id_;
+  std::optional<VertexStatus> resolved_;
+  std::mutex mu_;
+  std::unique_ptr<source::DockerImageSourceInstance> instance_;
+};
 
 class LocalSourceOp final : public Op {
  public:
@@ -395,12 +471,13 @@ Result<std::unique_ptr<Op>> MakeSourceOp(Worker& worker, const oci::Digest& dige
   if (scheme == "local") {
     return std::make_unique<LocalSourceOp>(worker, identifier.substr(scheme_end + 3), Attrs(src));
   }
-  if (scheme == "docker-image") {
-    return MakeError(Code::kUnimplemented,
-                     fmt::format("{}: pulling images from a registry is not supported yet; give "
-                                 "the image as a named context: --build-context "
-                                 "NAME=oci-layout://PATH[:TAG]",
-                                 identifier.substr(scheme_end + 3)));
+  if (scheme == source::kDockerImageScheme) {
+    std::optional<oci::Platform> platform;
+    if (op.has_platform()) platform = OpPlatform(worker, op);
+    else platform = worker.options().default_platform;
+    HOIST_ASSIGN_OR_RETURN(source::DockerImageIdentifier id,
+                           source::ParseDockerImageIdentifier(identifier, Attrs(src), platform));
+    return std::make_unique<DockerImageSourceOp>(worker, std::move(id));
   }
   if (scheme == "http" || scheme == "https") {
     return std::make_unique<HttpSourceOp>(worker, identifier, Attrs(src));

@@ -31,6 +31,13 @@
 #include "snapshot/snapshotter.h"
 #include "solver/op.h"
 
+namespace hoist::registry {
+class Client;
+}  // namespace hoist::registry
+namespace hoist::source {
+class LocalImageNames;
+}  // namespace hoist::source
+
 namespace hoist::solver::ops {
 
 // Results of local sources are their mirror directories, named `mirror:<name>`: readable,
@@ -54,6 +61,10 @@ struct WorkerOptions {
   std::string state_dir;
   // The platform of ops that name none (the host's).
   oci::Platform default_platform;
+  // May be null: docker-image sources then fail, saying registries are not configured.
+  registry::Client* registry = nullptr;
+  // May be null: names are then not remembered (image resolve mode `local` finds nothing).
+  source::LocalImageNames* image_names = nullptr;
 };
 
 class Worker final : public OpResolver, public ResultStore {

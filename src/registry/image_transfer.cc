@@ -1,0 +1,282 @@
+#include "registry/image_transfer.h"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "oci/index.h"
+#include "oci/manifest.h"
+#include "oci/media_types.h"
+
+namespace hoist::registry {
+namespace {
+
+constexpr int kMaxDepth = 8;
+
+// A read view of `local` that first fetches what it lacks from the registry. It knows whether
+// a digest is a manifest (…/manifests/) or a blob (…/blobs/) from the parent that named it,
+// so it serves readers that walk an image from its root (content::ResolveImage).
+class FetchingStore final : public content::ContentStore {
+ public:
+  FetchingStore(Client& client, const oci::Reference& repo, content::ContentStore& local,
+                CancelContext* cancel)
+      : client_(client), repo_(repo), local_(local), cancel_(cancel) {}
+
+  void ExpectManifest(const oci::Descriptor& d) {
+    std::lock_guard lock(mu_);
+    kinds_[d.digest] = {d, true};
+  }
+
+  Result<content::BlobInfo> Info(const oci::Digest& digest) override {
+    HOIST_TRY(Ensure(digest));
+    return local_.Info(digest);
+  }
+  Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest& digest) override {
+    HOIST_TRY(Ensure(digest));
+    return local_.ReaderAt(digest);
+  }
+  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string&) override {
+    return MakeError(Code::kPermissionDenied, "read-only view");
+  }
+  Status Delete(const oci::Digest&) override {
+    return MakeError(Code::kPermissionDenied, "read-only view");
+  }
+  Status Walk(const std::function<Status(const content::BlobInfo&)>& fn) override {
+    return local_.Walk(fn);
+  }
+
+  // Makes sure `digest` is local; for a manifest or index, learns what it names.
+  Status Ensure(const oci::Digest& digest) {
+    std::optional<Kind> kind;
+    {
+      std::lock_guard lock(mu_);
+      auto it = kinds_.find(digest);
+      if (it != kinds_.end()) kind = it->second;
+    }
+    if (!kind) {
+      if (local_.Info(digest)) return OkStatus();
+      return Unexpected(content::BlobNotFound(digest));
+    }
+    if (!kind->manifest) {
+      return client_.FetchBlob(repo_, kind->desc, local_, nullptr, cancel_);
+    }
+    std::string bytes;
+    if (local_.Info(digest)) {
+      HOIST_ASSIGN_OR_RETURN(bytes, content::ReadBlob(local_, kind->desc, 4 << 20));
+    } else {
+      HOIST_ASSIGN_OR_RETURN(bytes, client_.FetchManifest(repo_, kind->desc, cancel_));
+      auto w = content::WriteBlob(local_, bytes, digest);
+      if (!w && w.error().code() != Code::kAlreadyExists) return Unexpected(std::move(w).error());
+    }
+    Learn(kind->desc, bytes);
+    return OkStatus();
+  }
+
+ private:
+  struct Kind {
+    oci::Descriptor desc;
+    bool manifest = false;
+  };
+
+  void Learn(const oci::Descriptor& desc, const std::string& bytes) {
+    std::string mt = desc.media_type;
+    if (!oci::IsIndexType(mt) && !oci::IsManifestType(mt)) mt = oci::SniffMediaType(bytes);
+    std::lock_guard lock(mu_);
+    if (oci::IsIndexType(mt)) {
+      auto index = oci::ParseIndex(bytes);
+      if (!index) return;  // the reader reports the parse error
+      for (const auto& d : index->manifests) kinds_.try_emplace(d.digest, Kind{d, true});
+    } else if (oci::IsManifestType(mt)) {
+      auto m = oci::ParseManifest(bytes);
+      if (!m) return;
+      kinds_.try_emplace(m->config.digest, Kind{m->config, false});
+      for (const auto& l : m->layers) kinds_.try_emplace(l.digest, Kind{l, false});
+    }
+  }
+
+  Client& client_;
+  oci::Reference repo_;
+  content::ContentStore& local_;
+  CancelContext* cancel_;
+  std::mutex mu_;
+  std::map<oci::Digest, Kind> kinds_;
+};
+
+// Runs fn(i) for i in [0, n) on up to `concurrency` threads; the first error cancels the rest.
+Status ParallelFor(size_t n, int concurrency, CancelContext* parent,
+                   const std::function<Status(size_t, CancelContext*)>& fn) {
+  if (n == 0) return OkStatus();
+  std::shared_ptr<CancelContext> cancel =
+      parent != nullptr ? parent->Child() : CancelContext::Background();
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::optional<Error> first;
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      if (cancel->cancelled()) return;
+      Status st = fn(i, cancel.get());
+      if (!st) {
+        std::lock_guard lock(mu);
+        if (!first) {
+          first = std::move(st).error();
+          cancel->Cancel("context canceled");
+        }
+        return;
+      }
+    }
+  };
+  const size_t threads = std::min<size_t>(n, static_cast<size_t>(std::max(concurrency, 1)));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (first) return Unexpected(std::move(*first));
+  if (parent != nullptr) HOIST_TRY(parent->Check());
+  return OkStatus();
+}
+
+bool Distributable(const oci::Descriptor& d) {
+  return !oci::IsNonDistributableLayerType(d.media_type);
+}
+
+// Everything an image in `store` consists of, children before parents.
+struct ImageParts {
+  std::vector<oci::Descriptor> blobs;      // layers and configs, each once
+  std::vector<oci::Descriptor> manifests;  // manifests and nested indexes, root last
+};
+
+Status CollectParts(content::ContentStore& store, const oci::Descriptor& desc, int depth,
+                    std::set<oci::Digest>* seen, ImageParts* out) {
+  if (depth > kMaxDepth) return MakeError(Code::kInvalidArgument, "image indexes nested too deeply");
+  if (!seen->insert(desc.digest).second) return OkStatus();
+  HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(store, desc, 4 << 20));
+  std::string mt = desc.media_type;
+  if (!oci::IsIndexType(mt) && !oci::IsManifestType(mt)) mt = oci::SniffMediaType(bytes);
+  oci::Descriptor typed = desc;
+  typed.media_type = mt;
+  if (oci::IsIndexType(mt)) {
+    auto index = oci::ParseIndex(bytes);
+    if (!index) return Unexpected(std::move(index).error().Wrap("index " + desc.digest.str()));
+    for (const auto& child : index->manifests) {
+      // An index may name manifests it does not carry (a pruned attestation): skip those
+      // only when the store lacks them and they are not images of a platform.
+      if (!store.Info(child.digest)) {
+        return MakeError(Code::kNotFound,
+                         fmt::format("content {}: not found (named by index {})",
+                                     child.digest.str(), desc.digest.str()));
+      }
+      HOIST_TRY(CollectParts(store, child, depth + 1, seen, out));
+    }
+  } else if (oci::IsManifestType(mt)) {
+    auto m = oci::ParseManifest(bytes);
+    if (!m) return Unexpected(std::move(m).error().Wrap("manifest " + desc.digest.str()));
+    for (const auto& l : m->layers) {
+      if (Distributable(l) && seen->insert(l.digest).second) out->blobs.push_back(l);
+    }
+    if (seen->insert(m->config.digest).second) out->blobs.push_back(m->config);
+  } else {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("{} is neither an index nor a manifest", desc.digest.str()));
+  }
+  out->manifests.push_back(typed);
+  return OkStatus();
+}
+
+}  // namespace
+
+Status FetchBlobs(Client& client, const oci::Reference& repo,
+                  const std::vector<oci::Descriptor>& blobs, content::ContentStore& into,
+                  int concurrency, const BlobEventFn& on_blob, CancelContext* cancel) {
+  return ParallelFor(blobs.size(), concurrency, cancel, [&](size_t i, CancelContext* c) -> Status {
+    const oci::Descriptor& d = blobs[i];
+    if (into.Info(d.digest)) {
+      if (on_blob) on_blob({.desc = d, .done = d.size, .finished = true, .skipped = true});
+      return OkStatus();
+    }
+    if (on_blob) on_blob({.desc = d});
+    HOIST_TRY(client.FetchBlob(
+        repo, d, into,
+        [&](int64_t done, int64_t) {
+          if (on_blob) on_blob({.desc = d, .done = done});
+        },
+        c));
+    if (on_blob) on_blob({.desc = d, .done = d.size, .finished = true});
+    return OkStatus();
+  });
+}
+
+Result<PulledImage> PullImage(Client& client, const oci::Reference& ref,
+                              content::ContentStore& into, const PullOptions& options) {
+  HOIST_ASSIGN_OR_RETURN(oci::Descriptor root, client.Resolve(ref, options.cancel));
+  PulledImage out;
+  out.root = root;
+  HOIST_ASSIGN_OR_RETURN(out.ref, oci::WithDigest(ref, root.digest));
+  FetchingStore view(client, ref, into, options.cancel);
+  view.ExpectManifest(root);
+  if (options.all_platforms) {
+    // Fetch every manifest (walking from the root), then every blob.
+    HOIST_TRY(view.Ensure(root.digest));
+    ImageParts parts;
+    std::set<oci::Digest> seen;
+    // CollectParts reads manifests through the view, which fetches them as it is asked;
+    // the blobs it lists are then fetched in parallel.
+    HOIST_TRY(CollectParts(view, root, 0, &seen, &parts));
+    if (options.layers) {
+      HOIST_TRY(FetchBlobs(client, ref, parts.blobs, into, options.concurrency, options.on_blob,
+                           options.cancel));
+    }
+    return out;
+  }
+  HOIST_ASSIGN_OR_RETURN(content::ResolvedImage image,
+                         content::ResolveImage(view, root, options.platform, ref.String()));
+  if (options.layers) {
+    std::vector<oci::Descriptor> layers;
+    for (const auto& l : image.manifest.layers) {
+      if (Distributable(l)) layers.push_back(l);
+    }
+    HOIST_TRY(FetchBlobs(client, ref, layers, into, options.concurrency, options.on_blob,
+                         options.cancel));
+  }
+  out.image = std::move(image);
+  return out;
+}
+
+Status PushImage(Client& client, content::ContentStore& from, const oci::Descriptor& root,
+                 const std::vector<oci::Reference>& targets, const PushOptions& options) {
+  ImageParts parts;
+  std::set<oci::Digest> seen;
+  HOIST_TRY(CollectParts(from, root, 0, &seen, &parts));
+  for (const oci::Reference& target : targets) {
+    HOIST_TRY(ParallelFor(
+        parts.blobs.size(), options.concurrency, options.cancel,
+        [&](size_t i, CancelContext* c) -> Status {
+          const oci::Descriptor& d = parts.blobs[i];
+          if (options.on_blob) options.on_blob({.desc = d});
+          HOIST_TRY(client.PushBlob(
+              target, d, from,
+              [&](int64_t done, int64_t) {
+                if (options.on_blob) options.on_blob({.desc = d, .done = done});
+              },
+              c));
+          if (options.on_blob) options.on_blob({.desc = d, .done = d.size, .finished = true});
+          return OkStatus();
+        }));
+    for (size_t i = 0; i < parts.manifests.size(); ++i) {
+      const oci::Descriptor& m = parts.manifests[i];
+      HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(from, m, 4 << 20));
+      const bool is_root = i + 1 == parts.manifests.size();
+      std::string where = m.digest.str();
+      if (is_root && !options.by_digest) {
+        where = target.has_tag() ? target.tag() : std::string(oci::kDefaultTag);
+      }
+      HOIST_TRY(client.PushManifest(target, where, m.media_type, bytes, options.cancel));
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace hoist::registry

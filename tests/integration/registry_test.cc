@@ -1,0 +1,408 @@
+// Registries end to end: `FROM` pulled from a real registry (Debian's docker-registry), pushes
+// read back by peers (skopeo, buildah, podman), auth (Basic, Bearer tokens), TLS with a test CA,
+// a fault-injecting proxy, the registry build cache shared between two engine roots, and
+// `hoist layout cp` between layouts and registries.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "harness.h"
+#include "registry_harness.h"
+
+namespace hoist::itest {
+namespace {
+
+using nlohmann::json;
+using Auth = RegistryOptions::Auth;
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "builds need root (overlayfs, runc)";
+    if (std::string why = TestRegistry::Unavailable(); !why.empty()) GTEST_SKIP() << why;
+    base_digest_ = MakeBaseImage(s_ / "base", "busybox:1.36");
+    ASSERT_EQ(base_digest_.size(), 71u) << base_digest_;
+    std::filesystem::create_directories(s_ / "ctx");
+  }
+
+  std::unique_ptr<TestRegistry> StartRegistry(RegistryOptions o = {}) {
+    auto reg = TestRegistry::Start(o);
+    if (reg == nullptr) ADD_FAILURE() << "registry did not start";
+    return reg;
+  }
+
+  // skopeo pushes the base layout to `ref` (a docker:// reference without the scheme).
+  void SkopeoPush(const TestRegistry& reg, const std::string& ref, const std::string& extra = "") {
+    std::string creds;
+    if (!reg.username().empty()) creds = " --dest-creds " + Quote(reg.username() + ":" + reg.password());
+    std::string tls = reg.scheme() == "https" ? " --dest-cert-dir " + Quote(reg.cert_dir())
+                                              : " --dest-tls-verify=false";
+    RunResult r = Sh("skopeo copy -q" + tls + creds + " " + extra + " oci:" +
+                     Quote(s_ / "base") + ":1.36 docker://" + ref);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  // `hoist --root ROOT [GLOBAL] build --progress=plain ARGS CTX`, with `env` before it.
+  RunResult Build(const std::string& args, const std::string& root_name = "root",
+                  const std::string& env = "", const std::string& global = "") {
+    return Sh(env + " " + std::string(HOIST_BIN) + " --root " + Quote(s_ / root_name) + " " +
+              global + " build --progress=plain " + args + " " + Quote(s_ / "ctx"));
+  }
+  void Dockerfile(const std::string& text) { WriteFile(s_ / "ctx/Dockerfile", text); }
+
+  std::string SkopeoRaw(const TestRegistry& reg, const std::string& ref) {
+    std::string creds;
+    if (!reg.username().empty()) creds = " --creds " + Quote(reg.username() + ":" + reg.password());
+    RunResult r = Sh("skopeo inspect --raw --tls-verify=false" + creds + " docker://" + ref);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+  static std::string Sha256(const std::string& data, const Scratch& s) {
+    WriteFile(s / "sha-input", data);
+    RunResult r = Sh("sha256sum " + Quote(s / "sha-input"));
+    return "sha256:" + r.out.substr(0, 64);
+  }
+
+  Scratch s_;
+  std::string base_digest_;
+};
+
+TEST_F(RegistryTest, BuildsFromWhatSkopeoPushedInOciAndDockerMediaTypes) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/busybox:oci");
+  SkopeoPush(*reg, reg->host() + "/library/busybox:docker", "--format v2s2");
+  for (const std::string& ref : {reg->host() + "/busybox:oci", reg->host() + "/library/busybox:docker"}) {
+    Dockerfile("FROM " + ref + "\nRUN echo pulled > /greeting\n");
+    RunResult r = Build("-o type=local,dest=" + Quote(s_ / ("out-" + ref.substr(ref.rfind(':') + 1))));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("[internal] load metadata for " + ref), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("resolve " + ref + "@sha256:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("extracting sha256:"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out-oci/greeting"), "pulled\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out-docker/greeting"), "pulled\n");
+  EXPECT_TRUE(std::filesystem::exists(s_ / "out-docker/bin/busybox"));
+}
+
+TEST_F(RegistryTest, MissingImageAndMissingTagFailClearly) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  Dockerfile("FROM " + reg->host() + "/nothing:1\n");
+  RunResult r = Build("");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(reg->host() + "/nothing:1: not found"), std::string::npos) << r.err;
+  // A registry that is not there: the error names the reference, no crash.
+  Dockerfile("FROM 127.0.0.1:1/nothing:1\n");
+  r = Build("");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("127.0.0.1:1/nothing:1"), std::string::npos) << r.err;
+}
+
+TEST_F(RegistryTest, EachPlatformPullsItsOwnManifestFromAnIndex) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  RunResult made = Sh(std::string(HOIST_SOURCE_DIR) + "/scripts/make-multiplatform-layout " +
+                      Quote(s_ / "base") + " 1.36 " + Quote(s_ / "multi"));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  RunResult pushed = Sh("skopeo copy -q --all --dest-tls-verify=false oci:" + Quote(s_ / "multi") +
+                        ":multi docker://" + reg->host() + "/multi:1");
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.err;
+  Dockerfile("FROM " + reg->host() + "/multi:1\nCOPY a.txt /a.txt\n");
+  WriteFile(s_ / "ctx/a.txt", "a\n");
+  for (const std::string arch : {"amd64", "arm64"}) {
+    RunResult r = Build("--platform linux/" + arch + " -o type=oci,tar=false,dest=" +
+                        Quote(s_ / ("out-" + arch)));
+    ASSERT_EQ(r.exit_code, 0) << arch << "\n" << r.err;
+    RunResult cfg = Sh("skopeo inspect --config oci:" + Quote(s_ / ("out-" + arch)) + ":latest");
+    ASSERT_EQ(cfg.exit_code, 0) << cfg.err;
+    json c = json::parse(cfg.out);
+    EXPECT_EQ(c["architecture"], arch);
+    bool has_env = false;
+    for (const auto& e : c["config"]["Env"]) has_env = has_env || e == "ARCH=" + arch;
+    EXPECT_TRUE(has_env) << cfg.out;
+  }
+}
+
+TEST_F(RegistryTest, PushedImageIsReadByPeersWithItsExactBytes) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/busybox:1.36");
+  Dockerfile("FROM " + reg->host() + "/busybox:1.36\nRUN echo built > /greeting\n");
+  const std::string app = reg->host() + "/team/app";
+  RunResult r = Build("--push -t " + app + ":1 -t " + app + ":latest --metadata-file " +
+                      Quote(s_ / "meta.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json meta = json::parse(ReadFileOrEmpty(s_ / "meta.json"));
+  const std::string digest = meta["containerimage.digest"];
+  EXPECT_NE(meta["image.name"].get<std::string>().find(app + ":1"), std::string::npos);
+  // skopeo sees the very manifest hoist wrote, under both tags.
+  for (const std::string tag : {"1", "latest"}) {
+    std::string raw = SkopeoRaw(*reg, app + ":" + tag);
+    EXPECT_EQ(Sha256(raw, s_), digest) << raw;
+  }
+  // Peers pull and run it.
+  RunResult copied = Sh("skopeo copy -q --src-tls-verify=false docker://" + app + ":1 oci:" +
+                        Quote(s_ / "peer") + ":1");
+  ASSERT_EQ(copied.exit_code, 0) << copied.err;
+  if (HaveTool("podman")) {
+    RunResult run = Sh("podman --root " + Quote(s_ / "podman") + " --runroot " +
+                       Quote(s_ / "podman-run") + " run --rm --tls-verify=false " + app +
+                       ":1 cat /greeting");
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(run.out, "built\n");
+  }
+  if (HaveTool("buildah")) {
+    RunResult pulled = Sh("buildah --root " + Quote(s_ / "buildah") + " --runroot " +
+                          Quote(s_ / "buildah-run") + " pull -q --tls-verify=false docker://" +
+                          app + ":1");
+    EXPECT_EQ(pulled.exit_code, 0) << pulled.err;
+  }
+  // The same build pushed again uploads nothing new and keeps the digest.
+  r = Build("--push -t " + app + ":1 --metadata-file " + Quote(s_ / "meta2.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(ReadFileOrEmpty(s_ / "meta2.json"))["containerimage.digest"], digest);
+}
+
+TEST_F(RegistryTest, MultiPlatformBuildPushesAnIndex) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  Dockerfile("FROM scratch\nCOPY a.txt /a.txt\n");
+  WriteFile(s_ / "ctx/a.txt", "a\n");
+  RunResult r = Build("--platform linux/amd64,linux/arm64 -o type=image,name=" + reg->host() +
+                      "/multi:1,push=true");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json index = json::parse(SkopeoRaw(*reg, reg->host() + "/multi:1"));
+  ASSERT_EQ(index["manifests"].size(), 2u) << index.dump();
+  std::set<std::string> archs;
+  for (const auto& m : index["manifests"]) archs.insert(m["platform"]["architecture"]);
+  EXPECT_EQ(archs, (std::set<std::string>{"amd64", "arm64"}));
+  // And it can be copied back, every platform, into a layout that verifies.
+  RunResult cp = Hoist("layout cp --all docker://" + reg->host() + "/multi:1 " + Quote(s_ / "back"));
+  ASSERT_EQ(cp.exit_code, 0) << cp.err;
+  RunResult v = Hoist("layout verify " + Quote(s_ / "back"));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+TEST_F(RegistryTest, PushByDigestAndImageOutputWithoutPush) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  Dockerfile("FROM scratch\nCOPY a.txt /a.txt\n");
+  WriteFile(s_ / "ctx/a.txt", "a\n");
+  RunResult r = Build("-o type=image,name=" + reg->host() +
+                      "/bydigest:1,push=true,push-by-digest=true --metadata-file " +
+                      Quote(s_ / "meta.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string digest = json::parse(ReadFileOrEmpty(s_ / "meta.json"))["containerimage.digest"];
+  // No tag was pushed; the digest is there.
+  RunResult tag = Sh("skopeo inspect --raw --tls-verify=false docker://" + reg->host() + "/bydigest:1");
+  EXPECT_NE(tag.exit_code, 0);
+  EXPECT_FALSE(SkopeoRaw(*reg, reg->host() + "/bydigest@" + digest).empty());
+  // type=image without push keeps the image in the engine only.
+  r = Build("-o type=image,name=" + reg->host() + "/local:1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  RunResult none = Sh("skopeo inspect --raw --tls-verify=false docker://" + reg->host() + "/local:1");
+  EXPECT_NE(none.exit_code, 0);
+  // A push with no name is refused before anything is built.
+  r = Build("--push");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("needs an image name"), std::string::npos) << r.err;
+}
+
+TEST_F(RegistryTest, BasicAuthUsesDockerConfigAndNeverShowsThePassword) {
+  auto reg = StartRegistry({.auth = Auth::kBasic});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/private:1");
+  Dockerfile("FROM " + reg->host() + "/private:1\nRUN true\n");
+  RunResult r = Build("", "root", "DOCKER_CONFIG=" + Quote(s_ / "nocreds"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unauthorized"), std::string::npos) << r.err;
+  const std::string cfg = reg->WriteDockerConfig(s_ / "docker");
+  r = Build("--push -t " + reg->host() + "/private:built", "root", "DOCKER_CONFIG=" + Quote(cfg));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find(reg->password()), std::string::npos);
+  EXPECT_EQ(r.out.find(reg->password()), std::string::npos);
+  EXPECT_FALSE(SkopeoRaw(*reg, reg->host() + "/private:built").empty());
+}
+
+TEST_F(RegistryTest, LoginStoresCredentialsThatBuildsUse) {
+  auto reg = StartRegistry({.auth = Auth::kBasic});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/private:1");
+  const std::string env = "DOCKER_CONFIG=" + Quote(s_ / "docker");
+  RunResult bad = Sh("echo wrong | " + env + " " + std::string(HOIST_BIN) +
+                     " login -u " + reg->username() + " --password-stdin " + reg->host());
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("unauthorized"), std::string::npos) << bad.err;
+  RunResult ok = Sh("printf '%s\\n' " + Quote(reg->password()) + " | " + env + " " +
+                    std::string(HOIST_BIN) + " login -u " + reg->username() +
+                    " --password-stdin " + reg->host());
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("Login Succeeded"), std::string::npos) << ok.out;
+  EXPECT_EQ(ok.out.find(reg->password()), std::string::npos);
+  json config = json::parse(ReadFileOrEmpty(s_ / "docker/config.json"));
+  EXPECT_TRUE(config["auths"].contains(reg->host())) << config.dump();
+  Dockerfile("FROM " + reg->host() + "/private:1\nRUN true\n");
+  RunResult r = Build("", "root", env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  RunResult out = Sh(env + " " + std::string(HOIST_BIN) + " logout " + reg->host());
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  config = json::parse(ReadFileOrEmpty(s_ / "docker/config.json"));
+  EXPECT_FALSE(config["auths"].contains(reg->host())) << config.dump();
+}
+
+TEST_F(RegistryTest, BearerTokensAreFetchedPerScopeAndReused) {
+  auto reg = StartRegistry({.auth = Auth::kToken});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/tokened:1");
+  reg->ClearTokenLog();
+  Dockerfile("FROM " + reg->host() + "/tokened:1\nRUN echo x > /x\n");
+  // Anonymous: the issuer grants nothing, the registry refuses.
+  RunResult r = Build("", "root", "DOCKER_CONFIG=" + Quote(s_ / "nocreds"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unauthorized"), std::string::npos) << r.err;
+  reg->ClearTokenLog();
+  const std::string cfg = reg->WriteDockerConfig(s_ / "docker");
+  r = Build("--push -t " + reg->host() + "/tokened:built", "root", "DOCKER_CONFIG=" + Quote(cfg));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json log = json::parse(reg->TokenLog());
+  std::set<std::string> scopes;
+  for (const auto& e : log) {
+    for (const auto& s : e["scopes"]) scopes.insert(s);
+  }
+  EXPECT_TRUE(scopes.contains("repository:tokened:pull")) << log.dump();
+  EXPECT_TRUE(scopes.contains("repository:tokened:pull,push")) << log.dump();
+  // Tokens are cached: far fewer token requests than registry requests.
+  EXPECT_LE(log.size(), 4u) << log.dump();
+  EXPECT_EQ(r.err.find(reg->password()), std::string::npos);
+}
+
+TEST_F(RegistryTest, TlsNeedsTheTestCaFromTheConfigFile) {
+  auto reg = StartRegistry({.tls = true});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/secure:1");
+  Dockerfile("FROM " + reg->host() + "/secure:1\nRUN true\n");
+  RunResult r = Build("");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(reg->host() + "/secure:1"), std::string::npos) << r.err;
+  const std::string config = reg->WriteHoistConfig(s_ / "hoist.toml");
+  r = Build("", "root", "", "--config " + Quote(config));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(RegistryTest, PullRetriesAndResumesThroughFaults) {
+  auto reg = StartRegistry({.proxy = true});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/flaky:1");
+  reg->SetFaults(R"([
+    {"method":"GET","path":"/manifests/","action":"status","status":503,"times":2},
+    {"method":"GET","path":"/blobs/sha256:","action":"status","status":429,"retry_after":1,"times":1},
+    {"method":"GET","path":"/blobs/sha256:","action":"drop","after_bytes":200000,"times":1}
+  ])");
+  Dockerfile("FROM " + reg->proxy_host() + "/flaky:1\nRUN echo ok > /ok\n");
+  RunResult r = Build("-o type=local,dest=" + Quote(s_ / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/ok"), "ok\n");
+  json log = json::parse(reg->ProxyLog());
+  int faults = 0;
+  bool ranged = false;
+  for (const auto& e : log) {
+    if (e["fault"].is_string() && !e["fault"].get<std::string>().empty()) ++faults;
+    if (e["range"].is_string() && e["range"].get<std::string>().starts_with("bytes=")) ranged = true;
+  }
+  EXPECT_GE(faults, 4) << log.dump();
+  EXPECT_TRUE(ranged) << "the dropped blob resumed with Range\n" << log.dump();
+}
+
+TEST_F(RegistryTest, CorruptBlobsFailNamingTheDigestAndLeaveNothing) {
+  auto reg = StartRegistry({.proxy = true});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/bad:1");
+  // One corrupted transfer is retried and succeeds.
+  reg->SetFaults(R"([{"method":"GET","path":"/blobs/sha256:","action":"corrupt","offset":100,"times":1}])");
+  Dockerfile("FROM " + reg->proxy_host() + "/bad:1\nRUN echo ok > /ok\n");
+  RunResult r = Build("", "root1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Corrupted every time: fails naming a blob digest; the store holds no such blob.
+  reg->SetFaults(R"([{"method":"GET","path":"/blobs/sha256:","action":"corrupt","offset":100,"times":100}])");
+  r = Build("", "root2");
+  ASSERT_NE(r.exit_code, 0);
+  const size_t at = r.err.find("sha256:");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("digest mismatch"), std::string::npos) << r.err;
+  // Whatever digest failed, no blob under it is visible in the engine's store.
+  for (const auto& e : std::filesystem::directory_iterator(s_ / "root2/content/blobs/sha256")) {
+    const std::string hex = e.path().filename();
+    RunResult sum = Sh("sha256sum " + Quote(e.path()));
+    EXPECT_EQ(sum.out.substr(0, 64), hex) << "a blob whose bytes do not match its name";
+  }
+}
+
+TEST_F(RegistryTest, PushRetriesThroughServerErrors) {
+  auto reg = StartRegistry({.proxy = true});
+  ASSERT_NE(reg, nullptr);
+  reg->SetFaults(R"([
+    {"method":"PUT","path":"/blobs/uploads/","action":"status","status":500,"times":1},
+    {"method":"PUT","path":"/manifests/","action":"status","status":503,"times":1}
+  ])");
+  RunResult r = Hoist("layout cp " + Quote(s_ / "base") + ":1.36 docker://" + reg->proxy_host() +
+                      "/pushed:1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string raw = SkopeoRaw(*reg, reg->host() + "/pushed:1");
+  EXPECT_EQ(Sha256(raw, s_), base_digest_);
+}
+
+TEST_F(RegistryTest, RegistryCacheMakesASecondRootFullyCached) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/busybox:1.36");
+  Dockerfile("FROM " + reg->host() + "/busybox:1.36\n"
+             "RUN cat /proc/sys/kernel/random/uuid > /stamp\n");
+  const std::string cache = reg->host() + "/cache:build";
+  RunResult r = Build("--cache-to type=registry,ref=" + cache + ",mode=max -o type=local,dest=" +
+                      Quote(s_ / "one"), "rootA");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Build("--cache-from type=registry,ref=" + cache + " -o type=local,dest=" + Quote(s_ / "two"),
+            "rootB");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "one/stamp"), ReadFileOrEmpty(s_ / "two/stamp"));
+  EXPECT_FALSE(ReadFileOrEmpty(s_ / "one/stamp").empty());
+  // A cache that is not there only warns.
+  r = Build("--cache-from type=registry,ref=" + reg->host() + "/nocache:1 -o type=local,dest=" +
+                Quote(s_ / "three"),
+            "rootB");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("WARNING: failed to import cache from"), std::string::npos) << r.err;
+}
+
+TEST_F(RegistryTest, LayoutCopyMovesImagesBothWaysVerified) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  RunResult up = Hoist("layout cp " + Quote(s_ / "base") + ":1.36 docker://" + reg->host() +
+                       "/moved:1 -t extra");
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_EQ(Sha256(SkopeoRaw(*reg, reg->host() + "/moved:1"), s_), base_digest_);
+  EXPECT_EQ(Sha256(SkopeoRaw(*reg, reg->host() + "/moved:extra"), s_), base_digest_);
+  RunResult down = Hoist("layout cp docker://" + reg->host() + "/moved:1 " + Quote(s_ / "down") + ":v1");
+  ASSERT_EQ(down.exit_code, 0) << down.err;
+  RunResult v = Hoist("layout verify " + Quote(s_ / "down"));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  RunResult ls = Hoist("layout ls --format json " + Quote(s_ / "down"));
+  EXPECT_NE(ls.out.find(base_digest_), std::string::npos) << ls.out;
+  // Registry to registry.
+  RunResult both = Hoist("layout cp docker://" + reg->host() + "/moved:1 docker://" + reg->host() +
+                         "/other/copy:2");
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(Sha256(SkopeoRaw(*reg, reg->host() + "/other/copy:2"), s_), base_digest_);
+  // A missing source names itself.
+  RunResult missing = Hoist("layout cp docker://" + reg->host() + "/absent:1 " + Quote(s_ / "x"));
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find(reg->host() + "/absent:1: not found"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace hoist::itest
