@@ -173,6 +173,7 @@ class Client::Impl {
                             const std::vector<std::string>& scopes,
                             const std::optional<AuthConfig>& auth_override = std::nullopt) {
     HttpRequest req = make();
+    req.tls = ep.tls;
     std::optional<std::string> header = CachedAuthorization(ep, scopes, auth_override);
     if (header) req.headers.push_back(*header);
     HOIST_ASSIGN_OR_RETURN(HttpResponse r, pool_.Do(req, options_.user_agent));
@@ -196,10 +197,11 @@ class Client::Impl {
       if (std::find(want.begin(), want.end(), it->second) == want.end()) want.push_back(it->second);
     }
     HOIST_ASSIGN_OR_RETURN(std::optional<std::string> fresh,
-                           Authorize(ep, *chosen, want, auth_override, req.cancel));
+                           Authorize(ep, *chosen, scopes, want, auth_override, req.cancel));
     if (!fresh) return r;  // no credentials to offer: the 401 stands
     if (header && *header == *fresh) return r;
     HttpRequest again = make();
+    again.tls = ep.tls;
     again.headers.push_back(*fresh);
     return pool_.Do(again, options_.user_agent);
   }
@@ -295,8 +297,11 @@ class Client::Impl {
 
   // The Authorization header answering `ch` for `scopes`; nullopt when there is nothing to
   // offer (no credentials for a Basic challenge).
+  // `requested` are the scopes the request was sent for; `scopes` add the challenge's own. The
+  // token is cached under both, so the next request for `requested` finds it.
   Result<std::optional<std::string>> Authorize(const Endpoint& ep,
                                                const internal::AuthChallenge& ch,
+                                               const std::vector<std::string>& requested,
                                                const std::vector<std::string>& scopes,
                                                const std::optional<AuthConfig>& override,
                                                CancelContext* cancel) {
@@ -325,6 +330,7 @@ class Client::Impl {
     if (!override) {
       std::lock_guard lock(mu_);
       tokens_[ep.host + " " + JoinScopes(scopes)] = token;
+      tokens_[ep.host + " " + JoinScopes(requested)] = token;
     }
     return std::optional<std::string>("Authorization: Bearer " + token.value);
   }
@@ -667,15 +673,17 @@ Result<bool> Client::HasBlob(const oci::Reference& repo, const oci::Digest& dige
   return Unexpected(StatusError(r, fmt::format("{}: blob {}", repo.Name(), digest.str())));
 }
 
-Status Client::PushBlob(const oci::Reference& repo, const oci::Descriptor& desc,
-                        content::ContentStore& from, const TransferProgress& progress,
-                        CancelContext* cancel) {
+Result<Client::PushOutcome> Client::PushBlob(const oci::Reference& repo,
+                                             const oci::Descriptor& desc,
+                                             content::ContentStore& from,
+                                             const TransferProgress& progress,
+                                             CancelContext* cancel) {
   const std::string what = fmt::format("{}: blob {}", repo.Name(), desc.digest.str());
   HOIST_ASSIGN_OR_RETURN(bool have, HasBlob(repo, desc.digest, cancel));
   if (have) {
     if (progress) progress(desc.size, desc.size);
     RecordSource(repo, desc.digest);
-    return OkStatus();
+    return PushOutcome::kExisted;
   }
   const Endpoint ep = impl_->PushEndpoint(repo);
   const std::string uploads = fmt::format("{}/v2/{}/blobs/uploads/", ep.base, repo.path());
@@ -705,7 +713,7 @@ Status Client::PushBlob(const oci::Reference& repo, const oci::Descriptor& desc,
       if (m->status == 201) {
         if (progress) progress(desc.size, desc.size);
         RecordSource(repo, desc.digest);
-        return OkStatus();
+        return PushOutcome::kMounted;
       }
       if (m->status == 202 && !m->Header("location").empty()) {
         location = ResolveLocation(ep, m->Header("location"));
@@ -794,7 +802,7 @@ Status Client::PushBlob(const oci::Reference& repo, const oci::Descriptor& desc,
     }
     if (done && done->status == 201) {
       RecordSource(repo, desc.digest);
-      return OkStatus();
+      return PushOutcome::kUploaded;
     }
     if (!done) {
       if (done.error().code() != Code::kUnavailable) {

@@ -115,9 +115,11 @@ class Client {
   // Uploads blob `desc` from `from` into `repo`: nothing if the registry has it; a
   // cross-repository mount when the source index knows another repository of the host that
   // holds it; else one PUT (small blobs) or PATCH chunks then PUT.
-  Status PushBlob(const oci::Reference& repo, const oci::Descriptor& desc,
-                  content::ContentStore& from, const TransferProgress& progress = nullptr,
-                  CancelContext* cancel = nullptr);
+  enum class PushOutcome { kExisted, kMounted, kUploaded };
+  Result<PushOutcome> PushBlob(const oci::Reference& repo, const oci::Descriptor& desc,
+                               content::ContentStore& from,
+                               const TransferProgress& progress = nullptr,
+                               CancelContext* cancel = nullptr);
 
   // PUTs a manifest or index under `tag_or_digest` with its exact bytes and media type.
   Status PushManifest(const oci::Reference& repo, std::string_view tag_or_digest,

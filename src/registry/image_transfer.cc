@@ -1,5 +1,6 @@
 #include "registry/image_transfer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -250,30 +251,55 @@ Status PushImage(Client& client, content::ContentStore& from, const oci::Descrip
   ImageParts parts;
   std::set<oci::Digest> seen;
   HOIST_TRY(CollectParts(from, root, 0, &seen, &parts));
-  for (const oci::Reference& target : targets) {
+  // Blobs go once to each repository; then the manifests, and the root under each tag.
+  std::vector<oci::Reference> repos;
+  for (const oci::Reference& t : targets) {
+    const bool seen_repo = std::any_of(repos.begin(), repos.end(), [&](const oci::Reference& r) {
+      return r.Name() == t.Name();
+    });
+    if (!seen_repo) repos.push_back(t);
+  }
+  for (const oci::Reference& repo : repos) {
+    // One request first, alone, so that the parallel uploads find the auth it earned.
+    if (!parts.blobs.empty()) HOIST_TRY(client.HasBlob(repo, parts.blobs[0].digest, options.cancel));
     HOIST_TRY(ParallelFor(
         parts.blobs.size(), options.concurrency, options.cancel,
         [&](size_t i, CancelContext* c) -> Status {
           const oci::Descriptor& d = parts.blobs[i];
           if (options.on_blob) options.on_blob({.desc = d});
-          HOIST_TRY(client.PushBlob(
-              target, d, from,
-              [&](int64_t done, int64_t) {
-                if (options.on_blob) options.on_blob({.desc = d, .done = done});
-              },
-              c));
-          if (options.on_blob) options.on_blob({.desc = d, .done = d.size, .finished = true});
+          HOIST_ASSIGN_OR_RETURN(Client::PushOutcome outcome,
+                                 client.PushBlob(
+                                     repo, d, from,
+                                     [&](int64_t done, int64_t) {
+                                       if (options.on_blob) options.on_blob({.desc = d, .done = done});
+                                     },
+                                     c));
+          if (options.on_blob) {
+            options.on_blob({.desc = d,
+                             .done = d.size,
+                             .finished = true,
+                             .skipped = outcome != Client::PushOutcome::kUploaded});
+          }
           return OkStatus();
         }));
+    std::vector<std::string> bytes(parts.manifests.size());
     for (size_t i = 0; i < parts.manifests.size(); ++i) {
+      HOIST_ASSIGN_OR_RETURN(bytes[i], content::ReadBlob(from, parts.manifests[i], 4 << 20));
+    }
+    for (size_t i = 0; i + 1 < parts.manifests.size(); ++i) {
       const oci::Descriptor& m = parts.manifests[i];
-      HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(from, m, 4 << 20));
-      const bool is_root = i + 1 == parts.manifests.size();
-      std::string where = m.digest.str();
-      if (is_root && !options.by_digest) {
-        where = target.has_tag() ? target.tag() : std::string(oci::kDefaultTag);
-      }
-      HOIST_TRY(client.PushManifest(target, where, m.media_type, bytes, options.cancel));
+      HOIST_TRY(client.PushManifest(repo, m.digest.str(), m.media_type, bytes[i], options.cancel));
+    }
+    const oci::Descriptor& top = parts.manifests.back();
+    if (options.by_digest) {
+      HOIST_TRY(client.PushManifest(repo, top.digest.str(), top.media_type, bytes.back(),
+                                    options.cancel));
+      continue;
+    }
+    for (const oci::Reference& t : targets) {
+      if (t.Name() != repo.Name()) continue;
+      const std::string tag = t.has_tag() ? t.tag() : std::string(oci::kDefaultTag);
+      HOIST_TRY(client.PushManifest(repo, tag, top.media_type, bytes.back(), options.cancel));
     }
   }
   return OkStatus();

@@ -82,7 +82,10 @@ TEST_F(RegistryTest, BuildsFromWhatSkopeoPushedInOciAndDockerMediaTypes) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("[internal] load metadata for " + ref), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("resolve " + ref + "@sha256:"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("extracting sha256:"), std::string::npos) << r.err;
+    // Both images share their layer, unpacked once for the first.
+    if (ref.ends_with(":oci")) {
+      EXPECT_NE(r.err.find("extracting sha256:"), std::string::npos) << r.err;
+    }
   }
   EXPECT_EQ(ReadFileOrEmpty(s_ / "out-oci/greeting"), "pulled\n");
   EXPECT_EQ(ReadFileOrEmpty(s_ / "out-docker/greeting"), "pulled\n");
@@ -134,8 +137,10 @@ TEST_F(RegistryTest, PushedImageIsReadByPeersWithItsExactBytes) {
   SkopeoPush(*reg, reg->host() + "/busybox:1.36");
   Dockerfile("FROM " + reg->host() + "/busybox:1.36\nRUN echo built > /greeting\n");
   const std::string app = reg->host() + "/team/app";
+  const std::string epoch = "SOURCE_DATE_EPOCH=1700000000";
   RunResult r = Build("--push -t " + app + ":1 -t " + app + ":latest --metadata-file " +
-                      Quote(s_ / "meta.json"));
+                          Quote(s_ / "meta.json"),
+                      "root", epoch);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json meta = json::parse(ReadFileOrEmpty(s_ / "meta.json"));
   const std::string digest = meta["containerimage.digest"];
@@ -149,21 +154,23 @@ TEST_F(RegistryTest, PushedImageIsReadByPeersWithItsExactBytes) {
   RunResult copied = Sh("skopeo copy -q --src-tls-verify=false docker://" + app + ":1 oci:" +
                         Quote(s_ / "peer") + ":1");
   ASSERT_EQ(copied.exit_code, 0) << copied.err;
-  if (HaveTool("podman")) {
-    RunResult run = Sh("podman --root " + Quote(s_ / "podman") + " --runroot " +
-                       Quote(s_ / "podman-run") + " run --rm --tls-verify=false " + app +
-                       ":1 cat /greeting");
-    EXPECT_EQ(run.exit_code, 0) << run.err;
-    EXPECT_EQ(run.out, "built\n");
-  }
-  if (HaveTool("buildah")) {
-    RunResult pulled = Sh("buildah --root " + Quote(s_ / "buildah") + " --runroot " +
-                          Quote(s_ / "buildah-run") + " pull -q --tls-verify=false docker://" +
-                          app + ":1");
-    EXPECT_EQ(pulled.exit_code, 0) << pulled.err;
-  }
+  ASSERT_TRUE(HaveTool("podman") && HaveTool("buildah")) << "scripts/install-deps installs them";
+  // podman's default ulimits exceed what this host allows, and its crun fails on hybrid
+  // cgroups: runc and lower limits (as in the export tests).
+  const std::string podman = "podman --root " + Quote(s_ / "ps") + " --runroot " + Quote(s_ / "pr");
+  RunResult run = Sh(podman + " run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit "
+                              "nproc=1024:1024 --network none --tls-verify=false " +
+                     app + ":1 cat /greeting");
+  Sh(podman + " system reset --force >/dev/null 2>&1; umount -R " + Quote(s_ / "ps/overlay") +
+     " 2>/dev/null");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "built\n");
+  const std::string buildah = "buildah --root " + Quote(s_ / "bs") + " --runroot " + Quote(s_ / "br");
+  RunResult pulled = Sh(buildah + " pull -q --tls-verify=false docker://" + app + ":1");
+  Sh(buildah + " rm -a >/dev/null 2>&1; umount -R " + Quote(s_ / "bs/overlay") + " 2>/dev/null");
+  EXPECT_EQ(pulled.exit_code, 0) << pulled.err;
   // The same build pushed again uploads nothing new and keeps the digest.
-  r = Build("--push -t " + app + ":1 --metadata-file " + Quote(s_ / "meta2.json"));
+  r = Build("--push -t " + app + ":1 --metadata-file " + Quote(s_ / "meta2.json"), "root", epoch);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(ReadFileOrEmpty(s_ / "meta2.json"))["containerimage.digest"], digest);
 }
@@ -298,10 +305,13 @@ TEST_F(RegistryTest, PullRetriesAndResumesThroughFaults) {
   auto reg = StartRegistry({.proxy = true});
   ASSERT_NE(reg, nullptr);
   SkopeoPush(*reg, reg->host() + "/flaky:1");
+  // The base image's one layer (about 1 MB): dropped part-way, it must resume.
+  json manifest = json::parse(ReadFileOrEmpty(s_ / ("base/blobs/sha256/" + base_digest_.substr(7))));
+  const std::string layer = manifest["layers"][0]["digest"];
   reg->SetFaults(R"([
     {"method":"GET","path":"/manifests/","action":"status","status":503,"times":2},
     {"method":"GET","path":"/blobs/sha256:","action":"status","status":429,"retry_after":1,"times":1},
-    {"method":"GET","path":"/blobs/sha256:","action":"drop","after_bytes":200000,"times":1}
+    {"method":"GET","path":"/blobs/)" + layer + R"(","action":"drop","after_bytes":200000,"times":1}
   ])");
   Dockerfile("FROM " + reg->proxy_host() + "/flaky:1\nRUN echo ok > /ok\n");
   RunResult r = Build("-o type=local,dest=" + Quote(s_ / "out"));

@@ -472,7 +472,8 @@ Result<void> Converter::ResolveBaseImage(DispatchState& d, bool reachable) {
       auto res = opts_.resolver->ResolveImageConfig(d.stage.from.base_name, ro);
       if (!res) {
         Error e = res.error();
-        e.Wrap(orig);
+        // Registry errors already start with the reference they are about.
+        if (!e.message().starts_with(orig)) e.Wrap(orig);
         return at(e);
       }
       oci::Reference r = *ref;
