@@ -414,5 +414,147 @@ TEST_F(RegistryTest, LayoutCopyMovesImagesBothWaysVerified) {
   EXPECT_NE(missing.err.find(reg->host() + "/absent:1: not found"), std::string::npos) << missing.err;
 }
 
+TEST_F(RegistryTest, DockerImageNamedContextAndWhatBuildahPushed) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  // buildah pushes (Docker media types, its own manifest bytes); hoist builds from it through
+  // a named context.
+  const std::string buildah = "buildah --root " + Quote(s_ / "bs") + " --runroot " + Quote(s_ / "br");
+  // buildah names an oci: image after the layout's path, which must be lower case.
+  const std::string lower = "/tmp/hoist-registry-test-" + std::to_string(::getpid());
+  std::filesystem::remove_all(lower);
+  std::filesystem::copy(s_ / "base", lower, std::filesystem::copy_options::recursive);
+  RunResult pulled = Sh(buildah + " pull -q oci:" + lower + ":1.36");
+  std::filesystem::remove_all(lower);
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+  const std::string image_id = pulled.out.substr(0, pulled.out.find('\n'));
+  RunResult pushed = Sh(buildah + " push -q --tls-verify=false --format docker " + image_id +
+                        " docker://" + reg->host() + "/frombuildah:1");
+  Sh(buildah + " rm -a >/dev/null 2>&1; umount -R " + Quote(s_ / "bs/overlay") + " 2>/dev/null");
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.err;
+  Dockerfile("FROM base\nRUN echo via-context > /v\n");
+  RunResult r = Build("--build-context base=docker-image://" + reg->host() + "/frombuildah:1" +
+                      " -o type=local,dest=" + Quote(s_ / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/v"), "via-context\n");
+}
+
+TEST_F(RegistryTest, DigestsAreServedLocallyUnlessPullIsAsked) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/busybox:1.36");
+  const std::string pinned = reg->host() + "/busybox:1.36@" + base_digest_;
+  Dockerfile("FROM " + pinned + "\nRUN echo one > /one\n");
+  RunResult r = Build("");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string host = reg->host();
+  reg.reset();  // the registry is gone
+  Dockerfile("FROM " + pinned + "\nRUN echo two > /two\n");
+  r = Build("-o type=local,dest=" + Quote(s_ / "offline"));
+  ASSERT_EQ(r.exit_code, 0) << "a digest the engine holds needs no registry\n" << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "offline/two"), "two\n");
+  r = Build("--pull");
+  EXPECT_NE(r.exit_code, 0) << "--pull asks the registry";
+  EXPECT_NE(r.err.find(host + "/busybox"), std::string::npos) << r.err;
+}
+
+TEST_F(RegistryTest, ImageOutputsAreFoundByNameWithResolveModeLocal) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  Dockerfile("FROM scratch\nCOPY a.txt /a.txt\n");
+  WriteFile(s_ / "ctx/a.txt", "a\n");
+  const std::string name = reg->host() + "/only-here:1";
+  RunResult r = Build("-o type=image,name=" + name);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Dockerfile("FROM " + name + "\nCOPY a.txt /b.txt\n");
+  r = Build("");
+  EXPECT_NE(r.exit_code, 0) << "the registry does not have it";
+  EXPECT_NE(r.err.find(name + ": not found"), std::string::npos) << r.err;
+  r = Build("--opt image-resolve-mode=local -o type=local,dest=" + Quote(s_ / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/a.txt"), "a\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/b.txt"), "a\n");
+  r = Build("--opt image-resolve-mode=sometimes");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("invalid resolvemode: sometimes"), std::string::npos) << r.err;
+}
+
+TEST_F(RegistryTest, MirrorsFromTheConfigFileServePulls) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/library/busybox:1.36");
+  // docker.io is out of reach here; its mirror is not.
+  WriteFile(s_ / "hoist.toml", "[registry.\"docker.io\"]\n  mirrors = [\"" + reg->host() + "\"]\n");
+  Dockerfile("FROM busybox:1.36\nRUN echo mirrored > /m\n");
+  RunResult r = Build("-o type=local,dest=" + Quote(s_ / "out"), "root", "",
+                      "--config " + Quote(s_ / "hoist.toml"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/m"), "mirrored\n");
+  EXPECT_NE(r.err.find("load metadata for docker.io/library/busybox:1.36"), std::string::npos)
+      << r.err;
+  // A broken config file is named with its problem.
+  WriteFile(s_ / "bad.toml", "[registry.\"docker.io\"]\n  mirrors = \"not-a-list\"\n");
+  r = Build("", "root", "", "--config " + Quote(s_ / "bad.toml"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("bad.toml"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mirrors"), std::string::npos) << r.err;
+}
+
+TEST_F(RegistryTest, RefreshTokensFromTheDockerConfigAreTraded) {
+  auto reg = StartRegistry({.auth = Auth::kToken});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/refreshed:1");
+  RunResult t = Sh("curl -sf -u " + Quote(reg->username() + ":" + reg->password()) + " 'http://" +
+                   reg->token_host() + "/token?service=hoist-test-registry&offline_token=true" +
+                   "&client_id=test'");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string refresh = json::parse(t.out)["refresh_token"];
+  std::filesystem::create_directories(s_ / "docker");
+  WriteFile(s_ / "docker/config.json",
+            json{{"auths", {{reg->host(), {{"identitytoken", refresh}}}}}}.dump());
+  reg->ClearTokenLog();
+  Dockerfile("FROM " + reg->host() + "/refreshed:1\nRUN true\n");
+  RunResult r = Build("", "root", "DOCKER_CONFIG=" + Quote(s_ / "docker"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json log = json::parse(reg->TokenLog());
+  ASSERT_FALSE(log.empty());
+  for (const auto& e : log) EXPECT_EQ(e["kind"], "refresh_token") << e.dump();
+  EXPECT_EQ(r.err.find(refresh), std::string::npos);
+}
+
+TEST_F(RegistryTest, LargeBlobsGoInChunksAndKnownBlobsAreMounted) {
+  auto reg = StartRegistry({.proxy = true});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/busybox:1.36");
+  // A layer larger than one upload chunk (32 MiB): random, so it stays large compressed.
+  Dockerfile("FROM " + reg->proxy_host() + "/busybox:1.36\n"
+             "RUN head -c 40000000 /dev/urandom > /big\n");
+  RunResult r = Build("--push -t " + reg->proxy_host() + "/big:1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json log = json::parse(reg->ProxyLog());
+  int patches = 0;
+  for (const auto& e : log) patches += e["method"] == "PATCH" ? 1 : 0;
+  EXPECT_GE(patches, 2) << log.dump();
+  // The same image to another repository of the registry: the engine knows where its blobs
+  // are, so they are mounted, not uploaded again.
+  reg->ClearProxyLog();
+  r = Build("--push -t " + reg->proxy_host() + "/other:1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  log = json::parse(reg->ProxyLog());
+  int mounts = 0, uploads = 0;
+  for (const auto& e : log) {
+    const std::string path = e["path"];
+    if (e["method"] == "POST" && path.find("mount=") != std::string::npos && e["status"] == 201) {
+      ++mounts;
+    }
+    if (e["method"] == "PATCH" || (e["method"] == "PUT" && path.find("/blobs/uploads/") != std::string::npos)) {
+      ++uploads;
+    }
+  }
+  EXPECT_GE(mounts, 2) << log.dump();
+  EXPECT_EQ(uploads, 0) << log.dump();
+  EXPECT_FALSE(SkopeoRaw(*reg, reg->host() + "/other:1").empty());
+}
+
 }  // namespace
 }  // namespace hoist::itest
