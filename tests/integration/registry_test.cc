@@ -529,7 +529,9 @@ TEST_F(RegistryTest, LargeBlobsGoInChunksAndKnownBlobsAreMounted) {
   // A layer larger than one upload chunk (32 MiB): random, so it stays large compressed.
   Dockerfile("FROM " + reg->proxy_host() + "/busybox:1.36\n"
              "RUN head -c 40000000 /dev/urandom > /big\n");
-  RunResult r = Build("--push -t " + reg->proxy_host() + "/big:1");
+  // The same epoch for both builds, so that the second exports the very same config blob.
+  const std::string epoch = "SOURCE_DATE_EPOCH=1700000000";
+  RunResult r = Build("--push -t " + reg->proxy_host() + "/big:1", "root", epoch);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json log = json::parse(reg->ProxyLog());
   int patches = 0;
@@ -538,7 +540,7 @@ TEST_F(RegistryTest, LargeBlobsGoInChunksAndKnownBlobsAreMounted) {
   // The same image to another repository of the registry: the engine knows where its blobs
   // are, so they are mounted, not uploaded again.
   reg->ClearProxyLog();
-  r = Build("--push -t " + reg->proxy_host() + "/other:1");
+  r = Build("--push -t " + reg->proxy_host() + "/other:1", "root", epoch);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   log = json::parse(reg->ProxyLog());
   int mounts = 0, uploads = 0;
