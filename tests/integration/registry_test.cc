@@ -558,5 +558,28 @@ TEST_F(RegistryTest, LargeBlobsGoInChunksAndKnownBlobsAreMounted) {
   EXPECT_FALSE(SkopeoRaw(*reg, reg->host() + "/other:1").empty());
 }
 
+TEST_F(RegistryTest, SchemaOneManifestsAreRefusedClearly) {
+  auto reg = StartRegistry({.proxy = true});
+  ASSERT_NE(reg, nullptr);
+  // A registry that answers with an old signed schema 1 manifest.
+  const std::string schema1 =
+      R"({"schemaVersion":1,"name":"old","tag":"1","architecture":"amd64","fsLayers":[],"history":[]})";
+  const std::string digest = Sha256(schema1, s_);
+  reg->SetFaults(json::array({json{{"path", "/v2/old/manifests/"},
+                                   {"action", "status"},
+                                   {"status", 200},
+                                   {"body", schema1},
+                                   {"headers",
+                                    {{"Content-Type",
+                                      "application/vnd.docker.distribution.manifest.v1+prettyjws"},
+                                     {"Docker-Content-Digest", digest}}}}})
+                     .dump());
+  Dockerfile("FROM " + reg->proxy_host() + "/old:1\n");
+  RunResult r = Build("");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("schema 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(reg->proxy_host() + "/old:1"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace hoist::itest

@@ -14,9 +14,10 @@ applies, and only that one. A rule matches on
   "method": exact HTTP method (optional), "path": Python regex searched in the request target,
   query included (optional),
 and counts down "times" (optional: absent means forever; a rule at 0 is spent). Actions:
-  {"action": "status", "status": 503[, "retry_after": 1][, "body": "..."]}
+  {"action": "status", "status": 503[, "retry_after": 1][, "body": "..."][, "headers": {...}]}
       answer with that status without contacting the upstream (a distribution-style JSON error
-      body unless "body" is given; Retry-After when "retry_after" is given).
+      body unless "body" is given; Retry-After when "retry_after" is given; "headers" adds
+      more, e.g. a Content-Type, to play a registry that serves something odd).
   {"action": "drop", "after_bytes": N}
       forward, send the upstream's status and headers (Content-Length unchanged) and the first N
       body bytes, then close the connection.
@@ -70,7 +71,7 @@ def validate_rule(rule):
     action = rule.get("action")
     if action not in ACTIONS:
         raise RuleError("unknown action %r (one of %s)" % (action, ", ".join(sorted(ACTIONS))))
-    known = {"action", "method", "path", "times", "status", "retry_after", "body",
+    known = {"action", "method", "path", "times", "status", "retry_after", "body", "headers",
              "after_bytes", "offset", "with_path", "seconds"}
     unknown = set(rule) - known
     if unknown:
@@ -85,6 +86,9 @@ def validate_rule(rule):
     required = {"status": ("status", int), "drop": ("after_bytes", int),
                 "corrupt": ("offset", int), "swap_body": ("with_path", str),
                 "delay": ("seconds", (int, float))}
+    if "headers" in rule and (not isinstance(rule["headers"], dict) or
+                              not all(isinstance(v, str) for v in rule["headers"].values())):
+        raise RuleError("headers must be an object of strings")
     if action in required:
         key, kind = required[action]
         if not isinstance(rule.get(key), kind) or isinstance(rule.get(key), bool):
@@ -279,7 +283,13 @@ class Handler(BaseHTTPRequestHandler):
         extra = []
         if "retry_after" in rule:
             extra.append(("Retry-After", str(rule["retry_after"])))
-        self.send_simple(status, body, extra=extra)
+        content_type = "application/json"
+        for k, v in rule.get("headers", {}).items():
+            if k.lower() == "content-type":
+                content_type = v
+            else:
+                extra.append((k, v))
+        self.send_simple(status, body, content_type=content_type, extra=extra)
         entry["status"] = status
         entry["bytes"] = 0 if self.command == "HEAD" else len(body)
 
