@@ -77,14 +77,16 @@ Result<ResultRef> UnpackLayers(Worker& worker, const OpContext& ctx,
   return worker.Ref(top);
 }
 
-class OciLayoutSourceOp final : public Op {
+// An image source (oci-layout, docker-image): resolving gives the cache key and shows a
+// `resolve <ref>` row; running brings the layers into the engine's store (the exporter then
+// re-uses them as the same blobs) and unpacks them once per chain ID.
+class ImageSourceOp : public Op {
  public:
-  OciLayoutSourceOp(Worker& worker, source::OciLayoutIdentifier id)
-      : worker_(worker), id_(std::move(id)) {}
+  explicit ImageSourceOp(Worker& worker) : worker_(worker) {}
 
   Result<CacheMap> GetCacheMap(const OpContext& ctx) override {
     HOIST_TRY(EnsureResolved(ctx));
-    return CacheMap{.digest = instance_->ManifestCacheKey()};
+    return CacheMap{.digest = cache_key_};
   }
 
   Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
@@ -92,11 +94,67 @@ class OciLayoutSourceOp final : public Op {
     HOIST_TRY(EnsureResolved(ctx));
     // The resolve row, again now that the step is shown (it ran before the step started).
     if (resolved_) ctx.progress.Status(*resolved_);
-    const source::SourceImage& image = instance_->image();
-    if (image.layers.empty()) {
+    if (image_->layers.empty()) {
       HOIST_ASSIGN_OR_RETURN(ResultRef empty, worker_.EmptyRef());
       return std::vector<ResultRef>{empty};
     }
+    HOIST_TRY(FetchLayers(ctx, *image_));
+    HOIST_ASSIGN_OR_RETURN(ResultRef top, UnpackLayers(worker_, ctx, *image_));
+    return std::vector<ResultRef>{top};
+  }
+
+ protected:
+  // The reference the resolve row names.
+  virtual std::string RowName() const = 0;
+  // Resolves; returns the image (owned by the subclass, alive as long as it) and its cache key.
+  virtual Result<std::pair<const source::SourceImage*, oci::Digest>> Resolve(
+      const OpContext& ctx) = 0;
+  // Makes every layer blob present in the engine's store, with byte-count rows.
+  virtual Status FetchLayers(const OpContext& ctx, const source::SourceImage& image) = 0;
+
+  Worker& worker_;
+
+ private:
+  Status EnsureResolved(const OpContext& ctx) {
+    std::lock_guard lock(mu_);
+    if (image_ != nullptr) return OkStatus();
+    const std::string resolve_id = "resolve " + RowName();
+    VertexStatus s{.id = resolve_id, .name = resolve_id};
+    s.started = progress::Clock::now();
+    ctx.progress.Status(s);
+    HOIST_ASSIGN_OR_RETURN(auto resolved, Resolve(ctx));
+    std::tie(image_, cache_key_) = resolved;
+    s.completed = progress::Clock::now();
+    ctx.progress.Status(s);
+    resolved_ = s;
+    return OkStatus();
+  }
+
+  std::mutex mu_;
+  const source::SourceImage* image_ = nullptr;
+  oci::Digest cache_key_;
+  std::optional<VertexStatus> resolved_;
+};
+
+class OciLayoutSourceOp final : public ImageSourceOp {
+ public:
+  OciLayoutSourceOp(Worker& worker, source::OciLayoutIdentifier id)
+      : ImageSourceOp(worker), id_(std::move(id)) {}
+
+  std::string Name() const override { return "oci-layout://" + id_.ref; }
+
+ private:
+  std::string RowName() const override { return id_.reference.String(); }
+
+  Result<std::pair<const source::SourceImage*, oci::Digest>> Resolve(
+      const OpContext& ctx) override {
+    source::SessionStores stores(worker_.options().sessions, worker_.options().session_ids);
+    HOIST_ASSIGN_OR_RETURN(instance_, source::OciLayoutSourceInstance::Resolve(
+                                          id_, stores, ctx.cancel.get()));
+    return std::make_pair(&instance_->image(), instance_->ManifestCacheKey());
+  }
+
+  Status FetchLayers(const OpContext& ctx, const source::SourceImage& image) override {
     // Layers come into the engine's store first: the exporter re-uses them as the same blobs,
     // and the store verifies each while it streams in.
     content::ContentStore& engine = *worker_.options().content;
@@ -118,33 +176,10 @@ class OciLayoutSourceOp final : public Op {
       if (!st && st.error().code() != Code::kAlreadyExists) return Unexpected(std::move(st).error());
       bp.Done();
     }
-    HOIST_ASSIGN_OR_RETURN(ResultRef top, UnpackLayers(worker_, ctx, image));
-    return std::vector<ResultRef>{top};
-  }
-
-  std::string Name() const override { return "oci-layout://" + id_.ref; }
-
- private:
-  Status EnsureResolved(const OpContext& ctx) {
-    std::lock_guard lock(mu_);
-    if (instance_) return OkStatus();
-    const std::string resolve_id = "resolve " + id_.reference.String();
-    VertexStatus s{.id = resolve_id, .name = resolve_id};
-    s.started = progress::Clock::now();
-    ctx.progress.Status(s);
-    source::SessionStores stores(worker_.options().sessions, worker_.options().session_ids);
-    HOIST_ASSIGN_OR_RETURN(instance_, source::OciLayoutSourceInstance::Resolve(
-                                          id_, stores, ctx.cancel.get()));
-    s.completed = progress::Clock::now();
-    ctx.progress.Status(s);
-    resolved_ = s;
     return OkStatus();
   }
 
-  Worker& worker_;
-  std::optional<VertexStatus> resolved_;
   source::OciLayoutIdentifier id_;
-  std::mutex mu_;
   std::unique_ptr<source::OciLayoutSourceInstance> instance_;
 };
 
@@ -202,30 +237,36 @@ Result<std::vector<std::string>> JsonList(const std::map<std::string, std::strin
   return out;
 }
 
-// docker-image://REF: pulled from a registry. Resolving (the cache key) reads only metadata;
-// layers are fetched when the step runs, several at once, each with its byte-count row.
-class DockerImageSourceOp final : public Op {
+// docker-image://REF: pulled from a registry. Resolving reads only metadata; layers are
+// fetched when the step runs, several at once.
+class DockerImageSourceOp final : public ImageSourceOp {
  public:
   DockerImageSourceOp(Worker& worker, source::DockerImageIdentifier id)
-      : worker_(worker), id_(std::move(id)) {}
+      : ImageSourceOp(worker), id_(std::move(id)) {}
 
-  Result<CacheMap> GetCacheMap(const OpContext& ctx) override {
-    HOIST_TRY(EnsureResolved(ctx));
-    return CacheMap{.digest = instance_->ManifestCacheKey()};
+  std::string Name() const override { return "docker-image://" + id_.reference.String(); }
+
+ private:
+  std::string RowName() const override { return id_.reference.String(); }
+
+  Result<std::pair<const source::SourceImage*, oci::Digest>> Resolve(
+      const OpContext& ctx) override {
+    if (worker_.options().registry == nullptr) {
+      return MakeError(Code::kFailedPrecondition,
+                       id_.reference.String() + ": this engine has no registry client");
+    }
+    source::DockerImageEnv env{.client = worker_.options().registry,
+                               .content = worker_.options().content,
+                               .names = worker_.options().image_names};
+    HOIST_ASSIGN_OR_RETURN(instance_,
+                           source::DockerImageSourceInstance::Resolve(id_, env, ctx.cancel.get()));
+    return std::make_pair(&instance_->image(), instance_->ManifestCacheKey());
   }
 
-  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
-                                      const std::vector<ResultRef>&) override {
-    HOIST_TRY(EnsureResolved(ctx));
-    if (resolved_) ctx.progress.Status(*resolved_);
-    const source::SourceImage& image = instance_->image();
-    if (image.layers.empty()) {
-      HOIST_ASSIGN_OR_RETURN(ResultRef empty, worker_.EmptyRef());
-      return std::vector<ResultRef>{empty};
-    }
+  Status FetchLayers(const OpContext& ctx, const source::SourceImage&) override {
     std::mutex mu;
     std::map<oci::Digest, std::unique_ptr<BlobProgress>> rows;
-    HOIST_TRY(instance_->FetchLayers(
+    return instance_->FetchLayers(
         [&](const registry::BlobEvent& e) {
           std::lock_guard lock(mu);
           auto& row = rows[e.desc.digest];
@@ -233,40 +274,10 @@ class DockerImageSourceOp final : public Op {
           row->Set(e.done);
           if (e.finished) row->Done();
         },
-        ctx.cancel.get()));
-    HOIST_ASSIGN_OR_RETURN(ResultRef top, UnpackLayers(worker_, ctx, image));
-    return std::vector<ResultRef>{top};
+        ctx.cancel.get());
   }
 
-  std::string Name() const override { return "docker-image://" + id_.reference.String(); }
-
- private:
-  Status EnsureResolved(const OpContext& ctx) {
-    std::lock_guard lock(mu_);
-    if (instance_) return OkStatus();
-    if (worker_.options().registry == nullptr) {
-      return MakeError(Code::kFailedPrecondition,
-                       id_.reference.String() + ": this engine has no registry client");
-    }
-    const std::string resolve_id = "resolve " + id_.reference.String();
-    VertexStatus s{.id = resolve_id, .name = resolve_id};
-    s.started = progress::Clock::now();
-    ctx.progress.Status(s);
-    source::DockerImageEnv env{.client = worker_.options().registry,
-                               .content = worker_.options().content,
-                               .names = worker_.options().image_names};
-    HOIST_ASSIGN_OR_RETURN(instance_,
-                           source::DockerImageSourceInstance::Resolve(id_, env, ctx.cancel.get()));
-    s.completed = progress::Clock::now();
-    ctx.progress.Status(s);
-    resolved_ = s;
-    return OkStatus();
-  }
-
-  Worker& worker_;
   source::DockerImageIdentifier id_;
-  std::optional<VertexStatus> resolved_;
-  std::mutex mu_;
   std::unique_ptr<source::DockerImageSourceInstance> instance_;
 };
 
