@@ -31,6 +31,14 @@ class Scanner {
   void SkipSpace() {
     while (!done() && (s_[i_] == ' ' || s_[i_] == '\t')) ++i_;
   }
+  // Skips blanks and the commas that separate list elements.
+  void SkipSeparators() {
+    SkipSpace();
+    while (peek() == ',') {
+      Advance();
+      SkipSpace();
+    }
+  }
   std::string_view Token() {
     size_t start = i_;
     while (!done() && IsTokenChar(s_[i_])) ++i_;
@@ -62,11 +70,7 @@ std::vector<AuthChallenge> ParseAuthChallenges(std::string_view header) {
   std::vector<AuthChallenge> out;
   Scanner sc(header);
   while (true) {
-    sc.SkipSpace();
-    while (sc.peek() == ',') {
-      sc.Advance();
-      sc.SkipSpace();
-    }
+    sc.SkipSeparators();
     if (sc.done()) break;
     std::string_view scheme = sc.Token();
     if (scheme.empty()) {
@@ -77,11 +81,7 @@ std::vector<AuthChallenge> ParseAuthChallenges(std::string_view header) {
     // Parameters: name=value pairs separated by commas, until a bare token that starts the
     // next challenge (a token not followed by '=').
     while (true) {
-      sc.SkipSpace();
-      while (sc.peek() == ',') {
-        sc.Advance();
-        sc.SkipSpace();
-      }
+      sc.SkipSeparators();
       if (sc.done()) break;
       const size_t mark = sc.pos();
       std::string_view name = sc.Token();
