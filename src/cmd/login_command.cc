@@ -73,7 +73,7 @@ class EchoOff {
     old_int_ = ::signal(SIGINT, RestoreEchoAndReraise);
     old_term_ = ::signal(SIGTERM, RestoreEchoAndReraise);
     g_echo_off = 1;
-    if (::tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) != 0) g_echo_off = 0;
+    if (::tcsetattr(STDIN_FILENO, TCSANOW, &t) != 0) g_echo_off = 0;
     active_ = true;
   }
   ~EchoOff() {
@@ -119,10 +119,11 @@ Status Prompt(std::string_view host, const std::string& stored_username, std::st
     if (username->empty()) return MakeError(Code::kInvalidArgument, "username is required");
   }
   if (TrimSpace(*password).empty()) {
-    Print("Password: ");
+    // Echo goes off before the prompt appears, so that nothing typed after it shows.
     std::optional<std::string> line;
     {
       EchoOff no_echo;
+      Print("Password: ");
       HOIST_ASSIGN_OR_RETURN(line, ReadLine());
     }
     Print("\n");
