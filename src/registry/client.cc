@@ -112,6 +112,16 @@ std::string PushScope(const oci::Reference& repo) {
   return "repository:" + repo.path() + ":pull,push";
 }
 
+// Whether `url` is on the endpoint's scheme and host (where its credentials may go).
+bool SameOrigin(std::string_view url, const Endpoint& ep) {
+  const size_t scheme_end = ep.base.find("://");
+  const size_t host_end = ep.base.find('/', scheme_end + 3);
+  const std::string_view origin =
+      std::string_view(ep.base).substr(0, host_end == std::string::npos ? ep.base.size() : host_end);
+  return url.starts_with(origin) &&
+         (url.size() == origin.size() || url[origin.size()] == '/' || url[origin.size()] == '?');
+}
+
 // Resolves a Location header against the endpoint it came from.
 std::string ResolveLocation(const Endpoint& ep, const std::string& location) {
   if (location.starts_with("http://") || location.starts_with("https://")) return location;
@@ -174,6 +184,9 @@ class Client::Impl {
                             const std::optional<AuthConfig>& auth_override = std::nullopt) {
     HttpRequest req = make();
     req.tls = ep.tls;
+    // Credentials go only to the endpoint they are for, never to another host an upload
+    // location (or a hostile registry) points at.
+    if (!SameOrigin(req.url, ep)) return pool_.Do(req, options_.user_agent);
     std::optional<std::string> header = CachedAuthorization(ep, scopes, auth_override);
     if (header) req.headers.push_back(*header);
     HOIST_ASSIGN_OR_RETURN(HttpResponse r, pool_.Do(req, options_.user_agent));

@@ -581,5 +581,39 @@ TEST_F(RegistryTest, SchemaOneManifestsAreRefusedClearly) {
   EXPECT_NE(r.err.find(reg->proxy_host() + "/old:1"), std::string::npos) << r.err;
 }
 
+TEST_F(RegistryTest, CredentialsNeverFollowAnUploadToAnotherHost) {
+  auto home = StartRegistry({.auth = Auth::kBasic, .proxy = true});
+  auto elsewhere = StartRegistry({.proxy = true});
+  ASSERT_NE(home, nullptr);
+  ASSERT_NE(elsewhere, nullptr);
+  // An upload session on the other registry, which the first one's proxy then hands out as
+  // the place to upload to.
+  RunResult post = Sh("curl -sf -i -X POST http://" + elsewhere->proxy_host() +
+                      "/v2/loot/blobs/uploads/ | tr -d '\\r' | sed -n 's/^Location: //Ip'");
+  ASSERT_EQ(post.exit_code, 0) << post.err;
+  std::string location = post.out.substr(0, post.out.find('\n'));
+  ASSERT_FALSE(location.empty());
+  if (location.starts_with("/")) location = "http://" + elsewhere->proxy_host() + location;
+  home->SetFaults(json::array({json{{"method", "POST"},
+                                    {"path", "/blobs/uploads/"},
+                                    {"action", "status"},
+                                    {"status", 202},
+                                    {"body", ""},
+                                    {"headers", {{"Location", location}}},
+                                    {"times", 1}}})
+                      .dump());
+  const std::string cfg = home->WriteDockerConfig(s_ / "docker");
+  Sh("DOCKER_CONFIG=" + Quote(cfg) + " " + std::string(HOIST_BIN) + " layout cp " +
+     Quote(s_ / "base") + ":1.36 docker://" + home->proxy_host() + "/app:1");
+  json log = json::parse(elsewhere->ProxyLog());
+  int puts = 0;
+  for (const auto& e : log) {
+    if (e["method"] == "POST") continue;  // ours, above
+    ++puts;
+    EXPECT_FALSE(e["authorization"].get<bool>()) << e.dump();
+  }
+  EXPECT_GE(puts, 1) << "the upload went to the other host\n" << log.dump();
+}
+
 }  // namespace
 }  // namespace hoist::itest
