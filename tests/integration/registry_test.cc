@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "harness.h"
@@ -613,6 +614,24 @@ TEST_F(RegistryTest, CredentialsNeverFollowAnUploadToAnotherHost) {
     EXPECT_FALSE(e["authorization"].get<bool>()) << e.dump();
   }
   EXPECT_GE(puts, 1) << "the upload went to the other host\n" << log.dump();
+}
+
+TEST_F(RegistryTest, ClientErrorsAreNotRetried) {
+  auto reg = StartRegistry({.proxy = true});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/denied:1");
+  reg->SetFaults(R"([{"method":"GET","path":"/blobs/sha256:","action":"status","status":403}])");
+  Dockerfile("FROM " + reg->proxy_host() + "/denied:1\nRUN true\n");
+  RunResult r = Build("");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("denied"), std::string::npos) << r.err;
+  json log = json::parse(reg->ProxyLog());
+  std::map<std::string, int> gets;
+  for (const auto& e : log) {
+    if (e["method"] == "GET" && e["status"] == 403) ++gets[e["path"].get<std::string>()];
+  }
+  ASSERT_FALSE(gets.empty()) << log.dump();
+  for (const auto& [path, n] : gets) EXPECT_EQ(n, 1) << path << " was asked again after a 403";
 }
 
 }  // namespace
