@@ -345,6 +345,19 @@ TEST_F(RegistryTest, CorruptBlobsFailNamingTheDigestAndLeaveNothing) {
   const size_t at = r.err.find("sha256:");
   ASSERT_NE(at, std::string::npos) << r.err;
   EXPECT_NE(r.err.find("digest mismatch"), std::string::npos) << r.err;
+  // Another blob's bytes served under a layer's digest: refused the same way.
+  json manifest = json::parse(ReadFileOrEmpty(s_ / ("base/blobs/sha256/" + base_digest_.substr(7))));
+  const std::string layer = manifest["layers"][0]["digest"];
+  const std::string config = manifest["config"]["digest"];
+  reg->SetFaults(json::array({json{{"method", "GET"},
+                                   {"path", "/blobs/" + layer},
+                                   {"action", "swap_body"},
+                                   {"with_path", "/v2/bad/blobs/" + config}}})
+                     .dump());
+  r = Build("", "root3");
+  ASSERT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(layer), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(s_ / ("root3/content/blobs/sha256/" + layer.substr(7))));
   // Whatever digest failed, no blob under it is visible in the engine's store.
   for (const auto& e : std::filesystem::directory_iterator(s_ / "root2/content/blobs/sha256")) {
     const std::string hex = e.path().filename();
