@@ -85,3 +85,4 @@ printf '  cold:   hoist %6.2fs   buildah %6.2fs   hoist/buildah %.3f (goal <= 0.
   "$h" "$b" "$(echo "$h / $b" | bc -l)"
 printf '  cached: hoist %6.2fs   buildah %6.2fs   hoist/buildah %.3f (goal <= 0.1)\n' \
   "$hh" "$bb" "$(echo "$hh / $bb" | bc -l)"
+wait

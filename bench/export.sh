@@ -63,3 +63,4 @@ printf '  hoist oci tar=false: %6.2fs\n' "$d"
 printf '  buildah commit+push: %6.2fs  (%d MB)\n' "$b" "$((size_b / 1000000))"
 printf '  speed-up: tar %.2fx, tar=false %.2fx (goal >= 2x)\n' \
   "$(echo "$b / $h" | bc -l)" "$(echo "$b / $d" | bc -l)"
+wait

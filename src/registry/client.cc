@@ -23,6 +23,8 @@ using internal::HttpRequest;
 using internal::HttpResponse;
 
 constexpr int64_t kMaxManifestBytes = 4 << 20;
+// Downloads reach the content store in writes of this size.
+constexpr size_t kWriteBatch = 2 << 20;
 constexpr std::string_view kSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
 constexpr std::string_view kSchema1Signed =
     "application/vnd.docker.distribution.manifest.v1+prettyjws";
@@ -580,9 +582,23 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
   std::optional<Error> last;
   for (const Endpoint& ep : impl_->PullEndpoints(repo)) {
     HOIST_ASSIGN_OR_RETURN(auto writer, into.Writer(desc.digest.str() + "-" + RandomSuffix()));
+    std::string pending;  // received, not yet written
+    pending.reserve(kWriteBatch);
+    auto Flush = [&]() -> Status {
+      if (pending.empty()) return OkStatus();
+      Status st = writer->Write(pending);
+      pending.clear();
+      return st;
+    };
+    auto Received = [&] { return writer->Offset() + static_cast<int64_t>(pending.size()); };
+    auto Restart = [&]() -> Status {
+      pending.clear();
+      HOIST_ASSIGN_OR_RETURN(writer, into.Writer(desc.digest.str() + "-" + RandomSuffix()));
+      return OkStatus();
+    };
     bool restarted = false;  // after a digest mismatch, one fresh try from the start
-    bool not_here = false;
     for (int attempt = 1; attempt <= impl_->options().max_attempts + 1; ++attempt) {
+      HOIST_TRY(Flush());  // what a broken transfer delivered counts for the resume
       const int64_t offset = writer->Offset();
       int64_t skip = 0;  // a server that ignores Range sends the whole blob again
       Status oversize;
@@ -602,13 +618,15 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
             skip -= static_cast<int64_t>(k);
           }
           if (chunk.empty()) return OkStatus();
-          if (desc.size >= 0 && writer->Offset() + static_cast<int64_t>(chunk.size()) > desc.size) {
+          if (desc.size >= 0 && Received() + static_cast<int64_t>(chunk.size()) > desc.size) {
             return MakeError(Code::kDataLoss,
                              fmt::format("content {}: more bytes than the descriptor's size {}",
                                          desc.digest.str(), desc.size));
           }
-          HOIST_TRY(writer->Write(chunk));
-          if (progress) progress(writer->Offset(), desc.size);
+          // Network reads come in small pieces; the store gets them in large writes.
+          pending.append(chunk);
+          if (pending.size() >= kWriteBatch) HOIST_TRY(Flush());
+          if (progress) progress(Received(), desc.size);
           return OkStatus();
         };
         return r;
@@ -616,7 +634,8 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
       auto r = impl_->Send(ep, get, {PullScope(repo)});
       const bool last_try = attempt > impl_->options().max_attempts;
       if (r && (r->status == 200 || r->status == 206)) {
-        Status st = writer->Commit(desc.size, desc.digest);
+        Status st = Flush();
+        if (st) st = writer->Commit(desc.size, desc.digest);
         if (st || st.error().code() == Code::kAlreadyExists) {
           RecordSource(repo, desc.digest);
           return OkStatus();
@@ -625,7 +644,7 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
         last = std::move(st).error().Wrap(repo.Name());
         if (restarted) return Unexpected(std::move(*last));
         restarted = true;
-        HOIST_ASSIGN_OR_RETURN(writer, into.Writer(desc.digest.str() + "-" + RandomSuffix()));
+        HOIST_TRY(Restart());
         continue;
       }
       if (!r) {
@@ -636,7 +655,7 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
           last = std::move(r).error().Wrap(repo.Name());
           if (restarted) return Unexpected(std::move(*last));
           restarted = true;
-          HOIST_ASSIGN_OR_RETURN(writer, into.Writer(desc.digest.str() + "-" + RandomSuffix()));
+          HOIST_TRY(Restart());
           continue;
         }
         if (code != Code::kUnavailable) return Unexpected(std::move(r).error().Wrap(what));
@@ -647,19 +666,17 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
       }
       if (r->status == 416) {
         // Our offset is past what the server has: start again from zero.
-        HOIST_ASSIGN_OR_RETURN(writer, into.Writer(desc.digest.str() + "-" + RandomSuffix()));
+        HOIST_TRY(Restart());
         continue;
       }
       if (r->status == 404) {
         last = Error(Code::kNotFound, what + ": not found");
-        not_here = true;
         break;
       }
       last = StatusError(*r, what);
       if (!Retryable(r->status) || last_try) break;
       HOIST_TRY(impl_->Backoff(attempt, Impl::RetryAfter(*r), cancel));
     }
-    (void)not_here;
     if (last && (last->code() == Code::kUnauthenticated ||
                  last->code() == Code::kPermissionDenied)) {
       break;
