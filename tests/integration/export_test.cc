@@ -307,9 +307,14 @@ TEST_F(ExportTest, LocalCacheExportPruneImportServesARandomStepFromCache) {
   r = Build("--cache-from type=local,src=" + Quote(s_ / "nocache"), "root3");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("WARNING: failed to import cache from"), std::string::npos) << r.err;
-  r = Build("--cache-to type=registry,ref=x");
+  r = Build("--cache-to type=s3,bucket=x");
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("--cache-to type=registry: only type=local is supported"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--cache-to type=s3: only type=local and type=registry are supported"),
+            std::string::npos)
+      << r.err;
+  r = Build("--cache-from type=registry");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--cache-from type=registry needs ref=NAME[:TAG]"), std::string::npos) << r.err;
   r = Build("--cache-to type=local,dest=" + Quote(s_ / "c2") + ",mode=all");
   EXPECT_NE(r.err.find("invalid mode all"), std::string::npos) << r.err;
 }
@@ -323,7 +328,9 @@ TEST_F(ExportTest, BadOutputsAreRefused) {
            {"-o type=oci", "output type=oci needs dest=FILE"},
            {"-o type=docker,tar=false,dest=x", "output type=docker does not support tar=false"},
            {"-o type=oci,dest=x,compression=lzma", "unsupported compression type lzma"},
-           {"-o type=image,name=x", "pushing to a registry is not supported yet"},
+           {"-o type=registry", "output type=registry needs an image name"},
+           {"-o type=image,push=true", "output type=image,push=true needs an image name"},
+           {"-o type=image,name=Bad:Name", "invalid image name \"Bad:Name\""},
            {"-o type=nope,dest=x", "unknown output type nope"},
            {"-o dest=x", "type is required"},
        }) {
