@@ -15,6 +15,7 @@
 
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/scoped_env.h"
 #include "base/testing/test_files.h"
 #include "base/unique_fd.h"
 
@@ -30,28 +31,6 @@ constexpr char kHubKey[] = "https://index.docker.io/v1/";
 constexpr char kAliceAuth[] = "YWxpY2U6czNjcmV0LXB3";  // alice:s3cret-pw
 constexpr char kBobAuth[] = "Ym9iOmh1bnRlcjI=";        // bob:hunter2
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // A credential helper speaking docker-credential-helpers' protocol, keeping its entries as
 // files in `<tmp>/store` (one per server URL) and logging each call's action and stdin.

@@ -8,34 +8,12 @@
 
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "base/testing/scoped_env.h"
 #include "base/testing/test_files.h"
 
 namespace hoist::registry {
 namespace {
 
-// Sets an environment variable for the life of the object, then puts back what was there.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, std::optional<std::string> value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value->c_str(), 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 RegistryConfig MustParse(std::string_view text, std::string_view origin = "hoist.toml") {
   auto config = RegistryConfig::Parse(text, origin);

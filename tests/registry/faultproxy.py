@@ -45,7 +45,6 @@ Control endpoints on the proxy itself (never forwarded, never logged):
 import argparse
 import http.client
 import json
-import os
 import re
 import socket
 import ssl
@@ -54,6 +53,8 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from serving import announce_and_serve
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
@@ -399,16 +400,7 @@ def main():
     server.daemon_threads = True
     port = server.server_address[1]
     server.state = State(args.upstream, args.ca, "127.0.0.1:%d" % port)
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(port))
-        os.rename(tmp, args.port_file)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return announce_and_serve(server, args.port_file)
 
 
 if __name__ == "__main__":

@@ -40,13 +40,14 @@ import argparse
 import base64
 import datetime
 import json
-import os
 import secrets
 import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from serving import announce_and_serve
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -307,16 +308,7 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.issuer = Issuer(key, cert, args.service, args.issuer, args.username, password)
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(server.server_address[1]))
-        os.rename(tmp, args.port_file)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return announce_and_serve(server, args.port_file)
 
 
 if __name__ == "__main__":
