@@ -623,9 +623,13 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
                              fmt::format("content {}: more bytes than the descriptor's size {}",
                                          desc.digest.str(), desc.size));
           }
-          // Network reads come in small pieces; the store gets them in large writes.
-          pending.append(chunk);
-          if (pending.size() >= kWriteBatch) HOIST_TRY(Flush());
+          // The store gets large writes: a large read goes straight in, small ones gather.
+          if (pending.empty() && chunk.size() >= kWriteBatch / 4) {
+            HOIST_TRY(writer->Write(chunk));
+          } else {
+            pending.append(chunk);
+            if (pending.size() >= kWriteBatch) HOIST_TRY(Flush());
+          }
           if (progress) progress(Received(), desc.size);
           return OkStatus();
         };
