@@ -710,6 +710,18 @@ Status RunBuild(const BuildArgs& args, const std::string& root, const std::strin
     }
     if (!found) outputs.push_back(client::OutputSpec{.type = "registry", .attrs = {}});
   }
+  // A push without a name is refused before anything is built, as buildx does.
+  for (const client::OutputSpec& o : outputs) {
+    const bool push = o.type == "registry" || (o.type == "image" && o.attrs.contains("push") &&
+                                               client::ParseBoolAttr("push", o.attrs.at("push"))
+                                                   .value_or(false));
+    if (push && RawNames(o, args.tags).empty()) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("output type={}{} needs an image name: add -t NAME or "
+                                   "name=NAME",
+                                   o.type, o.type == "image" ? ",push=true" : ""));
+    }
+  }
   HOIST_ASSIGN_OR_RETURN(auto cache_to, CacheSpecs(args.cache_to, "--cache-to", "dest"));
   HOIST_ASSIGN_OR_RETURN(auto cache_from, CacheSpecs(args.cache_from, "--cache-from", "src"));
   // --platform a,b: one solve per platform, exported together (an index for images).
