@@ -647,5 +647,46 @@ TEST_F(RegistryTest, ClientErrorsAreNotRetried) {
   for (const auto& [path, n] : gets) EXPECT_EQ(n, 1) << path << " was asked again after a 403";
 }
 
+TEST_F(RegistryTest, LayersUnpackWhileLaterOnesAreStillDownloading) {
+  auto reg = StartRegistry({.proxy = true});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/busybox:1.36");
+  // A two-layer image: busybox and one more.
+  Dockerfile("FROM " + reg->host() + "/busybox:1.36\nRUN echo second > /second\n");
+  RunResult r = Build("--push -t " + reg->host() + "/two:1", "root-push");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json manifest = json::parse(SkopeoRaw(*reg, reg->host() + "/two:1"));
+  ASSERT_EQ(manifest["layers"].size(), 2u);
+  const std::string first = manifest["layers"][0]["digest"];
+  const std::string second = manifest["layers"][1]["digest"];
+  // The second layer arrives late: the first is unpacked meanwhile.
+  reg->SetFaults(R"([{"method":"GET","path":"/blobs/)" + second +
+                 R"(","action":"delay","seconds":2}])");
+  Dockerfile("FROM " + reg->proxy_host() + "/two:1\nRUN cat /second\n");
+  r = Sh(std::string(HOIST_BIN) + " --root " + Quote(s_ / "root-pull") +
+         " build --progress=rawjson " + Quote(s_ / "ctx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t extracted_first = std::string::npos, second_done = std::string::npos;
+  size_t line_no = 0;
+  for (size_t from = 0; from < r.err.size(); ++line_no) {
+    size_t nl = r.err.find('\n', from);
+    if (nl == std::string::npos) nl = r.err.size();
+    json j = json::parse(r.err.substr(from, nl - from), nullptr, false);
+    from = nl + 1;
+    if (!j.is_object() || !j.contains("statuses")) continue;
+    for (const auto& st : j["statuses"]) {
+      if (st["id"] == "extracting " + first && extracted_first == std::string::npos) {
+        extracted_first = line_no;
+      }
+      if (st["id"] == second && st.contains("completed") && second_done == std::string::npos) {
+        second_done = line_no;
+      }
+    }
+  }
+  ASSERT_NE(extracted_first, std::string::npos) << r.err;
+  ASSERT_NE(second_done, std::string::npos) << r.err;
+  EXPECT_LT(extracted_first, second_done) << r.err;
+}
+
 }  // namespace
 }  // namespace hoist::itest

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -61,20 +63,21 @@ class BlobProgress {
   std::chrono::steady_clock::time_point last_{};
 };
 
-// Unpacks an image's layers (already in the engine's store) once per chain ID, showing an
-// `extracting` row for each.
-Result<ResultRef> UnpackLayers(Worker& worker, const OpContext& ctx,
-                               const source::SourceImage& image) {
+// Unpacks the first `count` layers of an image (already in the engine's store) once per chain
+// ID, showing an `extracting` row for each layer it applies; returns the top chain's snapshot.
+Result<std::string> UnpackLayers(Worker& worker, const OpContext& ctx,
+                                 const source::SourceImage& image, size_t count,
+                                 CancelContext* cancel) {
   snapshot::EnsureLayersOptions opts;
-  opts.cancel = ctx.cancel.get();
+  opts.cancel = cancel;
   opts.on_layer = [&](size_t, const oci::Descriptor& d, const archive::ApplyStats&) {
     VertexStatus s{.id = "extracting " + d.digest.str(), .name = "extracting " + d.digest.str()};
     s.started = s.completed = progress::Clock::now();
     ctx.progress.Status(s);
   };
-  HOIST_ASSIGN_OR_RETURN(std::string top,
-                         worker.options().layers->EnsureLayers(image.layers, image.diff_ids, opts));
-  return worker.Ref(top);
+  const std::vector<oci::Descriptor> layers(image.layers.begin(), image.layers.begin() + count);
+  const std::vector<oci::Digest> diff_ids(image.diff_ids.begin(), image.diff_ids.begin() + count);
+  return worker.options().layers->EnsureLayers(layers, diff_ids, opts);
 }
 
 // An image source (oci-layout, docker-image): resolving gives the cache key and shows a
@@ -98,9 +101,8 @@ class ImageSourceOp : public Op {
       HOIST_ASSIGN_OR_RETURN(ResultRef empty, worker_.EmptyRef());
       return std::vector<ResultRef>{empty};
     }
-    HOIST_TRY(FetchLayers(ctx, *image_));
-    HOIST_ASSIGN_OR_RETURN(ResultRef top, UnpackLayers(worker_, ctx, *image_));
-    return std::vector<ResultRef>{top};
+    HOIST_ASSIGN_OR_RETURN(std::string top, FetchAndUnpack(ctx, *image_));
+    return std::vector<ResultRef>{worker_.Ref(top)};
   }
 
  protected:
@@ -109,12 +111,59 @@ class ImageSourceOp : public Op {
   // Resolves; returns the image (owned by the subclass, alive as long as it) and its cache key.
   virtual Result<std::pair<const source::SourceImage*, oci::Digest>> Resolve(
       const OpContext& ctx) = 0;
-  // Makes every layer blob present in the engine's store, with byte-count rows.
-  virtual Status FetchLayers(const OpContext& ctx, const source::SourceImage& image) = 0;
+  // Makes every layer blob present in the engine's store, with byte-count rows, calling
+  // `arrived(i)` as layer i's blob becomes present (from any thread, in any order).
+  virtual Status FetchLayers(const OpContext& ctx, const source::SourceImage& image,
+                             const std::function<void(size_t)>& arrived,
+                             CancelContext* cancel) = 0;
 
   Worker& worker_;
 
  private:
+  // Layers are unpacked in order as their blobs arrive, while later ones are still coming:
+  // the fetch runs on a thread of its own, the unpacking here.
+  Result<std::string> FetchAndUnpack(const OpContext& ctx, const source::SourceImage& image) {
+    const size_t n = image.layers.size();
+    std::shared_ptr<CancelContext> cancel =
+        ctx.cancel ? ctx.cancel->Child() : CancelContext::Background();
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<bool> present(n, false);
+    bool fetch_done = false;
+    Status fetched;
+    std::thread fetcher([&] {
+      Status st = FetchLayers(
+          ctx, image,
+          [&](size_t i) {
+            std::lock_guard lock(mu);
+            present.at(i) = true;
+            cv.notify_all();
+          },
+          cancel.get());
+      std::lock_guard lock(mu);
+      fetched = std::move(st);
+      fetch_done = true;
+      cv.notify_all();
+    });
+    Result<std::string> top = std::string();
+    for (size_t i = 0; i < n; ++i) {
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return present[i] || fetch_done; });
+        if (!present[i]) break;  // the fetch failed; its error is returned below
+      }
+      top = UnpackLayers(worker_, ctx, image, i + 1, cancel.get());
+      if (!top) {
+        cancel->Cancel("context canceled");
+        break;
+      }
+    }
+    fetcher.join();
+    if (!top) return top;  // the unpack's own error, not the fetch's cancellation
+    HOIST_TRY(fetched);
+    return top;
+  }
+
   Status EnsureResolved(const OpContext& ctx) {
     std::lock_guard lock(mu_);
     if (image_ != nullptr) return OkStatus();
@@ -154,27 +203,31 @@ class OciLayoutSourceOp final : public ImageSourceOp {
     return std::make_pair(&instance_->image(), instance_->ManifestCacheKey());
   }
 
-  Status FetchLayers(const OpContext& ctx, const source::SourceImage& image) override {
+  Status FetchLayers(const OpContext& ctx, const source::SourceImage& image,
+                     const std::function<void(size_t)>& arrived, CancelContext* cancel) override {
     // Layers come into the engine's store first: the exporter re-uses them as the same blobs,
     // and the store verifies each while it streams in.
     content::ContentStore& engine = *worker_.options().content;
     for (const oci::Descriptor& layer : image.layers) {
-      if (ctx.cancel && ctx.cancel->cancelled()) {
-        return MakeError(Code::kCancelled, "context canceled");
+      const size_t i = static_cast<size_t>(&layer - image.layers.data());
+      if (cancel->cancelled()) return MakeError(Code::kCancelled, "context canceled");
+      if (engine.Info(layer.digest)) {
+        arrived(i);
+        continue;
       }
-      if (engine.Info(layer.digest)) continue;
       BlobProgress bp(ctx.progress, layer);
       HOIST_ASSIGN_OR_RETURN(auto writer, engine.Writer(layer.digest.str()));
       Status st = instance_->ReadLayer(
-          std::distance(image.layers.data(), &layer),
+          i,
           [&](std::string_view chunk) -> Status {
             bp.Add(static_cast<int64_t>(chunk.size()));
             return writer->Write(chunk);
           },
-          ctx.cancel.get());
+          cancel);
       if (st) st = writer->Commit(layer.size, layer.digest);
       if (!st && st.error().code() != Code::kAlreadyExists) return Unexpected(std::move(st).error());
       bp.Done();
+      arrived(i);
     }
     return OkStatus();
   }
@@ -263,18 +316,26 @@ class DockerImageSourceOp final : public ImageSourceOp {
     return std::make_pair(&instance_->image(), instance_->ManifestCacheKey());
   }
 
-  Status FetchLayers(const OpContext& ctx, const source::SourceImage&) override {
+  Status FetchLayers(const OpContext& ctx, const source::SourceImage& image,
+                     const std::function<void(size_t)>& arrived, CancelContext* cancel) override {
     std::mutex mu;
     std::map<oci::Digest, std::unique_ptr<BlobProgress>> rows;
     return instance_->FetchLayers(
         [&](const registry::BlobEvent& e) {
-          std::lock_guard lock(mu);
-          auto& row = rows[e.desc.digest];
-          if (!row) row = std::make_unique<BlobProgress>(ctx.progress, e.desc);
-          row->Set(e.done);
-          if (e.finished) row->Done();
+          {
+            std::lock_guard lock(mu);
+            auto& row = rows[e.desc.digest];
+            if (!row) row = std::make_unique<BlobProgress>(ctx.progress, e.desc);
+            row->Set(e.done);
+            if (e.finished) row->Done();
+          }
+          if (!e.finished) return;
+          // Every layer with this digest (an image may repeat one) has arrived.
+          for (size_t i = 0; i < image.layers.size(); ++i) {
+            if (image.layers[i].digest == e.desc.digest) arrived(i);
+          }
         },
-        ctx.cancel.get());
+        cancel);
   }
 
   source::DockerImageIdentifier id_;
