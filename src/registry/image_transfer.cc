@@ -23,9 +23,10 @@ constexpr int kMaxDepth = 8;
 // so it serves readers that walk an image from its root (content::ResolveImage).
 class FetchingStore final : public content::ContentStore {
  public:
+  // `on_blob` (may be null) hears of each non-manifest blob it fetches (an image config).
   FetchingStore(Client& client, const oci::Reference& repo, content::ContentStore& local,
-                CancelContext* cancel)
-      : client_(client), repo_(repo), local_(local), cancel_(cancel) {}
+                CancelContext* cancel, BlobEventFn on_blob)
+      : client_(client), repo_(repo), local_(local), cancel_(cancel), on_blob_(std::move(on_blob)) {}
 
   void ExpectManifest(const oci::Descriptor& d) {
     std::lock_guard lock(mu_);
@@ -63,7 +64,10 @@ class FetchingStore final : public content::ContentStore {
       return Unexpected(content::BlobNotFound(digest));
     }
     if (!kind->manifest) {
-      return client_.FetchBlob(repo_, kind->desc, local_, nullptr, cancel_);
+      if (local_.Info(digest)) return OkStatus();
+      HOIST_TRY(client_.FetchBlob(repo_, kind->desc, local_, nullptr, cancel_));
+      if (on_blob_) on_blob_({.desc = kind->desc, .done = kind->desc.size, .finished = true});
+      return OkStatus();
     }
     std::string bytes;
     if (local_.Info(digest)) {
@@ -103,6 +107,7 @@ class FetchingStore final : public content::ContentStore {
   oci::Reference repo_;
   content::ContentStore& local_;
   CancelContext* cancel_;
+  BlobEventFn on_blob_;
   std::mutex mu_;
   std::map<oci::Digest, Kind> kinds_;
 };
@@ -216,7 +221,7 @@ Result<PulledImage> PullImage(Client& client, const oci::Reference& ref,
   PulledImage out;
   out.root = root;
   HOIST_ASSIGN_OR_RETURN(out.ref, oci::WithDigest(ref, root.digest));
-  FetchingStore view(client, ref, into, options.cancel);
+  FetchingStore view(client, ref, into, options.cancel, options.on_blob);
   view.ExpectManifest(root);
   if (options.all_platforms) {
     // Fetch every manifest (walking from the root), then every blob.
