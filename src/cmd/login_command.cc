@@ -212,7 +212,12 @@ Status RunLogin(LoginArgs args, const std::string& config_path) {
   auth.password = args.password;
   HOIST_TRY(Prompt(host, stored_username, &auth.username, &auth.password));
 
-  HOIST_TRY(client.CheckLogin(host, auth));
+  HOIST_ASSIGN_OR_RETURN(registry::Client::LoginResult login, client.CheckLogin(host, auth));
+  if (!login.identity_token.empty()) {
+    // As docker: keep the refresh token the registry gave, not the password.
+    auth.password.clear();
+    auth.identity_token = login.identity_token;
+  }
   auto stored = credentials.Store(host, auth);
   if (!stored) return Unexpected(std::move(stored).error().Wrap("saving credentials"));
   Print("Login Succeeded\n");

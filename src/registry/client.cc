@@ -268,6 +268,7 @@ class Client::Impl {
   struct Token {
     std::string value;
     std::chrono::steady_clock::time_point expires;
+    std::string refresh;  // a refresh token, when a login asked for one
   };
 
   Endpoint MakeEndpoint(const std::string& host, const std::string& cred_host,
@@ -340,8 +341,12 @@ class Client::Impl {
                        fmt::format("{}: bearer challenge without a realm", ep.host));
     }
     const std::string service = ch.params.contains("service") ? ch.params.at("service") : "";
-    HOIST_ASSIGN_OR_RETURN(Token token,
-                           FetchToken(ep, realm->second, service, scopes, creds, cancel));
+    HOIST_ASSIGN_OR_RETURN(Token token, FetchToken(ep, realm->second, service, scopes, creds,
+                                                   override.has_value(), cancel));
+    if (override && !token.refresh.empty()) {
+      std::lock_guard lock(mu_);
+      login_refresh_[ep.host] = token.refresh;
+    }
     if (!override) {
       std::lock_guard lock(mu_);
       tokens_[ep.host + " " + JoinScopes(scopes)] = token;
@@ -352,7 +357,8 @@ class Client::Impl {
 
   Result<Token> FetchToken(const Endpoint& ep, const std::string& realm, const std::string& service,
                            const std::vector<std::string>& scopes,
-                           const std::optional<AuthConfig>& creds, CancelContext* cancel) {
+                           const std::optional<AuthConfig>& creds, bool login,
+                           CancelContext* cancel) {
     HttpRequest req;
     req.cancel = cancel;
     req.tls = ep.tls;  // the realm usually lives with the registry
@@ -378,6 +384,11 @@ class Client::Impl {
     for (const std::string& s : scopes) add("scope", s);
     if (creds && !creds->username.empty()) {
       add("account", creds->username);
+      if (login) {
+        // As docker login: ask for a refresh token to keep instead of the password.
+        add("offline_token", "true");
+        add("client_id", "hoist");
+      }
       req.headers.push_back("Authorization: Basic " +
                             internal::Base64Encode(creds->username + ":" + creds->password));
     }
@@ -412,6 +423,9 @@ class Client::Impl {
       return MakeError(Code::kUnavailable,
                        fmt::format("{}: token request: no token in the response", ep.cred_host));
     }
+    if (j.contains("refresh_token") && j["refresh_token"].is_string()) {
+      t.refresh = j["refresh_token"];
+    }
     int64_t expires = 60;
     if (j.contains("expires_in") && j["expires_in"].is_number_integer()) {
       expires = std::max<int64_t>(j["expires_in"].get<int64_t>(), 10);
@@ -427,6 +441,17 @@ class Client::Impl {
   std::map<std::string, internal::AuthChallenge> challenges_;
   std::map<std::string, std::string> basic_;
   std::map<std::string, Token> tokens_;
+  std::map<std::string, std::string> login_refresh_;  // host → refresh token a login earned
+
+ public:
+  std::string TakeLoginRefresh(const std::string& host) {
+    std::lock_guard lock(mu_);
+    auto it = login_refresh_.find(host);
+    if (it == login_refresh_.end()) return "";
+    std::string t = std::move(it->second);
+    login_refresh_.erase(it);
+    return t;
+  }
 };
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -876,7 +901,8 @@ Status Client::PushManifest(const oci::Reference& repo, std::string_view tag_or_
   return OkStatus();
 }
 
-Status Client::CheckLogin(std::string_view host, const AuthConfig& auth, CancelContext* cancel) {
+Result<Client::LoginResult> Client::CheckLogin(std::string_view host, const AuthConfig& auth,
+                                               CancelContext* cancel) {
   const Endpoint ep = impl_->HostEndpoint(host);
   auto ping = [&] {
     HttpRequest r;
@@ -888,7 +914,8 @@ Status Client::CheckLogin(std::string_view host, const AuthConfig& auth, CancelC
   if (!r) {
     return Unexpected(std::move(r).error().Wrap(fmt::format("login to {} failed", host)));
   }
-  if (r->status == 200) return OkStatus();
+  const std::string refresh = impl_->TakeLoginRefresh(ep.host);
+  if (r->status == 200) return LoginResult{.identity_token = refresh};
   return MakeError(r->status == 401 ? Code::kUnauthenticated : CodeOfStatus(r->status),
                    fmt::format("login to {} failed: {}", host, RegistryErrorText(*r)));
 }

@@ -128,8 +128,14 @@ class Client {
 
   // For `hoist login`: pings `host`'s /v2/ with `auth` and succeeds when the registry accepts
   // it (or needs no auth). kUnauthenticated `login to <host> failed: unauthorized: …` else.
-  Status CheckLogin(std::string_view host, const AuthConfig& auth,
-                    CancelContext* cancel = nullptr);
+  // A token server asked with a username and password is asked for an offline token too, as
+  // docker login does; the refresh token it gives (if any) is returned, to be stored instead of
+  // the password.
+  struct LoginResult {
+    std::string identity_token;
+  };
+  Result<LoginResult> CheckLogin(std::string_view host, const AuthConfig& auth,
+                                 CancelContext* cancel = nullptr);
 
   // Records that `repo` holds `digest` (for later cross-repository mounts).
   void RecordSource(const oci::Reference& repo, const oci::Digest& digest);

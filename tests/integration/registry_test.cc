@@ -688,5 +688,29 @@ TEST_F(RegistryTest, LayersUnpackWhileLaterOnesAreStillDownloading) {
   EXPECT_LT(extracted_first, second_done) << r.err;
 }
 
+TEST_F(RegistryTest, LoginToATokenRegistryKeepsARefreshTokenNotThePassword) {
+  auto reg = StartRegistry({.auth = Auth::kToken});
+  ASSERT_NE(reg, nullptr);
+  SkopeoPush(*reg, reg->host() + "/kept:1");
+  const std::string env = "DOCKER_CONFIG=" + Quote(s_ / "docker");
+  RunResult ok = Sh("printf '%s\\n' " + Quote(reg->password()) + " | " + env + " " +
+                    std::string(HOIST_BIN) + " login -u " + reg->username() +
+                    " --password-stdin " + reg->host());
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  const std::string text = ReadFileOrEmpty(s_ / "docker/config.json");
+  EXPECT_EQ(text.find(reg->password()), std::string::npos) << "the password is not stored";
+  json config = json::parse(text);
+  ASSERT_TRUE(config["auths"].contains(reg->host())) << text;
+  EXPECT_FALSE(config["auths"][reg->host()].value("identitytoken", "").empty()) << text;
+  // Builds use it (through the OAuth2 refresh grant).
+  reg->ClearTokenLog();
+  Dockerfile("FROM " + reg->host() + "/kept:1\nRUN true\n");
+  RunResult r = Build("", "root", env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json log = json::parse(reg->TokenLog());
+  ASSERT_FALSE(log.empty());
+  for (const auto& e : log) EXPECT_EQ(e["kind"], "refresh_token") << e.dump();
+}
+
 }  // namespace
 }  // namespace hoist::itest
