@@ -30,7 +30,7 @@ std::string Ago(int64_t ns) {
 }
 
 Status Du(const std::string& root, bool verbose) {
-  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root, .need_executor = false}));
+  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root, .need_executor = false, .need_registry = false}));
   HOIST_ASSIGN_OR_RETURN(std::vector<solver::CacheRecord> records, engine->cache().List());
   std::vector<std::vector<std::string>> rows = {{"ID", "SIZE", "LAST ACCESSED", "DESCRIPTION"}};
   int64_t total = 0;
@@ -112,7 +112,7 @@ Status Prune(const std::string& root, bool all, const std::string& keep_storage)
   } else {
     options.all = true;  // as buildctl prune: everything not in use
   }
-  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root, .need_executor = false}));
+  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root, .need_executor = false, .need_registry = false}));
   HOIST_ASSIGN_OR_RETURN(solver::PruneReport report,
                          engine->cache().Prune(options, [](const solver::CacheRecord&) {
                            return OkStatus();

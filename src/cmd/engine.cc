@@ -99,8 +99,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   }
   e->layers_ = std::make_unique<snapshot::LayerCache>(*e->snapshotter_, *e->content_);
   HOIST_ASSIGN_OR_RETURN(e->cache_, solver::CacheDb::Open(e->root_));
-  HOIST_ASSIGN_OR_RETURN(e->registry_,
-                         NewRegistryClient(options.registry_config, e->root_ + "/registry"));
+  if (options.need_registry) {
+    HOIST_ASSIGN_OR_RETURN(e->registry_,
+                           NewRegistryClient(options.registry_config, e->root_ + "/registry"));
+  }
   e->image_names_ = std::make_unique<source::LocalImageNames>(e->root_ + "/images");
   if (options.need_executor) {
     e->executor_ = std::make_unique<LazyExecutor>(options.runtime, e->root_ + "/executor");

@@ -36,7 +36,9 @@ struct EngineOptions {
   std::string runtime;
   // Open without an OCI runtime (for commands that run nothing: du, prune).
   bool need_executor = true;
-  // The registry configuration file (--config); "" for the default files.
+  // Open with a registry client (commands that pull or push); `registry_config` is its
+  // configuration file (--config), "" for the default files.
+  bool need_registry = true;
   std::string registry_config;
 };
 
@@ -55,6 +57,7 @@ class Engine {
   executor::Executor* executor() { return executor_.get(); }
   solver::CacheDb& cache() { return *cache_; }
   session::SessionManager& sessions() { return sessions_; }
+  // REQUIRES: opened with need_registry.
   registry::Client& registry() { return *registry_; }
   // Which digest each image name last resolved to.
   source::LocalImageNames& image_names() { return *image_names_; }
