@@ -223,20 +223,34 @@ Status CopyWithRegistry(const std::string& source, const std::string& dest,
   std::string source_name;
   if (from_registry) {
     HOIST_ASSIGN_OR_RETURN(oci::Reference ref, DockerRef(source));
-    if (to_registry) {
+    // Registry to registry goes through a scratch store; so does the metadata of one platform
+    // copied into a layout, so that the index it was chosen from is not left there unnamed.
+    if (to_registry || !options.all) {
       HOIST_ASSIGN_OR_RETURN(scratch, TempDir::Create("hoist-cp-"));
       HOIST_ASSIGN_OR_RETURN(scratch_store,
                              content::LocalContentStore::Open(PosixFileSystem(), scratch->path()));
-      store = scratch_store.get();
-    } else {
-      store = &to_layout->store();
     }
+    store = to_registry ? scratch_store.get() : &to_layout->store();
+    const bool metadata_only = !to_registry && !options.all;
     registry::PullOptions po{.platform = platform,
                              .all_platforms = options.all,
+                             .layers = !metadata_only,
                              .on_blob = BlobPrinter("copied")};
-    HOIST_ASSIGN_OR_RETURN(registry::PulledImage pulled,
-                           registry::PullImage(*client, ref, *store, po));
+    HOIST_ASSIGN_OR_RETURN(
+        registry::PulledImage pulled,
+        registry::PullImage(*client, ref, metadata_only ? *scratch_store : *store, po));
     root = pulled.image ? pulled.image->manifest_desc : pulled.root;
+    if (metadata_only) {
+      // The chosen manifest and its config from the scratch store; layers straight in.
+      HOIST_TRY(content::CopyBlob(*scratch_store, *store, root));
+      HOIST_TRY(content::CopyBlob(*scratch_store, *store, pulled.image->manifest.config));
+      std::vector<oci::Descriptor> layers;
+      for (const auto& l : pulled.image->manifest.layers) {
+        if (!oci::IsNonDistributableLayerType(l.media_type)) layers.push_back(l);
+      }
+      HOIST_TRY(registry::FetchBlobs(*client, ref, layers, *store, 4, BlobPrinter("copied"),
+                                     nullptr));
+    }
     source_name = oci::TrimNamed(ref).String() + (ref.has_tag() ? ":" + ref.tag() : "");
   } else {
     content::LayoutRef src = SplitRef(source);

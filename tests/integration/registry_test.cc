@@ -194,6 +194,19 @@ TEST_F(RegistryTest, MultiPlatformBuildPushesAnIndex) {
   ASSERT_EQ(cp.exit_code, 0) << cp.err;
   RunResult v = Hoist("layout verify " + Quote(s_ / "back"));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  // One platform: its manifest, config and layer, and no index left unnamed in the layout.
+  cp = Hoist("layout cp --platform linux/arm64 docker://" + reg->host() + "/multi:1 " +
+             Quote(s_ / "one") + ":arm");
+  ASSERT_EQ(cp.exit_code, 0) << cp.err;
+  size_t blobs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(s_ / "one/blobs/sha256")) {
+    (void)e;
+    ++blobs;
+  }
+  EXPECT_EQ(blobs, 3u);
+  RunResult inspect = Hoist("layout inspect " + Quote(s_ / "one") + ":arm");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("\"arm64\""), std::string::npos) << inspect.out;
 }
 
 TEST_F(RegistryTest, PushByDigestAndImageOutputWithoutPush) {
