@@ -602,7 +602,7 @@ std::string DockerfileExcerpt(const std::string& name, const std::string& text,
 }
 
 // Where a registry cache lives: `ref=NAME[:TAG]`, tag `buildcache` when none (as buildx's
-// examples use); `tag=` is not a registry cache attribute.
+// examples use); `tag=` is not a registry cache attribute. REQUIRES: CacheSpecs accepted it.
 oci::Reference CacheRef(const client::OutputSpec& spec) {
   oci::Reference r = *oci::ParseNormalizedNamed(spec.attrs.at("ref"));
   if (!r.has_tag() && !r.has_digest()) r = *oci::WithTag(r, "buildcache");
@@ -662,8 +662,7 @@ Result<std::vector<client::OutputSpec>> CacheSpecs(const std::vector<std::string
         return MakeError(Code::kInvalidArgument,
                          fmt::format("{} type=registry needs ref=NAME[:TAG]", flag));
       }
-      HOIST_ASSIGN_OR_RETURN(oci::Reference r, oci::ParseNormalizedNamed(spec.attrs.at("ref")));
-      (void)r;
+      HOIST_TRY(oci::ParseNormalizedNamed(spec.attrs.at("ref")));  // CacheRef relies on it
     } else if (spec.type == "local") {
       if (!spec.attrs.contains(path_key) || spec.attrs.at(path_key).empty()) {
         return MakeError(Code::kInvalidArgument,

@@ -162,9 +162,29 @@ Status UntagCommand(const std::string& path, const std::string& tag) {
   return layout->Untag(tag);
 }
 
-// Copies one image (all its blobs, verified) into a layout directory, creating it if needed.
-// Names: DEST's tag and every --tag; without any, the source's name is kept.
 constexpr std::string_view kDockerScheme = "docker://";
+
+// `cp`'s DEST as a layout: LAYOUT[:TAG], never a digest.
+Result<content::LayoutRef> LayoutDestination(const std::string& dest) {
+  content::LayoutRef dst = SplitRef(dest);
+  if (dst.digest.valid()) {
+    return MakeError(Code::kInvalidArgument,
+                     "destination \"" + dest + "\" must be LAYOUT[:TAG], not a digest");
+  }
+  return dst;
+}
+
+// The names a copy gets in a layout: DEST's tag and every --tag.
+Result<std::vector<content::LayoutName>> CopyNames(const content::LayoutRef& dst,
+                                                   const std::vector<std::string>& tags) {
+  std::vector<content::LayoutName> names;
+  if (!dst.tag.empty()) names.push_back(content::LayoutName{"", dst.tag});
+  for (const auto& t : tags) {
+    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(t));
+    names.push_back(std::move(n));
+  }
+  return names;
+}
 
 struct CopyOptions {
   std::vector<std::string> tags;
@@ -211,11 +231,7 @@ Status CopyWithRegistry(const std::string& source, const std::string& dest,
   std::unique_ptr<OciLayout> to_layout;
   content::LayoutRef dst;
   if (!to_registry) {
-    dst = SplitRef(dest);
-    if (dst.digest.valid()) {
-      return MakeError(Code::kInvalidArgument,
-                       "destination \"" + dest + "\" must be LAYOUT[:TAG], not a digest");
-    }
+    HOIST_ASSIGN_OR_RETURN(dst, LayoutDestination(dest));
     HOIST_ASSIGN_OR_RETURN(to_layout, OciLayout::CreateOrOpen(PosixFileSystem(), dst.path));
   }
   content::ContentStore* store = nullptr;
@@ -244,11 +260,9 @@ Status CopyWithRegistry(const std::string& source, const std::string& dest,
       // The chosen manifest and its config from the scratch store; layers straight in.
       HOIST_TRY(content::CopyBlob(*scratch_store, *store, root));
       HOIST_TRY(content::CopyBlob(*scratch_store, *store, pulled.image->manifest.config));
-      std::vector<oci::Descriptor> layers;
-      for (const auto& l : pulled.image->manifest.layers) {
-        if (!oci::IsNonDistributableLayerType(l.media_type)) layers.push_back(l);
-      }
-      HOIST_TRY(registry::FetchBlobs(*client, ref, layers, *store, 4, BlobPrinter("copied"),
+      HOIST_TRY(registry::FetchBlobs(*client, ref,
+                                     registry::DistributableLayers(pulled.image->manifest), *store,
+                                     registry::kDefaultConcurrency, BlobPrinter("copied"),
                                      nullptr));
     }
     source_name = oci::TrimNamed(ref).String() + (ref.has_tag() ? ":" + ref.tag() : "");
@@ -262,7 +276,6 @@ Status CopyWithRegistry(const std::string& source, const std::string& dest,
                              content::ResolveImage(*store, root, platform, source));
       if (oci::IsIndexType(img.root.media_type)) root = img.manifest_desc;
     }
-    source_name = Annotation(root, content::kAnnotationImageName);
   }
   root.annotations.erase(std::string(content::kAnnotationImageName));
   root.annotations.erase(std::string(content::kAnnotationRefName));
@@ -278,13 +291,9 @@ Status CopyWithRegistry(const std::string& source, const std::string& dest,
     for (const auto& t : targets) Print(fmt::format("pushed {}@{}\n", t.String(), root.digest.str()));
     return OkStatus();
   }
-  std::vector<content::LayoutName> names;
-  if (!dst.tag.empty()) names.push_back(content::LayoutName{"", dst.tag});
-  for (const auto& t : options.tags) {
-    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(t));
-    names.push_back(std::move(n));
-  }
-  if (names.empty() && !source_name.empty()) {
+  // Into a layout, from a registry: without names, the image keeps its reference's.
+  HOIST_ASSIGN_OR_RETURN(std::vector<content::LayoutName> names, CopyNames(dst, options.tags));
+  if (names.empty()) {
     HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(source_name));
     names.push_back(std::move(n));
   }
@@ -293,24 +302,16 @@ Status CopyWithRegistry(const std::string& source, const std::string& dest,
   return OkStatus();
 }
 
+// Copies one image (all its blobs, verified) into a layout directory, creating it if needed.
+// Names: DEST's tag and every --tag; without any, the source's name is kept.
 Status CopyCommand(const std::string& source, const std::string& dest,
                    const CopyOptions& options) {
   if (source.starts_with(kDockerScheme) || dest.starts_with(kDockerScheme)) {
     return CopyWithRegistry(source, dest, options);
   }
-  const std::vector<std::string>& tags = options.tags;
   content::LayoutRef src = SplitRef(source);
-  content::LayoutRef dst = SplitRef(dest);
-  if (dst.digest.valid()) {
-    return MakeError(Code::kInvalidArgument,
-                     "destination \"" + dest + "\" must be LAYOUT[:TAG], not a digest");
-  }
-  std::vector<content::LayoutName> names;
-  if (!dst.tag.empty()) names.push_back(content::LayoutName{"", dst.tag});
-  for (const auto& t : tags) {
-    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(t));
-    names.push_back(std::move(n));
-  }
+  HOIST_ASSIGN_OR_RETURN(content::LayoutRef dst, LayoutDestination(dest));
+  HOIST_ASSIGN_OR_RETURN(std::vector<content::LayoutName> names, CopyNames(dst, options.tags));
   HOIST_ASSIGN_OR_RETURN(auto from, OciLayout::Open(PosixFileSystem(), src.path, /*read_only=*/true));
   HOIST_ASSIGN_OR_RETURN(oci::Descriptor root, ResolveRoot(*from, src));
   if (names.empty()) {

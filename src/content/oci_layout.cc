@@ -1,13 +1,12 @@
 #include "content/oci_layout.h"
 
 #include <algorithm>
-#include <atomic>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <unordered_set>
 
 #include "base/atomic_file.h"
+#include "base/parallel.h"
 #include "content/local_content_store.h"
 #include "content/oci_tar_store.h"
 #include "oci/image_layout.h"
@@ -363,33 +362,29 @@ Result<int64_t> CopyImage(ContentStore& from, ContentStore& to, const oci::Descr
 Result<VerifyReport> OciLayout::Verify(int threads) {
   VerifyReport report;
   HOIST_ASSIGN_OR_RETURN(auto reachable, Reachable(&report.problems));
-  std::atomic<size_t> next{0};
   std::mutex mu;
-  auto worker = [&] {
-    for (;;) {
-      size_t i = next.fetch_add(1);
-      if (i >= reachable.size()) return;
-      const oci::Descriptor& d = reachable[i];
-      auto info = store_->Info(d.digest);
-      if (!info) {
-        if (info.error().code() == Code::kNotFound && !d.urls.empty()) continue;  // foreign layer
+  // Every blob is read, whatever the others' problems: the report lists them all.
+  HOIST_TRY(
+      ParallelFor(reachable.size(), threads, nullptr, [&](size_t i, CancelContext*) -> Status {
+        const oci::Descriptor& d = reachable[i];
+        auto info = store_->Info(d.digest);
+        if (!info) {
+          if (info.error().code() == Code::kNotFound && !d.urls.empty()) {
+            return OkStatus();  // a foreign layer
+          }
+          std::lock_guard<std::mutex> l(mu);
+          report.problems.push_back({d.digest, info.error().code() == Code::kNotFound
+                                                   ? "missing"
+                                                   : info.error().message()});
+          return OkStatus();
+        }
+        Status st = ReadVerified(*store_, d, [](std::string_view) { return OkStatus(); });
         std::lock_guard<std::mutex> l(mu);
-        report.problems.push_back(
-            {d.digest, info.error().code() == Code::kNotFound ? "missing" : info.error().message()});
-        continue;
-      }
-      Status st = ReadVerified(*store_, d, [](std::string_view) { return OkStatus(); });
-      std::lock_guard<std::mutex> l(mu);
-      report.blobs++;
-      report.bytes += d.size;
-      if (!st) report.problems.push_back({d.digest, st.error().message()});
-    }
-  };
-  int n = std::max(1, std::min<int>(threads, static_cast<int>(reachable.size())));
-  std::vector<std::thread> pool;
-  for (int i = 1; i < n; ++i) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+        report.blobs++;
+        report.bytes += d.size;
+        if (!st) report.problems.push_back({d.digest, st.error().message()});
+        return OkStatus();
+      }));
   std::sort(report.problems.begin(), report.problems.end(),
             [](const VerifyProblem& a, const VerifyProblem& b) { return a.digest < b.digest; });
   return report;

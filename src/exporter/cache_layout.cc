@@ -88,12 +88,12 @@ Result<std::vector<CacheEntry>> ImportCacheManifest(snapshot::LayerCache& layers
                      fmt::format("{} is not a build cache (config type {})", what,
                                  manifest.config.media_type));
   }
-  if (!manifest_store.Info(manifest.config.digest)) HOIST_TRY(fetch(manifest.config));
-  HOIST_ASSIGN_OR_RETURN(std::string config_json,
-                         content::ReadBlob(manifest_store.Info(manifest.config.digest)
-                                               ? manifest_store
-                                               : store,
-                                           manifest.config));
+  content::ContentStore* config_from = &manifest_store;
+  if (!manifest_store.Info(manifest.config.digest)) {
+    HOIST_TRY(fetch(manifest.config));
+    config_from = &store;
+  }
+  HOIST_ASSIGN_OR_RETURN(std::string config_json, content::ReadBlob(*config_from, manifest.config));
   auto config = nlohmann::json::parse(config_json, nullptr, false);
   auto bad = [&](std::string_view why) {
     return MakeError(Code::kInvalidArgument, fmt::format("cache config: {}", why));

@@ -1,7 +1,6 @@
 #include "exporter/snapshot_image.h"
 
 #include <algorithm>
-#include <atomic>
 #include <thread>
 
 #include <fmt/format.h>
@@ -9,6 +8,7 @@
 
 #include "base/atomic_file.h"
 #include "base/file_system.h"
+#include "base/parallel.h"
 #include "exporter/image_writer.h"
 #include "exporter/layer_blob.h"
 #include "archive/layer.h"
@@ -156,26 +156,21 @@ Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapsho
 
   // New layers are diffed and compressed in parallel: each is one core's work, bound by
   // compression.
-  const size_t workers = std::max<size_t>(1, std::min<size_t>(pending.size(), std::thread::hardware_concurrency()));
-  std::atomic<size_t> next{0};
   std::vector<std::optional<Error>> errors(pending.size());
-  auto work = [&] {
-    for (size_t k; (k = next.fetch_add(1)) < pending.size();) {
-      const Pending& p = pending[k];
-      auto diff = snapshot::DiffLayer(snapshotter, p.name, store, diff_options);
-      if (!diff) {
-        errors[k] = std::move(diff).error().Wrap(fmt::format("export layer {}", p.index + 1));
-        continue;
-      }
-      Layer l{.descriptor = diff->descriptor, .diff_id = diff->diff_id};
-      if (!p.cache_path.empty()) SaveCachedDiff(options.diff_cache_dir, p.cache_path, l);
-      layers[p.index] = l;
-    }
-  };
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < workers; ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
+  (void)ParallelFor(
+      pending.size(), static_cast<int>(std::thread::hardware_concurrency()), nullptr,
+      [&](size_t k, CancelContext*) -> Status {
+        const Pending& p = pending[k];
+        auto diff = snapshot::DiffLayer(snapshotter, p.name, store, diff_options);
+        if (!diff) {
+          errors[k] = std::move(diff).error().Wrap(fmt::format("export layer {}", p.index + 1));
+          return OkStatus();  // every layer is tried; the first error is reported
+        }
+        Layer l{.descriptor = diff->descriptor, .diff_id = diff->diff_id};
+        if (!p.cache_path.empty()) SaveCachedDiff(options.diff_cache_dir, p.cache_path, l);
+        layers[p.index] = l;
+        return OkStatus();
+      });
   for (auto& e : errors) {
     if (e) return Unexpected(std::move(*e));
   }

@@ -22,7 +22,6 @@ using internal::HttpPool;
 using internal::HttpRequest;
 using internal::HttpResponse;
 
-constexpr int64_t kMaxManifestBytes = 4 << 20;
 // Downloads reach the content store in writes of this size.
 constexpr size_t kWriteBatch = 2 << 20;
 constexpr std::string_view kSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
@@ -114,12 +113,15 @@ std::string PushScope(const oci::Reference& repo) {
   return "repository:" + repo.path() + ":pull,push";
 }
 
+// `scheme://host[:port]` of the endpoint, without a mirror's path prefix.
+std::string_view Origin(const Endpoint& ep) {
+  const size_t host_end = ep.base.find('/', ep.base.find("://") + 3);
+  return std::string_view(ep.base).substr(0, host_end);
+}
+
 // Whether `url` is on the endpoint's scheme and host (where its credentials may go).
 bool SameOrigin(std::string_view url, const Endpoint& ep) {
-  const size_t scheme_end = ep.base.find("://");
-  const size_t host_end = ep.base.find('/', scheme_end + 3);
-  const std::string_view origin =
-      std::string_view(ep.base).substr(0, host_end == std::string::npos ? ep.base.size() : host_end);
+  const std::string_view origin = Origin(ep);
   return url.starts_with(origin) &&
          (url.size() == origin.size() || url[origin.size()] == '/' || url[origin.size()] == '?');
 }
@@ -127,11 +129,7 @@ bool SameOrigin(std::string_view url, const Endpoint& ep) {
 // Resolves a Location header against the endpoint it came from.
 std::string ResolveLocation(const Endpoint& ep, const std::string& location) {
   if (location.starts_with("http://") || location.starts_with("https://")) return location;
-  const size_t scheme_end = ep.base.find("://");
-  const size_t host_end = ep.base.find('/', scheme_end + 3);
-  const std::string origin = host_end == std::string::npos ? ep.base : ep.base.substr(0, host_end);
-  if (location.starts_with("/")) return origin + location;
-  return origin + "/" + location;
+  return std::string(Origin(ep)) + (location.starts_with("/") ? "" : "/") + location;
 }
 
 std::string WithQuery(const std::string& url, const std::string& kv) {
@@ -243,16 +241,29 @@ class Client::Impl {
     auto wait = options_.initial_backoff * (1 << std::min(attempt - 1, 6));
     if (hint) wait = std::max(wait, *hint);
     wait = std::min(wait, std::chrono::milliseconds(30000));
+    // In short naps, so that a cancelled build does not wait out the backoff.
     const auto until = std::chrono::steady_clock::now() + wait;
-    while (std::chrono::steady_clock::now() < until) {
+    for (auto now = std::chrono::steady_clock::now(); now < until;
+         now = std::chrono::steady_clock::now()) {
       if (cancel != nullptr) HOIST_TRY(cancel->Check());
-      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
-          std::chrono::milliseconds(50),
-          std::chrono::duration_cast<std::chrono::milliseconds>(until -
-                                                                std::chrono::steady_clock::now()) +
-              std::chrono::milliseconds(1)));
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          std::chrono::milliseconds(50), until - now));
     }
     return OkStatus();
+  }
+
+  // The refresh token the last login check on `host` was given ("" for none), once.
+  std::string TakeLoginRefresh(const std::string& host) {
+    std::lock_guard lock(mu_);
+    auto it = login_refresh_.find(host);
+    if (it == login_refresh_.end()) return "";
+    std::string t = std::move(it->second);
+    login_refresh_.erase(it);
+    return t;
+  }
+
+  void RecordSource(const oci::Reference& repo, const oci::Digest& digest) {
+    if (options_.sources) options_.sources->Record(digest, repo.domain(), repo.path());
   }
 
   static std::optional<std::chrono::milliseconds> RetryAfter(const HttpResponse& r) {
@@ -400,10 +411,7 @@ class Client::Impl {
   static Result<Token> ParseToken(const Endpoint& ep, const HttpResponse& r) {
     if (r.status == 401 || r.status == 403) {
       return MakeError(Code::kUnauthenticated,
-                       fmt::format("{}: {}", ep.cred_host, RegistryErrorText(r).starts_with(
-                                                               "unexpected status")
-                                                               ? "unauthorized: incorrect username or password"
-                                                               : RegistryErrorText(r)));
+                       fmt::format("{}: {}", ep.cred_host, RegistryErrorText(r)));
     }
     if (r.status != 200) {
       return MakeError(Code::kUnavailable,
@@ -442,22 +450,10 @@ class Client::Impl {
   std::map<std::string, std::string> basic_;
   std::map<std::string, Token> tokens_;
   std::map<std::string, std::string> login_refresh_;  // host → refresh token a login earned
-
- public:
-  std::string TakeLoginRefresh(const std::string& host) {
-    std::lock_guard lock(mu_);
-    auto it = login_refresh_.find(host);
-    if (it == login_refresh_.end()) return "";
-    std::string t = std::move(it->second);
-    login_refresh_.erase(it);
-    return t;
-  }
 };
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Client::~Client() = default;
-
-const RegistryConfig& Client::config() const { return impl_->options().config; }
 
 Result<oci::Descriptor> Client::Resolve(const oci::Reference& ref, CancelContext* cancel) {
   const std::string ident =
@@ -528,11 +524,8 @@ Result<oci::Descriptor> Client::Resolve(const oci::Reference& ref, CancelContext
         std::string sniffed = oci::SniffMediaType(g->body);
         if (!sniffed.empty()) mt = sniffed;
       }
-      d.digest = ref.has_digest() ? *ref.digest() : oci::Digest::Sha256Of(g->body);
-      if (ref.has_digest() && oci::Digest::Sha256Of(g->body) != *ref.digest()) {
-        return MakeError(Code::kDataLoss,
-                         fmt::format("{}: manifest does not match digest {}", what, ident));
-      }
+      // A digest reference is checked against this below.
+      d.digest = oci::Digest::Sha256Of(g->body);
       d.size = static_cast<int64_t>(g->body.size());
     } else {
       last = StatusError(*resp, what);
@@ -626,7 +619,6 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
       HOIST_TRY(Flush());  // what a broken transfer delivered counts for the resume
       const int64_t offset = writer->Offset();
       int64_t skip = 0;  // a server that ignores Range sends the whole blob again
-      Status oversize;
       auto get = [&] {
         HttpRequest r;
         r.url = fmt::format("{}/v2/{}/blobs/{}", ep.base, repo.path(), desc.digest.str());
@@ -666,7 +658,7 @@ Status Client::FetchBlob(const oci::Reference& repo, const oci::Descriptor& desc
         Status st = Flush();
         if (st) st = writer->Commit(desc.size, desc.digest);
         if (st || st.error().code() == Code::kAlreadyExists) {
-          RecordSource(repo, desc.digest);
+          impl_->RecordSource(repo, desc.digest);
           return OkStatus();
         }
         if (st.error().code() != Code::kDataLoss) return Unexpected(std::move(st).error().Wrap(what));
@@ -741,7 +733,7 @@ Result<Client::PushOutcome> Client::PushBlob(const oci::Reference& repo,
   HOIST_ASSIGN_OR_RETURN(bool have, HasBlob(repo, desc.digest, cancel));
   if (have) {
     if (progress) progress(desc.size, desc.size);
-    RecordSource(repo, desc.digest);
+    impl_->RecordSource(repo, desc.digest);
     return PushOutcome::kExisted;
   }
   const Endpoint ep = impl_->PushEndpoint(repo);
@@ -771,7 +763,7 @@ Result<Client::PushOutcome> Client::PushBlob(const oci::Reference& repo,
       if (!m) break;
       if (m->status == 201) {
         if (progress) progress(desc.size, desc.size);
-        RecordSource(repo, desc.digest);
+        impl_->RecordSource(repo, desc.digest);
         return PushOutcome::kMounted;
       }
       if (m->status == 202 && !m->Header("location").empty()) {
@@ -860,7 +852,7 @@ Result<Client::PushOutcome> Client::PushBlob(const oci::Reference& repo,
       }
     }
     if (done && done->status == 201) {
-      RecordSource(repo, desc.digest);
+      impl_->RecordSource(repo, desc.digest);
       return PushOutcome::kUploaded;
     }
     if (!done) {
@@ -916,12 +908,9 @@ Result<Client::LoginResult> Client::CheckLogin(std::string_view host, const Auth
   }
   const std::string refresh = impl_->TakeLoginRefresh(ep.host);
   if (r->status == 200) return LoginResult{.identity_token = refresh};
-  return MakeError(r->status == 401 ? Code::kUnauthenticated : CodeOfStatus(r->status),
+  return MakeError(CodeOfStatus(r->status),
                    fmt::format("login to {} failed: {}", host, RegistryErrorText(*r)));
 }
 
-void Client::RecordSource(const oci::Reference& repo, const oci::Digest& digest) {
-  if (impl_->options().sources) impl_->options().sources->Record(digest, repo.domain(), repo.path());
-}
 
 }  // namespace hoist::registry

@@ -76,6 +76,9 @@ struct ClientOptions {
   std::string user_agent = "hoist/0.1";
 };
 
+// The largest manifest or index hoist reads from a registry or pushes to one.
+inline constexpr int64_t kMaxManifestBytes = 4 << 20;
+
 // Byte counts as a transfer goes; called from the transferring thread.
 using TransferProgress = std::function<void(int64_t done, int64_t total)>;
 
@@ -89,8 +92,6 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  const RegistryConfig& config() const;
-
   // The descriptor of what `ref` names (a manifest or an index), by tag or digest: media
   // type, digest and size. For a digest reference the digest is the reference's. kNotFound
   // `<ref>: not found`. Docker schema 1 manifests are refused (kUnimplemented) with a message
@@ -98,7 +99,7 @@ class Client {
   Result<oci::Descriptor> Resolve(const oci::Reference& ref, CancelContext* cancel = nullptr);
 
   // A manifest or index of `repo` by digest: its exact bytes, verified against `desc`.
-  // At most 4 MiB (kResourceExhausted beyond).
+  // At most kMaxManifestBytes (kResourceExhausted beyond).
   Result<std::string> FetchManifest(const oci::Reference& repo, const oci::Descriptor& desc,
                                     CancelContext* cancel = nullptr);
 
@@ -136,9 +137,6 @@ class Client {
   };
   Result<LoginResult> CheckLogin(std::string_view host, const AuthConfig& auth,
                                  CancelContext* cancel = nullptr);
-
-  // Records that `repo` holds `digest` (for later cross-repository mounts).
-  void RecordSource(const oci::Reference& repo, const oci::Digest& digest);
 
  private:
   class Impl;

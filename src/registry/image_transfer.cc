@@ -1,14 +1,13 @@
 #include "registry/image_transfer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 
+#include "base/parallel.h"
 #include "oci/index.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
@@ -71,7 +70,7 @@ class FetchingStore final : public content::ContentStore {
     }
     std::string bytes;
     if (local_.Info(digest)) {
-      HOIST_ASSIGN_OR_RETURN(bytes, content::ReadBlob(local_, kind->desc, 4 << 20));
+      HOIST_ASSIGN_OR_RETURN(bytes, content::ReadBlob(local_, kind->desc, kMaxManifestBytes));
     } else {
       HOIST_ASSIGN_OR_RETURN(bytes, client_.FetchManifest(repo_, kind->desc, cancel_));
       auto w = content::WriteBlob(local_, bytes, digest);
@@ -112,39 +111,6 @@ class FetchingStore final : public content::ContentStore {
   std::map<oci::Digest, Kind> kinds_;
 };
 
-// Runs fn(i) for i in [0, n) on up to `concurrency` threads; the first error cancels the rest.
-Status ParallelFor(size_t n, int concurrency, CancelContext* parent,
-                   const std::function<Status(size_t, CancelContext*)>& fn) {
-  if (n == 0) return OkStatus();
-  std::shared_ptr<CancelContext> cancel =
-      parent != nullptr ? parent->Child() : CancelContext::Background();
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::optional<Error> first;
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) {
-      if (cancel->cancelled()) return;
-      Status st = fn(i, cancel.get());
-      if (!st) {
-        std::lock_guard lock(mu);
-        if (!first) {
-          first = std::move(st).error();
-          cancel->Cancel("context canceled");
-        }
-        return;
-      }
-    }
-  };
-  const size_t threads = std::min<size_t>(n, static_cast<size_t>(std::max(concurrency, 1)));
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (first) return Unexpected(std::move(*first));
-  if (parent != nullptr) HOIST_TRY(parent->Check());
-  return OkStatus();
-}
-
 bool Distributable(const oci::Descriptor& d) {
   return !oci::IsNonDistributableLayerType(d.media_type);
 }
@@ -159,7 +125,7 @@ Status CollectParts(content::ContentStore& store, const oci::Descriptor& desc, i
                     std::set<oci::Digest>* seen, ImageParts* out) {
   if (depth > kMaxDepth) return MakeError(Code::kInvalidArgument, "image indexes nested too deeply");
   if (!seen->insert(desc.digest).second) return OkStatus();
-  HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(store, desc, 4 << 20));
+  HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(store, desc, kMaxManifestBytes));
   std::string mt = desc.media_type;
   if (!oci::IsIndexType(mt) && !oci::IsManifestType(mt)) mt = oci::SniffMediaType(bytes);
   oci::Descriptor typed = desc;
@@ -168,8 +134,7 @@ Status CollectParts(content::ContentStore& store, const oci::Descriptor& desc, i
     auto index = oci::ParseIndex(bytes);
     if (!index) return Unexpected(std::move(index).error().Wrap("index " + desc.digest.str()));
     for (const auto& child : index->manifests) {
-      // An index may name manifests it does not carry (a pruned attestation): skip those
-      // only when the store lacks them and they are not images of a platform.
+      // Every manifest an index names goes with it.
       if (!store.Info(child.digest)) {
         return MakeError(Code::kNotFound,
                          fmt::format("content {}: not found (named by index {})",
@@ -193,6 +158,14 @@ Status CollectParts(content::ContentStore& store, const oci::Descriptor& desc, i
 }
 
 }  // namespace
+
+std::vector<oci::Descriptor> DistributableLayers(const oci::Manifest& manifest) {
+  std::vector<oci::Descriptor> out;
+  for (const auto& l : manifest.layers) {
+    if (Distributable(l)) out.push_back(l);
+  }
+  return out;
+}
 
 Status FetchBlobs(Client& client, const oci::Reference& repo,
                   const std::vector<oci::Descriptor>& blobs, content::ContentStore& into,
@@ -225,7 +198,6 @@ Result<PulledImage> PullImage(Client& client, const oci::Reference& ref,
   view.ExpectManifest(root);
   if (options.all_platforms) {
     // Fetch every manifest (walking from the root), then every blob.
-    HOIST_TRY(view.Ensure(root.digest));
     ImageParts parts;
     std::set<oci::Digest> seen;
     // CollectParts reads manifests through the view, which fetches them as it is asked;
@@ -240,12 +212,8 @@ Result<PulledImage> PullImage(Client& client, const oci::Reference& ref,
   HOIST_ASSIGN_OR_RETURN(content::ResolvedImage image,
                          content::ResolveImage(view, root, options.platform, ref.String()));
   if (options.layers) {
-    std::vector<oci::Descriptor> layers;
-    for (const auto& l : image.manifest.layers) {
-      if (Distributable(l)) layers.push_back(l);
-    }
-    HOIST_TRY(FetchBlobs(client, ref, layers, into, options.concurrency, options.on_blob,
-                         options.cancel));
+    HOIST_TRY(FetchBlobs(client, ref, DistributableLayers(image.manifest), into,
+                         options.concurrency, options.on_blob, options.cancel));
   }
   out.image = std::move(image);
   return out;
@@ -289,7 +257,7 @@ Status PushImage(Client& client, content::ContentStore& from, const oci::Descrip
         }));
     std::vector<std::string> bytes(parts.manifests.size());
     for (size_t i = 0; i < parts.manifests.size(); ++i) {
-      HOIST_ASSIGN_OR_RETURN(bytes[i], content::ReadBlob(from, parts.manifests[i], 4 << 20));
+      HOIST_ASSIGN_OR_RETURN(bytes[i], content::ReadBlob(from, parts.manifests[i], kMaxManifestBytes));
     }
     for (size_t i = 0; i + 1 < parts.manifests.size(); ++i) {
       const oci::Descriptor& m = parts.manifests[i];

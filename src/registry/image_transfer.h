@@ -16,11 +16,15 @@
 #include "content/content_store.h"
 #include "content/image_resolver.h"
 #include "oci/descriptor.h"
+#include "oci/manifest.h"
 #include "oci/platform.h"
 #include "oci/reference.h"
 #include "registry/client.h"
 
 namespace hoist::registry {
+
+// Blobs moved at once by default.
+inline constexpr int kDefaultConcurrency = 4;
 
 // One blob's progress: started (done 0), bytes, finished (finished = true).
 struct BlobEvent {
@@ -38,7 +42,7 @@ struct PullOptions {
   bool all_platforms = false;
   // false: only the root, the selected manifest and its config (metadata for a frontend).
   bool layers = true;
-  int concurrency = 4;
+  int concurrency = kDefaultConcurrency;
   BlobEventFn on_blob;
   CancelContext* cancel = nullptr;
 };
@@ -56,6 +60,9 @@ struct PulledImage {
 Result<PulledImage> PullImage(Client& client, const oci::Reference& ref,
                               content::ContentStore& into, const PullOptions& options);
 
+// The layers of `manifest` that registries carry (non-distributable ones are left out).
+std::vector<oci::Descriptor> DistributableLayers(const oci::Manifest& manifest);
+
 // Fetches `layers` of `repo` into `into`, `concurrency` at a time; the first failure cancels
 // the rest and is returned.
 Status FetchBlobs(Client& client, const oci::Reference& repo,
@@ -63,7 +70,7 @@ Status FetchBlobs(Client& client, const oci::Reference& repo,
                   int concurrency, const BlobEventFn& on_blob, CancelContext* cancel);
 
 struct PushOptions {
-  int concurrency = 4;
+  int concurrency = kDefaultConcurrency;
   BlobEventFn on_blob;
   CancelContext* cancel = nullptr;
   // Push the root by digest only (no tag), as `push-by-digest=true`.

@@ -1,6 +1,5 @@
 #include "source/docker_image_source.h"
 
-#include <charconv>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -33,12 +32,7 @@ Result<DockerImageIdentifier> ParseDockerImageIdentifier(
     if (key == kAttrImageResolveMode) {
       HOIST_ASSIGN_OR_RETURN(id.resolve_mode, ParseResolveMode(value));
     } else if (key == kAttrImageLayerLimit) {
-      int n = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (value.empty() || ec != std::errc() || end != value.data() + value.size() || n <= 0) {
-        return MakeError(Code::kInvalidArgument, "invalid layer limit " + value);
-      }
-      id.layer_limit = n;
+      HOIST_ASSIGN_OR_RETURN(id.layer_limit, ParseLayerLimit(value));
     }
   }
   return id;
@@ -91,7 +85,6 @@ Result<std::unique_ptr<DockerImageSourceInstance>> DockerImageSourceInstance::Re
       auto r = content::ResolveImage(*env.content, root, id.platform, what);
       if (r) {
         resolved = std::move(*r);
-        inst->local_ = true;
         HOIST_ASSIGN_OR_RETURN(inst->pinned_, oci::WithDigest(id.reference, *local));
       }
     }
@@ -107,40 +100,14 @@ Result<std::unique_ptr<DockerImageSourceInstance>> DockerImageSourceInstance::Re
       (void)env.names->Record(id.reference, pulled.root.digest);
     }
   }
-  SourceImage& img = inst->image_;
-  img.root = std::move(resolved->root);
-  img.manifest_desc = std::move(resolved->manifest_desc);
-  img.manifest = std::move(resolved->manifest);
-  img.config = std::move(resolved->config);
-  img.config_json = std::move(resolved->config_json);
-  img.layers = img.manifest.layers;
-  img.diff_ids = img.config.rootfs.diff_ids;
-  if (img.layers.size() != img.diff_ids.size()) {
-    return MakeError(Code::kFailedPrecondition,
-                     fmt::format("image {}: manifest {} has {} layers but its config lists {} "
-                                 "diff IDs",
-                                 what, img.manifest_desc.digest.str(), img.layers.size(),
-                                 img.diff_ids.size()));
-  }
-  if (id.layer_limit) {
-    const size_t limit = static_cast<size_t>(*id.layer_limit);
-    if (limit > img.diff_ids.size()) {
-      return MakeError(Code::kInvalidArgument,
-                       fmt::format("layer limit {} is greater than the number of layers in the "
-                                   "image {}",
-                                   limit, img.diff_ids.size()));
-    }
-    img.layers.resize(limit);
-    img.diff_ids.resize(limit);
-  }
-  img.chain_ids = oci::ChainIDs(img.diff_ids);
+  HOIST_ASSIGN_OR_RETURN(inst->image_, MakeSourceImage(std::move(*resolved), id.layer_limit, what));
   return inst;
 }
 
 Status DockerImageSourceInstance::FetchLayers(const registry::BlobEventFn& on_blob,
                                               CancelContext* cancel) const {
-  return registry::FetchBlobs(*env_.client, id_.reference, image_.layers, *env_.content, 4,
-                              on_blob, cancel);
+  return registry::FetchBlobs(*env_.client, id_.reference, image_.layers, *env_.content,
+                              registry::kDefaultConcurrency, on_blob, cancel);
 }
 
 }  // namespace hoist::source

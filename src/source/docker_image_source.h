@@ -10,7 +10,7 @@
 // `image.layerlimit`.
 //
 // The engine remembers which digest each name last resolved to (LocalImageNames), for
-// `local` and for `hoist` commands that list what the engine holds.
+// `local`.
 //
 // Thread-safety: as oci_layout_source.h.
 #pragma once
@@ -81,8 +81,6 @@ class DockerImageSourceInstance {
   // The reference pinned to the root digest: `docker.io/library/alpine:3.18@sha256:…`.
   const oci::Reference& pinned() const { return pinned_; }
   const SourceImage& image() const { return image_; }
-  // Whether the metadata came from the engine's store without asking the registry.
-  bool local() const { return local_; }
 
   oci::Digest ManifestCacheKey() const {
     return ImageCacheKey(image_.root.digest, id_.platform, id_.layer_limit);
@@ -97,7 +95,6 @@ class DockerImageSourceInstance {
   DockerImageEnv env_;
   oci::Reference pinned_;
   SourceImage image_;
-  bool local_ = false;
 };
 
 }  // namespace hoist::source

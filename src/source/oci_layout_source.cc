@@ -43,6 +43,8 @@ std::string GoJsonString(std::string_view s) {
   return out + "\"";
 }
 
+}  // namespace
+
 Result<int> ParseLayerLimit(const std::string& v) {
   int n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -52,7 +54,37 @@ Result<int> ParseLayerLimit(const std::string& v) {
   return n;
 }
 
-}  // namespace
+Result<SourceImage> MakeSourceImage(content::ResolvedImage resolved,
+                                    std::optional<int> layer_limit, std::string_view ref) {
+  SourceImage img;
+  img.root = std::move(resolved.root);
+  img.manifest_desc = std::move(resolved.manifest_desc);
+  img.manifest = std::move(resolved.manifest);
+  img.config = std::move(resolved.config);
+  img.config_json = std::move(resolved.config_json);
+  img.layers = img.manifest.layers;
+  img.diff_ids = img.config.rootfs.diff_ids;
+  if (img.layers.size() != img.diff_ids.size()) {
+    return MakeError(Code::kFailedPrecondition,
+                     "image " + std::string(ref) + ": manifest " + img.manifest_desc.digest.str() +
+                         " has " + std::to_string(img.layers.size()) +
+                         " layers but its config lists " + std::to_string(img.diff_ids.size()) +
+                         " diff IDs");
+  }
+  if (layer_limit) {
+    size_t limit = static_cast<size_t>(*layer_limit);
+    if (limit > img.diff_ids.size()) {
+      return MakeError(Code::kInvalidArgument,
+                       "layer limit " + std::to_string(limit) +
+                           " is greater than the number of layers in the image " +
+                           std::to_string(img.diff_ids.size()));
+    }
+    img.layers.resize(limit);
+    img.diff_ids.resize(limit);
+  }
+  img.chain_ids = oci::ChainIDs(img.diff_ids);
+  return img;
+}
 
 Result<OciLayoutIdentifier> ParseOciLayoutIdentifier(
     std::string_view identifier, const std::map<std::string, std::string>& attrs,
@@ -120,32 +152,7 @@ Result<std::unique_ptr<OciLayoutSourceInstance>> OciLayoutSourceInstance::Resolv
   root.size = info.size;
   HOIST_ASSIGN_OR_RETURN(auto resolved,
                          content::ResolveImage(*inst->store_, root, id.platform, id.ref));
-  SourceImage& img = inst->image_;
-  img.root = std::move(resolved.root);
-  img.manifest_desc = std::move(resolved.manifest_desc);
-  img.manifest = std::move(resolved.manifest);
-  img.config = std::move(resolved.config);
-  img.config_json = std::move(resolved.config_json);
-  img.layers = img.manifest.layers;
-  img.diff_ids = img.config.rootfs.diff_ids;
-  if (img.layers.size() != img.diff_ids.size()) {
-    return MakeError(Code::kFailedPrecondition,
-                     "image " + id.ref + ": manifest " + img.manifest_desc.digest.str() + " has " +
-                         std::to_string(img.layers.size()) + " layers but its config lists " +
-                         std::to_string(img.diff_ids.size()) + " diff IDs");
-  }
-  if (id.layer_limit) {
-    size_t limit = static_cast<size_t>(*id.layer_limit);
-    if (limit > img.diff_ids.size()) {
-      return MakeError(Code::kInvalidArgument,
-                       "layer limit " + std::to_string(limit) +
-                           " is greater than the number of layers in the image " +
-                           std::to_string(img.diff_ids.size()));
-    }
-    img.layers.resize(limit);
-    img.diff_ids.resize(limit);
-  }
-  img.chain_ids = oci::ChainIDs(img.diff_ids);
+  HOIST_ASSIGN_OR_RETURN(inst->image_, MakeSourceImage(std::move(resolved), id.layer_limit, id.ref));
   return inst;
 }
 

@@ -28,6 +28,7 @@
 #include "base/cancel.h"
 #include "base/error.h"
 #include "content/content_store.h"
+#include "content/image_resolver.h"
 #include "oci/descriptor.h"
 #include "oci/digest.h"
 #include "oci/image_config.h"
@@ -97,6 +98,17 @@ struct SourceImage {
   std::vector<oci::Digest> diff_ids;    // the same count
   std::vector<oci::Digest> chain_ids;   // chain_ids[i] identifies layers 0..i
 };
+
+// An image resolved from a store as a source sees it: the first `layer_limit` layers (all
+// without one) with their diff IDs and chain IDs. Errors as SPEC §1: `layer limit N is greater
+// than the number of layers in the image M`, or a manifest whose layers and diff IDs disagree
+// (naming `ref`).
+Result<SourceImage> MakeSourceImage(content::ResolvedImage resolved,
+                                    std::optional<int> layer_limit, std::string_view ref);
+
+// An `oci.layerlimit` / `image.layerlimit` attribute: a positive integer, else
+// kInvalidArgument `invalid layer limit <v>`.
+Result<int> ParseLayerLimit(const std::string& v);
 
 class OciLayoutSourceInstance {
  public:

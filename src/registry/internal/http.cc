@@ -225,7 +225,9 @@ Result<HttpResponse> HttpPool::Do(const HttpRequest& req, const std::string& use
     const int64_t size = req.body_reader ? req.body_size : static_cast<int64_t>(req.body.size());
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(has_body ? size : 0));
   }
-  if (req.follow_redirects && (req.method == "GET" || req.method == "HEAD")) {
+  // Registries often serve blobs from storage elsewhere: reads follow redirects (custom
+  // headers such as Authorization are not sent to another host).
+  if (req.method == "GET" || req.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
   }
@@ -236,10 +238,6 @@ Result<HttpResponse> HttpPool::Do(const HttpRequest& req, const std::string& use
 
   CURLcode rc = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
-  char* eff = nullptr;
-  if (curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != nullptr) {
-    resp.effective_url = eff;
-  }
   curl_slist_free_all(headers);
   {
     std::lock_guard lock(shared_->mu);

@@ -36,7 +36,6 @@ struct HttpRequest {
   // A sink error stops the transfer and is returned as the request's error.
   std::function<Status(long status, std::string_view chunk)> body_sink;
   int64_t max_body = 4 << 20;
-  bool follow_redirects = true;
   TlsOptions tls;
   CancelContext* cancel = nullptr;
 };
@@ -47,7 +46,6 @@ struct HttpResponse {
   // request, only the final response's headers.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;  // when no sink was given
-  std::string effective_url;
 
   // The last value of a header (name lower-case), or "".
   std::string Header(std::string_view name) const;
