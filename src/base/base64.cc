@@ -1,8 +1,8 @@
-#include "registry/internal/base64.h"
+#include "base/base64.h"
 
 #include <openssl/evp.h>
 
-namespace hoist::registry::internal {
+namespace hoist {
 
 std::string Base64Encode(std::string_view data) {
   std::string out(4 * ((data.size() + 2) / 3), '\0');
@@ -29,4 +29,4 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-}  // namespace hoist::registry::internal
+}  // namespace hoist

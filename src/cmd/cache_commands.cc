@@ -9,11 +9,9 @@
 #include <fmt/format.h>
 
 #include "base/file_system.h"
-#include "base/temp_dir.h"
 #include "cmd/engine.h"
 #include "cmd/output.h"
-#include "exporter/snapshot_image.h"
-#include "solver/ops/worker.h"
+#include "control/cache_usage.h"
 
 namespace hoist::cmd {
 namespace {
@@ -45,94 +43,18 @@ Status Du(const std::string& root, bool verbose) {
   return OkStatus();
 }
 
-// Removes committed snapshots no remaining record needs (with their ancestors kept), and
-// leftovers of interrupted work (active snapshots and views: the engine lock says no one
-// is using them). Children go before parents.
-Result<int64_t> CollectSnapshots(Engine& engine, const std::set<std::string>& roots) {
-  snapshot::Snapshotter& s = engine.snapshotter();
-  std::map<std::string, snapshot::Info> all;
-  HOIST_TRY(s.Walk([&](const snapshot::Info& info) -> Status {
-    all[info.name] = info;
-    return OkStatus();
-  }));
-  std::set<std::string> keep;
-  for (std::string name : roots) {
-    while (!name.empty() && all.contains(name) && keep.insert(name).second) name = all[name].parent;
-  }
-  int64_t reclaimed = 0;
-  for (bool progress = true; progress;) {
-    progress = false;
-    std::set<std::string> parents;
-    for (const auto& [name, info] : all) {
-      if (!info.parent.empty()) parents.insert(info.parent);
-    }
-    for (auto it = all.begin(); it != all.end();) {
-      if (keep.contains(it->first) || parents.contains(it->first)) {
-        ++it;
-        continue;
-      }
-      auto usage = s.GetUsage(it->first);
-      HOIST_TRY(s.Remove(it->first));
-      if (usage) reclaimed += usage->size;
-      it = all.erase(it);
-      progress = true;
-    }
-  }
-  return reclaimed;
-}
-
-// Removes blobs no remaining snapshot was made from; exported images' blobs go too (they
-// were written out already; the next export writes them again).
-Result<int64_t> CollectBlobs(Engine& engine) {
-  std::set<std::string> keep;
-  HOIST_TRY(engine.snapshotter().Walk([&](const snapshot::Info& info) -> Status {
-    if (auto it = info.labels.find(std::string(exporter::kLabelLayerDigest)); it != info.labels.end()) {
-      keep.insert(it->second);
-    }
-    return OkStatus();
-  }));
-  std::vector<content::BlobInfo> drop;
-  HOIST_TRY(engine.content().Walk([&](const content::BlobInfo& b) -> Status {
-    if (!keep.contains(b.digest.str())) drop.push_back(b);
-    return OkStatus();
-  }));
-  int64_t reclaimed = 0;
-  for (const auto& b : drop) {
-    HOIST_TRY(engine.content().Delete(b.digest));
-    reclaimed += b.size;
-  }
-  return reclaimed;
-}
-
 Status Prune(const std::string& root, bool all, const std::string& keep_storage) {
-  solver::PruneOptions options;
+  control::PruneRequest request{.all = all};
   if (!keep_storage.empty()) {
     HOIST_ASSIGN_OR_RETURN(int64_t bytes, ParseStorageSize(keep_storage));
-    options.keep_storage = bytes;
-  } else {
-    options.all = true;  // as buildctl prune: everything not in use
+    request.keep_storage = bytes;
   }
   HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root, .need_executor = false, .need_registry = false}));
-  HOIST_ASSIGN_OR_RETURN(solver::PruneReport report,
-                         engine->cache().Prune(options, [](const solver::CacheRecord&) {
-                           return OkStatus();
-                         }));
-  std::set<std::string> roots = {std::string(solver::ops::kEmptySnapshot)};
-  HOIST_ASSIGN_OR_RETURN(std::vector<solver::CacheRecord> left, engine->cache().List());
-  for (const auto& r : left) roots.insert(r.result_ids.begin(), r.result_ids.end());
-  HOIST_ASSIGN_OR_RETURN(int64_t snapshots, CollectSnapshots(*engine, roots));
-  HOIST_ASSIGN_OR_RETURN(int64_t blobs, CollectBlobs(*engine));
-  if (all) {
-    // Context mirrors and cache mounts hold no records; --all drops them too.
-    HOIST_TRY(RemoveAll(engine->root() + "/ops/local"));
-    HOIST_TRY(RemoveAll(engine->root() + "/ops/cache-mounts"));
-    HOIST_TRY(RemoveAll(engine->root() + "/ops/http"));
-  }
-  HOIST_TRY(RemoveAll(engine->root() + "/diffs"));
-  for (const auto& r : report.removed) {
+  HOIST_ASSIGN_OR_RETURN(control::PruneResult result, control::PruneCache(engine->parts(), request));
+  for (const auto& r : result.removed) {
     std::printf("%s\t%s\n", r.cache_key.c_str(), r.description.c_str());
   }
-  std::printf("Total:\t%s\n", HumanSize(snapshots + blobs).c_str());
+  std::printf("Total:\t%s\n", HumanSize(result.reclaimed).c_str());
   return OkStatus();
 }
 

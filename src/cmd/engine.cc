@@ -62,6 +62,18 @@ class LazyExecutor final : public executor::Executor {
 
 }  // namespace
 
+control::EngineParts Engine::parts() {
+  return {.root = root_,
+          .content = content_.get(),
+          .snapshotter = snapshotter_.get(),
+          .layers = layers_.get(),
+          .executor = executor_.get(),
+          .cache = cache_.get(),
+          .sessions = &sessions_,
+          .registry = registry_.get(),
+          .image_names = image_names_.get()};
+}
+
 std::string DefaultRoot() {
   if (const char* env = std::getenv("HOIST_ROOT"); env != nullptr && *env != '\0') return env;
   if (::geteuid() == 0) return "/var/lib/hoist";

@@ -22,6 +22,7 @@
 #include "content/local_content_store.h"
 #include "registry/client.h"
 #include "source/docker_image_source.h"
+#include "control/engine_parts.h"
 #include "executor/executor.h"
 #include "session/session_manager.h"
 #include "snapshot/layer_cache.h"
@@ -61,6 +62,8 @@ class Engine {
   registry::Client& registry() { return *registry_; }
   // Which digest each image name last resolved to.
   source::LocalImageNames& image_names() { return *image_names_; }
+  // The parts as the build pipeline takes them (registry null when opened without one).
+  control::EngineParts parts();
 
  private:
   Engine() = default;

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/hash.h"
+#include "base/base64.h"
 #include "oci/digest.h"
 #include "progress/plain.h"
 #include "progress/tty.h"
@@ -27,30 +27,6 @@ std::string Rfc3339(progress::Time t) {
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<long long>(ns % 1000000000));
   return buf;
-}
-
-// Go marshals []byte as standard base64.
-std::string Base64(std::string_view in) {
-  static constexpr char kChars[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += kChars[v >> 18];
-    out += kChars[(v >> 12) & 63];
-    out += kChars[(v >> 6) & 63];
-    out += kChars[v & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
-    out += kChars[v >> 18];
-    out += kChars[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kChars[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 }  // namespace
@@ -86,7 +62,7 @@ std::string SolveStatusJson(const progress::SolveStatus& s) {
     for (const auto& l : s.logs) {
       a.push_back({{"vertex", l.vertex},
                    {"stream", l.stream},
-                   {"data", Base64(l.data)},
+                   {"data", Base64Encode(l.data)},
                    {"timestamp", Rfc3339(l.timestamp)}});
     }
   }
@@ -139,23 +115,6 @@ Result<std::unique_ptr<ProgressDisplay>> ProgressDisplay::Start(const std::strin
     });
   }
   return d;
-}
-
-Status ProgressDisplay::Step(const std::string& name, const std::function<Status()>& fn) {
-  progress::Vertex v{.digest = oci::Digest::Sha256Of(name).str(), .name = name};
-  v.started = progress::Clock::now();
-  channel_.Write({.vertexes = {v}});
-  Status st = fn();
-  v.completed = progress::Clock::now();
-  if (!st) v.error = st.error().message();
-  channel_.Write({.vertexes = {v}});
-  return st;
-}
-
-void ProgressDisplay::StepStatus(const std::string& name, progress::VertexStatus status) {
-  status.vertex = oci::Digest::Sha256Of(name).str();
-  status.timestamp = progress::Clock::now();
-  channel_.Write({.statuses = {std::move(status)}});
 }
 
 void ProgressDisplay::Finish() {

@@ -18,10 +18,6 @@ class ProgressDisplay {
   ~ProgressDisplay();
 
   progress::ProgressWriter* writer() { return &channel_; }
-  // Runs `fn` as a vertex of its own named `name` (e.g. exporting), shown like the solver's.
-  Status Step(const std::string& name, const std::function<Status()>& fn);
-  // A row under the running step `name` (byte counts of a push, say).
-  void StepStatus(const std::string& name, progress::VertexStatus status);
   // Stops the renderer after it printed everything. Idempotent.
   void Finish();
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "base/hash.h"
+
 namespace hoist::progress {
 
 void ProgressChannel::Write(SolveStatus status) {
@@ -102,6 +104,26 @@ void VertexProgress::Warn(std::string short_message, std::vector<std::string> de
   s.warnings.push_back(
       VertexWarning{vertex_, 1, std::move(short_message), std::move(detail), std::move(url)});
   writer_->Write(std::move(s));
+}
+
+std::string StepDigest(std::string_view name) { return "sha256:" + Sha256Hex(name); }
+
+Status RunStep(ProgressWriter* writer, const std::string& name, const std::function<Status()>& fn) {
+  Vertex v{.digest = StepDigest(name), .name = name};
+  v.started = Clock::now();
+  if (writer != nullptr) writer->Write({.vertexes = {v}});
+  Status st = fn();
+  v.completed = Clock::now();
+  if (!st) v.error = st.error().message();
+  if (writer != nullptr) writer->Write({.vertexes = {v}});
+  return st;
+}
+
+void WriteStepStatus(ProgressWriter* writer, const std::string& name, VertexStatus status) {
+  if (writer == nullptr) return;
+  status.vertex = StepDigest(name);
+  status.timestamp = Clock::now();
+  writer->Write({.statuses = {std::move(status)}});
 }
 
 }  // namespace hoist::progress

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -16,7 +17,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "base/error.h"
 
 namespace hoist::progress {
 
@@ -153,5 +157,15 @@ class VertexProgress {
   ProgressWriter* writer_ = nullptr;
   std::string vertex_;
 };
+
+// Steps the engine runs outside the solver (exporting, pushing, exporting cache) shown as
+// vertexes of their own, as BuildKit shows them. A step's vertex digest is the SHA-256 of its
+// name, so rows written under the same name land under it.
+std::string StepDigest(std::string_view name);
+// Runs `fn` as the vertex `name`: started, then completed (with the error if it failed).
+// `writer` may be null.
+Status RunStep(ProgressWriter* writer, const std::string& name, const std::function<Status()>& fn);
+// A row (byte counts of a push, say) under the step `name`. `writer` may be null.
+void WriteStepStatus(ProgressWriter* writer, const std::string& name, VertexStatus status);
 
 }  // namespace hoist::progress

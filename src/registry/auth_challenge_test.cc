@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "registry/internal/base64.h"
+#include "base/base64.h"
 
 namespace hoist::registry::internal {
 namespace {

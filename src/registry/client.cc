@@ -12,7 +12,7 @@
 
 #include "oci/media_types.h"
 #include "registry/internal/auth_challenge.h"
-#include "registry/internal/base64.h"
+#include "base/base64.h"
 #include "registry/internal/http.h"
 
 namespace hoist::registry {
@@ -336,7 +336,7 @@ class Client::Impl {
     if (ch.scheme == "basic") {
       if (!creds || creds->username.empty()) return std::optional<std::string>();
       std::string h =
-          "Authorization: Basic " + internal::Base64Encode(creds->username + ":" + creds->password);
+          "Authorization: Basic " + Base64Encode(creds->username + ":" + creds->password);
       if (!override) {
         std::lock_guard lock(mu_);
         basic_[ep.host] = h;
@@ -401,7 +401,7 @@ class Client::Impl {
         add("client_id", "hoist");
       }
       req.headers.push_back("Authorization: Basic " +
-                            internal::Base64Encode(creds->username + ":" + creds->password));
+                            Base64Encode(creds->username + ":" + creds->password));
     }
     req.url = query.empty() ? realm : WithQuery(realm, query);
     HOIST_ASSIGN_OR_RETURN(HttpResponse r, pool_.Do(req, options_.user_agent));

@@ -22,7 +22,7 @@
 #include "base/atomic_file.h"
 #include "base/file_system.h"
 #include "base/unique_fd.h"
-#include "registry/internal/base64.h"
+#include "base/base64.h"
 
 extern char** environ;
 
@@ -216,7 +216,7 @@ Result<AuthConfig> DecodeAuthEntry(const Json& entry, const std::string& file_ke
   HOIST_ASSIGN_OR_RETURN(auth.registry_token, field("registrytoken"));
   if (!encoded.empty()) {
     const std::string where = KeyPath("auths", file_key, "auth");
-    std::optional<std::string> decoded = internal::Base64Decode(encoded);
+    std::optional<std::string> decoded = Base64Decode(encoded);
     if (!decoded) return Unexpected(FileError(path, where + ": not valid base64"));
     const size_t colon = decoded->find(':');
     if (colon == std::string::npos || colon == 0) {
@@ -731,7 +731,7 @@ Status DockerConfigCredentials::Store(std::string_view host, const AuthConfig& a
     // plain-text password that an earlier login left there is gone.
   } else {
     if (!auth.username.empty() || !auth.password.empty()) {
-      entry["auth"] = internal::Base64Encode(auth.username + ":" + auth.password);
+      entry["auth"] = Base64Encode(auth.username + ":" + auth.password);
     }
     if (!auth.identity_token.empty()) entry["identitytoken"] = auth.identity_token;
     if (!auth.registry_token.empty()) entry["registrytoken"] = auth.registry_token;

@@ -1,0 +1,140 @@
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "control/attrs.h"
+#include "control/frontend_attrs.h"
+#include "control/progress_hub.h"
+
+namespace hoist::control {
+namespace {
+
+TEST(FrontendAttrsTest, MapsBuildxAttributes) {
+  Attrs a = {{"build-arg:A", "1"},       {"label:org.x", "y"},
+             {"platform", "linux/arm64,linux/amd64"},
+             {"target", "final"},        {"filename", "app.Dockerfile"},
+             {"no-cache", ""},           {"context:base", "oci-layout://s@sha256:00"},
+             {"build-arg:SOURCE_DATE_EPOCH", "42"}};
+  auto s = ParseFrontendAttrs(a);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->convert.build_args.at("A"), "1");
+  EXPECT_EQ(s->convert.labels.at("org.x"), "y");
+  EXPECT_EQ(s->convert.target, "final");
+  EXPECT_EQ(s->filename, "app.Dockerfile");
+  EXPECT_TRUE(s->no_cache);
+  ASSERT_EQ(s->platforms.size(), 2u);
+  EXPECT_EQ(s->platforms[0]->architecture, "arm64");
+  EXPECT_EQ(s->platforms[1]->architecture, "amd64");
+  EXPECT_EQ(s->epoch, 42);
+  EXPECT_EQ(s->convert.frontend_opts.at("context:base"), "oci-layout://s@sha256:00");
+  EXPECT_TRUE(s->warnings.empty());
+}
+
+TEST(FrontendAttrsTest, DefaultsAndUnknownKeys) {
+  auto s = ParseFrontendAttrs({{"attest:provenance", "mode=min"}, {"add-hosts", "a:1.2.3.4"}});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->filename, "Dockerfile");
+  EXPECT_EQ(s->context_local, "context");
+  EXPECT_EQ(s->dockerfile_local, "dockerfile");
+  ASSERT_EQ(s->platforms.size(), 1u);
+  EXPECT_FALSE(s->platforms[0].has_value());
+  EXPECT_FALSE(s->no_cache);
+  ASSERT_EQ(s->warnings.size(), 2u);
+  EXPECT_NE(s->warnings[0].find("add-hosts"), std::string::npos);
+  EXPECT_NE(s->warnings[1].find("attest:provenance"), std::string::npos);
+}
+
+TEST(FrontendAttrsTest, RejectsBadValues) {
+  auto epoch = ParseFrontendAttrs({{"build-arg:SOURCE_DATE_EPOCH", "soon"}});
+  ASSERT_FALSE(epoch);
+  EXPECT_NE(epoch.error().message().find("SOURCE_DATE_EPOCH \"soon\""), std::string::npos);
+  EXPECT_FALSE(ParseFrontendAttrs({{"platform", "linux/amd64/v2/x"}}));
+  auto mode = ParseFrontendAttrs({{"image-resolve-mode", "sometimes"}});
+  ASSERT_FALSE(mode);
+  EXPECT_EQ(mode.error().code(), Code::kInvalidArgument);
+}
+
+TEST(SyntaxDirectiveTest, BuiltInServesDockerfileOne) {
+  for (const char* df : {"# syntax=docker/dockerfile:1\nFROM scratch\n",
+                         "# syntax=docker/dockerfile:1.4.3\nFROM scratch\n",
+                         "# syntax=docker.io/docker/dockerfile:1@sha256:abc\nFROM scratch\n"}) {
+    auto r = CheckSyntaxDirective(df);
+    ASSERT_TRUE(r) << df;
+    ASSERT_TRUE(r->has_value()) << df;
+    EXPECT_NE((*r)->find("built-in"), std::string::npos);
+  }
+  auto none = CheckSyntaxDirective("FROM scratch\n");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST(SyntaxDirectiveTest, OtherFrontendImagesFailClearly) {
+  auto r = CheckSyntaxDirective("# syntax=example.com/my/frontend:2\nFROM scratch\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kUnimplemented);
+  EXPECT_NE(r.error().message().find("example.com/my/frontend:2"), std::string::npos);
+  EXPECT_FALSE(CheckSyntaxDirective("# syntax=docker/dockerfile:0.9\nFROM scratch\n"));
+}
+
+TEST(AttrsTest, BoolAndList) {
+  Attrs a = {{"push", "True"}, {"tar", "0"}, {"bad", "yes"}, {"name", "a:1,,b:2"}};
+  EXPECT_EQ(*BoolAttr(a, "push", false), true);
+  EXPECT_EQ(*BoolAttr(a, "tar", true), false);
+  EXPECT_EQ(*BoolAttr(a, "absent", true), true);
+  EXPECT_FALSE(BoolAttr(a, "bad", false));
+  EXPECT_EQ(ListAttr(a, "name"), (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_TRUE(ListAttr(a, "absent").empty());
+}
+
+TEST(ProgressHubTest, AWatcherThatComesFirstSeesEverything) {
+  ProgressHub hub;
+  std::vector<std::string> seen;
+  std::thread watcher([&] {
+    auto p = hub.Watch("ref1", std::chrono::seconds(5));
+    ASSERT_TRUE(p);
+    size_t next = 0;
+    while (auto batch = (*p)->Next(&next, std::chrono::milliseconds(50))) {
+      for (const auto& s : *batch) seen.push_back(s.vertexes.at(0).name);
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto p = hub.Open("ref1");
+  ASSERT_TRUE(p);
+  (*p)->Write({.vertexes = {{.digest = "d1", .name = "one"}}});
+  (*p)->Write({.vertexes = {{.digest = "d2", .name = "two"}}});
+  (*p)->Close();
+  watcher.join();
+  EXPECT_EQ(seen, (std::vector<std::string>{"one", "two"}));
+  // A late watcher still reads the finished stream.
+  auto late = hub.Watch("ref1", std::chrono::milliseconds(10));
+  ASSERT_TRUE(late);
+  size_t next = 0;
+  auto all = (*late)->Next(&next, std::chrono::milliseconds(10));
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 2u);
+  EXPECT_FALSE((*late)->Next(&next, std::chrono::milliseconds(10)));
+}
+
+TEST(ProgressHubTest, UnknownRefTimesOutAndRunningRefIsUnique) {
+  ProgressHub hub;
+  auto missing = hub.Watch("nope", std::chrono::milliseconds(20));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), Code::kNotFound);
+  ASSERT_TRUE(hub.Open("r"));
+  auto again = hub.Open("r");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Code::kAlreadyExists);
+}
+
+TEST(ProgressHubTest, ExpiredStreamsAreDropped) {
+  ProgressHub hub(std::chrono::seconds(0));
+  auto p = hub.Open("old");
+  ASSERT_TRUE(p);
+  (*p)->Close();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(hub.Open("other"));  // drops "old"
+  EXPECT_FALSE(hub.Watch("old", std::chrono::milliseconds(1)));
+}
+
+}  // namespace
+}  // namespace hoist::control

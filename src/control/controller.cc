@@ -1,0 +1,245 @@
+#include "control/controller.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "base/file_system.h"
+#include "control/cache_transfer.h"
+#include "control/exporters.h"
+#include "control/frontend_attrs.h"
+#include "control/image_resolver.h"
+#include "llb/definition.h"
+#include "oci/digest.h"
+#include "solver/ops/worker.h"
+#include "solver/scheduler.h"
+
+namespace hoist::control {
+namespace {
+
+constexpr size_t kMaxDockerfileBytes = 64u << 20;
+
+// A file of the client's local `dir`, whole. `optional`: a missing file is "".
+Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
+                                   std::string_view path, bool optional) {
+  HOIST_ASSIGN_OR_RETURN(auto d, s.LocalDir(dir));
+  auto file = d->OpenFile(path);
+  if (!file) {
+    if (optional && file.error().code() == Code::kNotFound) return std::string();
+    return Unexpected(std::move(file).error());
+  }
+  std::string data;
+  char buf[65536];
+  for (uint64_t off = 0;;) {
+    HOIST_ASSIGN_OR_RETURN(size_t n, (*file)->ReadAt(off, buf, sizeof(buf)));
+    if (n == 0) break;
+    data.append(buf, n);
+    off += n;
+    if (data.size() > kMaxDockerfileBytes) {
+      return MakeError(Code::kResourceExhausted, fmt::format("{}: larger than 64 MiB", path));
+    }
+  }
+  return data;
+}
+
+// Passes progress on and remembers the first vertex that failed.
+class FailureTracker final : public progress::ProgressWriter {
+ public:
+  explicit FailureTracker(progress::ProgressWriter* next) : next_(next) {}
+  void Write(progress::SolveStatus status) override {
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& v : status.vertexes) {
+        if (!v.error.empty() && failed_.empty()) failed_ = v.digest;
+      }
+    }
+    if (next_ != nullptr) next_->Write(std::move(status));
+  }
+  std::string failed() const {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+
+ private:
+  progress::ProgressWriter* next_;
+  mutable std::mutex mu_;
+  std::string failed_;
+};
+
+// BuildKit's excerpt of the Dockerfile lines a failed step came from.
+std::string DockerfileExcerpt(const std::string& name, const std::string& text,
+                              const llb::Definition& def, const std::string& digest) {
+  auto d = oci::Digest::Parse(digest);
+  if (!d) return "";
+  auto it = def.metadata.find(*d);
+  if (it == def.metadata.end()) return "";
+  auto lines = it->second.description.find("hoist.dockerfile.lines");
+  if (lines == it->second.description.end()) return "";
+  int start = 0, end = 0;
+  if (std::sscanf(lines->second.c_str(), "%d:%d", &start, &end) != 2 || start <= 0) return "";
+  std::vector<std::string> all;
+  for (size_t from = 0; from < text.size();) {
+    size_t nl = text.find('\n', from);
+    if (nl == std::string::npos) nl = text.size();
+    all.push_back(text.substr(from, nl - from));
+    from = nl + 1;
+  }
+  const int first = std::max(1, start - 2);
+  const int last = std::min<int>(static_cast<int>(all.size()), end + 2);
+  std::string out = fmt::format("{}:{}\n--------------------\n", name,
+                                start == end ? std::to_string(start)
+                                             : fmt::format("{}-{}", start, end));
+  for (int i = first; i <= last; ++i) {
+    const bool hit = i >= start && i <= end;
+    out += fmt::format("{:>4} | {}{}\n", i, hit ? ">>> " : "    ", all[i - 1]);
+  }
+  out += "--------------------\n";
+  return out;
+}
+
+// The Dockerfile's text and its .dockerignore (`<filename>.dockerignore` beside it, else the
+// context's), through the session.
+struct FrontendInputs {
+  std::string dockerfile;
+  std::string dockerignore;
+};
+
+Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSettings& f) {
+  FrontendInputs in;
+  auto dockerfile = ReadClientFile(s, f.dockerfile_local, f.filename, false);
+  if (!dockerfile) {
+    return MakeError(dockerfile.error().code(),
+                     fmt::format("failed to read dockerfile: open {}: {}", f.filename,
+                                 dockerfile.error().code() == Code::kNotFound
+                                     ? "no such file or directory"
+                                     : dockerfile.error().message()));
+  }
+  in.dockerfile = std::move(*dockerfile);
+  HOIST_ASSIGN_OR_RETURN(in.dockerignore, ReadClientFile(s, f.dockerfile_local,
+                                                         f.filename + ".dockerignore", true));
+  if (in.dockerignore.empty()) {
+    HOIST_ASSIGN_OR_RETURN(in.dockerignore,
+                           ReadClientFile(s, f.context_local, ".dockerignore", true));
+  }
+  return in;
+}
+
+Status ValidateRequest(const SolveRequest& r) {
+  if (!r.frontend.empty() && r.frontend != "dockerfile.v0") {
+    return MakeError(Code::kUnimplemented,
+                     fmt::format("frontend {} is not available; this engine has the built-in "
+                                 "dockerfile.v0",
+                                 r.frontend));
+  }
+  for (const TypedAttrs& e : r.exporters) HOIST_TRY(ValidateExporter(e));
+  for (const TypedAttrs& e : r.cache_exports) {
+    HOIST_TRY(ValidateCacheEntry(e, "--cache-to", "dest"));
+  }
+  for (const TypedAttrs& e : r.cache_imports) {
+    HOIST_TRY(ValidateCacheEntry(e, "--cache-from", "src"));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+void WriteWarning(progress::ProgressWriter* progress, std::string message) {
+  if (progress == nullptr) return;
+  progress->Write({.warnings = {{.short_message = std::move(message)}}});
+}
+
+Result<SolveResponse> Controller::Solve(const SolveRequest& request,
+                                        progress::ProgressWriter* progress,
+                                        const std::shared_ptr<CancelContext>& cancel,
+                                        SolveFailure* failure) {
+  HOIST_TRY(ValidateRequest(request));
+  std::shared_lock no_prune(prune_mu_);
+  HOIST_ASSIGN_OR_RETURN(FrontendSettings settings, ParseFrontendAttrs(request.frontend_attrs));
+  HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
+                         engine_.sessions->Get(request.session_id, session::kDefaultSessionTimeout,
+                                               cancel.get()));
+  HOIST_ASSIGN_OR_RETURN(FrontendInputs inputs, ReadFrontendInputs(*session, settings));
+  HOIST_ASSIGN_OR_RETURN(std::optional<std::string> syntax_note,
+                         CheckSyntaxDirective(inputs.dockerfile));
+  if (syntax_note) WriteWarning(progress, *syntax_note);
+  for (std::string& w : settings.warnings) WriteWarning(progress, std::move(w));
+  HOIST_TRY(PosixFileSystem()->MakeDirs(engine_.root + "/ops", 0700));
+  ImportCaches(engine_, request.cache_imports, progress);
+
+  FailureTracker tracker(progress);
+  EngineImageResolver resolver(engine_.sessions, {request.session_id}, &tracker,
+                               {.client = engine_.registry,
+                                .content = engine_.content,
+                                .names = engine_.image_names});
+  frontend::dockerfile::ConvertOptions co = settings.convert;
+  co.resolver = &resolver;
+  co.session_id = request.session_id;
+  co.dockerignore = inputs.dockerignore;
+
+  std::vector<PlatformResult> results;
+  for (const std::optional<oci::Platform>& p : settings.platforms) {
+    if (p) co.target_platforms = {*p};
+    HOIST_ASSIGN_OR_RETURN(auto converted, frontend::dockerfile::ConvertToLLB(inputs.dockerfile, co));
+    for (const auto& w : converted.warnings) WriteWarning(progress, w.short_message);
+    auto worker = std::make_unique<solver::ops::Worker>(solver::ops::WorkerOptions{
+        .snapshotter = engine_.snapshotter,
+        .layers = engine_.layers,
+        .content = engine_.content,
+        .executor = engine_.executor,
+        .sessions = engine_.sessions,
+        .session_ids = {request.session_id},
+        .state_dir = engine_.root + "/ops",
+        .default_platform = p.value_or(oci::HostPlatform()),
+        .registry = engine_.registry,
+        .image_names = engine_.image_names});
+    solver::Solver solver(worker.get(), worker.get(), engine_.cache);
+    auto solved = solver.Solve(converted.definition,
+                               {.no_cache = settings.no_cache, .progress = &tracker}, cancel);
+    if (!solved) {
+      if (failure != nullptr && solved.error().code() != Code::kCancelled) {
+        failure->excerpt = DockerfileExcerpt(settings.filename, inputs.dockerfile,
+                                             converted.definition, tracker.failed());
+      }
+      return Unexpected(std::move(solved).error());
+    }
+    std::string result;
+    if (solved->ref.empty()) {
+      HOIST_ASSIGN_OR_RETURN(auto empty, worker->EmptyRef());
+      result = empty.id();
+    } else {
+      result = solved->ref.id();
+    }
+    results.push_back({.platform = p, .snapshot = result, .converted = std::move(converted),
+                       .worker = std::move(worker), .vertices = std::move(solved->vertices),
+                       .cache_key = solved->cache_key});
+  }
+
+  SolveResponse response;
+  if (!request.exporters.empty()) {
+    HOIST_TRY(progress::RunStep(&tracker, "exporting", [&]() -> Status {
+      for (const TypedAttrs& e : request.exporters) {
+        HOIST_ASSIGN_OR_RETURN(ExportResult exported,
+                               Export(engine_, results, e, settings.epoch, &tracker));
+        AddExporterResponse(exported, &response.exporter_response);
+      }
+      return OkStatus();
+    }));
+  }
+  for (const TypedAttrs& e : request.cache_exports) {
+    HOIST_TRY(ExportCache(engine_, results, e, &tracker));
+  }
+  return response;
+}
+
+Result<std::vector<solver::CacheRecord>> Controller::DiskUsage() {
+  return control::DiskUsage(engine_);
+}
+
+Result<PruneResult> Controller::Prune(const PruneRequest& request) {
+  std::unique_lock no_builds(prune_mu_);
+  return PruneCache(engine_, request);
+}
+
+}  // namespace hoist::control

@@ -1,0 +1,55 @@
+// Controller: the build pipeline shared by the embedded client and hoistd. One Solve runs the
+// built-in Dockerfile frontend (reading the Dockerfile and .dockerignore through the client's
+// session), solves the graph per target platform, runs the exporter and the cache exports, and
+// answers with BuildKit's exporter response.
+//
+// Thread-safety: thread-safe; concurrent solves share the engine's cache and identical work.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "base/cancel.h"
+#include "base/error.h"
+#include "control/cache_usage.h"
+#include "control/engine_parts.h"
+#include "control/solve_request.h"
+#include "progress/event.h"
+
+namespace hoist::control {
+
+// What a failed solve can tell besides its error.
+struct SolveFailure {
+  // BuildKit's excerpt of the Dockerfile lines the failed step came from; empty if unknown.
+  std::string excerpt;
+};
+
+class Controller {
+ public:
+  explicit Controller(EngineParts engine) : engine_(std::move(engine)) {}
+
+  const EngineParts& engine() const { return engine_; }
+
+  // Runs one build. Progress (vertexes, byte counts, logs, warnings) goes to `progress` (may
+  // be null). The session `request.session_id` must be registered with the engine's session
+  // manager (it is waited for briefly). `failure` (may be null) is filled when the build fails.
+  Result<SolveResponse> Solve(const SolveRequest& request, progress::ProgressWriter* progress,
+                              const std::shared_ptr<CancelContext>& cancel,
+                              SolveFailure* failure = nullptr);
+
+  Result<std::vector<solver::CacheRecord>> DiskUsage();
+  // Waits for running builds to finish and holds new ones back while it runs: it removes
+  // what no record refers to, which a running build may be making.
+  Result<PruneResult> Prune(const PruneRequest& request);
+
+ private:
+  EngineParts engine_;
+  std::shared_mutex prune_mu_;  // shared: builds; exclusive: prune
+};
+
+// A warning with no vertex: the client shows it at the end, as `WARNING: …`.
+void WriteWarning(progress::ProgressWriter* progress, std::string message);
+
+}  // namespace hoist::control

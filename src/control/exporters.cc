@@ -1,0 +1,378 @@
+#include "control/exporters.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "archive/diff.h"
+#include "base/base64.h"
+#include "base/mount.h"
+#include "base/temp_dir.h"
+#include "base/unique_fd.h"
+#include "archive/tar_writer.h"
+#include "control/attrs.h"
+#include "exporter/image_archive.h"
+#include "exporter/snapshot_image.h"
+#include "oci/index.h"
+#include "oci/media_types.h"
+#include "registry/image_transfer.h"
+#include "session/session.h"
+#include "solver/ops/file_actions.h"
+
+namespace hoist::control {
+namespace {
+
+// Mounts a read-only view of `snapshot_name` and calls fn with its directory.
+Status WithSnapshotView(solver::ops::Worker& worker, const std::string& snapshot_name,
+                        const std::function<Status(const std::string& dir)>& fn) {
+  snapshot::Snapshotter& s = *worker.options().snapshotter;
+  const std::string key = "export-view-" + session::NewRandomId();
+  HOIST_ASSIGN_OR_RETURN(auto mounts, s.View(key, snapshot_name));
+  auto dir = TempDir::Create("export-", worker.options().state_dir);
+  Status st = dir ? Status{} : Status(Unexpected(dir.error()));
+  if (st) {
+    auto mounted = MountAll(mounts, dir->path());
+    if (!mounted) {
+      st = Unexpected(mounted.error());
+    } else {
+      st = fn(dir->path());
+      (void)mounted->Unmount();
+    }
+  }
+  (void)s.Remove(key);
+  return st;
+}
+
+// Writes the tree of `snapshot_name` as a tar to `out`.
+Status WriteTreeTar(solver::ops::Worker& worker, const std::string& snapshot_name,
+                    archive::ByteSink* out) {
+  return WithSnapshotView(worker, snapshot_name, [&](const std::string& dir) -> Status {
+    HOIST_ASSIGN_OR_RETURN(auto empty, TempDir::Create("export-empty-", worker.options().state_dir));
+    archive::TarWriter tar(out);
+    HOIST_TRY(archive::WriteTreeDiff(empty.path(), dir, &tar));
+    return tar.Close();
+  });
+}
+
+Status CopyTreeOut(solver::ops::Worker& worker, const std::string& snapshot_name,
+                   const std::string& dest) {
+  Status st = WithSnapshotView(worker, snapshot_name, [&](const std::string& dir) -> Status {
+    HOIST_TRY(PosixFileSystem()->MakeDirs(dest, 0755));
+    solver::ops::CopyAction copy;
+    copy.src = "/";
+    copy.dest = "/";
+    copy.dir_copy_contents = true;
+    copy.always_replace_existing_dest_paths = true;
+    return solver::ops::ApplyCopy(dir, dest, copy);
+  });
+  if (!st) return Unexpected(std::move(st).error().Wrap("export to " + dest));
+  return OkStatus();
+}
+
+// Where a tarball goes: a file (written beside and renamed into place) or stdout.
+Status WithTarDestination(const std::string& type, const std::string& dest,
+                          const std::function<Status(archive::ByteSink*)>& write) {
+  if (dest.empty()) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("output type={} needs dest=FILE (or dest=- for stdout)", type));
+  }
+  if (dest == "-") {
+    if (::isatty(STDOUT_FILENO)) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("dest file is required for {} exporter. refusing to write to "
+                                   "console",
+                                   type));
+    }
+    archive::FdByteSink sink(STDOUT_FILENO);
+    return write(&sink);
+  }
+  const std::string tmp = dest + ".hoist-tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return Unexpected(ErrnoError(errno, "create " + dest));
+  archive::FdByteSink sink(fd.get());
+  Status st = write(&sink);
+  if (st && ::fsync(fd.get()) != 0) st = Unexpected(ErrnoError(errno, "write " + dest));
+  fd.Reset();
+  if (st && ::rename(tmp.c_str(), dest.c_str()) != 0) {
+    st = Unexpected(ErrnoError(errno, "rename into " + dest));
+  }
+  if (!st) ::unlink(tmp.c_str());
+  return st;
+}
+
+Result<std::vector<content::LayoutName>> LayoutNames(const TypedAttrs& spec) {
+  std::vector<content::LayoutName> names;
+  for (const std::string& r : ListAttr(spec.attrs, "name")) {
+    HOIST_ASSIGN_OR_RETURN(content::LayoutName n, content::LayoutName::Parse(r));
+    names.push_back(std::move(n));
+  }
+  return names;
+}
+
+Result<archive::CompressorOptions> CompressionOf(const TypedAttrs& spec) {
+  archive::CompressorOptions c;
+  if (auto it = spec.attrs.find("compression"); it != spec.attrs.end()) {
+    if (it->second == "gzip") c.compression = archive::Compression::kGzip;
+    else if (it->second == "zstd") c.compression = archive::Compression::kZstd;
+    else if (it->second == "uncompressed") c.compression = archive::Compression::kNone;
+    else {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("unsupported compression type {}", it->second));
+    }
+  }
+  if (auto it = spec.attrs.find("compression-level"); it != spec.attrs.end()) {
+    char* end = nullptr;
+    long v = std::strtol(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0') {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("invalid compression-level \"{}\"", it->second));
+    }
+    c.level = static_cast<int>(v);
+  }
+  return c;
+}
+
+// `linux_arm64_v8`, the directory BuildKit's local exporter gives each platform.
+std::string PlatformDir(const oci::Platform& p) {
+  std::string d = p.os + "_" + p.architecture;
+  if (!p.variant.empty()) d += "_" + p.variant;
+  return d;
+}
+
+// The image for every platform, and an index over them when there are several.
+Result<ExportResult> WriteImages(const EngineParts& engine,
+                                 const std::vector<PlatformResult>& results,
+                                 const TypedAttrs& spec, std::optional<int64_t> epoch) {
+  exporter::SnapshotImageOptions io;
+  HOIST_ASSIGN_OR_RETURN(io.layer.compression, CompressionOf(spec));
+  io.epoch = epoch;
+  HOIST_ASSIGN_OR_RETURN(io.rewrite_timestamps, BoolAttr(spec.attrs, "rewrite-timestamp", false));
+  io.diff_cache_dir = engine.root + "/diffs";
+  // As BuildKit: the docker exporter writes Docker media types unless told otherwise.
+  HOIST_ASSIGN_OR_RETURN(io.oci_media_types,
+                         BoolAttr(spec.attrs, "oci-mediatypes", spec.type != "docker"));
+  HOIST_ASSIGN_OR_RETURN(io.force_compression, BoolAttr(spec.attrs, "force-compression", false));
+  // Docker has no zstd layer type: zstd implies OCI media types, as in BuildKit.
+  if (io.layer.compression.compression == archive::Compression::kZstd) io.oci_media_types = true;
+  ExportResult out;
+  std::vector<oci::Descriptor> manifests;
+  for (const PlatformResult& r : results) {
+    HOIST_ASSIGN_OR_RETURN(exporter::SnapshotImage image,
+                           exporter::WriteSnapshotImage(*engine.snapshotter, *engine.content,
+                                                        r.snapshot, r.converted.image, io));
+    manifests.push_back(image.manifest);
+    out.config = image.config;
+  }
+  if (manifests.size() == 1) {
+    out.root = manifests[0];
+    return out;
+  }
+  oci::Index index;
+  const std::string index_type(io.oci_media_types ? oci::kMediaTypeImageIndex
+                                                  : oci::kMediaTypeDockerManifestList);
+  index.media_type = index_type;
+  index.manifests = manifests;
+  const std::string json = oci::SerializeIndex(index);
+  HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, content::WriteBlob(*engine.content, json));
+  out.root = oci::Descriptor{.media_type = index_type, .digest = info.digest, .size = info.size};
+  out.config.reset();
+  return out;
+}
+
+// The references an image output names (`name=a,b`), tagged `latest` when untagged.
+Result<std::vector<oci::Reference>> ImageRefs(const TypedAttrs& spec) {
+  std::vector<oci::Reference> refs;
+  for (const std::string& raw : ListAttr(spec.attrs, "name")) {
+    auto parsed = oci::ParseNormalizedNamed(raw);
+    if (!parsed) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("output type={}: invalid image name \"{}\": {}", spec.type, raw,
+                                   parsed.error().message()));
+    }
+    refs.push_back(oci::TagNameOnly(*parsed));
+  }
+  return refs;
+}
+
+Result<bool> PushWanted(const TypedAttrs& spec) {
+  return BoolAttr(spec.attrs, "push", spec.type == "registry");
+}
+
+Status ExportLocal(const std::vector<PlatformResult>& results, const TypedAttrs& spec) {
+  const std::string dest = StringAttr(spec.attrs, "dest");
+  if (dest.empty()) return MakeError(Code::kInvalidArgument, "output type=local needs dest=DIR");
+  for (const PlatformResult& r : results) {
+    const std::string where = results.size() > 1 ? dest + "/" + PlatformDir(*r.platform) : dest;
+    HOIST_TRY(CopyTreeOut(*r.worker, r.snapshot, where));
+  }
+  return OkStatus();
+}
+
+Result<ExportResult> ExportArchive(const EngineParts& engine,
+                                   const std::vector<PlatformResult>& results,
+                                   const TypedAttrs& spec, std::optional<int64_t> epoch) {
+  const std::string dest = StringAttr(spec.attrs, "dest");
+  HOIST_ASSIGN_OR_RETURN(bool tar, BoolAttr(spec.attrs, "tar", true));
+  if (!tar && spec.type == "docker") {
+    return MakeError(Code::kInvalidArgument, "output type=docker does not support tar=false");
+  }
+  if (!tar && dest.empty()) {
+    return MakeError(Code::kInvalidArgument, "output type=oci,tar=false needs dest=DIR");
+  }
+  if (tar && dest.empty()) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("output type={} needs dest=FILE (or dest=- for stdout)",
+                                 spec.type));
+  }
+  if (results.size() > 1 && spec.type == "docker") {
+    return MakeError(Code::kInvalidArgument,
+                     "docker exporter does not support exporting manifest lists, use the oci "
+                     "exporter");
+  }
+  HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, spec, epoch));
+  HOIST_ASSIGN_OR_RETURN(images.names, LayoutNames(spec));
+  if (!tar) {
+    HOIST_TRY(exporter::ExportToLayoutDirectory(PosixFileSystem(), *engine.content, *images.root,
+                                                images.names, dest));
+    return images;
+  }
+  exporter::ArchiveOptions ao{.format = spec.type == "docker" ? exporter::ArchiveFormat::kDocker
+                                                              : exporter::ArchiveFormat::kOci,
+                              .names = images.names};
+  HOIST_TRY(WithTarDestination(spec.type, dest, [&](archive::ByteSink* sink) {
+    return exporter::WriteImageArchive(*engine.content, *images.root, ao, sink);
+  }));
+  return images;
+}
+
+// As BuildKit's image exporter: the image goes into the engine (its names remembered, so
+// `FROM name` with image-resolve-mode=local finds it) and, with push, to a registry.
+Result<ExportResult> ExportImage(const EngineParts& engine,
+                                 const std::vector<PlatformResult>& results,
+                                 const TypedAttrs& spec, std::optional<int64_t> epoch,
+                                 progress::ProgressWriter* progress) {
+  HOIST_ASSIGN_OR_RETURN(bool push, PushWanted(spec));
+  HOIST_ASSIGN_OR_RETURN(bool by_digest, BoolAttr(spec.attrs, "push-by-digest", false));
+  HOIST_ASSIGN_OR_RETURN(bool canonical, BoolAttr(spec.attrs, "name-canonical", false));
+  HOIST_ASSIGN_OR_RETURN(std::vector<oci::Reference> refs, ImageRefs(spec));
+  TypedAttrs typed = spec;
+  // BuildKit v0.11's image exporter writes Docker media types unless told otherwise.
+  typed.attrs.try_emplace("oci-mediatypes", "false");
+  HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, typed, epoch));
+  for (const oci::Reference& r : refs) {
+    HOIST_TRY(engine.image_names->Record(r, images.root->digest));
+    images.image_names.push_back(r.String());
+    if (canonical) {
+      HOIST_ASSIGN_OR_RETURN(oci::Reference c,
+                             oci::WithDigest(oci::TrimNamed(r), images.root->digest));
+      images.image_names.push_back(c.String());
+    }
+  }
+  if (push) {
+    std::string step = "pushing";
+    for (const auto& r : refs) step += " " + r.String();
+    HOIST_TRY(progress::RunStep(progress, step, [&] {
+      return PushToRegistry(engine, progress, step, *images.root, refs, by_digest);
+    }));
+  }
+  return images;
+}
+
+}  // namespace
+
+Status ValidateExporter(const TypedAttrs& spec) {
+  if (spec.type == "local" || spec.type == "tar" || spec.type == "oci" || spec.type == "docker") {
+    return OkStatus();
+  }
+  if (spec.type != "image" && spec.type != "registry") {
+    return MakeError(Code::kInvalidArgument, fmt::format("unknown output type {}", spec.type));
+  }
+  // A push without a name is refused before anything is built, as buildx does.
+  HOIST_ASSIGN_OR_RETURN(bool push, PushWanted(spec));
+  HOIST_ASSIGN_OR_RETURN(std::vector<oci::Reference> refs, ImageRefs(spec));
+  if (push && refs.empty()) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("output type={}{} needs an image name: add -t NAME or name=NAME",
+                                 spec.type, spec.type == "image" ? ",push=true" : ""));
+  }
+  return OkStatus();
+}
+
+Result<ExportResult> Export(const EngineParts& engine, const std::vector<PlatformResult>& results,
+                            const TypedAttrs& spec, std::optional<int64_t> epoch,
+                            progress::ProgressWriter* progress) {
+  HOIST_TRY(ValidateExporter(spec));
+  if (spec.type == "local") {
+    HOIST_TRY(ExportLocal(results, spec));
+    return ExportResult{};
+  }
+  if (spec.type == "tar") {
+    if (results.size() > 1) {
+      return MakeError(Code::kUnimplemented,
+                       "output type=tar takes one platform; use type=local or type=oci for "
+                       "several");
+    }
+    HOIST_TRY(WithTarDestination("tar", StringAttr(spec.attrs, "dest"), [&](archive::ByteSink* s) {
+      return WriteTreeTar(*results[0].worker, results[0].snapshot, s);
+    }));
+    return ExportResult{};
+  }
+  if (spec.type == "oci" || spec.type == "docker") {
+    return ExportArchive(engine, results, spec, epoch);
+  }
+  return ExportImage(engine, results, spec, epoch, progress);
+}
+
+Status PushToRegistry(const EngineParts& engine, progress::ProgressWriter* progress,
+                      const std::string& step, const oci::Descriptor& root,
+                      const std::vector<oci::Reference>& refs, bool by_digest) {
+  if (engine.registry == nullptr) {
+    return MakeError(Code::kFailedPrecondition, "pushing: no registry client in this engine");
+  }
+  std::mutex mu;
+  std::map<oci::Digest, progress::VertexStatus> rows;
+  registry::PushOptions po;
+  po.by_digest = by_digest;
+  po.on_blob = [&](const registry::BlobEvent& e) {
+    std::lock_guard lock(mu);
+    auto [it, fresh] = rows.try_emplace(e.desc.digest);
+    progress::VertexStatus& row = it->second;
+    if (fresh) {
+      row.id = e.desc.digest.str();
+      row.name = "pushing " + e.desc.digest.str();
+      row.total = e.desc.size;
+      row.started = progress::Clock::now();
+    }
+    row.current = e.done;
+    if (e.finished) row.completed = progress::Clock::now();
+    progress::WriteStepStatus(progress, step, row);
+  };
+  return registry::PushImage(*engine.registry, *engine.content, root, refs, po);
+}
+
+void AddExporterResponse(const ExportResult& r, std::map<std::string, std::string>* response) {
+  if (!r.root) return;
+  (*response)["containerimage.digest"] = r.root->digest.str();
+  if (r.config) (*response)["containerimage.config.digest"] = r.config->digest.str();
+  const nlohmann::json desc = {{"mediaType", r.root->media_type},
+                               {"digest", r.root->digest.str()},
+                               {"size", r.root->size}};
+  (*response)["containerimage.descriptor"] = Base64Encode(desc.dump());
+  std::string names;
+  for (const auto& n : r.names) {
+    if (!names.empty()) names += ",";
+    names += n.image_name.empty() ? n.ref_name : n.image_name;
+  }
+  for (const auto& n : r.image_names) {
+    if (!names.empty()) names += ",";
+    names += n;
+  }
+  if (!names.empty()) (*response)["image.name"] = names;
+}
+
+}  // namespace hoist::control

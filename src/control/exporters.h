@@ -1,0 +1,63 @@
+// The exporters: a build's result (one snapshot per platform, with its image config) written
+// as an image into the engine and pushed (`image`, `registry`), as an OCI or Docker tarball or
+// OCI layout (`oci`, `docker`), as files (`local`, `tar`). Types and attributes are BuildKit's.
+//
+// Thread-safety: one export at a time per result; different builds may export concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "content/oci_layout.h"
+#include "control/engine_parts.h"
+#include "control/solve_request.h"
+#include "frontend/dockerfile/convert.h"
+#include "oci/descriptor.h"
+#include "oci/platform.h"
+#include "oci/reference.h"
+#include "progress/event.h"
+#include "solver/ops/worker.h"
+#include "solver/scheduler.h"
+
+namespace hoist::control {
+
+// One platform's build: its result and what the frontend made of it.
+struct PlatformResult {
+  std::optional<oci::Platform> platform;
+  std::string snapshot;
+  frontend::dockerfile::ConvertResult converted;
+  std::unique_ptr<solver::ops::Worker> worker;
+  std::vector<solver::SolvedVertex> vertices;
+  std::string cache_key;  // the result's
+};
+
+struct ExportResult {
+  std::optional<oci::Descriptor> root;    // the image (manifest or index) exported
+  std::optional<oci::Descriptor> config;  // single-platform images only
+  std::vector<content::LayoutName> names;
+  // For image outputs: the names as references (`image.name` in the response).
+  std::vector<std::string> image_names;
+};
+
+// Checks what can be checked before building: known types, names for pushes.
+Status ValidateExporter(const TypedAttrs& exporter);
+
+// Runs one exporter over the results. `epoch` is SOURCE_DATE_EPOCH.
+Result<ExportResult> Export(const EngineParts& engine, const std::vector<PlatformResult>& results,
+                            const TypedAttrs& exporter, std::optional<int64_t> epoch,
+                            progress::ProgressWriter* progress);
+
+// Pushes `root` to every name, showing one row per blob under the step `step`.
+Status PushToRegistry(const EngineParts& engine, progress::ProgressWriter* progress,
+                      const std::string& step, const oci::Descriptor& root,
+                      const std::vector<oci::Reference>& refs, bool by_digest);
+
+// The exporter response keys BuildKit sets for an image: containerimage.digest,
+// containerimage.config.digest, containerimage.descriptor (base64 of its JSON), image.name.
+void AddExporterResponse(const ExportResult& r, std::map<std::string, std::string>* response);
+
+}  // namespace hoist::control
