@@ -19,6 +19,8 @@
 #include "base/base64.h"
 #include "client/build_options.h"
 #include "client/output_spec.h"
+#include "client/outputs.h"
+#include "client/remote_engine.h"
 #include "cmd/engine.h"
 #include "cmd/progress_display.h"
 #include "control/cache_transfer.h"
@@ -208,7 +210,7 @@ class WarningCollector final : public progress::ProgressWriter {
   std::vector<std::string> loose_;
 };
 
-Status RunBuild(const BuildArgs& args, const std::string& root, const std::string& config) {
+Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   if (args.context.empty()) return MakeError(Code::kInvalidArgument, "build needs a CONTEXT");
   control::SolveRequest request;
   HOIST_ASSIGN_OR_RETURN(request.exporters, Exporters(args));
@@ -242,15 +244,11 @@ Status RunBuild(const BuildArgs& args, const std::string& root, const std::strin
   }
   HOIST_ASSIGN_OR_RETURN(request.frontend_attrs,
                          FrontendAttrs(args, file_name, std::move(prepared.frontend_attrs)));
+  HOIST_ASSIGN_OR_RETURN(client::AttachedOutputs outputs,
+                         client::AttachOutputs(*session, &request.exporters));
   request.session_id = session->id();
   request.ref = session::NewRandomId();
   if (args.print_llb) return PrintLlb(request, session);
-
-  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = root,
-                                                    .runtime = args.runtime,
-                                                    .registry_config = config}));
-  HOIST_TRY(engine->sessions().Register(session));
-  control::Controller controller(engine->parts());
 
   auto cancel = CancelContext::Background();
   g_cancel = cancel.get();
@@ -260,28 +258,51 @@ Status RunBuild(const BuildArgs& args, const std::string& root, const std::strin
     std::fprintf(stderr, "WARNING: No output specified; the build result will only remain in "
                          "the build cache. Use -o type=oci,dest=FILE (or --output) to keep it.\n");
   }
+  const std::string addr = client::DaemonAddress(global.addr);
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<client::RemoteEngine> remote;
+  if (addr.empty()) {
+    HOIST_ASSIGN_OR_RETURN(engine, Engine::Open({.root = global.root,
+                                                 .runtime = args.runtime,
+                                                 .registry_config = global.config}));
+    HOIST_TRY(engine->sessions().Register(session));
+  } else {
+    HOIST_ASSIGN_OR_RETURN(remote, client::RemoteEngine::Connect(addr, global.tls));
+  }
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
   WarningCollector warnings(display->writer());
-  control::SolveFailure failure;
-  auto response = controller.Solve(request, &warnings, cancel, &failure);
+  std::string excerpt;
+  Result<std::map<std::string, std::string>> response = std::map<std::string, std::string>{};
+  if (engine) {
+    control::Controller controller(engine->parts());
+    control::SolveFailure failure;
+    auto solved = controller.Solve(request, &warnings, cancel, &failure);
+    if (solved) response = std::move(solved->exporter_response);
+    else response = Unexpected(std::move(solved).error());
+    excerpt = std::move(failure.excerpt);
+    engine->sessions().Unregister(session->id());
+  } else {
+    client::RemoteFailure failure;
+    response = remote->Solve(request, session, &warnings, cancel.get(), &failure);
+    excerpt = std::move(failure.excerpt);
+  }
   display->Finish();
   warnings.Print();
-  if (!response && !failure.excerpt.empty()) std::fputs(failure.excerpt.c_str(), stderr);
+  if (!response && !excerpt.empty()) std::fputs(excerpt.c_str(), stderr);
   g_cancel = nullptr;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  engine->sessions().Unregister(session->id());
   HOIST_TRY(response);
+  HOIST_TRY(client::FinishOutputs(*session, outputs, *response));
   if (!args.metadata_file.empty()) {
-    HOIST_TRY(WriteMetadataFile(args.metadata_file, response->exporter_response));
+    HOIST_TRY(WriteMetadataFile(args.metadata_file, *response));
   }
   return OkStatus();
 }
 
 }  // namespace
 
-void RegisterBuildCommand(CLI::App& app, const std::string* root, const std::string* config,
-                          Status* status) {
+void RegisterBuildCommand(CLI::App& app, const GlobalOptions* global, Status* status) {
   auto args = std::make_shared<BuildArgs>();
   CLI::App* b = app.add_subcommand("build", "Build an image from a Dockerfile");
   b->add_option("CONTEXT", args->context, "Build context directory")->required();
@@ -316,9 +337,7 @@ void RegisterBuildCommand(CLI::App& app, const std::string* root, const std::str
   b->add_option("--runtime", args->runtime, "OCI runtime: runc, crun or a path (default: probe)");
   b->add_flag("--pull", args->pull, "Always attempt to pull all referenced images");
   b->add_flag("--push", args->push, "Shorthand for --output=type=registry");
-  b->callback([args, root, config, status] {
-    *status = RunBuild(*args, *root, *config);
-  });
+  b->callback([args, global, status] { *status = RunBuild(*args, *global); });
 }
 
 }  // namespace hoist::cmd

@@ -1,16 +1,15 @@
-// `hoist build`: builds a Dockerfile on the embedded engine, with docker buildx's and
-// buildctl's flags.
+// `hoist build`: builds a Dockerfile with docker buildx's and buildctl's flags, on the embedded
+// engine or, given a daemon address, through hoistd or buildkitd.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
 #include "base/error.h"
+#include "cmd/global_options.h"
 
 namespace hoist::cmd {
 
-// `root` is the global --root value (empty: DefaultRoot()). REQUIRES: both outlive `app`.
-// `config` is the registry configuration file given with --config ("" for the default).
-void RegisterBuildCommand(CLI::App& app, const std::string* root, const std::string* config,
-                          Status* status);
+// REQUIRES: `global` and `status` outlive `app`.
+void RegisterBuildCommand(CLI::App& app, const GlobalOptions* global, Status* status);
 
 }  // namespace hoist::cmd

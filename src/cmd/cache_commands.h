@@ -4,10 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include "base/error.h"
+#include "cmd/global_options.h"
 
 namespace hoist::cmd {
 
-void RegisterCacheCommands(CLI::App& app, const std::string* root, Status* status);
+void RegisterCacheCommands(CLI::App& app, const GlobalOptions* global, Status* status);
 
 // "10GB", "512MiB", "1.5g", "123" (bytes) → bytes, as docker's units.RAMInBytes/FromHumanSize
 // read them (decimal kB/MB/GB, binary KiB/MiB/GiB; single letters are binary, as docker's).

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include "base/file_system.h"
 #include "base/log.h"
 #include "executor/runc_executor.h"
@@ -94,10 +96,37 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   e->lock_ = UniqueFd(::open((e->root_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!e->lock_) return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
   if (::flock(e->lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+    std::string holder(512, '\0');
+    const ssize_t n = ::pread(e->lock_.get(), holder.data(), holder.size(), 0);
+    holder.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    if (holder.starts_with("hoistd ")) {
+      std::string addr = holder.substr(7);
+      if (size_t sp = addr.find_first_of(" \n"); sp != std::string::npos) addr.resize(sp);
+      return MakeError(Code::kFailedPrecondition,
+                       fmt::format("the engine root {} is served by hoistd; build through it with "
+                                   "--addr {} (or HOIST_HOST={})",
+                                   e->root_, addr, addr));
+    }
+    if (!options.daemon_addrs.empty()) {
+      return MakeError(Code::kFailedPrecondition,
+                       fmt::format("the engine root {} is in use by another hoist", e->root_));
+    }
     std::fprintf(stderr, "waiting for another hoist using %s to finish\n", e->root_.c_str());
     if (::flock(e->lock_.get(), LOCK_EX) != 0) {
       return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
     }
+  }
+  // Who holds the root now: a daemon names its addresses, an embedded engine nothing.
+  std::string holder;
+  if (!options.daemon_addrs.empty()) {
+    holder = "hoistd";
+    for (const std::string& a : options.daemon_addrs) holder += " " + a;
+    holder += "\n";
+  }
+  if (::ftruncate(e->lock_.get(), 0) != 0 ||
+      ::pwrite(e->lock_.get(), holder.data(), holder.size(), 0) !=
+          static_cast<ssize_t>(holder.size())) {
+    return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
   }
   HOIST_ASSIGN_OR_RETURN(e->content_, content::LocalContentStore::Open(fs, e->root_ + "/content"));
   auto overlay = snapshot::OpenOverlaySnapshotter(e->root_ + "/snapshots");
@@ -122,6 +151,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   return e;
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  // Released: nobody serves the root any more.
+  if (lock_) (void)::ftruncate(lock_.get(), 0);
+}
 
 }  // namespace hoist::cmd

@@ -1,7 +1,8 @@
 // The embedded engine: everything `hoist build` needs under one root directory, opened and
 // owned together. Layout of the root (each part documents its own format):
 //
-//   <root>/lock        flock held while an engine owns the root
+//   <root>/lock        flock held while an engine owns the root; a daemon writes
+//                      "hoistd <addr>..." into it
 //   <root>/content/    blobs (LocalContentStore)
 //   <root>/snapshots/  the overlay (or native) snapshotter
 //   <root>/cache.db    cache records (solver/cache_db.h)
@@ -16,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "base/unique_fd.h"
@@ -41,6 +43,10 @@ struct EngineOptions {
   // configuration file (--config), "" for the default files.
   bool need_registry = true;
   std::string registry_config;
+  // hoistd: the addresses it serves. A daemon does not wait for the root: it fails at once if
+  // someone holds it, and records these addresses in the lock file, so that an embedded build
+  // on the same root can say which --addr to use instead of waiting.
+  std::vector<std::string> daemon_addrs;
 };
 
 class Engine {

@@ -9,6 +9,7 @@
 #include "cmd/build_command.h"
 #include "cmd/cache_commands.h"
 #include "cmd/debug_command.h"
+#include "cmd/global_options.h"
 #include "cmd/image_commands.h"
 #include "cmd/layout_command.h"
 #include "cmd/login_command.h"
@@ -20,17 +21,25 @@ int main(int argc, char** argv) {
   app.add_flag_callback(
       "-D,--debug", [] { hoist::SetLogLevel(hoist::LogLevel::kDebug); }, "Enable debug logging");
 
-  std::string root;
+  hoist::cmd::GlobalOptions global;
+  std::string& root = global.root;
+  std::string& config = global.config;
   app.add_option("--root", root, "Engine state directory (default: $HOIST_ROOT, /var/lib/hoist)")
       ->envname("HOIST_ROOT");
-  std::string config;
+  app.add_option("--addr", global.addr,
+                 "Build through this daemon (unix:///PATH or tcp://HOST:PORT; default: "
+                 "$HOIST_HOST, $BUILDKIT_HOST, else the embedded engine)");
+  app.add_option("--tlscacert", global.tls.ca_cert, "CA certificate for a tcp:// daemon");
+  app.add_option("--tlscert", global.tls.cert, "Client certificate for a tcp:// daemon");
+  app.add_option("--tlskey", global.tls.key, "Client key for a tcp:// daemon");
+  app.add_option("--tlsservername", global.tls.server_name, "Server name to verify");
   app.add_option("--config", config,
                  "Registry configuration file (default: $XDG_CONFIG_HOME/hoist/hoist.toml, "
                  "/etc/hoist/hoist.toml)");
 
   hoist::Status status;
-  hoist::cmd::RegisterBuildCommand(app, &root, &config, &status);
-  hoist::cmd::RegisterCacheCommands(app, &root, &status);
+  hoist::cmd::RegisterBuildCommand(app, &global, &status);
+  hoist::cmd::RegisterCacheCommands(app, &global, &status);
   hoist::cmd::RegisterLayoutCommands(app, &config, &status);
   hoist::cmd::RegisterImageCommands(app, &status);
   hoist::cmd::RegisterDebugCommands(app, &status);

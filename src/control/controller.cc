@@ -221,7 +221,7 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
     HOIST_TRY(progress::RunStep(&tracker, "exporting", [&]() -> Status {
       for (const TypedAttrs& e : request.exporters) {
         HOIST_ASSIGN_OR_RETURN(ExportResult exported,
-                               Export(engine_, results, e, settings.epoch, &tracker));
+                               Export(engine_, results, e, settings.epoch, *session, &tracker, cancel.get()));
         AddExporterResponse(exported, &response.exporter_response);
       }
       return OkStatus();

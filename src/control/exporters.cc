@@ -1,7 +1,6 @@
 #include "control/exporters.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <map>
 #include <mutex>
@@ -13,7 +12,6 @@
 #include "base/base64.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
-#include "base/unique_fd.h"
 #include "archive/tar_writer.h"
 #include "control/attrs.h"
 #include "exporter/image_archive.h"
@@ -22,7 +20,6 @@
 #include "oci/media_types.h"
 #include "registry/image_transfer.h"
 #include "session/session.h"
-#include "solver/ops/file_actions.h"
 
 namespace hoist::control {
 namespace {
@@ -59,50 +56,27 @@ Status WriteTreeTar(solver::ops::Worker& worker, const std::string& snapshot_nam
   });
 }
 
-Status CopyTreeOut(solver::ops::Worker& worker, const std::string& snapshot_name,
-                   const std::string& dest) {
-  Status st = WithSnapshotView(worker, snapshot_name, [&](const std::string& dir) -> Status {
-    HOIST_TRY(PosixFileSystem()->MakeDirs(dest, 0755));
-    solver::ops::CopyAction copy;
-    copy.src = "/";
-    copy.dest = "/";
-    copy.dir_copy_contents = true;
-    copy.always_replace_existing_dest_paths = true;
-    return solver::ops::ApplyCopy(dir, dest, copy);
-  });
-  if (!st) return Unexpected(std::move(st).error().Wrap("export to " + dest));
-  return OkStatus();
-}
+// An OutputFile as the archive writers' sink.
+class OutputFileSink final : public archive::ByteSink {
+ public:
+  explicit OutputFileSink(session::OutputFile* f) : f_(f) {}
+  Status Write(std::string_view data) override { return f_->Write(data); }
 
-// Where a tarball goes: a file (written beside and renamed into place) or stdout.
-Status WithTarDestination(const std::string& type, const std::string& dest,
-                          const std::function<Status(archive::ByteSink*)>& write) {
-  if (dest.empty()) {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("output type={} needs dest=FILE (or dest=- for stdout)", type));
+ private:
+  session::OutputFile* f_;
+};
+
+// Streams what `write` produces into the client's output file, which appears only when
+// everything was written.
+Status ToOutputFile(session::Session& session, const std::string& type,
+                    const std::function<Status(archive::ByteSink*)>& write) {
+  auto file = session.OpenOutputTar({});
+  if (!file) {
+    return Unexpected(std::move(file).error().Wrap(fmt::format("output type={}", type)));
   }
-  if (dest == "-") {
-    if (::isatty(STDOUT_FILENO)) {
-      return MakeError(Code::kInvalidArgument,
-                       fmt::format("dest file is required for {} exporter. refusing to write to "
-                                   "console",
-                                   type));
-    }
-    archive::FdByteSink sink(STDOUT_FILENO);
-    return write(&sink);
-  }
-  const std::string tmp = dest + ".hoist-tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return Unexpected(ErrnoError(errno, "create " + dest));
-  archive::FdByteSink sink(fd.get());
-  Status st = write(&sink);
-  if (st && ::fsync(fd.get()) != 0) st = Unexpected(ErrnoError(errno, "write " + dest));
-  fd.Reset();
-  if (st && ::rename(tmp.c_str(), dest.c_str()) != 0) {
-    st = Unexpected(ErrnoError(errno, "rename into " + dest));
-  }
-  if (!st) ::unlink(tmp.c_str());
-  return st;
+  OutputFileSink sink(file->get());
+  HOIST_TRY(write(&sink));
+  return (*file)->Commit();
 }
 
 Result<std::vector<content::LayoutName>> LayoutNames(const TypedAttrs& spec) {
@@ -203,31 +177,55 @@ Result<bool> PushWanted(const TypedAttrs& spec) {
   return BoolAttr(spec.attrs, "push", spec.type == "registry");
 }
 
-Status ExportLocal(const std::vector<PlatformResult>& results, const TypedAttrs& spec) {
-  const std::string dest = StringAttr(spec.attrs, "dest");
-  if (dest.empty()) return MakeError(Code::kInvalidArgument, "output type=local needs dest=DIR");
-  for (const PlatformResult& r : results) {
-    const std::string where = results.size() > 1 ? dest + "/" + PlatformDir(*r.platform) : dest;
-    HOIST_TRY(CopyTreeOut(*r.worker, r.snapshot, where));
+// BuildKit's local exporter: the tree goes to the client's directory; with several platforms,
+// each in a directory of its own (`linux_amd64/`).
+Status ExportLocal(const std::vector<PlatformResult>& results, session::Session& session,
+                   CancelContext* cancel) {
+  if (results.size() == 1) {
+    return WithSnapshotView(*results[0].worker, results[0].snapshot,
+                            [&](const std::string& dir) { return session.SendOutputDir(dir, cancel); });
   }
-  return OkStatus();
+  HOIST_ASSIGN_OR_RETURN(auto staging,
+                         TempDir::Create("export-platforms-", results[0].worker->options().state_dir));
+  std::vector<ScopedMount> mounted;
+  std::vector<std::string> views;
+  Status st;
+  for (const PlatformResult& r : results) {
+    snapshot::Snapshotter& s = *r.worker->options().snapshotter;
+    const std::string key = "export-view-" + session::NewRandomId();
+    const std::string where = staging.path() + "/" + PlatformDir(*r.platform);
+    auto mounts = s.View(key, r.snapshot);
+    if (!mounts) {
+      st = Unexpected(mounts.error());
+      break;
+    }
+    views.push_back(key);
+    if (::mkdir(where.c_str(), 0755) != 0) {
+      st = Unexpected(ErrnoError(errno, "create " + PlatformDir(*r.platform)));
+      break;
+    }
+    auto m = MountAll(*mounts, where);
+    if (!m) {
+      st = Unexpected(m.error());
+      break;
+    }
+    mounted.push_back(std::move(*m));
+  }
+  if (st) st = session.SendOutputDir(staging.path(), cancel);
+  for (auto& m : mounted) (void)m.Unmount();
+  for (size_t i = 0; i < views.size(); ++i) {
+    (void)results[0].worker->options().snapshotter->Remove(views[i]);
+  }
+  return st;
 }
 
 Result<ExportResult> ExportArchive(const EngineParts& engine,
                                    const std::vector<PlatformResult>& results,
-                                   const TypedAttrs& spec, std::optional<int64_t> epoch) {
-  const std::string dest = StringAttr(spec.attrs, "dest");
+                                   const TypedAttrs& spec, std::optional<int64_t> epoch,
+                                   session::Session& session) {
   HOIST_ASSIGN_OR_RETURN(bool tar, BoolAttr(spec.attrs, "tar", true));
   if (!tar && spec.type == "docker") {
     return MakeError(Code::kInvalidArgument, "output type=docker does not support tar=false");
-  }
-  if (!tar && dest.empty()) {
-    return MakeError(Code::kInvalidArgument, "output type=oci,tar=false needs dest=DIR");
-  }
-  if (tar && dest.empty()) {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("output type={} needs dest=FILE (or dest=- for stdout)",
-                                 spec.type));
   }
   if (results.size() > 1 && spec.type == "docker") {
     return MakeError(Code::kInvalidArgument,
@@ -237,14 +235,17 @@ Result<ExportResult> ExportArchive(const EngineParts& engine,
   HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, spec, epoch));
   HOIST_ASSIGN_OR_RETURN(images.names, LayoutNames(spec));
   if (!tar) {
-    HOIST_TRY(exporter::ExportToLayoutDirectory(PosixFileSystem(), *engine.content, *images.root,
-                                                images.names, dest));
+    // BuildKit's `export` store: the blobs go into the client's layout, which the client then
+    // names in its index.json from the response.
+    auto store = session.OutputStore();
+    if (!store) return Unexpected(std::move(store).error().Wrap("output type=oci,tar=false"));
+    HOIST_TRY(content::CopyImage(*engine.content, **store, *images.root).map([](int64_t) {}));
     return images;
   }
   exporter::ArchiveOptions ao{.format = spec.type == "docker" ? exporter::ArchiveFormat::kDocker
                                                               : exporter::ArchiveFormat::kOci,
                               .names = images.names};
-  HOIST_TRY(WithTarDestination(spec.type, dest, [&](archive::ByteSink* sink) {
+  HOIST_TRY(ToOutputFile(session, spec.type, [&](archive::ByteSink* sink) {
     return exporter::WriteImageArchive(*engine.content, *images.root, ao, sink);
   }));
   return images;
@@ -305,10 +306,11 @@ Status ValidateExporter(const TypedAttrs& spec) {
 
 Result<ExportResult> Export(const EngineParts& engine, const std::vector<PlatformResult>& results,
                             const TypedAttrs& spec, std::optional<int64_t> epoch,
-                            progress::ProgressWriter* progress) {
+                            session::Session& session, progress::ProgressWriter* progress,
+                            CancelContext* cancel) {
   HOIST_TRY(ValidateExporter(spec));
   if (spec.type == "local") {
-    HOIST_TRY(ExportLocal(results, spec));
+    HOIST_TRY(ExportLocal(results, session, cancel));
     return ExportResult{};
   }
   if (spec.type == "tar") {
@@ -317,13 +319,13 @@ Result<ExportResult> Export(const EngineParts& engine, const std::vector<Platfor
                        "output type=tar takes one platform; use type=local or type=oci for "
                        "several");
     }
-    HOIST_TRY(WithTarDestination("tar", StringAttr(spec.attrs, "dest"), [&](archive::ByteSink* s) {
+    HOIST_TRY(ToOutputFile(session, "tar", [&](archive::ByteSink* s) {
       return WriteTreeTar(*results[0].worker, results[0].snapshot, s);
     }));
     return ExportResult{};
   }
   if (spec.type == "oci" || spec.type == "docker") {
-    return ExportArchive(engine, results, spec, epoch);
+    return ExportArchive(engine, results, spec, epoch, session);
   }
   return ExportImage(engine, results, spec, epoch, progress);
 }

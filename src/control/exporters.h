@@ -20,6 +20,7 @@
 #include "oci/platform.h"
 #include "oci/reference.h"
 #include "progress/event.h"
+#include "session/session.h"
 #include "solver/ops/worker.h"
 #include "solver/scheduler.h"
 
@@ -46,10 +47,13 @@ struct ExportResult {
 // Checks what can be checked before building: known types, names for pushes.
 Status ValidateExporter(const TypedAttrs& exporter);
 
-// Runs one exporter over the results. `epoch` is SOURCE_DATE_EPOCH.
+// Runs one exporter over the results. `epoch` is SOURCE_DATE_EPOCH. Files, trees and layout
+// blobs go to the outputs the client attached to `session` (never to a path the engine
+// chooses); images go into the engine and, pushed, to registries.
 Result<ExportResult> Export(const EngineParts& engine, const std::vector<PlatformResult>& results,
                             const TypedAttrs& exporter, std::optional<int64_t> epoch,
-                            progress::ProgressWriter* progress);
+                            session::Session& session, progress::ProgressWriter* progress,
+                            CancelContext* cancel);
 
 // Pushes `root` to every name, showing one row per blob under the step `step`.
 Status PushToRegistry(const EngineParts& engine, progress::ProgressWriter* progress,

@@ -317,8 +317,9 @@ TEST_F(BuildTest, CorruptAndTruncatedBlobsAreNamed) {
 TEST_F(BuildTest, KilledMidRunTheNextBuildSucceeds) {
   Dockerfile("FROM base\nRUN echo started && sleep 100\n");
   const std::string log = s_ / "log";
-  const std::string cmd = std::string(HOIST_BIN) + " --root " + Quote(s_ / "root") +
-                          " build --progress=plain " + BaseContext() + " " + Quote(s_ / "ctx") +
+  const std::string cmd = HoistCommand("--root " + Quote(s_ / "root") +
+                                       " build --progress=plain " + BaseContext() + " " +
+                                       Quote(s_ / "ctx")) +
                           " 2>" + Quote(log) + " & echo $!";
   RunResult bg = Sh(cmd);
   const int pid = std::stoi(bg.out);
@@ -341,9 +342,9 @@ TEST_F(BuildTest, KilledMidRunTheNextBuildSucceeds) {
 TEST_F(BuildTest, InterruptStopsTheContainerPromptly) {
   Dockerfile("FROM base\nRUN echo started && sleep 100\n");
   const std::string log = s_ / "log";
-  RunResult bg = Sh(std::string(HOIST_BIN) + " --root " + Quote(s_ / "root") +
-                    " build --progress=plain " + BaseContext() + " " + Quote(s_ / "ctx") + " 2>" +
-                    Quote(log) + " & echo $!");
+  RunResult bg = Sh(HoistCommand("--root " + Quote(s_ / "root") + " build --progress=plain " +
+                                 BaseContext() + " " + Quote(s_ / "ctx")) +
+                    " 2>" + Quote(log) + " & echo $!");
   const int pid = std::stoi(bg.out);
   bool started = false;
   for (int i = 0; i < 600 && !started; ++i) {

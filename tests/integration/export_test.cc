@@ -120,9 +120,11 @@ TEST_F(ExportTest, MediaTypesAndCompressionOptions) {
 TEST_F(ExportTest, TarAndDirectoryHoldTheSameBlobs) {
   // Two exports of one build: with SOURCE_DATE_EPOCH the config's `created` is the same too.
   auto build = [&](const std::string& output) {
-    return Sh("SOURCE_DATE_EPOCH=1700000000 " + std::string(HOIST_BIN) + " --root " +
-              Quote(s_ / "root") + " build --progress=quiet --build-context base=oci-layout://" +
-              Quote(s_ / "base:1.36") + " -t app:1 -o " + output + " " + Quote(s_ / "ctx"));
+    return Sh("SOURCE_DATE_EPOCH=1700000000 " +
+              HoistCommand("--root " + Quote(s_ / "root") +
+                           " build --progress=quiet --build-context base=oci-layout://" +
+                           Quote(s_ / "base:1.36") + " -t app:1 -o " + output + " " +
+                           Quote(s_ / "ctx")));
   };
   ASSERT_EQ(build("type=oci,dest=" + Quote(s_ / "img.tar")).exit_code, 0);
   ASSERT_EQ(build("type=oci,tar=false,dest=" + Quote(s_ / "dir")).exit_code, 0);

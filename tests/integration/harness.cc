@@ -1,18 +1,26 @@
 #include "harness.h"
 
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "base/hash.h"
 #include "base/temp_dir.h"
+#include "base/unique_fd.h"
 
 namespace hoist::itest {
 
@@ -38,7 +46,133 @@ RunResult Sh(const std::string& command) {
   return r;
 }
 
-RunResult Hoist(const std::string& args) { return Sh(std::string(HOIST_BIN) + " " + args); }
+bool DaemonMode() {
+  const char* v = std::getenv("HOIST_ITEST_DAEMON");
+  return v != nullptr && std::string(v) == "1";
+}
+
+namespace {
+
+std::mutex g_daemons_mu;
+std::map<std::string, std::unique_ptr<Daemon>> g_daemons;  // by root
+
+// `--root 'R' [--config 'C'] build ...` → R (and the global flags between), when the
+// subcommand uses the engine.
+struct EngineCall {
+  std::string root;
+  std::string globals;
+};
+
+std::optional<EngineCall> ParseEngineCall(const std::string& args) {
+  if (!args.starts_with("--root '")) return std::nullopt;
+  EngineCall call;
+  size_t i = 8;
+  for (; i < args.size(); ++i) {
+    if (args.compare(i, 4, "'\\''") == 0) {
+      call.root += '\'';
+      i += 3;
+    } else if (args[i] == '\'') {
+      break;
+    } else {
+      call.root += args[i];
+    }
+  }
+  std::string rest = args.substr(std::min(args.size(), i + 1));
+  while (rest.starts_with(" ")) rest.erase(0, 1);
+  if (rest.starts_with("--config ")) {
+    size_t end = rest.find(' ', 9);
+    if (rest[9] == '\'') end = rest.find('\'', 10) + 1;
+    call.globals = rest.substr(0, end);
+    rest = end == std::string::npos ? "" : rest.substr(end);
+    while (rest.starts_with(" ")) rest.erase(0, 1);
+  }
+  for (const char* sub : {"build ", "du", "prune"}) {
+    if (rest.starts_with(sub)) return call;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string HoistCommand(const std::string& args, const std::string& daemon_env) {
+  if (DaemonMode()) {
+    if (auto call = ParseEngineCall(args)) {
+      std::lock_guard lock(g_daemons_mu);
+      auto& d = g_daemons[call->root];
+      if (!d) {
+        d = std::make_unique<Daemon>(call->root, call->root + ".hoistd.sock", call->globals,
+                                     daemon_env);
+        EXPECT_TRUE(d->Start()) << d->log();
+      }
+      return std::string(HOIST_BIN) + " --addr " + Quote(d->addr()) + " " + args;
+    }
+  }
+  return std::string(HOIST_BIN) + " " + args;
+}
+
+RunResult Hoist(const std::string& args) { return Sh(HoistCommand(args)); }
+
+Daemon::Daemon(std::string root, std::string socket, std::string extra_args, std::string env)
+    : root_(std::move(root)),
+      socket_(std::move(socket)),
+      extra_(std::move(extra_args)),
+      env_(std::move(env)) {}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) Stop();
+}
+
+std::string Daemon::log() const { return ReadFileOrEmpty(socket_ + ".log"); }
+
+bool Daemon::Start() {
+  RunResult r = Sh(env_ + " " + std::string(HOISTD_BIN) + " --root " + Quote(root_) + " --addr " +
+                   Quote("unix://" + socket_) + " " + extra_ + " >>" + Quote(socket_ + ".log") +
+                   " 2>&1 & echo $!");
+  if (r.exit_code != 0 || r.out.empty()) return false;
+  pid_ = std::stoi(r.out);
+  for (int i = 0; i < 400; ++i) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_.c_str());
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) return true;
+    if (::kill(pid_, 0) != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+namespace {
+// Waits for `pid` (not our child: started through the shell) to be gone.
+bool WaitGone(int pid, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (::kill(pid, 0) != 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return ::kill(pid, 0) != 0;
+}
+}  // namespace
+
+int Daemon::Stop(std::chrono::seconds grace) {
+  if (pid_ <= 0) return 0;
+  ::kill(pid_, SIGTERM);
+  int rc = 0;
+  if (!WaitGone(pid_, grace)) {
+    ::kill(pid_, SIGKILL);
+    WaitGone(pid_, std::chrono::seconds(5));
+    rc = 128 + SIGKILL;
+  }
+  pid_ = -1;
+  return rc;
+}
+
+void Daemon::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  WaitGone(pid_, std::chrono::seconds(5));
+  pid_ = -1;
+}
 
 Scratch::Scratch() {
   auto d = TempDir::Create("hoist-itest-");
@@ -46,7 +180,19 @@ Scratch::Scratch() {
 }
 
 Scratch::~Scratch() {
-  if (!path_.empty()) (void)RemoveAll(path_);
+  if (path_.empty()) return;
+  {
+    // Daemons serving roots in here stop before their roots go.
+    std::lock_guard lock(g_daemons_mu);
+    for (auto it = g_daemons.begin(); it != g_daemons.end();) {
+      if (it->first.starts_with(path_ + "/")) {
+        it = g_daemons.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  (void)RemoveAll(path_);
 }
 
 std::string MakeBaseImage(const std::string& out, const std::string& tag, bool tar) {

@@ -1,6 +1,7 @@
 // Helpers for end-to-end tests: run commands, make fixtures, snapshot trees.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,6 +18,34 @@ struct RunResult {
 RunResult Sh(const std::string& command);
 // Runs the hoist binary with `args` (shell words, already quoted as needed).
 RunResult Hoist(const std::string& args);
+// The shell command Hoist runs for `args`. In daemon mode (HOIST_ITEST_DAEMON=1, the suite's
+// second run) a command starting `--root R build|du|prune` goes through a hoistd serving R,
+// started on first use and stopped with the Scratch that holds R.
+// `daemon_env` (VAR=value words) is the environment such a daemon starts with.
+std::string HoistCommand(const std::string& args, const std::string& daemon_env = "");
+// Whether the suite runs its builds through hoistd.
+bool DaemonMode();
+
+// A hoistd the test starts on `root`, listening on `socket` (unix). Stopped (SIGTERM, then
+// SIGKILL) when destroyed.
+class Daemon {
+ public:
+  Daemon(std::string root, std::string socket, std::string extra_args = "",
+         std::string env = "");
+  ~Daemon();
+  // Starts it and waits until the socket accepts connections; false (with the log) if not.
+  bool Start();
+  // SIGTERM and wait (SIGKILL after `grace`); returns the exit status (128+sig if killed).
+  int Stop(std::chrono::seconds grace = std::chrono::seconds(20));
+  void Kill();  // SIGKILL, and reap
+  int pid() const { return pid_; }
+  std::string addr() const { return "unix://" + socket_; }
+  std::string log() const;
+
+ private:
+  std::string root_, socket_, extra_, env_;
+  int pid_ = -1;
+};
 // Single-quotes a string for the shell.
 std::string Quote(const std::string& s);
 

@@ -49,8 +49,10 @@ class RegistryTest : public ::testing::Test {
   // `hoist --root ROOT [GLOBAL] build --progress=plain ARGS CTX`, with `env` before it.
   RunResult Build(const std::string& args, const std::string& root_name = "root",
                   const std::string& env = "", const std::string& global = "") {
-    return Sh(env + " " + std::string(HOIST_BIN) + " --root " + Quote(s_ / root_name) + " " +
-              global + " build --progress=plain " + args + " " + Quote(s_ / "ctx"));
+    return Sh(env + " " +
+              HoistCommand("--root " + Quote(s_ / root_name) + " " + global +
+                               " build --progress=plain " + args + " " + Quote(s_ / "ctx"),
+                           env));
   }
   void Dockerfile(const std::string& text) { WriteFile(s_ / "ctx/Dockerfile", text); }
 
@@ -676,8 +678,8 @@ TEST_F(RegistryTest, LayersUnpackWhileLaterOnesAreStillDownloading) {
   reg->SetFaults(R"([{"method":"GET","path":"/blobs/)" + second +
                  R"(","action":"delay","seconds":2}])");
   Dockerfile("FROM " + reg->proxy_host() + "/two:1\nRUN cat /second\n");
-  r = Sh(std::string(HOIST_BIN) + " --root " + Quote(s_ / "root-pull") +
-         " build --progress=rawjson " + Quote(s_ / "ctx"));
+  r = Sh(HoistCommand("--root " + Quote(s_ / "root-pull") + " build --progress=rawjson " +
+                      Quote(s_ / "ctx")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   size_t extracted_first = std::string::npos, second_done = std::string::npos;
   size_t line_no = 0;

@@ -1,0 +1,284 @@
+#include "client/remote_engine.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+
+#include "api/control/control.grpc.pb.h"
+#include "session/session_server.h"
+
+namespace hoist::client {
+namespace {
+
+namespace pb = ::moby::buildkit::v1;
+
+Error FromGrpc(const grpc::Status& st, std::string_view what) {
+  return Error(static_cast<Code>(st.error_code()),
+               what.empty() ? st.error_message() : fmt::format("{}: {}", what, st.error_message()));
+}
+
+progress::Time ToTime(const google::protobuf::Timestamp& t) {
+  return progress::Time(std::chrono::duration_cast<progress::Clock::duration>(
+      std::chrono::seconds(t.seconds()) + std::chrono::nanoseconds(t.nanos())));
+}
+
+progress::SolveStatus FromProto(const pb::StatusResponse& r) {
+  progress::SolveStatus s;
+  for (const pb::Vertex& v : r.vertexes()) {
+    progress::Vertex out{.digest = v.digest(), .name = v.name()};
+    out.inputs.assign(v.inputs().begin(), v.inputs().end());
+    if (v.has_started()) out.started = ToTime(v.started());
+    if (v.has_completed()) out.completed = ToTime(v.completed());
+    out.cached = v.cached();
+    out.error = v.error();
+    s.vertexes.push_back(std::move(out));
+  }
+  for (const pb::VertexStatus& st : r.statuses()) {
+    progress::VertexStatus out{.id = st.id(), .vertex = st.vertex(), .name = st.name(),
+                               .current = st.current(), .total = st.total()};
+    if (st.has_timestamp()) out.timestamp = ToTime(st.timestamp());
+    if (st.has_started()) out.started = ToTime(st.started());
+    if (st.has_completed()) out.completed = ToTime(st.completed());
+    s.statuses.push_back(std::move(out));
+  }
+  for (const pb::VertexLog& l : r.logs()) {
+    s.logs.push_back({.vertex = l.vertex(), .stream = static_cast<int>(l.stream()),
+                      .data = l.msg(),
+                      .timestamp = l.has_timestamp() ? ToTime(l.timestamp()) : progress::Time{}});
+  }
+  for (const pb::VertexWarning& w : r.warnings()) {
+    progress::VertexWarning out{.vertex = w.vertex(), .level = static_cast<int>(w.level()),
+                                .short_message = w.short_(), .url = w.url()};
+    out.detail.assign(w.detail().begin(), w.detail().end());
+    s.warnings.push_back(std::move(out));
+  }
+  return s;
+}
+
+Result<std::string> ReadPem(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return MakeError(Code::kNotFound, fmt::format("cannot read {}", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+UsageRecord FromProto(const pb::UsageRecord& u) {
+  auto ns = [](const google::protobuf::Timestamp& t) {
+    return t.seconds() * 1000000000 + t.nanos();
+  };
+  return {.id = u.id(), .size = u.size(), .created_ns = ns(u.createdat()),
+          .last_used_ns = ns(u.lastusedat()), .description = u.description(),
+          .in_use = u.inuse()};
+}
+
+}  // namespace
+
+std::string DaemonAddress(const std::string& addr_flag) {
+  if (!addr_flag.empty()) return addr_flag;
+  for (const char* env : {"HOIST_HOST", "BUILDKIT_HOST"}) {
+    if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return v;
+  }
+  return "";
+}
+
+struct RemoteEngine::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Control::Stub> stub;
+};
+
+RemoteEngine::RemoteEngine(std::string addr, std::unique_ptr<Impl> impl)
+    : addr_(std::move(addr)), impl_(std::move(impl)) {}
+RemoteEngine::~RemoteEngine() = default;
+
+Result<std::unique_ptr<RemoteEngine>> RemoteEngine::Connect(const std::string& addr,
+                                                            const TlsFiles& tls,
+                                                            std::chrono::milliseconds timeout) {
+  std::string target;
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  if (addr.starts_with("unix://")) {
+    target = "unix:" + addr.substr(7);
+  } else if (addr.starts_with("tcp://")) {
+    target = addr.substr(6);
+    if (!tls.ca_cert.empty() || !tls.cert.empty()) {
+      grpc::SslCredentialsOptions o;
+      if (!tls.ca_cert.empty()) {
+        HOIST_ASSIGN_OR_RETURN(o.pem_root_certs, ReadPem(tls.ca_cert));
+      }
+      if (!tls.cert.empty()) {
+        HOIST_ASSIGN_OR_RETURN(o.pem_cert_chain, ReadPem(tls.cert));
+      }
+      if (!tls.key.empty()) {
+        HOIST_ASSIGN_OR_RETURN(o.pem_private_key, ReadPem(tls.key));
+      }
+      creds = grpc::SslCredentials(o);
+      if (!tls.server_name.empty()) args.SetSslTargetNameOverride(tls.server_name);
+    }
+  } else {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("invalid daemon address {}: use unix:///PATH or tcp://HOST:PORT",
+                                 addr));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->channel = grpc::CreateCustomChannel(target, creds, args);
+  if (!impl->channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
+    return MakeError(Code::kUnavailable,
+                     fmt::format("cannot reach the daemon at {}: not answering", addr));
+  }
+  impl->stub = pb::Control::NewStub(impl->channel);
+  return std::unique_ptr<RemoteEngine>(new RemoteEngine(addr, std::move(impl)));
+}
+
+Result<std::map<std::string, std::string>> RemoteEngine::Solve(
+    const control::SolveRequest& request, std::shared_ptr<session::ClientSession> session,
+    progress::ProgressWriter* progress, CancelContext* cancel, RemoteFailure* failure) {
+  // The session: Control.Session's byte stream pumped to a socket our gRPC server speaks on.
+  grpc::ClientContext session_ctx;
+  for (const auto& [k, v] : session::SessionMetadata(*session, "hoist")) {
+    session_ctx.AddMetadata(k, v);
+  }
+  auto stream = impl_->stub->Session(&session_ctx);
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return Unexpected(ErrnoError(errno, "socketpair"));
+  }
+  UniqueFd pump(fds[0]);
+  HOIST_ASSIGN_OR_RETURN(auto server, session::SessionServer::Start(session, UniqueFd(fds[1])));
+  std::thread to_daemon([&] {
+    std::string buf(64 * 1024, '\0');
+    for (;;) {
+      const ssize_t n = ::read(pump.get(), buf.data(), buf.size());
+      if (n <= 0) break;
+      pb::BytesMessage m;
+      m.set_data(buf.data(), static_cast<size_t>(n));
+      if (!stream->Write(m)) break;
+    }
+    stream->WritesDone();
+  });
+  std::thread from_daemon([&] {
+    pb::BytesMessage m;
+    while (stream->Read(&m)) {
+      const std::string& d = m.data();
+      size_t off = 0;
+      while (off < d.size()) {
+        const ssize_t n = ::write(pump.get(), d.data() + off, d.size() - off);
+        if (n <= 0) break;
+        off += static_cast<size_t>(n);
+      }
+      if (off < d.size()) break;
+    }
+    ::shutdown(pump.get(), SHUT_RDWR);
+  });
+
+  // Progress.
+  grpc::ClientContext status_ctx;
+  pb::StatusRequest sreq;
+  sreq.set_ref(request.ref);
+  auto status_stream = impl_->stub->Status(&status_ctx, sreq);
+  std::thread status_thread([&] {
+    pb::StatusResponse r;
+    while (status_stream->Read(&r)) {
+      if (progress != nullptr) progress->Write(FromProto(r));
+    }
+    (void)status_stream->Finish();
+  });
+
+  // The solve.
+  pb::SolveRequest req;
+  req.set_ref(request.ref);
+  req.set_frontend(request.frontend);
+  for (const auto& [k, v] : request.frontend_attrs) (*req.mutable_frontendattrs())[k] = v;
+  if (!request.exporters.empty()) {
+    req.set_exporter(request.exporters[0].type);
+    for (const auto& [k, v] : request.exporters[0].attrs) (*req.mutable_exporterattrs())[k] = v;
+  }
+  for (const auto& e : request.cache_exports) {
+    auto* c = req.mutable_cache()->add_exports();
+    c->set_type(e.type);
+    for (const auto& [k, v] : e.attrs) (*c->mutable_attrs())[k] = v;
+  }
+  for (const auto& e : request.cache_imports) {
+    auto* c = req.mutable_cache()->add_imports();
+    c->set_type(e.type);
+    for (const auto& [k, v] : e.attrs) (*c->mutable_attrs())[k] = v;
+  }
+  req.set_session(session->id());
+  for (const auto& e : request.entitlements) req.add_entitlements(e);
+  grpc::ClientContext solve_ctx;
+  std::atomic<bool> solved{false};
+  std::thread canceller([&] {
+    while (!solved.load()) {
+      if (cancel != nullptr && !cancel->Check()) {
+        solve_ctx.TryCancel();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  pb::SolveResponse resp;
+  grpc::Status st = impl_->stub->Solve(&solve_ctx, req, &resp);
+  solved = true;
+  canceller.join();
+  // The daemon ends the status stream when the build's progress closes; don't wait on a
+  // daemon that went away.
+  if (!st.ok()) status_ctx.TryCancel();
+  status_thread.join();
+  server->Shutdown(std::chrono::milliseconds(200));
+  session_ctx.TryCancel();
+  ::shutdown(pump.get(), SHUT_RDWR);
+  to_daemon.join();
+  from_daemon.join();
+  (void)stream->Finish();
+  if (!st.ok()) {
+    if (failure != nullptr) {
+      auto md = solve_ctx.GetServerTrailingMetadata();
+      if (auto it = md.find("hoist-dockerfile-excerpt"); it != md.end()) {
+        failure->excerpt.assign(it->second.data(), it->second.size());
+      }
+    }
+    if (st.error_code() == grpc::StatusCode::CANCELLED && cancel != nullptr && !cancel->Check()) {
+      return MakeError(Code::kCancelled, "context canceled");
+    }
+    return Unexpected(FromGrpc(st, ""));
+  }
+  return std::map<std::string, std::string>(resp.exporterresponse().begin(),
+                                            resp.exporterresponse().end());
+}
+
+Result<std::vector<UsageRecord>> RemoteEngine::DiskUsage() {
+  grpc::ClientContext ctx;
+  pb::DiskUsageRequest req;
+  pb::DiskUsageResponse resp;
+  grpc::Status st = impl_->stub->DiskUsage(&ctx, req, &resp);
+  if (!st.ok()) return Unexpected(FromGrpc(st, "disk usage"));
+  std::vector<UsageRecord> out;
+  for (const auto& r : resp.record()) out.push_back(FromProto(r));
+  return out;
+}
+
+Result<std::vector<UsageRecord>> RemoteEngine::Prune(bool all, std::optional<int64_t> keep_bytes) {
+  grpc::ClientContext ctx;
+  pb::PruneRequest req;
+  req.set_all(all);
+  if (keep_bytes) req.set_keepbytes(*keep_bytes);
+  auto reader = impl_->stub->Prune(&ctx, req);
+  std::vector<UsageRecord> out;
+  pb::UsageRecord r;
+  while (reader->Read(&r)) out.push_back(FromProto(r));
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return Unexpected(FromGrpc(st, "prune"));
+  return out;
+}
+
+}  // namespace hoist::client

@@ -1,0 +1,322 @@
+#include "control/control_service.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include <fmt/format.h>
+#include <google/protobuf/timestamp.pb.h>
+#include <grpcpp/grpcpp.h>
+
+#include "api/control/control.grpc.pb.h"
+#include "api/health/health.grpc.pb.h"
+#include "base/log.h"
+#include "oci/platform.h"
+#include "session/remote_session.h"
+
+namespace hoist::control {
+namespace {
+
+namespace pb = ::moby::buildkit::v1;
+
+grpc::Status ToGrpc(const Error& e) {
+  return grpc::Status(static_cast<grpc::StatusCode>(e.code()), e.message());
+}
+
+void SetTime(progress::Time t, google::protobuf::Timestamp* out) {
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  out->set_seconds(ns / 1000000000);
+  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
+}
+
+void SetTimeNs(int64_t ns, google::protobuf::Timestamp* out) {
+  out->set_seconds(ns / 1000000000);
+  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
+}
+
+void ToProto(const progress::SolveStatus& s, pb::StatusResponse* out) {
+  for (const progress::Vertex& v : s.vertexes) {
+    pb::Vertex* p = out->add_vertexes();
+    p->set_digest(v.digest);
+    for (const std::string& i : v.inputs) p->add_inputs(i);
+    p->set_name(v.name);
+    p->set_cached(v.cached);
+    if (v.started) SetTime(*v.started, p->mutable_started());
+    if (v.completed) SetTime(*v.completed, p->mutable_completed());
+    p->set_error(v.error);
+  }
+  for (const progress::VertexStatus& st : s.statuses) {
+    pb::VertexStatus* p = out->add_statuses();
+    p->set_id(st.id);
+    p->set_vertex(st.vertex);
+    p->set_name(st.name);
+    p->set_current(st.current);
+    p->set_total(st.total);
+    SetTime(st.timestamp == progress::Time{} ? progress::Clock::now() : st.timestamp,
+            p->mutable_timestamp());
+    if (st.started) SetTime(*st.started, p->mutable_started());
+    if (st.completed) SetTime(*st.completed, p->mutable_completed());
+  }
+  for (const progress::VertexLog& l : s.logs) {
+    pb::VertexLog* p = out->add_logs();
+    p->set_vertex(l.vertex);
+    SetTime(l.timestamp == progress::Time{} ? progress::Clock::now() : l.timestamp,
+            p->mutable_timestamp());
+    p->set_stream(l.stream);
+    p->set_msg(l.data);
+  }
+  for (const progress::VertexWarning& w : s.warnings) {
+    pb::VertexWarning* p = out->add_warnings();
+    p->set_vertex(w.vertex);
+    p->set_level(w.level);
+    p->set_short_(w.short_message);
+    for (const std::string& d : w.detail) p->add_detail(d);
+    p->set_url(w.url);
+  }
+}
+
+std::vector<TypedAttrs> Entries(const google::protobuf::RepeatedPtrField<pb::CacheOptionsEntry>& in) {
+  std::vector<TypedAttrs> out;
+  for (const pb::CacheOptionsEntry& e : in) {
+    out.push_back({.type = e.type(), .attrs = Attrs(e.attrs().begin(), e.attrs().end())});
+  }
+  return out;
+}
+
+// Cancels `cancel` when the client gives up on the call (or the daemon shuts down).
+class CallWatcher {
+ public:
+  CallWatcher(grpc::ServerContext* ctx, std::shared_ptr<CancelContext> cancel,
+              std::shared_ptr<CancelContext> shutdown)
+      : thread_([this, ctx, cancel, shutdown] {
+          while (!done_.load()) {
+            if (ctx->IsCancelled()) {
+              cancel->Cancel("context canceled");
+              return;
+            }
+            if (shutdown && !shutdown->Check()) {
+              cancel->Cancel("the daemon is shutting down");
+              return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }) {}
+  ~CallWatcher() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+class ControlServiceImpl final : public pb::Control::Service {
+ public:
+  explicit ControlServiceImpl(ServiceOptions o) : o_(std::move(o)) {}
+
+  grpc::Status Solve(grpc::ServerContext* ctx, const pb::SolveRequest* req,
+                     pb::SolveResponse* resp) override {
+    SolveRequest r;
+    r.ref = req->ref();
+    r.frontend = req->frontend();
+    r.frontend_attrs = Attrs(req->frontendattrs().begin(), req->frontendattrs().end());
+    if (!req->exporter().empty()) {
+      r.exporters.push_back(
+          {.type = req->exporter(),
+           .attrs = Attrs(req->exporterattrs().begin(), req->exporterattrs().end())});
+    }
+    r.cache_exports = Entries(req->cache().exports());
+    r.cache_imports = Entries(req->cache().imports());
+    r.session_id = req->session();
+    r.entitlements.assign(req->entitlements().begin(), req->entitlements().end());
+    if (req->has_definition() && req->definition().def_size() > 0) {
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          "solving an LLB definition sent by the client is not supported; use "
+                          "the dockerfile.v0 frontend");
+    }
+    if (r.ref.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no build ref");
+    auto progress = o_.progress->Open(r.ref);
+    if (!progress) return ToGrpc(progress.error());
+    for (const auto& [name, _] : req->frontendinputs()) {
+      WriteWarning(progress->get(),
+                   fmt::format("frontend input {} is not supported; ignored", name));
+    }
+    auto cancel = CancelContext::Background();
+    SolveFailure failure;
+    Result<SolveResponse> result = [&] {
+      CallWatcher watch(ctx, cancel, o_.shutdown);
+      return o_.controller->Solve(r, progress->get(), cancel, &failure);
+    }();
+    (*progress)->Close();
+    if (!result) {
+      if (!failure.excerpt.empty()) ctx->AddTrailingMetadata("hoist-dockerfile-excerpt", failure.excerpt);
+      return ToGrpc(result.error());
+    }
+    for (const auto& [k, v] : result->exporter_response) (*resp->mutable_exporterresponse())[k] = v;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
+                      grpc::ServerWriter<pb::StatusResponse>* writer) override {
+    auto cancel = CancelContext::Background();
+    CallWatcher watch(ctx, cancel, o_.shutdown);
+    auto progress = o_.progress->Watch(req->ref(), std::chrono::minutes(5), cancel.get());
+    if (!progress) return ToGrpc(progress.error());
+    size_t next = 0;
+    while (auto batch = (*progress)->Next(&next, std::chrono::milliseconds(100))) {
+      if (!cancel->Check()) return grpc::Status(grpc::StatusCode::CANCELLED, "context canceled");
+      if (batch->empty()) continue;
+      pb::StatusResponse out;
+      for (const progress::SolveStatus& s : *batch) ToProto(s, &out);
+      if (!writer->Write(out)) return grpc::Status(grpc::StatusCode::CANCELLED, "context canceled");
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Session(grpc::ServerContext* ctx,
+                       grpc::ServerReaderWriter<pb::BytesMessage, pb::BytesMessage>* stream) override {
+    std::vector<std::pair<std::string, std::string>> md;
+    for (const auto& [k, v] : ctx->client_metadata()) {
+      md.emplace_back(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+    }
+    auto info = session::ParseSessionMetadata(md);
+    if (!info) return ToGrpc(info.error());
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "socketpair failed");
+    }
+    UniqueFd pump(fds[0]);
+    const std::string id = info->id;
+    auto remote = session::RemoteSession::Connect(std::move(*info), UniqueFd(fds[1]));
+    if (!remote) return ToGrpc(remote.error());
+    if (auto st = o_.controller->engine().sessions->Register(*remote); !st) return ToGrpc(st.error());
+    HOIST_LOG(kDebug, "session {} attached", id);
+    // Engine → client: what the RemoteSession's HTTP/2 client writes goes out on the stream.
+    std::thread out([&] {
+      std::string buf(64 * 1024, '\0');
+      for (;;) {
+        const ssize_t n = ::read(pump.get(), buf.data(), buf.size());
+        if (n <= 0) break;
+        pb::BytesMessage m;
+        m.set_data(buf.data(), static_cast<size_t>(n));
+        if (!stream->Write(m)) break;
+      }
+      ::shutdown(pump.get(), SHUT_RDWR);
+    });
+    // Client → engine.
+    pb::BytesMessage in;
+    while (stream->Read(&in)) {
+      const std::string& d = in.data();
+      size_t off = 0;
+      while (off < d.size()) {
+        const ssize_t n = ::write(pump.get(), d.data() + off, d.size() - off);
+        if (n <= 0) break;
+        off += static_cast<size_t>(n);
+      }
+      if (off < d.size()) break;
+    }
+    o_.controller->engine().sessions->Unregister(id);
+    ::shutdown(pump.get(), SHUT_RDWR);
+    out.join();
+    HOIST_LOG(kDebug, "session {} detached", id);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListWorkers(grpc::ServerContext*, const pb::ListWorkersRequest*,
+                           pb::ListWorkersResponse* resp) override {
+    auto* w = resp->add_record();
+    w->set_id(o_.worker_id);
+    auto& labels = *w->mutable_labels();
+    labels["org.mobyproject.buildkit.worker.executor"] = "oci";
+    labels["org.mobyproject.buildkit.worker.hostname"] = o_.hostname;
+    labels["org.mobyproject.buildkit.worker.snapshotter"] = o_.snapshotter;
+    labels["org.mobyproject.buildkit.worker.oci.process-mode"] = "sandbox";
+    const oci::Platform host = oci::Normalize(oci::HostPlatform());
+    auto* p = w->add_platforms();
+    p->set_os(host.os);
+    p->set_architecture(host.architecture);
+    p->set_variant(host.variant);
+    SetVersion(w->mutable_buildkitversion());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Info(grpc::ServerContext*, const pb::InfoRequest*, pb::InfoResponse* resp) override {
+    SetVersion(resp->mutable_buildkitversion());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DiskUsage(grpc::ServerContext*, const pb::DiskUsageRequest*,
+                         pb::DiskUsageResponse* resp) override {
+    auto records = o_.controller->DiskUsage();
+    if (!records) return ToGrpc(records.error());
+    for (const solver::CacheRecord& r : *records) ToUsage(r, resp->add_record());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Prune(grpc::ServerContext*, const pb::PruneRequest* req,
+                     grpc::ServerWriter<pb::UsageRecord>* writer) override {
+    PruneRequest p{.all = req->all()};
+    if (req->keepbytes() > 0) p.keep_storage = req->keepbytes();
+    auto result = o_.controller->Prune(p);
+    if (!result) return ToGrpc(result.error());
+    for (const solver::CacheRecord& r : result->removed) {
+      pb::UsageRecord u;
+      ToUsage(r, &u);
+      if (!writer->Write(u)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  void SetVersion(::moby::buildkit::v1::types::BuildkitVersion* v) {
+    v->set_package("hoist");
+    v->set_version(o_.version);
+  }
+
+  static void ToUsage(const solver::CacheRecord& r, pb::UsageRecord* u) {
+    u->set_id(r.cache_key);
+    u->set_size(r.size);
+    SetTimeNs(r.created_ns, u->mutable_createdat());
+    if (r.last_used_ns > 0) SetTimeNs(r.last_used_ns, u->mutable_lastusedat());
+    u->set_description(r.description);
+    u->set_recordtype("regular");
+  }
+
+  ServiceOptions o_;
+};
+
+class HealthServiceImpl final : public ::grpc::health::v1::Health::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext*, const ::grpc::health::v1::HealthCheckRequest* req,
+                     ::grpc::health::v1::HealthCheckResponse* resp) override {
+    if (!Known(req->service())) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service");
+    resp->set_status(::grpc::health::v1::HealthCheckResponse::SERVING);
+    return grpc::Status::OK;
+  }
+  grpc::Status Watch(grpc::ServerContext* ctx, const ::grpc::health::v1::HealthCheckRequest* req,
+                     grpc::ServerWriter<::grpc::health::v1::HealthCheckResponse>* w) override {
+    ::grpc::health::v1::HealthCheckResponse resp;
+    resp.set_status(Known(req->service()) ? ::grpc::health::v1::HealthCheckResponse::SERVING
+                                          : ::grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
+    if (!w->Write(resp)) return grpc::Status::OK;
+    while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return grpc::Status::OK;
+  }
+
+ private:
+  static bool Known(const std::string& s) { return s.empty() || s == "moby.buildkit.v1.Control"; }
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> NewControlService(ServiceOptions options) {
+  return std::make_unique<ControlServiceImpl>(std::move(options));
+}
+
+std::unique_ptr<grpc::Service> NewHealthService() { return std::make_unique<HealthServiceImpl>(); }
+
+}  // namespace hoist::control

@@ -1,0 +1,45 @@
+// hoistd's gRPC services: BuildKit's Control API (moby.buildkit.v1.Control) as a thin
+// translation onto Controller, and grpc.health.v1 for probes.
+//
+//   Solve        the request's fields become a control::SolveRequest; the build's progress is
+//                published under its ref; the exporter response goes back. A client that
+//                cancels the call cancels its build.
+//   Status       streams the progress of the build `ref` (waiting for it to start), in
+//                BuildKit's vertex/status/log/warning shapes.
+//   Session      the client's session: the call's byte stream is pumped to a socket on which
+//                a RemoteSession calls the client's services; the session is registered with
+//                the engine for as long as the call lasts.
+//   ListWorkers, Info, DiskUsage, Prune
+//   anything else: UNIMPLEMENTED.
+//
+// The header keeps gRPC out of its includers: services come back as grpc::Service pointers.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "control/controller.h"
+#include "control/progress_hub.h"
+
+namespace grpc {
+class Service;
+}
+
+namespace hoist::control {
+
+struct ServiceOptions {
+  Controller* controller = nullptr;  // REQUIRED
+  ProgressHub* progress = nullptr;   // REQUIRED
+  // Reported by ListWorkers.
+  std::string worker_id;
+  std::string hostname;
+  std::string snapshotter = "overlayfs";
+  std::string version = "v0.1.0";
+  // Every running build and session is cancelled when this is.
+  std::shared_ptr<CancelContext> shutdown;
+};
+
+std::unique_ptr<grpc::Service> NewControlService(ServiceOptions options);
+std::unique_ptr<grpc::Service> NewHealthService();
+
+}  // namespace hoist::control

@@ -1,0 +1,281 @@
+// hoistd end to end: its sockets, several clients at once, clients and the daemon killed
+// mid-build, shutdown, socket activation and TLS. The rest of the suite also runs through a
+// hoistd (HOIST_ITEST_DAEMON=1); these are the cases only a daemon has.
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+
+namespace hoist::itest {
+namespace {
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "builds need root (overlayfs, runc)";
+    base_digest_ = MakeBaseImage(s_ / "base", "busybox:1.36");
+    ASSERT_EQ(base_digest_.size(), 71u) << base_digest_;
+  }
+
+  std::string Ctx(const std::string& name, const std::string& dockerfile) {
+    std::filesystem::create_directories(s_ / name);
+    WriteFile(s_ / (name + "/Dockerfile"), dockerfile);
+    return s_ / name;
+  }
+  // `hoist --addr ADDR build` of `ctx` with the base layout as context `base`.
+  std::string BuildCommand(const std::string& addr, const std::string& ctx,
+                           const std::string& args) {
+    return std::string(HOIST_BIN) + " --addr " + Quote(addr) +
+           " build --progress=plain --build-context base=oci-layout://" +
+           Quote(s_ / "base:1.36") + " " + args + " " + Quote(ctx);
+  }
+  // Waits until `file` holds `text`.
+  static bool WaitFor(const std::string& file, const std::string& text,
+                      std::chrono::seconds limit = std::chrono::seconds(60)) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      if (ReadFileOrEmpty(file).find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  Scratch s_;
+  std::string base_digest_;
+};
+
+TEST_F(DaemonTest, SocketIsMode0660WithItsGroup) {
+  Daemon d(s_ / "root", s_ / "d.sock", "--group daemon");
+  ASSERT_TRUE(d.Start()) << d.log();
+  struct stat st {};
+  ASSERT_EQ(::stat((s_ / "d.sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  EXPECT_EQ(st.st_uid, 0u);
+  struct group* g = ::getgrnam("daemon");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(st.st_gid, g->gr_gid);
+  // A second daemon on the same socket or root refuses to start.
+  Daemon twin(s_ / "root2", s_ / "d.sock");
+  EXPECT_FALSE(twin.Start());
+  EXPECT_NE(twin.log().find("another daemon is listening"), std::string::npos) << twin.log();
+  Daemon same_root(s_ / "root", s_ / "other.sock");
+  EXPECT_FALSE(same_root.Start());
+  EXPECT_NE(same_root.log().find("in use"), std::string::npos) << same_root.log();
+}
+
+TEST_F(DaemonTest, EmbeddedBuildOnItsRootSaysWhichAddrToUse) {
+  Daemon d(s_ / "root", s_ / "d.sock");
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string ctx = Ctx("ctx", "FROM base\n");
+  RunResult r = Sh(std::string(HOIST_BIN) + " --root " + Quote(s_ / "root") +
+                   " build --progress=plain --build-context base=oci-layout://" +
+                   Quote(s_ / "base:1.36") + " " + Quote(ctx));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--addr " + d.addr()), std::string::npos) << r.err;
+  // The same build through the daemon, picked up from HOIST_HOST.
+  r = Sh("HOIST_HOST=" + Quote(d.addr()) + " " + std::string(HOIST_BIN) +
+         " build --progress=plain --build-context base=oci-layout://" + Quote(s_ / "base:1.36") +
+         " -o type=local,dest=" + Quote(s_ / "out") + " " + Quote(ctx));
+  ASSERT_EQ(r.exit_code, 0) << r.err << d.log();
+  EXPECT_TRUE(std::filesystem::exists(s_ / "out/bin/busybox"));
+  // After SIGTERM the root is free again for the embedded engine.
+  EXPECT_EQ(d.Stop(), 0) << d.log();
+  EXPECT_FALSE(std::filesystem::exists(s_ / "d.sock"));
+  r = Sh(std::string(HOIST_BIN) + " --root " + Quote(s_ / "root") + " du");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(DaemonTest, FourClientsBuildDifferentDockerfilesOnOneBaseAtOnce) {
+  Daemon d(s_ / "root", s_ / "d.sock");
+  ASSERT_TRUE(d.Start()) << d.log();
+  std::vector<std::thread> clients;
+  std::vector<RunResult> results(4);
+  for (int i = 0; i < 4; ++i) {
+    const std::string n = std::to_string(i);
+    const std::string ctx = Ctx("ctx" + n, "FROM base\nRUN echo client" + n + " > /who && sleep 1\n"
+                                           "COPY f /f\n");
+    WriteFile(ctx + "/f", "file " + n + "\n");
+    clients.emplace_back([&, i, ctx, n] {
+      results[i] = Sh(BuildCommand(d.addr(), ctx, "-o type=local,dest=" + Quote(s_ / ("out" + n))));
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < 4; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_EQ(results[i].exit_code, 0) << results[i].err << d.log();
+    EXPECT_EQ(ReadFileOrEmpty(s_ / ("out" + n + "/who")), "client" + n + "\n");
+    EXPECT_EQ(ReadFileOrEmpty(s_ / ("out" + n + "/f")), "file " + n + "\n");
+  }
+  // They shared the base: one cache record for it, whoever pulled it in first.
+  RunResult du = Sh(std::string(HOIST_BIN) + " --addr " + Quote(d.addr()) + " du");
+  ASSERT_EQ(du.exit_code, 0) << du.err;
+  EXPECT_NE(du.out.find("echo client3"), std::string::npos) << du.out;
+}
+
+TEST_F(DaemonTest, ClientKilledMidBuildWhileOthersAreServed) {
+  Daemon d(s_ / "root", s_ / "d.sock");
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string slow = Ctx("slow", "FROM base\nRUN echo started && sleep 100\n");
+  const std::string log = s_ / "slow.log";
+  RunResult bg = Sh(BuildCommand(d.addr(), slow, "-o type=local,dest=" + Quote(s_ / "slow-out")) +
+                    " 2>" + Quote(log) + " & echo $!");
+  const int pid = std::stoi(bg.out);
+  ASSERT_TRUE(WaitFor(log, "started")) << ReadFileOrEmpty(log) << d.log();
+  // Another client builds meanwhile.
+  const std::string quick = Ctx("quick", "FROM base\nRUN echo quick > /q\n");
+  RunResult other = Sh(BuildCommand(d.addr(), quick, "-o type=local,dest=" + Quote(s_ / "q-out")));
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  ::kill(pid, SIGKILL);
+  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // The daemon cancels the orphaned build and keeps serving; nothing of it was written.
+  const std::string after = Ctx("after", "FROM base\nRUN echo after > /a\n");
+  RunResult r = Sh(BuildCommand(d.addr(), after, "-o type=local,dest=" + Quote(s_ / "a-out")));
+  ASSERT_EQ(r.exit_code, 0) << r.err << d.log();
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "a-out/a"), "after\n");
+  EXPECT_FALSE(std::filesystem::exists(s_ / "slow-out/bin"));
+  // The container of the killed client's step is gone within a few seconds.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = Sh("pgrep -f 'sleep 100'").exit_code != 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone);
+}
+
+TEST_F(DaemonTest, SigkilledDaemonRestartsAndTheNextBuildIsCorrect) {
+  auto d = std::make_unique<Daemon>(s_ / "root", s_ / "d.sock");
+  ASSERT_TRUE(d->Start()) << d->log();
+  const std::string ctx = Ctx("ctx", "FROM base\nRUN echo started && sleep 100\n");
+  const std::string log = s_ / "c.log";
+  Sh(BuildCommand(d->addr(), ctx, "-o type=oci,dest=" + Quote(s_ / "img.tar")) + " 2>" +
+     Quote(log) + " & echo $!");
+  ASSERT_TRUE(WaitFor(log, "started")) << ReadFileOrEmpty(log) << d->log();
+  d->Kill();
+  // The client fails (the daemon went away), leaving no output behind.
+  ASSERT_TRUE(WaitFor(log, "ERROR")) << ReadFileOrEmpty(log);
+  EXPECT_FALSE(std::filesystem::exists(s_ / "img.tar"));
+  d = std::make_unique<Daemon>(s_ / "root", s_ / "d.sock");
+  ASSERT_TRUE(d->Start()) << d->log();
+  WriteFile(ctx + "/Dockerfile", "FROM base\nRUN echo restarted > /r\n");
+  RunResult r = Sh(BuildCommand(d->addr(), ctx, "-o type=local,dest=" + Quote(s_ / "out")));
+  ASSERT_EQ(r.exit_code, 0) << r.err << d->log();
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/r"), "restarted\n");
+}
+
+TEST_F(DaemonTest, SigtermCancelsRunningBuildsAndReleasesTheRoot) {
+  Daemon d(s_ / "root", s_ / "d.sock");
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string ctx = Ctx("ctx", "FROM base\nRUN echo started && sleep 100\n");
+  const std::string log = s_ / "c.log";
+  Sh(BuildCommand(d.addr(), ctx, "") + " 2>" + Quote(log) + " & echo $!");
+  ASSERT_TRUE(WaitFor(log, "started")) << ReadFileOrEmpty(log);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(d.Stop(), 0) << d.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15));
+  ASSERT_TRUE(WaitFor(log, "ERROR")) << ReadFileOrEmpty(log);
+  EXPECT_NE(d.log().find("shutting down"), std::string::npos) << d.log();
+  RunResult du = Sh(std::string(HOIST_BIN) + " --root " + Quote(s_ / "root") + " du");
+  EXPECT_EQ(du.exit_code, 0) << du.err;
+}
+
+TEST_F(DaemonTest, ASessionCannotReachAnotherSessionsStore) {
+  Daemon d(s_ / "root", s_ / "d.sock");
+  ASSERT_TRUE(d.Start()) << d.log();
+  // Client A attaches the base as store `shared` and holds its session open.
+  const std::string slow = Ctx("slow", "FROM base\nRUN echo started && sleep 30\n");
+  const std::string log = s_ / "a.log";
+  RunResult bg = Sh(std::string(HOIST_BIN) + " --addr " + Quote(d.addr()) +
+                    " build --progress=plain --oci-layout shared=" + Quote(s_ / "base") +
+                    " --opt context:base=oci-layout://shared@" + base_digest_ + " " +
+                    Quote(slow) + " 2>" + Quote(log) + " & echo $!");
+  const int pid = std::stoi(bg.out);
+  ASSERT_TRUE(WaitFor(log, "started")) << ReadFileOrEmpty(log);
+  // Client B names the same store without attaching it: its own session has no such store.
+  const std::string ctx = Ctx("ctx", "FROM base\n");
+  RunResult r = Sh(std::string(HOIST_BIN) + " --addr " + Quote(d.addr()) +
+                   " build --progress=plain --opt context:base=oci-layout://shared@" +
+                   base_digest_ + " " + Quote(ctx));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("shared"), std::string::npos) << r.err;
+  ::kill(pid, SIGKILL);
+}
+
+TEST_F(DaemonTest, SocketActivation) {
+  if (!HaveTool("systemd-socket-activate")) GTEST_SKIP() << "systemd-socket-activate not installed";
+  const std::string sock = s_ / "act.sock";
+  RunResult bg = Sh("systemd-socket-activate -l " + Quote(sock) + " " +
+                    std::string(HOISTD_BIN) + " --root " + Quote(s_ / "root") +
+                    " --addr fd:// >" + Quote(s_ / "act.log") + " 2>&1 & echo $!");
+  const int pid = std::stoi(bg.out);
+  for (int i = 0; i < 100 && !std::filesystem::exists(sock); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::string ctx = Ctx("ctx", "FROM base\nRUN echo activated > /x\n");
+  RunResult r = Sh(BuildCommand("unix://" + sock, ctx, "-o type=local,dest=" + Quote(s_ / "out")));
+  EXPECT_EQ(r.exit_code, 0) << r.err << ReadFileOrEmpty(s_ / "act.log");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/x"), "activated\n");
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+TEST_F(DaemonTest, TcpNeedsTlsWithClientCertificates) {
+  RunResult plain = Sh(std::string(HOISTD_BIN) + " --root " + Quote(s_ / "root") +
+                       " --addr tcp://127.0.0.1:0");
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_NE(plain.err.find("--tlscacert"), std::string::npos) << plain.err;
+  // A CA, a server certificate for 127.0.0.1 and a client certificate.
+  const std::string pki = s_ / "pki";
+  std::filesystem::create_directories(pki);
+  RunResult gen = Sh(
+      "cd " + Quote(pki) + " && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=ca && "
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+      "printf 'subjectAltName=IP:127.0.0.1\\n' > san && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
+      "-days 1 -extfile san && "
+      "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client && "
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 1");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const int port = 20000 + (::getpid() % 20000);
+  const std::string addr = "tcp://127.0.0.1:" + std::to_string(port);
+  RunResult bg = Sh(std::string(HOISTD_BIN) + " --root " + Quote(s_ / "root") + " --addr " +
+                    addr + " --tlscacert " + Quote(pki + "/ca.pem") + " --tlscert " +
+                    Quote(pki + "/server.pem") + " --tlskey " + Quote(pki + "/server.key") + " >" +
+                    Quote(s_ / "tcp.log") + " 2>&1 & echo $!");
+  const int pid = std::stoi(bg.out);
+  ASSERT_TRUE(WaitFor(s_ / "tcp.log", "hoistd serving", std::chrono::seconds(20)))
+      << ReadFileOrEmpty(s_ / "tcp.log");
+  const std::string ctx = Ctx("ctx", "FROM base\nRUN echo tls > /t\n");
+  const std::string tls = " --tlscacert " + Quote(pki + "/ca.pem") + " --tlscert " +
+                          Quote(pki + "/client.pem") + " --tlskey " + Quote(pki + "/client.key");
+  RunResult r = Sh(std::string(HOIST_BIN) + " --addr " + addr + tls +
+                   " build --progress=plain --build-context base=oci-layout://" +
+                   Quote(s_ / "base:1.36") + " -o type=local,dest=" + Quote(s_ / "out") + " " +
+                   Quote(ctx));
+  EXPECT_EQ(r.exit_code, 0) << r.err << ReadFileOrEmpty(s_ / "tcp.log");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/t"), "tls\n");
+  // Without a client certificate the daemon does not serve.
+  RunResult anon = Sh(std::string(HOIST_BIN) + " --addr " + addr + " --tlscacert " +
+                      Quote(pki + "/ca.pem") + " du");
+  EXPECT_NE(anon.exit_code, 0);
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace
+}  // namespace hoist::itest
