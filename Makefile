@@ -2,6 +2,7 @@
 #   make test   build everything and run all tests (plus the ASan+UBSan build of the unit tests)
 #   make demo   build and run the demo on the embedded engine
 #   make bench  build and run the benchmarks against peer tools
+#   make compat check hoistd and hoist against BuildKit v0.11.6 and buildx v0.10.5 (BUILDKIT_PEERS=DIR)
 #   make build  configure and build (RelWithDebInfo) into build/
 #   make fuzz   build the libFuzzer targets with clang and run the layer-apply fuzzer for
 #               FUZZ_SECONDS (default 60), seeded with the layer-safety corpus tars
@@ -19,7 +20,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 CORPORA    ?= ../shared/corpora
 
-.PHONY: all deps build test unit-test integration-test asan-test demo bench fuzz clean
+.PHONY: all deps build test unit-test integration-test asan-test demo bench fuzz compat clean
 
 all: build
 
@@ -55,6 +56,11 @@ demo: build
 
 bench: build
 	bench/run $(BUILD)/hoist
+
+# Wire compatibility with BuildKit v0.11.6 and buildx v0.10.5 (built from source by
+# ../shared/tools/build-buildkit-peers into BUILDKIT_PEERS), outside `make test`.
+compat: build
+	tests/compat/run $(BUILD)/hoist $(BUILD)/hoistd
 
 $(FUZZ_BUILD)/build.ninja: | deps
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOIST_FUZZ=ON \
