@@ -33,14 +33,23 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// gRPC's rule for metadata keys (it aborts on others).
+bool ValidKey(std::string_view key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+}
+
 // The engine's end of FileSend.DiffCopy carrying a file.
 class RemoteOutputFile final : public OutputFile {
  public:
   RemoteOutputFile(std::shared_ptr<const internal::RemoteConnection> conn,
                    const std::map<std::string, std::string>& metadata)
       : conn_(std::move(conn)), stub_(fs::FileSend::NewStub(conn_->channel)) {
+    // Values gRPC cannot carry are left out: they only inform the client.
     for (const auto& [k, v] : metadata) {
-      context_.AddMetadata(internal::kExporterMetaPrefix + Lower(k), v);
+      std::string key = internal::kExporterMetaPrefix + Lower(k);
+      if (internal::MetadataSafe(v) && ValidKey(key)) context_.AddMetadata(key, v);
     }
     context_.AddMetadata(internal::kOutputKindKey, "file");
     stream_ = stub_->DiffCopy(&context_);
@@ -187,6 +196,10 @@ bool RemoteSession::Supports(std::string_view method) const { return conn_->Supp
 Result<std::shared_ptr<content::ContentStore>> RemoteSession::OciStore(std::string_view store_id) {
   const std::string id(store_id);
   const std::string store = internal::kOciStorePrefix + id;
+  if (!internal::MetadataSafe(store)) {
+    return MakeError(Code::kInvalidArgument,
+                     "store oci:" + id + ": only IDs in printable ASCII can be sent to a client");
+  }
   Status probe = internal::ProbeRemoteStore(*conn_, store);
   if (!probe) {
     Error e = std::move(probe).error();

@@ -8,7 +8,10 @@
 //                     here as it streams (AttachedStore), whatever the client does
 //   LocalDir(name)    FileSync.DiffCopy: a Walk is one transfer whose files ReadFile then asks
 //                     for on the same stream; reads without a walk use a transfer of their own
-//                     (fsutil follow paths of just that file)
+//                     (fsutil follow paths of just that file). Patterns travel as gRPC metadata,
+//                     which carries printable ASCII only: others are widened or dropped so the
+//                     client sends at least what they select, and such a walk may report more
+//                     (LocalSync filters again). Such dir names and store IDs are refused.
 //   Secret(id)        Secrets.GetSecret
 //   OpenOutputTar     FileSend.DiffCopy with file chunks
 //   SendOutputDir     FileSend.DiffCopy as fsutil's sender

@@ -256,8 +256,38 @@ TEST_F(FileSyncTreeTest, NamesThatAreNotUtf8OrLookLikePatterns) {
   EXPECT_EQ(Read(*remote, latin1), "bytes");
   // Without a walk, each is asked for by a pattern that matches only itself.
   auto fresh = *pair_.engine().LocalDir("context");
+  EXPECT_EQ(Read(*fresh, latin1), "bytes");
   EXPECT_EQ(Read(*fresh, "a[1]"), "brackets");
   EXPECT_EQ(Read(*fresh, "!bang"), "bang");
+}
+
+TEST_F(FileSyncTreeTest, PatternsThatMetadataCannotCarryAreWidened) {
+  const std::string utf8 = "caf\xc3\xa9";
+  WriteTestFile(root_ + "/" + utf8 + ".txt", "utf8");
+  WriteTestFile(root_ + "/cafe.txt", "ascii");
+  auto remote = *pair_.engine().LocalDir("context");
+  // An include pattern: the client sends at least what it selects.
+  WalkOptions include;
+  include.include_patterns = {utf8 + ".txt"};
+  auto got = Walk(*remote, include);
+  EXPECT_EQ(got.count(utf8 + ".txt"), 1u);
+  EXPECT_EQ(got.count("big.bin"), 0u);
+  // An exclude pattern is left out rather than widened (it would exclude cafe.txt too).
+  WalkOptions exclude;
+  exclude.exclude_patterns = {utf8 + ".txt"};
+  EXPECT_EQ(Walk(*remote, exclude).count("cafe.txt"), 1u);
+  // Follow paths and single reads find the file.
+  WalkOptions follow;
+  follow.follow_paths = {utf8 + ".txt"};
+  EXPECT_EQ(Walk(*remote, follow).count(utf8 + ".txt"), 1u);
+  auto fresh = *pair_.engine().LocalDir("context");
+  EXPECT_EQ(Read(*fresh, utf8 + ".txt"), "utf8");
+  // Names and store IDs are refused, not sent.
+  auto dir = pair_.engine().LocalDir(utf8);
+  ASSERT_FALSE(dir);
+  auto store = pair_.engine().OciStore(utf8);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), Code::kInvalidArgument);
 }
 
 TEST_F(FileSyncTreeTest, InProcessWalkReportsHardLinks) {

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,12 +119,18 @@ class Resolver {
       if (!readable) return Unexpected(ErrnoError(errno, "follow paths: read " + DirOf(p)));
       DIR* d = fdopendir(readable.Release());
       if (d == nullptr) return Unexpected(ErrnoError(errno, "follow paths: read " + DirOf(p)));
+      // filepath.Match semantics: `?` is one character (not one byte), '!' is no negation.
+      auto matcher = PatternMatcher::Create({base[0] == '!' ? "\\" + base : base});
+      if (!matcher) {
+        closedir(d);
+        return Unexpected(std::move(matcher).error().Wrap("follow paths"));
+      }
       std::vector<std::string> names;
       while (struct dirent* e = readdir(d)) {
         std::string_view n = e->d_name;
-        if (n != "." && n != ".." && fnmatch(base.c_str(), e->d_name, 0) == 0) {
-          names.emplace_back(n);
-        }
+        if (n == "." || n == "..") continue;
+        auto m = matcher->MatchesOrParentMatches(n);
+        if (m && *m) names.emplace_back(n);
       }
       closedir(d);
       std::sort(names.begin(), names.end());

@@ -2,8 +2,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 #include "api/fsutil/wire.pb.h"
 #include "api/session/filesync.pb.h"
+#include "base/utf8.h"
 #include "session/internal/packet_stream.h"
 
 namespace hoist::session::internal {
@@ -42,6 +45,35 @@ std::string LiteralPattern(std::string_view path) {
       out += '\\';
     }
     out += c;
+  }
+  return out;
+}
+
+namespace {
+
+bool SafeByte(char c) { return c >= 0x20 && c <= 0x7e; }
+
+}  // namespace
+
+bool MetadataSafe(std::string_view value) {
+  return std::all_of(value.begin(), value.end(), SafeByte);
+}
+
+std::string WidenPattern(std::string_view pattern) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size();) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size() && !SafeByte(pattern[i + 1])) {
+      ++i;  // the escaped character becomes '?' below
+      continue;
+    }
+    if (SafeByte(c)) {
+      out += c;
+      ++i;
+      continue;
+    }
+    out += '?';
+    i += DecodeRune(pattern.substr(i)).width;
   }
   return out;
 }

@@ -52,4 +52,12 @@ std::string MetadataValue(const grpc::ServerContext& context, std::string_view k
 // wildcard characters and a leading '!' are escaped.
 std::string LiteralPattern(std::string_view path);
 
+// gRPC carries only printable ASCII in metadata values (C++ gRPC aborts on anything else), but
+// patterns and paths may hold any bytes. MetadataSafe says whether `value` can be sent as is;
+// WidenPattern makes a pattern that can, matching at least what `pattern` matches: each other
+// character (a UTF-8 sequence, or a byte that is not one) becomes '?', which fsutil matches
+// against one character, and a backslash escaping it goes too.
+bool MetadataSafe(std::string_view value);
+std::string WidenPattern(std::string_view pattern);
+
 }  // namespace hoist::session::internal

@@ -40,14 +40,42 @@ class BufferFile final : public ReadableFile {
 // One DiffCopy call: the walk it received and the file requests made on it.
 class Transfer {
  public:
-  Transfer(const RemoteConnection& conn, const std::string& name, const WalkOptions& options)
-      : name_(name) {
-    context_.AddMetadata(kDirNameKey, name);
-    for (const auto& p : options.include_patterns) context_.AddMetadata(kIncludePatternsKey, p);
-    for (const auto& p : options.exclude_patterns) context_.AddMetadata(kExcludePatternsKey, p);
-    for (const auto& p : options.follow_paths) context_.AddMetadata(kFollowPathsKey, p);
-    stub_ = fs::FileSync::NewStub(conn.channel);
-    stream_ = stub_->DiffCopy(&context_);
+  // Starts a DiffCopy of the directory `name` with the options as metadata. Patterns that
+  // metadata cannot carry are widened or dropped so that the client sends at least what
+  // `options` select (see WidenPattern): the walk may then report more than they select.
+  static Result<std::unique_ptr<Transfer>> Start(const RemoteConnection& conn,
+                                                 const std::string& name,
+                                                 const WalkOptions& options) {
+    if (!MetadataSafe(name)) {
+      return MakeError(Code::kInvalidArgument, "local dir \"" + name +
+                                                   "\": only names in printable ASCII can be sent "
+                                                   "to a client");
+    }
+    std::unique_ptr<Transfer> t(new Transfer(name));
+    t->context_.AddMetadata(kDirNameKey, name);
+    for (const std::string& p : options.include_patterns) {
+      // An exception among include patterns narrows them: one that cannot be sent is left out.
+      if (MetadataSafe(p)) {
+        t->context_.AddMetadata(kIncludePatternsKey, p);
+      } else if (p.empty() || p[0] != '!') {
+        t->context_.AddMetadata(kIncludePatternsKey, WidenPattern(p));
+      }
+    }
+    for (const std::string& p : options.exclude_patterns) {
+      // An exclude pattern left out excludes nothing more; a widened exception re-includes
+      // more.
+      if (MetadataSafe(p)) {
+        t->context_.AddMetadata(kExcludePatternsKey, p);
+      } else if (!p.empty() && p[0] == '!') {
+        t->context_.AddMetadata(kExcludePatternsKey, WidenPattern(p));
+      }
+    }
+    for (const std::string& p : options.follow_paths) {
+      t->context_.AddMetadata(kFollowPathsKey, MetadataSafe(p) ? p : WidenPattern(p));
+    }
+    t->stub_ = fs::FileSync::NewStub(conn.channel);
+    t->stream_ = t->stub_->DiffCopy(&t->context_);
+    return t;
   }
 
   ~Transfer() {
@@ -168,6 +196,8 @@ class Transfer {
   bool usable() const { return walked_ && !finished_; }
 
  private:
+  explicit Transfer(std::string name) : name_(std::move(name)) {}
+
   struct Entry {
     uint32_t id;
     uint32_t mode;
@@ -240,7 +270,7 @@ class RemoteClientDir final : public ClientDir {
               CancelContext* cancel) override {
     std::lock_guard lock(mu_);
     CloseCurrent();
-    auto t = std::make_unique<Transfer>(*conn_, name_, options);
+    HOIST_ASSIGN_OR_RETURN(auto t, Transfer::Start(*conn_, name_, options));
     HOIST_TRY(t->ReceiveWalk(fn, cancel));
     current_ = std::move(t);
     return OkStatus();
@@ -270,21 +300,22 @@ class RemoteClientDir final : public ClientDir {
       }
     }
     // Not in the last walk (filtered out, or read before): a transfer of just this file.
+    // (A name metadata cannot carry is asked for with wildcards, and picked from the walk.)
     WalkOptions options;
     options.follow_paths = {LiteralPattern(path)};
-    Transfer t(*conn_, name_, options);
-    HOIST_TRY(t.ReceiveWalk([](const FileEntry&) { return OkStatus(); }, nullptr));
-    switch (t.Find(path, &id, &refusal)) {
+    HOIST_ASSIGN_OR_RETURN(auto t, Transfer::Start(*conn_, name_, options));
+    HOIST_TRY(t->ReceiveWalk([](const FileEntry&) { return OkStatus(); }, nullptr));
+    switch (t->Find(path, &id, &refusal)) {
       case Transfer::Lookup::kFound:
-        HOIST_TRY(t.Read(path, id, sink));
-        return t.Close();
+        HOIST_TRY(t->Read(path, id, sink));
+        return t->Close();
       case Transfer::Lookup::kRefused:
-        (void)t.Close();
+        (void)t->Close();
         return Unexpected(std::move(*refusal));
       case Transfer::Lookup::kUnknown:
         break;
     }
-    (void)t.Close();
+    (void)t->Close();
     return Unexpected(ErrnoError(ENOENT, "local dir " + name_ + ": open " + path));
   }
 
@@ -319,9 +350,9 @@ std::shared_ptr<ClientDir> MakeRemoteClientDir(std::shared_ptr<const RemoteConne
 Status ProbeRemoteDir(const RemoteConnection& conn, const std::string& name) {
   WalkOptions nothing;
   nothing.exclude_patterns = {"*"};
-  Transfer t(conn, name, nothing);
-  Status st = t.ReceiveWalk([](const FileEntry&) { return OkStatus(); }, nullptr);
-  if (st) st = t.Close();
+  HOIST_ASSIGN_OR_RETURN(auto t, Transfer::Start(conn, name, nothing));
+  Status st = t->ReceiveWalk([](const FileEntry&) { return OkStatus(); }, nullptr);
+  if (st) st = t->Close();
   if (!st && st.error().code() == Code::kNotFound) {
     return MakeError(Code::kNotFound, "unknown local dir " + name);
   }
