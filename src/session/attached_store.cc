@@ -100,11 +100,10 @@ class VerifyingReader final : public content::BlobReader {
   std::optional<Error> failed_;
 };
 
-// Replaces every private string in the message with `oci:<id>`.
-Error ScrubPaths(Error e, const std::string& store_id,
+// Replaces every private string in the message with the store's label.
+Error ScrubPaths(Error e, const std::string& replacement,
                  const std::vector<std::string>& private_strings) {
   std::string msg = e.message();
-  const std::string replacement = "oci:" + store_id;
   for (const std::string& s : private_strings) {
     for (size_t pos = msg.find(s); pos != std::string::npos;
          pos = msg.find(s, pos + replacement.size())) {
@@ -114,16 +113,39 @@ Error ScrubPaths(Error e, const std::string& store_id,
   return Error(e.code(), std::move(msg));
 }
 
-Error ReadOnly(const std::string& store_id, std::string_view what) {
+Error ReadOnly(const std::string& label, std::string_view what) {
   return Error(Code::kPermissionDenied,
-               "store oci:" + store_id + " is read-only: the engine may not " + std::string(what));
+               "store " + label + " is read-only: the engine may not " + std::string(what));
 }
+
+// A writer whose errors are scrubbed of the client's paths.
+class ScrubbingWriter final : public content::BlobWriter {
+ public:
+  ScrubbingWriter(std::unique_ptr<content::BlobWriter> inner, std::function<Error(Error)> scrub)
+      : inner_(std::move(inner)), scrub_(std::move(scrub)) {}
+  Status Write(std::string_view data) override { return Pass(inner_->Write(data)); }
+  int64_t Offset() const override { return inner_->Offset(); }
+  Status Commit(int64_t expected_size, const oci::Digest& expected) override {
+    return Pass(inner_->Commit(expected_size, expected));
+  }
+  oci::Digest Digest() override { return inner_->Digest(); }
+
+ private:
+  Status Pass(Status st) {
+    if (!st) return Unexpected(scrub_(std::move(st).error()));
+    return st;
+  }
+
+  std::unique_ptr<content::BlobWriter> inner_;
+  std::function<Error(Error)> scrub_;
+};
 
 }  // namespace
 
 AttachedStore::AttachedStore(std::string store_id, std::shared_ptr<content::ContentStore> store,
                              std::vector<std::string> private_strings)
     : store_id_(std::move(store_id)),
+      label_("oci:" + store_id_),
       store_(std::move(store)),
       private_strings_(std::move(private_strings)) {
   // Longest first, so a path is replaced before any shorter string inside it.
@@ -132,11 +154,19 @@ AttachedStore::AttachedStore(std::string store_id, std::shared_ptr<content::Cont
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
 }
 
+std::shared_ptr<AttachedStore> AttachedStore::ForExport(
+    std::shared_ptr<content::ContentStore> store, std::vector<std::string> private_strings) {
+  auto s = std::make_shared<AttachedStore>("export", std::move(store), std::move(private_strings));
+  s->label_ = "export";
+  s->writable_ = true;
+  return s;
+}
+
 AttachedStore::~AttachedStore() = default;
 
 Error AttachedStore::Scrub(Error e, const oci::Digest& digest) const {
   if (e.code() == Code::kNotFound && digest.valid()) return content::BlobNotFound(digest);
-  return ScrubPaths(std::move(e), store_id_, private_strings_);
+  return ScrubPaths(std::move(e), label_, private_strings_);
 }
 
 Result<content::BlobInfo> AttachedStore::Info(const oci::Digest& digest) {
@@ -156,23 +186,37 @@ Result<std::unique_ptr<content::BlobReader>> AttachedStore::ReaderAt(const oci::
   auto reader = store_->ReaderAt(digest);
   if (!reader) return Unexpected(Scrub(std::move(reader).error(), digest));
   // The scrubber holds copies, so readers outlive the store safely.
-  auto scrub = [id = store_id_, strings = private_strings_](Error e) {
-    return ScrubPaths(std::move(e), id, strings);
+  auto scrub = [label = label_, strings = private_strings_](Error e) {
+    return ScrubPaths(std::move(e), label, strings);
   };
   return std::unique_ptr<content::BlobReader>(
       std::make_unique<VerifyingReader>(std::move(*reader), digest, std::move(scrub)));
 }
 
-Result<std::unique_ptr<content::BlobWriter>> AttachedStore::Writer(const std::string&) {
-  return Unexpected(ReadOnly(store_id_, "write to it"));
+Result<std::unique_ptr<content::BlobWriter>> AttachedStore::Writer(const std::string& ref) {
+  if (!writable_) return Unexpected(ReadOnly(label_, "write to it"));
+  auto scrub = [label = label_, strings = private_strings_](Error e) {
+    return ScrubPaths(std::move(e), label, strings);
+  };
+  auto w = store_->Writer(ref);
+  if (!w) return Unexpected(scrub(std::move(w).error()));
+  return std::unique_ptr<content::BlobWriter>(
+      std::make_unique<ScrubbingWriter>(std::move(*w), std::move(scrub)));
 }
 
 Status AttachedStore::Delete(const oci::Digest&) {
-  return Unexpected(ReadOnly(store_id_, "delete from it"));
+  if (writable_) {
+    return MakeError(Code::kPermissionDenied,
+                     "store " + label_ + ": the engine may add blobs but not delete them");
+  }
+  return Unexpected(ReadOnly(label_, "delete from it"));
 }
 
 Status AttachedStore::Walk(const std::function<Status(const content::BlobInfo&)>&) {
-  return Unexpected(ReadOnly(store_id_, "list it"));
+  if (writable_) {
+    return MakeError(Code::kPermissionDenied, "store " + label_ + ": the engine may not list it");
+  }
+  return Unexpected(ReadOnly(label_, "list it"));
 }
 
 }  // namespace hoist::session

@@ -10,6 +10,10 @@
 //    `content sha256:<hex>: not found`.
 // Reads take no lock.
 //
+// The store an `oci` export with tar=false writes into (BuildKit's store `export`) is the same
+// wrapper made with ForExport: there Writer works too (the wrapped store verifies size and
+// digest at Commit, and only then does a blob appear), and paths read `export`.
+//
 // Ownership: shares the wrapped store with the readers it hands out, which may outlive it.
 // Thread-safety: thread-safe; each BlobReader is used by one thread at a time.
 #pragma once
@@ -26,6 +30,9 @@ class AttachedStore final : public content::ContentStore {
  public:
   AttachedStore(std::string store_id, std::shared_ptr<content::ContentStore> store,
                 std::vector<std::string> private_strings);
+  // The writable export store over `store`.
+  static std::shared_ptr<AttachedStore> ForExport(std::shared_ptr<content::ContentStore> store,
+                                                  std::vector<std::string> private_strings);
   ~AttachedStore() override;
 
   const std::string& store_id() const { return store_id_; }
@@ -41,6 +48,8 @@ class AttachedStore final : public content::ContentStore {
   Error Scrub(Error e, const oci::Digest& digest) const;
 
   std::string store_id_;
+  std::string label_;  // how errors name the store: oci:<id>, or export
+  bool writable_ = false;
   std::shared_ptr<content::ContentStore> store_;
   std::vector<std::string> private_strings_;
 };

@@ -1,4 +1,5 @@
-// The local dirs a client attaches: walks with client-side patterns, confined opens.
+// The local dirs a client attaches: walks with client-side patterns, confined opens. Each case
+// runs in process and over gRPC (the engine's RemoteSession reading through FileSync).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -9,12 +10,16 @@
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
 #include "session/client_session.h"
+#include "session/testing/session_pair.h"
 #include "session/testing/test_layout.h"
 
 namespace hoist::session {
 namespace {
 
-class ClientDirTest : public ::testing::Test {
+using testing::SessionPair;
+using testing::Transport;
+
+class ClientDirTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     auto t = TempDir::Create("clientdir-test-");
@@ -35,8 +40,8 @@ class ClientDirTest : public ::testing::Test {
     ASSERT_EQ(symlink("/", (root_ + "/rootlink").c_str()), 0);
     ASSERT_EQ(symlink("src", (root_ + "/srclink").c_str()), 0);
     ASSERT_EQ(chmod((root_ + "/src/main.c").c_str(), 0750), 0);
-    ASSERT_TRUE(session_.AttachLocalDir("context", root_));
-    auto d = session_.LocalDir("context");
+    ASSERT_TRUE(pair_.client().AttachLocalDir("context", root_));
+    auto d = pair_.engine().LocalDir("context");
     ASSERT_TRUE(d) << d.error().message();
     dir_ = *d;
   }
@@ -80,11 +85,15 @@ class ClientDirTest : public ::testing::Test {
 
   TempDir tmp_;
   std::string root_;
-  ClientSession session_;
+  SessionPair pair_{GetParam()};
   std::shared_ptr<ClientDir> dir_;
 };
 
-TEST_F(ClientDirTest, WalkReportsEveryEntryWithItsMetadata) {
+INSTANTIATE_TEST_SUITE_P(Transports, ClientDirTest,
+                         ::testing::Values(Transport::kInProcess, Transport::kGrpc),
+                         [](const auto& info) { return testing::TransportName(info.param); });
+
+TEST_P(ClientDirTest, WalkReportsEveryEntryWithItsMetadata) {
   auto all = Walk({});
   EXPECT_EQ(Keys(all),
             (std::vector<std::string>{"Dockerfile", "docs", "docs/README.md", "docs/keep.md",
@@ -106,7 +115,7 @@ TEST_F(ClientDirTest, WalkReportsEveryEntryWithItsMetadata) {
   EXPECT_EQ(all.count("srclink/main.c"), 0u);
 }
 
-TEST_F(ClientDirTest, ExcludePatternsApplyOnTheClient) {
+TEST_P(ClientDirTest, ExcludePatternsApplyOnTheClient) {
   WalkOptions opts;
   opts.exclude_patterns = {"node_modules", "docs/*.md", "!docs/keep.md", "**/*.c", "!src/main.c"};
   auto got = Walk(opts);
@@ -115,7 +124,7 @@ TEST_F(ClientDirTest, ExcludePatternsApplyOnTheClient) {
                                       "src", "src/lib", "src/main.c", "srclink"}));
 }
 
-TEST_F(ClientDirTest, ExcludedDirectoryWithAnExceptionInside) {
+TEST_P(ClientDirTest, ExcludedDirectoryWithAnExceptionInside) {
   WalkOptions opts;
   opts.exclude_patterns = {"docs", "!docs/keep.md"};
   auto got = Walk(opts);
@@ -125,7 +134,7 @@ TEST_F(ClientDirTest, ExcludedDirectoryWithAnExceptionInside) {
   EXPECT_EQ(got.count("docs"), 1u);
 }
 
-TEST_F(ClientDirTest, IncludePatternsSendMatchesWithTheirParents) {
+TEST_P(ClientDirTest, IncludePatternsSendMatchesWithTheirParents) {
   WalkOptions opts;
   opts.include_patterns = {"src/lib", "Dockerfile"};
   auto got = Walk(opts);
@@ -135,7 +144,7 @@ TEST_F(ClientDirTest, IncludePatternsSendMatchesWithTheirParents) {
   EXPECT_EQ(Keys(Walk(opts)), (std::vector<std::string>{"Dockerfile", "src", "src/lib"}));
 }
 
-TEST_F(ClientDirTest, PatternErrors) {
+TEST_P(ClientDirTest, PatternErrors) {
   WalkOptions opts;
   opts.exclude_patterns = {"["};
   auto st = dir_->Walk(opts, [](const FileEntry&) -> Status { return {}; });
@@ -150,7 +159,7 @@ TEST_F(ClientDirTest, PatternErrors) {
   EXPECT_EQ(b.error().message(), "local dir context: illegal exclusion pattern: \"!\"");
 }
 
-TEST_F(ClientDirTest, WalkStopsAtTheCallbacksError) {
+TEST_P(ClientDirTest, WalkStopsAtTheCallbacksError) {
   int calls = 0;
   auto st = dir_->Walk({}, [&](const FileEntry&) -> Status {
     if (++calls == 3) return MakeError(Code::kAborted, "enough");
@@ -167,12 +176,12 @@ TEST_F(ClientDirTest, WalkStopsAtTheCallbacksError) {
   EXPECT_EQ(c.error().code(), Code::kCancelled);
 }
 
-TEST_F(ClientDirTest, OpenFileReadsInsideTheDir) {
+TEST_P(ClientDirTest, OpenFileReadsInsideTheDir) {
   EXPECT_EQ(ReadAll("Dockerfile"), "FROM scratch\n");
   EXPECT_EQ(ReadAll("src/lib/util.c"), "x");
 }
 
-TEST_F(ClientDirTest, OpenFileIsConfined) {
+TEST_P(ClientDirTest, OpenFileIsConfined) {
   struct Case {
     const char* path;
     Code code;
@@ -213,15 +222,15 @@ TEST_F(ClientDirTest, OpenFileIsConfined) {
       << missing.error().message();
 }
 
-TEST_F(ClientDirTest, OpenFileRefusesFifosWithoutBlocking) {
+TEST_P(ClientDirTest, OpenFileRefusesFifosWithoutBlocking) {
   ASSERT_EQ(mkfifo((root_ + "/fifo").c_str(), 0644), 0);
   auto f = dir_->OpenFile("fifo");
   ASSERT_FALSE(f);
   EXPECT_EQ(f.error().message(), "local dir context: fifo is not a regular file");
 }
 
-TEST_F(ClientDirTest, UnknownDirAndMissingPath) {
-  auto none = session_.LocalDir("dockerfile");
+TEST_P(ClientDirTest, UnknownDirAndMissingPath) {
+  auto none = pair_.engine().LocalDir("dockerfile");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), Code::kNotFound);
   EXPECT_EQ(none.error().message(), "unknown local dir dockerfile");

@@ -1,15 +1,21 @@
 #include "session/client_session.h"
 
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <utility>
 
 #include "content/oci_layout.h"
 #include "session/attached_store.h"
+#include "session/internal/dir_receiver.h"
 #include "session/internal/fs_client_dir.h"
+#include "session/internal/local_output_file.h"
 
 namespace hoist::session {
 namespace {
+
+// How long a second output file waits for the first to be done.
+constexpr std::chrono::seconds kOutputFileWait{10};
 
 // BuildKit's limit on a secret's size.
 constexpr uint64_t kMaxSecretSize = 500 * 1024;
@@ -86,6 +92,107 @@ Status ClientSession::AttachSecretEnv(const std::string& id, const std::string& 
     return MakeError(Code::kAlreadyExists, "secret " + id + " is attached twice");
   }
   return {};
+}
+
+Status ClientSession::AttachOutputFile(const std::string& path) {
+  if (path.empty()) return MakeError(Code::kInvalidArgument, "empty output file path");
+  std::lock_guard lock(mu_);
+  if (!output_file_.empty() || !output_dir_.empty()) {
+    return MakeError(Code::kAlreadyExists, "the session already has an output file or directory");
+  }
+  output_file_ = path;
+  return {};
+}
+
+Status ClientSession::AttachOutputDir(const std::string& path) {
+  if (path.empty()) return MakeError(Code::kInvalidArgument, "empty output directory path");
+  std::lock_guard lock(mu_);
+  if (!output_file_.empty() || !output_dir_.empty()) {
+    return MakeError(Code::kAlreadyExists, "the session already has an output file or directory");
+  }
+  output_dir_ = path;
+  return {};
+}
+
+Status ClientSession::AttachOutputLayout(const std::string& path, FileSystem* fs) {
+  HOIST_TRY(fs->MakeDirs(path, 0755));
+  HOIST_ASSIGN_OR_RETURN(auto opened, content::OciLayout::CreateOrOpen(fs, path));
+  std::shared_ptr<content::OciLayout> layout(std::move(opened));
+  std::shared_ptr<content::ContentStore> inner(layout, &layout->store());
+  std::lock_guard lock(mu_);
+  if (output_layout_) {
+    return MakeError(Code::kAlreadyExists, "the session already has an output layout");
+  }
+  output_layout_ = layout;
+  output_store_ = AttachedStore::ForExport(std::move(inner), PathForms(path));
+  return {};
+}
+
+std::shared_ptr<content::OciLayout> ClientSession::output_layout() const {
+  std::lock_guard lock(mu_);
+  return output_layout_;
+}
+
+std::string ClientSession::output_dir() const {
+  std::lock_guard lock(mu_);
+  return output_dir_;
+}
+
+bool ClientSession::HasLocalDirs() const {
+  std::lock_guard lock(mu_);
+  return !dirs_.empty();
+}
+
+bool ClientSession::HasSecrets() const {
+  std::lock_guard lock(mu_);
+  return !secrets_.empty();
+}
+
+bool ClientSession::HasOutputFileOrDir() const {
+  std::lock_guard lock(mu_);
+  return !output_file_.empty() || !output_dir_.empty();
+}
+
+Result<std::unique_ptr<OutputFile>> ClientSession::OpenOutputTar(
+    const std::map<std::string, std::string>&) {
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    if (output_file_.empty()) {
+      return MakeError(Code::kFailedPrecondition, "the client attached no output file");
+    }
+    path = output_file_;
+  }
+  {
+    std::unique_lock lock(output_gate_->mu);
+    if (!output_gate_->cv.wait_for(lock, kOutputFileWait, [&] { return !output_gate_->busy; })) {
+      return MakeError(Code::kFailedPrecondition, "the client's output file is being written");
+    }
+    output_gate_->busy = true;
+  }
+  return internal::OpenLocalOutputFile(path, [gate = output_gate_] {
+    std::lock_guard lock(gate->mu);
+    gate->busy = false;
+    gate->cv.notify_all();
+  });
+}
+
+Status ClientSession::SendOutputDir(const std::string& dir, CancelContext* cancel) {
+  const std::string dest = output_dir();
+  if (dest.empty()) {
+    return MakeError(Code::kFailedPrecondition, "the client attached no output directory");
+  }
+  HOIST_ASSIGN_OR_RETURN(auto source, internal::FsClientDir::Open("output", dir));
+  HOIST_ASSIGN_OR_RETURN(auto writer, internal::ConfinedDirWriter::Open(dest));
+  return internal::CopyTree(*source, *writer, cancel);
+}
+
+Result<std::shared_ptr<content::ContentStore>> ClientSession::OutputStore() {
+  std::lock_guard lock(mu_);
+  if (!output_store_) {
+    return MakeError(Code::kFailedPrecondition, "the client attached no output OCI layout");
+  }
+  return output_store_;
 }
 
 std::vector<std::string> ClientSession::StoreIds() const {

@@ -1,7 +1,7 @@
 // ClientSession: the client's side of a session, holding what the client attached (OCI layout
-// directories and tarballs as stores, local directories, secrets), and serving the engine
-// through the Session interface. With the in-process transport the engine holds this object
-// (as a Session) directly.
+// directories and tarballs as stores, local directories, secrets, where outputs go), and serving
+// the engine through the Session interface. With the in-process transport the engine holds this
+// object (as a Session) directly; over gRPC a SessionServer serves it to a RemoteSession.
 //
 // Attach before handing the session to the engine; attaching later is allowed (it is
 // thread-safe) but the engine may already have looked and found nothing.
@@ -12,6 +12,7 @@
 // Thread-safety: thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,8 +56,22 @@ class ClientSession final : public Session {
   Status AttachSecretFile(const std::string& id, const std::string& path);
   Status AttachSecretEnv(const std::string& id, const std::string& env_name);
 
-  // The store IDs attached, sorted.
-  std::vector<std::string> StoreIds() const;
+  // Outputs (BuildKit's client attaches one of the first two per export).
+  // Where a single-file export (tar, oci, docker) goes: a file, replaced only by a complete
+  // export, or "-" for standard output (the caller checks it is not a terminal).
+  Status AttachOutputFile(const std::string& path);
+  // The directory a `local` export is merged into (created when missing).
+  Status AttachOutputDir(const std::string& path);
+  // The OCI layout directory (created when missing) whose store an `oci` export with
+  // tar=false writes blobs into; the client then tags the result with output_layout()->Put.
+  Status AttachOutputLayout(const std::string& path, FileSystem* fs = PosixFileSystem());
+  std::shared_ptr<content::OciLayout> output_layout() const;
+
+  // What is attached, for the transport to advertise.
+  std::vector<std::string> StoreIds() const;  // sorted
+  bool HasLocalDirs() const;
+  bool HasSecrets() const;
+  bool HasOutputFileOrDir() const;
 
   // --- engine side: Session ---
   const std::string& id() const override { return id_; }
@@ -64,6 +79,16 @@ class ClientSession final : public Session {
   Result<std::shared_ptr<content::ContentStore>> OciStore(std::string_view store_id) override;
   Result<std::shared_ptr<ClientDir>> LocalDir(std::string_view name) override;
   Result<std::string> Secret(std::string_view id) override;
+  // In process: the export goes to the attached file. One is written at a time: a second
+  // waits a few seconds for the first (say, an aborted one still being cleaned up), then fails.
+  Result<std::unique_ptr<OutputFile>> OpenOutputTar(
+      const std::map<std::string, std::string>& exporter_metadata) override;
+  // In process: `dir` is copied with the same confinement a remote export gets.
+  Status SendOutputDir(const std::string& dir, CancelContext* cancel = nullptr) override;
+  Result<std::shared_ptr<content::ContentStore>> OutputStore() override;
+
+  // The attached output directory ("" when none); for the transport's receiver.
+  std::string output_dir() const;
 
  private:
   struct SecretSource {
@@ -77,6 +102,17 @@ class ClientSession final : public Session {
   std::map<std::string, std::shared_ptr<content::ContentStore>, std::less<>> stores_;
   std::map<std::string, std::shared_ptr<ClientDir>, std::less<>> dirs_;
   std::map<std::string, SecretSource, std::less<>> secrets_;
+  std::string output_file_;
+  // Whether an OutputFile is being written; shared with it, since it may outlive a call.
+  struct OutputFileGate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool busy = false;
+  };
+  std::shared_ptr<OutputFileGate> output_gate_ = std::make_shared<OutputFileGate>();
+  std::string output_dir_;
+  std::shared_ptr<content::OciLayout> output_layout_;
+  std::shared_ptr<content::ContentStore> output_store_;
 };
 
 }  // namespace hoist::session

@@ -1,4 +1,6 @@
-// ClientSession's OCI stores: read-only, verifying, selected by ID, never naming a client path.
+// ClientSession's OCI stores and secrets: read-only, verifying, selected by ID, never naming a
+// client path. Each case runs twice: with the engine holding the ClientSession (in process) and
+// with a RemoteSession calling it over gRPC.
 #include "session/client_session.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 #include "base/mount.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
+#include "session/testing/session_pair.h"
 #include "session/testing/test_layout.h"
 
 namespace hoist::session {
@@ -19,11 +22,13 @@ namespace {
 
 using testing::BlobPath;
 using testing::MakePlatform;
+using testing::SessionPair;
 using testing::TestImage;
+using testing::Transport;
 
 Status Discard(std::string_view) { return {}; }
 
-class ClientSessionTest : public ::testing::Test {
+class ClientSessionTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     auto t = TempDir::Create("session-test-");
@@ -46,8 +51,17 @@ class ClientSessionTest : public ::testing::Test {
 
   std::string Path(const std::string& name) const { return tmp_.path() + "/" + name; }
 
+  // The client attaches here; the engine asks through engine().
+  ClientSession& client() { return pair_.client(); }
+  Session& engine() { return pair_.engine(); }
+
   TempDir tmp_;
+  SessionPair pair_{GetParam()};
 };
+
+INSTANTIATE_TEST_SUITE_P(Transports, ClientSessionTest,
+                         ::testing::Values(Transport::kInProcess, Transport::kGrpc),
+                         [](const auto& info) { return testing::TransportName(info.param); });
 
 TEST(NewRandomIdTest, Is25Base36CharactersAndFresh) {
   std::set<std::string> seen;
@@ -70,11 +84,11 @@ TEST(ClientSessionIdTest, RandomIdAndSharedKey) {
   EXPECT_EQ(c.id(), "fixed-id");
 }
 
-TEST_F(ClientSessionTest, LayoutStoreServesInfoAndVerifiedReads) {
+TEST_P(ClientSessionTest, LayoutStoreServesInfoAndVerifiedReads) {
   TestImage img = MakeLayout(Path("layout"), {"layer one", "layer two"});
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("one", Path("layout")));
-  auto store = s.OciStore("one");
+  auto store = engine().OciStore("one");
   ASSERT_TRUE(store) << store.error().message();
   auto info = (*store)->Info(img.layers[1].digest);
   ASSERT_TRUE(info) << info.error().message();
@@ -85,11 +99,11 @@ TEST_F(ClientSessionTest, LayoutStoreServesInfoAndVerifiedReads) {
   EXPECT_EQ(s.StoreIds(), std::vector<std::string>{"one"});
 }
 
-TEST_F(ClientSessionTest, StoreIsReadOnly) {
+TEST_P(ClientSessionTest, StoreIsReadOnly) {
   TestImage img = MakeLayout(Path("layout"), {"x"});
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("ro", Path("layout")));
-  auto store = *s.OciStore("ro");
+  auto store = *engine().OciStore("ro");
   auto w = store->Writer("ref");
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().code(), Code::kPermissionDenied);
@@ -104,9 +118,9 @@ TEST_F(ClientSessionTest, StoreIsReadOnly) {
   EXPECT_TRUE(store->Info(img.layers[0].digest));
 }
 
-TEST_F(ClientSessionTest, UnknownStore) {
-  ClientSession s;
-  auto none = s.OciStore("abc");
+TEST_P(ClientSessionTest, UnknownStore) {
+  ClientSession& s = client();
+  auto none = engine().OciStore("abc");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), Code::kNotFound);
   EXPECT_EQ(none.error().message(),
@@ -114,13 +128,13 @@ TEST_F(ClientSessionTest, UnknownStore) {
             "--oci-layout ID=DIR or --build-context NAME=oci-layout://PATH)");
   MakeLayout(Path("layout"), {"x"});
   ASSERT_TRUE(s.AttachOciLayout("known", Path("layout")));
-  auto other = s.OciStore("abc");
+  auto other = engine().OciStore("abc");
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().message(), "unknown store oci:abc");
 }
 
-TEST_F(ClientSessionTest, AttachErrors) {
-  ClientSession s;
+TEST_P(ClientSessionTest, AttachErrors) {
+  ClientSession& s = client();
   MakeLayout(Path("layout"), {"x"});
   ASSERT_TRUE(s.AttachOciLayout("a", Path("layout")));
   auto dup = s.AttachOciLayout("a", Path("layout"));
@@ -143,14 +157,14 @@ TEST_F(ClientSessionTest, AttachErrors) {
 }
 
 // SPEC §5.6: two stores attached at once, each read selects its own store by ID.
-TEST_F(ClientSessionTest, TwoStoresEachReadByItsId) {
+TEST_P(ClientSessionTest, TwoStoresEachReadByItsId) {
   TestImage a = MakeLayout(Path("a"), {"only in a"});
   TestImage b = MakeLayout(Path("b"), {"only in b"});
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("storea", Path("a")));
   ASSERT_TRUE(s.AttachOciLayout("storeb", Path("b")));
-  auto sa = *s.OciStore("storea");
-  auto sb = *s.OciStore("storeb");
+  auto sa = *engine().OciStore("storea");
+  auto sb = *engine().OciStore("storeb");
   EXPECT_EQ(*content::ReadBlob(*sa, a.layers[0]), "only in a");
   EXPECT_EQ(*content::ReadBlob(*sb, b.layers[0]), "only in b");
   auto cross = sa->Info(b.layers[0].digest);
@@ -162,13 +176,13 @@ TEST_F(ClientSessionTest, TwoStoresEachReadByItsId) {
   EXPECT_EQ(s.StoreIds(), (std::vector<std::string>{"storea", "storeb"}));
 }
 
-TEST_F(ClientSessionTest, CorruptedBlobFailsNamingTheDigest) {
+TEST_P(ClientSessionTest, CorruptedBlobFailsNamingTheDigest) {
   const std::string layer(3 << 20, 'q');
   TestImage img = MakeLayout(Path("layout"), {layer});
   testing::FlipByte(BlobPath(Path("layout"), img.layers[0].digest));
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("c", Path("layout")));
-  auto store = *s.OciStore("c");
+  auto store = *engine().OciStore("c");
   auto st = content::ReadVerified(*store, img.layers[0], Discard);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), Code::kDataLoss);
@@ -201,12 +215,12 @@ TEST_F(ClientSessionTest, CorruptedBlobFailsNamingTheDigest) {
   EXPECT_EQ(again.error().code(), Code::kDataLoss);
 }
 
-TEST_F(ClientSessionTest, SkippingToTheEndStillVerifies) {
+TEST_P(ClientSessionTest, SkippingToTheEndStillVerifies) {
   const std::string layer(2 << 20, 'z');
   TestImage img = MakeLayout(Path("layout"), {layer, "small"});
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("c", Path("layout")));
-  auto store = *s.OciStore("c");
+  auto store = *engine().OciStore("c");
   // Intact: a read of only the last byte succeeds (the store hashed the gap).
   auto good = *store->ReaderAt(img.layers[0].digest);
   char c = 0;
@@ -227,13 +241,13 @@ TEST_F(ClientSessionTest, SkippingToTheEndStillVerifies) {
   EXPECT_TRUE(bad2->ReadAt(0, &c, 1));
 }
 
-TEST_F(ClientSessionTest, TruncatedBlobFails) {
+TEST_P(ClientSessionTest, TruncatedBlobFails) {
   const std::string layer(1 << 20, 't');
   TestImage img = MakeLayout(Path("layout"), {layer});
   testing::TruncateFile(BlobPath(Path("layout"), img.layers[0].digest), 1000);
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("t", Path("layout")));
-  auto store = *s.OciStore("t");
+  auto store = *engine().OciStore("t");
   auto st = content::ReadVerified(*store, img.layers[0], Discard);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), Code::kDataLoss);
@@ -248,16 +262,16 @@ TEST_F(ClientSessionTest, TruncatedBlobFails) {
   EXPECT_NE(n.error().message().find("digest mismatch"), std::string::npos);
 }
 
-TEST_F(ClientSessionTest, ReadOnlyBindMountedLayout) {
+TEST_P(ClientSessionTest, ReadOnlyBindMountedLayout) {
   TestImage img = MakeLayout(Path("layout"), {"read me from a read-only mount"});
   ASSERT_EQ(mkdir(Path("ro").c_str(), 0755), 0);
   auto mount = MountAll({Mount{"bind", Path("layout"), {"ro"}}}, Path("ro"));
   ASSERT_TRUE(mount) << mount.error().message();
   // It really is read-only.
   EXPECT_NE(testing::RunShell("touch '" + Path("ro") + "/x' 2>/dev/null"), 0);
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("ro", Path("ro")));
-  auto store = *s.OciStore("ro");
+  auto store = *engine().OciStore("ro");
   auto data = content::ReadBlob(*store, img.layers[0]);
   ASSERT_TRUE(data) << data.error().message();
   EXPECT_EQ(*data, "read me from a read-only mount");
@@ -267,34 +281,34 @@ TEST_F(ClientSessionTest, ReadOnlyBindMountedLayout) {
   EXPECT_FALSE(*PosixFileSystem()->Exists(Path("layout") + "/index.json.lock"));
 }
 
-TEST_F(ClientSessionTest, TarballStore) {
+TEST_P(ClientSessionTest, TarballStore) {
   TestImage img = MakeLayout(Path("layout"), {"tarred layer", "second"});
   ASSERT_EQ(testing::RunShell("tar -C '" + Path("layout") + "' -cf '" + Path("image.tar") + "' ."),
             0);
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("tar", Path("image.tar")));
-  auto store = *s.OciStore("tar");
+  auto store = *engine().OciStore("tar");
   EXPECT_EQ(*content::ReadBlob(*store, img.layers[0]), "tarred layer");
   EXPECT_EQ(*content::ReadBlob(*store, img.layers[1]), "second");
   EXPECT_FALSE(store->Writer("x"));
 }
 
-TEST_F(ClientSessionTest, CorruptedTarballBlob) {
+TEST_P(ClientSessionTest, CorruptedTarballBlob) {
   const std::string layer(100000, 'k');
   TestImage img = MakeLayout(Path("layout"), {layer});
   testing::FlipByte(BlobPath(Path("layout"), img.layers[0].digest));
   ASSERT_EQ(testing::RunShell("tar -C '" + Path("layout") + "' -cf '" + Path("image.tar") + "' ."),
             0);
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("tar", Path("image.tar")));
-  auto st = content::ReadVerified(**s.OciStore("tar"), img.layers[0], Discard);
+  auto st = content::ReadVerified(**engine().OciStore("tar"), img.layers[0], Discard);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), Code::kDataLoss);
   EXPECT_NE(st.error().message().find(img.layers[0].digest.str()), std::string::npos);
 }
 
 // No error or log line the engine can see names the client's path.
-TEST_F(ClientSessionTest, ErrorsAndLogsNeverNameTheClientPath) {
+TEST_P(ClientSessionTest, ErrorsAndLogsNeverNameTheClientPath) {
   const std::string marker = "private-marker-7f3a9c";
   const std::string dir = Path(marker + "/lay:out@x");
   ASSERT_EQ(testing::RunShell("mkdir -p '" + dir + "'"), 0);
@@ -313,10 +327,10 @@ TEST_F(ClientSessionTest, ErrorsAndLogsNeverNameTheClientPath) {
   auto note = [&](const auto& r) {
     if (!r) errors.push_back(r.error().message());
   };
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachOciLayout("p", dir));
-  auto store = *s.OciStore("p");
-  note(s.OciStore("other"));
+  auto store = *engine().OciStore("p");
+  note(engine().OciStore("other"));
   oci::Digest absent = oci::Digest::Sha256Of("absent");
   note(store->Info(absent));
   note(store->ReaderAt(absent));
@@ -339,8 +353,8 @@ TEST_F(ClientSessionTest, ErrorsAndLogsNeverNameTheClientPath) {
   note(store->Writer("w"));
   // A secret whose file cannot be read.
   ASSERT_TRUE(s.AttachSecretFile("sec", dir + "/no-such-secret"));
-  note(s.Secret("sec"));
-  note(s.LocalDir("nope"));
+  note(engine().Secret("sec"));
+  note(engine().LocalDir("nope"));
 
   SetLogSink(nullptr);
   SetLogLevel(old_level);
@@ -406,32 +420,32 @@ TEST(AttachedStoreTest, ScrubsPrivatePathsFromStoreErrors) {
   EXPECT_EQ((*reader)->ReadAt(0, buf, sizeof(buf)).error().message(), n.error().message());
 }
 
-TEST_F(ClientSessionTest, Secrets) {
+TEST_P(ClientSessionTest, Secrets) {
   WriteTestFile(Path("secret.txt"), "s3cr3t");
-  ClientSession s;
+  ClientSession& s = client();
   ASSERT_TRUE(s.AttachSecretFile("file", Path("secret.txt")));
   ASSERT_TRUE(s.AttachSecretEnv("env", "HOIST_SESSION_TEST_SECRET"));
   ASSERT_TRUE(s.AttachSecretFile("gone", Path("missing.txt")));
-  EXPECT_EQ(*s.Secret("file"), "s3cr3t");
+  EXPECT_EQ(*engine().Secret("file"), "s3cr3t");
   unsetenv("HOIST_SESSION_TEST_SECRET");
-  auto unset = s.Secret("env");
+  auto unset = engine().Secret("env");
   ASSERT_FALSE(unset);
   EXPECT_EQ(unset.error().message(), "secret env not found");
   // The variable is read when the engine asks.
   setenv("HOIST_SESSION_TEST_SECRET", "from env", 1);
-  EXPECT_EQ(*s.Secret("env"), "from env");
+  EXPECT_EQ(*engine().Secret("env"), "from env");
   unsetenv("HOIST_SESSION_TEST_SECRET");
-  auto none = s.Secret("nope");
+  auto none = engine().Secret("nope");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), Code::kNotFound);
   EXPECT_EQ(none.error().message(), "secret nope not found");
-  auto gone = s.Secret("gone");
+  auto gone = engine().Secret("gone");
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code(), Code::kNotFound);
   EXPECT_EQ(gone.error().message(), "secret gone: cannot read its file: not found");
   WriteTestFile(Path("big"), std::string(600 * 1024, 'b'));
   ASSERT_TRUE(s.AttachSecretFile("big", Path("big")));
-  auto big = s.Secret("big");
+  auto big = engine().Secret("big");
   ASSERT_FALSE(big);
   EXPECT_EQ(big.error().message(), "secret big is larger than 512000 bytes");
 }

@@ -8,6 +8,11 @@
 #include "base/log.h"
 
 namespace hoist::session {
+namespace {
+
+constexpr size_t kReadChunk = 1 << 20;
+
+}  // namespace
 
 std::string NewRandomId() {
   unsigned char bytes[16];
@@ -32,6 +37,31 @@ std::string NewRandomId() {
     v /= 36;
   }
   return out;
+}
+
+Status ClientDir::ReadFile(std::string_view path,
+                           const std::function<Status(std::string_view chunk)>& sink) {
+  HOIST_ASSIGN_OR_RETURN(auto file, OpenFile(path));
+  std::string buf(kReadChunk, '\0');
+  for (uint64_t offset = 0;;) {
+    HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset, buf.data(), buf.size()));
+    if (n == 0) return OkStatus();
+    HOIST_TRY(sink(std::string_view(buf.data(), n)));
+    offset += n;
+  }
+}
+
+Result<std::unique_ptr<OutputFile>> Session::OpenOutputTar(
+    const std::map<std::string, std::string>&) {
+  return MakeError(Code::kFailedPrecondition, "the client attached no output file");
+}
+
+Status Session::SendOutputDir(const std::string&, CancelContext*) {
+  return MakeError(Code::kFailedPrecondition, "the client attached no output directory");
+}
+
+Result<std::shared_ptr<content::ContentStore>> Session::OutputStore() {
+  return MakeError(Code::kFailedPrecondition, "the client attached no output OCI layout");
 }
 
 }  // namespace hoist::session

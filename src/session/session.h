@@ -1,8 +1,9 @@
 // Session: what the engine may ask of a client, and nothing more. A client attaches resources
-// (OCI layout stores, local directories, secrets) to a session; the engine reaches them only
-// through the methods below, by name or ID, never by path. The in-process transport hands the
-// engine the client's Session object itself; a gRPC transport will put a proxy with the same
-// interface on the engine's side (BuildKit's session: filesync, content store, secrets).
+// (OCI layout stores, local directories, secrets, where its outputs go) to a session; the engine
+// reaches them only through the methods below, by name or ID, never by path. The in-process
+// transport hands the engine the client's Session object itself (ClientSession); the gRPC
+// transport puts a RemoteSession with the same interface on the engine's side, speaking
+// BuildKit's session services (filesync, content store, secrets) to the client's SessionServer.
 //
 // Privacy: nothing the engine gets from a Session (errors included) contains a client path.
 //
@@ -11,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,6 +38,9 @@ struct FileEntry {
   int64_t size = 0;  // regular files only, else 0
   int64_t mtime_ns = 0;
   std::string link_target;  // symlinks only, as stored (never resolved)
+  // Regular files only: when this file is a hard link of an earlier entry of the same walk, that
+  // entry's path (the first path the walk met for the inode). Its size is the earlier entry's.
+  std::string hardlink_to;
 };
 
 // What a walk includes, in .dockerignore pattern syntax (base/pattern_matcher.h), applied on
@@ -46,6 +51,11 @@ struct WalkOptions {
   std::vector<std::string> include_patterns;
   // Paths matching these are left out (`!pattern` re-includes), as .dockerignore does.
   std::vector<std::string> exclude_patterns;
+  // fsutil's FollowPaths: each path, with every symlink on it resolved inside the directory
+  // (the symlinks themselves and their targets), becomes one more include pattern. A path that
+  // is the whole directory ("." or "") adds none. The last component of a path may hold
+  // wildcards.
+  std::vector<std::string> follow_paths;
 };
 
 // A client directory attached to a session under a name (`context`, `dockerfile`, ...).
@@ -62,6 +72,26 @@ class ClientDir {
   // directory without following symlinks: `..`, absolute paths and symlinks are refused
   // (kInvalidArgument / kPermissionDenied), a missing file is kNotFound.
   virtual Result<std::unique_ptr<ReadableFile>> OpenFile(std::string_view path) = 0;
+  // Streams the regular file at `path` to `sink` in chunks, with OpenFile's confinement and
+  // errors; stops at the sink's first error and returns it. Remote directories read the files
+  // of their last Walk on that walk's transfer, so a sync streams every file it needs without
+  // buffering it. The default reads through OpenFile.
+  virtual Status ReadFile(std::string_view path,
+                          const std::function<Status(std::string_view chunk)>& sink);
+};
+
+// A file the engine streams to the client's output (an exported tarball). What is written
+// appears at the client's destination only when Commit succeeds; an OutputFile destroyed
+// without a successful Commit leaves nothing there (a file destination keeps its old contents,
+// if any; bytes already written to a stream destination such as stdout cannot be taken back).
+// Used by one thread at a time.
+class OutputFile {
+ public:
+  virtual ~OutputFile() = default;
+  // Appends `data`. After an error the file is unusable and will not be committed.
+  virtual Status Write(std::string_view data) = 0;
+  // Makes what was written the client's output, once.
+  virtual Status Commit() = 0;
 };
 
 // The engine's view of one client session.
@@ -82,6 +112,26 @@ class Session {
   virtual Result<std::shared_ptr<ClientDir>> LocalDir(std::string_view name) = 0;
   // The secret's bytes; kNotFound `secret <id> not found` when there is no such secret.
   virtual Result<std::string> Secret(std::string_view id) = 0;
+
+  // --- outputs: where the client said an export goes ---
+  // The defaults say the session takes no outputs (kFailedPrecondition).
+
+  // The file (or stream) the client attached for a single-file export: type=tar, oci, docker.
+  // `exporter_metadata` is passed to the client with the file (BuildKit's exporter-md-*).
+  // kFailedPrecondition when the client attached no output file; one output file is written at
+  // a time.
+  virtual Result<std::unique_ptr<OutputFile>> OpenOutputTar(
+      const std::map<std::string, std::string>& exporter_metadata);
+  // Sends the directory tree at `dir` (a path on the engine's side) to the directory the client
+  // attached (type=local), merging into what is there as BuildKit's local exporter does. The
+  // client writes only below its directory, owns what it writes, and refuses names that would
+  // leave it. kFailedPrecondition when the client attached no output directory.
+  virtual Status SendOutputDir(const std::string& dir, CancelContext* cancel = nullptr);
+  // The content store of the OCI layout directory the client attached for type=oci,tar=false
+  // (BuildKit's store `export`): Info, ReaderAt and Writer work, every blob is verified by the
+  // client at Commit, Delete and Walk are kPermissionDenied. The client updates the layout's
+  // index itself once the build is done. kFailedPrecondition when it attached none.
+  virtual Result<std::shared_ptr<content::ContentStore>> OutputStore();
 };
 
 }  // namespace hoist::session

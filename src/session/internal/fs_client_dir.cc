@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <optional>
 #include <vector>
 
 #include "base/pattern_matcher.h"
+#include "session/internal/follow_paths.h"
 
 namespace hoist::session::internal {
 namespace {
@@ -61,14 +63,50 @@ Result<std::vector<std::string>> ListNames(int dirfd) {
   return names;
 }
 
+// A pattern without a trailing "/**" or "/*" (fsutil's patternWithoutTrailingGlob).
+std::string_view WithoutTrailingGlob(std::string_view p) {
+  for (std::string_view suffix : {"/**", "/*"}) {
+    if (p.ends_with(suffix)) p.remove_suffix(suffix.size());
+  }
+  return p;
+}
+
+// Whether every include pattern is a plain path (a trailing glob aside), so that a directory
+// no pattern reaches into can be skipped whole, as fsutil does.
+bool OnlyPrefixIncludes(const PatternMatcher& include) {
+  for (size_t i = 0; i < include.size(); ++i) {
+    if (include.is_exclusion(i)) continue;
+    if (WithoutTrailingGlob(include.pattern(i)).find_first_of("*[]?^\\") !=
+        std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 struct Walker {
   const std::function<Status(const FileEntry&)>& fn;
   CancelContext* cancel;
   const PatternMatcher* include;  // null: everything is included
   const PatternMatcher* exclude;  // null: nothing is excluded
   const std::string& dir_name;
+  bool only_prefix_includes = false;
   // Directories seen but not yet sent: they are sent only when something under them is.
   std::vector<FileEntry> pending;
+  // Regular files with more than one link that were sent: the first path of each inode.
+  std::map<std::pair<dev_t, ino_t>, std::string> links;
+
+  // Whether an include pattern may match something below the directory `rel`.
+  bool IncludeMayMatchBelow(const std::string& rel) const {
+    if (!only_prefix_includes) return true;
+    const std::string dir_slash = rel + "/";
+    for (size_t i = 0; i < include->size(); ++i) {
+      if (include->is_exclusion(i)) continue;
+      std::string p(WithoutTrailingGlob(include->pattern(i)));
+      if ((p + "/").starts_with(dir_slash)) return true;
+    }
+    return false;
+  }
 
   Status Emit(const FileEntry& e) {
     for (const FileEntry& p : pending) HOIST_TRY(fn(p));
@@ -103,6 +141,7 @@ struct Walker {
                                include->MatchesUsingParentResults(rel, incl_parent, &incl_info));
       }
       if (!included && !is_dir) continue;
+      if (!included && !IncludeMayMatchBelow(rel)) continue;
 
       FileEntry entry;
       entry.path = rel;
@@ -126,6 +165,10 @@ struct Walker {
         entry.link_target = std::move(target);
       }
       if (!is_dir) {
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+          auto [it, first] = links.emplace(std::make_pair(st.st_dev, st.st_ino), rel);
+          if (!first) entry.hardlink_to = it->second;
+        }
         HOIST_TRY(Emit(entry));
         continue;
       }
@@ -166,9 +209,21 @@ Result<std::shared_ptr<FsClientDir>> FsClientDir::Open(std::string name, const s
 
 Status FsClientDir::Walk(const WalkOptions& options,
                          const std::function<Status(const FileEntry&)>& fn, CancelContext* cancel) {
-  HOIST_ASSIGN_OR_RETURN(auto include, Compile(options.include_patterns, name_));
+  std::vector<std::string> include_patterns = options.include_patterns;
+  if (!options.follow_paths.empty()) {
+    // As fsutil: the resolved follow paths join the include patterns (a follow path that is
+    // the whole directory adds nothing, and an include pattern "." then lifts the filter).
+    HOIST_ASSIGN_OR_RETURN(auto targets, ResolveFollowPaths(root_.get(), options.follow_paths));
+    if (targets) {
+      include_patterns.insert(include_patterns.end(), targets->begin(), targets->end());
+      auto deduped = DedupePaths(include_patterns);
+      include_patterns = deduped ? std::move(*deduped) : std::vector<std::string>{};
+    }
+  }
+  HOIST_ASSIGN_OR_RETURN(auto include, Compile(include_patterns, name_));
   HOIST_ASSIGN_OR_RETURN(auto exclude, Compile(options.exclude_patterns, name_));
-  Walker w{fn, cancel, include ? &*include : nullptr, exclude ? &*exclude : nullptr, name_, {}};
+  Walker w{fn, cancel, include ? &*include : nullptr, exclude ? &*exclude : nullptr, name_};
+  w.only_prefix_includes = include && OnlyPrefixIncludes(*include);
   return w.WalkDir(root_.get(), "", {}, {});
 }
 

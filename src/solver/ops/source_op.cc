@@ -244,7 +244,8 @@ class ClientDirReader final : public source::ContextReader {
   Status Walk(const source::ContextFilter& filter,
               const std::function<Status(const source::ContextEntry&)>& fn) override {
     session::WalkOptions options{.include_patterns = filter.include_patterns,
-                                 .exclude_patterns = filter.exclude_patterns};
+                                 .exclude_patterns = filter.exclude_patterns,
+                                 .follow_paths = filter.follow_paths};
     return dir_->Walk(options, [&](const session::FileEntry& e) {
       return fn(source::ContextEntry{.path = e.path,
                                      .mode = e.mode,
@@ -252,20 +253,15 @@ class ClientDirReader final : public source::ContextReader {
                                      .gid = e.gid,
                                      .size = static_cast<uint64_t>(e.size),
                                      .mtime_ns = e.mtime_ns,
-                                     .link_target = e.link_target});
+                                     .link_target = e.link_target,
+                                     .hardlink_to = e.hardlink_to});
     });
   }
 
+  // Streams: a remote directory sends the file on the transfer of the walk just made.
   Status ReadFile(std::string_view path,
                   const std::function<Status(std::string_view chunk)>& sink) override {
-    HOIST_ASSIGN_OR_RETURN(auto file, dir_->OpenFile(path));
-    std::string buf(1 << 20, '\0');
-    for (int64_t offset = 0;;) {
-      HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset, buf.data(), buf.size()));
-      if (n == 0) return OkStatus();
-      HOIST_TRY(sink(std::string_view(buf.data(), n)));
-      offset += static_cast<int64_t>(n);
-    }
+    return dir_->ReadFile(path, sink);
   }
 
  private:

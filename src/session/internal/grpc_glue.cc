@@ -1,0 +1,92 @@
+#include "session/internal/grpc_glue.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+
+#include "api/fsutil/wire.pb.h"
+#include "api/session/filesync.pb.h"
+#include "base/utf8.h"
+#include "session/internal/packet_stream.h"
+
+namespace hoist::session::internal {
+
+grpc::Status ToGrpcStatus(const Error& e) {
+  return grpc::Status(static_cast<grpc::StatusCode>(static_cast<int>(e.code())), e.message());
+}
+
+Error FromGrpcStatus(const grpc::Status& s) {
+  int code = static_cast<int>(s.error_code());
+  if (code <= 0 || code > static_cast<int>(Code::kUnauthenticated))
+    code = static_cast<int>(Code::kUnknown);
+  return Error(static_cast<Code>(code), s.error_message());
+}
+
+std::vector<std::string> MetadataValues(const grpc::ServerContext& context, std::string_view key) {
+  std::vector<std::string> out;
+  auto range = context.client_metadata().equal_range(grpc::string_ref(key.data(), key.size()));
+  for (auto it = range.first; it != range.second; ++it) {
+    out.emplace_back(it->second.data(), it->second.size());
+  }
+  return out;
+}
+
+std::string MetadataValue(const grpc::ServerContext& context, std::string_view key) {
+  auto values = MetadataValues(context, key);
+  return values.empty() ? std::string() : std::move(values.front());
+}
+
+std::string LiteralPattern(std::string_view path) {
+  std::string out;
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '^' ||
+        (c == '!' && i == 0)) {
+      out += '\\';
+    }
+    out += c;
+  }
+  return out;
+}
+
+namespace {
+
+bool SafeByte(char c) { return c >= 0x20 && c <= 0x7e; }
+
+}  // namespace
+
+bool MetadataSafe(std::string_view value) {
+  return std::all_of(value.begin(), value.end(), SafeByte);
+}
+
+std::string WidenPattern(std::string_view pattern) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size();) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size() && !SafeByte(pattern[i + 1])) {
+      ++i;  // the escaped character becomes '?' below
+      continue;
+    }
+    if (SafeByte(c)) {
+      out += c;
+      ++i;
+      continue;
+    }
+    out += '?';
+    i += DecodeRune(pattern.substr(i)).width;
+  }
+  return out;
+}
+
+bool PacketFromBytesMessage(const google::protobuf::MessageLite& bytes, fsutil::types::Packet* p) {
+  // A file's bytes (BytesMessage.data, field 1 with a length) do not parse as a packet's type
+  // (field 1, a number): they would be kept as an unknown field. Refuse them.
+  return p->ParseFromString(bytes.SerializeAsString()) &&
+         p->GetReflection()->GetUnknownFields(*p).empty();
+}
+
+void BytesMessageFromPacket(const fsutil::types::Packet& p, google::protobuf::MessageLite* bytes) {
+  bytes->ParseFromString(p.SerializeAsString());
+}
+
+}  // namespace hoist::session::internal

@@ -1,0 +1,362 @@
+// The engine's view of a client directory over FileSync.DiffCopy (see remote_session.h).
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "api/fsutil/wire.pb.h"
+#include "api/session/filesync.grpc.pb.h"
+#include "session/internal/fsutil_wire.h"
+#include "session/internal/grpc_glue.h"
+#include "session/internal/remote_connection.h"
+
+namespace hoist::session::internal {
+namespace {
+
+namespace fs = moby::filesync::v1;
+using fsutil::types::Packet;
+
+// A file OpenFile read whole.
+class BufferFile final : public ReadableFile {
+ public:
+  explicit BufferFile(std::string data) : data_(std::move(data)) {}
+  Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) override {
+    if (offset >= data_.size()) return size_t{0};
+    n = std::min<size_t>(n, data_.size() - offset);
+    std::memcpy(buf, data_.data() + offset, n);
+    return n;
+  }
+  Result<uint64_t> Size() override { return data_.size(); }
+
+ private:
+  std::string data_;
+};
+
+// One DiffCopy call: the walk it received and the file requests made on it.
+class Transfer {
+ public:
+  // Starts a DiffCopy of the directory `name` with the options as metadata. Patterns that
+  // metadata cannot carry are widened or dropped so that the client sends at least what
+  // `options` select (see WidenPattern): the walk may then report more than they select.
+  static Result<std::unique_ptr<Transfer>> Start(const RemoteConnection& conn,
+                                                 const std::string& name,
+                                                 const WalkOptions& options) {
+    if (!MetadataSafe(name)) {
+      return MakeError(Code::kInvalidArgument, "local dir \"" + name +
+                                                   "\": only names in printable ASCII can be sent "
+                                                   "to a client");
+    }
+    std::unique_ptr<Transfer> t(new Transfer(name));
+    t->context_.AddMetadata(kDirNameKey, name);
+    for (const std::string& p : options.include_patterns) {
+      // An exception among include patterns narrows them: one that cannot be sent is left out.
+      if (MetadataSafe(p)) {
+        t->context_.AddMetadata(kIncludePatternsKey, p);
+      } else if (p.empty() || p[0] != '!') {
+        t->context_.AddMetadata(kIncludePatternsKey, WidenPattern(p));
+      }
+    }
+    for (const std::string& p : options.exclude_patterns) {
+      // An exclude pattern left out excludes nothing more; a widened exception re-includes
+      // more.
+      if (MetadataSafe(p)) {
+        t->context_.AddMetadata(kExcludePatternsKey, p);
+      } else if (!p.empty() && p[0] == '!') {
+        t->context_.AddMetadata(kExcludePatternsKey, WidenPattern(p));
+      }
+    }
+    for (const std::string& p : options.follow_paths) {
+      t->context_.AddMetadata(kFollowPathsKey, MetadataSafe(p) ? p : WidenPattern(p));
+    }
+    t->stub_ = fs::FileSync::NewStub(conn.channel);
+    t->stream_ = t->stub_->DiffCopy(&t->context_);
+    return t;
+  }
+
+  ~Transfer() {
+    if (!finished_) Abort();
+  }
+
+  // Receives the walk up to its end, checking it, and calls fn for each entry.
+  Status ReceiveWalk(const std::function<Status(const FileEntry&)>& fn, CancelContext* cancel) {
+    WalkOrder order;
+    uint32_t id = 0;
+    for (Packet p;;) {
+      if (cancel != nullptr) {
+        if (auto st = cancel->Check(); !st) {
+          Abort();
+          return st;
+        }
+      }
+      HOIST_TRY(Next(&p));
+      if (p.type() != Packet::PACKET_STAT) {
+        return Fail(Error(Code::kInvalidArgument,
+                          "local dir " + name_ + ": the client sent an unexpected packet"));
+      }
+      if (!p.has_stat()) break;
+      FileEntry e = EntryFromStat(p.stat());
+      if (auto st = order.Check(e, "local dir " + name_); !st) return Fail(st.error());
+      if (S_ISREG(e.mode) && !e.hardlink_to.empty()) {
+        e.size = entries_.at(e.hardlink_to).size;
+      }
+      entries_.emplace(e.path, Entry{id++, e.mode, e.size, false});
+      if (auto st = fn(e); !st) {
+        Abort();
+        return st;
+      }
+    }
+    walked_ = true;
+    return OkStatus();
+  }
+
+  enum class Lookup { kFound, kRefused, kUnknown };
+  // Where `path` stands in the walk: a regular file not yet asked for (`*id`), refused (a
+  // symlink or non-directory on the way, or not a regular file: `*refusal`), or not in it.
+  Lookup Find(const std::string& path, uint32_t* id, std::optional<Error>* refusal) const {
+    auto in_the_way = [&] {
+      return Error(Code::kPermissionDenied,
+                   "local dir " + name_ + ": open " + path +
+                       ": a symlink or non-directory is in the way; symlinks are not followed");
+    };
+    for (size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      auto it = entries_.find(path.substr(0, slash));
+      if (it == entries_.end()) return Lookup::kUnknown;
+      if (!S_ISDIR(it->second.mode)) {
+        *refusal = in_the_way();
+        return Lookup::kRefused;
+      }
+    }
+    auto it = entries_.find(path);
+    if (it == entries_.end()) return Lookup::kUnknown;
+    if (S_ISLNK(it->second.mode)) {
+      *refusal = in_the_way();
+      return Lookup::kRefused;
+    }
+    if (!S_ISREG(it->second.mode)) {
+      *refusal = Error(Code::kInvalidArgument,
+                       "local dir " + name_ + ": " + path + " is not a regular file");
+      return Lookup::kRefused;
+    }
+    // fsutil serves each file once per transfer.
+    if (it->second.requested) return Lookup::kUnknown;
+    *id = it->second.id;
+    return Lookup::kFound;
+  }
+
+  // Asks for the file `path` (found by Find) and streams it to sink.
+  Status Read(const std::string& path, uint32_t id,
+              const std::function<Status(std::string_view chunk)>& sink) {
+    entries_.at(path).requested = true;
+    Packet req;
+    req.set_type(Packet::PACKET_REQ);
+    req.set_id(id);
+    if (!stream_->Write(req)) return Fail(std::nullopt);
+    for (Packet p;;) {
+      HOIST_TRY(Next(&p));
+      if (p.type() != Packet::PACKET_DATA || p.id() != id) {
+        return Fail(Error(Code::kInvalidArgument, "local dir " + name_ +
+                                                      ": the client sent an unexpected packet "
+                                                      "while sending " +
+                                                      path));
+      }
+      if (p.data().empty()) return OkStatus();
+      if (auto st = sink(p.data()); !st) {
+        // The rest of the file is still coming: this transfer cannot go on.
+        Abort();
+        return st;
+      }
+    }
+  }
+
+  // Ends the transfer as fsutil's receiver does: FIN, the sender's FIN, the call's status.
+  Status Close() {
+    if (finished_) return OkStatus();
+    Packet fin;
+    fin.set_type(Packet::PACKET_FIN);
+    if (stream_->Write(fin)) {
+      for (Packet p; stream_->Read(&p);) {
+        if (p.type() == Packet::PACKET_FIN) break;
+      }
+    }
+    stream_->WritesDone();
+    for (Packet p; stream_->Read(&p);) {
+    }
+    finished_ = true;
+    grpc::Status s = stream_->Finish();
+    if (!s.ok()) return Unexpected(FromGrpcStatus(s));
+    return OkStatus();
+  }
+
+  bool usable() const { return walked_ && !finished_; }
+
+ private:
+  explicit Transfer(std::string name) : name_(std::move(name)) {}
+
+  struct Entry {
+    uint32_t id;
+    uint32_t mode;
+    int64_t size;
+    bool requested;
+  };
+
+  void Abort() {
+    if (finished_) return;
+    context_.TryCancel();
+    for (Packet p; stream_->Read(&p);) {
+    }
+    finished_ = true;
+    (void)stream_->Finish();
+  }
+
+  Status Next(Packet* p) {
+    if (!stream_->Read(p)) return Fail(std::nullopt);
+    if (p->type() == Packet::PACKET_ERR) return Fail(std::nullopt, p->data());
+    return OkStatus();
+  }
+
+  // Ends the call after a failure and says why. `own`: this side's verdict on what the client
+  // sent (the call is cancelled). Otherwise the client's status when it gave one, else the
+  // text of its ERR packet (`peer_text`), else that the stream ended.
+  tl::unexpected<Error> Fail(std::optional<Error> own, std::string_view peer_text = {}) {
+    if (finished_) {
+      return Unexpected(
+          own.value_or(Error(Code::kUnavailable, "local dir " + name_ + ": transfer ended")));
+    }
+    if (own) {
+      context_.TryCancel();
+    } else {
+      stream_->WritesDone();
+    }
+    for (Packet p; stream_->Read(&p);) {
+    }
+    finished_ = true;
+    grpc::Status s = stream_->Finish();
+    if (own) return Unexpected(std::move(*own));
+    if (!s.ok()) return Unexpected(FromGrpcStatus(s));
+    if (!peer_text.empty()) {
+      return Unexpected(Error(
+          Code::kUnknown, "local dir " + name_ + ": the client failed: " + std::string(peer_text)));
+    }
+    return Unexpected(
+        Error(Code::kUnavailable, "local dir " + name_ + ": the client ended the transfer early"));
+  }
+
+  std::string name_;
+  grpc::ClientContext context_;
+  std::unique_ptr<fs::FileSync::Stub> stub_;
+  std::unique_ptr<grpc::ClientReaderWriter<Packet, Packet>> stream_;
+  std::unordered_map<std::string, Entry> entries_;
+  bool walked_ = false;
+  bool finished_ = false;
+};
+
+class RemoteClientDir final : public ClientDir {
+ public:
+  RemoteClientDir(std::shared_ptr<const RemoteConnection> conn, std::string name)
+      : conn_(std::move(conn)), name_(std::move(name)) {}
+
+  ~RemoteClientDir() override {
+    std::lock_guard lock(mu_);
+    CloseCurrent();
+  }
+
+  Status Walk(const WalkOptions& options, const std::function<Status(const FileEntry&)>& fn,
+              CancelContext* cancel) override {
+    std::lock_guard lock(mu_);
+    CloseCurrent();
+    HOIST_ASSIGN_OR_RETURN(auto t, Transfer::Start(*conn_, name_, options));
+    HOIST_TRY(t->ReceiveWalk(fn, cancel));
+    current_ = std::move(t);
+    return OkStatus();
+  }
+
+  Status ReadFile(std::string_view path_view,
+                  const std::function<Status(std::string_view chunk)>& sink) override {
+    const std::string path(path_view);
+    if (!ValidEntryPath(path)) {
+      return MakeError(Code::kInvalidArgument,
+                       "local dir " + name_ + ": invalid path \"" + path + "\"");
+    }
+    std::lock_guard lock(mu_);
+    uint32_t id = 0;
+    std::optional<Error> refusal;
+    if (current_ && current_->usable()) {
+      switch (current_->Find(path, &id, &refusal)) {
+        case Transfer::Lookup::kFound: {
+          Status st = current_->Read(path, id, sink);
+          if (!current_->usable()) current_.reset();
+          return st;
+        }
+        case Transfer::Lookup::kRefused:
+          return Unexpected(std::move(*refusal));
+        case Transfer::Lookup::kUnknown:
+          break;
+      }
+    }
+    // Not in the last walk (filtered out, or read before): a transfer of just this file.
+    // (A name metadata cannot carry is asked for with wildcards, and picked from the walk.)
+    WalkOptions options;
+    options.follow_paths = {LiteralPattern(path)};
+    HOIST_ASSIGN_OR_RETURN(auto t, Transfer::Start(*conn_, name_, options));
+    HOIST_TRY(t->ReceiveWalk([](const FileEntry&) { return OkStatus(); }, nullptr));
+    switch (t->Find(path, &id, &refusal)) {
+      case Transfer::Lookup::kFound:
+        HOIST_TRY(t->Read(path, id, sink));
+        return t->Close();
+      case Transfer::Lookup::kRefused:
+        (void)t->Close();
+        return Unexpected(std::move(*refusal));
+      case Transfer::Lookup::kUnknown:
+        break;
+    }
+    (void)t->Close();
+    return Unexpected(ErrnoError(ENOENT, "local dir " + name_ + ": open " + path));
+  }
+
+  Result<std::unique_ptr<ReadableFile>> OpenFile(std::string_view path) override {
+    std::string data;
+    HOIST_TRY(ReadFile(path, [&](std::string_view chunk) -> Status {
+      data.append(chunk);
+      return OkStatus();
+    }));
+    return std::unique_ptr<ReadableFile>(std::make_unique<BufferFile>(std::move(data)));
+  }
+
+ private:
+  void CloseCurrent() {
+    if (current_) (void)current_->Close();
+    current_.reset();
+  }
+
+  std::shared_ptr<const RemoteConnection> conn_;
+  const std::string name_;
+  std::mutex mu_;
+  std::unique_ptr<Transfer> current_;  // the last walk, kept for its files
+};
+
+}  // namespace
+
+std::shared_ptr<ClientDir> MakeRemoteClientDir(std::shared_ptr<const RemoteConnection> conn,
+                                               std::string name) {
+  return std::make_shared<RemoteClientDir>(std::move(conn), std::move(name));
+}
+
+Status ProbeRemoteDir(const RemoteConnection& conn, const std::string& name) {
+  WalkOptions nothing;
+  nothing.exclude_patterns = {"*"};
+  HOIST_ASSIGN_OR_RETURN(auto t, Transfer::Start(conn, name, nothing));
+  Status st = t->ReceiveWalk([](const FileEntry&) { return OkStatus(); }, nullptr);
+  if (st) st = t->Close();
+  if (!st && st.error().code() == Code::kNotFound) {
+    return MakeError(Code::kNotFound, "unknown local dir " + name);
+  }
+  return st;
+}
+
+}  // namespace hoist::session::internal

@@ -1,0 +1,45 @@
+// The parts of RemoteSession that live in their own files: the gRPC channel to the client and
+// what the client said it serves, shared by every object a RemoteSession hands out (they may
+// outlive it), and the factories of those objects.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+#include "content/content_store.h"
+#include "session/remote_session.h"
+#include "session/session.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace hoist::session::internal {
+
+struct RemoteConnection {
+  RemoteSessionInfo info;
+  std::set<std::string> methods;  // lowercased
+  std::shared_ptr<grpc::Channel> channel;
+
+  bool Supports(std::string_view method) const;
+};
+
+// The client's directory `name` over FileSync.DiffCopy.
+std::shared_ptr<ClientDir> MakeRemoteClientDir(std::shared_ptr<const RemoteConnection> conn,
+                                               std::string name);
+// Whether the client has a directory `name`: a transfer that sends nothing.
+// kNotFound `unknown local dir <name>` when it has none.
+Status ProbeRemoteDir(const RemoteConnection& conn, const std::string& name);
+
+// The client's content store `store` (`oci:<ID>` or `export`) over the Content service, as is:
+// callers wrap it (AttachedStore) to verify reads.
+std::shared_ptr<content::ContentStore> MakeRemoteContentStore(
+    std::shared_ptr<const RemoteConnection> conn, std::string store);
+// Whether the client serves the store (a call on it); the client's error when not.
+Status ProbeRemoteStore(const RemoteConnection& conn, const std::string& store);
+
+}  // namespace hoist::session::internal

@@ -1,0 +1,340 @@
+// A client's content store over containerd's Content service (see remote_session.h). The
+// store is chosen per call by the buildkit-attachable-store-id metadata key.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "api/content/content.grpc.pb.h"
+#include "session/internal/grpc_glue.h"
+#include "session/internal/remote_connection.h"
+
+namespace hoist::session::internal {
+namespace {
+
+namespace cs = containerd::services::content::v1;
+
+// Write messages carry at most this much.
+constexpr size_t kWriteChunk = 1 << 20;
+
+class RemoteBlobReader final : public content::BlobReader {
+ public:
+  RemoteBlobReader(std::shared_ptr<const RemoteConnection> conn, std::string store,
+                   oci::Digest digest, int64_t size)
+      : conn_(std::move(conn)),
+        store_(std::move(store)),
+        digest_(std::move(digest)),
+        size_(size),
+        stub_(cs::Content::NewStub(conn_->channel)) {}
+  ~RemoteBlobReader() override { Close(); }
+
+  int64_t Size() const override { return size_; }
+
+  Result<size_t> ReadAt(int64_t offset, void* buf, size_t n) override {
+    if (offset < 0) {
+      return MakeError(Code::kInvalidArgument, "content " + digest_.str() + ": negative offset");
+    }
+    if (offset >= size_ || n == 0) return size_t{0};
+    // One Read call streams from where the reader is to the end; reads elsewhere start over.
+    if (!call_ || offset != pos_) HOIST_TRY(Open(offset));
+    while (left_ == chunk_.size()) {
+      cs::ReadContentResponse resp;
+      if (!call_->reader->Read(&resp)) {
+        grpc::Status s = call_->reader->Finish();
+        call_.reset();
+        if (!s.ok()) return Unexpected(FromGrpcStatus(s));
+        // The stream ended before the size the store claimed: nothing here can match.
+        return MakeError(Code::kDataLoss, "content " + digest_.str() +
+                                              ": size mismatch: expected " + std::to_string(size_) +
+                                              " bytes, got " + std::to_string(pos_));
+      }
+      if (resp.offset() != pos_) {
+        Close();
+        return MakeError(Code::kDataLoss, "content " + digest_.str() +
+                                              ": the client sent data for the wrong offset");
+      }
+      chunk_ = std::move(*resp.mutable_data());
+      left_ = 0;
+    }
+    size_t m = std::min(n, chunk_.size() - left_);
+    std::memcpy(buf, chunk_.data() + left_, m);
+    left_ += m;
+    pos_ += static_cast<int64_t>(m);
+    return m;
+  }
+
+ private:
+  struct Call {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<cs::ReadContentResponse>> reader;
+  };
+
+  Status Open(int64_t offset) {
+    Close();
+    auto call = std::make_unique<Call>();
+    call->context.AddMetadata(kStoreIdKey, store_);
+    cs::ReadContentRequest req;
+    req.set_digest(digest_.str());
+    req.set_offset(offset);
+    call->reader = stub_->Read(&call->context, req);
+    call_ = std::move(call);
+    pos_ = offset;
+    chunk_.clear();
+    left_ = 0;
+    return OkStatus();
+  }
+
+  void Close() {
+    if (!call_) return;
+    call_->context.TryCancel();
+    for (cs::ReadContentResponse r; call_->reader->Read(&r);) {
+    }
+    (void)call_->reader->Finish();
+    call_.reset();
+  }
+
+  std::shared_ptr<const RemoteConnection> conn_;
+  std::string store_;
+  oci::Digest digest_;
+  int64_t size_;
+  std::unique_ptr<cs::Content::Stub> stub_;
+  std::unique_ptr<Call> call_;
+  int64_t pos_ = 0;    // blob offset of the next byte the call delivers
+  std::string chunk_;  // the message being consumed
+  size_t left_ = 0;    // bytes of chunk_ consumed
+};
+
+class RemoteBlobWriter final : public content::BlobWriter {
+ public:
+  RemoteBlobWriter(std::shared_ptr<const RemoteConnection> conn, std::string store, std::string ref)
+      : conn_(std::move(conn)),
+        store_(std::move(store)),
+        ref_(std::move(ref)),
+        stub_(cs::Content::NewStub(conn_->channel)) {
+    context_.AddMetadata(kStoreIdKey, store_);
+    stream_ = stub_->Write(&context_);
+  }
+
+  ~RemoteBlobWriter() override {
+    if (finished_) return;
+    context_.TryCancel();
+    Drain();
+    // The client drops an ingest whose call ended without a commit; say so anyway for peers
+    // that keep them to resume.
+    grpc::ClientContext ctx;
+    ctx.AddMetadata(kStoreIdKey, store_);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    cs::AbortRequest req;
+    req.set_ref(ref_);
+    google::protobuf::Empty resp;
+    (void)stub_->Abort(&ctx, req, &resp);
+  }
+
+  // Opens the write as containerd's proxy does: a STAT naming the ref; an ingest the client
+  // kept from before is started over.
+  Status Negotiate() {
+    cs::WriteContentRequest req;
+    req.set_action(cs::STAT);
+    req.set_ref(ref_);
+    HOIST_ASSIGN_OR_RETURN(cs::WriteContentResponse resp, RoundTrip(req));
+    if (resp.offset() > 0) {
+      cs::WriteContentRequest restart;
+      restart.set_action(cs::WRITE);
+      restart.set_offset(0);
+      HOIST_TRY(RoundTrip(restart));
+    }
+    return OkStatus();
+  }
+
+  Status Write(std::string_view data) override {
+    if (finished_) return MakeError(Code::kFailedPrecondition, "blob writer is finished");
+    while (!data.empty()) {
+      size_t n = std::min(data.size(), kWriteChunk);
+      cs::WriteContentRequest req;
+      req.set_action(cs::WRITE);
+      req.set_offset(offset_);
+      req.set_data(data.data(), n);
+      HOIST_ASSIGN_OR_RETURN(cs::WriteContentResponse resp, RoundTrip(req));
+      if (resp.offset() != offset_ + static_cast<int64_t>(n)) {
+        return Fail(Error(Code::kDataLoss, "write " + ref_ + ": the client took " +
+                                               std::to_string(resp.offset() - offset_) + " of " +
+                                               std::to_string(n) + " bytes"),
+                    nullptr);
+      }
+      digester_.Update(data.data(), n);
+      offset_ += static_cast<int64_t>(n);
+      data.remove_prefix(n);
+    }
+    return OkStatus();
+  }
+
+  int64_t Offset() const override { return offset_; }
+
+  Status Commit(int64_t expected_size, const oci::Digest& expected) override {
+    if (finished_) return MakeError(Code::kFailedPrecondition, "blob writer is finished");
+    written_ = digester_.Finish();
+    cs::WriteContentRequest req;
+    req.set_action(cs::COMMIT);
+    req.set_offset(offset_);
+    if (expected_size >= 0) req.set_total(expected_size);
+    if (expected.valid()) req.set_expected(expected.str());
+    cs::WriteContentResponse resp;
+    if (!stream_->Write(req) || !stream_->Read(&resp)) {
+      auto failed = Fail(std::nullopt, &expected);
+      if (already_exists_) {
+        // Content that is already present commits successfully.
+        written_ = expected;
+        return OkStatus();
+      }
+      return failed;
+    }
+    stream_->WritesDone();
+    Drain();
+    finished_ = true;
+    grpc::Status s = stream_->Finish();
+    if (!s.ok()) return Unexpected(FromGrpcStatus(s));
+    if (expected_size >= 0 && resp.offset() != expected_size) {
+      return MakeError(Code::kDataLoss, "commit " + ref_ + ": unexpected size " +
+                                            std::to_string(resp.offset()) +
+                                            " != " + std::to_string(expected_size));
+    }
+    if (expected.valid() && resp.digest() != expected.str()) {
+      return MakeError(Code::kDataLoss, "commit " + ref_ + ": unexpected digest " + resp.digest() +
+                                            " != " + expected.str());
+    }
+    if (!expected.valid()) {
+      if (auto d = oci::Digest::Parse(resp.digest())) written_ = *d;
+    } else {
+      written_ = expected;
+    }
+    return OkStatus();
+  }
+
+  oci::Digest Digest() override { return written_; }
+
+ private:
+  Result<cs::WriteContentResponse> RoundTrip(const cs::WriteContentRequest& req) {
+    if (finished_) return MakeError(Code::kFailedPrecondition, "blob writer is finished");
+    if (!stream_->Write(req)) return Fail(std::nullopt, nullptr);
+    cs::WriteContentResponse resp;
+    if (!stream_->Read(&resp)) return Fail(std::nullopt, nullptr);
+    return resp;
+  }
+
+  void Drain() {
+    for (cs::WriteContentResponse r; stream_->Read(&r);) {
+    }
+  }
+
+  // Ends the call after a failure: `own` when this side found the problem, else the client's
+  // status. An expected digest the client already holds is a success.
+  tl::unexpected<Error> Fail(std::optional<Error> own, const oci::Digest* committing) {
+    if (!finished_) {
+      if (own) context_.TryCancel();
+      Drain();
+      finished_ = true;
+      grpc::Status s = stream_->Finish();
+      if (!own && committing != nullptr && s.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+        already_exists_ = true;
+      }
+      if (!own && !s.ok()) own = FromGrpcStatus(s);
+    }
+    return Unexpected(own.value_or(
+        Error(Code::kUnavailable, "write " + ref_ + ": the client ended the write early")));
+  }
+
+  std::shared_ptr<const RemoteConnection> conn_;
+  std::string store_;
+  std::string ref_;
+  std::unique_ptr<cs::Content::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<cs::WriteContentRequest, cs::WriteContentResponse>>
+      stream_;
+  int64_t offset_ = 0;
+  oci::Digester digester_;
+  oci::Digest written_;
+  bool finished_ = false;
+  bool already_exists_ = false;
+};
+
+class RemoteContentStore final : public content::ContentStore {
+ public:
+  RemoteContentStore(std::shared_ptr<const RemoteConnection> conn, std::string store)
+      : conn_(std::move(conn)),
+        store_(std::move(store)),
+        stub_(cs::Content::NewStub(conn_->channel)) {}
+
+  Result<content::BlobInfo> Info(const oci::Digest& digest) override {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata(kStoreIdKey, store_);
+    cs::InfoRequest req;
+    req.set_digest(digest.str());
+    cs::InfoResponse resp;
+    grpc::Status s = stub_->Info(&ctx, req, &resp);
+    if (!s.ok()) return Unexpected(FromGrpcStatus(s));
+    if (resp.info().size() < 0) {
+      return MakeError(Code::kDataLoss, "content " + digest.str() + ": negative size");
+    }
+    return content::BlobInfo{digest, resp.info().size()};
+  }
+
+  Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest& digest) override {
+    HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, Info(digest));
+    return std::unique_ptr<content::BlobReader>(
+        std::make_unique<RemoteBlobReader>(conn_, store_, digest, info.size));
+  }
+
+  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string& ref) override {
+    auto w = std::make_unique<RemoteBlobWriter>(conn_, store_, ref);
+    HOIST_TRY(w->Negotiate());
+    return std::unique_ptr<content::BlobWriter>(std::move(w));
+  }
+
+  Status Delete(const oci::Digest& digest) override {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata(kStoreIdKey, store_);
+    cs::DeleteContentRequest req;
+    req.set_digest(digest.str());
+    google::protobuf::Empty resp;
+    grpc::Status s = stub_->Delete(&ctx, req, &resp);
+    if (!s.ok()) return Unexpected(FromGrpcStatus(s));
+    return OkStatus();
+  }
+
+  Status Walk(const std::function<Status(const content::BlobInfo&)>&) override {
+    return MakeError(Code::kUnimplemented, "listing a client's store is not supported");
+  }
+
+ private:
+  std::shared_ptr<const RemoteConnection> conn_;
+  std::string store_;
+  std::unique_ptr<cs::Content::Stub> stub_;
+};
+
+}  // namespace
+
+std::shared_ptr<content::ContentStore> MakeRemoteContentStore(
+    std::shared_ptr<const RemoteConnection> conn, std::string store) {
+  return std::make_shared<RemoteContentStore>(std::move(conn), std::move(store));
+}
+
+Status ProbeRemoteStore(const RemoteConnection& conn, const std::string& store) {
+  // Info on a blob no store holds: a store that exists says the blob is not found, an unknown
+  // one says so about itself (BuildKit's client: "unknown store <id>: not found"). ListStatuses
+  // would be cheaper but fails on stores without an ingest directory.
+  auto stub = cs::Content::NewStub(conn.channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata(kStoreIdKey, store);
+  cs::InfoRequest req;
+  req.set_digest(oci::Digest::Sha256Of("hoist store probe " + conn.info.id + " " + store).str());
+  cs::InfoResponse resp;
+  grpc::Status s = stub->Info(&ctx, req, &resp);
+  if (s.ok()) return OkStatus();
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND &&
+      s.error_message().rfind("unknown store", 0) != 0) {
+    return OkStatus();
+  }
+  return Unexpected(FromGrpcStatus(s));
+}
+
+}  // namespace hoist::session::internal

@@ -1,0 +1,404 @@
+#include "session/internal/session_services.h"
+
+#include <google/protobuf/descriptor.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "api/content/content.grpc.pb.h"
+#include "api/fsutil/wire.pb.h"
+#include "api/health/health.grpc.pb.h"
+#include "api/session/filesync.grpc.pb.h"
+#include "api/session/secrets.grpc.pb.h"
+#include "session/internal/dir_receiver.h"
+#include "session/internal/fsutil_send.h"
+#include "session/internal/grpc_glue.h"
+#include "session/internal/packet_stream.h"
+
+namespace hoist::session::internal {
+namespace {
+
+namespace fs = moby::filesync::v1;
+namespace cs = containerd::services::content::v1;
+namespace sec = moby::buildkit::secrets::v1;
+namespace health = grpc::health::v1;
+using fsutil::types::Packet;
+
+// Content.Read sends at most this much per message (containerd's server sends 1 MiB).
+constexpr size_t kReadChunk = 1 << 20;
+
+grpc::Status Grpc(const Error& e) { return ToGrpcStatus(e); }
+
+grpc::Status Unimplemented(std::string_view what) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, std::string(what));
+}
+
+class FileSyncService final : public fs::FileSync::Service {
+ public:
+  explicit FileSyncService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+
+  grpc::Status DiffCopy(grpc::ServerContext* ctx,
+                        grpc::ServerReaderWriter<Packet, Packet>* stream) override {
+    auto dir = session_->LocalDir(MetadataValue(*ctx, kDirNameKey));
+    if (!dir) return Grpc(dir.error());
+    WalkOptions options;
+    options.include_patterns = MetadataValues(*ctx, kIncludePatternsKey);
+    options.exclude_patterns = MetadataValues(*ctx, kExcludePatternsKey);
+    options.follow_paths = MetadataValues(*ctx, kFollowPathsKey);
+    GrpcPacketStream<grpc::ServerReaderWriter<Packet, Packet>, grpc::ServerContext> packets(stream,
+                                                                                            ctx);
+    auto st = SendTree(packets, **dir, options);
+    if (!st) return Grpc(st.error());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status TarStream(grpc::ServerContext*, grpc::ServerReaderWriter<Packet, Packet>*) override {
+    return Unimplemented("file sync: tarstream is not supported, use diffcopy");
+  }
+
+ private:
+  std::shared_ptr<ClientSession> session_;
+};
+
+class FileSendService final : public fs::FileSend::Service {
+ public:
+  explicit FileSendService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+
+  grpc::Status DiffCopy(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<fs::BytesMessage, fs::BytesMessage>* stream) override {
+    const std::string dir = session_->output_dir();
+    const std::string kind = MetadataValue(*ctx, kOutputKindKey);
+    if (kind == "dir" && dir.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "the client attached no output directory");
+    }
+    if (kind == "file" && !dir.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "the client attached no output file");
+    }
+    if (!dir.empty()) return ReceiveDir(ctx, stream, dir);
+    std::map<std::string, std::string> metadata;
+    const std::string prefix = kExporterMetaPrefix;
+    for (const auto& [k, v] : ctx->client_metadata()) {
+      std::string_view key(k.data(), k.size());
+      if (key.substr(0, prefix.size()) == prefix) {
+        std::string& value = metadata[std::string(key.substr(prefix.size()))];
+        if (!value.empty()) value += ",";
+        value.append(v.data(), v.size());
+      }
+    }
+    const bool marked = kind == "file";
+    auto file = session_->OpenOutputTar(metadata);
+    if (!file) return Grpc(file.error());
+    fs::BytesMessage m;
+    bool ended = false;  // the last message was the end marker
+    while (stream->Read(&m)) {
+      if (!m.GetReflection()->GetUnknownFields(m).empty()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "output: the engine sent a directory where a file was expected");
+      }
+      ended = m.data().empty();
+      if (auto st = (*file)->Write(m.data()); !st) return Grpc(st.error());
+    }
+    // A whole file ends with the engine closing its side (after the end marker, when it said it
+    // sends one); a cancelled call leaves nothing.
+    if ((marked && !ended) || ctx->IsCancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the output file transfer was cancelled");
+    }
+    if (auto st = (*file)->Commit(); !st) return Grpc(st.error());
+    return grpc::Status::OK;
+  }
+
+ private:
+  grpc::Status ReceiveDir(grpc::ServerContext* ctx,
+                          grpc::ServerReaderWriter<fs::BytesMessage, fs::BytesMessage>* stream,
+                          const std::string& dir) {
+    auto writer = ConfinedDirWriter::Open(dir);
+    if (!writer) return Grpc(writer.error());
+    GrpcBytesPacketStream<grpc::ServerReaderWriter<fs::BytesMessage, fs::BytesMessage>,
+                          grpc::ServerContext, fs::BytesMessage>
+        packets(stream, ctx);
+    auto st = ReceiveTree(packets, **writer);
+    if (!st) return Grpc(st.error());
+    return grpc::Status::OK;
+  }
+
+  std::shared_ptr<ClientSession> session_;
+};
+
+void SetNow(google::protobuf::Timestamp* t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  t->set_seconds(ns / 1000000000);
+  t->set_nanos(static_cast<int32_t>(ns % 1000000000));
+}
+
+class ContentService final : public cs::Content::Service {
+ public:
+  explicit ContentService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+
+  grpc::Status Info(grpc::ServerContext* ctx, const cs::InfoRequest* req,
+                    cs::InfoResponse* resp) override {
+    auto store = Choose(*ctx);
+    if (!store) return Grpc(store.error());
+    auto digest = ParseDigest(req->digest());
+    if (!digest) return Grpc(digest.error());
+    auto info = (*store)->Info(*digest);
+    if (!info) return Grpc(info.error());
+    resp->mutable_info()->set_digest(info->digest.str());
+    resp->mutable_info()->set_size(info->size);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Read(grpc::ServerContext* ctx, const cs::ReadContentRequest* req,
+                    grpc::ServerWriter<cs::ReadContentResponse>* writer) override {
+    auto store = Choose(*ctx);
+    if (!store) return Grpc(store.error());
+    auto digest = ParseDigest(req->digest());
+    if (!digest) return Grpc(digest.error());
+    auto reader = (*store)->ReaderAt(*digest);
+    if (!reader) return Grpc(reader.error());
+    const int64_t total = (*reader)->Size();
+    int64_t offset = std::max<int64_t>(req->offset(), 0);
+    if (offset > total) {
+      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                          "read past object length " + std::to_string(total) + " bytes");
+    }
+    int64_t end = req->size() <= 0 || req->size() > total - offset ? total : offset + req->size();
+    cs::ReadContentResponse resp;
+    std::string* buf = resp.mutable_data();
+    while (offset < end) {
+      if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "read cancelled");
+      size_t want = static_cast<size_t>(std::min<int64_t>(end - offset, kReadChunk));
+      buf->resize(want);
+      auto n = (*reader)->ReadAt(offset, buf->data(), want);
+      if (!n) return Grpc(n.error());
+      if (*n == 0) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                            "content " + digest->str() + ": shorter than its size");
+      }
+      buf->resize(*n);
+      resp.set_offset(offset);
+      if (!writer->Write(resp)) return grpc::Status(grpc::StatusCode::CANCELLED, "read cancelled");
+      offset += static_cast<int64_t>(*n);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Status(grpc::ServerContext* ctx, const cs::StatusRequest* req,
+                      cs::StatusResponse*) override {
+    auto store = Choose(*ctx);
+    if (!store) return Grpc(store.error());
+    // Writes happen within one Write call here; none is ever left to resume.
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "could not get status for ref \"" + req->ref() + "\": not found");
+  }
+
+  grpc::Status ListStatuses(grpc::ServerContext* ctx, const cs::ListStatusesRequest*,
+                            cs::ListStatusesResponse*) override {
+    auto store = Choose(*ctx);
+    if (!store) return Grpc(store.error());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Abort(grpc::ServerContext* ctx, const cs::AbortRequest*,
+                     google::protobuf::Empty*) override {
+    auto store = Choose(*ctx);
+    if (!store) return Grpc(store.error());
+    // A writer that was not committed discarded its data when its call ended.
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Write(grpc::ServerContext* ctx,
+                     grpc::ServerReaderWriter<cs::WriteContentResponse, cs::WriteContentRequest>*
+                         stream) override {
+    auto store = Choose(*ctx);
+    if (!store) return Grpc(store.error());
+    cs::WriteContentRequest req;
+    if (!stream->Read(&req)) return grpc::Status::OK;
+    if (req.ref().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "first message must have a reference");
+    }
+    const std::string ref = req.ref();
+    auto writer = (*store)->Writer(ref);
+    if (!writer) return Grpc(writer.error());
+    int64_t total = 0;
+    oci::Digest expected;
+    cs::WriteContentResponse msg;
+    SetNow(msg.mutable_started_at());
+    for (;;) {
+      msg.set_action(req.action());
+      msg.set_offset((*writer)->Offset());
+      msg.clear_digest();
+      SetNow(msg.mutable_updated_at());
+      if (!req.expected().empty()) {
+        auto d = ParseDigest(req.expected());
+        if (!d) return Grpc(d.error());
+        expected = *d;
+        if ((*store)->Info(expected)) {
+          return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                              "blob with expected digest " + expected.str() + " exists");
+        }
+      }
+      if (req.total() > 0) total = req.total();
+      msg.set_total(total);
+      if (req.action() == cs::WRITE || req.action() == cs::COMMIT) {
+        if (req.offset() > 0 && req.offset() != (*writer)->Offset()) {
+          return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                              "write @" + std::to_string(req.offset()) +
+                                  " must occur at current offset " +
+                                  std::to_string((*writer)->Offset()));
+        }
+        if (req.offset() == 0 && (*writer)->Offset() > 0) {
+          // Starting over: the old ingest is discarded with its writer.
+          writer->reset();
+          writer = (*store)->Writer(ref);
+          if (!writer) return Grpc(writer.error());
+          msg.set_offset(0);
+        }
+        if (!req.data().empty()) {
+          if (auto st = (*writer)->Write(req.data()); !st) return Grpc(st.error());
+          msg.set_offset((*writer)->Offset());
+        }
+        if (req.action() == cs::COMMIT) {
+          auto st = (*writer)->Commit(total > 0 ? total : -1, expected);
+          if (!st) return Grpc(st.error());
+          msg.set_digest((*writer)->Digest().str());
+        }
+      }
+      if (!stream->Write(msg)) return grpc::Status(grpc::StatusCode::CANCELLED, "write cancelled");
+      if (req.action() == cs::COMMIT) return grpc::Status::OK;
+      if (!stream->Read(&req)) return grpc::Status::OK;
+    }
+  }
+
+  grpc::Status Update(grpc::ServerContext*, const cs::UpdateRequest*,
+                      cs::UpdateResponse*) override {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "the client's stores keep no labels the engine may change");
+  }
+
+  grpc::Status Delete(grpc::ServerContext* ctx, const cs::DeleteContentRequest* req,
+                      google::protobuf::Empty*) override {
+    auto store = Choose(*ctx);
+    if (!store) return Grpc(store.error());
+    auto digest = ParseDigest(req->digest());
+    if (!digest) return Grpc(digest.error());
+    auto st = (*store)->Delete(*digest);
+    if (!st) return Grpc(st.error());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status List(grpc::ServerContext* ctx, const cs::ListContentRequest*,
+                    grpc::ServerWriter<cs::ListContentResponse>*) override {
+    auto store = Choose(*ctx);
+    if (!store) return Grpc(store.error());
+    auto st = (*store)->Walk([](const content::BlobInfo&) -> hoist::Status { return {}; });
+    if (!st) return Grpc(st.error());
+    return grpc::Status::OK;
+  }
+
+ private:
+  Result<std::shared_ptr<content::ContentStore>> Choose(const grpc::ServerContext& ctx) {
+    auto ids = MetadataValues(ctx, kStoreIdKey);
+    if (ids.empty()) {
+      return MakeError(Code::kInvalidArgument,
+                       std::string("request lacks metadata \"") + kStoreIdKey + "\"");
+    }
+    const std::string& id = ids.front();
+    const std::string_view prefix = kOciStorePrefix;
+    if (id.compare(0, prefix.size(), prefix) == 0)
+      return session_->OciStore(id.substr(prefix.size()));
+    if (id == kExportStoreId) {
+      auto s = session_->OutputStore();
+      if (!s) return MakeError(Code::kNotFound, "unknown store export");
+      return s;
+    }
+    return MakeError(Code::kNotFound, "unknown store " + id);
+  }
+
+  static Result<oci::Digest> ParseDigest(const std::string& s) {
+    auto d = oci::Digest::Parse(s);
+    if (!d) return MakeError(Code::kInvalidArgument, "\"" + s + "\" failed validation");
+    return d;
+  }
+
+  std::shared_ptr<ClientSession> session_;
+};
+
+class SecretsService final : public sec::Secrets::Service {
+ public:
+  explicit SecretsService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+
+  grpc::Status GetSecret(grpc::ServerContext*, const sec::GetSecretRequest* req,
+                         sec::GetSecretResponse* resp) override {
+    auto data = session_->Secret(req->id());
+    if (!data) return Grpc(data.error());
+    resp->set_data(std::move(*data));
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::shared_ptr<ClientSession> session_;
+};
+
+class HealthService final : public health::Health::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext*, const health::HealthCheckRequest*,
+                     health::HealthCheckResponse* resp) override {
+    resp->set_status(health::HealthCheckResponse::SERVING);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Watch(grpc::ServerContext* ctx, const health::HealthCheckRequest*,
+                     grpc::ServerWriter<health::HealthCheckResponse>* writer) override {
+    health::HealthCheckResponse resp;
+    resp.set_status(health::HealthCheckResponse::SERVING);
+    if (!writer->Write(resp)) return grpc::Status::OK;
+    // Nothing ever changes; hold the stream until the caller goes.
+    while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return grpc::Status::OK;
+  }
+};
+
+void AddMethods(const char* service, std::vector<std::string>* out) {
+  const auto* desc = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+  if (desc == nullptr) return;
+  for (int i = 0; i < desc->method_count(); ++i) {
+    out->push_back("/" + desc->full_name() + "/" + desc->method(i)->name());
+  }
+}
+
+}  // namespace
+
+std::vector<std::unique_ptr<grpc::Service>> MakeSessionServices(
+    std::shared_ptr<ClientSession> session) {
+  std::vector<std::unique_ptr<grpc::Service>> out;
+  out.push_back(std::make_unique<FileSyncService>(session));
+  out.push_back(std::make_unique<FileSendService>(session));
+  out.push_back(std::make_unique<ContentService>(session));
+  out.push_back(std::make_unique<SecretsService>(session));
+  out.push_back(std::make_unique<HealthService>());
+  return out;
+}
+
+std::vector<std::string> ExposedMethods(const ClientSession& session) {
+  std::vector<std::string> out;
+  AddMethods(health::Health::service_full_name(), &out);
+  if (session.HasLocalDirs()) AddMethods(fs::FileSync::service_full_name(), &out);
+  if (session.HasOutputFileOrDir()) AddMethods(fs::FileSend::service_full_name(), &out);
+  if (!session.StoreIds().empty() || session.output_layout() != nullptr) {
+    AddMethods(cs::Content::service_full_name(), &out);
+  }
+  if (session.HasSecrets()) AddMethods(sec::Secrets::service_full_name(), &out);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace hoist::session::internal

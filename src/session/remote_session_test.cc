@@ -1,0 +1,734 @@
+// The gRPC session transport: BuildKit's metadata, file sync of whole trees, outputs (file,
+// directory, OCI store) over both transports, and a client that refuses hostile output streams.
+#include "session/remote_session.h"
+
+#include <fcntl.h>
+#include <grpcpp/create_channel_posix.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "api/fsutil/wire.pb.h"
+#include "api/session/filesync.grpc.pb.h"
+#include "base/file_system.h"
+#include "base/temp_dir.h"
+#include "base/testing/test_files.h"
+#include "content/content_store.h"
+#include "session/session_server.h"
+#include "session/testing/session_pair.h"
+#include "session/testing/test_layout.h"
+
+namespace hoist::session {
+namespace {
+
+using fsutil::types::Packet;
+using testing::SessionPair;
+using testing::Transport;
+
+std::string Bytes(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (char& c : s) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return s;
+}
+
+void SetTime(const std::string& path, int64_t sec, long nsec) {
+  struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0) << path;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// ---- metadata ----
+
+TEST(SessionMetadataTest, AdvertisesWhatIsAttached) {
+  auto tmp = *TempDir::Create("session-md-");
+  ClientSession s("id-1", "shared");
+  auto names = [&] {
+    std::vector<std::string> methods;
+    for (const auto& [k, v] : SessionMetadata(s, "ctx")) {
+      if (k == "x-docker-expose-session-grpc-method") methods.push_back(v);
+    }
+    return methods;
+  };
+  auto md = SessionMetadata(s, "ctx");
+  ASSERT_GE(md.size(), 3u);
+  EXPECT_EQ(md[0], (std::pair<std::string, std::string>{"x-docker-expose-session-uuid", "id-1"}));
+  EXPECT_EQ(md[1], (std::pair<std::string, std::string>{"x-docker-expose-session-name", "ctx"}));
+  EXPECT_EQ(md[2],
+            (std::pair<std::string, std::string>{"x-docker-expose-session-sharedkey", "shared"}));
+  EXPECT_EQ(names(), (std::vector<std::string>{"/grpc.health.v1.Health/Check",
+                                               "/grpc.health.v1.Health/Watch"}));
+  ASSERT_TRUE(s.AttachLocalDir("context", tmp.path()));
+  ASSERT_TRUE(s.AttachSecretEnv("s", "X"));
+  ASSERT_TRUE(s.AttachOutputFile(tmp.path() + "/out.tar"));
+  EXPECT_EQ(
+      names(),
+      (std::vector<std::string>{
+          "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+          "/moby.buildkit.secrets.v1.Secrets/GetSecret", "/moby.filesync.v1.FileSend/DiffCopy",
+          "/moby.filesync.v1.FileSync/DiffCopy", "/moby.filesync.v1.FileSync/TarStream"}));
+  ASSERT_TRUE(s.AttachOutputLayout(tmp.path() + "/layout"));
+  auto with_content = names();
+  EXPECT_NE(std::find(with_content.begin(), with_content.end(),
+                      "/containerd.services.content.v1.Content/Read"),
+            with_content.end());
+  EXPECT_NE(std::find(with_content.begin(), with_content.end(),
+                      "/containerd.services.content.v1.Content/Write"),
+            with_content.end());
+}
+
+TEST(SessionMetadataTest, ParseRoundTripAndCase) {
+  ClientSession s("the-id", "key");
+  auto info = ParseSessionMetadata(SessionMetadata(s, "name"));
+  ASSERT_TRUE(info) << info.error().message();
+  EXPECT_EQ(info->id, "the-id");
+  EXPECT_EQ(info->name, "name");
+  EXPECT_EQ(info->shared_key, "key");
+  EXPECT_EQ(info->methods.size(), 2u);
+
+  auto mixed = ParseSessionMetadata(
+      {{"X-Docker-Expose-Session-Uuid", "u"},
+       {"X-Docker-Expose-Session-Grpc-Method", "/moby.filesync.v1.FileSync/DiffCopy, /a.B/C"}});
+  ASSERT_TRUE(mixed);
+  EXPECT_EQ(mixed->id, "u");
+  EXPECT_EQ(mixed->methods,
+            (std::vector<std::string>{"/moby.filesync.v1.FileSync/DiffCopy", "/a.B/C"}));
+  auto none = ParseSessionMetadata({{"x-docker-expose-session-name", "n"}});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), Code::kInvalidArgument);
+}
+
+TEST(SessionMetadataTest, SupportsIgnoresCase) {
+  SessionPair pair(Transport::kGrpc);
+  auto tmp = *TempDir::Create("session-md-");
+  ASSERT_TRUE(pair.client().AttachLocalDir("context", tmp.path()));
+  RemoteSession* r = pair.remote();
+  EXPECT_TRUE(r->Supports("/moby.filesync.v1.FileSync/diffcopy"));
+  EXPECT_FALSE(r->Supports("/moby.filesync.v1.FileSend/DiffCopy"));
+  EXPECT_EQ(r->name(), "test");
+  EXPECT_EQ(r->id(), pair.client().id());
+}
+
+// ---- file sync of a whole tree ----
+
+class FileSyncTreeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = *TempDir::Create("filesync-tree-");
+    root_ = tmp_.path() + "/ctx";
+    const std::string r = root_;
+    ASSERT_EQ(testing::RunShell("mkdir -p '" + r + "/a/b/c' '" + r + "/empty' '" + r + "/z'"), 0);
+    WriteTestFile(r + "/a/file.txt", "hello");
+    WriteTestFile(r + "/a/b/c/deep", "deep");
+    WriteTestFile(r + "/big.bin", Bytes(3 << 20, 7));
+    WriteTestFile(r + "/empty.txt", "");
+    WriteTestFile(r + "/exec.sh", "#!/bin/sh\n");
+    WriteTestFile(r + "/setuid", "s");
+    WriteTestFile(r + "/z/link1", "linked content");
+    ASSERT_EQ(link((r + "/z/link1").c_str(), (r + "/a/link2").c_str()), 0);
+    ASSERT_EQ(symlink("file.txt", (r + "/a/rel").c_str()), 0);
+    ASSERT_EQ(symlink("/etc/passwd", (r + "/abs").c_str()), 0);
+    ASSERT_EQ(symlink("../nowhere", (r + "/dangling").c_str()), 0);
+    ASSERT_EQ(chmod((r + "/exec.sh").c_str(), 0755), 0);
+    ASSERT_EQ(chmod((r + "/setuid").c_str(), 04750), 0);
+    ASSERT_EQ(chmod((r + "/a/b").c_str(), 0750), 0);
+    ASSERT_EQ(chmod((r + "/empty").c_str(), 0700), 0);
+    int64_t t = 1600000000;
+    for (const char* p :
+         {"/a/file.txt", "/a/b/c/deep", "/big.bin", "/empty.txt", "/exec.sh", "/setuid", "/z/link1",
+          "/a/rel", "/abs", "/dangling", "/a/b/c", "/a/b", "/a", "/empty", "/z"}) {
+      SetTime(r + p, t++, 123456789);
+    }
+    ASSERT_TRUE(pair_.client().AttachLocalDir("context", root_));
+  }
+
+  std::map<std::string, FileEntry> Walk(ClientDir& dir, const WalkOptions& options = {}) {
+    std::map<std::string, FileEntry> out;
+    auto st = dir.Walk(options, [&](const FileEntry& e) -> Status {
+      out[e.path] = e;
+      return {};
+    });
+    EXPECT_TRUE(st) << st.error().message();
+    return out;
+  }
+
+  std::string Read(ClientDir& dir, const std::string& path) {
+    std::string data;
+    auto st = dir.ReadFile(path, [&](std::string_view c) -> Status {
+      data.append(c);
+      return {};
+    });
+    EXPECT_TRUE(st) << path << ": " << st.error().message();
+    return data;
+  }
+
+  TempDir tmp_;
+  std::string root_;
+  SessionPair pair_{Transport::kGrpc};
+};
+
+TEST_F(FileSyncTreeTest, RemoteWalkAndReadsEqualTheSource) {
+  auto local = *pair_.client().LocalDir("context");
+  auto remote = *pair_.engine().LocalDir("context");
+  auto want = Walk(*local);
+  auto got = Walk(*remote);
+  ASSERT_EQ(want.size(), got.size());
+  for (const auto& [path, w] : want) {
+    SCOPED_TRACE(path);
+    ASSERT_EQ(got.count(path), 1u);
+    const FileEntry& g = got[path];
+    EXPECT_EQ(g.mode, w.mode);
+    EXPECT_EQ(g.uid, w.uid);
+    EXPECT_EQ(g.gid, w.gid);
+    EXPECT_EQ(g.size, w.size);
+    EXPECT_EQ(g.mtime_ns, w.mtime_ns);
+    EXPECT_EQ(g.link_target, w.link_target);
+    EXPECT_EQ(g.hardlink_to, w.hardlink_to);
+  }
+  // What the walk says about the special entries.
+  EXPECT_EQ(got["setuid"].mode, static_cast<uint32_t>(S_IFREG | 04750));
+  EXPECT_EQ(got["a/b"].mode, static_cast<uint32_t>(S_IFDIR | 0750));
+  EXPECT_EQ(got["a/b"].mtime_ns, int64_t{1600000011} * 1000000000 + 123456789);
+  EXPECT_EQ(got["abs"].link_target, "/etc/passwd");
+  EXPECT_TRUE(S_ISLNK(got["dangling"].mode));
+  // The walk meets a/link2 first, so z/link1 is its hard link, with its size.
+  EXPECT_EQ(got["a/link2"].hardlink_to, "");
+  EXPECT_EQ(got["z/link1"].hardlink_to, "a/link2");
+  EXPECT_EQ(got["z/link1"].size, 14);
+  // The files, read on the walk's transfer.
+  for (const auto& [path, w] : want) {
+    if (!S_ISREG(w.mode)) continue;
+    SCOPED_TRACE(path);
+    EXPECT_EQ(Read(*remote, path), Read(*local, path));
+  }
+  // A file read twice, and one the walk left out, come on transfers of their own.
+  EXPECT_EQ(Read(*remote, "a/file.txt"), "hello");
+  WalkOptions only_a;
+  only_a.include_patterns = {"a"};
+  auto a = Walk(*remote, only_a);
+  EXPECT_EQ(a.count("big.bin"), 0u);
+  EXPECT_EQ(Read(*remote, "big.bin"), Bytes(3 << 20, 7));
+  EXPECT_EQ(Read(*remote, "a/b/c/deep"), "deep");
+}
+
+TEST_F(FileSyncTreeTest, FollowPathsSendTheLinkAndItsTarget) {
+  ASSERT_EQ(symlink("a/b/c/deep", (root_ + "/Dockerfile").c_str()), 0);
+  auto remote = *pair_.engine().LocalDir("context");
+  WalkOptions follow;
+  follow.follow_paths = {"Dockerfile"};
+  auto got = Walk(*remote, follow);
+  std::vector<std::string> paths;
+  for (const auto& [p, e] : got) paths.push_back(p);
+  EXPECT_EQ(paths, (std::vector<std::string>{"Dockerfile", "a", "a/b", "a/b/c", "a/b/c/deep"}));
+  // The same through the in-process walk.
+  auto local = *pair_.client().LocalDir("context");
+  EXPECT_EQ(Walk(*local, follow).size(), got.size());
+  // Reading through the link itself is refused; its target is read.
+  auto f = remote->OpenFile("Dockerfile");
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code(), Code::kPermissionDenied);
+  EXPECT_EQ(Read(*remote, "a/b/c/deep"), "deep");
+}
+
+TEST_F(FileSyncTreeTest, NamesThatAreNotUtf8OrLookLikePatterns) {
+  const std::string latin1 = std::string("caf") + '\xe9';
+  WriteTestFile(root_ + "/" + latin1, "bytes");
+  WriteTestFile(root_ + "/a[1]", "brackets");
+  WriteTestFile(root_ + "/!bang", "bang");
+  auto remote = *pair_.engine().LocalDir("context");
+  auto got = Walk(*remote);
+  EXPECT_EQ(got.count(latin1), 1u);
+  EXPECT_EQ(Read(*remote, latin1), "bytes");
+  // Without a walk, each is asked for by a pattern that matches only itself.
+  auto fresh = *pair_.engine().LocalDir("context");
+  EXPECT_EQ(Read(*fresh, latin1), "bytes");
+  EXPECT_EQ(Read(*fresh, "a[1]"), "brackets");
+  EXPECT_EQ(Read(*fresh, "!bang"), "bang");
+}
+
+TEST_F(FileSyncTreeTest, PatternsThatMetadataCannotCarryAreWidened) {
+  const std::string utf8 = "caf\xc3\xa9";
+  WriteTestFile(root_ + "/" + utf8 + ".txt", "utf8");
+  WriteTestFile(root_ + "/cafe.txt", "ascii");
+  auto remote = *pair_.engine().LocalDir("context");
+  // An include pattern: the client sends at least what it selects.
+  WalkOptions include;
+  include.include_patterns = {utf8 + ".txt"};
+  auto got = Walk(*remote, include);
+  EXPECT_EQ(got.count(utf8 + ".txt"), 1u);
+  EXPECT_EQ(got.count("big.bin"), 0u);
+  // An exclude pattern is left out rather than widened (it would exclude cafe.txt too).
+  WalkOptions exclude;
+  exclude.exclude_patterns = {utf8 + ".txt"};
+  EXPECT_EQ(Walk(*remote, exclude).count("cafe.txt"), 1u);
+  // Follow paths and single reads find the file.
+  WalkOptions follow;
+  follow.follow_paths = {utf8 + ".txt"};
+  EXPECT_EQ(Walk(*remote, follow).count(utf8 + ".txt"), 1u);
+  auto fresh = *pair_.engine().LocalDir("context");
+  EXPECT_EQ(Read(*fresh, utf8 + ".txt"), "utf8");
+  // Names and store IDs are refused, not sent.
+  auto dir = pair_.engine().LocalDir(utf8);
+  ASSERT_FALSE(dir);
+  auto store = pair_.engine().OciStore(utf8);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), Code::kInvalidArgument);
+}
+
+TEST_F(FileSyncTreeTest, InProcessWalkReportsHardLinks) {
+  auto local = *pair_.client().LocalDir("context");
+  auto got = Walk(*local);
+  EXPECT_EQ(got["z/link1"].hardlink_to, "a/link2");
+  EXPECT_EQ(got["z/link1"].size, 14);
+}
+
+// ---- outputs over both transports ----
+
+class OutputTest : public ::testing::TestWithParam<Transport> {
+ protected:
+  void SetUp() override { tmp_ = *TempDir::Create("session-output-"); }
+  std::string Path(const std::string& p) const { return tmp_.path() + "/" + p; }
+  // Names in a directory (temp files included).
+  std::vector<std::string> List(const std::string& dir) { return *PosixFileSystem()->ListDir(dir); }
+
+  TempDir tmp_;
+  SessionPair pair_{GetParam()};
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, OutputTest,
+                         ::testing::Values(Transport::kInProcess, Transport::kGrpc),
+                         [](const auto& info) { return testing::TransportName(info.param); });
+
+TEST_P(OutputTest, TarArrivesWholeOnlyAtCommit) {
+  ASSERT_EQ(mkdir(Path("out").c_str(), 0755), 0);
+  ASSERT_TRUE(pair_.client().AttachOutputFile(Path("out/image.tar")));
+  const std::string data = Bytes((5 << 20) + 3, 1);
+  auto file = pair_.engine().OpenOutputTar({{"image.name", "x"}});
+  ASSERT_TRUE(file) << file.error().message();
+  for (size_t off = 0; off < data.size(); off += 300000) {
+    ASSERT_TRUE((*file)->Write(std::string_view(data).substr(off, 300000)));
+  }
+  EXPECT_FALSE(Exists(Path("out/image.tar")));
+  auto st = (*file)->Commit();
+  ASSERT_TRUE(st) << st.error().message();
+  file->reset();
+  EXPECT_EQ(ReadTestFile(Path("out/image.tar")), data);
+  EXPECT_EQ(List(Path("out")), std::vector<std::string>{"image.tar"});
+}
+
+TEST_P(OutputTest, AbortedTarLeavesNothing) {
+  ASSERT_EQ(mkdir(Path("out").c_str(), 0755), 0);
+  ASSERT_TRUE(pair_.client().AttachOutputFile(Path("out/image.tar")));
+  {
+    auto file = pair_.engine().OpenOutputTar({});
+    ASSERT_TRUE(file) << file.error().message();
+    ASSERT_TRUE((*file)->Write(Bytes(3 << 20, 2)));
+  }
+  // The client's side notices the cancelled call on its own thread.
+  for (int i = 0; i < 100 && !List(Path("out")).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(List(Path("out")).empty());
+  // An existing file keeps its contents when an export is aborted, and a later one works.
+  WriteTestFile(Path("out/image.tar"), "old");
+  {
+    auto file = pair_.engine().OpenOutputTar({});
+    ASSERT_TRUE(file) << file.error().message();
+    ASSERT_TRUE((*file)->Write("new"));
+  }
+  for (int i = 0; i < 100 && List(Path("out")).size() > 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(ReadTestFile(Path("out/image.tar")), "old");
+  auto file = pair_.engine().OpenOutputTar({});
+  ASSERT_TRUE(file) << file.error().message();
+  ASSERT_TRUE((*file)->Write("new"));
+  auto committed = (*file)->Commit();
+  ASSERT_TRUE(committed) << committed.error().message();
+  EXPECT_EQ(ReadTestFile(Path("out/image.tar")), "new");
+}
+
+TEST_P(OutputTest, NoOutputsAttached) {
+  auto f = pair_.engine().OpenOutputTar({});
+  if (GetParam() == Transport::kInProcess) {
+    ASSERT_FALSE(f);
+    EXPECT_EQ(f.error().code(), Code::kFailedPrecondition);
+  }
+  auto d = pair_.engine().SendOutputDir(tmp_.path());
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code(), Code::kFailedPrecondition);
+  auto s = pair_.engine().OutputStore();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), Code::kFailedPrecondition);
+}
+
+TEST_P(OutputTest, TheOtherKindOfOutputIsRefused) {
+  auto src = *TempDir::Create("session-output-src-");
+  {
+    SessionPair pair(GetParam());
+    ASSERT_TRUE(pair.client().AttachOutputDir(Path("dest")));
+    auto file = pair.engine().OpenOutputTar({});
+    Status st = file ? (*file)->Commit() : Unexpected(file.error());
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code(), Code::kFailedPrecondition);
+  }
+  for (bool empty : {true, false}) {
+    if (!empty) WriteTestFile(src.path() + "/f", "f");
+    SessionPair pair(GetParam());
+    ASSERT_TRUE(pair.client().AttachOutputFile(Path("out.tar")));
+    auto st = pair.engine().SendOutputDir(src.path());
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code(), Code::kFailedPrecondition) << st.error().message();
+  }
+  EXPECT_FALSE(Exists(Path("out.tar")));
+}
+
+TEST_P(OutputTest, DirIsMergedIntoTheDestination) {
+  const std::string src = Path("src"), dest = Path("dest"), outside = Path("outside");
+  ASSERT_EQ(testing::RunShell("mkdir -p '" + src + "/bin' '" + src + "/etc' '" + dest + "/etc' '" +
+                              outside + "'"),
+            0);
+  WriteTestFile(src + "/bin/tool", Bytes(200000, 3));
+  WriteTestFile(src + "/etc/conf", "conf");
+  WriteTestFile(src + "/suid", "s");
+  ASSERT_EQ(chmod((src + "/bin/tool").c_str(), 0755), 0);
+  ASSERT_EQ(chmod((src + "/suid").c_str(), 04755), 0);
+  ASSERT_EQ(link((src + "/etc/conf").c_str(), (src + "/hard").c_str()), 0);
+  ASSERT_EQ(symlink("bin/tool", (src + "/tool").c_str()), 0);
+  ASSERT_EQ(mkdir((src + "/ro").c_str(), 0755), 0);
+  WriteTestFile(src + "/ro/inside", "i");
+  ASSERT_EQ(chmod((src + "/ro").c_str(), 0555), 0);
+  SetTime(src + "/etc/conf", 1500000000, 5);
+  SetTime(src + "/etc", 1500000001, 0);
+  // The destination: a file the export keeps, one it replaces, and symlinks pointing out where
+  // the export puts a directory and a file.
+  WriteTestFile(dest + "/keep", "mine");
+  WriteTestFile(dest + "/etc/conf", "old");
+  ASSERT_EQ(symlink(outside.c_str(), (dest + "/bin").c_str()), 0);
+  WriteTestFile(outside + "/suid", "outside");
+  ASSERT_EQ(symlink((outside + "/suid").c_str(), (dest + "/suid").c_str()), 0);
+  ASSERT_TRUE(pair_.client().AttachOutputDir(dest));
+
+  auto st = pair_.engine().SendOutputDir(src);
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(ReadTestFile(dest + "/keep"), "mine");
+  EXPECT_EQ(ReadTestFile(dest + "/etc/conf"), "conf");
+  EXPECT_EQ(ReadTestFile(dest + "/bin/tool"), Bytes(200000, 3));
+  EXPECT_EQ(ReadTestFile(dest + "/ro/inside"), "i");
+  struct stat st_tool, st_bin, st_suid, st_conf, st_hard, st_etc, st_ro;
+  ASSERT_EQ(lstat((dest + "/bin").c_str(), &st_bin), 0);
+  EXPECT_TRUE(S_ISDIR(st_bin.st_mode)) << "the symlink in the way was replaced";
+  ASSERT_EQ(stat((dest + "/bin/tool").c_str(), &st_tool), 0);
+  EXPECT_EQ(st_tool.st_mode & 07777, 0755u);
+  ASSERT_EQ(lstat((dest + "/suid").c_str(), &st_suid), 0);
+  EXPECT_TRUE(S_ISREG(st_suid.st_mode));
+  EXPECT_EQ(st_suid.st_mode & 07777, 0755u) << "set-id bits are dropped";
+  ASSERT_EQ(stat((dest + "/etc/conf").c_str(), &st_conf), 0);
+  ASSERT_EQ(stat((dest + "/hard").c_str(), &st_hard), 0);
+  EXPECT_EQ(st_conf.st_ino, st_hard.st_ino);
+  EXPECT_EQ(st_conf.st_mtim.tv_sec, 1500000000);
+  ASSERT_EQ(stat((dest + "/etc").c_str(), &st_etc), 0);
+  EXPECT_EQ(st_etc.st_mtim.tv_sec, 1500000001);
+  ASSERT_EQ(stat((dest + "/ro").c_str(), &st_ro), 0);
+  EXPECT_EQ(st_ro.st_mode & 07777, 0555u);
+  char target[64] = {};
+  ASSERT_GT(readlink((dest + "/tool").c_str(), target, sizeof(target) - 1), 0);
+  EXPECT_STREQ(target, "bin/tool");
+  // Nothing went through the symlinks that were in the destination.
+  EXPECT_EQ(List(outside), std::vector<std::string>{"suid"});
+  EXPECT_EQ(ReadTestFile(outside + "/suid"), "outside");
+  chmod((src + "/ro").c_str(), 0755);
+  chmod((dest + "/ro").c_str(), 0755);
+}
+
+TEST_P(OutputTest, OutputStoreVerifiesBlobs) {
+  ASSERT_TRUE(pair_.client().AttachOutputLayout(Path("layout")));
+  auto store = pair_.engine().OutputStore();
+  ASSERT_TRUE(store) << store.error().message();
+  const std::string blob = Bytes(3 << 20, 4);
+  auto info = content::WriteBlob(**store, blob);
+  ASSERT_TRUE(info) << info.error().message();
+  EXPECT_EQ(info->digest, oci::Digest::Sha256Of(blob));
+  EXPECT_EQ(ReadTestFile(testing::BlobPath(Path("layout"), info->digest)), blob);
+  auto again = content::WriteBlob(**store, blob);
+  EXPECT_TRUE(again) << again.error().message();
+  auto back =
+      content::ReadBlob(**store, oci::Descriptor{.digest = info->digest, .size = info->size});
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, blob);
+
+  // A blob that is not what the engine says it is never appears.
+  const oci::Digest claimed = oci::Digest::Sha256Of("something else");
+  auto w = (*store)->Writer("bad");
+  ASSERT_TRUE(w) << w.error().message();
+  ASSERT_TRUE((*w)->Write("not it"));
+  auto c = (*w)->Commit(6, claimed);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Code::kDataLoss);
+  EXPECT_EQ(c.error().message().find(tmp_.path()), std::string::npos) << c.error().message();
+  EXPECT_FALSE(Exists(testing::BlobPath(Path("layout"), claimed)));
+  EXPECT_FALSE(Exists(testing::BlobPath(Path("layout"), oci::Digest::Sha256Of("not it"))));
+  // Adding, not removing or listing.
+  EXPECT_EQ((*store)->Delete(info->digest).error().code(), Code::kPermissionDenied);
+  EXPECT_EQ((*store)->Walk([](const content::BlobInfo&) -> Status { return {}; }).error().code(),
+            Code::kPermissionDenied);
+  // An abandoned write leaves nothing behind.
+  {
+    auto abandoned = (*store)->Writer("gone");
+    ASSERT_TRUE(abandoned);
+    ASSERT_TRUE((*abandoned)->Write("half"));
+  }
+  EXPECT_FALSE(Exists(testing::BlobPath(Path("layout"), oci::Digest::Sha256Of("half"))));
+}
+
+// ---- a hostile engine: raw packets to the client's FileSend ----
+
+class HostileOutputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = *TempDir::Create("session-hostile-");
+    dest_ = tmp_.path() + "/dest";
+    outside_ = tmp_.path() + "/outside";
+    ASSERT_EQ(mkdir(outside_.c_str(), 0755), 0);
+    client_ = std::make_shared<ClientSession>();
+    ASSERT_TRUE(client_->AttachOutputDir(dest_));
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    server_ = *SessionServer::Start(client_, UniqueFd(fds[0]));
+    channel_ = grpc::CreateInsecureChannelFromFd("localhost", fds[1]);
+  }
+  void TearDown() override {
+    channel_.reset();
+    server_->Shutdown();
+  }
+
+  static Packet Stat(const std::string& path, uint32_t go_mode, const std::string& linkname = "",
+                     int64_t size = 0) {
+    Packet p;
+    p.set_type(Packet::PACKET_STAT);
+    p.mutable_stat()->set_path(path);
+    p.mutable_stat()->set_mode(go_mode);
+    p.mutable_stat()->set_linkname(linkname);
+    p.mutable_stat()->set_size(size);
+    return p;
+  }
+  static constexpr uint32_t kFile = 0644;
+  static constexpr uint32_t kDir = (1u << 31) | 0755;
+  static constexpr uint32_t kLink = (1u << 27) | 0777;
+
+  // Sends the packets as an engine would (then the end of the walk), serves requests with
+  // `data` for every file, and returns the client's verdict: OK, or its error.
+  grpc::Status Send(const std::vector<Packet>& stats, const std::string& data = "x") {
+    auto stub = moby::filesync::v1::FileSend::NewStub(channel_);
+    grpc::ClientContext ctx;
+    auto stream = stub->DiffCopy(&ctx);
+    auto send = [&](const Packet& p) {
+      moby::filesync::v1::BytesMessage m;
+      m.ParseFromString(p.SerializeAsString());
+      return stream->Write(m);
+    };
+    for (const Packet& p : stats) send(p);
+    Packet end;
+    end.set_type(Packet::PACKET_STAT);
+    send(end);
+    moby::filesync::v1::BytesMessage m;
+    while (stream->Read(&m)) {
+      Packet p;
+      p.ParseFromString(m.SerializeAsString());
+      if (p.type() == Packet::PACKET_REQ) {
+        Packet d;
+        d.set_type(Packet::PACKET_DATA);
+        d.set_id(p.id());
+        d.set_data(data);
+        send(d);
+        d.clear_data();
+        send(d);
+      } else if (p.type() == Packet::PACKET_FIN) {
+        Packet fin;
+        fin.set_type(Packet::PACKET_FIN);
+        send(fin);
+        break;
+      } else if (p.type() == Packet::PACKET_ERR) {
+        last_err_ = p.data();
+        break;
+      }
+    }
+    stream->WritesDone();
+    while (stream->Read(&m)) {
+    }
+    return stream->Finish();
+  }
+
+  void ExpectRefused(const grpc::Status& s) {
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(s.error_message().find(tmp_.path()), std::string::npos) << s.error_message();
+    EXPECT_TRUE(PosixFileSystem()->ListDir(outside_)->empty());
+    EXPECT_FALSE(Exists(tmp_.path() + "/x"));
+    EXPECT_FALSE(Exists("/x-hoist-hostile"));
+  }
+
+  TempDir tmp_;
+  std::string dest_, outside_;
+  std::shared_ptr<ClientSession> client_;
+  std::unique_ptr<SessionServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::string last_err_;
+};
+
+TEST_F(HostileOutputTest, AWellFormedStreamLands) {
+  auto s = Send({Stat("d", kDir), Stat("d/f", kFile, "", 1), Stat("l", kLink, "d/f")});
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ReadTestFile(dest_ + "/d/f"), "x");
+}
+
+TEST_F(HostileOutputTest, DotDotIsRefused) {
+  auto s = Send({Stat("../x", kFile)});
+  ExpectRefused(s);
+  EXPECT_NE(s.error_message().find("invalid path"), std::string::npos) << s.error_message();
+  ExpectRefused(Send({Stat("d", kDir), Stat("d/../../x", kFile)}));
+}
+
+TEST_F(HostileOutputTest, AbsoluteAndUncleanPathsAreRefused) {
+  ExpectRefused(Send({Stat("/x-hoist-hostile", kFile)}));
+  ExpectRefused(Send({Stat("a//b", kFile)}));
+  ExpectRefused(Send({Stat("./x", kFile)}));
+  ExpectRefused(Send({Stat(std::string("a\0b", 3), kFile)}));
+  ExpectRefused(Send({Stat("", kFile)}));
+}
+
+TEST_F(HostileOutputTest, NothingIsWrittenThroughASymlinkTheStreamMade) {
+  auto s = Send({Stat("link", kLink, outside_), Stat("link/x", kFile)});
+  ExpectRefused(s);
+  // Through a link to the destination's parent, too.
+  ExpectRefused(Send({Stat("up", kLink, ".."), Stat("up/x", kFile)}));
+}
+
+TEST_F(HostileOutputTest, NoEntryBelowAFile) {
+  ExpectRefused(Send({Stat("f", kFile), Stat("f/x", kFile)}));
+}
+
+TEST_F(HostileOutputTest, OutOfOrderAndRepeatedEntriesAreRefused) {
+  ExpectRefused(Send({Stat("b", kFile), Stat("a", kFile)}));
+  ExpectRefused(Send({Stat("a", kFile), Stat("a", kFile)}));
+  ExpectRefused(Send({Stat("d", kDir), Stat("e", kDir), Stat("d/x", kFile)}));
+}
+
+TEST_F(HostileOutputTest, HardLinksOnlyToEarlierFilesOfTheStream) {
+  ExpectRefused(Send({Stat("h", kFile, "../outside/x")}));
+  ExpectRefused(Send({Stat("h", kFile, "/etc/passwd")}));
+  // To a symlink of the stream (linkat would link the symlink itself, but it is refused).
+  ExpectRefused(Send({Stat("a", kLink, "/etc/passwd"), Stat("h", kFile, "a")}));
+  // To something already in the destination.
+  WriteTestFile(dest_ + "/pre", "pre");
+  ExpectRefused(Send({Stat("h", kFile, "pre")}));
+}
+
+TEST_F(HostileOutputTest, ASymlinkAlreadyInTheDestinationIsReplacedNotFollowed) {
+  ASSERT_EQ(mkdir(dest_.c_str(), 0755), 0);
+  ASSERT_EQ(symlink(outside_.c_str(), (dest_ + "/d").c_str()), 0);
+  ASSERT_EQ(symlink((outside_ + "/f").c_str(), (dest_ + "/f").c_str()), 0);
+  auto s = Send({Stat("d", kDir), Stat("d/x", kFile, "", 1), Stat("f", kFile, "", 1)});
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(PosixFileSystem()->ListDir(outside_)->empty());
+  struct stat st;
+  ASSERT_EQ(lstat((dest_ + "/d").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  ASSERT_EQ(lstat((dest_ + "/f").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST_F(HostileOutputTest, DevicesAreSkipped) {
+  constexpr uint32_t kCharDevice = (1u << 26) | (1u << 21) | 0666;
+  auto s = Send({Stat("null", kCharDevice), Stat("z", kFile, "", 1)});
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(Exists(dest_ + "/null"));
+  EXPECT_EQ(ReadTestFile(dest_ + "/z"), "x");
+}
+
+TEST_F(HostileOutputTest, AFileWhereADirectoryWasExpected) {
+  // What an engine sending a tarball to a directory output looks like.
+  auto stub = moby::filesync::v1::FileSend::NewStub(channel_);
+  grpc::ClientContext ctx;
+  auto stream = stub->DiffCopy(&ctx);
+  moby::filesync::v1::BytesMessage m;
+  m.set_data("tar bytes");
+  stream->Write(m);
+  stream->WritesDone();
+  while (stream->Read(&m)) {
+  }
+  EXPECT_FALSE(stream->Finish().ok());
+  EXPECT_FALSE(Exists(dest_) && !PosixFileSystem()->ListDir(dest_)->empty());
+}
+
+// ---- privacy over gRPC ----
+
+class LeakyStore final : public content::ContentStore {
+ public:
+  explicit LeakyStore(std::string path) : path_(std::move(path)) {}
+  Result<content::BlobInfo> Info(const oci::Digest&) override {
+    return MakeError(Code::kPermissionDenied, "stat " + path_ + "/blobs/x: Permission denied");
+  }
+  Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest&) override {
+    return MakeError(Code::kInternal, "open " + path_ + "/blobs/x: I/O error");
+  }
+  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string&) override {
+    return MakeError(Code::kInternal, "unused");
+  }
+  Status Delete(const oci::Digest&) override { return MakeError(Code::kInternal, "unused"); }
+  Status Walk(const std::function<Status(const content::BlobInfo&)>&) override {
+    return MakeError(Code::kInternal, "unused");
+  }
+
+ private:
+  std::string path_;
+};
+
+TEST(RemoteSessionPrivacyTest, StoreErrorsArriveScrubbed) {
+  const std::string path = "/home/someone/private-marker-5d1e";
+  SessionPair pair(Transport::kGrpc);
+  ASSERT_TRUE(pair.client().AttachOciStore("leaky", std::make_shared<LeakyStore>(path), {path}));
+  // Opening the store already asks it something (a store that cannot answer fails here).
+  auto store = pair.engine().OciStore("leaky");
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), Code::kPermissionDenied);
+  EXPECT_EQ(store.error().message(), "stat oci:leaky/blobs/x: Permission denied");
+}
+
+TEST(RemoteSessionPrivacyTest, OutputErrorsDoNotNameTheDestination) {
+  auto tmp = *TempDir::Create("session-private-");
+  const std::string marker = tmp.path() + "/private-marker-77aa";
+  WriteTestFile(marker, "a file where the output directory should be");
+  SessionPair pair(Transport::kGrpc);
+  ASSERT_TRUE(pair.client().AttachOutputDir(marker + "/dest"));
+  auto src = *TempDir::Create("session-private-src-");
+  WriteTestFile(src.path() + "/f", "f");
+  auto st = pair.engine().SendOutputDir(src.path());
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message().find("private-marker"), std::string::npos) << st.error().message();
+
+  SessionPair pair2(Transport::kGrpc);
+  ASSERT_TRUE(pair2.client().AttachOutputFile(marker + "/x/out.tar"));
+  auto file = pair2.engine().OpenOutputTar({});
+  Status written = file ? (*file)->Commit() : Unexpected(file.error());
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().message().find("private-marker"), std::string::npos)
+      << written.error().message();
+}
+
+}  // namespace
+}  // namespace hoist::session
