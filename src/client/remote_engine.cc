@@ -1,18 +1,19 @@
 #include "client/remote_engine.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
 #include "api/control/control.grpc.pb.h"
+#include "base/file_system.h"
+#include "session/byte_pump.h"
 #include "session/session_server.h"
 
 namespace hoist::client {
@@ -63,13 +64,6 @@ progress::SolveStatus FromProto(const pb::StatusResponse& r) {
   return s;
 }
 
-Result<std::string> ReadPem(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return MakeError(Code::kNotFound, fmt::format("cannot read {}", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 UsageRecord FromProto(const pb::UsageRecord& u) {
   auto ns = [](const google::protobuf::Timestamp& t) {
@@ -114,13 +108,13 @@ Result<std::unique_ptr<RemoteEngine>> RemoteEngine::Connect(const std::string& a
     if (!tls.ca_cert.empty() || !tls.cert.empty()) {
       grpc::SslCredentialsOptions o;
       if (!tls.ca_cert.empty()) {
-        HOIST_ASSIGN_OR_RETURN(o.pem_root_certs, ReadPem(tls.ca_cert));
+        HOIST_ASSIGN_OR_RETURN(o.pem_root_certs, PosixFileSystem()->ReadFile(tls.ca_cert));
       }
       if (!tls.cert.empty()) {
-        HOIST_ASSIGN_OR_RETURN(o.pem_cert_chain, ReadPem(tls.cert));
+        HOIST_ASSIGN_OR_RETURN(o.pem_cert_chain, PosixFileSystem()->ReadFile(tls.cert));
       }
       if (!tls.key.empty()) {
-        HOIST_ASSIGN_OR_RETURN(o.pem_private_key, ReadPem(tls.key));
+        HOIST_ASSIGN_OR_RETURN(o.pem_private_key, PosixFileSystem()->ReadFile(tls.key));
       }
       creds = grpc::SslCredentials(o);
       if (!tls.server_name.empty()) args.SetSslTargetNameOverride(tls.server_name);
@@ -154,32 +148,28 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
     return Unexpected(ErrnoError(errno, "socketpair"));
   }
   UniqueFd pump(fds[0]);
+  UniqueFd pump_control(::fcntl(pump.get(), F_DUPFD_CLOEXEC, 0));
   HOIST_ASSIGN_OR_RETURN(auto server, session::SessionServer::Start(session, UniqueFd(fds[1])));
-  std::thread to_daemon([&] {
-    std::string buf(64 * 1024, '\0');
-    for (;;) {
-      const ssize_t n = ::read(pump.get(), buf.data(), buf.size());
-      if (n <= 0) break;
+  class Stream final : public session::MessageStream {
+   public:
+    explicit Stream(grpc::ClientReaderWriter<pb::BytesMessage, pb::BytesMessage>* s) : s_(s) {}
+    bool Read(std::string* data) override {
       pb::BytesMessage m;
-      m.set_data(buf.data(), static_cast<size_t>(n));
-      if (!stream->Write(m)) break;
+      if (!s_->Read(&m)) return false;
+      *data = std::move(*m.mutable_data());
+      return true;
     }
-    stream->WritesDone();
-  });
-  std::thread from_daemon([&] {
-    pb::BytesMessage m;
-    while (stream->Read(&m)) {
-      const std::string& d = m.data();
-      size_t off = 0;
-      while (off < d.size()) {
-        const ssize_t n = ::write(pump.get(), d.data() + off, d.size() - off);
-        if (n <= 0) break;
-        off += static_cast<size_t>(n);
-      }
-      if (off < d.size()) break;
+    bool Write(std::string_view data) override {
+      pb::BytesMessage m;
+      m.set_data(data.data(), data.size());
+      return s_->Write(m);
     }
-    ::shutdown(pump.get(), SHUT_RDWR);
-  });
+    void CloseWrite() override { s_->WritesDone(); }
+
+   private:
+    grpc::ClientReaderWriter<pb::BytesMessage, pb::BytesMessage>* s_;
+  } adapter(stream.get());
+  std::thread pumping([&] { (void)session::PumpBytes(std::move(pump), adapter); });
 
   // Progress.
   grpc::ClientContext status_ctx;
@@ -236,14 +226,13 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   status_thread.join();
   server->Shutdown(std::chrono::milliseconds(200));
   session_ctx.TryCancel();
-  ::shutdown(pump.get(), SHUT_RDWR);
-  to_daemon.join();
-  from_daemon.join();
+  ::shutdown(pump_control.get(), SHUT_RDWR);
+  pumping.join();
   (void)stream->Finish();
   if (!st.ok()) {
     if (failure != nullptr) {
       auto md = solve_ctx.GetServerTrailingMetadata();
-      if (auto it = md.find("hoist-dockerfile-excerpt"); it != md.end()) {
+      if (auto it = md.find("hoist-dockerfile-excerpt-bin"); it != md.end()) {
         failure->excerpt.assign(it->second.data(), it->second.size());
       }
     }

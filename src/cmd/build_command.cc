@@ -17,6 +17,7 @@
 
 #include "base/atomic_file.h"
 #include "base/base64.h"
+#include "base/hash.h"
 #include "client/build_options.h"
 #include "client/output_spec.h"
 #include "client/outputs.h"
@@ -156,17 +157,9 @@ Status PrintLlb(const control::SolveRequest& request,
                          control::ParseFrontendAttrs(request.frontend_attrs));
   session::SessionManager sessions;
   HOIST_TRY(sessions.Register(session));
-  auto dir = session->LocalDir(settings.dockerfile_local);
-  HOIST_TRY(dir);
-  HOIST_ASSIGN_OR_RETURN(auto file, (*dir)->OpenFile(settings.filename));
-  std::string dockerfile;
-  char buf[65536];
-  for (uint64_t off = 0;;) {
-    HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(off, buf, sizeof(buf)));
-    if (n == 0) break;
-    dockerfile.append(buf, n);
-    off += n;
-  }
+  HOIST_ASSIGN_OR_RETURN(std::string dockerfile,
+                         control::ReadClientFile(*session, settings.dockerfile_local,
+                                                 settings.filename, false));
   control::EngineImageResolver resolver(&sessions, {session->id()});
   frontend::dockerfile::ConvertOptions co = settings.convert;
   co.resolver = &resolver;
@@ -220,7 +213,20 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
                          CacheEntries(args.cache_from, "--cache-from", "src"));
 
   // Client side: attach the context, the Dockerfile's directory, stores and secrets.
-  HOIST_ASSIGN_OR_RETURN(client::PreparedBuild prepared, client::PrepareBuild(args.flags));
+  // The engine keeps a mirror of the context per client and directory (the session's shared
+  // key, as buildx derives it from its node and the path), so a rebuild sends only changes.
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  std::string context_abs = args.context;
+  if (char* real = ::realpath(args.context.c_str(), nullptr)) {
+    context_abs = real;
+    std::free(real);
+  }
+  HOIST_ASSIGN_OR_RETURN(
+      client::PreparedBuild prepared,
+      client::PrepareBuild(args.flags,
+                           {.shared_key = Sha256Hex(std::string(host) + ":" + context_abs)
+                                              .substr(0, 32)}));
   std::shared_ptr<session::ClientSession> session = prepared.session;
   if (auto st = session->AttachLocalDir("context", args.context); !st) {
     return MakeError(st.error().code(),

@@ -10,8 +10,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -21,6 +19,7 @@
 #include <grpcpp/impl/codegen/service_type.h>
 #include <grpcpp/server_posix.h>
 
+#include "base/file_system.h"
 #include "base/log.h"
 #include "cmd/daemon_listener.h"
 #include "cmd/engine.h"
@@ -42,13 +41,6 @@ struct DaemonArgs {
   std::string tls_key;
 };
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return MakeError(Code::kNotFound, fmt::format("cannot read {}", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Hands every connection accepted on `listener` to the gRPC server.
 void AcceptLoop(int listener, grpc::Server* server, std::atomic<bool>* stopping) {
@@ -127,10 +119,10 @@ Status RunDaemon(const DaemonArgs& args) {
       for (auto& fd : fds) listeners.push_back(std::move(fd));
     } else {
       grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-      HOIST_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile(args.tls_ca));
+      HOIST_ASSIGN_OR_RETURN(ssl.pem_root_certs, PosixFileSystem()->ReadFile(args.tls_ca));
       grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-      HOIST_ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(args.tls_cert));
-      HOIST_ASSIGN_OR_RETURN(pair.private_key, ReadFile(args.tls_key));
+      HOIST_ASSIGN_OR_RETURN(pair.cert_chain, PosixFileSystem()->ReadFile(args.tls_cert));
+      HOIST_ASSIGN_OR_RETURN(pair.private_key, PosixFileSystem()->ReadFile(args.tls_key));
       ssl.pem_key_cert_pairs.push_back(std::move(pair));
       builder.AddListeningPort(d.hostport, grpc::SslServerCredentials(ssl));
     }

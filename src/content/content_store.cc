@@ -1,6 +1,8 @@
 #include "content/content_store.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -108,6 +110,19 @@ Result<BlobInfo> WriteBlob(ContentStore& store, std::string_view data,
   HOIST_TRY(writer->Write(data));
   HOIST_TRY(writer->Commit(info.size, digest));
   return info;
+}
+
+Result<std::unique_ptr<BlobWriter>> WriterOrWait(ContentStore& store, const std::string& ref,
+                                                 const oci::Digest& digest,
+                                                 CancelContext* cancel) {
+  for (auto delay = std::chrono::milliseconds(5);;) {
+    if (store.Info(digest)) return std::unique_ptr<BlobWriter>();
+    auto w = store.Writer(ref);
+    if (w || w.error().code() != Code::kUnavailable) return w;
+    if (cancel != nullptr) HOIST_TRY(cancel->Check());
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(200));
+  }
 }
 
 Status CopyBlob(ContentStore& from, ContentStore& to, const oci::Descriptor& desc,

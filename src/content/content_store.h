@@ -82,6 +82,12 @@ Result<std::string> ReadBlob(ContentStore& store, const oci::Descriptor& desc,
 // Writes a whole in-memory blob; returns its descriptor fields digest and size.
 Result<BlobInfo> WriteBlob(ContentStore& store, std::string_view data,
                            const oci::Digest& expected = {});
+// A writer for `digest` under the ref `ref`, waiting while another writer holds that ref (a
+// concurrent fetch of the same blob, as containerd's clients wait): null when the blob was
+// committed meanwhile, so there is nothing left to write. kCancelled when `cancel` fires.
+Result<std::unique_ptr<BlobWriter>> WriterOrWait(ContentStore& store, const std::string& ref,
+                                                 const oci::Digest& digest,
+                                                 CancelContext* cancel = nullptr);
 // Copies a blob between stores, verifying it; a blob already in `to` is not copied again.
 Status CopyBlob(ContentStore& from, ContentStore& to, const oci::Descriptor& desc,
                 CancelContext* cancel = nullptr);

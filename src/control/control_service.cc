@@ -1,5 +1,6 @@
 #include "control/control_service.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "api/health/health.grpc.pb.h"
 #include "base/log.h"
 #include "oci/platform.h"
+#include "session/byte_pump.h"
 #include "session/remote_session.h"
 
 namespace hoist::control {
@@ -153,7 +155,7 @@ class ControlServiceImpl final : public pb::Control::Service {
     }();
     (*progress)->Close();
     if (!result) {
-      if (!failure.excerpt.empty()) ctx->AddTrailingMetadata("hoist-dockerfile-excerpt", failure.excerpt);
+      if (!failure.excerpt.empty()) ctx->AddTrailingMetadata("hoist-dockerfile-excerpt-bin", failure.excerpt);
       return ToGrpc(result.error());
     }
     for (const auto& [k, v] : result->exporter_response) (*resp->mutable_exporterresponse())[k] = v;
@@ -190,38 +192,40 @@ class ControlServiceImpl final : public pb::Control::Service {
       return grpc::Status(grpc::StatusCode::INTERNAL, "socketpair failed");
     }
     UniqueFd pump(fds[0]);
+    // To end the pump when the client goes, whatever still holds the engine's end.
+    UniqueFd pump_control(::fcntl(pump.get(), F_DUPFD_CLOEXEC, 0));
     const std::string id = info->id;
     auto remote = session::RemoteSession::Connect(std::move(*info), UniqueFd(fds[1]));
     if (!remote) return ToGrpc(remote.error());
     if (auto st = o_.controller->engine().sessions->Register(*remote); !st) return ToGrpc(st.error());
     HOIST_LOG(kDebug, "session {} attached", id);
-    // Engine → client: what the RemoteSession's HTTP/2 client writes goes out on the stream.
-    std::thread out([&] {
-      std::string buf(64 * 1024, '\0');
-      for (;;) {
-        const ssize_t n = ::read(pump.get(), buf.data(), buf.size());
-        if (n <= 0) break;
+    class Stream final : public session::MessageStream {
+     public:
+      Stream(grpc::ServerReaderWriter<pb::BytesMessage, pb::BytesMessage>* s, int control)
+          : s_(s), control_(control) {}
+      bool Read(std::string* data) override {
         pb::BytesMessage m;
-        m.set_data(buf.data(), static_cast<size_t>(n));
-        if (!stream->Write(m)) break;
+        if (!s_->Read(&m)) {
+          // The client is gone: builds using its session fail now rather than hang.
+          ::shutdown(control_, SHUT_RDWR);
+          return false;
+        }
+        *data = std::move(*m.mutable_data());
+        return true;
       }
-      ::shutdown(pump.get(), SHUT_RDWR);
-    });
-    // Client → engine.
-    pb::BytesMessage in;
-    while (stream->Read(&in)) {
-      const std::string& d = in.data();
-      size_t off = 0;
-      while (off < d.size()) {
-        const ssize_t n = ::write(pump.get(), d.data() + off, d.size() - off);
-        if (n <= 0) break;
-        off += static_cast<size_t>(n);
+      bool Write(std::string_view data) override {
+        pb::BytesMessage m;
+        m.set_data(data.data(), data.size());
+        return s_->Write(m);
       }
-      if (off < d.size()) break;
-    }
+      void CloseWrite() override {}
+
+     private:
+      grpc::ServerReaderWriter<pb::BytesMessage, pb::BytesMessage>* s_;
+      int control_;
+    } adapter(stream, pump_control.get());
+    (void)session::PumpBytes(std::move(pump), adapter);
     o_.controller->engine().sessions->Unregister(id);
-    ::shutdown(pump.get(), SHUT_RDWR);
-    out.join();
     HOIST_LOG(kDebug, "session {} detached", id);
     return grpc::Status::OK;
   }

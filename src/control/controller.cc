@@ -21,7 +21,8 @@ namespace {
 
 constexpr size_t kMaxDockerfileBytes = 64u << 20;
 
-// A file of the client's local `dir`, whole. `optional`: a missing file is "".
+}  // namespace
+
 Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
                                    std::string_view path, bool optional) {
   HOIST_ASSIGN_OR_RETURN(auto d, s.LocalDir(dir));
@@ -43,6 +44,8 @@ Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
   }
   return data;
 }
+
+namespace {
 
 // Passes progress on and remembers the first vertex that failed.
 class FailureTracker final : public progress::ProgressWriter {

@@ -17,6 +17,7 @@
 #include "control/engine_parts.h"
 #include "control/solve_request.h"
 #include "progress/event.h"
+#include "session/session.h"
 
 namespace hoist::control {
 
@@ -48,6 +49,11 @@ class Controller {
   EngineParts engine_;
   std::shared_mutex prune_mu_;  // shared: builds; exclusive: prune
 };
+
+// A file of the client's local `dir` (the Dockerfile, a .dockerignore), whole, at most 64 MiB.
+// `optional`: a missing file is "".
+Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
+                                   std::string_view path, bool optional);
 
 // A warning with no vertex: the client shows it at the end, as `WARNING: …`.
 void WriteWarning(progress::ProgressWriter* progress, std::string message);

@@ -99,10 +99,19 @@ std::string HoistCommand(const std::string& args, const std::string& daemon_env)
     if (auto call = ParseEngineCall(args)) {
       std::lock_guard lock(g_daemons_mu);
       auto& d = g_daemons[call->root];
+      // Registry configuration and credentials are the daemon's own: a command that brings
+      // other ones gets a daemon started with them, as an operator would restart it.
+      if (d && (d->extra() != call->globals || d->env() != daemon_env)) d.reset();
       if (!d) {
         d = std::make_unique<Daemon>(call->root, call->root + ".hoistd.sock", call->globals,
                                      daemon_env);
-        EXPECT_TRUE(d->Start()) << d->log();
+        if (!d->Start()) {
+          // A daemon that refuses to start (a broken configuration file, say) is what the
+          // command meets: its error, and a failure.
+          const std::string log = d->log();
+          d.reset();
+          return "printf '%s' " + Quote(log) + " >&2; false";
+        }
       }
       return std::string(HOIST_BIN) + " --addr " + Quote(d->addr()) + " " + args;
     }
@@ -122,21 +131,20 @@ Daemon::~Daemon() {
   if (pid_ > 0) Stop();
 }
 
-std::string Daemon::log() const { return ReadFileOrEmpty(socket_ + ".log"); }
+std::string Daemon::log() const { return ReadFileOrEmpty(root_ + ".hoistd.log"); }
 
 bool Daemon::Start() {
+  const size_t log_start = log().size();
   RunResult r = Sh(env_ + " " + std::string(HOISTD_BIN) + " --root " + Quote(root_) + " --addr " +
-                   Quote("unix://" + socket_) + " " + extra_ + " >>" + Quote(socket_ + ".log") +
+                   Quote("unix://" + socket_) + " " + extra_ + " >>" + Quote(root_ + ".hoistd.log") +
                    " 2>&1 & echo $!");
   if (r.exit_code != 0 || r.out.empty()) return false;
   pid_ = std::stoi(r.out);
+  // Up when it says so in what it logged (the socket may be another daemon's, the log may hold
+  // an earlier daemon's lines) and still running.
   for (int i = 0; i < 400; ++i) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_.c_str());
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) return true;
     if (::kill(pid_, 0) != 0) break;
+    if (log().find("hoistd serving " + addr(), log_start) != std::string::npos) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;

@@ -41,6 +41,8 @@ class Daemon {
   int pid() const { return pid_; }
   std::string addr() const { return "unix://" + socket_; }
   std::string log() const;
+  const std::string& extra() const { return extra_; }
+  const std::string& env() const { return env_; }
 
  private:
   std::string root_, socket_, extra_, env_;

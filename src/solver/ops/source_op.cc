@@ -215,8 +215,14 @@ class OciLayoutSourceOp final : public ImageSourceOp {
         arrived(i);
         continue;
       }
+      // Another build may be fetching the same blob: wait for it rather than fail.
+      HOIST_ASSIGN_OR_RETURN(auto writer,
+                             content::WriterOrWait(engine, layer.digest.str(), layer.digest, cancel));
+      if (!writer) {
+        arrived(i);
+        continue;
+      }
       BlobProgress bp(ctx.progress, layer);
-      HOIST_ASSIGN_OR_RETURN(auto writer, engine.Writer(layer.digest.str()));
       Status st = instance_->ReadLayer(
           i,
           [&](std::string_view chunk) -> Status {
@@ -365,9 +371,17 @@ class LocalSourceOp final : public Op {
     std::string hint = attrs_.contains(std::string(llb::kAttrSharedKeyHint))
                            ? attrs_.at(std::string(llb::kAttrSharedKeyHint))
                            : name_;
-    const std::string mirror_name(
-        DigestOf(session_->shared_key() + "\n" + hint).encoded().substr(0, 32));
-    const std::string id = std::string(kMirrorPrefix) + mirror_name;
+    // One mirror per client (its shared key) and context; a build running meanwhile on the
+    // same one (hoistd serves many clients) leaves it alone and this build syncs a mirror of
+    // its own session instead, as BuildKit does with a context ref in use.
+    const std::string shared = session_->shared_key().empty() ? session_->id() : session_->shared_key();
+    auto mirror_id = [&](const std::string& key) {
+      return std::string(kMirrorPrefix) +
+             std::string(DigestOf(key + "\n" + hint).encoded().substr(0, 32));
+    };
+    HOIST_ASSIGN_OR_RETURN(const std::string id,
+                           worker_.LeaseMirror(mirror_id(shared),
+                                               mirror_id(shared + "\n" + session_->id())));
     const std::string mirror = MirrorPath(worker_.options().state_dir, id);
     std::lock_guard lock(MirrorLock(mirror));
     HOIST_TRY(PosixFileSystem()->MakeDirs(worker_.options().state_dir + "/local", 0700));

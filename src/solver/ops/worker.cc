@@ -1,5 +1,8 @@
 #include "solver/ops/worker.h"
 
+#include <mutex>
+#include <set>
+
 #include <fmt/format.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -98,8 +101,37 @@ Status MountedSnapshot::Commit(const std::string& name) {
 
 }  // namespace internal
 
+namespace {
+
+// Mirrors leased by live builds, by name.
+std::mutex g_mirror_leases_mu;
+std::set<std::string> g_mirror_leases;
+
+}  // namespace
+
 Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
-Worker::~Worker() = default;
+
+Worker::~Worker() {
+  std::lock_guard lock(g_mirror_leases_mu);
+  for (const std::string& m : mirrors_) g_mirror_leases.erase(m);
+}
+
+Result<std::string> Worker::LeaseMirror(const std::string& preferred,
+                                        const std::string& alternate) {
+  std::lock_guard mine(mirrors_mu_);
+  for (const std::string* m : {&preferred, &alternate}) {
+    if (mirrors_.contains(*m)) return *m;
+  }
+  std::lock_guard lock(g_mirror_leases_mu);
+  for (const std::string* m : {&preferred, &alternate}) {
+    if (g_mirror_leases.insert(*m).second) {
+      mirrors_.insert(*m);
+      return *m;
+    }
+  }
+  return MakeError(Code::kUnavailable,
+                   "the context mirror is in use by another build of this session");
+}
 
 Result<std::unique_ptr<Op>> Worker::Resolve(const oci::Digest& digest, std::string_view op_bytes,
                                             const llb::OpMetadata& metadata) {

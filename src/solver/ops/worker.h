@@ -19,6 +19,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,9 +87,17 @@ class Worker final : public OpResolver, public ResultStore {
   // The empty tree's snapshot, created on first use.
   Result<ResultRef> EmptyRef();
 
+  // The local-context mirror this build may use: `preferred` unless another live build (of
+  // this process: hoistd serves many) holds it, then `alternate`. The mirror is this build's
+  // until the Worker is destroyed, so no other build re-syncs it while this one reads it.
+  // kUnavailable when both are held.
+  Result<std::string> LeaseMirror(const std::string& preferred, const std::string& alternate);
+
  private:
   WorkerOptions options_;
   std::mutex empty_mu_;
+  std::mutex mirrors_mu_;
+  std::set<std::string> mirrors_;  // leased by this build
 };
 
 }  // namespace hoist::solver::ops

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# hoistd against the embedded engine and against BuildKit.
+#  1. A no-op build (everything cached, output a fresh local dir) embedded and through hoistd;
+#     goal: the daemon within 1.2x of embedded.
+#  2. Context transfer of 25,600 files / 100 MiB over the session (a COPY of the whole
+#     context, first build on a fresh daemon root): hoist → hoistd against buildctl → buildkitd
+#     (needs BUILDKIT_PEERS with BuildKit v0.11.6's buildctl and buildkitd; skipped without);
+#     goal: at least 3x faster.
+# Rounds alternate the tools; medians are printed.
+#   bench/daemon.sh HOIST_BIN [ROUNDS]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+hoist=$(realpath "${1:-$here/../build/hoist}")
+hoistd=$(dirname "$hoist")/hoistd
+rounds=${2:-5}
+out=${BENCH_DIR:-$here/out}/daemon
+rm -rf "$out" && mkdir -p "$out"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+wait_socket() { for _ in $(seq 1 200); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
+
+digest=$(HOIST="$hoist" "$here/../scripts/make-base-image" "$out/base" --tag busybox:1.36)
+mkdir -p "$out/small"
+printf 'FROM base\nRUN echo hi > /hi\nCOPY f /f\n' >"$out/small/Dockerfile"
+echo f >"$out/small/f"
+
+# 1. No-op build.
+"$hoistd" --root "$out/droot" --addr "unix://$out/hoistd.sock" >"$out/hoistd.log" 2>&1 &
+pids+=($!)
+wait_socket "$out/hoistd.sock"
+build() {  # build ROOT_OR_ADDR_FLAGS OUT
+  "$hoist" $1 build --progress=quiet --build-context base=oci-layout://"$out/base:1.36" \
+    -o type=local,dest="$2" "$out/small"
+}
+build "--root $out/eroot" "$out/warm-e"
+build "--addr unix://$out/hoistd.sock" "$out/warm-d"
+emb=() dmn=()
+for ((i = 0; i < rounds * 2; i++)); do
+  rm -rf "$out/o"
+  t0=$(now); build "--root $out/eroot" "$out/o"; emb+=("$(elapsed "$t0")")
+  rm -rf "$out/o"
+  t0=$(now); build "--addr unix://$out/hoistd.sock" "$out/o"; dmn+=("$(elapsed "$t0")")
+done
+me=$(median "${emb[@]}"); md=$(median "${dmn[@]}")
+printf 'no-op build: embedded %.3f s, through hoistd %.3f s: %sx (goal <= 1.2x)\n' \
+  "$me" "$md" "$(ratio "$md" "$me")"
+
+# 2. Context transfer.
+if [ -z "${BUILDKIT_PEERS:-}" ]; then
+  echo "context transfer: skipped (set BUILDKIT_PEERS to compare with buildctl -> buildkitd)"
+  exit 0
+fi
+python3 - "$out/big" <<'PY'
+import os, sys
+root = sys.argv[1]
+os.makedirs(root, exist_ok=True)
+block = os.urandom(4096)
+for d in range(100):
+    sub = os.path.join(root, "data", f"d{d:03}")
+    os.makedirs(sub, exist_ok=True)
+    for f in range(256):
+        with open(os.path.join(sub, f"f{f:03}"), "wb") as fh:
+            fh.write((b"%d\n" % (d * 256 + f) + block)[:4096])  # 4 KiB each, 100 MiB in all
+with open(os.path.join(root, "Dockerfile"), "w") as fh:
+    fh.write("FROM base\nCOPY data/ /data/\n")
+PY
+"$BUILDKIT_PEERS/buildkitd" --root "$out/broot" --addr "unix://$out/buildkitd.sock" \
+  --oci-worker=true --containerd-worker=false --oci-worker-binary=runc >"$out/buildkitd.log" 2>&1 &
+pids+=($!)
+wait_socket "$out/buildkitd.sock"
+ht=() bt=()
+for ((i = 0; i < rounds; i++)); do
+  # A fresh daemon root each round for hoistd; BuildKit gets a fresh shared key (new session).
+  kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+  rm -rf "$out/droot"
+  "$hoistd" --root "$out/droot" --addr "unix://$out/hoistd.sock" >>"$out/hoistd.log" 2>&1 &
+  pids[0]=$!
+  wait_socket "$out/hoistd.sock"; sleep 0.2
+  t0=$(now)
+  "$hoist" --addr "unix://$out/hoistd.sock" build --progress=quiet \
+    --build-context base=oci-layout://"$out/base:1.36" "$out/big" 2>/dev/null
+  ht+=("$(elapsed "$t0")")
+  t0=$(now)
+  "$BUILDKIT_PEERS/buildctl" --addr "unix://$out/buildkitd.sock" build --frontend dockerfile.v0 \
+    --local context="$out/big" --local dockerfile="$out/big" --oci-layout store="$out/base" \
+    --opt context:base=oci-layout://store@"$digest" --no-cache >/dev/null 2>&1
+  bt+=("$(elapsed "$t0")")
+  "$BUILDKIT_PEERS/buildctl" --addr "unix://$out/buildkitd.sock" prune --all >/dev/null 2>&1 || true
+done
+mh=$(median "${ht[@]}"); mb=$(median "${bt[@]}")
+printf 'context 25,600 files / 100 MiB + COPY, cold: hoist -> hoistd %.2f s, buildctl -> buildkitd %.2f s: %sx faster (goal >= 3x)\n' \
+  "$mh" "$mb" "$(ratio "$mb" "$mh")"
