@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/base64.h"
-#include "oci/digest.h"
 #include "progress/plain.h"
 #include "progress/tty.h"
 

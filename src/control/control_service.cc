@@ -27,16 +27,14 @@ grpc::Status ToGrpc(const Error& e) {
   return grpc::Status(static_cast<grpc::StatusCode>(e.code()), e.message());
 }
 
-void SetTime(progress::Time t, google::protobuf::Timestamp* out) {
-  const auto ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+void SetTimeNs(int64_t ns, google::protobuf::Timestamp* out) {
   out->set_seconds(ns / 1000000000);
   out->set_nanos(static_cast<int32_t>(ns % 1000000000));
 }
 
-void SetTimeNs(int64_t ns, google::protobuf::Timestamp* out) {
-  out->set_seconds(ns / 1000000000);
-  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
+void SetTime(progress::Time t, google::protobuf::Timestamp* out) {
+  SetTimeNs(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(),
+            out);
 }
 
 void ToProto(const progress::SolveStatus& s, pb::StatusResponse* out) {

@@ -1,9 +1,7 @@
 #include "harness.h"
 
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +18,6 @@
 
 #include "base/hash.h"
 #include "base/temp_dir.h"
-#include "base/unique_fd.h"
 
 namespace hoist::itest {
 
