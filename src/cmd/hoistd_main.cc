@@ -25,6 +25,7 @@
 #include "cmd/engine.h"
 #include "control/control_service.h"
 #include "control/controller.h"
+#include "control/gateway_builds.h"
 #include "control/progress_hub.h"
 
 namespace hoist::cmd {
@@ -91,14 +92,18 @@ Status RunDaemon(const DaemonArgs& args) {
                                                     .daemon_addrs = addrs}));
   control::Controller controller(engine->parts());
   control::ProgressHub hub;
+  control::GatewayBuilds gateway_builds;
   auto shutdown = CancelContext::Background();
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
-  auto control_service = control::NewControlService({.controller = &controller,
-                                                     .progress = &hub,
-                                                     .worker_id = std::string(host),
-                                                     .hostname = std::string(host),
-                                                     .shutdown = shutdown});
+  const control::ServiceOptions service_options{.controller = &controller,
+                                                .progress = &hub,
+                                                .gateway = &gateway_builds,
+                                                .worker_id = std::string(host),
+                                                .hostname = std::string(host),
+                                                .shutdown = shutdown};
+  auto control_service = control::NewControlService(service_options);
+  auto gateway_service = control::NewGatewayService(service_options);
   auto health_service = control::NewHealthService();
 
   // Listeners first: a bad address fails before anything is served.
@@ -108,6 +113,7 @@ Status RunDaemon(const DaemonArgs& args) {
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   builder.RegisterService(control_service.get());
+  builder.RegisterService(gateway_service.get());
   builder.RegisterService(health_service.get());
   for (const DaemonAddr& d : parsed) {
     if (d.kind == DaemonAddr::Kind::kUnix) {

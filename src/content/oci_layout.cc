@@ -72,10 +72,16 @@ Result<std::unique_ptr<OciLayout>> OciLayout::OpenDirectory(FileSystem* fs, cons
   HOIST_ASSIGN_OR_RETURN(auto st, fs->Stat(dir));
   if (!st) return MakeError(Code::kNotFound, dir + ": no such OCI layout directory");
   HOIST_ASSIGN_OR_RETURN(auto layout_st, fs->Stat(JoinPath(dir, "oci-layout")));
-  if (!layout_st) return Unexpected(NotALayout(dir, "missing oci-layout file"));
-  HOIST_ASSIGN_OR_RETURN(std::string layout_file, fs->ReadFile(JoinPath(dir, "oci-layout"), 4096));
-  HOIST_TRY(CheckLayoutFile(dir, layout_file));
   HOIST_ASSIGN_OR_RETURN(auto index_st, fs->Stat(JoinPath(dir, "index.json")));
+  if (layout_st) {
+    HOIST_ASSIGN_OR_RETURN(std::string layout_file,
+                           fs->ReadFile(JoinPath(dir, "oci-layout"), 4096));
+    HOIST_TRY(CheckLayoutFile(dir, layout_file));
+  } else if (!read_only || !index_st) {
+    // BuildKit's clients write layouts without the file (index.json and blobs/ only); those
+    // are read, never written to.
+    return Unexpected(NotALayout(dir, "missing oci-layout file"));
+  }
   if (!index_st) return Unexpected(NotALayout(dir, "missing index.json"));
 
   auto layout = std::unique_ptr<OciLayout>(new OciLayout());

@@ -80,9 +80,10 @@ Result<int64_t> CopyImage(ContentStore& from, ContentStore& to, const oci::Descr
 
 class OciLayout {
  public:
-  // Opens an existing layout directory. Read-only: nothing is ever created, written or locked.
-  // Errors name `display` (the path as the user gave it): `<display>: not an OCI image layout:
-  // missing oci-layout file`.
+  // Opens an existing layout directory. Read-only: nothing is ever created, written or locked,
+  // and a layout without the `oci-layout` file (as BuildKit's clients write them: index.json
+  // and blobs/) is read too; writable opens need the file. Errors name `display` (the path as
+  // the user gave it): `<display>: not an OCI image layout: missing oci-layout file`.
   static Result<std::unique_ptr<OciLayout>> OpenDirectory(FileSystem* fs, const std::string& dir,
                                                           bool read_only);
   // Opens a layout directory for writing, creating the directory, `oci-layout`, an empty

@@ -13,6 +13,8 @@
 
 #include "api/control/control.grpc.pb.h"
 #include "api/health/health.grpc.pb.h"
+#include "control/gateway_builds.h"
+#include "control/internal/service_util.h"
 #include "base/log.h"
 #include "oci/platform.h"
 #include "session/byte_pump.h"
@@ -22,10 +24,8 @@ namespace hoist::control {
 namespace {
 
 namespace pb = ::moby::buildkit::v1;
-
-grpc::Status ToGrpc(const Error& e) {
-  return grpc::Status(static_cast<grpc::StatusCode>(e.code()), e.message());
-}
+using internal::CallWatcher;
+using internal::ToGrpc;
 
 void SetTimeNs(int64_t ns, google::protobuf::Timestamp* out) {
   out->set_seconds(ns / 1000000000);
@@ -86,34 +86,6 @@ std::vector<TypedAttrs> Entries(const google::protobuf::RepeatedPtrField<pb::Cac
   return out;
 }
 
-// Cancels `cancel` when the client gives up on the call (or the daemon shuts down).
-class CallWatcher {
- public:
-  CallWatcher(grpc::ServerContext* ctx, std::shared_ptr<CancelContext> cancel,
-              std::shared_ptr<CancelContext> shutdown)
-      : thread_([this, ctx, cancel, shutdown] {
-          while (!done_.load()) {
-            if (ctx->IsCancelled()) {
-              cancel->Cancel("context canceled");
-              return;
-            }
-            if (shutdown && !shutdown->Check()) {
-              cancel->Cancel("the daemon is shutting down");
-              return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          }
-        }) {}
-  ~CallWatcher() {
-    done_ = true;
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
 class ControlServiceImpl final : public pb::Control::Service {
  public:
   explicit ControlServiceImpl(ServiceOptions o) : o_(std::move(o)) {}
@@ -141,6 +113,13 @@ class ControlServiceImpl final : public pb::Control::Service {
     if (r.ref.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no build ref");
     auto progress = o_.progress->Open(r.ref);
     if (!progress) return ToGrpc(progress.error());
+    if (r.frontend.empty()) {
+      Result<SolveResponse> result = SolveThroughGateway(ctx, r, progress->get());
+      (*progress)->Close();
+      if (!result) return ToGrpc(result.error());
+      for (const auto& [k, v] : result->exporter_response) (*resp->mutable_exporterresponse())[k] = v;
+      return grpc::Status::OK;
+    }
     for (const auto& [name, _] : req->frontendinputs()) {
       WriteWarning(progress->get(),
                    fmt::format("frontend input {} is not supported; ignored", name));
@@ -230,19 +209,7 @@ class ControlServiceImpl final : public pb::Control::Service {
 
   grpc::Status ListWorkers(grpc::ServerContext*, const pb::ListWorkersRequest*,
                            pb::ListWorkersResponse* resp) override {
-    auto* w = resp->add_record();
-    w->set_id(o_.worker_id);
-    auto& labels = *w->mutable_labels();
-    labels["org.mobyproject.buildkit.worker.executor"] = "oci";
-    labels["org.mobyproject.buildkit.worker.hostname"] = o_.hostname;
-    labels["org.mobyproject.buildkit.worker.snapshotter"] = o_.snapshotter;
-    labels["org.mobyproject.buildkit.worker.oci.process-mode"] = "sandbox";
-    const oci::Platform host = oci::Normalize(oci::HostPlatform());
-    auto* p = w->add_platforms();
-    p->set_os(host.os);
-    p->set_architecture(host.architecture);
-    p->set_variant(host.variant);
-    SetVersion(w->mutable_buildkitversion());
+    internal::FillWorkerRecord(o_, resp->add_record());
     return grpc::Status::OK;
   }
 
@@ -274,6 +241,22 @@ class ControlServiceImpl final : public pb::Control::Service {
   }
 
  private:
+  // A build the client drives through the gateway: opened here, solved and returned by its
+  // LLBBridge calls, exported here.
+  Result<SolveResponse> SolveThroughGateway(grpc::ServerContext* ctx, const SolveRequest& r,
+                                            progress::ProgressWriter* progress) {
+    HOIST_TRY(ValidateSolveRequest(r));
+    auto no_prune = o_.controller->HoldOffPrune();
+    auto cancel = CancelContext::Background();
+    CallWatcher watch(ctx, cancel, o_.shutdown);
+    auto build = std::make_shared<GatewayBuild>(r.session_id, r.cache_imports, progress, cancel);
+    HOIST_TRY(o_.gateway->Open(r.ref, build));
+    Result<std::shared_ptr<BuildResult>> built = build->Wait();
+    o_.gateway->Close(r.ref);
+    if (!built) return Unexpected(std::move(built).error());
+    return o_.controller->Export(r, **built, progress, cancel);
+  }
+
   void SetVersion(::moby::buildkit::v1::types::BuildkitVersion* v) {
     v->set_package("hoist");
     v->set_version(o_.version);

@@ -3,7 +3,9 @@
 //
 //   Solve        the request's fields become a control::SolveRequest; the build's progress is
 //                published under its ref; the exporter response goes back. A client that
-//                cancels the call cancels its build.
+//                cancels the call cancels its build. Without a frontend (buildctl and buildx
+//                build so), the build is opened in GatewayBuilds and driven by the client's
+//                gateway calls; its returned result is exported here.
 //   Status       streams the progress of the build `ref` (waiting for it to start), in
 //                BuildKit's vertex/status/log/warning shapes.
 //   Session      the client's session: the call's byte stream is pumped to a socket on which
@@ -27,9 +29,12 @@ class Service;
 
 namespace hoist::control {
 
+class GatewayBuilds;
+
 struct ServiceOptions {
   Controller* controller = nullptr;  // REQUIRED
   ProgressHub* progress = nullptr;   // REQUIRED
+  GatewayBuilds* gateway = nullptr;  // REQUIRED: shared by the Control and gateway services
   // Reported by ListWorkers.
   std::string worker_id;
   std::string hostname;
@@ -40,6 +45,10 @@ struct ServiceOptions {
 };
 
 std::unique_ptr<grpc::Service> NewControlService(ServiceOptions options);
+// The gateway API (moby.buildkit.v1.frontend.LLBBridge) for builds that Control.Solve opened
+// without a frontend: Ping, Solve (the built-in dockerfile.v0 frontend), Return and Warn;
+// the other calls answer UNIMPLEMENTED.
+std::unique_ptr<grpc::Service> NewGatewayService(ServiceOptions options);
 std::unique_ptr<grpc::Service> NewHealthService();
 
 }  // namespace hoist::control

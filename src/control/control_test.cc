@@ -4,6 +4,7 @@
 
 #include "control/attrs.h"
 #include "control/frontend_attrs.h"
+#include "control/gateway_builds.h"
 #include "control/progress_hub.h"
 
 namespace hoist::control {
@@ -134,6 +135,90 @@ TEST(ProgressHubTest, ExpiredStreamsAreDropped) {
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_TRUE(hub.Open("other"));  // drops "old"
   EXPECT_FALSE(hub.Watch("old", std::chrono::milliseconds(1)));
+}
+
+std::shared_ptr<BuildResult> ResultOf(size_t platforms) {
+  auto r = std::make_shared<BuildResult>();
+  r->results.resize(platforms);
+  return r;
+}
+
+TEST(GatewayBuildTest, ReturnExportsTheSolveItNames) {
+  auto cancel = CancelContext::Background();
+  GatewayBuild b("sess", {}, nullptr, cancel);
+  auto first = ResultOf(1);
+  auto multi = ResultOf(2);
+  std::vector<std::string> one = b.AddResult(first);
+  std::vector<std::string> two = b.AddResult(multi);
+  ASSERT_EQ(one.size(), 1u);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_NE(two[0], two[1]);
+
+  // Refused returns leave the build waiting for a good one.
+  auto unknown = b.Return({"nope"});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("unknown ref nope"), std::string::npos);
+  auto mixed = b.Return({one[0], two[0]});
+  ASSERT_FALSE(mixed);
+  EXPECT_NE(mixed.error().message().find("several solves"), std::string::npos);
+  auto part = b.Return({two[1]});
+  ASSERT_FALSE(part);
+  EXPECT_NE(part.error().message().find("1 of the 2 platforms"), std::string::npos);
+  EXPECT_FALSE(b.Return({}));
+
+  std::thread returner([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(b.Return({two[1], two[0]}));
+  });
+  auto got = b.Wait();
+  returner.join();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->get(), multi.get());
+  auto again = b.Return({one[0]});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Code::kFailedPrecondition);
+}
+
+TEST(GatewayBuildTest, AReturnedErrorFailsTheBuildAndCancelEndsTheWait) {
+  GatewayBuild failed("s", {}, nullptr, CancelContext::Background());
+  ASSERT_TRUE(failed.ReturnError(Error(Code::kInvalidArgument, "frontend said no")));
+  auto r = failed.Wait();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.error().message(), "frontend said no");
+
+  auto cancel = CancelContext::Background();
+  GatewayBuild waiting("s", {}, nullptr, cancel);
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    cancel->Cancel("context canceled");
+  });
+  auto w = waiting.Wait();
+  canceller.join();
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code(), Code::kCancelled);
+}
+
+TEST(GatewayBuildsTest, FindWaitsForTheBuildToOpen) {
+  GatewayBuilds builds;
+  auto missing = builds.Find("r", std::chrono::milliseconds(10));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), Code::kNotFound);
+  auto b = std::make_shared<GatewayBuild>("s", std::vector<TypedAttrs>{}, nullptr,
+                                          CancelContext::Background());
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(builds.Open("r", b));
+  });
+  auto found = builds.Find("r", std::chrono::seconds(5));
+  opener.join();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->get(), b.get());
+  auto dup = builds.Open("r", b);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), Code::kAlreadyExists);
+  builds.Close("r");
+  EXPECT_FALSE(builds.Find("r", std::chrono::milliseconds(1)));
 }
 
 }  // namespace

@@ -129,7 +129,9 @@ Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSet
   return in;
 }
 
-Status ValidateRequest(const SolveRequest& r) {
+}  // namespace
+
+Status ValidateSolveRequest(const SolveRequest& r) {
   if (!r.frontend.empty() && r.frontend != "dockerfile.v0") {
     return MakeError(Code::kUnimplemented,
                      fmt::format("frontend {} is not available; this engine has the built-in "
@@ -146,8 +148,6 @@ Status ValidateRequest(const SolveRequest& r) {
   return OkStatus();
 }
 
-}  // namespace
-
 void WriteWarning(progress::ProgressWriter* progress, std::string message) {
   if (progress == nullptr) return;
   progress->Write({.warnings = {{.short_message = std::move(message)}}});
@@ -157,11 +157,25 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
                                         progress::ProgressWriter* progress,
                                         const std::shared_ptr<CancelContext>& cancel,
                                         SolveFailure* failure) {
-  HOIST_TRY(ValidateRequest(request));
-  std::shared_lock no_prune(prune_mu_);
-  HOIST_ASSIGN_OR_RETURN(FrontendSettings settings, ParseFrontendAttrs(request.frontend_attrs));
+  HOIST_TRY(ValidateSolveRequest(request));
+  auto no_prune = HoldOffPrune();
+  HOIST_ASSIGN_OR_RETURN(std::shared_ptr<BuildResult> built,
+                         Build(request.frontend_attrs, request.session_id, request.cache_imports,
+                               progress, cancel, failure));
+  return Export(request, *built, progress, cancel);
+}
+
+Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_attrs,
+                                                       const std::string& session_id,
+                                                       const std::vector<TypedAttrs>& cache_imports,
+                                                       progress::ProgressWriter* progress,
+                                                       const std::shared_ptr<CancelContext>& cancel,
+                                                       SolveFailure* failure) {
+  auto built = std::make_shared<BuildResult>();
+  HOIST_ASSIGN_OR_RETURN(built->settings, ParseFrontendAttrs(frontend_attrs));
+  FrontendSettings& settings = built->settings;
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
-                         engine_.sessions->Get(request.session_id, session::kDefaultSessionTimeout,
+                         engine_.sessions->Get(session_id, session::kDefaultSessionTimeout,
                                                cancel.get()));
   HOIST_ASSIGN_OR_RETURN(FrontendInputs inputs, ReadFrontendInputs(*session, settings));
   HOIST_ASSIGN_OR_RETURN(std::optional<std::string> syntax_note,
@@ -169,19 +183,18 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
   if (syntax_note) WriteWarning(progress, *syntax_note);
   for (std::string& w : settings.warnings) WriteWarning(progress, std::move(w));
   HOIST_TRY(PosixFileSystem()->MakeDirs(engine_.root + "/ops", 0700));
-  ImportCaches(engine_, request.cache_imports, progress);
+  ImportCaches(engine_, cache_imports, progress);
 
   FailureTracker tracker(progress);
-  EngineImageResolver resolver(engine_.sessions, {request.session_id}, &tracker,
+  EngineImageResolver resolver(engine_.sessions, {session_id}, &tracker,
                                {.client = engine_.registry,
                                 .content = engine_.content,
                                 .names = engine_.image_names});
   frontend::dockerfile::ConvertOptions co = settings.convert;
   co.resolver = &resolver;
-  co.session_id = request.session_id;
+  co.session_id = session_id;
   co.dockerignore = inputs.dockerignore;
 
-  std::vector<PlatformResult> results;
   for (const std::optional<oci::Platform>& p : settings.platforms) {
     if (p) co.target_platforms = {*p};
     HOIST_ASSIGN_OR_RETURN(auto converted, frontend::dockerfile::ConvertToLLB(inputs.dockerfile, co));
@@ -192,7 +205,7 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
         .content = engine_.content,
         .executor = engine_.executor,
         .sessions = engine_.sessions,
-        .session_ids = {request.session_id},
+        .session_ids = {session_id},
         .state_dir = engine_.root + "/ops",
         .default_platform = p.value_or(oci::HostPlatform()),
         .registry = engine_.registry,
@@ -214,24 +227,34 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
     } else {
       result = solved->ref.id();
     }
-    results.push_back({.platform = p, .snapshot = result, .converted = std::move(converted),
-                       .worker = std::move(worker), .vertices = std::move(solved->vertices),
-                       .cache_key = solved->cache_key});
+    built->results.push_back({.platform = p, .snapshot = result,
+                              .converted = std::move(converted), .worker = std::move(worker),
+                              .vertices = std::move(solved->vertices),
+                              .cache_key = solved->cache_key});
   }
+  return built;
+}
 
+Result<SolveResponse> Controller::Export(const SolveRequest& request, const BuildResult& built,
+                                         progress::ProgressWriter* progress,
+                                         const std::shared_ptr<CancelContext>& cancel) {
   SolveResponse response;
   if (!request.exporters.empty()) {
-    HOIST_TRY(progress::RunStep(&tracker, "exporting", [&]() -> Status {
+    HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
+                           engine_.sessions->Get(request.session_id,
+                                                 session::kDefaultSessionTimeout, cancel.get()));
+    HOIST_TRY(progress::RunStep(progress, "exporting", [&]() -> Status {
       for (const TypedAttrs& e : request.exporters) {
         HOIST_ASSIGN_OR_RETURN(ExportResult exported,
-                               Export(engine_, results, e, settings.epoch, *session, &tracker, cancel.get()));
+                               control::Export(engine_, built.results, e, built.settings.epoch,
+                                               *session, progress, cancel.get()));
         AddExporterResponse(exported, &response.exporter_response);
       }
       return OkStatus();
     }));
   }
   for (const TypedAttrs& e : request.cache_exports) {
-    HOIST_TRY(ExportCache(engine_, results, e, &tracker));
+    HOIST_TRY(ExportCache(engine_, built.results, e, progress));
   }
   return response;
 }

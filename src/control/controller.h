@@ -15,6 +15,8 @@
 #include "base/error.h"
 #include "control/cache_usage.h"
 #include "control/engine_parts.h"
+#include "control/exporters.h"
+#include "control/frontend_attrs.h"
 #include "control/solve_request.h"
 #include "progress/event.h"
 #include "session/session.h"
@@ -25,6 +27,12 @@ namespace hoist::control {
 struct SolveFailure {
   // BuildKit's excerpt of the Dockerfile lines the failed step came from; empty if unknown.
   std::string excerpt;
+};
+
+// A frontend's solved result (one per target platform), waiting to be exported.
+struct BuildResult {
+  FrontendSettings settings;
+  std::vector<PlatformResult> results;
 };
 
 class Controller {
@@ -40,6 +48,27 @@ class Controller {
                               const std::shared_ptr<CancelContext>& cancel,
                               SolveFailure* failure = nullptr);
 
+  // The two halves of Solve, for builds a client drives through the gateway API (Control.Solve
+  // without a frontend, then LLBBridge.Solve with it and LLBBridge.Return). Callers hold
+  // HoldOffPrune() from the start of Build until Export is done.
+  //
+  // Build runs the built-in frontend with `frontend_attrs` on the session's files and solves
+  // each target platform, after importing `cache_imports`.
+  Result<std::shared_ptr<BuildResult>> Build(const Attrs& frontend_attrs,
+                                             const std::string& session_id,
+                                             const std::vector<TypedAttrs>& cache_imports,
+                                             progress::ProgressWriter* progress,
+                                             const std::shared_ptr<CancelContext>& cancel,
+                                             SolveFailure* failure = nullptr);
+  // Export runs the request's exporters and cache exports on `built`. REQUIRES:
+  // ValidateSolveRequest(request) succeeded.
+  Result<SolveResponse> Export(const SolveRequest& request, const BuildResult& built,
+                               progress::ProgressWriter* progress,
+                               const std::shared_ptr<CancelContext>& cancel);
+  std::shared_lock<std::shared_mutex> HoldOffPrune() {
+    return std::shared_lock<std::shared_mutex>(prune_mu_);
+  }
+
   Result<std::vector<solver::CacheRecord>> DiskUsage();
   // Waits for running builds to finish and holds new ones back while it runs: it removes
   // what no record refers to, which a running build may be making.
@@ -49,6 +78,10 @@ class Controller {
   EngineParts engine_;
   std::shared_mutex prune_mu_;  // shared: builds; exclusive: prune
 };
+
+// kInvalidArgument / kUnimplemented for a frontend, exporter or cache entry this engine cannot
+// serve; Solve checks it first, a gateway build before it starts.
+Status ValidateSolveRequest(const SolveRequest& request);
 
 // A file of the client's local `dir` (the Dockerfile, a .dockerignore), whole, at most 64 MiB.
 // `optional`: a missing file is "".

@@ -20,7 +20,10 @@ bool PassedThrough(std::string_view key) {
   return key.starts_with("context:") || key.starts_with("input-metadata:") ||
          key == "multi-platform" || key == "contextkey" || key == "dockerfilekey" ||
          key == "filename" || key == "target" || key == "platform" || key == "no-cache" ||
-         key == "image-resolve-mode" || key == "hostname" || key == "cmdline";
+         key == "image-resolve-mode" || key == "hostname" || key == "cmdline" ||
+         // The cache imports again, as clients of the gateway send them to the frontend: the
+         // engine takes them from the solve request.
+         key == "cache-imports" || key == "cache-from";
 }
 
 Result<int64_t> ParseEpoch(const std::string& v) {

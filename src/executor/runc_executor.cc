@@ -376,8 +376,17 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
     return Depth(a.destination) < Depth(b.destination);
   });
   spec.mounts = std::move(mounts);
-  std::vector<std::string> destinations = {"/proc", "/dev", "/sys"};
-  for (const SpecMount& m : spec.mounts) destinations.push_back(m.destination);
+  // Mount points the runtime creates in the rootfs are removed again afterwards, except /proc,
+  // /dev and /sys: BuildKit keeps those (empty directories) in a step's layer, and so does hoist,
+  // so that both give the same layers.
+  std::vector<std::string> destinations;
+  for (const SpecMount& m : spec.mounts) {
+    if (m.destination == "/proc" || m.destination == "/dev" || m.destination == "/sys" ||
+        m.destination.starts_with("/dev/") || m.destination.starts_with("/sys/")) {
+      continue;
+    }
+    destinations.push_back(m.destination);
+  }
   const std::vector<std::string> stubs = internal::MissingPaths(rootfs, destinations);
 
   HOIST_ASSIGN_OR_RETURN(std::string config, GenerateSpec(spec));

@@ -185,10 +185,16 @@ TEST_F(RuncExecutorTest, HostnameAndEtcFiles) {
   EXPECT_EQ(RunOk(req),
             "box1\nbox1\n127.0.0.1\tlocalhost box1\n::1\tlocalhost ip6-localhost "
             "ip6-loopback\n10.1.2.3\tdb\n1\n");
-  // The generated files leave no stubs in a rootfs that had none.
+  // The generated files leave no stubs in a rootfs that had none; /proc, /dev and /sys stay,
+  // empty, as BuildKit's steps leave them.
   struct stat st;
   EXPECT_NE(::lstat((rootfs_.path() + "/etc/hosts").c_str(), &st), 0);
-  EXPECT_NE(::lstat((rootfs_.path() + "/proc").c_str(), &st), 0);
+  EXPECT_NE(::lstat((rootfs_.path() + "/etc/resolv.conf").c_str(), &st), 0);
+  for (const char* d : {"/proc", "/dev", "/sys"}) {
+    ASSERT_EQ(::lstat((rootfs_.path() + d).c_str(), &st), 0) << d;
+    EXPECT_TRUE(S_ISDIR(st.st_mode)) << d;
+    EXPECT_EQ(st.st_mode & 07777, 0755u) << d;
+  }
 }
 
 TEST_F(RuncExecutorTest, NetworkNoneHasOnlyLoopback) {

@@ -1,0 +1,46 @@
+#include "control/internal/service_util.h"
+
+#include <chrono>
+
+#include "oci/platform.h"
+
+namespace hoist::control::internal {
+
+CallWatcher::CallWatcher(grpc::ServerContext* ctx, std::shared_ptr<CancelContext> cancel,
+                         std::shared_ptr<CancelContext> shutdown)
+    : thread_([this, ctx, cancel, shutdown] {
+        while (!done_.load()) {
+          if (ctx->IsCancelled()) {
+            cancel->Cancel("context canceled");
+            return;
+          }
+          if (shutdown && !shutdown->Check()) {
+            cancel->Cancel("the daemon is shutting down");
+            return;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }) {}
+
+CallWatcher::~CallWatcher() {
+  done_ = true;
+  thread_.join();
+}
+
+void FillWorkerRecord(const ServiceOptions& o, ::moby::buildkit::v1::types::WorkerRecord* w) {
+  w->set_id(o.worker_id);
+  auto& labels = *w->mutable_labels();
+  labels["org.mobyproject.buildkit.worker.executor"] = "oci";
+  labels["org.mobyproject.buildkit.worker.hostname"] = o.hostname;
+  labels["org.mobyproject.buildkit.worker.snapshotter"] = o.snapshotter;
+  labels["org.mobyproject.buildkit.worker.oci.process-mode"] = "sandbox";
+  const oci::Platform host = oci::Normalize(oci::HostPlatform());
+  auto* p = w->add_platforms();
+  p->set_os(host.os);
+  p->set_architecture(host.architecture);
+  p->set_variant(host.variant);
+  w->mutable_buildkitversion()->set_package("hoist");
+  w->mutable_buildkitversion()->set_version(o.version);
+}
+
+}  // namespace hoist::control::internal

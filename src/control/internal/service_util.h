@@ -1,0 +1,38 @@
+// What the Control and gateway services share: error mapping, cancelling a build when its call
+// goes away, and the worker record both announce. Included only by the services' .cc files (it
+// pulls in gRPC).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "api/types/worker.pb.h"
+#include "base/cancel.h"
+#include "base/error.h"
+#include "control/control_service.h"
+
+namespace hoist::control::internal {
+
+inline grpc::Status ToGrpc(const Error& e) {
+  return grpc::Status(static_cast<grpc::StatusCode>(e.code()), e.message());
+}
+
+// Cancels `cancel` when the client gives up on the call (or the daemon shuts down).
+class CallWatcher {
+ public:
+  CallWatcher(grpc::ServerContext* ctx, std::shared_ptr<CancelContext> cancel,
+              std::shared_ptr<CancelContext> shutdown);
+  ~CallWatcher();
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// This daemon's one worker, as ListWorkers and the gateway's Ping report it.
+void FillWorkerRecord(const ServiceOptions& o, ::moby::buildkit::v1::types::WorkerRecord* w);
+
+}  // namespace hoist::control::internal
