@@ -169,7 +169,7 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
   if (syntax_note) WriteWarning(progress, *syntax_note);
   for (std::string& w : settings.warnings) WriteWarning(progress, std::move(w));
   HOIST_TRY(PosixFileSystem()->MakeDirs(engine_.root + "/ops", 0700));
-  ImportCaches(engine_, request.cache_imports, progress);
+  ImportCaches(engine_, *session, request.cache_imports, progress, cancel.get());
 
   FailureTracker tracker(progress);
   EngineImageResolver resolver(engine_.sessions, {request.session_id}, &tracker,
@@ -230,9 +230,8 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
       return OkStatus();
     }));
   }
-  for (const TypedAttrs& e : request.cache_exports) {
-    HOIST_TRY(ExportCache(engine_, results, e, &tracker));
-  }
+  HOIST_TRY(ExportCaches(engine_, *session, results, request.cache_exports, &tracker,
+                         &response.exporter_response, cancel.get()));
   return response;
 }
 

@@ -20,7 +20,10 @@ bool PassedThrough(std::string_view key) {
   return key.starts_with("context:") || key.starts_with("input-metadata:") ||
          key == "multi-platform" || key == "contextkey" || key == "dockerfilekey" ||
          key == "filename" || key == "target" || key == "platform" || key == "no-cache" ||
-         key == "image-resolve-mode" || key == "hostname" || key == "cmdline";
+         key == "image-resolve-mode" || key == "hostname" || key == "cmdline" ||
+         // The request's cache imports again, for BuildKit's Dockerfile frontend; this engine
+         // imports the request's own.
+         key == "cache-imports";
 }
 
 Result<int64_t> ParseEpoch(const std::string& v) {
