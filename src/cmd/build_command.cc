@@ -19,6 +19,7 @@
 #include "base/base64.h"
 #include "base/hash.h"
 #include "client/build_options.h"
+#include "client/caches.h"
 #include "client/output_spec.h"
 #include "client/outputs.h"
 #include "client/remote_engine.h"
@@ -255,6 +256,19 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   request.session_id = session->id();
   request.ref = session::NewRandomId();
   if (args.print_llb) return PrintLlb(request, session);
+  // Local caches: the client reads and writes their directories, the engine only the session's
+  // stores.
+  HOIST_ASSIGN_OR_RETURN(client::AttachedCaches caches,
+                         client::AttachCaches(*session, &request.cache_exports,
+                                              &request.cache_imports));
+  if (!request.cache_imports.empty()) {
+    // As buildctl: BuildKit's Dockerfile frontend imports what this attribute lists.
+    nlohmann::json imports = nlohmann::json::array();
+    for (const control::TypedAttrs& e : request.cache_imports) {
+      imports.push_back({{"Type", e.type}, {"Attrs", e.attrs}});
+    }
+    request.frontend_attrs["cache-imports"] = imports.dump();
+  }
 
   auto cancel = CancelContext::Background();
   g_cancel = cancel.get();
@@ -294,12 +308,14 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   }
   display->Finish();
   warnings.Print();
+  for (const std::string& w : caches.warnings) std::fprintf(stderr, "WARNING: %s\n", w.c_str());
   if (!response && !excerpt.empty()) std::fputs(excerpt.c_str(), stderr);
   g_cancel = nullptr;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   HOIST_TRY(response);
   HOIST_TRY(client::FinishOutputs(*session, outputs, *response));
+  HOIST_TRY(client::FinishCaches(caches, *response));
   if (!args.metadata_file.empty()) {
     HOIST_TRY(WriteMetadataFile(args.metadata_file, *response));
   }

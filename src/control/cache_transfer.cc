@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include "content/oci_layout.h"
 #include "control/attrs.h"
 #include "exporter/cache_layout.h"
 #include "exporter/snapshot_image.h"
+#include "oci/descriptor.h"
+#include "oci/media_types.h"
 #include "solver/ops/worker.h"
 
 namespace hoist::control {
@@ -40,8 +43,65 @@ oci::Reference CacheRef(const TypedAttrs& entry) {
   return r;
 }
 
-void ImportCaches(const EngineParts& engine, const std::vector<TypedAttrs>& specs,
-                  progress::ProgressWriter* progress) {
+namespace {
+
+// How progress and warnings name a local cache: never by its key, which may be a client path.
+constexpr char kClientDirectory[] = "client directory";
+
+// Reads the local cache `spec` names from the client's store into the engine's.
+Result<std::vector<exporter::CacheEntry>> ImportLocalCache(const EngineParts& engine,
+                                                           session::Session& session,
+                                                           const TypedAttrs& spec,
+                                                           CancelContext* cancel) {
+  const std::string digest_attr = StringAttr(spec.attrs, "digest");
+  if (digest_attr.empty()) {
+    return MakeError(Code::kInvalidArgument,
+                     "the client named no cache manifest (attribute digest)");
+  }
+  HOIST_ASSIGN_OR_RETURN(oci::Digest digest, oci::Digest::Parse(digest_attr));
+  HOIST_ASSIGN_OR_RETURN(std::shared_ptr<content::ContentStore> store,
+                         session.CacheStore(spec.attrs.at("src"), /*writable=*/false));
+  HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, store->Info(digest));
+  const oci::Descriptor root{.media_type = std::string(oci::kMediaTypeImageManifest),
+                             .digest = digest,
+                             .size = info.size};
+  // Every blob is verified as it streams into the engine's store.
+  auto fetch = [&](const oci::Descriptor& d) {
+    return content::CopyBlob(*store, *engine.content, d, cancel);
+  };
+  HOIST_TRY(fetch(root));
+  return exporter::ImportCacheManifest(*engine.layers, *engine.content, *engine.content, root,
+                                       kClientDirectory, fetch, cancel);
+}
+
+// The records to export: the final result's, or with `max` every step's.
+std::vector<exporter::CacheEntry> RecordsToExport(const std::vector<PlatformResult>& results,
+                                                  bool max) {
+  std::vector<exporter::CacheEntry> entries;
+  for (const PlatformResult& r : results) {
+    for (const solver::SolvedVertex& v : r.vertices) {
+      if (!max && v.cache_key != r.cache_key) continue;
+      for (const std::string& id : v.result_ids) {
+        if (id.empty() || id.starts_with(solver::ops::kMirrorIdPrefix)) continue;
+        entries.push_back({.cache_key = v.cache_key, .snapshot = id});
+        break;  // one result per key: the first output
+      }
+    }
+  }
+  return entries;
+}
+
+exporter::SnapshotImageOptions ImageOptions(const EngineParts& engine) {
+  exporter::SnapshotImageOptions io;
+  io.diff_cache_dir = engine.root + "/diffs";
+  return io;
+}
+
+}  // namespace
+
+void ImportCaches(const EngineParts& engine, session::Session& session,
+                  const std::vector<TypedAttrs>& specs, progress::ProgressWriter* progress,
+                  CancelContext* cancel) {
   for (const TypedAttrs& spec : specs) {
     Result<std::vector<exporter::CacheEntry>> entries = std::vector<exporter::CacheEntry>{};
     std::string what;
@@ -62,13 +122,12 @@ void ImportCaches(const EngineParts& engine, const std::vector<TypedAttrs>& spec
             *engine.layers, *engine.content, *engine.content, root, what,
             [&](const oci::Descriptor& d) {
               return engine.registry->FetchBlob(ref, d, *engine.content);
-            });
+            },
+            cancel);
       }();
     } else {
-      const std::string src = spec.attrs.at("src");
-      what = src;
-      entries = exporter::ImportCacheLayout(*engine.layers, *engine.content, src,
-                                            StringAttr(spec.attrs, "tag", "latest"));
+      what = kClientDirectory;
+      entries = ImportLocalCache(engine, session, spec, cancel);
     }
     if (!entries) {
       if (progress != nullptr) {
@@ -88,34 +147,48 @@ void ImportCaches(const EngineParts& engine, const std::vector<TypedAttrs>& spec
   }
 }
 
-Status ExportCache(const EngineParts& engine, const std::vector<PlatformResult>& results,
-                   const TypedAttrs& spec, progress::ProgressWriter* progress) {
-  const std::string dest =
-      spec.type == "registry" ? CacheRef(spec).String() : spec.attrs.at("dest");
-  const std::string step = "exporting cache to " + dest;
-  return progress::RunStep(progress, step, [&]() -> Status {
+Status ExportCaches(const EngineParts& engine, session::Session& session,
+                    const std::vector<PlatformResult>& results,
+                    const std::vector<TypedAttrs>& specs, progress::ProgressWriter* progress,
+                    std::map<std::string, std::string>* response, CancelContext* cancel) {
+  std::vector<const TypedAttrs*> locals;
+  bool local_max = false;
+  for (const TypedAttrs& spec : specs) {
     const bool max = StringAttr(spec.attrs, "mode") == "max";
-    std::vector<exporter::CacheEntry> entries;
-    for (const PlatformResult& r : results) {
-      for (const solver::SolvedVertex& v : r.vertices) {
-        if (!max && v.cache_key != r.cache_key) continue;
-        for (const std::string& id : v.result_ids) {
-          if (id.empty() || id.starts_with(solver::ops::kMirrorIdPrefix)) continue;
-          entries.push_back({.cache_key = v.cache_key, .snapshot = id});
-          break;  // one result per key: the first output
-        }
-      }
+    if (spec.type != "registry") {
+      locals.push_back(&spec);
+      local_max = local_max || max;
+      continue;
     }
-    exporter::SnapshotImageOptions io;
-    io.diff_cache_dir = engine.root + "/diffs";
-    if (spec.type == "registry") {
+    const std::string step = "exporting cache to " + CacheRef(spec).String();
+    HOIST_TRY(progress::RunStep(progress, step, [&]() -> Status {
       HOIST_ASSIGN_OR_RETURN(oci::Descriptor root,
                              exporter::WriteCacheManifest(*engine.snapshotter, *engine.content,
-                                                          entries, io));
+                                                          RecordsToExport(results, max),
+                                                          ImageOptions(engine)));
       return PushToRegistry(engine, progress, step, root, {CacheRef(spec)}, false);
+    }));
+  }
+  if (locals.empty()) return OkStatus();
+  const std::string step = locals.size() == 1 ? "exporting cache to client directory"
+                                              : "exporting cache to client directories";
+  return progress::RunStep(progress, step, [&]() -> Status {
+    // Written into the engine's store first (layers diffed once, base blobs re-used); each
+    // client store then gets only the blobs it lacks.
+    HOIST_ASSIGN_OR_RETURN(oci::Descriptor root,
+                           exporter::WriteCacheManifest(*engine.snapshotter, *engine.content,
+                                                        RecordsToExport(results, local_max),
+                                                        ImageOptions(engine)));
+    for (const TypedAttrs* spec : locals) {
+      HOIST_ASSIGN_OR_RETURN(std::shared_ptr<content::ContentStore> store,
+                             session.CacheStore(spec->attrs.at("dest"), /*writable=*/true));
+      HOIST_TRY(content::CopyImage(*engine.content, *store, root, cancel));
     }
-    return exporter::ExportCacheLayout(*engine.snapshotter, *engine.content, entries, dest,
-                                       StringAttr(spec.attrs, "tag", "latest"), io);
+    (*response)[kCacheManifestResponseKey] =
+        oci::SerializeDescriptor({.media_type = root.media_type,
+                                  .digest = root.digest,
+                                  .size = root.size});
+    return OkStatus();
   });
 }
 

@@ -183,7 +183,7 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
   if (syntax_note) WriteWarning(progress, *syntax_note);
   for (std::string& w : settings.warnings) WriteWarning(progress, std::move(w));
   HOIST_TRY(PosixFileSystem()->MakeDirs(engine_.root + "/ops", 0700));
-  ImportCaches(engine_, cache_imports, progress);
+  ImportCaches(engine_, *session, cache_imports, progress, cancel.get());
 
   FailureTracker tracker(progress);
   EngineImageResolver resolver(engine_.sessions, {session_id}, &tracker,
@@ -239,10 +239,10 @@ Result<SolveResponse> Controller::Export(const SolveRequest& request, const Buil
                                          progress::ProgressWriter* progress,
                                          const std::shared_ptr<CancelContext>& cancel) {
   SolveResponse response;
+  HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
+                         engine_.sessions->Get(request.session_id,
+                                               session::kDefaultSessionTimeout, cancel.get()));
   if (!request.exporters.empty()) {
-    HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
-                           engine_.sessions->Get(request.session_id,
-                                                 session::kDefaultSessionTimeout, cancel.get()));
     HOIST_TRY(progress::RunStep(progress, "exporting", [&]() -> Status {
       for (const TypedAttrs& e : request.exporters) {
         HOIST_ASSIGN_OR_RETURN(ExportResult exported,
@@ -253,9 +253,8 @@ Result<SolveResponse> Controller::Export(const SolveRequest& request, const Buil
       return OkStatus();
     }));
   }
-  for (const TypedAttrs& e : request.cache_exports) {
-    HOIST_TRY(ExportCache(engine_, built.results, e, progress));
-  }
+  HOIST_TRY(ExportCaches(engine_, *session, built.results, request.cache_exports, progress,
+                         &response.exporter_response, cancel.get()));
   return response;
 }
 

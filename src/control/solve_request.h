@@ -38,7 +38,8 @@ struct SolveRequest {
 
 struct SolveResponse {
   // containerimage.digest, containerimage.config.digest, containerimage.descriptor (base64 of
-  // the descriptor's JSON, as BuildKit sends it), image.name.
+  // the descriptor's JSON, as BuildKit sends it), image.name; cache.manifest (the JSON of the
+  // local cache manifest's descriptor, for the client to name in its cache directories).
   std::map<std::string, std::string> exporter_response;
 };
 

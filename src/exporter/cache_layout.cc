@@ -5,9 +5,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "base/file_system.h"
-#include "content/oci_layout.h"
-#include "exporter/image_archive.h"
 #include "exporter/image_writer.h"
 #include "oci/manifest.h"
 #include "oci/media_types.h"
@@ -48,30 +45,6 @@ Result<oci::Descriptor> WriteCacheManifest(snapshot::Snapshotter& snapshotter,
   return oci::Descriptor{.media_type = std::string(oci::kMediaTypeImageManifest),
                          .digest = m.digest,
                          .size = m.size};
-}
-
-Status ExportCacheLayout(snapshot::Snapshotter& snapshotter, content::ContentStore& store,
-                         const std::vector<CacheEntry>& entries, const std::string& dir,
-                         const std::string& tag, const SnapshotImageOptions& options) {
-  HOIST_ASSIGN_OR_RETURN(oci::Descriptor root,
-                         WriteCacheManifest(snapshotter, store, entries, options));
-  HOIST_ASSIGN_OR_RETURN(content::LayoutName name, content::LayoutName::Parse(tag));
-  return ExportToLayoutDirectory(PosixFileSystem(), store, root, {name}, dir);
-}
-
-Result<std::vector<CacheEntry>> ImportCacheLayout(snapshot::LayerCache& layers,
-                                                  content::ContentStore& store,
-                                                  const std::string& dir, const std::string& tag,
-                                                  CancelContext* cancel) {
-  HOIST_ASSIGN_OR_RETURN(auto layout, content::OciLayout::Open(PosixFileSystem(), dir, true));
-  HOIST_ASSIGN_OR_RETURN(std::optional<oci::Descriptor> root, layout->FindTag(tag));
-  if (!root) {
-    return MakeError(Code::kNotFound, fmt::format("{}: no cache tagged \"{}\"", dir, tag));
-  }
-  return ImportCacheManifest(
-      layers, store, layout->store(), *root, dir + ":" + tag,
-      [&](const oci::Descriptor& d) { return content::CopyBlob(layout->store(), store, d, cancel); },
-      cancel);
 }
 
 Result<std::vector<CacheEntry>> ImportCacheManifest(snapshot::LayerCache& layers,

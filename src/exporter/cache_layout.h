@@ -1,9 +1,11 @@
-// Build cache exported to, and imported from, an OCI image layout (`--cache-to type=local`,
-// `--cache-from type=local`, SPEC-oci-layout.md §4).
+// Build cache as OCI content: the cache manifest and its blobs, which `--cache-to` writes into an
+// OCI layout on the client (type=local, through the session; SPEC-oci-layout.md §4) or pushes
+// to a registry, and `--cache-from` reads back.
 //
-// Format (version 1): the layout's index names a manifest (tag `latest` unless told otherwise)
-// whose layers are the layer blobs of every exported result, each once, and whose config is
-// a JSON blob of media type application/vnd.hoist.cache.config.v1+json:
+// Format (version 1): a manifest (a local cache's layout names it in its index, tag `latest`
+// unless told otherwise; the client does that) whose layers are the layer blobs of every
+// exported result, each once, and whose config is a JSON blob of media type
+// application/vnd.hoist.cache.config.v1+json:
 //
 //   {"version":1,
 //    "diffIDs":["sha256:…", …],                 // aligned with the manifest's layers
@@ -43,27 +45,11 @@ Result<oci::Descriptor> WriteCacheManifest(snapshot::Snapshotter& snapshotter,
                                            const std::vector<CacheEntry>& entries,
                                            const SnapshotImageOptions& options = {});
 
-// Writes `entries` into the layout at `dir` (created if needed) and tags the cache manifest
-// `tag`, replacing the previous cache of that tag. Layer blobs are written into `store` first
-// (diffed once, base blobs re-used), then copied.
-Status ExportCacheLayout(snapshot::Snapshotter& snapshotter, content::ContentStore& store,
-                         const std::vector<CacheEntry>& entries, const std::string& dir,
-                         const std::string& tag, const SnapshotImageOptions& options = {});
-
-// Reads the cache tagged `tag` from the layout at `dir` (read-only), copies the blobs it needs
-// into `store` (verified), and unpacks each record's layers. Returns the records with the
-// snapshot of each. Errors name the layout's problem: `<dir>: no cache tagged "<tag>"`,
-// `cache config: …`.
-Result<std::vector<CacheEntry>> ImportCacheLayout(snapshot::LayerCache& layers,
-                                                  content::ContentStore& store,
-                                                  const std::string& dir, const std::string& tag,
-                                                  CancelContext* cancel = nullptr);
-
 // Makes a blob present in the engine's store (copied from a layout, fetched from a registry).
 using BlobFetcher = std::function<Status(const oci::Descriptor&)>;
 
-// Imports the cache whose manifest `root` is in `manifest_store` (the layout's store, or the
-// engine's when the manifest was fetched there); blobs the engine lacks come from `fetch`.
+// Imports the cache whose manifest `root` is in `manifest_store` (usually the engine's, the
+// manifest fetched there first); blobs the engine lacks come from `fetch`.
 // `what` names the cache in errors.
 Result<std::vector<CacheEntry>> ImportCacheManifest(snapshot::LayerCache& layers,
                                                     content::ContentStore& store,

@@ -1,18 +1,12 @@
 #include "exporter/image_archive.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "archive/tar_writer.h"
-#include "base/unique_fd.h"
-#include "content/local_content_store.h"
 #include "oci/image_layout.h"
 #include "oci/index.h"
 #include "oci/manifest.h"
@@ -136,64 +130,6 @@ Status WriteImageArchive(content::ContentStore& store, const oci::Descriptor& ro
   archive::TarWriter tar(out);
   for (const Record& r : records) HOIST_TRY(WriteRecord(store, r, tar));
   return tar.Close();
-}
-
-namespace {
-
-// Copies the engine's blobs into the layout in the kernel (copy_file_range), without reading
-// them through user space and hashing them again: they were verified when they entered the
-// engine's store. Each appears only by rename once complete. Blobs already there are kept.
-Status CopyBlobsInKernel(content::LocalContentStore& from, const oci::Descriptor& root,
-                         const std::string& dir) {
-  HOIST_ASSIGN_OR_RETURN(std::vector<oci::Descriptor> blobs,
-                         content::ReachableFrom(from, {root}, nullptr));
-  for (const oci::Descriptor& b : blobs) {
-    const std::string dest_dir = fmt::format("{}/blobs/{}", dir, b.digest.algorithm());
-    const std::string dest = dest_dir + "/" + std::string(b.digest.encoded());
-    if (::access(dest.c_str(), F_OK) == 0) continue;
-    HOIST_TRY(PosixFileSystem()->MakeDirs(dest_dir, 0755));
-    UniqueFd in(::open(from.BlobPath(b.digest).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!in) continue;  // not in this store (a foreign layer): CopyImage decides
-    const std::string tmp = dest + ".hoist-tmp";
-    UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
-    if (!out) return Unexpected(ErrnoError(errno, "create " + tmp));
-    int64_t left = b.size;
-    while (left > 0) {
-      ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr,
-                                    static_cast<size_t>(std::min<int64_t>(left, 1 << 30)), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const int err = n < 0 ? errno : EIO;
-        ::unlink(tmp.c_str());
-        // Another file system, or none that copies in the kernel: CopyImage streams it.
-        if (err == EXDEV || err == EINVAL || err == EOPNOTSUPP || err == ENOSYS) break;
-        return Unexpected(ErrnoError(err, fmt::format("copy blob {}", b.digest.str())));
-      }
-      left -= n;
-    }
-    if (left > 0) continue;
-    if (::fsync(out.get()) != 0 || ::rename(tmp.c_str(), dest.c_str()) != 0) {
-      const int err = errno;
-      ::unlink(tmp.c_str());
-      return Unexpected(ErrnoError(err, fmt::format("write blob {}", b.digest.str())));
-    }
-  }
-  return OkStatus();
-}
-
-}  // namespace
-
-Status ExportToLayoutDirectory(FileSystem* fs, content::ContentStore& store,
-                               const oci::Descriptor& root,
-                               const std::vector<content::LayoutName>& names,
-                               const std::string& dir) {
-  HOIST_ASSIGN_OR_RETURN(std::unique_ptr<content::OciLayout> layout,
-                         content::OciLayout::CreateOrOpen(fs, dir));
-  if (auto* local = dynamic_cast<content::LocalContentStore*>(&store); local && fs == PosixFileSystem()) {
-    HOIST_TRY(CopyBlobsInKernel(*local, root, dir));
-  }
-  HOIST_TRY(content::CopyImage(store, layout->store(), root).map([](int64_t) {}));
-  return layout->Put(root, names);
 }
 
 }  // namespace hoist::exporter

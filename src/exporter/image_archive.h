@@ -1,13 +1,12 @@
-// Exporting a built image out of the engine's content store: as an OCI layout tarball, as a
-// Docker-loadable tarball (an OCI layout plus manifest.json), or into an OCI layout directory
-// (SPEC-oci-layout.md §4).
+// Exporting a built image out of the engine's content store as an OCI layout tarball or a
+// Docker-loadable tarball (an OCI layout plus manifest.json) (SPEC-oci-layout.md §4). An OCI
+// layout directory is written by the client, through the session's export store.
 //
 // Tarballs are deterministic: entries sorted by name, fixed modes and times, so the same image
-// and names give the same bytes. Blobs in the tarball and in a layout directory are the very
-// blobs of the store: the tar and the directory hold byte-identical blobs.
+// and names give the same bytes. Blobs in the tarball are the very blobs of the store, as are
+// those copied into a layout directory: the tar and the directory hold byte-identical blobs.
 //
-// Thread-safety: functions over the stores they are given; ExportToLayoutDirectory takes the
-// layout's index lock for its index update.
+// Thread-safety: functions over the stores they are given.
 #pragma once
 
 #include <string>
@@ -38,14 +37,6 @@ struct ArchiveOptions {
 // (`docker exporter does not support exporting manifest lists, use the oci exporter`).
 Status WriteImageArchive(content::ContentStore& store, const oci::Descriptor& root,
                          const ArchiveOptions& options, archive::ByteSink* out);
-
-// Copies the image into the OCI layout at `dir` (created if needed, blobs already present are
-// kept), then names it in index.json under the layout's lock: one entry per name, an entry
-// with the same name replaced, every other entry kept.
-Status ExportToLayoutDirectory(FileSystem* fs, content::ContentStore& store,
-                               const oci::Descriptor& root,
-                               const std::vector<content::LayoutName>& names,
-                               const std::string& dir);
 
 // The Docker familiar form of a full image name: `docker.io/library/app:1` → `app:1`,
 // `docker.io/org/app:1` → `org/app:1`; other registries unchanged.

@@ -143,13 +143,14 @@ TEST_F(ImageArchiveTest, MissingBlobIsNamed) {
 }
 
 TEST_F(ImageArchiveTest, LayoutDirectoryAccumulatesAndReplacesByName) {
+  // What a layout output gets: the image copied into the layout, then named in its index.
   const std::string dir = dir_.path() + "/layout";
-  ASSERT_TRUE(ExportToLayoutDirectory(PosixFileSystem(), *store_, manifest_,
-                                      Names({"org/app:1", "org/app:2"}), dir));
-  ASSERT_TRUE(ExportToLayoutDirectory(PosixFileSystem(), *store_, manifest_, Names({"org/app:2"}),
-                                      dir));
-  auto layout = content::OciLayout::OpenDirectory(PosixFileSystem(), dir, true);
+  auto layout = content::OciLayout::CreateOrOpen(PosixFileSystem(), dir);
   ASSERT_TRUE(layout);
+  ASSERT_TRUE(content::CopyImage(*store_, (*layout)->store(), manifest_));
+  ASSERT_TRUE((*layout)->Put(manifest_, Names({"org/app:1", "org/app:2"})));
+  ASSERT_TRUE(content::CopyImage(*store_, (*layout)->store(), manifest_));
+  ASSERT_TRUE((*layout)->Put(manifest_, Names({"org/app:2"})));
   auto index = (*layout)->ReadIndex();
   ASSERT_TRUE(index);
   ASSERT_EQ(index->manifests.size(), 2u);

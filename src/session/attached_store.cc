@@ -162,6 +162,15 @@ std::shared_ptr<AttachedStore> AttachedStore::ForExport(
   return s;
 }
 
+std::shared_ptr<AttachedStore> AttachedStore::ForCache(
+    std::shared_ptr<content::ContentStore> store, std::vector<std::string> private_strings,
+    bool writable) {
+  auto s = std::make_shared<AttachedStore>("", std::move(store), std::move(private_strings));
+  s->label_ = "local cache";
+  s->writable_ = writable;
+  return s;
+}
+
 AttachedStore::~AttachedStore() = default;
 
 Error AttachedStore::Scrub(Error e, const oci::Digest& digest) const {

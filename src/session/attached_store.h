@@ -14,6 +14,10 @@
 // wrapper made with ForExport: there Writer works too (the wrapped store verifies size and
 // digest at Commit, and only then does a blob appear), and paths read `export`.
 //
+// A local cache's store (BuildKit's `local:<key>`) is made with ForCache: read-only and
+// verifying for an import, writable as the export store for an export. Its key is private (a
+// BuildKit client uses its path): it is never shown, and paths read `local cache`.
+//
 // Ownership: shares the wrapped store with the readers it hands out, which may outlive it.
 // Thread-safety: thread-safe; each BlobReader is used by one thread at a time.
 #pragma once
@@ -33,7 +37,13 @@ class AttachedStore final : public content::ContentStore {
   // The writable export store over `store`.
   static std::shared_ptr<AttachedStore> ForExport(std::shared_ptr<content::ContentStore> store,
                                                   std::vector<std::string> private_strings);
+  // A local cache's store over `store`, writable for an export.
+  static std::shared_ptr<AttachedStore> ForCache(std::shared_ptr<content::ContentStore> store,
+                                                 std::vector<std::string> private_strings,
+                                                 bool writable);
   ~AttachedStore() override;
+
+  bool writable() const { return writable_; }
 
   const std::string& store_id() const { return store_id_; }
 
@@ -48,7 +58,7 @@ class AttachedStore final : public content::ContentStore {
   Error Scrub(Error e, const oci::Digest& digest) const;
 
   std::string store_id_;
-  std::string label_;  // how errors name the store: oci:<id>, or export
+  std::string label_;  // how errors name the store: oci:<id>, export, or local cache
   bool writable_ = false;
   std::shared_ptr<content::ContentStore> store_;
   std::vector<std::string> private_strings_;

@@ -128,6 +128,42 @@ Status ClientSession::AttachOutputLayout(const std::string& path, FileSystem* fs
   return {};
 }
 
+Status ClientSession::AttachCacheLayout(const std::string& key,
+                                        std::shared_ptr<content::OciLayout> layout,
+                                        const std::string& path, bool writable) {
+  if (key.empty()) return MakeError(Code::kInvalidArgument, "empty cache store key");
+  if (writable && layout->read_only()) {
+    return MakeError(Code::kInvalidArgument, "a cache to export into needs a writable layout");
+  }
+  std::shared_ptr<content::ContentStore> inner(layout, &layout->store());
+  CacheStores stores;
+  stores.reader = AttachedStore::ForCache(inner, PathForms(path), /*writable=*/false);
+  if (writable) stores.writer = AttachedStore::ForCache(inner, PathForms(path), /*writable=*/true);
+  std::lock_guard lock(mu_);
+  if (!cache_stores_.emplace(key, std::move(stores)).second) {
+    return MakeError(Code::kAlreadyExists, "cache store " + key + " is attached twice");
+  }
+  return {};
+}
+
+bool ClientSession::HasCacheStores() const {
+  std::lock_guard lock(mu_);
+  return !cache_stores_.empty();
+}
+
+Result<std::shared_ptr<content::ContentStore>> ClientSession::CacheStore(std::string_view key,
+                                                                         bool writable) {
+  std::lock_guard lock(mu_);
+  auto it = cache_stores_.find(key);
+  if (it == cache_stores_.end()) return Unexpected(UnknownCacheStore());
+  if (!writable) return it->second.reader;
+  if (!it->second.writer) {
+    return MakeError(Code::kPermissionDenied,
+                     "store local cache is read-only: the client attached it to import from");
+  }
+  return it->second.writer;
+}
+
 std::shared_ptr<content::OciLayout> ClientSession::output_layout() const {
   std::lock_guard lock(mu_);
   return output_layout_;

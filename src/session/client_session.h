@@ -67,11 +67,21 @@ class ClientSession final : public Session {
   Status AttachOutputLayout(const std::string& path, FileSystem* fs = PosixFileSystem());
   std::shared_ptr<content::OciLayout> output_layout() const;
 
+  // Build caches (`--cache-to`/`--cache-from type=local`, BuildKit's stores `local:<key>`):
+  // attaches `layout`, opened from `path` (kept only to be scrubbed from errors), under `key`.
+  // Writable for an export: the engine adds blobs, each verified at Commit, and the client names
+  // the result in the layout's index itself once the build is done. Otherwise read-only and
+  // verifying. A duplicate key is kAlreadyExists; an empty key or a read-only layout asked to be
+  // writable is kInvalidArgument.
+  Status AttachCacheLayout(const std::string& key, std::shared_ptr<content::OciLayout> layout,
+                           const std::string& path, bool writable);
+
   // What is attached, for the transport to advertise.
   std::vector<std::string> StoreIds() const;  // sorted
   bool HasLocalDirs() const;
   bool HasSecrets() const;
   bool HasOutputFileOrDir() const;
+  bool HasCacheStores() const;
 
   // --- engine side: Session ---
   const std::string& id() const override { return id_; }
@@ -86,6 +96,8 @@ class ClientSession final : public Session {
   // In process: `dir` is copied with the same confinement a remote export gets.
   Status SendOutputDir(const std::string& dir, CancelContext* cancel = nullptr) override;
   Result<std::shared_ptr<content::ContentStore>> OutputStore() override;
+  Result<std::shared_ptr<content::ContentStore>> CacheStore(std::string_view key,
+                                                            bool writable) override;
 
   // The attached output directory ("" when none); for the transport's receiver.
   std::string output_dir() const;
@@ -113,6 +125,12 @@ class ClientSession final : public Session {
   std::string output_dir_;
   std::shared_ptr<content::OciLayout> output_layout_;
   std::shared_ptr<content::ContentStore> output_store_;
+  // A cache's store as the engine reads it, and (exports only) as it writes it.
+  struct CacheStores {
+    std::shared_ptr<content::ContentStore> reader;
+    std::shared_ptr<content::ContentStore> writer;
+  };
+  std::map<std::string, CacheStores, std::less<>> cache_stores_;
 };
 
 }  // namespace hoist::session

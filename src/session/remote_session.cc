@@ -292,4 +292,28 @@ Result<std::shared_ptr<content::ContentStore>> RemoteSession::OutputStore() {
       internal::MakeRemoteContentStore(conn_, internal::kExportStoreId), {}));
 }
 
+Result<std::shared_ptr<content::ContentStore>> RemoteSession::CacheStore(std::string_view key,
+                                                                         bool writable) {
+  if (key.empty()) return MakeError(Code::kInvalidArgument, "empty cache store key");
+  const std::string store = internal::kCacheStorePrefix + std::string(key);
+  if (!internal::MetadataSafe(store)) {
+    return MakeError(Code::kInvalidArgument,
+                     "a cache store key that is not printable ASCII cannot be sent to the client");
+  }
+  // The key may be the client's path (buildctl's): whatever the client says is scrubbed of it.
+  std::vector<std::string> private_strings{store};
+  if (key.size() >= 8) private_strings.emplace_back(key);
+  Status probe = internal::ProbeRemoteStore(*conn_, store);
+  if (!probe) {
+    Error e = std::move(probe).error();
+    if (e.code() == Code::kNotFound || e.code() == Code::kUnimplemented) {
+      return Unexpected(UnknownCacheStore());
+    }
+    return MakeError(e.code(), "local cache: the client's store is not available (" +
+                                   std::string(CodeName(e.code())) + ")");
+  }
+  return std::shared_ptr<content::ContentStore>(AttachedStore::ForCache(
+      internal::MakeRemoteContentStore(conn_, store), std::move(private_strings), writable));
+}
+
 }  // namespace hoist::session

@@ -16,6 +16,9 @@
 //   OpenOutputTar     FileSend.DiffCopy with file chunks
 //   SendOutputDir     FileSend.DiffCopy as fsutil's sender
 //   OutputStore       the Content service, store `export`
+//   CacheStore(key)   the Content service, store `local:<key>`; reads verified here, writes
+//                     verified by the client at Commit. Keys that are not printable ASCII
+//                     cannot travel in gRPC metadata and are refused before any call.
 // Everything the client sends is untrusted: paths, order and hard links of walks are checked,
 // blobs verified against their digests.
 //
@@ -71,6 +74,8 @@ class RemoteSession final : public Session {
       const std::map<std::string, std::string>& exporter_metadata) override;
   Status SendOutputDir(const std::string& dir, CancelContext* cancel = nullptr) override;
   Result<std::shared_ptr<content::ContentStore>> OutputStore() override;
+  Result<std::shared_ptr<content::ContentStore>> CacheStore(std::string_view key,
+                                                            bool writable) override;
 
  private:
   explicit RemoteSession(std::shared_ptr<internal::RemoteConnection> conn);

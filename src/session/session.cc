@@ -64,4 +64,13 @@ Result<std::shared_ptr<content::ContentStore>> Session::OutputStore() {
   return MakeError(Code::kFailedPrecondition, "the client attached no output OCI layout");
 }
 
+Result<std::shared_ptr<content::ContentStore>> Session::CacheStore(std::string_view, bool) {
+  return Unexpected(UnknownCacheStore());
+}
+
+Error UnknownCacheStore() {
+  return Error(Code::kNotFound,
+               "unknown cache store: the client attached no cache directory under this key");
+}
+
 }  // namespace hoist::session

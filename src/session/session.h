@@ -132,6 +132,23 @@ class Session {
   // client at Commit, Delete and Walk are kPermissionDenied. The client updates the layout's
   // index itself once the build is done. kFailedPrecondition when it attached none.
   virtual Result<std::shared_ptr<content::ContentStore>> OutputStore();
+
+  // --- build caches (`--cache-to/--cache-from type=local`) ---
+
+  // The content store the client attached for a local cache under `key` (BuildKit's store
+  // `local:<key>`, the cache entry's `dest` or `src`). The key is only a name, but a client such
+  // as buildctl uses its directory's path, so it is private: no error (nor anything else the
+  // store says) contains it. Read (writable false): Info and ReaderAt, every blob verified as it
+  // streams, as OciStore. Writable (for an export): Writer too, a blob appearing only after the
+  // client verified it at Commit, as OutputStore; Delete and Walk are kPermissionDenied either
+  // way. kNotFound when the client attached no cache store under `key`, kPermissionDenied when
+  // it attached it for reading only and a writable one is asked for, kInvalidArgument when the
+  // key cannot be sent to the client. The default: kNotFound.
+  virtual Result<std::shared_ptr<content::ContentStore>> CacheStore(std::string_view key,
+                                                                    bool writable);
 };
+
+// The error CacheStore gives for a key the client did not attach (the key left out).
+Error UnknownCacheStore();
 
 }  // namespace hoist::session

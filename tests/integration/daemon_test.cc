@@ -190,6 +190,48 @@ TEST_F(DaemonTest, SigtermCancelsRunningBuildsAndReleasesTheRoot) {
   EXPECT_EQ(du.exit_code, 0) << du.err;
 }
 
+TEST_F(DaemonTest, LocalCacheDirectoriesAreTheClientsAlone) {
+  std::filesystem::create_directories(s_ / "client");
+  // The daemons run where the client's directory is an empty tmpfs of their own: a cache they
+  // wrote or read there themselves would never reach the client, nor the client's them.
+  const std::string hide = "unshare -m --propagation private sh -c " +
+                           Quote("mount -t tmpfs tmpfs " + Quote(s_ / "client") +
+                                 " && exec \"$0\" \"$@\"");
+  Daemon d(s_ / "root", s_ / "d.sock", "", hide);
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string ctx = Ctx("ctx", "FROM base\nRUN cat /proc/sys/kernel/random/uuid > /random\n");
+  RunResult r = Sh(BuildCommand(d.addr(), ctx,
+                                "-o type=local,dest=" + Quote(s_ / "out1") +
+                                    " --cache-to type=local,dest=" + Quote(s_ / "client/cache") +
+                                    ",mode=max"));
+  ASSERT_EQ(r.exit_code, 0) << r.err << d.log();
+  const std::string first = ReadFileOrEmpty(s_ / "out1/random");
+  ASSERT_EQ(first.size(), 37u);
+  RunResult verify = Sh(std::string(HOIST_BIN) + " layout verify " + Quote(s_ / "client/cache"));
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(ReadFileOrEmpty(s_ / "client/cache/index.json").find("\"latest\""), std::string::npos);
+  // The daemon never learnt the path: not in its log, not anywhere in its root.
+  EXPECT_EQ(d.log().find(s_ / "client"), std::string::npos) << d.log();
+  EXPECT_NE(Sh("grep -rqF " + Quote(s_ / "client") + " " + Quote(s_ / "root")).exit_code, 0);
+  // Another daemon with nothing cached imports through the session and runs nothing again.
+  Daemon d2(s_ / "root2", s_ / "d2.sock", "", hide);
+  ASSERT_TRUE(d2.Start()) << d2.log();
+  r = Sh(BuildCommand(d2.addr(), ctx,
+                      "-o type=local,dest=" + Quote(s_ / "out2") +
+                          " --cache-from type=local,src=" + Quote(s_ / "client/cache")));
+  ASSERT_EQ(r.exit_code, 0) << r.err << d2.log();
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out2/random"), first);
+  EXPECT_NE(r.err.find("CACHED"), std::string::npos) << r.err;
+  EXPECT_EQ(d2.log().find(s_ / "client"), std::string::npos) << d2.log();
+  // A cache directory that is not there warns on the client and the build goes on.
+  r = Sh(BuildCommand(d2.addr(), ctx,
+                      "--cache-from type=local,src=" + Quote(s_ / "client/none")));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("WARNING: failed to import cache from " + s_ / "client/none"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(DaemonTest, ASessionCannotReachAnotherSessionsStore) {
   Daemon d(s_ / "root", s_ / "d.sock");
   ASSERT_TRUE(d.Start()) << d.log();

@@ -321,6 +321,74 @@ TEST_F(ExportTest, LocalCacheExportPruneImportServesARandomStepFromCache) {
   EXPECT_NE(r.err.find("invalid mode all"), std::string::npos) << r.err;
 }
 
+TEST_F(ExportTest, CorruptLocalCacheBlobWarnsAndTheStepRunsAgain) {
+  WriteFile(s_ / "ctx/Dockerfile",
+            "FROM base\nRUN cat /proc/sys/kernel/random/uuid > /random\n");
+  RunResult r = Build("-o type=local,dest=" + Quote(s_ / "o1") + " --cache-to type=local,dest=" +
+                      Quote(s_ / "cache"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string first = ReadFileOrEmpty(s_ / "o1/random");
+  ASSERT_EQ(first.size(), 37u);
+  // The client wrote the progress step's cache; the engine never names the directory.
+  EXPECT_NE(r.err.find("exporting cache to client directory"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(s_ / "cache"), std::string::npos) << r.err;
+  json index = ReadJson(s_ / "cache/index.json");
+  ASSERT_EQ(index["manifests"].size(), 1u);
+  const std::string m = index["manifests"][0]["digest"];
+  json manifest = ReadJson(s_ / ("cache/blobs/sha256/" + m.substr(7)));
+  ASSERT_FALSE(manifest["layers"].empty());
+  const std::string layer = manifest["layers"].back()["digest"];
+  const std::string blob = s_ / ("cache/blobs/sha256/" + layer.substr(7));
+  ASSERT_EQ(Sh("printf X | dd of=" + Quote(blob) + " bs=1 seek=20 conv=notrunc status=none")
+                .exit_code,
+            0);
+  // An engine that lacks the blob reads it from the client, finds it corrupt, says so, and
+  // builds the step again.
+  r = Build("-o type=local,dest=" + Quote(s_ / "o2") + " --cache-from type=local,src=" +
+                Quote(s_ / "cache"),
+            "root2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t warning = r.err.find("WARNING: failed to import cache from client directory: ");
+  ASSERT_NE(warning, std::string::npos) << r.err;
+  const std::string line = r.err.substr(warning, r.err.find('\n', warning) - warning);
+  EXPECT_NE(line.find(layer), std::string::npos) << line;
+  EXPECT_NE(line.find("digest mismatch"), std::string::npos) << line;
+  EXPECT_EQ(line.find(s_.path()), std::string::npos) << line;
+  const std::string second = ReadFileOrEmpty(s_ / "o2/random");
+  EXPECT_EQ(second.size(), 37u);
+  EXPECT_NE(second, first);
+  // The client's directory is as it was: only the client writes it, and an import does not.
+  EXPECT_EQ(ReadJson(s_ / "cache/index.json"), index);
+}
+
+TEST_F(ExportTest, LocalCachesAreTaggedByTheClient) {
+  WriteFile(s_ / "ctx/Dockerfile", "FROM base\nRUN echo tagged > /t\n");
+  // Two caches in one build get the one manifest, each under its own tag.
+  RunResult r = Build("--cache-to type=local,dest=" + Quote(s_ / "c1") +
+                      " --cache-to type=local,dest=" + Quote(s_ / "c2") + ",tag=v2,mode=max");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json i1 = ReadJson(s_ / "c1/index.json");
+  json i2 = ReadJson(s_ / "c2/index.json");
+  ASSERT_EQ(i1["manifests"].size(), 1u);
+  ASSERT_EQ(i2["manifests"].size(), 1u);
+  EXPECT_EQ(i1["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "latest");
+  EXPECT_EQ(i2["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "v2");
+  EXPECT_EQ(i1["manifests"][0]["digest"], i2["manifests"][0]["digest"]);
+  EXPECT_EQ(Hoist("layout verify " + Quote(s_ / "c1")).exit_code, 0);
+  EXPECT_EQ(Hoist("layout verify " + Quote(s_ / "c2")).exit_code, 0);
+  // Importing by tag from a fresh engine serves the step from the cache.
+  r = Build("-o type=local,dest=" + Quote(s_ / "o") + " --cache-from type=local,src=" +
+                Quote(s_ / "c2") + ",tag=v2",
+            "root2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("CACHED"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "o/t"), "tagged\n");
+  // A tag the layout lacks only warns, naming it.
+  r = Build("--cache-from type=local,src=" + Quote(s_ / "c1") + ",tag=nope", "root3");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no cache tagged \"nope\""), std::string::npos) << r.err;
+}
+
 TEST_F(ExportTest, BadOutputsAreRefused) {
   struct Case {
     std::string flags;

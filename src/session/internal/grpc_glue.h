@@ -34,6 +34,7 @@ inline constexpr char kOutputKindKey[] = "hoist-output";
 // Content stores as BuildKit's client names them.
 inline constexpr char kOciStorePrefix[] = "oci:";
 inline constexpr char kExportStoreId[] = "export";
+inline constexpr char kCacheStorePrefix[] = "local:";
 
 // Method URLs the engine checks before calling.
 inline constexpr char kFileSyncDiffCopy[] = "/moby.filesync.v1.FileSync/DiffCopy";

@@ -217,7 +217,7 @@ class ContentService final : public cs::Content::Service {
   grpc::Status Write(grpc::ServerContext* ctx,
                      grpc::ServerReaderWriter<cs::WriteContentResponse, cs::WriteContentRequest>*
                          stream) override {
-    auto store = Choose(*ctx);
+    auto store = Choose(*ctx, /*writing=*/true);
     if (!store) return Grpc(store.error());
     cs::WriteContentRequest req;
     if (!stream->Read(&req)) return grpc::Status::OK;
@@ -305,7 +305,9 @@ class ContentService final : public cs::Content::Service {
   }
 
  private:
-  Result<std::shared_ptr<content::ContentStore>> Choose(const grpc::ServerContext& ctx) {
+  // The store the call names. `writing`: the call writes (a cache's store differs then).
+  Result<std::shared_ptr<content::ContentStore>> Choose(const grpc::ServerContext& ctx,
+                                                        bool writing = false) {
     auto ids = MetadataValues(ctx, kStoreIdKey);
     if (ids.empty()) {
       return MakeError(Code::kInvalidArgument,
@@ -318,6 +320,15 @@ class ContentService final : public cs::Content::Service {
     if (id == kExportStoreId) {
       auto s = session_->OutputStore();
       if (!s) return MakeError(Code::kNotFound, "unknown store export");
+      return s;
+    }
+    const std::string_view cache_prefix = kCacheStorePrefix;
+    if (id.compare(0, cache_prefix.size(), cache_prefix) == 0) {
+      auto s = session_->CacheStore(std::string_view(id).substr(cache_prefix.size()), writing);
+      // BuildKit's words for a store the client does not have, which the engine recognises.
+      if (!s && s.error().code() == Code::kNotFound) {
+        return MakeError(Code::kNotFound, "unknown store " + id);
+      }
       return s;
     }
     return MakeError(Code::kNotFound, "unknown store " + id);
@@ -393,7 +404,8 @@ std::vector<std::string> ExposedMethods(const ClientSession& session) {
   AddMethods(health::Health::service_full_name(), &out);
   if (session.HasLocalDirs()) AddMethods(fs::FileSync::service_full_name(), &out);
   if (session.HasOutputFileOrDir()) AddMethods(fs::FileSend::service_full_name(), &out);
-  if (!session.StoreIds().empty() || session.output_layout() != nullptr) {
+  if (!session.StoreIds().empty() || session.output_layout() != nullptr ||
+      session.HasCacheStores()) {
     AddMethods(cs::Content::service_full_name(), &out);
   }
   if (session.HasSecrets()) AddMethods(sec::Secrets::service_full_name(), &out);

@@ -2,8 +2,10 @@
 // ClientSession:
 //   moby.filesync.v1.FileSync   DiffCopy: its local dirs, as fsutil's sender (TarStream: no)
 //   moby.filesync.v1.FileSend   DiffCopy: an export into its output file or output directory
-//   containerd...content.v1.Content  its OCI stores `oci:<ID>` (read-only) and the `export`
-//                               store (writable), chosen by the buildkit-attachable-store-id key
+//   containerd...content.v1.Content  its OCI stores `oci:<ID>` (read-only), the `export`
+//                               store (writable) and its caches' stores `local:<key>` (read-only
+//                               for an import, writable for an export), chosen by the
+//                               buildkit-attachable-store-id key
 //   moby.buildkit.secrets.v1.Secrets  GetSecret
 //   grpc.health.v1.Health       always SERVING (BuildKit's daemon drops a session that fails it)
 // Errors carry hoist's codes as gRPC status codes and never a client path.
