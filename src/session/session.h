@@ -78,6 +78,10 @@ class ClientDir {
   // buffering it. The default reads through OpenFile.
   virtual Status ReadFile(std::string_view path,
                           const std::function<Status(std::string_view chunk)>& sink);
+  // A hint: the regular files of the last Walk the caller reads next with ReadFile, in this
+  // order. A remote directory asks the client for several of them at once instead of one
+  // after the other. Reading others, or skipping some, stays correct. The default ignores it.
+  virtual void Prefetch(const std::vector<std::string>& paths) { (void)paths; }
 };
 
 // A file the engine streams to the client's output (an exported tarball). What is written

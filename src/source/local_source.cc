@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "archive/confined_root.h"
@@ -294,6 +295,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
   std::vector<int> verdicts;
   std::set<std::string> seen;
   std::map<std::string, bool> files;  // regular files walked (not links): whether kept
+  std::unordered_map<std::string, size_t> entry_index;  // path → its index in entries
   HOIST_TRY(reader.Walk(options.filter, [&](const ContextEntry& e) -> Status {
     if (!ValidPath(e.path)) {
       return MakeError(Code::kInvalidArgument, "sync: invalid path \"" + e.path + "\"");
@@ -304,10 +306,9 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
     std::string parent = ParentOf(e.path);
     if (!parent.empty()) {
       // The parent must have come before, as a directory.
-      auto it = std::find_if(entries.rbegin(), entries.rend(),
-                             [&](const ContextEntry& x) { return x.path == parent; });
+      auto it = entry_index.find(parent);
       bool kept_or_seen = seen.count(parent) != 0;
-      if (!kept_or_seen || (it != entries.rend() && !S_ISDIR(it->mode))) {
+      if (!kept_or_seen || (it != entry_index.end() && !S_ISDIR(entries[it->second].mode))) {
         return MakeError(Code::kInvalidArgument,
                          "sync: \"" + e.path + "\" comes before its directory or not below one");
       }
@@ -323,6 +324,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
     HOIST_ASSIGN_OR_RETURN(int v, sel.Decide(e));
     if (S_ISREG(e.mode) && e.hardlink_to.empty()) files.emplace(e.path, v != 0);
     if (v == 0) return OkStatus();
+    entry_index[e.path] = entries.size();
     entries.push_back(e);
     // A link to a file the filters dropped becomes a file of its own.
     if (!e.hardlink_to.empty() && !files[e.hardlink_to]) {
@@ -349,6 +351,21 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
   int rfd = ::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0) return Unexpected(ErrnoError(errno, "sync: open target"));
   UniqueFd root(rfd);
+  {
+    // The files the loop below will read, so that a remote reader asks for them ahead. (The
+    // loop decides again, entry by entry: this only has to be a good guess.)
+    std::vector<std::string> to_read;
+    for (const ContextEntry& e : entries) {
+      if (!S_ISREG(e.mode) || !e.hardlink_to.empty() || !keep.count(e.path)) continue;
+      struct stat st;
+      if (::fstatat(rfd, e.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+          SameMeta(st, e)) {
+        continue;
+      }
+      to_read.push_back(e.path);
+    }
+    if (!to_read.empty()) reader.Prefetch(to_read);
+  }
   TargetDirs dirs(rfd);
   SyncStats stats;
   std::vector<const ContextEntry*> dir_entries;
@@ -422,10 +439,11 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
       ++stats.unchanged;
       continue;
     }
-    // Written beside and renamed over, so a failed read leaves the old file.
-    std::string tmp = ".hoist-sync-" + base;
+    // A changed file is written beside and renamed over, so a failed read leaves the old file;
+    // a new one is written in place (and removed if the read fails).
+    std::string tmp = exists ? ".hoist-sync-" + base : base;
     if (tmp.size() > 255) tmp = ".hoist-sync-tmp";
-    ::unlinkat(dfd.get(), tmp.c_str(), 0);
+    if (exists) ::unlinkat(dfd.get(), tmp.c_str(), 0);
     int fd = ::openat(dfd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return Unexpected(SyncError(e.path, GoPathError(errno, "open", e.path)));
     UniqueFd out(fd);
@@ -447,8 +465,8 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
       struct timespec ts[2] = {Ts(e.mtime_ns), Ts(e.mtime_ns)};
       if (::futimens(fd, ts) != 0) r = errno;
     }
-    if (st_read && r == 0) {
-      if (exists && S_ISDIR(st.st_mode)) archive::internal::RemoveTreeAt(dfd.get(), name);
+    if (st_read && r == 0 && exists) {
+      if (S_ISDIR(st.st_mode)) archive::internal::RemoveTreeAt(dfd.get(), name);
       if (::renameat(dfd.get(), tmp.c_str(), dfd.get(), name) != 0) r = errno;
     }
     if (!st_read || r != 0) {

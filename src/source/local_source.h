@@ -69,6 +69,9 @@ class ContextReader {
   // Streams the contents of the regular file at `path` to `sink` in chunks.
   virtual Status ReadFile(std::string_view path,
                           const std::function<Status(std::string_view chunk)>& sink) = 0;
+
+  // A hint: the files the caller reads next, in order (session::ClientDir::Prefetch).
+  virtual void Prefetch(const std::vector<std::string>& paths) { (void)paths; }
 };
 
 // A ContextReader over a directory of this machine. It walks everything (filtering is left to

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "api/fsutil/wire.pb.h"
 #include "api/session/filesync.grpc.pb.h"
@@ -149,9 +151,14 @@ class Transfer {
     return Lookup::kFound;
   }
 
-  // Asks for the file `path` (found by Find) and streams it to sink.
+  // Asks for the file `path` (found by Find) and streams it to sink. Files announced and not
+  // read yet are dropped from the pipeline first.
   Status Read(const std::string& path, uint32_t id,
               const std::function<Status(std::string_view chunk)>& sink) {
+    HOIST_TRY(DrainInFlight(in_flight_.size()));
+    for (const Announced& a : announced_) entries_.at(a.path).requested = false;
+    announced_.clear();
+    pipelined_.clear();
     entries_.at(path).requested = true;
     Packet req;
     req.set_type(Packet::PACKET_REQ);
@@ -172,6 +179,70 @@ class Transfer {
         return st;
       }
     }
+  }
+
+  // Files the caller will read next, in order: they are asked for ahead of their reads, up to
+  // kMaxInFlight files and kInFlightBytes at a time. Paths that are not regular files of the
+  // walk still to be asked for are left out (their ReadFile goes the usual way).
+  void Announce(const std::vector<std::string>& paths) {
+    for (const std::string& path : paths) {
+      uint32_t id = 0;
+      std::optional<Error> refusal;
+      if (Find(path, &id, &refusal) != Lookup::kFound) continue;
+      Entry& e = entries_.at(path);
+      e.requested = true;  // by the pipeline now
+      pipelined_.insert(path);
+      announced_.push_back({.path = path, .id = id, .size = static_cast<uint64_t>(e.size)});
+    }
+  }
+
+  bool IsAnnounced(const std::string& path) const { return pipelined_.contains(path); }
+
+  // Reads an announced file (IsAnnounced). Files announced before it and not read are skipped
+  // (those already asked for are received and dropped).
+  Status ReadAnnounced(const std::string& path,
+                       const std::function<Status(std::string_view chunk)>& sink) {
+    pipelined_.erase(path);
+    auto in_flight = std::find_if(in_flight_.begin(), in_flight_.end(),
+                                  [&](const InFlight& f) { return f.path == path; });
+    if (in_flight == in_flight_.end()) {
+      auto queued = std::find_if(announced_.begin(), announced_.end(),
+                                 [&](const Announced& a) { return a.path == path; });
+      if (queued == announced_.end()) {
+        return MakeError(Code::kInternal, "local dir " + name_ + ": " + path + " is not announced");
+      }
+      // Skipped files that were never asked for can still be read on their own.
+      for (auto it = announced_.begin(); it != queued; ++it) {
+        entries_.at(it->path).requested = false;
+        pipelined_.erase(it->path);
+      }
+      announced_.erase(announced_.begin(), queued);
+      HOIST_TRY(DrainInFlight(in_flight_.size()));
+    } else {
+      HOIST_TRY(DrainInFlight(static_cast<size_t>(in_flight - in_flight_.begin())));
+    }
+    HOIST_TRY(TopUp());
+    InFlight& target = in_flight_.front();
+    if (!target.buffered.empty()) {
+      std::string chunk = std::move(target.buffered);
+      if (auto st = sink(chunk); !st) {
+        Abort();
+        return st;
+      }
+    }
+    while (!target.done) {
+      Packet p;
+      HOIST_ASSIGN_OR_RETURN(InFlight * f, NextData(&p));
+      if (f != &target) continue;
+      if (p.data().empty()) break;
+      if (auto st = sink(p.data()); !st) {
+        Abort();
+        return st;
+      }
+    }
+    in_flight_bytes_ -= target.size;
+    in_flight_.pop_front();
+    return TopUp();
   }
 
   // Ends the transfer as fsutil's receiver does: FIN, the sender's FIN, the call's status.
@@ -204,6 +275,76 @@ class Transfer {
     int64_t size;
     bool requested;
   };
+  struct Announced {
+    std::string path;
+    uint32_t id;
+    uint64_t size;
+  };
+  // A file asked for and not yet read: the data that came while another file was read waits
+  // in `buffered` (at most its size from the walk).
+  struct InFlight {
+    std::string path;
+    uint32_t id;
+    uint64_t size;
+    std::string buffered;
+    bool done = false;
+  };
+  static constexpr size_t kMaxInFlight = 128;
+  static constexpr uint64_t kInFlightBytes = 8u << 20;
+
+  // Asks for announced files while the window has room (always for one).
+  Status TopUp() {
+    while (!announced_.empty() && in_flight_.size() < kMaxInFlight &&
+           (in_flight_.empty() || in_flight_bytes_ + announced_.front().size <= kInFlightBytes)) {
+      Announced a = std::move(announced_.front());
+      announced_.pop_front();
+      Packet req;
+      req.set_type(Packet::PACKET_REQ);
+      req.set_id(a.id);
+      if (!stream_->Write(req)) return Fail(std::nullopt);
+      in_flight_bytes_ += a.size;
+      in_flight_.push_back({.path = std::move(a.path), .id = a.id, .size = a.size});
+    }
+    return OkStatus();
+  }
+
+  // Receives the first `n` files in flight and drops their data.
+  Status DrainInFlight(size_t n) {
+    for (; n > 0; --n) {
+      InFlight& f = in_flight_.front();
+      while (!f.done) {
+        Packet p;
+        HOIST_TRY(NextData(&p));
+      }
+      pipelined_.erase(f.path);
+      in_flight_bytes_ -= f.size;
+      in_flight_.pop_front();
+    }
+    return OkStatus();
+  }
+
+  // The next DATA packet, for a file in flight (the client may interleave files): marks the
+  // file done at its empty packet; keeps the data of a file other than the first one. A packet
+  // of another kind, for a file not asked for, or past a file's size is the client's error.
+  Result<InFlight*> NextData(Packet* p) {
+    HOIST_TRY(Next(p));
+    auto f = std::find_if(in_flight_.begin(), in_flight_.end(),
+                          [&](const InFlight& x) { return x.id == p->id() && !x.done; });
+    if (p->type() != Packet::PACKET_DATA || f == in_flight_.end()) {
+      return Fail(Error(Code::kInvalidArgument,
+                        "local dir " + name_ + ": the client sent an unexpected packet"));
+    }
+    if (p->data().empty()) {
+      f->done = true;
+    } else if (f != in_flight_.begin()) {
+      if (f->buffered.size() + p->data().size() > f->size) {
+        return Fail(Error(Code::kInvalidArgument, "local dir " + name_ + ": the client sent " +
+                                                      f->path + " larger than its walk said"));
+      }
+      f->buffered += p->data();
+    }
+    return &*f;
+  }
 
   void Abort() {
     if (finished_) return;
@@ -252,6 +393,10 @@ class Transfer {
   std::unique_ptr<fs::FileSync::Stub> stub_;
   std::unique_ptr<grpc::ClientReaderWriter<Packet, Packet>> stream_;
   std::unordered_map<std::string, Entry> entries_;
+  std::deque<Announced> announced_;
+  std::deque<InFlight> in_flight_;
+  std::unordered_set<std::string> pipelined_;  // the paths in announced_ and in_flight_
+  uint64_t in_flight_bytes_ = 0;
   bool walked_ = false;
   bool finished_ = false;
 };
@@ -287,6 +432,11 @@ class RemoteClientDir final : public ClientDir {
     uint32_t id = 0;
     std::optional<Error> refusal;
     if (current_ && current_->usable()) {
+      if (current_->IsAnnounced(path)) {
+        Status st = current_->ReadAnnounced(path, sink);
+        if (!current_->usable()) current_.reset();
+        return st;
+      }
       switch (current_->Find(path, &id, &refusal)) {
         case Transfer::Lookup::kFound: {
           Status st = current_->Read(path, id, sink);
@@ -317,6 +467,11 @@ class RemoteClientDir final : public ClientDir {
     }
     (void)t->Close();
     return Unexpected(ErrnoError(ENOENT, "local dir " + name_ + ": open " + path));
+  }
+
+  void Prefetch(const std::vector<std::string>& paths) override {
+    std::lock_guard lock(mu_);
+    if (current_ && current_->usable()) current_->Announce(paths);
   }
 
   Result<std::unique_ptr<ReadableFile>> OpenFile(std::string_view path) override {

@@ -269,6 +269,7 @@ class ClientDirReader final : public source::ContextReader {
                   const std::function<Status(std::string_view chunk)>& sink) override {
     return dir_->ReadFile(path, sink);
   }
+  void Prefetch(const std::vector<std::string>& paths) override { dir_->Prefetch(paths); }
 
  private:
   std::shared_ptr<session::ClientDir> dir_;
