@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -206,28 +208,37 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   req.set_session(session->id());
   for (const auto& e : request.entitlements) req.add_entitlements(e);
   grpc::ClientContext solve_ctx;
-  std::atomic<bool> solved{false};
+  std::mutex solved_mu;
+  std::condition_variable solved_cv;
+  bool solved = false;
   std::thread canceller([&] {
-    while (!solved.load()) {
+    std::unique_lock lock(solved_mu);
+    while (!solved) {
       if (cancel != nullptr && !cancel->Check()) {
         solve_ctx.TryCancel();
         return;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      solved_cv.wait_for(lock, std::chrono::milliseconds(50));
     }
   });
   pb::SolveResponse resp;
   grpc::Status st = impl_->stub->Solve(&solve_ctx, req, &resp);
-  solved = true;
+  {
+    std::lock_guard lock(solved_mu);
+    solved = true;
+  }
+  solved_cv.notify_all();
   canceller.join();
   // The daemon ends the status stream when the build's progress closes; don't wait on a
   // daemon that went away.
   if (!st.ok()) status_ctx.TryCancel();
   status_thread.join();
-  server->Shutdown(std::chrono::milliseconds(200));
+  // The connection first: the daemon may still hold calls open on the session (a directory's
+  // last transfer), which end with it instead of holding the server's shutdown up.
   session_ctx.TryCancel();
   ::shutdown(pump_control.get(), SHUT_RDWR);
   pumping.join();
+  server->Shutdown(std::chrono::milliseconds(200));
   (void)stream->Finish();
   if (!st.ok()) {
     if (failure != nullptr) {

@@ -9,7 +9,8 @@ namespace hoist::control::internal {
 CallWatcher::CallWatcher(grpc::ServerContext* ctx, std::shared_ptr<CancelContext> cancel,
                          std::shared_ptr<CancelContext> shutdown)
     : thread_([this, ctx, cancel, shutdown] {
-        while (!done_.load()) {
+        std::unique_lock lock(mu_);
+        while (!done_) {
           if (ctx->IsCancelled()) {
             cancel->Cancel("context canceled");
             return;
@@ -18,12 +19,16 @@ CallWatcher::CallWatcher(grpc::ServerContext* ctx, std::shared_ptr<CancelContext
             cancel->Cancel("the daemon is shutting down");
             return;
           }
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          cv_.wait_for(lock, std::chrono::milliseconds(50));
         }
       }) {}
 
 CallWatcher::~CallWatcher() {
-  done_ = true;
+  {
+    std::lock_guard lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
   thread_.join();
 }
 

@@ -3,8 +3,9 @@
 // pulls in gRPC).
 #pragma once
 
-#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -28,7 +29,9 @@ class CallWatcher {
   ~CallWatcher();
 
  private:
-  std::atomic<bool> done_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
   std::thread thread_;
 };
 
