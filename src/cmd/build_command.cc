@@ -25,6 +25,7 @@
 #include "client/remote_engine.h"
 #include "cmd/engine.h"
 #include "cmd/progress_display.h"
+#include "cmd/registry_wiring.h"
 #include "control/cache_transfer.h"
 #include "control/controller.h"
 #include "control/exporters.h"
@@ -229,6 +230,10 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
                            {.shared_key = Sha256Hex(std::string(host) + ":" + context_abs)
                                               .substr(0, 32)}));
   std::shared_ptr<session::ClientSession> session = prepared.session;
+  // The engine asks for registry credentials through the session, per build: the client's
+  // own docker config (DOCKER_CONFIG, HOME) and credential helpers, with hoistd too.
+  HOIST_TRY(session->AttachRegistryCredentials(
+      SessionCredentialsLookup(std::make_shared<registry::DockerConfigCredentials>())));
   if (auto st = session->AttachLocalDir("context", args.context); !st) {
     return MakeError(st.error().code(),
                      fmt::format("unable to prepare context: path \"{}\" not found", args.context));

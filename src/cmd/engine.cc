@@ -142,7 +142,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   HOIST_ASSIGN_OR_RETURN(e->cache_, solver::CacheDb::Open(e->root_));
   if (options.need_registry) {
     HOIST_ASSIGN_OR_RETURN(e->registry_,
-                           NewRegistryClient(options.registry_config, e->root_ + "/registry"));
+                           NewRegistryClient(options.registry_config, e->root_ + "/registry",
+                                             /*credentials=*/nullptr));
   }
   e->image_names_ = std::make_unique<source::LocalImageNames>(e->root_ + "/images");
   if (options.need_executor) {

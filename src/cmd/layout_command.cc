@@ -218,7 +218,8 @@ Status CopyWithRegistry(const std::string& source, const std::string& dest,
                         const CopyOptions& options) {
   const bool from_registry = source.starts_with(kDockerScheme);
   const bool to_registry = dest.starts_with(kDockerScheme);
-  HOIST_ASSIGN_OR_RETURN(auto client, NewRegistryClient(options.config, ""));
+  HOIST_ASSIGN_OR_RETURN(auto client, NewRegistryClient(options.config, "",
+                                       std::make_shared<registry::DockerConfigCredentials>()));
   std::optional<oci::Platform> platform;
   if (!options.platform.empty()) {
     HOIST_ASSIGN_OR_RETURN(oci::Platform p, oci::ParsePlatform(options.platform));

@@ -11,6 +11,7 @@
 #include "control/exporters.h"
 #include "control/frontend_attrs.h"
 #include "control/image_resolver.h"
+#include "control/session_credentials.h"
 #include "llb/definition.h"
 #include "oci/digest.h"
 #include "solver/ops/worker.h"
@@ -153,6 +154,20 @@ void WriteWarning(progress::ProgressWriter* progress, std::string message) {
   progress->Write({.warnings = {{.short_message = std::move(message)}}});
 }
 
+EngineParts Controller::PartsFor(const std::string& session_id,
+                                 std::shared_ptr<registry::Client>* registry) const {
+  EngineParts parts = engine_;
+  if (engine_.registry != nullptr) {
+    // Registry credentials are the client's, asked through its session; the engine's own are
+    // never lent to a build. This client shares connections and the token cache (keyed by
+    // credential identity) with every other build's.
+    *registry = engine_.registry->WithCredentials(std::make_shared<SessionCredentials>(
+        engine_.sessions, std::vector<std::string>{session_id}));
+    parts.registry = registry->get();
+  }
+  return parts;
+}
+
 Result<SolveResponse> Controller::Solve(const SolveRequest& request,
                                         progress::ProgressWriter* progress,
                                         const std::shared_ptr<CancelContext>& cancel,
@@ -172,24 +187,25 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
                                                        const std::shared_ptr<CancelContext>& cancel,
                                                        SolveFailure* failure) {
   auto built = std::make_shared<BuildResult>();
+  const EngineParts engine = PartsFor(session_id, &built->registry);
   HOIST_ASSIGN_OR_RETURN(built->settings, ParseFrontendAttrs(frontend_attrs));
   FrontendSettings& settings = built->settings;
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
-                         engine_.sessions->Get(session_id, session::kDefaultSessionTimeout,
-                                               cancel.get()));
+                         engine.sessions->Get(session_id, session::kDefaultSessionTimeout,
+                                              cancel.get()));
   HOIST_ASSIGN_OR_RETURN(FrontendInputs inputs, ReadFrontendInputs(*session, settings));
   HOIST_ASSIGN_OR_RETURN(std::optional<std::string> syntax_note,
                          CheckSyntaxDirective(inputs.dockerfile));
   if (syntax_note) WriteWarning(progress, *syntax_note);
   for (std::string& w : settings.warnings) WriteWarning(progress, std::move(w));
-  HOIST_TRY(PosixFileSystem()->MakeDirs(engine_.root + "/ops", 0700));
-  ImportCaches(engine_, *session, cache_imports, progress, cancel.get());
+  HOIST_TRY(PosixFileSystem()->MakeDirs(engine.root + "/ops", 0700));
+  ImportCaches(engine, *session, cache_imports, progress, cancel.get());
 
   FailureTracker tracker(progress);
-  EngineImageResolver resolver(engine_.sessions, {session_id}, &tracker,
-                               {.client = engine_.registry,
-                                .content = engine_.content,
-                                .names = engine_.image_names});
+  EngineImageResolver resolver(engine.sessions, {session_id}, &tracker,
+                               {.client = engine.registry,
+                                .content = engine.content,
+                                .names = engine.image_names});
   frontend::dockerfile::ConvertOptions co = settings.convert;
   co.resolver = &resolver;
   co.session_id = session_id;
@@ -200,17 +216,17 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
     HOIST_ASSIGN_OR_RETURN(auto converted, frontend::dockerfile::ConvertToLLB(inputs.dockerfile, co));
     for (const auto& w : converted.warnings) WriteWarning(progress, w.short_message);
     auto worker = std::make_unique<solver::ops::Worker>(solver::ops::WorkerOptions{
-        .snapshotter = engine_.snapshotter,
-        .layers = engine_.layers,
-        .content = engine_.content,
-        .executor = engine_.executor,
-        .sessions = engine_.sessions,
+        .snapshotter = engine.snapshotter,
+        .layers = engine.layers,
+        .content = engine.content,
+        .executor = engine.executor,
+        .sessions = engine.sessions,
         .session_ids = {session_id},
-        .state_dir = engine_.root + "/ops",
+        .state_dir = engine.root + "/ops",
         .default_platform = p.value_or(oci::HostPlatform()),
-        .registry = engine_.registry,
-        .image_names = engine_.image_names});
-    solver::Solver solver(worker.get(), worker.get(), engine_.cache);
+        .registry = engine.registry,
+        .image_names = engine.image_names});
+    solver::Solver solver(worker.get(), worker.get(), engine.cache);
     auto solved = solver.Solve(converted.definition,
                                {.no_cache = settings.no_cache, .progress = &tracker}, cancel);
     if (!solved) {
@@ -239,6 +255,8 @@ Result<SolveResponse> Controller::Export(const SolveRequest& request, const Buil
                                          progress::ProgressWriter* progress,
                                          const std::shared_ptr<CancelContext>& cancel) {
   SolveResponse response;
+  std::shared_ptr<registry::Client> registry;
+  const EngineParts engine = PartsFor(request.session_id, &registry);
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
                          engine_.sessions->Get(request.session_id,
                                                session::kDefaultSessionTimeout, cancel.get()));
@@ -246,14 +264,14 @@ Result<SolveResponse> Controller::Export(const SolveRequest& request, const Buil
     HOIST_TRY(progress::RunStep(progress, "exporting", [&]() -> Status {
       for (const TypedAttrs& e : request.exporters) {
         HOIST_ASSIGN_OR_RETURN(ExportResult exported,
-                               control::Export(engine_, built.results, e, built.settings.epoch,
+                               control::Export(engine, built.results, e, built.settings.epoch,
                                                *session, progress, cancel.get()));
         AddExporterResponse(exported, &response.exporter_response);
       }
       return OkStatus();
     }));
   }
-  HOIST_TRY(ExportCaches(engine_, *session, built.results, request.cache_exports, progress,
+  HOIST_TRY(ExportCaches(engine, *session, built.results, request.cache_exports, progress,
                          &response.exporter_response, cancel.get()));
   return response;
 }

@@ -31,6 +31,9 @@ struct SolveFailure {
 
 // A frontend's solved result (one per target platform), waiting to be exported.
 struct BuildResult {
+  // The registry client the build's workers use (credentials from the build's session); first,
+  // so that it outlives them.
+  std::shared_ptr<registry::Client> registry;
   FrontendSettings settings;
   std::vector<PlatformResult> results;
 };
@@ -75,6 +78,11 @@ class Controller {
   Result<PruneResult> Prune(const PruneRequest& request);
 
  private:
+  // The engine's parts for a build or export on `session_id`: its registry client asks that
+  // session for credentials; `*registry` keeps it alive.
+  EngineParts PartsFor(const std::string& session_id,
+                       std::shared_ptr<registry::Client>* registry) const;
+
   EngineParts engine_;
   std::shared_mutex prune_mu_;  // shared: builds; exclusive: prune
 };

@@ -13,6 +13,7 @@
 #include "oci/media_types.h"
 #include "registry/internal/auth_challenge.h"
 #include "base/base64.h"
+#include "base/hash.h"
 #include "registry/internal/http.h"
 
 namespace hoist::registry {
@@ -136,6 +137,12 @@ std::string WithQuery(const std::string& url, const std::string& kv) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + kv;
 }
 
+struct Token {
+  std::string value;
+  std::chrono::steady_clock::time_point expires;
+  std::string refresh;  // a refresh token, when a login asked for one
+};
+
 }  // namespace
 
 std::string RegistryHost(std::string_view domain) {
@@ -143,9 +150,35 @@ std::string RegistryHost(std::string_view domain) {
   return std::string(domain);
 }
 
+namespace {
+
+// What every Client made from one (WithCredentials) shares: connections, what each host
+// challenged with, and tokens. Tokens are kept under the identity of the credentials that
+// earned them (CredentialIdentity), never under the host and scope alone: a client with other
+// credentials, or none, must not send a token it did not earn.
+struct ClientShared {
+  ClientShared() {
+    std::random_device rd;
+    for (int i = 0; i < 4; ++i) identity_salt += fmt::format("{:08x}", rd());
+  }
+
+  HttpPool pool;
+  std::mutex mu;
+  std::map<std::string, internal::AuthChallenge> challenges;  // host → its last challenge
+  std::map<std::string, Token> tokens;  // host, identity and scopes (TokenKey) → token
+  std::map<std::string, std::string> login_refresh;  // host → refresh token a login earned
+  // Random per process, so that identities (digests of secrets) are worth nothing elsewhere.
+  std::string identity_salt;
+};
+
+}  // namespace
+
 class Client::Impl {
  public:
-  explicit Impl(ClientOptions options) : options_(std::move(options)) {}
+  Impl(ClientOptions options, std::shared_ptr<ClientShared> shared)
+      : options_(std::move(options)), shared_(std::move(shared)) {}
+
+  std::shared_ptr<ClientShared> shared() const { return shared_; }
 
   const ClientOptions& options() const { return options_; }
 
@@ -186,10 +219,11 @@ class Client::Impl {
     req.tls = ep.tls;
     // Credentials go only to the endpoint they are for, never to another host an upload
     // location (or a hostile registry) points at.
-    if (!SameOrigin(req.url, ep)) return pool_.Do(req, options_.user_agent);
-    std::optional<std::string> header = CachedAuthorization(ep, scopes, auth_override);
+    if (!SameOrigin(req.url, ep)) return shared_->pool.Do(req, options_.user_agent);
+    HOIST_ASSIGN_OR_RETURN(std::optional<std::string> header,
+                           CachedAuthorization(ep, scopes, auth_override));
     if (header) req.headers.push_back(*header);
-    HOIST_ASSIGN_OR_RETURN(HttpResponse r, pool_.Do(req, options_.user_agent));
+    HOIST_ASSIGN_OR_RETURN(HttpResponse r, shared_->pool.Do(req, options_.user_agent));
     if (r.status != 401) return r;
     // Learn the challenge and answer it.
     auto challenges = r.Headers("www-authenticate");
@@ -202,8 +236,8 @@ class Client::Impl {
     }
     if (!chosen) return r;
     {
-      std::lock_guard lock(mu_);
-      challenges_[ep.host] = *chosen;
+      std::lock_guard lock(shared_->mu);
+      shared_->challenges[ep.host] = *chosen;
     }
     std::vector<std::string> want = scopes;
     if (auto it = chosen->params.find("scope"); it != chosen->params.end() && !it->second.empty()) {
@@ -216,7 +250,7 @@ class Client::Impl {
     HttpRequest again = make();
     again.tls = ep.tls;
     again.headers.push_back(*fresh);
-    return pool_.Do(again, options_.user_agent);
+    return shared_->pool.Do(again, options_.user_agent);
   }
 
   // Send, retrying dropped connections, 5xx and 429 with backoff.
@@ -254,11 +288,11 @@ class Client::Impl {
 
   // The refresh token the last login check on `host` was given ("" for none), once.
   std::string TakeLoginRefresh(const std::string& host) {
-    std::lock_guard lock(mu_);
-    auto it = login_refresh_.find(host);
-    if (it == login_refresh_.end()) return "";
+    std::lock_guard lock(shared_->mu);
+    auto it = shared_->login_refresh.find(host);
+    if (it == shared_->login_refresh.end()) return "";
     std::string t = std::move(it->second);
-    login_refresh_.erase(it);
+    shared_->login_refresh.erase(it);
     return t;
   }
 
@@ -276,12 +310,6 @@ class Client::Impl {
   }
 
  private:
-  struct Token {
-    std::string value;
-    std::chrono::steady_clock::time_point expires;
-    std::string refresh;  // a refresh token, when a login asked for one
-  };
-
   Endpoint MakeEndpoint(const std::string& host, const std::string& cred_host,
                         const std::string& prefix) const {
     const HostConfig hc = options_.config.ForHost(host);
@@ -294,32 +322,77 @@ class Client::Impl {
     return ep;
   }
 
+  // The credentials for the endpoint: the override (a login check), else what the store
+  // gives, asked once per host for the life of this Client (a helper may be slow, or prompt).
+  // Failures are not remembered.
   Result<std::optional<AuthConfig>> CredentialsFor(const Endpoint& ep,
                                                    const std::optional<AuthConfig>& override) {
     if (override) return override;
     if (!options_.credentials) return std::optional<AuthConfig>();
+    {
+      std::lock_guard lock(creds_mu_);
+      auto it = creds_.find(ep.cred_host);
+      if (it != creds_.end()) return it->second;
+    }
     auto c = options_.credentials->Get(ep.cred_host);
     if (!c) return Unexpected(std::move(c).error().Wrap("credentials for " + ep.cred_host));
+    if (*c && c->value().empty()) c->reset();
+    std::lock_guard lock(creds_mu_);
+    creds_.emplace(ep.cred_host, *c);
     return c;
   }
 
-  std::optional<std::string> CachedAuthorization(const Endpoint& ep,
-                                                 const std::vector<std::string>& scopes,
-                                                 const std::optional<AuthConfig>& override) {
-    if (override) return std::nullopt;  // a login check always starts from the challenge
-    std::lock_guard lock(mu_);
-    auto ch = challenges_.find(ep.host);
-    if (ch == challenges_.end()) return std::nullopt;
-    if (ch->second.scheme == "basic") {
-      auto b = basic_.find(ep.host);
-      if (b != basic_.end()) return b->second;
-      return std::nullopt;
+  // Who a token is for: "anonymous", or a salted digest of the host and every part of the
+  // credentials (so another user, another password or another host is another identity).
+  std::string CredentialIdentity(const Endpoint& ep, const std::optional<AuthConfig>& creds) const {
+    if (!creds || creds->empty()) return "anonymous";
+    std::string material = shared_->identity_salt;
+    for (const std::string* part : {&ep.cred_host, &creds->username, &creds->password,
+                                    &creds->identity_token, &creds->registry_token}) {
+      material += std::to_string(part->size()) + ":" + *part + ";";
     }
-    auto t = tokens_.find(ep.host + " " + JoinScopes(scopes));
-    if (t == tokens_.end() || t->second.expires <= std::chrono::steady_clock::now()) {
-      return std::nullopt;
+    return "user:" + Sha256Hex(material);
+  }
+
+  static std::string TokenKey(const Endpoint& ep, const std::string& identity,
+                              const std::vector<std::string>& scopes) {
+    return ep.host + " " + identity + " " + JoinScopes(scopes);
+  }
+
+  // The Authorization header to send before any challenge: none while the host has not
+  // challenged; then the credentials' own (Basic, a registry token) or a token these
+  // credentials earned for these scopes.
+  Result<std::optional<std::string>> CachedAuthorization(
+      const Endpoint& ep, const std::vector<std::string>& scopes,
+      const std::optional<AuthConfig>& override) {
+    using None = std::optional<std::string>;
+    if (override) return None();  // a login check always starts from the challenge
+    std::string scheme;
+    {
+      std::lock_guard lock(shared_->mu);
+      auto ch = shared_->challenges.find(ep.host);
+      if (ch == shared_->challenges.end()) return None();
+      scheme = ch->second.scheme;
     }
-    return "Authorization: Bearer " + t->second.value;
+    HOIST_ASSIGN_OR_RETURN(std::optional<AuthConfig> creds, CredentialsFor(ep, override));
+    if (scheme == "basic") {
+      if (!creds || creds->username.empty()) return None();
+      return None(BasicAuthorization(*creds));
+    }
+    if (creds && !creds->registry_token.empty()) {
+      return None("Authorization: Bearer " + creds->registry_token);
+    }
+    const std::string key = TokenKey(ep, CredentialIdentity(ep, creds), scopes);
+    std::lock_guard lock(shared_->mu);
+    auto t = shared_->tokens.find(key);
+    if (t == shared_->tokens.end() || t->second.expires <= std::chrono::steady_clock::now()) {
+      return None();
+    }
+    return None("Authorization: Bearer " + t->second.value);
+  }
+
+  static std::string BasicAuthorization(const AuthConfig& creds) {
+    return "Authorization: Basic " + Base64Encode(creds.username + ":" + creds.password);
   }
 
   // The Authorization header answering `ch` for `scopes`; nullopt when there is nothing to
@@ -335,13 +408,7 @@ class Client::Impl {
     HOIST_ASSIGN_OR_RETURN(std::optional<AuthConfig> creds, CredentialsFor(ep, override));
     if (ch.scheme == "basic") {
       if (!creds || creds->username.empty()) return std::optional<std::string>();
-      std::string h =
-          "Authorization: Basic " + Base64Encode(creds->username + ":" + creds->password);
-      if (!override) {
-        std::lock_guard lock(mu_);
-        basic_[ep.host] = h;
-      }
-      return std::optional<std::string>(h);
+      return std::optional<std::string>(BasicAuthorization(*creds));
     }
     if (creds && !creds->registry_token.empty()) {
       return std::optional<std::string>("Authorization: Bearer " + creds->registry_token);
@@ -355,13 +422,14 @@ class Client::Impl {
     HOIST_ASSIGN_OR_RETURN(Token token, FetchToken(ep, realm->second, service, scopes, creds,
                                                    override.has_value(), cancel));
     if (override && !token.refresh.empty()) {
-      std::lock_guard lock(mu_);
-      login_refresh_[ep.host] = token.refresh;
+      std::lock_guard lock(shared_->mu);
+      shared_->login_refresh[ep.host] = token.refresh;
     }
     if (!override) {
-      std::lock_guard lock(mu_);
-      tokens_[ep.host + " " + JoinScopes(scopes)] = token;
-      tokens_[ep.host + " " + JoinScopes(requested)] = token;
+      const std::string identity = CredentialIdentity(ep, creds);
+      std::lock_guard lock(shared_->mu);
+      shared_->tokens[TokenKey(ep, identity, scopes)] = token;
+      shared_->tokens[TokenKey(ep, identity, requested)] = token;
     }
     return std::optional<std::string>("Authorization: Bearer " + token.value);
   }
@@ -389,7 +457,7 @@ class Client::Impl {
       req.url = realm;
       req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
       req.body = query;
-      HOIST_ASSIGN_OR_RETURN(HttpResponse r, pool_.Do(req, options_.user_agent));
+      HOIST_ASSIGN_OR_RETURN(HttpResponse r, shared_->pool.Do(req, options_.user_agent));
       return ParseToken(ep, r);
     }
     for (const std::string& s : scopes) add("scope", s);
@@ -404,7 +472,7 @@ class Client::Impl {
                             Base64Encode(creds->username + ":" + creds->password));
     }
     req.url = query.empty() ? realm : WithQuery(realm, query);
-    HOIST_ASSIGN_OR_RETURN(HttpResponse r, pool_.Do(req, options_.user_agent));
+    HOIST_ASSIGN_OR_RETURN(HttpResponse r, shared_->pool.Do(req, options_.user_agent));
     return ParseToken(ep, r);
   }
 
@@ -444,16 +512,23 @@ class Client::Impl {
   }
 
   ClientOptions options_;
-  HttpPool pool_;
-  std::mutex mu_;
-  std::map<std::string, internal::AuthChallenge> challenges_;
-  std::map<std::string, std::string> basic_;
-  std::map<std::string, Token> tokens_;
-  std::map<std::string, std::string> login_refresh_;  // host → refresh token a login earned
+  std::shared_ptr<ClientShared> shared_;
+  std::mutex creds_mu_;
+  std::map<std::string, std::optional<AuthConfig>> creds_;  // cred_host → what the store gave
 };
 
-Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Client::Client(ClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options), std::make_shared<ClientShared>())) {}
 Client::~Client() = default;
+
+std::unique_ptr<Client> Client::WithCredentials(
+    std::shared_ptr<CredentialStore> credentials) const {
+  ClientOptions o = impl_->options();
+  o.credentials = std::move(credentials);
+  std::unique_ptr<Client> c(new Client());
+  c->impl_ = std::make_unique<Impl>(std::move(o), impl_->shared());
+  return c;
+}
 
 Result<oci::Descriptor> Client::Resolve(const oci::Reference& ref, CancelContext* cancel) {
   const std::string ident =

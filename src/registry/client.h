@@ -7,11 +7,20 @@
 // (host_config.h). Pulls try the host's configured mirrors first, then the host; pushes go to
 // the host only.
 //
-// Auth: a request goes out anonymously (or with a token already cached for its scope); a 401
-// with `WWW-Authenticate: Bearer realm=…,service=…,scope=…` gets a token from the realm
+// Auth: a request goes out anonymously (or, to a host that challenged before, with what answers
+// that challenge: a token already cached for its scope, or Basic credentials); a 401 with
+// `WWW-Authenticate: Bearer realm=…,service=…,scope=…` gets a token from the realm
 // (credentials as Basic auth, or a refresh token through the OAuth2 POST), a `Basic` challenge
 // gets the credentials directly, and the request is sent again once. Credentials and tokens
 // never appear in errors, logs or progress.
+//
+// Whose credentials: each Client asks its own CredentialStore, once per host for its lifetime.
+// An engine keeps one Client without credentials and makes one per build with
+// WithCredentials (the build's session: the client's own docker config); those share
+// connections and the token cache. Tokens are cached under the identity of the credentials
+// that earned them (a salted digest of host, username and secrets, or anonymous) besides host
+// and scope, so a build never sends a token fetched with another user's credentials, and an
+// anonymous one never one fetched with any.
 //
 // Failures: 5xx, 429 (honouring `Retry-After`) and dropped connections are retried with
 // exponential backoff (`max_attempts` in all); other 4xx never are. A blob download that breaks
@@ -89,6 +98,13 @@ class Client {
  public:
   explicit Client(ClientOptions options);
   ~Client();
+
+  // A client that asks `credentials` (null: none, anonymous) instead of this one's store and
+  // otherwise has the same options. It shares this client's connections, the challenges
+  // hosts sent and the token cache (keyed by credential identity, see above); either may be
+  // destroyed first.
+  std::unique_ptr<Client> WithCredentials(std::shared_ptr<CredentialStore> credentials) const;
+
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -139,6 +155,7 @@ class Client {
                                  CancelContext* cancel = nullptr);
 
  private:
+  Client() = default;
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

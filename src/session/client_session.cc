@@ -94,6 +94,16 @@ Status ClientSession::AttachSecretEnv(const std::string& id, const std::string& 
   return {};
 }
 
+Status ClientSession::AttachRegistryCredentials(CredentialsLookup lookup) {
+  if (!lookup) return MakeError(Code::kInvalidArgument, "no registry credentials lookup");
+  std::lock_guard lock(mu_);
+  if (credentials_) {
+    return MakeError(Code::kAlreadyExists, "registry credentials are attached twice");
+  }
+  credentials_ = std::move(lookup);
+  return {};
+}
+
 Status ClientSession::AttachOutputFile(const std::string& path) {
   if (path.empty()) return MakeError(Code::kInvalidArgument, "empty output file path");
   std::lock_guard lock(mu_);
@@ -184,6 +194,11 @@ bool ClientSession::HasSecrets() const {
   return !secrets_.empty();
 }
 
+bool ClientSession::HasRegistryCredentials() const {
+  std::lock_guard lock(mu_);
+  return static_cast<bool>(credentials_);
+}
+
 bool ClientSession::HasOutputFileOrDir() const {
   std::lock_guard lock(mu_);
   return !output_file_.empty() || !output_dir_.empty();
@@ -258,6 +273,21 @@ Result<std::shared_ptr<ClientDir>> ClientSession::LocalDir(std::string_view name
     return MakeError(Code::kNotFound, "unknown local dir " + std::string(name));
   }
   return it->second;
+}
+
+Result<std::optional<RegistryCredentials>> ClientSession::Credentials(std::string_view host) {
+  CredentialsLookup lookup;
+  {
+    std::lock_guard lock(mu_);
+    lookup = credentials_;
+  }
+  if (!lookup) return std::optional<RegistryCredentials>();
+  // A helper may take its time (a passphrase prompt): the lookup runs without the lock.
+  Result<std::optional<RegistryCredentials>> creds = lookup(host);
+  if (creds && creds->has_value() && (*creds)->username.empty() && (*creds)->secret.empty()) {
+    return std::optional<RegistryCredentials>();
+  }
+  return creds;
 }
 
 Result<std::string> ClientSession::Secret(std::string_view id) {

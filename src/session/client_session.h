@@ -1,21 +1,24 @@
 // ClientSession: the client's side of a session, holding what the client attached (OCI layout
-// directories and tarballs as stores, local directories, secrets, where outputs go), and serving
-// the engine through the Session interface. With the in-process transport the engine holds this
+// directories and tarballs as stores, local directories, secrets, where outputs go, where its
+// registry credentials come from), and serving the engine through the Session interface. With the in-process transport the engine holds this
 // object (as a Session) directly; over gRPC a SessionServer serves it to a RemoteSession.
 //
 // Attach before handing the session to the engine; attaching later is allowed (it is
 // thread-safe) but the engine may already have looked and found nothing.
 //
 // Privacy: the client's paths are kept here and never appear in what Session methods return;
-// store errors are scrubbed of them (they read `oci:<id>` instead).
+// store errors are scrubbed of them (they read `oci:<id>` instead). Registry credentials are
+// handed only to the engine that asks, never written to an error.
 //
 // Thread-safety: thread-safe.
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +58,12 @@ class ClientSession final : public Session {
   // Secrets: read when the engine asks, from a file or an environment variable.
   Status AttachSecretFile(const std::string& id, const std::string& path);
   Status AttachSecretEnv(const std::string& id, const std::string& env_name);
+  // Registry credentials: `lookup` answers Credentials(host) for the engine (the client's docker
+  // config, wired in src/cmd/). Its errors must name neither a secret nor a client path; they
+  // reach the engine as they are. Without it the session lends no credentials.
+  using CredentialsLookup =
+      std::function<Result<std::optional<RegistryCredentials>>(std::string_view host)>;
+  Status AttachRegistryCredentials(CredentialsLookup lookup);
 
   // Outputs (BuildKit's client attaches one of the first two per export).
   // Where a single-file export (tar, oci, docker) goes: a file, replaced only by a complete
@@ -80,6 +89,7 @@ class ClientSession final : public Session {
   std::vector<std::string> StoreIds() const;  // sorted
   bool HasLocalDirs() const;
   bool HasSecrets() const;
+  bool HasRegistryCredentials() const;
   bool HasOutputFileOrDir() const;
   bool HasCacheStores() const;
 
@@ -89,6 +99,7 @@ class ClientSession final : public Session {
   Result<std::shared_ptr<content::ContentStore>> OciStore(std::string_view store_id) override;
   Result<std::shared_ptr<ClientDir>> LocalDir(std::string_view name) override;
   Result<std::string> Secret(std::string_view id) override;
+  Result<std::optional<RegistryCredentials>> Credentials(std::string_view host) override;
   // In process: the export goes to the attached file. One is written at a time: a second
   // waits a few seconds for the first (say, an aborted one still being cleaned up), then fails.
   Result<std::unique_ptr<OutputFile>> OpenOutputTar(
@@ -114,6 +125,7 @@ class ClientSession final : public Session {
   std::map<std::string, std::shared_ptr<content::ContentStore>, std::less<>> stores_;
   std::map<std::string, std::shared_ptr<ClientDir>, std::less<>> dirs_;
   std::map<std::string, SecretSource, std::less<>> secrets_;
+  CredentialsLookup credentials_;
   std::string output_file_;
   // Whether an OutputFile is being written; shared with it, since it may outlive a call.
   struct OutputFileGate {

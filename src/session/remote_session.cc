@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "api/fsutil/wire.pb.h"
+#include "api/session/auth.grpc.pb.h"
 #include "api/session/filesync.grpc.pb.h"
 #include "api/session/secrets.grpc.pb.h"
 #include "session/attached_store.h"
@@ -241,6 +242,23 @@ Result<std::string> RemoteSession::Secret(std::string_view id_view) {
     return MakeError(Code::kNotFound, "secret " + id + " not found");
   }
   return Unexpected(internal::FromGrpcStatus(s));
+}
+
+Result<std::optional<RegistryCredentials>> RemoteSession::Credentials(std::string_view host_view) {
+  using None = std::optional<RegistryCredentials>;
+  if (!conn_->Supports(internal::kAuthCredentials)) return None();
+  const std::string host(host_view);
+  auto stub = fs::Auth::NewStub(conn_->channel);
+  grpc::ClientContext ctx;
+  fs::CredentialsRequest req;
+  req.set_host(host);
+  fs::CredentialsResponse resp;
+  grpc::Status s = stub->Credentials(&ctx, req, &resp);
+  if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) return None();
+  if (!s.ok()) return Unexpected(internal::FromGrpcStatus(s));
+  if (resp.username().empty() && resp.secret().empty()) return None();
+  return None(RegistryCredentials{.username = std::move(*resp.mutable_username()),
+                                  .secret = std::move(*resp.mutable_secret())});
 }
 
 Result<std::unique_ptr<OutputFile>> RemoteSession::OpenOutputTar(

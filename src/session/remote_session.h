@@ -13,6 +13,8 @@
 //                     client sends at least what they select, and such a walk may report more
 //                     (LocalSync filters again). Such dir names and store IDs are refused.
 //   Secret(id)        Secrets.GetSecret
+//   Credentials(host) Auth.Credentials, when the client says it serves it (else none; an
+//                     Unimplemented answer is none too, as in BuildKit)
 //   OpenOutputTar     FileSend.DiffCopy with file chunks
 //   SendOutputDir     FileSend.DiffCopy as fsutil's sender
 //   OutputStore       the Content service, store `export`
@@ -70,6 +72,7 @@ class RemoteSession final : public Session {
   Result<std::shared_ptr<content::ContentStore>> OciStore(std::string_view store_id) override;
   Result<std::shared_ptr<ClientDir>> LocalDir(std::string_view name) override;
   Result<std::string> Secret(std::string_view id) override;
+  Result<std::optional<RegistryCredentials>> Credentials(std::string_view host) override;
   Result<std::unique_ptr<OutputFile>> OpenOutputTar(
       const std::map<std::string, std::string>& exporter_metadata) override;
   Status SendOutputDir(const std::string& dir, CancelContext* cancel = nullptr) override;

@@ -51,6 +51,10 @@ Status ClientDir::ReadFile(std::string_view path,
   }
 }
 
+Result<std::optional<RegistryCredentials>> Session::Credentials(std::string_view) {
+  return std::optional<RegistryCredentials>();
+}
+
 Result<std::unique_ptr<OutputFile>> Session::OpenOutputTar(
     const std::map<std::string, std::string>&) {
   return MakeError(Code::kFailedPrecondition, "the client attached no output file");

@@ -3,9 +3,12 @@
 // reaches them only through the methods below, by name or ID, never by path. The in-process
 // transport hands the engine the client's Session object itself (ClientSession); the gRPC
 // transport puts a RemoteSession with the same interface on the engine's side, speaking
-// BuildKit's session services (filesync, content store, secrets) to the client's SessionServer.
+// BuildKit's session services (filesync, content store, secrets, auth) to the client's
+// SessionServer.
 //
 // Privacy: nothing the engine gets from a Session (errors included) contains a client path.
+// Registry credentials stay with the client: the engine asks for them per build and host, and
+// they never appear in errors or logs on either side.
 //
 // Thread-safety: implementations are thread-safe; the objects they return are documented below.
 #pragma once
@@ -14,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,6 +102,14 @@ class OutputFile {
   virtual Status Commit() = 0;
 };
 
+// Registry credentials a client lends the engine for one host, as BuildKit's Auth.Credentials
+// answers: a username and password, or an empty username and an identity token (an OAuth2
+// refresh token) as `secret`.
+struct RegistryCredentials {
+  std::string username;
+  std::string secret;
+};
+
 // The engine's view of one client session.
 class Session {
  public:
@@ -116,6 +128,11 @@ class Session {
   virtual Result<std::shared_ptr<ClientDir>> LocalDir(std::string_view name) = 0;
   // The secret's bytes; kNotFound `secret <id> not found` when there is no such secret.
   virtual Result<std::string> Secret(std::string_view id) = 0;
+  // The client's credentials for registry `host` (as the engine dials it: `host[:port]`,
+  // `registry-1.docker.io` for Docker Hub). nullopt: the client has none for it, or lends none
+  // (the default). An error is the client's failure to look them up (a broken config file, a
+  // failing credential helper); it never contains a secret or a client path.
+  virtual Result<std::optional<RegistryCredentials>> Credentials(std::string_view host);
 
   // --- outputs: where the client said an export goes ---
   // The defaults say the session takes no outputs (kFailedPrecondition).

@@ -1,8 +1,10 @@
 // hoistd end to end: its sockets, several clients at once, clients and the daemon killed
-// mid-build, shutdown, socket activation and TLS. The rest of the suite also runs through a
+// mid-build, shutdown, socket activation, TLS, and registry credentials that stay with each
+// client. The rest of the suite also runs through a
 // hoistd (HOIST_ITEST_DAEMON=1); these are the cases only a daemon has.
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "registry_harness.h"
 
 namespace hoist::itest {
 namespace {
@@ -318,6 +321,99 @@ TEST_F(DaemonTest, TcpNeedsTlsWithClientCertificates) {
   for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+// Registry credentials through hoistd: the daemon has none; each client lends its own through
+// the session, and another client (without any, or with other ones) never gets the use of
+// them, neither a Basic header nor a token they earned.
+class DaemonRegistryAuthTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    DaemonTest::SetUp();
+    if (IsSkipped()) return;
+    if (std::string why = TestRegistry::Unavailable(); !why.empty()) GTEST_SKIP() << why;
+  }
+
+  // A registry with `auth` holding the base image as `private:1`, and a daemon started with
+  // an empty docker config and HOME of its own.
+  void StartRegistryAndDaemon(RegistryOptions::Auth auth) {
+    reg_ = TestRegistry::Start({.auth = auth});
+    ASSERT_NE(reg_, nullptr);
+    RunResult push = Sh("skopeo copy -q --dest-tls-verify=false --dest-creds " +
+                        Quote(reg_->username() + ":" + reg_->password()) + " oci:" +
+                        Quote(s_ / "base") + ":1.36 docker://" + reg_->host() + "/private:1");
+    ASSERT_EQ(push.exit_code, 0) << push.err;
+    std::filesystem::create_directories(s_ / "daemon-home");
+    daemon_ = std::make_unique<Daemon>(
+        s_ / "root", s_ / "d.sock", "",
+        "HOME=" + Quote(s_ / "daemon-home") + " DOCKER_CONFIG=" + Quote(s_ / "daemon-docker"));
+    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
+    creds_ = reg_->WriteDockerConfig(s_ / "client-docker");
+    std::filesystem::create_directories(s_ / "nocreds");
+  }
+
+  // A build through the daemon with DOCKER_CONFIG=`docker_config`.
+  RunResult BuildAs(const std::string& docker_config, const std::string& ctx,
+                    const std::string& args) {
+    return Sh("DOCKER_CONFIG=" + Quote(docker_config) + " " +
+              BuildCommand(daemon_->addr(), ctx, args));
+  }
+
+  void ExpectNoPassword(const RunResult& r) {
+    EXPECT_EQ(r.out.find(reg_->password()), std::string::npos);
+    EXPECT_EQ(r.err.find(reg_->password()), std::string::npos);
+    EXPECT_EQ(daemon_->log().find(reg_->password()), std::string::npos);
+  }
+
+  std::unique_ptr<TestRegistry> reg_;
+  std::unique_ptr<Daemon> daemon_;
+  std::string creds_;
+};
+
+TEST_F(DaemonRegistryAuthTest, TheClientsDockerConfigPullsAndPushesAndIsNotLentToOthers) {
+  StartRegistryAndDaemon(RegistryOptions::Auth::kBasic);
+  const std::string from = Ctx("from", "FROM " + reg_->host() + "/private:1\nRUN echo a > /a\n");
+  RunResult a = BuildAs(creds_, from, "--push -t " + reg_->host() + "/private:built");
+  ASSERT_EQ(a.exit_code, 0) << a.err << daemon_->log();
+  ExpectNoPassword(a);
+  RunResult inspect = Sh("skopeo inspect --raw --tls-verify=false --creds " +
+                         Quote(reg_->username() + ":" + reg_->password()) + " docker://" +
+                         reg_->host() + "/private:built");
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+  // Another client, without credentials, on the same daemon right after: neither its pull nor
+  // its push gets the first client's Basic credentials.
+  RunResult b = BuildAs(s_ / "nocreds", from, "");
+  EXPECT_NE(b.exit_code, 0);
+  EXPECT_NE(b.err.find("unauthorized"), std::string::npos) << b.err;
+  const std::string local = Ctx("local", "FROM base\nRUN echo b > /b\n");
+  RunResult push = BuildAs(s_ / "nocreds", local, "--push -t " + reg_->host() + "/private:b");
+  EXPECT_NE(push.exit_code, 0);
+  EXPECT_NE(push.err.find("unauthorized"), std::string::npos) << push.err;
+  ExpectNoPassword(push);
+}
+
+TEST_F(DaemonRegistryAuthTest, ATokenEarnedWithOneClientsCredentialsIsNeverSentForAnother) {
+  StartRegistryAndDaemon(RegistryOptions::Auth::kToken);
+  const std::string from = Ctx("from", "FROM " + reg_->host() + "/private:1\nRUN echo a > /a\n");
+  RunResult a = BuildAs(creds_, from, "--push -t " + reg_->host() + "/private:built");
+  ASSERT_EQ(a.exit_code, 0) << a.err << daemon_->log();
+  ExpectNoPassword(a);
+  // The daemon now holds tokens for pull and push of `private`, valid for minutes. A client
+  // without credentials fetches its own (anonymous, granted nothing) and is refused.
+  reg_->ClearTokenLog();
+  RunResult b = BuildAs(s_ / "nocreds", from, "");
+  EXPECT_NE(b.exit_code, 0);
+  EXPECT_NE(b.err.find("unauthorized"), std::string::npos) << b.err;
+  const std::string local = Ctx("local", "FROM base\nRUN echo b > /b\n");
+  RunResult push = BuildAs(s_ / "nocreds", local, "--push -t " + reg_->host() + "/private:b");
+  EXPECT_NE(push.exit_code, 0);
+  EXPECT_NE(push.err.find("unauthorized"), std::string::npos) << push.err;
+  const nlohmann::json log = nlohmann::json::parse(reg_->TokenLog());
+  EXPECT_FALSE(log.empty()) << "the second client should have asked the issuer itself";
+  for (const auto& e : log) EXPECT_FALSE(e.value("credentials", true)) << log.dump();
+  // The first client still builds, with the tokens its credentials earned.
+  RunResult again = BuildAs(creds_, from, "--push -t " + reg_->host() + "/private:again");
+  EXPECT_EQ(again.exit_code, 0) << again.err;
 }
 
 }  // namespace

@@ -46,13 +46,16 @@ class RegistryTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
-  // `hoist --root ROOT [GLOBAL] build --progress=plain ARGS CTX`, with `env` before it.
+  // `hoist --root ROOT [GLOBAL] build --progress=plain ARGS CTX`, with `env` before it. In
+  // daemon mode the daemon gets `env` too, except docker credentials (DOCKER_CONFIG=...): those
+  // are the client's alone, and the daemon asks for them through the session.
   RunResult Build(const std::string& args, const std::string& root_name = "root",
                   const std::string& env = "", const std::string& global = "") {
+    const std::string daemon_env = env.starts_with("DOCKER_CONFIG=") ? "" : env;
     return Sh(env + " " +
               HoistCommand("--root " + Quote(s_ / root_name) + " " + global +
                                " build --progress=plain " + args + " " + Quote(s_ / "ctx"),
-                           env));
+                           daemon_env));
   }
   void Dockerfile(const std::string& text) { WriteFile(s_ / "ctx/Dockerfile", text); }
 

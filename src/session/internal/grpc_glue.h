@@ -39,6 +39,7 @@ inline constexpr char kCacheStorePrefix[] = "local:";
 // Method URLs the engine checks before calling.
 inline constexpr char kFileSyncDiffCopy[] = "/moby.filesync.v1.FileSync/DiffCopy";
 inline constexpr char kFileSendDiffCopy[] = "/moby.filesync.v1.FileSend/DiffCopy";
+inline constexpr char kAuthCredentials[] = "/moby.filesync.v1.Auth/Credentials";
 
 // hoist's codes are gRPC's.
 grpc::Status ToGrpcStatus(const Error& e);

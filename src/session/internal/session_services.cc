@@ -11,6 +11,7 @@
 #include "api/content/content.grpc.pb.h"
 #include "api/fsutil/wire.pb.h"
 #include "api/health/health.grpc.pb.h"
+#include "api/session/auth.grpc.pb.h"
 #include "api/session/filesync.grpc.pb.h"
 #include "api/session/secrets.grpc.pb.h"
 #include "session/internal/dir_receiver.h"
@@ -359,6 +360,28 @@ class SecretsService final : public sec::Secrets::Service {
   std::shared_ptr<ClientSession> session_;
 };
 
+// Only Credentials: the token-authority methods and FetchToken answer Unimplemented (the base
+// class does), which BuildKit's daemon takes as "ask Credentials and fetch tokens yourself".
+class AuthService final : public fs::Auth::Service {
+ public:
+  explicit AuthService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+
+  grpc::Status Credentials(grpc::ServerContext*, const fs::CredentialsRequest* req,
+                           fs::CredentialsResponse* resp) override {
+    auto creds = session_->Credentials(req->host());
+    if (!creds) return Grpc(creds.error());
+    // None: an empty answer, as BuildKit's client gives.
+    if (*creds) {
+      resp->set_username(std::move((*creds)->username));
+      resp->set_secret(std::move((*creds)->secret));
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::shared_ptr<ClientSession> session_;
+};
+
 class HealthService final : public health::Health::Service {
  public:
   grpc::Status Check(grpc::ServerContext*, const health::HealthCheckRequest*,
@@ -395,6 +418,7 @@ std::vector<std::unique_ptr<grpc::Service>> MakeSessionServices(
   out.push_back(std::make_unique<FileSendService>(session));
   out.push_back(std::make_unique<ContentService>(session));
   out.push_back(std::make_unique<SecretsService>(session));
+  out.push_back(std::make_unique<AuthService>(session));
   out.push_back(std::make_unique<HealthService>());
   return out;
 }
@@ -409,6 +433,7 @@ std::vector<std::string> ExposedMethods(const ClientSession& session) {
     AddMethods(cs::Content::service_full_name(), &out);
   }
   if (session.HasSecrets()) AddMethods(sec::Secrets::service_full_name(), &out);
+  if (session.HasRegistryCredentials()) out.push_back(kAuthCredentials);
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -7,6 +7,8 @@
 //                               for an import, writable for an export), chosen by the
 //                               buildkit-attachable-store-id key
 //   moby.buildkit.secrets.v1.Secrets  GetSecret
+//   moby.filesync.v1.Auth       Credentials, from what the client attached (other methods:
+//                               Unimplemented, so engines fall back to Credentials)
 //   grpc.health.v1.Health       always SERVING (BuildKit's daemon drops a session that fails it)
 // Errors carry hoist's codes as gRPC status codes and never a client path.
 #pragma once
