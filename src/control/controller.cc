@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "base/file_system.h"
+#include "base/pattern_matcher.h"
 #include "control/cache_transfer.h"
 #include "control/exporters.h"
 #include "control/frontend_attrs.h"
@@ -112,6 +114,14 @@ struct FrontendInputs {
 
 Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSettings& f) {
   FrontendInputs in;
+  // One walk for the Dockerfile and its ignore file; then they are read on its transfer.
+  std::set<std::string> seen;
+  HOIST_ASSIGN_OR_RETURN(auto dir, s.LocalDir(f.dockerfile_local));
+  HOIST_TRY(dir->Walk({.follow_paths = {f.filename, f.filename + ".dockerignore"}},
+                      [&](const session::FileEntry& e) -> Status {
+                        seen.insert(e.path);
+                        return OkStatus();
+                      }));
   auto dockerfile = ReadClientFile(s, f.dockerfile_local, f.filename, false);
   if (!dockerfile) {
     return MakeError(dockerfile.error().code(),
@@ -121,8 +131,14 @@ Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSet
                                      : dockerfile.error().message()));
   }
   in.dockerfile = std::move(*dockerfile);
-  HOIST_ASSIGN_OR_RETURN(in.dockerignore, ReadClientFile(s, f.dockerfile_local,
-                                                         f.filename + ".dockerignore", true));
+  // The Dockerfile's own ignore file, read only when the walk that brought the Dockerfile saw
+  // it (over a remote session, that saves a transfer).
+  std::string ignore_path = CleanPath(f.filename + ".dockerignore");
+  ignore_path.erase(0, ignore_path.find_first_not_of('/'));
+  if (seen.contains(ignore_path)) {
+    HOIST_ASSIGN_OR_RETURN(in.dockerignore, ReadClientFile(s, f.dockerfile_local,
+                                                           f.filename + ".dockerignore", true));
+  }
   if (in.dockerignore.empty()) {
     HOIST_ASSIGN_OR_RETURN(in.dockerignore,
                            ReadClientFile(s, f.context_local, ".dockerignore", true));

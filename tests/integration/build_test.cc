@@ -62,6 +62,28 @@ TEST_F(BuildTest, FromLayoutRunCopyAndLocalOutput) {
   EXPECT_EQ(TreeDigest(s_ / "base"), before);
 }
 
+TEST_F(BuildTest, DockerignoreOfTheContextOrBesideTheDockerfile) {
+  Dockerfile("FROM base\nCOPY . /c/\n");
+  WriteFile(s_ / "ctx/keep.txt", "k\n");
+  WriteFile(s_ / "ctx/secret.key", "x\n");
+  WriteFile(s_ / "ctx/notes.md", "n\n");
+  WriteFile(s_ / "ctx/.dockerignore", "*.key\n");
+  RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "o1"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(s_ / "o1/c/keep.txt"));
+  EXPECT_TRUE(std::filesystem::exists(s_ / "o1/c/notes.md"));
+  EXPECT_FALSE(std::filesystem::exists(s_ / "o1/c/secret.key"));
+  // `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's.
+  WriteFile(s_ / "ctx/app.Dockerfile", "FROM base\nCOPY . /c/\n");
+  WriteFile(s_ / "ctx/app.Dockerfile.dockerignore", "*.md\n");
+  r = Build(BaseContext() + " -f " + Quote(s_ / "ctx/app.Dockerfile") + " -o type=local,dest=" +
+            Quote(s_ / "o2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(s_ / "o2/c/keep.txt"));
+  EXPECT_TRUE(std::filesystem::exists(s_ / "o2/c/secret.key"));
+  EXPECT_FALSE(std::filesystem::exists(s_ / "o2/c/notes.md"));
+}
+
 TEST_F(BuildTest, SecondBuildIsFullyCachedAndContextChangesRerunOnlyDependents) {
   Dockerfile(
       "FROM base\n"

@@ -18,7 +18,7 @@ namespace {
 using fsutil::types::Packet;
 
 // File contents asked for at once: enough to keep a link busy, few enough descriptors.
-constexpr size_t kRequestWindow = 16;
+constexpr size_t kRequestWindow = 64;
 constexpr mode_t kNoSetId = ~static_cast<mode_t>(S_ISUID | S_ISGID);
 
 std::string ParentOf(std::string_view p) {
