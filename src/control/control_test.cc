@@ -137,6 +137,35 @@ TEST(ProgressHubTest, ExpiredStreamsAreDropped) {
   EXPECT_FALSE(hub.Watch("old", std::chrono::milliseconds(1)));
 }
 
+TEST(FrontendAttrsTest, FrontendsServedByTheBuiltInOne) {
+  for (const char* f : {"", "dockerfile.v0"}) {
+    auto r = CheckFrontend(f, {});
+    ASSERT_TRUE(r) << f;
+    EXPECT_FALSE(r->has_value()) << f;
+  }
+  for (const char* src : {"docker/dockerfile:1", "docker/dockerfile:1.5",
+                          "docker.io/docker/dockerfile:1@sha256:00", "docker/dockerfile"}) {
+    auto r = CheckFrontend("gateway.v0", {{"source", src}});
+    ASSERT_TRUE(r) << src;
+    ASSERT_TRUE(r->has_value()) << src;
+    EXPECT_NE((*r)->find("built-in Dockerfile frontend"), std::string::npos);
+  }
+  auto image = CheckFrontend("gateway.v0", {{"source", "example.com/my/frontend:2"}});
+  ASSERT_FALSE(image);
+  EXPECT_EQ(image.error().code(), Code::kUnimplemented);
+  EXPECT_NE(image.error().message().find("example.com/my/frontend:2"), std::string::npos);
+  auto no_source = CheckFrontend("gateway.v0", {});
+  ASSERT_FALSE(no_source);
+  EXPECT_EQ(no_source.error().code(), Code::kInvalidArgument);
+  auto other = CheckFrontend("other.v1", {});
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message().find("frontend other.v1 is not available"), std::string::npos);
+  // `source` is the frontend's, not an unknown option.
+  auto s = ParseFrontendAttrs({{"source", "docker/dockerfile:1"}});
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->warnings.empty());
+}
+
 std::shared_ptr<BuildResult> ResultOf(size_t platforms) {
   auto r = std::make_shared<BuildResult>();
   r->results.resize(platforms);

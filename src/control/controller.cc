@@ -149,12 +149,7 @@ Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSet
 }  // namespace
 
 Status ValidateSolveRequest(const SolveRequest& r) {
-  if (!r.frontend.empty() && r.frontend != "dockerfile.v0") {
-    return MakeError(Code::kUnimplemented,
-                     fmt::format("frontend {} is not available; this engine has the built-in "
-                                 "dockerfile.v0",
-                                 r.frontend));
-  }
+  HOIST_TRY(CheckFrontend(r.frontend, r.frontend_attrs));
   for (const TypedAttrs& e : r.exporters) HOIST_TRY(ValidateExporter(e));
   for (const TypedAttrs& e : r.cache_exports) {
     HOIST_TRY(ValidateCacheEntry(e, "--cache-to", "dest"));
@@ -189,6 +184,9 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
                                         const std::shared_ptr<CancelContext>& cancel,
                                         SolveFailure* failure) {
   HOIST_TRY(ValidateSolveRequest(request));
+  if (auto note = CheckFrontend(request.frontend, request.frontend_attrs); note && *note) {
+    WriteWarning(progress, **note);
+  }
   auto no_prune = HoldOffPrune();
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<BuildResult> built,
                          Build(request.frontend_attrs, request.session_id, request.cache_imports,

@@ -23,7 +23,9 @@ bool PassedThrough(std::string_view key) {
          key == "image-resolve-mode" || key == "hostname" || key == "cmdline" ||
          // The cache imports again, as clients of the gateway send them to the frontend: the
          // engine takes them from the solve request.
-         key == "cache-imports" || key == "cache-from";
+         key == "cache-imports" || key == "cache-from" ||
+         // gateway.v0's frontend image, checked by CheckFrontend.
+         key == "source";
 }
 
 Result<int64_t> ParseEpoch(const std::string& v) {
@@ -92,18 +94,51 @@ Result<FrontendSettings> ParseFrontendAttrs(const Attrs& attrs) {
   return s;
 }
 
-Result<std::optional<std::string>> CheckSyntaxDirective(std::string_view dockerfile) {
-  auto d = frontend::dockerfile::DetectSyntax(dockerfile);
-  if (!d) return std::nullopt;
-  std::string ref = d->ref;
+namespace {
+
+// docker/dockerfile, :latest and :1… (any digest): what the built-in frontend stands in for.
+bool IsBuiltinDockerfileImage(std::string ref) {
   if (size_t at = ref.find('@'); at != std::string::npos) ref.resize(at);
   for (std::string_view prefix : {"docker.io/docker/dockerfile", "docker/dockerfile"}) {
     if (!ref.starts_with(prefix)) continue;
     std::string_view rest = std::string_view(ref).substr(prefix.size());
-    if (rest.empty() || rest == ":latest" || rest.starts_with(":1")) {
-      return std::optional<std::string>(
-          fmt::format("syntax {}: served by the built-in Dockerfile frontend", d->ref));
+    if (rest.empty() || rest == ":latest" || rest.starts_with(":1")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> CheckFrontend(std::string_view frontend, const Attrs& attrs) {
+  if (frontend.empty() || frontend == "dockerfile.v0") return std::nullopt;
+  if (frontend == "gateway.v0") {
+    auto it = attrs.find("source");
+    if (it == attrs.end() || it->second.empty()) {
+      return MakeError(Code::kInvalidArgument, "frontend gateway.v0 needs --opt source=IMAGE");
     }
+    if (IsBuiltinDockerfileImage(it->second)) {
+      return std::optional<std::string>(fmt::format(
+          "frontend gateway.v0 source {}: served by the built-in Dockerfile frontend",
+          it->second));
+    }
+    return MakeError(Code::kUnimplemented,
+                     fmt::format("frontend gateway.v0 source {}: only the built-in Dockerfile "
+                                 "frontend (docker/dockerfile:1) is available; frontend images "
+                                 "are not run",
+                                 it->second));
+  }
+  return MakeError(Code::kUnimplemented,
+                   fmt::format("frontend {} is not available; this engine has the built-in "
+                               "dockerfile.v0",
+                               frontend));
+}
+
+Result<std::optional<std::string>> CheckSyntaxDirective(std::string_view dockerfile) {
+  auto d = frontend::dockerfile::DetectSyntax(dockerfile);
+  if (!d) return std::nullopt;
+  if (IsBuiltinDockerfileImage(d->ref)) {
+    return std::optional<std::string>(
+        fmt::format("syntax {}: served by the built-in Dockerfile frontend", d->ref));
   }
   return MakeError(Code::kUnimplemented,
                    fmt::format("Dockerfile:{}: syntax {}: only the built-in Dockerfile frontend "

@@ -43,6 +43,11 @@ struct FrontendSettings {
 // kInvalidArgument for malformed values (a platform, SOURCE_DATE_EPOCH, a resolve mode).
 Result<FrontendSettings> ParseFrontendAttrs(const Attrs& attrs);
 
+// What a solve's frontend means here: "" and dockerfile.v0 are the built-in Dockerfile frontend;
+// gateway.v0 with `source` docker/dockerfile(:1…) is served by it too (the returned note says
+// so); any other frontend or frontend image is kUnimplemented.
+Result<std::optional<std::string>> CheckFrontend(std::string_view frontend, const Attrs& attrs);
+
 // What a `# syntax=` directive means here: the built-in frontend serves docker/dockerfile:1
 // and its tags (the returned note says so); any other frontend image is kUnimplemented.
 // No directive: nullopt.

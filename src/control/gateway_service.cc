@@ -9,6 +9,7 @@
 
 #include "api/gateway/gateway.grpc.pb.h"
 #include "control/control_service.h"
+#include "control/frontend_attrs.h"
 #include "control/gateway_builds.h"
 #include "control/internal/service_util.h"
 #include "oci/platform.h"
@@ -62,15 +63,15 @@ class GatewayServiceImpl final : public gw::LLBBridge::Service {
       resp->mutable_result();  // nothing to solve: an empty result
       return grpc::Status::OK;
     }
-    SolveRequest check;
-    check.frontend = req->frontend();
-    if (auto st = ValidateSolveRequest(check); !st) return ToGrpc(st.error());
     Attrs attrs(req->frontendopt().begin(), req->frontendopt().end());
+    auto frontend_note = CheckFrontend(req->frontend(), attrs);
+    if (!frontend_note) return ToGrpc(frontend_note.error());
     if (auto it = attrs.find("requestid"); it != attrs.end()) {
       return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                           fmt::format("frontend subrequest {} is not supported", it->second));
     }
     GatewayBuild& b = **build;
+    if (*frontend_note) WriteWarning(b.progress(), **frontend_note);
     for (const auto& [name, _] : req->frontendinputs()) {
       WriteWarning(b.progress(), fmt::format("frontend input {} is not supported; ignored", name));
     }
