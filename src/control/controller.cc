@@ -29,7 +29,11 @@ constexpr size_t kMaxDockerfileBytes = 64u << 20;
 Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
                                    std::string_view path, bool optional) {
   HOIST_ASSIGN_OR_RETURN(auto d, s.LocalDir(dir));
-  auto file = d->OpenFile(path);
+  return ReadClientFile(*d, path, optional);
+}
+
+Result<std::string> ReadClientFile(session::ClientDir& d, std::string_view path, bool optional) {
+  auto file = d.OpenFile(path);
   if (!file) {
     if (optional && file.error().code() == Code::kNotFound) return std::string();
     return Unexpected(std::move(file).error());
@@ -122,7 +126,7 @@ Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSet
                         seen.insert(e.path);
                         return OkStatus();
                       }));
-  auto dockerfile = ReadClientFile(s, f.dockerfile_local, f.filename, false);
+  auto dockerfile = ReadClientFile(*dir, f.filename, false);
   if (!dockerfile) {
     return MakeError(dockerfile.error().code(),
                      fmt::format("failed to read dockerfile: open {}: {}", f.filename,
@@ -136,8 +140,8 @@ Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSet
   std::string ignore_path = CleanPath(f.filename + ".dockerignore");
   ignore_path.erase(0, ignore_path.find_first_not_of('/'));
   if (seen.contains(ignore_path)) {
-    HOIST_ASSIGN_OR_RETURN(in.dockerignore, ReadClientFile(s, f.dockerfile_local,
-                                                           f.filename + ".dockerignore", true));
+    HOIST_ASSIGN_OR_RETURN(in.dockerignore,
+                           ReadClientFile(*dir, f.filename + ".dockerignore", true));
   }
   if (in.dockerignore.empty()) {
     HOIST_ASSIGN_OR_RETURN(in.dockerignore,

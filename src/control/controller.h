@@ -95,6 +95,9 @@ Status ValidateSolveRequest(const SolveRequest& request);
 // `optional`: a missing file is "".
 Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
                                    std::string_view path, bool optional);
+// The same from a directory already opened (over a remote session, a file of its last walk
+// comes on that walk's transfer).
+Result<std::string> ReadClientFile(session::ClientDir& dir, std::string_view path, bool optional);
 
 // A warning with no vertex: the client shows it at the end, as `WARNING: …`.
 void WriteWarning(progress::ProgressWriter* progress, std::string message);

@@ -224,7 +224,16 @@ Result<std::shared_ptr<ClientDir>> RemoteSession::LocalDir(std::string_view name
   if (!conn_->Supports(internal::kFileSyncDiffCopy)) {
     return MakeError(Code::kNotFound, "unknown local dir " + name);
   }
-  HOIST_TRY(internal::ProbeRemoteDir(*conn_, name));
+  bool probed = false;
+  {
+    std::lock_guard lock(probed_mu_);
+    probed = probed_.contains(name);
+  }
+  if (!probed) {
+    HOIST_TRY(internal::ProbeRemoteDir(*conn_, name));
+    std::lock_guard lock(probed_mu_);
+    probed_.insert(name);
+  }
   return internal::MakeRemoteClientDir(conn_, name);
 }
 

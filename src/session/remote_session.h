@@ -28,6 +28,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,6 +86,9 @@ class RemoteSession final : public Session {
   explicit RemoteSession(std::shared_ptr<internal::RemoteConnection> conn);
 
   std::shared_ptr<internal::RemoteConnection> conn_;
+  // Local dir names the client was seen to serve: each is probed once per session.
+  std::mutex probed_mu_;
+  std::set<std::string> probed_;
 };
 
 }  // namespace hoist::session
