@@ -86,6 +86,8 @@ class ClientDir {
   // order. A remote directory asks the client for several of them at once instead of one
   // after the other. Reading others, or skipping some, stays correct. The default ignores it.
   virtual void Prefetch(const std::vector<std::string>& paths) { (void)paths; }
+  // Whether Prefetch does anything here: callers skip working out the list otherwise.
+  virtual bool ReadsAhead() const { return false; }
 };
 
 // A file the engine streams to the client's output (an exported tarball). What is written

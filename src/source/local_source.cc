@@ -351,7 +351,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
   int rfd = ::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0) return Unexpected(ErrnoError(errno, "sync: open target"));
   UniqueFd root(rfd);
-  {
+  if (reader.ReadsAhead()) {
     // The files the loop below will read, so that a remote reader asks for them ahead. (The
     // loop decides again, entry by entry: this only has to be a good guess.)
     std::vector<std::string> to_read;

@@ -72,6 +72,8 @@ class ContextReader {
 
   // A hint: the files the caller reads next, in order (session::ClientDir::Prefetch).
   virtual void Prefetch(const std::vector<std::string>& paths) { (void)paths; }
+  // Whether Prefetch does anything (session::ClientDir::ReadsAhead).
+  virtual bool ReadsAhead() const { return false; }
 };
 
 // A ContextReader over a directory of this machine. It walks everything (filtering is left to

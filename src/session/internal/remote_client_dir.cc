@@ -469,6 +469,7 @@ class RemoteClientDir final : public ClientDir {
     return Unexpected(ErrnoError(ENOENT, "local dir " + name_ + ": open " + path));
   }
 
+  bool ReadsAhead() const override { return true; }
   void Prefetch(const std::vector<std::string>& paths) override {
     std::lock_guard lock(mu_);
     if (current_ && current_->usable()) current_->Announce(paths);

@@ -270,6 +270,7 @@ class ClientDirReader final : public source::ContextReader {
     return dir_->ReadFile(path, sink);
   }
   void Prefetch(const std::vector<std::string>& paths) override { dir_->Prefetch(paths); }
+  bool ReadsAhead() const override { return dir_->ReadsAhead(); }
 
  private:
   std::shared_ptr<session::ClientDir> dir_;
