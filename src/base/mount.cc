@@ -1,9 +1,12 @@
 #include "base/mount.h"
 
+#include <fcntl.h>
 #include <sys/mount.h>
 
 #include <cerrno>
 #include <utility>
+
+#include "base/unique_fd.h"
 
 #include <fmt/format.h>
 
@@ -55,6 +58,61 @@ bool HasOption(const std::vector<std::string>& options, std::string_view name) {
   return false;
 }
 
+// mount(2) takes the data string as one page.
+constexpr size_t kMaxMountData = 4095;
+
+// An overlay whose options do not fit in a page: built through the filesystem-context API
+// (fsopen/fsconfig/fsmount), one `lowerdir+` call per lower dir (Linux 6.8 and later).
+Status MountOverlayInParts(const Mount& m, const std::string& target, unsigned long flags) {
+  auto fail = [&](const std::string& what) {
+    return tl::unexpected(ErrnoError(errno, fmt::format("overlay mount on {}: {}", target, what)));
+  };
+  UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs) return fail("fsopen");
+  if ((flags & MS_RDONLY) != 0 && ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, "ro", nullptr, 0) != 0) {
+    return fail("ro");
+  }
+  for (const std::string& o : m.options) {
+    bool is_flag = o == "bind" || o == "rbind";
+    for (const FlagOption& f : kFlagOptions) is_flag = is_flag || o == f.name;
+    if (is_flag) continue;
+    const size_t eq = o.find('=');
+    if (eq == std::string::npos) {
+      if (::fsconfig(fs.get(), FSCONFIG_SET_FLAG, o.c_str(), nullptr, 0) != 0) return fail(o);
+      continue;
+    }
+    const std::string key = o.substr(0, eq);
+    const std::string value = o.substr(eq + 1);
+    if (key != "lowerdir") {
+      if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) != 0) {
+        return fail(key);
+      }
+      continue;
+    }
+    for (size_t start = 0; start <= value.size();) {
+      size_t colon = value.find(':', start);
+      if (colon == std::string::npos) colon = value.size();
+      const std::string dir = value.substr(start, colon - start);
+      if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", dir.c_str(), 0) != 0) {
+        return fail("lowerdir+ " + dir);
+      }
+      start = colon + 1;
+    }
+  }
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return fail("create");
+  unsigned int attrs = 0;
+  if ((flags & MS_RDONLY) != 0) attrs |= MOUNT_ATTR_RDONLY;
+  if ((flags & MS_NOSUID) != 0) attrs |= MOUNT_ATTR_NOSUID;
+  if ((flags & MS_NODEV) != 0) attrs |= MOUNT_ATTR_NODEV;
+  if ((flags & MS_NOEXEC) != 0) attrs |= MOUNT_ATTR_NOEXEC;
+  UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, attrs));
+  if (!mnt) return fail("fsmount");
+  if (::move_mount(mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    return fail("move_mount");
+  }
+  return {};
+}
+
 Status MountOne(const Mount& m, const std::string& target) {
   const bool bind = m.type == "bind" || m.type == "rbind" || HasOption(m.options, "bind") ||
                     HasOption(m.options, "rbind");
@@ -80,6 +138,9 @@ Status MountOne(const Mount& m, const std::string& target) {
   std::string data;
   unsigned long flags = 0;
   SplitOptions(m.options, &flags, &data);
+  if (m.type == "overlay" && data.size() > kMaxMountData) {
+    return MountOverlayInParts(m, target, flags);
+  }
   if (::mount(m.source.c_str(), target.c_str(), m.type.c_str(), flags,
               data.empty() ? nullptr : data.c_str()) != 0) {
     return tl::unexpected(ErrnoError(errno, fmt::format("{} mount on {}", m.type, target)));
@@ -123,6 +184,14 @@ Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string
     ++scoped.count_;
   }
   return scoped;
+}
+
+bool OverlayTakesLowerDirsOneByOne() {
+  static const bool supported = [] {
+    UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+    return fs && ::fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", "/", 0) == 0;
+  }();
+  return supported;
 }
 
 }  // namespace hoist

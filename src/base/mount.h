@@ -39,15 +39,25 @@ class ScopedMount {
 
  private:
   friend Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string& target);
+
+// Whether this kernel's overlayfs takes lower dirs one by one (`lowerdir+`, Linux 6.8), which
+// lifts the one-page limit on the lowerdir list. Probed once per process.
+bool OverlayTakesLowerDirsOneByOne();
   std::string target_;
   int count_ = 0;
 };
 
-// Mounts `mounts` in order on `target` (an existing directory). Options that are mount flags
+// Mounts `mounts` in order on `target` (an existing directory). An overlay whose options are
+// longer than the page mount(2) accepts is made through the filesystem-context API instead,
+// one lower dir at a time (see OverlayTakesLowerDirsOneByOne). Options that are mount flags
 // (ro, rw, nosuid, nodev, noexec, relatime, ...) become flags, as mount(8) reads them; the
 // rest form the data string. A "bind" type (or "rbind" / "bind" in the options) makes a bind
 // mount, remounted with the flags (read-only, nosuid...) when any are given. On failure every mount made
 // so far is undone. Errors name the mount type and the target.
 Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string& target);
+
+// Whether this kernel's overlayfs takes lower dirs one by one (`lowerdir+`, Linux 6.8), which
+// lifts the one-page limit on the lowerdir list. Probed once per process.
+bool OverlayTakesLowerDirsOneByOne();
 
 }  // namespace hoist

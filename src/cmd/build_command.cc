@@ -289,6 +289,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   if (addr.empty()) {
     HOIST_ASSIGN_OR_RETURN(engine, Engine::Open({.root = global.root,
                                                  .runtime = args.runtime,
+                                                 .snapshotter = global.snapshotter,
                                                  .registry_config = global.config}));
     HOIST_TRY(engine->sessions().Register(session));
   } else {

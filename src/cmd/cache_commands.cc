@@ -55,7 +55,10 @@ Status Du(const GlobalOptions& global, bool verbose) {
     HOIST_ASSIGN_OR_RETURN(auto records, remote->DiskUsage());
     for (const auto& r : records) rows.push_back({r.id, r.size, r.last_used_ns, r.description});
   } else {
-    HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = global.root, .need_executor = false, .need_registry = false}));
+    HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = global.root,
+                                                      .snapshotter = global.snapshotter,
+                                                      .need_executor = false,
+                                                      .need_registry = false}));
     HOIST_ASSIGN_OR_RETURN(auto records, control::DiskUsage(engine->parts()));
     for (const auto& r : records) rows.push_back({r.cache_key, r.size, r.last_used_ns, r.description});
   }
@@ -80,7 +83,10 @@ Status Prune(const GlobalOptions& global, bool all, const std::string& keep_stor
     std::printf("Total:\t%s\n", HumanSize(total).c_str());
     return OkStatus();
   }
-  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = global.root, .need_executor = false, .need_registry = false}));
+  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = global.root,
+                                                      .snapshotter = global.snapshotter,
+                                                      .need_executor = false,
+                                                      .need_registry = false}));
   HOIST_ASSIGN_OR_RETURN(control::PruneResult result, control::PruneCache(engine->parts(), request));
   for (const auto& r : result.removed) {
     std::printf("%s\t%s\n", r.cache_key.c_str(), r.description.c_str());

@@ -62,6 +62,54 @@ class LazyExecutor final : public executor::Executor {
   std::string error_;
 };
 
+// Opens the snapshotter `choice` names (EngineOptions::snapshotter) and says which it is.
+Result<std::unique_ptr<snapshot::Snapshotter>> OpenSnapshotter(const std::string& root,
+                                                               const std::string& choice,
+                                                               std::string* name) {
+  const std::string shared = root + "/snapshots";
+  const std::string native = root + "/snapshots-native";
+  if (choice == "native") {
+    *name = "native";
+    return snapshot::OpenNativeSnapshotter(native);
+  }
+  if (choice == "overlayfs" || choice == "overlay") {
+    *name = "overlayfs";
+    return snapshot::OpenOverlaySnapshotter(shared);
+  }
+  if (choice == "erofs") {
+    if (auto probe = snapshot::ProbeErofs(root); !probe) {
+      return Unexpected(std::move(probe).error().Wrap(
+          "snapshotter erofs: this kernel cannot mount EROFS images (use --snapshotter "
+          "overlayfs)"));
+    }
+    *name = "erofs";
+    return snapshot::OpenErofsSnapshotter(shared);
+  }
+  if (!choice.empty()) {
+    return MakeError(Code::kInvalidArgument, "unknown snapshotter \"" + choice +
+                                                 "\" (choose erofs, overlayfs or native)");
+  }
+  if (auto probe = snapshot::ProbeErofs(root); probe) {
+    auto erofs = snapshot::OpenErofsSnapshotter(shared);
+    if (erofs) {
+      *name = "erofs";
+      return erofs;
+    }
+    HOIST_LOG(kInfo, "EROFS snapshotter unavailable ({})", erofs.error().message());
+  } else {
+    HOIST_LOG(kInfo, "EROFS snapshotter unavailable ({})", probe.error().message());
+  }
+  auto overlay = snapshot::OpenOverlaySnapshotter(shared);
+  if (overlay) {
+    *name = "overlayfs";
+    return overlay;
+  }
+  HOIST_LOG(kInfo, "overlay snapshotter unavailable ({}); using the native one",
+            overlay.error().message());
+  *name = "native";
+  return snapshot::OpenNativeSnapshotter(native);
+}
+
 }  // namespace
 
 control::EngineParts Engine::parts() {
@@ -129,15 +177,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
   }
   HOIST_ASSIGN_OR_RETURN(e->content_, content::LocalContentStore::Open(fs, e->root_ + "/content"));
-  auto overlay = snapshot::OpenOverlaySnapshotter(e->root_ + "/snapshots");
-  if (overlay) {
-    e->snapshotter_ = std::move(*overlay);
-  } else {
-    HOIST_LOG(kInfo, "overlay snapshotter unavailable ({}); using the native one",
-              overlay.error().message());
-    HOIST_ASSIGN_OR_RETURN(e->snapshotter_,
-                           snapshot::OpenNativeSnapshotter(e->root_ + "/snapshots-native"));
-  }
+  HOIST_ASSIGN_OR_RETURN(e->snapshotter_,
+                         OpenSnapshotter(e->root_, options.snapshotter, &e->snapshotter_name_));
   e->layers_ = std::make_unique<snapshot::LayerCache>(*e->snapshotter_, *e->content_);
   HOIST_ASSIGN_OR_RETURN(e->cache_, solver::CacheDb::Open(e->root_));
   if (options.need_registry) {

@@ -4,7 +4,9 @@
 //   <root>/lock        flock held while an engine owns the root; a daemon writes
 //                      "hoistd <addr>..." into it
 //   <root>/content/    blobs (LocalContentStore)
-//   <root>/snapshots/  the overlay (or native) snapshotter
+//   <root>/snapshots/  the EROFS and overlay snapshotters (one root: EROFS is overlay with
+//                      layers kept as images)
+//   <root>/snapshots-native/  the native snapshotter
 //   <root>/cache.db    cache records (solver/cache_db.h)
 //   <root>/executor/   OCI runtime state and bundles
 //   <root>/ops/        op state: local context mirrors, cache mounts, mount points
@@ -37,6 +39,9 @@ struct EngineOptions {
   std::string root;
   // "", "runc", "crun" or a path; "" picks the first runtime that passes a start-up probe.
   std::string runtime;
+  // "", "erofs", "overlayfs" or "native"; "" picks erofs where the kernel mounts EROFS images,
+  // else overlayfs where it works, else native.
+  std::string snapshotter;
   // Open without an OCI runtime (for commands that run nothing: du, prune).
   bool need_executor = true;
   // Open with a registry client (commands that pull or push); `registry_config` is its
@@ -58,6 +63,8 @@ class Engine {
   const std::string& root() const { return root_; }
   content::LocalContentStore& content() { return *content_; }
   snapshot::Snapshotter& snapshotter() { return *snapshotter_; }
+  // "erofs", "overlayfs" or "native": the snapshotter in use.
+  const std::string& snapshotter_name() const { return snapshotter_name_; }
   snapshot::LayerCache& layers() { return *layers_; }
   // Runs containers; the runtime is found (and probed) on the first run, whose error then
   // says why none works. Null when opened without one.
@@ -77,6 +84,7 @@ class Engine {
   UniqueFd lock_;
   std::unique_ptr<content::LocalContentStore> content_;
   std::unique_ptr<snapshot::Snapshotter> snapshotter_;
+  std::string snapshotter_name_;
   std::unique_ptr<snapshot::LayerCache> layers_;
   std::unique_ptr<executor::Executor> executor_;
   std::unique_ptr<solver::CacheDb> cache_;

@@ -10,6 +10,7 @@ namespace hoist::cmd {
 struct GlobalOptions {
   std::string root;    // --root (embedded engine state)
   std::string config;  // --config (registry configuration file)
+  std::string snapshotter;  // --snapshotter (embedded engine): erofs, overlayfs, native
   // --addr: the daemon to build through (hoistd or buildkitd); empty: $HOIST_HOST, then
   // $BUILDKIT_HOST, then the embedded engine (client::DaemonAddress).
   std::string addr;

@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   std::string& config = global.config;
   app.add_option("--root", root, "Engine state directory (default: $HOIST_ROOT, /var/lib/hoist)")
       ->envname("HOIST_ROOT");
+  app.add_option("--snapshotter", global.snapshotter,
+                 "Embedded engine's snapshotter: erofs, overlayfs or native (default: erofs where "
+                 "the kernel mounts EROFS images, else overlayfs)")
+      ->envname("HOIST_SNAPSHOTTER");
   app.add_option("--addr", global.addr,
                  "Build through this daemon (unix:///PATH or tcp://HOST:PORT; default: "
                  "$HOIST_HOST, $BUILDKIT_HOST, else the embedded engine)");

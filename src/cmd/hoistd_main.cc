@@ -37,6 +37,7 @@ struct DaemonArgs {
   std::string config;
   std::string group;
   std::string runtime;
+  std::string snapshotter;
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
@@ -88,6 +89,7 @@ Status RunDaemon(const DaemonArgs& args) {
 
   HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = args.root,
                                                     .runtime = args.runtime,
+                                                    .snapshotter = args.snapshotter,
                                                     .registry_config = args.config,
                                                     .daemon_addrs = addrs}));
   control::Controller controller(engine->parts());
@@ -177,6 +179,10 @@ int main(int argc, char** argv) {
   app.add_option("--config", args.config, "Registry configuration file (hoist.toml)");
   app.add_option("--group", args.group, "Group owning the unix sockets (name or ID)");
   app.add_option("--runtime", args.runtime, "OCI runtime: runc, crun or a path (default: probe)");
+  app.add_option("--snapshotter", args.snapshotter,
+                 "erofs, overlayfs or native (default: erofs where the kernel mounts EROFS "
+                 "images, else overlayfs)")
+      ->envname("HOIST_SNAPSHOTTER");
   app.add_option("--tlscacert", args.tls_ca, "CA certificate that client certificates must chain to");
   app.add_option("--tlscert", args.tls_cert, "Server certificate");
   app.add_option("--tlskey", args.tls_key, "Server key");

@@ -1,8 +1,14 @@
 #include "snapshot/layer_cache.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <optional>
 
+#include "archive/erofs_writer.h"
+#include "base/unique_fd.h"
 #include "oci/media_types.h"
 #include "snapshot/unpack.h"
 
@@ -158,12 +164,16 @@ Result<std::string> LayerCache::Unpack(size_t index, size_t count, const oci::De
 
   auto finish = [&]() -> Status {
     HOIST_ASSIGN_OR_RETURN(WritableDir dir, snapshotter_.Writable(extract));
-    archive::ApplyOptions aopts;
-    aopts.overlay = dir.overlay_upper;
-    aopts.restore_ownership = options.restore_ownership;
-    aopts.cancel = options.cancel;
-    HOIST_ASSIGN_OR_RETURN(archive::ApplyStats stats,
-                           ApplyLayerBlob(store_, layer, diff_id, dir.path, aopts));
+    archive::ApplyStats stats;
+    if (!dir.layer_image.empty()) {
+      HOIST_ASSIGN_OR_RETURN(stats, WriteLayerImage(layer, diff_id, dir.layer_image, options));
+    } else {
+      archive::ApplyOptions aopts;
+      aopts.overlay = dir.overlay_upper;
+      aopts.restore_ownership = options.restore_ownership;
+      aopts.cancel = options.cancel;
+      HOIST_ASSIGN_OR_RETURN(stats, ApplyLayerBlob(store_, layer, diff_id, dir.path, aopts));
+    }
     if (options.cancel != nullptr) HOIST_TRY(options.cancel->Check());
     HOIST_TRY(snapshotter_.Commit(key, extract, labels));
     if (options.on_layer) options.on_layer(index, layer, stats);
@@ -174,6 +184,24 @@ Result<std::string> LayerCache::Unpack(size_t index, size_t count, const oci::De
     return Unexpected(std::move(s).error().Wrap(name));
   }
   return key;
+}
+
+Result<archive::ApplyStats> LayerCache::WriteLayerImage(const oci::Descriptor& layer,
+                                                        const oci::Digest& diff_id,
+                                                        const std::string& image,
+                                                        const EnsureLayersOptions& options) {
+  HOIST_ASSIGN_OR_RETURN(VerifiedLayer v, OpenVerifiedLayer(store_, layer, diff_id));
+  // O_TRUNC: what a failed attempt left is rewritten, never appended to.
+  UniqueFd out(::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out) return Unexpected(ErrnoError(errno, "create the layer's EROFS image"));
+  archive::ErofsWriteOptions wopts;
+  wopts.cancel = options.cancel;
+  HOIST_ASSIGN_OR_RETURN(archive::ApplyStats stats, archive::WriteLayerErofs(*v.tar, out.get(), wopts));
+  // The tar ended at its marker; read the rest so the digests cover the whole blob.
+  HOIST_TRY(v.tar->Finish());
+  // The metadata will name the image as the snapshot's tree: it must be on disk first.
+  if (::fsync(out.get()) != 0) return Unexpected(ErrnoError(errno, "sync the layer's EROFS image"));
+  return stats;
 }
 
 }  // namespace hoist::snapshot

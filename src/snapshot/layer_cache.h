@@ -5,7 +5,8 @@
 // sharing a base reuses the snapshots of the layers they share.
 //
 // A missing chain is built layer by layer: Prepare `extract-<chainID>` on the previous chain,
-// apply the layer blob into its writable dir (overlay whiteouts for the overlay snapshotter),
+// apply the layer blob into its writable dir (overlay whiteouts for the overlay snapshotter) or,
+// where the snapshotter offers a layer image (the EROFS snapshotter), write it as that image,
 // verifying digest, size and DiffID while the blob streams, then Commit it as `chain-<chainID>`.
 // A layer that fails (corrupt blob, cancellation) is removed: no committed snapshot ever holds
 // an unverified layer. An `extract-` snapshot left by a crash is removed and redone (the root
@@ -46,9 +47,8 @@ struct EnsureLayersOptions {
   // Checked between layers and while applying; may be null. Also ends waiting for another
   // caller's unpack.
   CancelContext* cancel = nullptr;
-  // More layers than this is kInvalidArgument (overlayfs stacks at most 500 lower dirs, and the
-  // mount options must fit in one page).
-  size_t max_layers = 128;
+  // More layers than this is kInvalidArgument (overlayfs stacks at most 500 lower dirs).
+  size_t max_layers = 500;
   // lchown files to the owners the layers name (needs root).
   bool restore_ownership = true;
   // Called after this caller applied layer `index` (0-based).
@@ -89,6 +89,11 @@ class LayerCache {
   Result<std::string> Unpack(size_t index, size_t count, const oci::Descriptor& layer,
                              const oci::Digest& diff_id, const oci::Digest& chain_id,
                              const std::string& parent_key, const EnsureLayersOptions& options);
+  // Streams the verified layer blob into an EROFS image at `image` (WritableDir::layer_image).
+  Result<archive::ApplyStats> WriteLayerImage(const oci::Descriptor& layer,
+                                              const oci::Digest& diff_id,
+                                              const std::string& image,
+                                              const EnsureLayersOptions& options);
 
   Snapshotter& snapshotter_;
   content::ContentStore& store_;

@@ -451,8 +451,42 @@ TEST_P(LayerCacheTest, AnExtractionLeftByACrashIsRedone) {
   EXPECT_EQ(Keys().size(), 3u);
 }
 
+TEST_P(LayerCacheTest, TheErofsSnapshotterKeepsLayersAsMountedImages) {
+  TestLayer l1 = AddLayer(TestTar().Dir("d").File("d/a", "a").Symlink("s", "d/a").Finish());
+  TestLayer l2 = AddLayer(TestTar().File("d/.wh.a", "").File("b", "b").Finish());
+  auto top = cache_->EnsureLayers({l1.desc, l2.desc}, {l1.diff_id, l2.diff_id});
+  ASSERT_TRUE(top) << top.error().message();
+  auto metadata = PosixFileSystem()->ReadFile(dir_.path() + "/snapshots/metadata.json", 1 << 20);
+  ASSERT_TRUE(metadata);
+  size_t images = 0;
+  for (size_t at = 0; (at = metadata->find("\"tree\": \"erofs\"", at)) != std::string::npos; ++at) {
+    ++images;
+  }
+  const bool erofs = std::string(GetParam().name) == "erofs";
+  EXPECT_EQ(images, erofs ? 2u : 0u);
+  auto usage = sn_->GetUsage(*top);
+  ASSERT_TRUE(usage) << usage.error().message();
+  if (erofs) {
+    EXPECT_EQ(usage->inodes, 1);  // one image file on the host
+  }
+  auto view = sn_->View("v", *top);
+  ASSERT_TRUE(view) << view.error().message();
+  std::string target = dir_.path() + "/mnt";
+  ASSERT_EQ(::mkdir(target.c_str(), 0755), 0);
+  auto m = MountAll(*view, target);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_FALSE(Exists(target + "/d/a"));
+  EXPECT_TRUE(Exists(target + "/d"));
+  EXPECT_EQ(ReadTestFile(target + "/b"), "b");
+  char link[64] = {};
+  ASSERT_GT(::readlink((target + "/s").c_str(), link, sizeof(link) - 1), 0);
+  EXPECT_STREQ(link, "d/a");
+  ASSERT_TRUE(m->Unmount());
+}
+
 INSTANTIATE_TEST_SUITE_P(Both, LayerCacheTest,
                          ::testing::Values(Impl{"overlay", &OpenOverlaySnapshotter},
+                                           Impl{"erofs", &OpenErofsSnapshotter},
                                            Impl{"native", &OpenNativeSnapshotter}),
                          [](const auto& info) { return std::string(info.param.name); });
 

@@ -9,8 +9,17 @@
 //    `fs`; more: a read-only overlay of the parents' `fs` dirs (lowerdir only).
 // Paths are `<root>/snapshots/<id>/fs` with short decimal IDs, so a lowerdir of a layer costs
 // the root's length plus a few bytes. mount(2) takes the options as one page (4095 bytes plus
-// NUL) and overlayfs stacks at most 500 lower dirs; a chain beyond either is kResourceExhausted
-// at Prepare/View, naming the snapshot and the sizes, before anything is created.
+// NUL), a limit that kernels with overlay's `lowerdir+` lift (MountAll then adds lower dirs one
+// by one); overlayfs stacks at most 500 lower dirs. A chain beyond either is
+// kResourceExhausted at Prepare/View, naming the snapshot and the sizes, before anything is
+// created.
+//
+// EROFS-backed layers (snapshotter.h): with `erofs_layers`, an active snapshot offers
+// `<id>/layer.erofs` as its layer image; a Commit that finds that file records the snapshot's
+// tree as the image. Such a snapshot's `fs` is an empty directory until the image is mounted
+// there, which happens (under the snapshotter's lock) the first time a Prepare, View or diff
+// needs it; the snapshotter remembers what it mounted and detaches it on Remove and when it is
+// destroyed.
 //
 // When the overlay module would write `trusted.overlay.redirect` or metacopy xattrs by default,
 // mounts turn those off, so that an upper dir always diffs on its own (archive/diff.h);
@@ -22,8 +31,11 @@
 #include <cerrno>
 #include <fstream>
 
+#include <set>
+
 #include "archive/diff.h"
 #include "base/file_system.h"
+#include "snapshot/internal/erofs_mount.h"
 #include "snapshot/internal/snapshotter_base.h"
 
 namespace hoist::snapshot {
@@ -44,10 +56,14 @@ std::string OverlayParameter(const std::string& name) {
 
 class OverlaySnapshotter final : public internal::SnapshotterBase {
  public:
-  explicit OverlaySnapshotter(std::string root) : SnapshotterBase(std::move(root), "overlay") {
+  OverlaySnapshotter(std::string root, const OverlaySnapshotterOptions& options)
+      : SnapshotterBase(std::move(root), "overlay"), erofs_layers_(options.erofs_layers) {
     if (!OverlayParameter("index").empty()) extra_options_.push_back("index=off");
     if (OverlayParameter("redirect_dir") == "Y") extra_options_.push_back("redirect_dir=off");
     if (OverlayParameter("metacopy") == "Y") extra_options_.push_back("metacopy=off");
+  }
+  ~OverlaySnapshotter() override {
+    for (uint64_t id : mounted_) (void)internal::DetachMount(FsDir(id));
   }
   Status Init() { return Open(); }
 
@@ -67,6 +83,7 @@ class OverlaySnapshotter final : public internal::SnapshotterBase {
   Result<std::vector<Mount>> MountsOf(const Record& r,
                                       const std::vector<const Record*>& parents) override {
     bool active = r.info.kind == Kind::kActive;
+    for (const Record* p : parents) HOIST_TRY(MountTree(*p));
     if (parents.empty()) {
       return std::vector<Mount>{{.type = "bind",
                                  .source = FsDir(r.id),
@@ -100,7 +117,7 @@ class OverlaySnapshotter final : public internal::SnapshotterBase {
     for (const auto& o : m.options) {
       if (o != "ro" && o != "rw") data += o.size() + 1;
     }
-    if (data > kMaxMountData + 1) {
+    if (data > kMaxMountData + 1 && !OverlayTakesLowerDirsOneByOne()) {
       return Unexpected(internal::SnapshotError(
           Code::kResourceExhausted, r.info.name,
           "overlay mount options for " + std::to_string(parents.size()) + " parents are " +
@@ -111,24 +128,71 @@ class OverlaySnapshotter final : public internal::SnapshotterBase {
   }
 
   WritableDir WritableOf(const Record& r) override {
-    return {.path = FsDir(r.id), .overlay_upper = true};
+    return {.path = FsDir(r.id),
+            .overlay_upper = true,
+            .layer_image = erofs_layers_ ? ImagePath(r.id) : std::string()};
   }
 
   Status DiffOf(const Record& r, const std::vector<const Record*>&, archive::TarWriter* out,
                 const archive::DiffOptions& options) override {
+    HOIST_TRY(MountTree(r));
     return archive::WriteOverlayUpperDiff(FsDir(r.id), out, options);
   }
 
+  Status CommitTree(Record& r) override {
+    struct stat st;
+    if (::lstat(ImagePath(r.id).c_str(), &st) != 0) {
+      if (errno == ENOENT) return OkStatus();
+      return Unexpected(ErrnoError(errno, "stat " + ImagePath(r.id)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return MakeError(Code::kFailedPrecondition, ImagePath(r.id) + ": not a regular file");
+    }
+    r.tree = internal::Tree::kErofs;
+    return OkStatus();
+  }
+
+  void ReleaseTree(const Record& r) override {
+    if (mounted_.erase(r.id) > 0) (void)internal::DetachMount(FsDir(r.id));
+  }
+
+  std::string UsagePath(const Record& r) override {
+    return r.tree == internal::Tree::kErofs ? ImagePath(r.id) : FsDir(r.id);
+  }
+
  private:
+  std::string ImagePath(uint64_t id) const { return SnapshotDir(id) + "/layer.erofs"; }
+
+  // Mounts an EROFS-backed snapshot's image on its `fs`, once.
+  Status MountTree(const Record& r) {
+    if (r.tree != internal::Tree::kErofs || mounted_.count(r.id) != 0) return OkStatus();
+    if (auto s = internal::MountErofs(ImagePath(r.id), FsDir(r.id)); !s) {
+      return Unexpected(std::move(s).error().Wrap("snapshot \"" + r.info.name + "\""));
+    }
+    mounted_.insert(r.id);
+    return OkStatus();
+  }
+
+  const bool erofs_layers_;
   std::vector<std::string> extra_options_;
+  std::set<uint64_t> mounted_;  // IDs whose image this snapshotter mounted; guarded by mu_
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Snapshotter>> OpenOverlaySnapshotter(const std::string& root) {
-  auto s = std::make_unique<OverlaySnapshotter>(root);
+Result<std::unique_ptr<Snapshotter>> OpenOverlaySnapshotter(
+    const std::string& root, const OverlaySnapshotterOptions& options) {
+  auto s = std::make_unique<OverlaySnapshotter>(root, options);
   HOIST_TRY(s->Init());
   return std::unique_ptr<Snapshotter>(std::move(s));
+}
+
+Result<std::unique_ptr<Snapshotter>> OpenOverlaySnapshotter(const std::string& root) {
+  return OpenOverlaySnapshotter(root, {});
+}
+
+Result<std::unique_ptr<Snapshotter>> OpenErofsSnapshotter(const std::string& root) {
+  return OpenOverlaySnapshotter(root, {.erofs_layers = true});
 }
 
 }  // namespace hoist::snapshot

@@ -6,13 +6,21 @@
 //
 // Implementations: OverlaySnapshotter (overlayfs: a snapshot's own changes live in its upper
 // dir, its parents are the lowerdir stack) and NativeSnapshotter (every active snapshot or view
-// is a full copy of its parent's tree). Both keep the same on-disk layout and metadata format
+// is a full copy of its parent's tree). With `erofs_layers`, the overlay snapshotter lets image
+// layers be committed as EROFS images (archive/erofs_writer.h) that are mounted, never
+// extracted: the EROFS snapshotter. Both keep the same on-disk layout and metadata format
 // under their root (see snapshot/internal/metadata.h for the versioned format):
 //
-//   <root>/metadata.json        the snapshots, their kinds, parents, labels and directory IDs
-//   <root>/snapshots/<id>/fs    the snapshot's tree (overlay: its upper dir)
-//   <root>/snapshots/<id>/work  overlay's work dir (overlay only)
-//   <root>/lock                 held by the open snapshotter, so one process owns the root
+//   <root>/metadata.json           the snapshots, their kinds, parents, labels and directory IDs
+//   <root>/snapshots/<id>/fs       the snapshot's tree (overlay: its upper dir; an EROFS-backed
+//                                  layer: the mount point of its image)
+//   <root>/snapshots/<id>/work     overlay's work dir (overlay only, while active)
+//   <root>/snapshots/<id>/layer.erofs  an EROFS-backed layer's image
+//   <root>/lock                    held by the open snapshotter, so one process owns the root
+//
+// EROFS images are mounted read-only on their `fs` the first time a child, a view or a diff
+// needs them, and stay mounted until the snapshot is removed or the snapshotter closes (which
+// detaches them all). Opening a root detaches the mounts a crashed process left behind.
 //
 // Crash safety: a snapshot's directory is made before the metadata names it, and the metadata
 // stops naming it before the directory is removed; metadata changes are atomic file
@@ -68,9 +76,13 @@ struct Usage {
 // Where an active snapshot's writes land on disk, for writers that bypass mounting (unpacking
 // a layer). With `overlay_upper` the directory is an overlayfs upper dir: deletions must be
 // written as overlay whiteouts (archive::ApplyOptions::overlay). Otherwise it is the whole tree.
+// With `layer_image` the writer may instead write the layer as one EROFS image
+// (archive/erofs_writer.h) to that path, leaving `path` empty; Commit then makes the image the
+// snapshot's tree. The image must be complete and synced before Commit.
 struct WritableDir {
   std::string path;
   bool overlay_upper = false;
+  std::string layer_image;
 };
 
 class Snapshotter {
@@ -109,10 +121,25 @@ class Snapshotter {
                            const archive::DiffOptions& options = {}) = 0;
 };
 
+struct OverlaySnapshotterOptions {
+  // Offer `WritableDir::layer_image` for new layers (the EROFS snapshotter). Without it, layers
+  // already committed as images still mount.
+  bool erofs_layers = false;
+};
+
 // Opens (creating if needed) the overlay snapshotter rooted at `root`, repairing what a crash
 // left. kFailedPrecondition when another open snapshotter holds the root, or when a root
 // written by the other implementation is opened.
+Result<std::unique_ptr<Snapshotter>> OpenOverlaySnapshotter(
+    const std::string& root, const OverlaySnapshotterOptions& options);
 Result<std::unique_ptr<Snapshotter>> OpenOverlaySnapshotter(const std::string& root);
+// Whether this kernel mounts EROFS images (the EROFS snapshotter's requirement): writes the
+// image of an empty layer under `scratch_dir` (an existing directory) and mounts it once. The
+// error says why not.
+Status ProbeErofs(const std::string& scratch_dir);
+
+// The EROFS snapshotter: the overlay snapshotter with `erofs_layers`.
+Result<std::unique_ptr<Snapshotter>> OpenErofsSnapshotter(const std::string& root);
 Result<std::unique_ptr<Snapshotter>> OpenNativeSnapshotter(const std::string& root);
 
 // The overlay upper dir of active snapshot `key` of an overlay snapshotter.

@@ -1,8 +1,9 @@
-// The Snapshotter conformance suite, run against the overlay and the native snapshotter.
+// The Snapshotter conformance suite, run against the overlay, EROFS and native snapshotters.
 #include "snapshot/snapshotter.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -10,8 +11,12 @@
 
 #include <functional>
 
+#include "archive/apply.h"
+#include "archive/erofs_writer.h"
 #include "archive/tar_reader.h"
+#include "archive/testing/test_tar.h"
 #include "base/file_system.h"
+#include "base/unique_fd.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
 
@@ -23,6 +28,7 @@ using OpenFn = Result<std::unique_ptr<Snapshotter>> (*)(const std::string&);
 struct Impl {
   const char* name;
   OpenFn open;
+  const char* driver;  // in metadata.json
 };
 
 bool Exists(const std::string& path) {
@@ -65,6 +71,26 @@ class SnapshotterTest : public ::testing::TestWithParam<Impl> {
     ASSERT_TRUE(mounts) << mounts.error().message();
     WithMounted(*mounts, fn);
     auto c = sn_->Commit(name, "prep-" + name);
+    ASSERT_TRUE(c) << c.error().message();
+  }
+
+  // Commits the layer `tar` as `name` on `parent` the way the layer cache does: as an image
+  // where the snapshotter offers one, else applied to its writable dir.
+  void TarLayer(const std::string& name, const std::string& parent, const std::string& tar) {
+    ASSERT_TRUE(sn_->Prepare("extract-" + name, parent));
+    auto dir = sn_->Writable("extract-" + name);
+    ASSERT_TRUE(dir) << dir.error().message();
+    archive::StringByteSource src(tar);
+    if (!dir->layer_image.empty()) {
+      UniqueFd out(::open(dir->layer_image.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      ASSERT_TRUE(out);
+      auto w = archive::WriteLayerErofs(src, out.get());
+      ASSERT_TRUE(w) << w.error().message();
+    } else {
+      auto a = archive::ApplyLayer(src, dir->path, {.overlay = dir->overlay_upper});
+      ASSERT_TRUE(a) << a.error().message();
+    }
+    auto c = sn_->Commit(name, "extract-" + name);
     ASSERT_TRUE(c) << c.error().message();
   }
 
@@ -416,13 +442,17 @@ TEST_P(SnapshotterTest, BadMetadataIsRefused) {
     Code code;
     std::string message;
   };
-  std::string driver = GetParam().name;
+  std::string driver = GetParam().driver;
   std::string other = driver == "overlay" ? "native" : "overlay";
   const Case cases[] = {
       {"{not json", Code::kDataLoss, path + ": not valid JSON"},
-      {R"({"format":"hoist.snapshots","version":2,"driver":")" + driver + R"("})",
+      {R"({"format":"hoist.snapshots","version":3,"driver":")" + driver + R"("})",
        Code::kFailedPrecondition,
-       path + ": format version 2 is not supported (this hoist reads version 1)"},
+       path + ": format version 3 is not supported (this hoist reads versions up to 2)"},
+      {R"({"format":"hoist.snapshots","version":2,"driver":")" + driver +
+           R"(","next_id":2,"snapshots":[{"key":"k","id":1,"kind":"active","tree":"erofs"}]})",
+       Code::kDataLoss,
+       path + ": snapshots[0]: bad tree (only committed snapshots may be \"erofs\")"},
       {R"({"format":"hoist.snapshots","version":1,"driver":")" + other +
            R"(","next_id":1,"snapshots":[]})",
        Code::kFailedPrecondition,
@@ -489,10 +519,124 @@ TEST_P(SnapshotterTest, WriteDiffListsTheChangesAgainstTheParent) {
   EXPECT_EQ(d.error().message(), "snapshot \"v\": is a view; it has no changes to diff");
 }
 
+TEST_P(SnapshotterTest, LayersStackWhetherImagesOrDirectories) {
+  using archive::testing::TestTar;
+  TarLayer("l1", "",
+           TestTar().Dir("etc").File("etc/conf", "one").Dir("opq").File("opq/old", "o")
+               .File("gone", "g").Symlink("link", "etc/conf").Hardlink("etc/conf2", "etc/conf")
+               .Finish());
+  TarLayer("l2", "l1",
+           TestTar().File(".wh.gone", "").File("opq/.wh..wh..opq", "").File("opq/new", "n")
+               .File("etc/conf", "two").Finish());
+  auto view = sn_->View("v", "l2");
+  ASSERT_TRUE(view) << view.error().message();
+  WithMounted(*view, [](const std::string& m) {
+    EXPECT_FALSE(Exists(m + "/gone"));
+    EXPECT_FALSE(Exists(m + "/opq/old"));
+    EXPECT_EQ(ReadTestFile(m + "/opq/new"), "n");
+    EXPECT_EQ(ReadTestFile(m + "/etc/conf"), "two");
+    EXPECT_EQ(ReadTestFile(m + "/etc/conf2"), "one");
+    EXPECT_EQ(ReadTestFile(m + "/link"), "two");
+  });
+  // A child on top writes over the stack as over any other parent.
+  auto mounts = sn_->Prepare("act", "l2");
+  ASSERT_TRUE(mounts) << mounts.error().message();
+  WithMounted(*mounts, [](const std::string& m) {
+    EXPECT_EQ(ReadTestFile(m + "/etc/conf"), "two");
+    ASSERT_EQ(::unlink((m + "/etc/conf2").c_str()), 0);
+    WriteTestFile(m + "/added", "a");
+  });
+  std::string tar;
+  archive::StringByteSink sink(&tar);
+  archive::TarWriter writer(&sink);
+  ASSERT_TRUE(sn_->WriteDiff("act", &writer));
+  ASSERT_TRUE(writer.Close());
+  EXPECT_NE(tar.find(".wh.conf2"), std::string::npos);
+  // The layer's own diff reads back what the layer holds, whiteouts as whiteouts.
+  std::string layer;
+  archive::StringByteSink layer_sink(&layer);
+  archive::TarWriter layer_writer(&layer_sink);
+  auto d = sn_->WriteDiff("l2", &layer_writer);
+  ASSERT_TRUE(d) << d.error().message();
+  ASSERT_TRUE(layer_writer.Close());
+  EXPECT_NE(layer.find(".wh.gone"), std::string::npos);
+  EXPECT_NE(layer.find(".wh..wh..opq"), std::string::npos);
+  // Removing takes the trees away, mounted or not, and state survives a reopen.
+  ASSERT_TRUE(sn_->Remove("act"));
+  ASSERT_TRUE(sn_->Remove("v"));
+  Reopen();
+  auto again = sn_->View("v2", "l2");
+  ASSERT_TRUE(again) << again.error().message();
+  WithMounted(*again, [](const std::string& m) { EXPECT_EQ(ReadTestFile(m + "/opq/new"), "n"); });
+  ASSERT_TRUE(sn_->Remove("v2"));
+  ASSERT_TRUE(sn_->Remove("l2"));
+  ASSERT_TRUE(sn_->Remove("l1"));
+  auto list = PosixFileSystem()->ListDir(root_ + "/snapshots");
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Both, SnapshotterTest,
-                         ::testing::Values(Impl{"overlay", &OpenOverlaySnapshotter},
-                                           Impl{"native", &OpenNativeSnapshotter}),
+                         ::testing::Values(Impl{"overlay", &OpenOverlaySnapshotter, "overlay"},
+                                           Impl{"erofs", &OpenErofsSnapshotter, "overlay"},
+                                           Impl{"native", &OpenNativeSnapshotter, "native"}),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// The EROFS snapshotter alone: what it leaves on disk, and the mounts a crash leaves behind.
+class ErofsSnapshotterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "snapshotters need root";
+    auto dir = TempDir::Create("erofs-snapshotter-test-");
+    ASSERT_TRUE(dir) << dir.error().message();
+    dir_ = std::move(*dir);
+    root_ = dir_.path() + "/root";
+  }
+  TempDir dir_;
+  std::string root_;
+};
+
+TEST_F(ErofsSnapshotterTest, ImagesAreDetachedOnCloseAndAfterACrash) {
+  auto probe = ProbeErofs(dir_.path());
+  ASSERT_TRUE(probe) << probe.error().message();
+  auto sn = OpenErofsSnapshotter(root_);
+  ASSERT_TRUE(sn) << sn.error().message();
+  ASSERT_TRUE((*sn)->Prepare("x", ""));
+  auto dir = (*sn)->Writable("x");
+  ASSERT_TRUE(dir);
+  ASSERT_FALSE(dir->layer_image.empty());
+  {
+    archive::StringByteSource src(archive::testing::TestTar().File("f", "x").Finish());
+    UniqueFd out(::open(dir->layer_image.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    ASSERT_TRUE(out);
+    ASSERT_TRUE(archive::WriteLayerErofs(src, out.get()));
+  }
+  ASSERT_TRUE((*sn)->Commit("base", "x"));
+  const std::string fs = root_ + "/snapshots/1/fs";
+  ASSERT_TRUE((*sn)->View("v", "base"));
+  struct stat a, b;
+  ASSERT_EQ(::stat(fs.c_str(), &a), 0);
+  ASSERT_EQ(::stat((root_ + "/snapshots/1").c_str(), &b), 0);
+  EXPECT_NE(a.st_dev, b.st_dev) << "the image is mounted on its fs";
+  sn->reset();
+  ASSERT_EQ(::stat(fs.c_str(), &a), 0);
+  EXPECT_EQ(a.st_dev, b.st_dev) << "closing detaches it";
+  // A crashed process leaves the image mounted; the next open detaches it.
+  ASSERT_EQ(::mount((root_ + "/snapshots/1/layer.erofs").c_str(), fs.c_str(), "erofs", MS_RDONLY,
+                    nullptr), 0);
+  auto reopened = OpenErofsSnapshotter(root_);
+  ASSERT_TRUE(reopened) << reopened.error().message();
+  ASSERT_EQ(::stat(fs.c_str(), &a), 0);
+  EXPECT_EQ(a.st_dev, b.st_dev);
+  ASSERT_TRUE((*reopened)->Remove("v"));
+  ASSERT_TRUE((*reopened)->Remove("base"));
+  // Without erofs_layers, no image is offered (and images already there still mount).
+  reopened->reset();
+  auto plain = OpenOverlaySnapshotter(root_);
+  ASSERT_TRUE(plain);
+  ASSERT_TRUE((*plain)->Prepare("y", ""));
+  EXPECT_TRUE((*plain)->Writable("y")->layer_image.empty());
+}
 
 }  // namespace
 }  // namespace hoist::snapshot

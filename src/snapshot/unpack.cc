@@ -31,10 +31,8 @@ std::string BaseName(const std::string& path) {
 
 }  // namespace
 
-Result<archive::ApplyStats> ApplyLayerBlob(content::ContentStore& store,
-                                           const oci::Descriptor& layer,
-                                           const oci::Digest& diff_id, const std::string& root,
-                                           const archive::ApplyOptions& options) {
+Result<VerifiedLayer> OpenVerifiedLayer(content::ContentStore& store, const oci::Descriptor& layer,
+                                        const oci::Digest& diff_id) {
   auto reader = store.ReaderAt(layer.digest);
   if (!reader) {
     if (reader.error().code() == Code::kNotFound && !layer.urls.empty()) {
@@ -44,16 +42,25 @@ Result<archive::ApplyStats> ApplyLayerBlob(content::ContentStore& store,
     }
     return Unexpected(std::move(reader).error());
   }
-  content::BlobByteSource blob(std::move(*reader));
+  VerifiedLayer v;
+  v.blob = std::make_unique<content::BlobByteSource>(std::move(*reader));
   archive::LayerReaderOptions lopts;
   lopts.expected_digest = layer.digest;
   lopts.expected_size = static_cast<uint64_t>(layer.size);
   lopts.expected_diff_id = diff_id;
   if (auto c = archive::LayerMediaTypeCompression(layer.media_type); c) lopts.compression = *c;
-  HOIST_ASSIGN_OR_RETURN(auto tar, archive::LayerReader::Create(&blob, lopts));
-  HOIST_ASSIGN_OR_RETURN(archive::ApplyStats stats, archive::ApplyLayer(*tar, root, options));
+  HOIST_ASSIGN_OR_RETURN(v.tar, archive::LayerReader::Create(v.blob.get(), lopts));
+  return v;
+}
+
+Result<archive::ApplyStats> ApplyLayerBlob(content::ContentStore& store,
+                                           const oci::Descriptor& layer,
+                                           const oci::Digest& diff_id, const std::string& root,
+                                           const archive::ApplyOptions& options) {
+  HOIST_ASSIGN_OR_RETURN(VerifiedLayer v, OpenVerifiedLayer(store, layer, diff_id));
+  HOIST_ASSIGN_OR_RETURN(archive::ApplyStats stats, archive::ApplyLayer(*v.tar, root, options));
   // The tar ended at its marker; read the rest so the digests cover the whole blob.
-  HOIST_TRY(tar->Finish());
+  HOIST_TRY(v.tar->Finish());
   return stats;
 }
 

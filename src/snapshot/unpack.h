@@ -12,6 +12,7 @@
 #include <string>
 
 #include "archive/apply.h"
+#include "archive/layer.h"
 #include "base/cancel.h"
 #include "base/error.h"
 #include "content/content_store.h"
@@ -41,6 +42,16 @@ struct UnpackStats {
 // Errors name the layer: `layer 2/3 sha256:...: diff ID mismatch ...`.
 Result<UnpackStats> UnpackImage(content::ContentStore& store, const content::ResolvedImage& image,
                                 const std::string& dest, const UnpackOptions& options = {});
+
+// A layer blob opened from the store as its uncompressed tar, verified while it streams: its
+// digest and size against the descriptor, its uncompressed digest against `diff_id`. Read `tar`
+// to its end, then call `tar->Finish()`, which fails on any mismatch.
+struct VerifiedLayer {
+  std::unique_ptr<archive::ByteSource> blob;  // what `tar` reads from
+  std::unique_ptr<archive::LayerReader> tar;
+};
+Result<VerifiedLayer> OpenVerifiedLayer(content::ContentStore& store, const oci::Descriptor& layer,
+                                        const oci::Digest& diff_id);
 
 // Applies one layer blob, verified, to an existing directory (no temporary copy).
 Result<archive::ApplyStats> ApplyLayerBlob(content::ContentStore& store,

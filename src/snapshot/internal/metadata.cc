@@ -26,10 +26,10 @@ Result<Metadata> ParseJson(const json& j, const std::string& driver) {
     return MakeError(Code::kDataLoss, "field \"version\" is missing");
   }
   int version = j["version"].get<int>();
-  if (version != kMetadataVersion) {
+  if (version != 1 && version != kMetadataVersion) {
     return MakeError(Code::kFailedPrecondition,
                      "format version " + std::to_string(version) + " is not supported (this "
-                     "hoist reads version " + std::to_string(kMetadataVersion) + ")");
+                     "hoist reads versions up to " + std::to_string(kMetadataVersion) + ")");
   }
   Metadata m;
   m.driver = j.value("driver", "");
@@ -67,6 +67,14 @@ Result<Metadata> ParseJson(const json& j, const std::string& driver) {
         if (!v.is_string()) return MakeError(Code::kDataLoss, where + ": bad label " + k);
         r.info.labels[k] = v.get<std::string>();
       }
+    }
+    if (s.contains("tree")) {
+      if (!s["tree"].is_string() || s["tree"].get<std::string>() != "erofs" ||
+          r.info.kind != Kind::kCommitted) {
+        return MakeError(Code::kDataLoss, where + ": bad tree (only committed snapshots may be "
+                                                 "\"erofs\")");
+      }
+      r.tree = Tree::kErofs;
     }
     r.info.created_ns = s.value("created", int64_t{0});
     r.info.updated_ns = s.value("updated", int64_t{0});
@@ -111,6 +119,7 @@ std::string SerializeMetadata(const Metadata& m) {
               {"created", r.info.created_ns},
               {"updated", r.info.updated_ns}};
     if (!r.info.parent.empty()) s["parent"] = r.info.parent;
+    if (r.tree == Tree::kErofs) s["tree"] = "erofs";
     snaps.push_back(std::move(s));
   }
   json j = {{"format", "hoist.snapshots"},

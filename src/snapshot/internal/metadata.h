@@ -1,4 +1,4 @@
-// The snapshotters' metadata file, `<root>/metadata.json`, format version 1:
+// The snapshotters' metadata file, `<root>/metadata.json`, format version 2:
 //
 //   {
 //     "format": "hoist.snapshots",
@@ -8,6 +8,7 @@
 //     "snapshots": [                      // sorted by key
 //       {"key": "chain-sha256:…", "id": 3, "kind": "committed" | "active" | "view",
 //        "parent": "…" (omitted for none), "labels": {"k": "v"},
+//        "tree": "erofs" (omitted for a directory tree),
 //        "created": <ns since epoch>, "updated": <ns since epoch>}
 //     ]
 //   }
@@ -15,7 +16,9 @@
 // A snapshot's files live in `<root>/snapshots/<id>`. IDs are decimal and never reused, so
 // overlay lowerdir lists stay short. The file is replaced atomically (write, fsync, rename,
 // fsync dir) on every change. A newer version, another format or another driver is refused
-// (kFailedPrecondition), never rewritten.
+// (kFailedPrecondition), never rewritten. Version 1 (no "tree" field: every tree a directory) is
+// read as it is and written back as version 2, which version-1 readers refuse: they would see
+// an EROFS-backed snapshot's empty mount point as its tree.
 //
 // Thread-safety: none; the snapshotter serialises access.
 #pragma once
@@ -29,11 +32,16 @@
 
 namespace hoist::snapshot::internal {
 
-inline constexpr int kMetadataVersion = 1;
+inline constexpr int kMetadataVersion = 2;
+
+// How a snapshot's tree is stored: the directory `fs`, or (committed layers only) the EROFS
+// image `layer.erofs` mounted read-only on `fs` while the snapshotter uses it.
+enum class Tree { kDirectory, kErofs };
 
 struct Record {
   uint64_t id = 0;
   Info info;  // info.name is the map key
+  Tree tree = Tree::kDirectory;
 };
 
 struct Metadata {

@@ -11,6 +11,7 @@
 
 #include "base/file_system.h"
 #include "base/temp_dir.h"
+#include "snapshot/internal/erofs_mount.h"
 #include "snapshot/internal/tree_copy.h"
 
 namespace hoist::snapshot::internal {
@@ -67,6 +68,10 @@ Status SnapshotterBase::Repair() {
   // Remove that crashed after it stopped naming them.
   HOIST_ASSIGN_OR_RETURN(auto names, fs->ListDir(root_ + "/snapshots"));
   for (const std::string& name : names) {
+    // An EROFS image a crashed process left mounted: detached, so that it can be removed, or
+    // mounted afresh when needed.
+    const std::string mount_point = root_ + "/snapshots/" + name + "/fs";
+    if (IsMountPoint(mount_point)) HOIST_TRY(DetachMount(mount_point));
     if (known.count(name) == 0) HOIST_TRY(RemoveAll(root_ + "/snapshots/" + name));
   }
   // Temporaries of an atomic metadata write that crashed.
@@ -197,6 +202,7 @@ Status SnapshotterBase::Commit(const std::string& name, const std::string& key,
   r.info.kind = Kind::kCommitted;
   if (!labels.empty()) r.info.labels = labels;
   r.info.updated_ns = NowNs();
+  if (auto s = CommitTree(r); !s) return Unexpected(std::move(s).error().Wrap("commit snapshot " + Quote(key)));
   metadata_.snapshots.erase(key);
   metadata_.snapshots.emplace(name, r);
   if (auto s = Save(); !s) {
@@ -227,6 +233,7 @@ Status SnapshotterBase::Remove(const std::string& key) {
     return Unexpected(std::move(s).error().Wrap("remove snapshot " + Quote(key)));
   }
   // The metadata no longer names the directory: if this fails, the next Open removes it.
+  ReleaseTree(old);
   (void)RemoveAll(SnapshotDir(old.id));
   return OkStatus();
 }
@@ -246,7 +253,7 @@ Result<Usage> SnapshotterBase::GetUsage(const std::string& key) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     HOIST_ASSIGN_OR_RETURN(const Record* r, Find(key));
-    path = FsDir(r->id);
+    path = UsagePath(*r);
   }
   auto u = DiskUsage(path);
   if (!u) return Unexpected(std::move(u).error().Wrap("usage of snapshot " + Quote(key)));

@@ -36,7 +36,8 @@ class SnapshotterBase : public Snapshotter {
  protected:
   SnapshotterBase(std::string root, std::string driver)
       : root_(std::move(root)), driver_(std::move(driver)) {}
-  // Takes the root lock, loads the metadata and removes what it does not name.
+  // Takes the root lock, loads the metadata, detaches the mounts a crashed process left on
+  // `fs` dirs and removes what the metadata does not name.
   Status Open();
 
   // `<root>/snapshots/<id>` and its `fs`.
@@ -52,6 +53,12 @@ class SnapshotterBase : public Snapshotter {
   virtual WritableDir WritableOf(const Record& r) = 0;
   virtual Status DiffOf(const Record& r, const std::vector<const Record*>& parents,
                         archive::TarWriter* out, const archive::DiffOptions& options) = 0;
+  // Called by Commit before the metadata is saved: sets how the committed tree is stored.
+  virtual Status CommitTree(Record&) { return OkStatus(); }
+  // Called before a removed snapshot's directory is deleted (undo its mounts).
+  virtual void ReleaseTree(const Record&) {}
+  // The path whose disk usage is the snapshot's (default: its `fs`).
+  virtual std::string UsagePath(const Record& r) { return FsDir(r.id); }
 
  private:
   Result<std::vector<Mount>> Create(Kind kind, const std::string& key, const std::string& parent,

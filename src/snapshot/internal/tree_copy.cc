@@ -255,6 +255,11 @@ Status CopyTree(const std::string& src, const std::string& dst, const CancelCont
 }
 
 Result<Usage> DiskUsage(const std::string& path) {
+  struct stat file;
+  if (::lstat(path.c_str(), &file) == 0 && S_ISREG(file.st_mode)) {
+    // An image file (an EROFS layer): one inode of the host's.
+    return Usage{.size = static_cast<int64_t>(file.st_blocks) * 512, .inodes = 1};
+  }
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Unexpected(ErrnoError(errno, "open " + path));
   struct stat st;

@@ -22,7 +22,8 @@ namespace hoist::snapshot::internal {
 Status CopyTree(const std::string& src, const std::string& dst,
                 const CancelContext* cancel = nullptr);
 
-// Blocks and distinct inodes used by the tree at `path` (the root included).
+// Blocks and distinct inodes used by the tree at `path` (the root included); for a regular
+// file (an image), its blocks and one inode.
 Result<Usage> DiskUsage(const std::string& path);
 
 }  // namespace hoist::snapshot::internal

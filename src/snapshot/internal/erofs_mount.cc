@@ -1,0 +1,112 @@
+#include "snapshot/internal/erofs_mount.h"
+
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include "archive/byte_source.h"
+#include "archive/erofs_writer.h"
+#include "base/temp_dir.h"
+#include "base/unique_fd.h"
+
+namespace hoist::snapshot::internal {
+namespace {
+
+std::string ParentOf(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Error MountError(int err, const std::string& target) {
+  return ErrnoError(err, "mount EROFS image on " + target);
+}
+
+// Attaches `image` to a free loop device, read-only with autoclear, and returns the device's
+// open fd (the device stays attached while it or a mount holds it).
+Result<UniqueFd> AttachLoop(const std::string& image, std::string* device) {
+  UniqueFd file(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file) return Unexpected(ErrnoError(errno, "open EROFS image"));
+  UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (!control) return Unexpected(ErrnoError(errno, "open /dev/loop-control"));
+  // Another process may take the device between GET_FREE and CONFIGURE (EBUSY): ask again.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const int n = ::ioctl(control.get(), LOOP_CTL_GET_FREE);
+    if (n < 0) return Unexpected(ErrnoError(errno, "find a free loop device"));
+    std::string path = "/dev/loop" + std::to_string(n);
+    UniqueFd loop(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!loop) return Unexpected(ErrnoError(errno, "open " + path));
+    loop_config config;
+    std::memset(&config, 0, sizeof(config));
+    config.fd = static_cast<uint32_t>(file.get());
+    config.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+    if (::ioctl(loop.get(), LOOP_CONFIGURE, &config) == 0) {
+      *device = std::move(path);
+      return loop;
+    }
+    if (errno != EBUSY) return Unexpected(ErrnoError(errno, "configure " + path));
+  }
+  return MakeError(Code::kResourceExhausted, "no loop device stayed free");
+}
+
+}  // namespace
+
+Status MountErofs(const std::string& image, const std::string& target,
+                  const ErofsMountOptions& options) {
+  if (!options.force_loop_for_testing) {
+    if (::mount(image.c_str(), target.c_str(), "erofs", MS_RDONLY, nullptr) == 0) return {};
+    // ENOTBLK: this kernel mounts EROFS only from block devices.
+    if (errno != ENOTBLK && errno != EINVAL) return Unexpected(MountError(errno, target));
+  }
+  std::string device;
+  HOIST_ASSIGN_OR_RETURN(UniqueFd loop, AttachLoop(image, &device));
+  if (::mount(device.c_str(), target.c_str(), "erofs", MS_RDONLY, nullptr) != 0) {
+    return Unexpected(MountError(errno, target).Wrap("through " + device));
+  }
+  // Closing `loop` leaves the mount as the device's only user; autoclear frees it on unmount.
+  return {};
+}
+
+bool IsMountPoint(const std::string& path) {
+  struct stat self, parent;
+  if (::lstat(path.c_str(), &self) != 0) return false;
+  if (::lstat(ParentOf(path).c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev;
+}
+
+Status DetachMount(const std::string& path) {
+  if (::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) return {};
+  if (errno == EINVAL || errno == ENOENT) return {};  // not a mount point, or gone
+  return Unexpected(ErrnoError(errno, "unmount " + path));
+}
+
+}  // namespace hoist::snapshot::internal
+
+namespace hoist::snapshot {
+
+Status ProbeErofs(const std::string& scratch_dir) {
+  HOIST_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create(".erofs-probe-", scratch_dir));
+  const std::string image = dir.path() + "/probe.erofs";
+  const std::string mnt = dir.path() + "/mnt";
+  if (::mkdir(mnt.c_str(), 0700) != 0) return Unexpected(ErrnoError(errno, "mkdir " + mnt));
+  {
+    UniqueFd out(::open(image.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!out) return Unexpected(ErrnoError(errno, "create " + image));
+    // An empty layer: the end-of-archive marker alone.
+    static const std::string kEmptyTar(1024, '\0');
+    archive::StringByteSource tar(kEmptyTar);
+    HOIST_TRY(archive::WriteLayerErofs(tar, out.get()).map([](auto&&) {}));
+  }
+  HOIST_TRY(internal::MountErofs(image, mnt));
+  return internal::DetachMount(mnt);
+}
+
+}  // namespace hoist::snapshot
