@@ -46,49 +46,12 @@ class ErofsWriterTest : public ::testing::Test {
 
   Result<ApplyStats> Write(const std::string& tar, const std::string& image,
                            ErofsWriteOptions options = {.build_time = kBuildTime}) {
-    UniqueFd fd(::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    EXPECT_TRUE(fd);
-    StringByteSource source(tar);
-    return WriteLayerErofs(source, fd.get(), options);
+    return testing::WriteErofsFile(tar, image, options);
   }
 
-  // Writes the image and applies the layer, and expects the same outcome: the same error code,
-  // or equal stats and equal trees (the image checked by fsck.erofs and mounted).
   void ExpectSameAsApply(const std::string& tar, const std::string& label = "layer") {
-    SCOPED_TRACE(label);
-    std::string image = Path(label + ".erofs");
-    std::string applied = Path(label + ".applied");
-    std::string mnt = Path(label + ".mnt");
-    ASSERT_EQ(::mkdir(applied.c_str(), 0755), 0);
-    ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
-    auto written = Write(tar, image);
-    StringByteSource source(tar);
-    auto want = ApplyLayer(source, applied, {.overlay = true});
-    ASSERT_EQ(written.has_value(), want.has_value())
-        << "erofs: " << (written ? "ok" : written.error().message())
-        << "\napply: " << (want ? "ok" : want.error().message());
-    if (!want) {
-      EXPECT_EQ(written.error().code(), want.error().code())
-          << written.error().message() << "\n" << want.error().message();
-      return;
-    }
-    EXPECT_EQ(written->entries, want->entries);
-    EXPECT_EQ(written->bytes_written, want->bytes_written);
-    EXPECT_EQ(written->files, want->files);
-    EXPECT_EQ(written->dirs, want->dirs);
-    EXPECT_EQ(written->symlinks, want->symlinks);
-    EXPECT_EQ(written->hardlinks, want->hardlinks);
-    EXPECT_EQ(written->specials, want->specials);
-    EXPECT_EQ(written->whiteouts, want->whiteouts);
-    EXPECT_EQ(written->ignored, want->ignored);
-    EXPECT_EQ(written->xattrs_skipped, want->xattrs_skipped);
-    testing::ExpectFsckClean(image);
-    auto mount = testing::MountErofs(image, mnt);
-    ASSERT_TRUE(mount) << mount.error().message();
-    testing::TreeRecordOptions opts{.clock_floor = clock_floor_, .build_time = kBuildTime};
-    auto want_tree = testing::TreeRecorder(opts).Record(applied);
-    auto got_tree = testing::TreeRecorder(opts).Record(mnt);
-    EXPECT_EQ(testing::DiffTrees(want_tree, got_tree), "");
+    testing::ExpectErofsMatchesApply(tar, tmp_.path(), label,
+                                     {.clock_floor = clock_floor_, .build_time = kBuildTime});
   }
 
   TempDir tmp_;

@@ -26,6 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "archive/apply.h"
+#include "archive/byte_source.h"
+#include "archive/erofs_writer.h"
 #include "base/error.h"
 #include "base/mount.h"
 #include "base/unique_fd.h"
@@ -189,6 +192,55 @@ inline std::string DiffTrees(const std::map<std::string, std::string>& want,
     if (!want.count(name)) out += "extra " + name + ": " + rec + "\n";
   }
   return out;
+}
+
+// Writes the layer `tar` as an EROFS image file at `image`.
+inline Result<ApplyStats> WriteErofsFile(const std::string& tar, const std::string& image,
+                                         const ErofsWriteOptions& options) {
+  UniqueFd fd(::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return Unexpected(ErrnoError(errno, "create " + image));
+  StringByteSource source(tar);
+  return WriteLayerErofs(source, fd.get(), options);
+}
+
+// Writes `tar` as an image (WORK/LABEL.erofs) and applies it with overlay = true to an empty
+// directory (WORK/LABEL.applied), and expects the same outcome: the same error code, or equal
+// stats and equal trees, the image accepted by fsck.erofs and mounted on WORK/LABEL.mnt.
+inline void ExpectErofsMatchesApply(const std::string& tar, const std::string& work,
+                                    const std::string& label, TreeRecordOptions options) {
+  SCOPED_TRACE(label);
+  std::string image = work + "/" + label + ".erofs";
+  std::string applied = work + "/" + label + ".applied";
+  std::string mnt = work + "/" + label + ".mnt";
+  ASSERT_EQ(::mkdir(applied.c_str(), 0755), 0) << applied;
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0) << mnt;
+  auto written = WriteErofsFile(tar, image, {.build_time = options.build_time});
+  StringByteSource source(tar);
+  auto want = ApplyLayer(source, applied, {.overlay = true});
+  ASSERT_EQ(written.has_value(), want.has_value())
+      << "erofs: " << (written ? "ok" : written.error().message())
+      << "\napply: " << (want ? "ok" : want.error().message());
+  if (!want) {
+    EXPECT_EQ(written.error().code(), want.error().code())
+        << written.error().message() << "\n" << want.error().message();
+    return;
+  }
+  EXPECT_EQ(written->entries, want->entries);
+  EXPECT_EQ(written->bytes_written, want->bytes_written);
+  EXPECT_EQ(written->files, want->files);
+  EXPECT_EQ(written->dirs, want->dirs);
+  EXPECT_EQ(written->symlinks, want->symlinks);
+  EXPECT_EQ(written->hardlinks, want->hardlinks);
+  EXPECT_EQ(written->specials, want->specials);
+  EXPECT_EQ(written->whiteouts, want->whiteouts);
+  EXPECT_EQ(written->ignored, want->ignored);
+  EXPECT_EQ(written->xattrs_skipped, want->xattrs_skipped);
+  ExpectFsckClean(image);
+  auto mount = MountErofs(image, mnt);
+  ASSERT_TRUE(mount) << mount.error().message();
+  auto want_tree = TreeRecorder(options).Record(applied);
+  auto got_tree = TreeRecorder(options).Record(mnt);
+  EXPECT_EQ(DiffTrees(want_tree, got_tree), "");
 }
 
 }  // namespace hoist::archive::testing
