@@ -26,6 +26,10 @@ using internal::Quote;
 
 // One buffer per write: file bodies go out in 1 MiB pwrites.
 constexpr size_t kCopyBufferSize = size_t{1} << 20;
+// Files smaller than a block are kept in memory and written inline after their inode (as
+// mkfs.erofs does), which saves most of a block each; up to this many bytes in all, so that a
+// layer of millions of small files still takes bounded memory.
+constexpr uint64_t kInlineBudget = uint64_t{64} << 20;
 // Linux's limits on one extended attribute (XATTR_NAME_MAX, XATTR_SIZE_MAX).
 constexpr size_t kXattrNameMax = 255;
 constexpr size_t kXattrSizeMax = 65536;
@@ -105,6 +109,7 @@ class ErofsLayerWriter {
   ApplyStats stats_;
   std::unique_ptr<char[]> buf_;
   uint32_t next_block_ = 1;  // block 0 holds the superblock
+  uint64_t inline_budget_ = kInlineBudget;
   std::string path_;
   std::string link_path_;
   uint32_t parent_ = ErofsTree::kRootDir;  // the entry's directory
@@ -217,10 +222,19 @@ Status ErofsLayerWriter::AddFile(TarReader& reader, const TarEntry& e) {
   if (tree_.Lookup(parent_, base_)) HOIST_TRY(ClearName());
   uint64_t size = 0;
   uint32_t blkaddr = 0;
-  HOIST_TRY(CopyBody(reader, &size, &blkaddr));
+  std::string small;
+  if (e.size > 0 && static_cast<uint64_t>(e.size) < kErofsBlockSize &&
+      static_cast<uint64_t>(e.size) <= inline_budget_) {
+    HOIST_ASSIGN_OR_RETURN(small, reader.ReadBody(kErofsBlockSize - 1));
+    inline_budget_ -= small.size();
+    stats_.bytes_written += small.size();
+  } else {
+    HOIST_TRY(CopyBody(reader, &size, &blkaddr));
+  }
   uint32_t inode = NewNode(e, S_IFREG | (e.mode & 07777));
   tree_.inode(inode).size = size;
   tree_.inode(inode).blkaddr = blkaddr;
+  if (!small.empty()) tree_.SetTarget(inode, std::move(small));
   HOIST_TRY(SetXattrs(e, inode));
   ++stats_.files;
   return OkStatus();

@@ -309,6 +309,30 @@ TEST_F(ErofsWriterTest, BadEntriesFailLikeApply) {
   ExpectSameAsApply(self_removal.Finish(), "link-removes-target");
 }
 
+// More xattrs than fit in a block beside the inode: the record crosses a block boundary (the
+// format allows it; ext4 would refuse so much, so there is no ApplyLayer to compare with).
+TEST_F(ErofsWriterTest, XattrsLargerThanABlock) {
+  TestTar tar;
+  for (int i = 0; i < 3; ++i) {
+    TestTarEntry f = Entry("f" + std::to_string(i), '0');
+    f.content = "a";
+    f.xattrs = {{"user.big", std::string(7000, 'v')}, {"trusted.small", "s"}};
+    tar.Add(f);
+  }
+  std::string image = Path("x.erofs");
+  ASSERT_TRUE(Write(tar.Finish(), image));
+  testing::ExpectFsckClean(image);
+  ASSERT_EQ(::mkdir(Path("mnt").c_str(), 0755), 0);
+  auto mount = testing::MountErofs(image, Path("mnt"));
+  ASSERT_TRUE(mount) << mount.error().message();
+  for (int i = 0; i < 3; ++i) {
+    std::string f = Path("mnt/f" + std::to_string(i));
+    EXPECT_EQ(testing::XattrRecord(f), " trusted.small=73 user.big=" +
+                                           testing::HexBytes(std::string(7000, 'v')));
+    EXPECT_EQ(ReadTestFile(f), "a");
+  }
+}
+
 TEST_F(ErofsWriterTest, DeterministicOutput) {
   TestTar tar;
   tar.Dir("a/").File("a/x", std::string(10000, 'x')).Symlink("s", "a/x").Hardlink("h", "a/x");

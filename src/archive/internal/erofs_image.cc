@@ -170,11 +170,11 @@ DataPlan PlanData(const ErofsTree& tree, uint32_t inode, uint64_t xattr_size,
   if (S_ISDIR(ino.mode)) {
     SortedEntries(tree, ino.aux, scratch);
     plan.size = PackDir(tree, *scratch, nullptr);
-  } else if (S_ISLNK(ino.mode)) {
+  } else if (S_ISLNK(ino.mode) || (S_ISREG(ino.mode) && ino.aux != kNoIndex)) {
     plan.size = ino.size;
   } else {
     plan.size = S_ISREG(ino.mode) ? ino.size : 0;
-    return plan;  // file bodies are already in the data area
+    return plan;  // other file bodies are already in the data area
   }
   uint64_t tail = plan.size % kErofsBlockSize;
   if (tail != 0 && tail <= room) {
@@ -321,7 +321,7 @@ Status WriteErofsMetadata(ErofsTree& tree, int fd, uint32_t data_end_block) {
     data.clear();
     if (S_ISDIR(ino.mode)) {
       PackDir(tree, ents, &data);  // ents: sorted by PlanData
-    } else if (S_ISLNK(ino.mode)) {
+    } else if (ino.aux != kNoIndex) {  // a symlink, or a small file's body
       data = tree.target(order[i]);
     }
     uint32_t blkaddr = S_ISREG(ino.mode) ? ino.blkaddr : 0;

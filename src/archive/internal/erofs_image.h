@@ -11,9 +11,11 @@
 //                        32-byte aligned offsets (nid = offset / 32), the root first (nid 0),
 //                        then breadth first; each followed by its inline xattrs and, for
 //                        symlinks and the last partial block of directories, the data itself
-//                        (FLAT_INLINE). No inode record crosses a block boundary unless its
-//                        xattrs alone need more than a block.
-//   blocks M .. end      full directory blocks and the symlinks too long to inline
+//                        (FLAT_INLINE), as are regular files smaller than a block that
+//                        the writer kept in memory. No inode record crosses a block
+//                        boundary unless its xattrs alone need more than a block.
+//   blocks M .. end      full directory blocks, and the symlinks and small files that do not
+//                        fit beside their inode
 //
 // Directories are blocks of 12-byte dirents followed by the names, every entry ("." and ".."
 // included) sorted bytewise across the blocks; a directory's size ends with its last name.

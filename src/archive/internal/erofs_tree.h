@@ -39,7 +39,9 @@ struct ErofsInode {
   uint64_t size = 0;           // regular files: bytes; symlinks: target length
   uint32_t blkaddr = 0;        // regular files: first data block of the body
   uint32_t rdev = 0;           // devices: Linux's 32-bit encoding (new_encode_dev)
-  uint32_t aux = kNoIndex;     // directories: index in dirs(); symlinks: index in targets()
+  // Directories: index in dirs(). Symlinks, and regular files kept in memory to be inlined
+  // after their inode: index in targets() (their bytes).
+  uint32_t aux = kNoIndex;
   uint32_t xattrs = kNoIndex;  // index in xattrs()
   // Set by the image layout.
   uint32_t nlink = 0;
@@ -80,7 +82,7 @@ class ErofsTree {
   // Makes `name` in `dir` refer to `inode`; the name must be free.
   void Link(uint32_t dir, std::string_view name, uint32_t inode);
 
-  // Sets the symlink target of `inode`.
+  // Sets the symlink target of `inode`, or the body of a small regular file kept in memory.
   void SetTarget(uint32_t inode, std::string target);
   // The xattrs of `inode`, created empty on first use.
   XattrMap& MutableXattrs(uint32_t inode);
