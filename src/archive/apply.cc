@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "archive/internal/layer_rules.h"
 #include "archive/internal/root_resolver.h"
 #include "archive/internal/tree_ops.h"
 #include "archive/tar_reader.h"
@@ -24,46 +25,18 @@
 namespace hoist::archive {
 namespace {
 
+using internal::BoundTime;
 using internal::CleanRootedPath;
+using internal::kOverlayOpaqueXattr;
+using internal::kOverlayXattrPrefix;
+using internal::kWhiteoutPrefix;
+using internal::Quote;
 using internal::RootResolver;
 using internal::SplitPath;
 using internal::UpperSet;
 
 // One buffer per apply: large enough that big files go out in few write(2) calls.
 constexpr size_t kCopyBufferSize = size_t{1} << 20;
-constexpr size_t kMaxPathLength = PATH_MAX;
-constexpr std::string_view kWhiteoutPrefix = ".wh.";
-constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
-constexpr std::string_view kAufsMetaPrefix = ".wh..wh.";
-constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
-constexpr char kOverlayOpaqueXattr[] = "trusted.overlay.opaque";
-constexpr uint64_t kMaxId = 0xfffffffeULL;  // (uid_t)-1 means "leave unchanged" to chown
-// containerd bounds times to [epoch, year 2262] (what Go's time.Unix(0, MaxInt64) can hold).
-constexpr int64_t kMaxTimeSec = INT64_MAX / 1000000000;
-
-// "name" with quotes, backslashes and control bytes escaped, for error messages.
-std::string Quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c == 0x7f) {
-      out.append(fmt::format("\\x{:02x}", c));
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
-struct timespec BoundTime(const TarTime& t) {
-  if (t.sec < 0 || t.sec > kMaxTimeSec) return {0, 0};
-  return {static_cast<time_t>(t.sec), static_cast<long>(t.nsec)};
-}
 
 // atime is the later of the entry's atime and mtime, as containerd sets it.
 void EntryTimes(const TarEntry& e, struct timespec times[2]) {
@@ -181,10 +154,7 @@ int LayerApplier::OpenParent(std::string_view dir, bool create) {
 }
 
 Status LayerApplier::SetBase(std::string_view base) {
-  if (base.size() > NAME_MAX) {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("name component longer than {} bytes", NAME_MAX));
-  }
+  HOIST_TRY(internal::CheckComponentLength(base));
   std::memcpy(base_, base.data(), base.size());
   base_[base.size()] = '\0';
   return OkStatus();
@@ -192,10 +162,7 @@ Status LayerApplier::SetBase(std::string_view base) {
 
 Status LayerApplier::ApplyEntry(TarReader& reader, const TarEntry& e) {
   CleanRootedPath(e.name, &path_);
-  if (path_.size() > kMaxPathLength) {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("name longer than {} bytes", kMaxPathLength));
-  }
+  HOIST_TRY(internal::CheckPathLength(path_));
   if (path_.empty()) {  // the root itself: containerd ignores such entries
     ++stats_.ignored;
     return OkStatus();
@@ -206,15 +173,8 @@ Status LayerApplier::ApplyEntry(TarReader& reader, const TarEntry& e) {
   HOIST_TRY(SetBase(base));
 
   // Validate before touching the filesystem.
-  if (e.type == TarEntryType::kOther) {
-    return MakeError(Code::kUnimplemented,
-                     fmt::format("unsupported entry type {}", Quote({&e.typeflag, 1})));
-  }
-  if (options_.restore_ownership && e.type != TarEntryType::kHardlink &&
-      (e.uid < 0 || static_cast<uint64_t>(e.uid) > kMaxId || e.gid < 0 ||
-       static_cast<uint64_t>(e.gid) > kMaxId)) {
-    return MakeError(Code::kInvalidArgument, fmt::format("invalid owner {}:{}", e.uid, e.gid));
-  }
+  HOIST_TRY(internal::CheckEntryType(e));
+  if (options_.restore_ownership) HOIST_TRY(internal::CheckOwner(e));
 
   if (int r = OpenParent(dir, /*create=*/true); r != 0) {
     return Unexpected(Errno(r, "open parent directory"));
@@ -333,9 +293,7 @@ Status LayerApplier::CopyBody(TarReader& reader, int fd) {
 
 Status LayerApplier::CreateSymlink(const TarEntry& e) {
   const int pfd = parent_fd_.get();
-  if (e.linkname.size() >= PATH_MAX) {
-    return MakeError(Code::kInvalidArgument, "symlink target longer than PATH_MAX");
-  }
+  HOIST_TRY(internal::CheckSymlinkTarget(e));
   // The target is stored as written; it is only ever resolved inside the root.
   if (::symlinkat(e.linkname.c_str(), pfd, base_) != 0) {
     if (errno != EEXIST) return Unexpected(Errno(errno, "create symlink"));
@@ -351,18 +309,8 @@ Status LayerApplier::CreateSymlink(const TarEntry& e) {
 
 Status LayerApplier::CreateHardlink(const TarEntry& e) {
   const int pfd = parent_fd_.get();
-  CleanRootedPath(e.linkname, &link_path_);
-  if (link_path_.empty()) {
-    return MakeError(Code::kInvalidArgument, "hardlink to the root directory");
-  }
-  if (link_path_.size() > kMaxPathLength) {
-    return MakeError(Code::kInvalidArgument, "hardlink target longer than PATH_MAX");
-  }
   std::string_view tdir, tbase;
-  SplitPath(link_path_, &tdir, &tbase);
-  if (tbase.size() > NAME_MAX) {
-    return MakeError(Code::kInvalidArgument, "hardlink target component longer than NAME_MAX");
-  }
+  HOIST_TRY(internal::CleanHardlinkTarget(e, &link_path_, &tdir, &tbase));
   char target_name[NAME_MAX + 1];
   std::memcpy(target_name, tbase.data(), tbase.size());
   target_name[tbase.size()] = '\0';
@@ -405,11 +353,9 @@ Status LayerApplier::CreateSpecial(const TarEntry& e) {
   dev_t dev = 0;
   if (e.type != TarEntryType::kFifo) {
     type = e.type == TarEntryType::kCharDevice ? S_IFCHR : S_IFBLK;
-    if (e.devmajor < 0 || e.devmajor > UINT32_MAX || e.devminor < 0 || e.devminor > UINT32_MAX) {
-      return MakeError(Code::kInvalidArgument,
-                       fmt::format("invalid device number {}:{}", e.devmajor, e.devminor));
-    }
-    dev = makedev(static_cast<unsigned>(e.devmajor), static_cast<unsigned>(e.devminor));
+    uint32_t major = 0, minor = 0;
+    HOIST_TRY(internal::CheckDeviceNumber(e, &major, &minor));
+    dev = makedev(major, minor);
   }
   if (::mknodat(pfd, base_, type | 0600, dev) != 0) {
     if (errno != EEXIST) return Unexpected(Errno(errno, "create device or FIFO"));
@@ -485,19 +431,12 @@ Status LayerApplier::SetXattrs(const TarEntry& e, int fd, bool is_symlink) {
 }
 
 Status LayerApplier::ApplyWhiteout(const TarEntry& e, std::string_view dir, std::string_view base) {
-  if (e.type != TarEntryType::kRegular && e.type != TarEntryType::kHardlink) {
-    return MakeError(
-        Code::kInvalidArgument,
-        fmt::format("invalid whiteout: a {}, not a regular file", TarEntryTypeName(e.type)));
-  }
-  if (base == kOpaqueMarker) return ApplyOpaque(dir);
-  if (base.starts_with(kAufsMetaPrefix)) {  // AUFS bookkeeping such as .wh..wh.plnk
+  std::string_view target;
+  HOIST_ASSIGN_OR_RETURN(internal::WhiteoutKind kind, internal::ClassifyWhiteout(e, base, &target));
+  if (kind == internal::WhiteoutKind::kOpaque) return ApplyOpaque(dir);
+  if (kind == internal::WhiteoutKind::kAufsMeta) {
     ++stats_.ignored;
     return OkStatus();
-  }
-  std::string_view target = base.substr(kWhiteoutPrefix.size());
-  if (target.empty() || target == "." || target == "..") {
-    return MakeError(Code::kInvalidArgument, "invalid whiteout name " + Quote(base));
   }
   HOIST_TRY(SetBase(target));
   ++stats_.whiteouts;

@@ -17,14 +17,13 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "archive/apply.h"
 #include "archive/byte_source.h"
-#include "archive/testing/test_tar.h"
+#include "archive/testing/corpus_layer.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
 #include "base/testing/corpus.h"
@@ -34,6 +33,8 @@ namespace hoist::archive {
 namespace {
 
 using nlohmann::json;
+using testing::CorpusContent;
+using testing::RandomText;
 
 const std::string kCorpusDir = std::string(HOIST_CORPORA_DIR) + "/layer-safety";
 
@@ -60,33 +61,6 @@ const PolicyOverride* FindOverride(const std::string& id) {
     if (id.starts_with(o.id_prefix)) return &o;
   }
   return nullptr;
-}
-
-std::string Hex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-std::string RandomText() {
-  static std::mt19937_64 rng(std::random_device{}());
-  return "random-" + std::to_string(rng());
-}
-
-std::string ContentOf(const json& c) {
-  if (c.is_null()) return "";
-  if (c.is_object()) return Hex(c.at("hex").get<std::string>());
-  std::string s = c.get<std::string>();
-  return s == "{RANDOM}" ? RandomText() : s;
-}
-
-std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
-  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) {
-    s.replace(p, from.size(), to);
-  }
-  return s;
 }
 
 // The kernel's chroot-style resolution, independent of the code under test.
@@ -152,7 +126,7 @@ void RunOps(int base_fd, const json& ops) {
       UniqueFd f(
           ::openat(parent.get(), base.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
       ASSERT_TRUE(f) << path;
-      std::string content = ContentOf(op.value("content", json()));
+      std::string content = CorpusContent(op.value("content", json()));
       ASSERT_EQ(::write(f.get(), content.data(), content.size()),
                 static_cast<ssize_t>(content.size()));
       ASSERT_EQ(::fchmod(f.get(), op.value("mode", 0644)), 0);
@@ -328,24 +302,7 @@ class CaseRunner {
     Snapshot(t.get(), "", root_st, out);
   }
 
-  std::string BuildTar(const json& layer) {
-    testing::TestTar tar;
-    for (const json& e : layer) {
-      testing::TestTarEntry t;
-      t.name = ReplaceAll(e.at("name"), "{SANDBOX}", sandbox_);
-      t.linkname = ReplaceAll(e.value("linkname", ""), "{SANDBOX}", sandbox_);
-      t.mode = e.value("mode", 0644);
-      std::string type = e.at("type");
-      t.type = type == "dir"       ? '5'
-               : type == "symlink" ? '2'
-               : type == "link"    ? '1'
-               : type == "fifo"    ? '6'
-                                   : '0';
-      if (t.type == '0') t.content = ContentOf(e.value("content", json()));
-      tar.Add(t);
-    }
-    return tar.Finish();
-  }
+  std::string BuildTar(const json& layer) { return testing::CorpusLayerTar(layer, sandbox_); }
 
   // "SANDBOX/x" names a path beside the root; anything else is inside the root.
   bool IsOutside(const std::string& path, std::string* rel) {
@@ -408,7 +365,7 @@ class CaseRunner {
       bool outside = IsOutside(arg[0], &rel);
       UniqueFd fd(OpenInRoot(outside ? sandbox_fd_.get() : root_fd_.get(), rel, O_RDONLY));
       ASSERT_TRUE(fd) << "cannot open " << arg[0];
-      EXPECT_EQ(ReadAll(fd.get()), ContentOf(arg[1]));
+      EXPECT_EQ(ReadAll(fd.get()), CorpusContent(arg[1]));
     } else if (kind == "exists") {
       EXPECT_TRUE(StatPath(arg, false, &a));
     } else if (kind == "not_exists") {
@@ -453,7 +410,7 @@ class CaseRunner {
     } else if (kind == "host_file_not_content") {
       std::ifstream in(arg[0].get<std::string>(), std::ios::binary);
       std::string content((std::istreambuf_iterator<char>(in)), {});
-      EXPECT_TRUE(!in.is_open() || content != ContentOf(arg[1]));
+      EXPECT_TRUE(!in.is_open() || content != CorpusContent(arg[1]));
     } else if (kind == "owner_is_extracting_user") {
       for (const json& p : arg) {
         ASSERT_TRUE(StatPath(p, false, &a));
