@@ -387,8 +387,7 @@ void ErofsLayerWriter::MarkOpaque(uint32_t dir) {
 Status ErofsLayerWriter::AddWhiteout(const TarEntry& e, std::string_view dir,
                                      std::string_view base) {
   std::string_view target;
-  HOIST_ASSIGN_OR_RETURN(internal::WhiteoutKind kind,
-                         internal::ClassifyWhiteout(e, base, &target));
+  HOIST_ASSIGN_OR_RETURN(internal::WhiteoutKind kind, internal::ClassifyWhiteout(e, base, &target));
   if (kind == internal::WhiteoutKind::kAufsMeta) {
     ++stats_.ignored;
     return OkStatus();
@@ -397,8 +396,8 @@ Status ErofsLayerWriter::AddWhiteout(const TarEntry& e, std::string_view dir,
   // The marker says its directory exists in this layer, so it is created like any parent.
   uint32_t d = ErofsTree::kRootDir;
   if (int r = tree_.ResolveDir(dir, /*create=*/true, &d); r != 0) {
-    return Unexpected(Errno(r, kind == internal::WhiteoutKind::kOpaque ? "open directory"
-                                                                        : "open parent directory"));
+    return Unexpected(Errno(
+        r, kind == internal::WhiteoutKind::kOpaque ? "open directory" : "open parent directory"));
   }
   if (kind == internal::WhiteoutKind::kOpaque) {
     MarkOpaque(d);

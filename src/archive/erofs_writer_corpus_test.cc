@@ -155,8 +155,8 @@ TEST(ErofsImageTest, BusyboxBaseImageMatchesApply) {
   ASSERT_TRUE(tmp);
   int64_t clock_floor = std::time(nullptr);
   std::string layout = tmp->path() + "/layout";
-  ASSERT_EQ(Sh("HOIST=" + hoist + " " + std::string(HOIST_SOURCE_DIR) + "/scripts/make-base-image " +
-               layout + " >/dev/null"),
+  ASSERT_EQ(Sh("HOIST=" + hoist + " " + std::string(HOIST_SOURCE_DIR) +
+               "/scripts/make-base-image " + layout + " >/dev/null"),
             0);
   std::vector<std::string> layers = LayoutLayers(layout);
   ASSERT_EQ(layers.size(), 1u);

@@ -113,7 +113,7 @@ TEST_F(ErofsWriterTest, WhiteoutsAndOpaqueDirectories) {
   tar.File("d/x", "x");
   tar.File(".wh.d", "");  // a directory of this layer: made opaque, kept
   tar.File("f", "f");
-  tar.File(".wh.f", "");  // a file of this layer hides the lower one by itself
+  tar.File(".wh.f", "");      // a file of this layer hides the lower one by itself
   tar.File("a/b/.wh.c", "");  // missing parents are made
   tar.File(".wh.later", "");
   tar.File("later", "replaces the whiteout");
@@ -205,8 +205,8 @@ TEST_F(ErofsWriterTest, Hardlinks) {
 
 TEST_F(ErofsWriterTest, ExtendedAttributes) {
   // A v2 capability: cap_net_raw permitted and effective.
-  std::string cap("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
-                  20);
+  std::string cap(
+      "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
   TestTar tar;
   TestTarEntry ping = Entry("bin/ping", '0', 0755);
   ping.content = "ELF";
@@ -327,8 +327,8 @@ TEST_F(ErofsWriterTest, XattrsLargerThanABlock) {
   ASSERT_TRUE(mount) << mount.error().message();
   for (int i = 0; i < 3; ++i) {
     std::string f = Path("mnt/f" + std::to_string(i));
-    EXPECT_EQ(testing::XattrRecord(f), " trusted.small=73 user.big=" +
-                                           testing::HexBytes(std::string(7000, 'v')));
+    EXPECT_EQ(testing::XattrRecord(f),
+              " trusted.small=73 user.big=" + testing::HexBytes(std::string(7000, 'v')));
     EXPECT_EQ(ReadTestFile(f), "a");
   }
 }

@@ -53,14 +53,22 @@ uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 // The dirent file type (the kernel's FT_* values).
 uint8_t FileType(uint32_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return 1;
-    case S_IFDIR: return 2;
-    case S_IFCHR: return 3;
-    case S_IFBLK: return 4;
-    case S_IFIFO: return 5;
-    case S_IFSOCK: return 6;
-    case S_IFLNK: return 7;
-    default: return 0;
+    case S_IFREG:
+      return 1;
+    case S_IFDIR:
+      return 2;
+    case S_IFCHR:
+      return 3;
+    case S_IFBLK:
+      return 4;
+    case S_IFIFO:
+      return 5;
+    case S_IFSOCK:
+      return 6;
+    case S_IFLNK:
+      return 7;
+    default:
+      return 0;
   }
 }
 
@@ -127,8 +135,7 @@ uint64_t PackDir(const ErofsTree& tree, const std::vector<DirEntryRef>& ents, st
   size_t i = 0;
   while (i < ents.size()) {
     size_t n = 0, used = 0;
-    while (i + n < ents.size() &&
-           used + kDirentSize + ents[i + n].name.size() <= kErofsBlockSize) {
+    while (i + n < ents.size() && used + kDirentSize + ents[i + n].name.size() <= kErofsBlockSize) {
       used += kDirentSize + ents[i + n].name.size();
       ++n;
     }
@@ -203,10 +210,11 @@ void EncodeXattrs(const XattrMap& xattrs, char* p) {
   }
 }
 
-void EncodeInode(const ErofsInode& ino, const DataPlan& plan, uint64_t xattr_size,
-                 uint32_t blkaddr, char* p) {
+void EncodeInode(const ErofsInode& ino, const DataPlan& plan, uint64_t xattr_size, uint32_t blkaddr,
+                 char* p) {
   Put16(p + 0, static_cast<uint16_t>(kExtendedInode | (plan.layout << 1)));
-  Put16(p + 2, static_cast<uint16_t>(xattr_size == 0 ? 0 : (xattr_size - kXattrHeaderSize) / 4 + 1));
+  Put16(p + 2,
+        static_cast<uint16_t>(xattr_size == 0 ? 0 : (xattr_size - kXattrHeaderSize) / 4 + 1));
   Put16(p + 4, static_cast<uint16_t>(ino.mode));
   Put64(p + 8, plan.size);
   uint32_t iu = (S_ISCHR(ino.mode) || S_ISBLK(ino.mode)) ? ino.rdev : blkaddr;
@@ -320,7 +328,7 @@ Status WriteErofsMetadata(ErofsTree& tree, int fd, uint32_t data_end_block) {
     DataPlan plan = PlanData(tree, order[i], xsize, &ents);
     data.clear();
     if (S_ISDIR(ino.mode)) {
-      PackDir(tree, ents, &data);  // ents: sorted by PlanData
+      PackDir(tree, ents, &data);      // ents: sorted by PlanData
     } else if (ino.aux != kNoIndex) {  // a symlink, or a small file's body
       data = tree.target(order[i]);
     }

@@ -24,6 +24,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "archive/internal/erofs_tree.h"
 #include "base/error.h"

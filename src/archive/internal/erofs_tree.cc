@@ -27,8 +27,7 @@ std::string_view NextComponent(const std::string& s, size_t* at) {
 }  // namespace
 
 ErofsTree::ErofsTree(int64_t build_time) : build_time_(build_time) {
-  uint32_t root = NewInode(S_IFDIR | 0755, kRootDir);
-  (void)root;
+  NewInode(S_IFDIR | 0755, kRootDir);  // the root: inode 0, directory kRootDir
 }
 
 uint32_t ErofsTree::NewInode(uint32_t mode, uint32_t parent_dir) {

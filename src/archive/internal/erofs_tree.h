@@ -36,9 +36,9 @@ struct ErofsInode {
   uint32_t gid = 0;
   uint32_t mtime_nsec = 0;
   int64_t mtime = 0;
-  uint64_t size = 0;           // regular files: bytes; symlinks: target length
-  uint32_t blkaddr = 0;        // regular files: first data block of the body
-  uint32_t rdev = 0;           // devices: Linux's 32-bit encoding (new_encode_dev)
+  uint64_t size = 0;     // regular files: bytes; symlinks: target length
+  uint32_t blkaddr = 0;  // regular files: first data block of the body
+  uint32_t rdev = 0;     // devices: Linux's 32-bit encoding (new_encode_dev)
   // Directories: index in dirs(). Symlinks, and regular files kept in memory to be inlined
   // after their inode: index in targets() (their bytes).
   uint32_t aux = kNoIndex;

@@ -61,9 +61,8 @@ Status CheckEntryType(const TarEntry& e) {
 }
 
 Status CheckOwner(const TarEntry& e) {
-  if (e.type != TarEntryType::kHardlink &&
-      (e.uid < 0 || static_cast<uint64_t>(e.uid) > kMaxId || e.gid < 0 ||
-       static_cast<uint64_t>(e.gid) > kMaxId)) {
+  if (e.type != TarEntryType::kHardlink && (e.uid < 0 || static_cast<uint64_t>(e.uid) > kMaxId ||
+                                            e.gid < 0 || static_cast<uint64_t>(e.gid) > kMaxId)) {
     return MakeError(Code::kInvalidArgument, fmt::format("invalid owner {}:{}", e.uid, e.gid));
   }
   return OkStatus();

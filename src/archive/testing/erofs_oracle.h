@@ -163,7 +163,8 @@ class TreeRecorder {
         target.resize(k < 0 ? 0 : static_cast<size_t>(k));
         rec += " -> " + target;
       } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-        rec += " dev=" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+        rec +=
+            " dev=" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
       }
       rec += XattrRecord(path);
       records_[r] = rec;
@@ -221,8 +222,8 @@ inline void ExpectErofsMatchesApply(const std::string& tar, const std::string& w
       << "erofs: " << (written ? "ok" : written.error().message())
       << "\napply: " << (want ? "ok" : want.error().message());
   if (!want) {
-    EXPECT_EQ(written.error().code(), want.error().code())
-        << written.error().message() << "\n" << want.error().message();
+    EXPECT_EQ(written.error().code(), want.error().code()) << written.error().message() << "\n"
+                                                           << want.error().message();
     return;
   }
   EXPECT_EQ(written->entries, want->entries);
