@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -18,6 +19,8 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "base/atomic_file.h"
+#include "base/file_system.h"
 #include "base/log.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
@@ -460,11 +463,53 @@ Status ProbeRuntime(const std::string& runtime, const std::string& state_dir) {
   return OkStatus();
 }
 
+namespace {
+
+// What a passed probe depends on: this boot (kernel, cgroup setup) and the runtime binary.
+std::string ProbeIdentity(const std::string& runtime_path) {
+  std::string boot_id;
+  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot_id;
+  struct stat st;
+  if (boot_id.empty() || ::stat(runtime_path.c_str(), &st) != 0) return "";
+  return fmt::format("{} {} {} {} {}.{}", boot_id, runtime_path, st.st_ino, st.st_size,
+                     st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+// The runtime a previous probe passed with, if the record still holds (probe.json's format is
+// documented on DefaultRuntime).
+std::optional<std::string> RememberedRuntime(const std::string& record_path) {
+  std::ifstream in(record_path);
+  if (!in) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("format", "") != "hoist.runtime-probe" ||
+      j.value("version", 0) != 1) {
+    return std::nullopt;
+  }
+  const std::string runtime = j.value("runtime", "");
+  if (runtime.empty() || j.value("identity", "") != ProbeIdentity(runtime)) return std::nullopt;
+  return runtime;
+}
+
+}  // namespace
+
 Result<std::string> DefaultRuntime(const std::string& state_dir) {
+  const std::string record = state_dir + "/probe.json";
+  if (auto remembered = RememberedRuntime(record)) return *remembered;
   std::vector<std::string> failures;
   for (const char* name : {"runc", "crun"}) {
     Status s = ProbeRuntime(name, fmt::format("{}/probe-{}", state_dir, name));
-    if (s) return FindRuntime(name);
+    if (s) {
+      HOIST_ASSIGN_OR_RETURN(std::string path, FindRuntime(name));
+      const nlohmann::json j = {{"format", "hoist.runtime-probe"},
+                                {"version", 1},
+                                {"runtime", path},
+                                {"identity", ProbeIdentity(path)}};
+      // Only a pass is remembered: a failure is probed again, so a fixed host is seen at once.
+      if (auto w = WriteFileAtomic(PosixFileSystem(), record, j.dump() + "\n", 0600); !w) {
+        HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
+      }
+      return path;
+    }
     failures.push_back(s.error().message());
   }
   return MakeError(Code::kFailedPrecondition,

@@ -63,7 +63,13 @@ Result<std::string> FindRuntime(const std::string& name);
 // supported, drop all controllers from cgroupv2`).
 Status ProbeRuntime(const std::string& runtime, const std::string& state_dir);
 
-// The first of runc, crun that passes ProbeRuntime; the error lists each one's failure.
+// The first of runc, crun that passes ProbeRuntime; the error lists each one's failure. A pass
+// is remembered in `<state_dir>/probe.json`, so later processes on the same root skip the
+// probe (a container start):
+//   {"format": "hoist.runtime-probe", "version": 1, "runtime": "/usr/sbin/runc",
+//    "identity": "<boot ID> <path> <inode> <size> <mtime>"}
+// The record holds only while the machine has not rebooted and the runtime binary is the same
+// file; otherwise (or when it is unreadable) the probe runs again.
 Result<std::string> DefaultRuntime(const std::string& state_dir);
 
 }  // namespace hoist::executor

@@ -433,6 +433,25 @@ TEST(ProbeRuntime, RuncWorksCrunReportsItsError) {
   auto mounts = internal::MountsUnder(state->path());
   ASSERT_TRUE(mounts);
   EXPECT_TRUE(mounts->empty());
+
+  // The pass is remembered: with the probes' state dirs made unusable, the record alone
+  // answers; a record that no longer matches the runtime binary is not trusted.
+  const std::string record = state->path() + "/default/probe.json";
+  const std::string text = ReadTestFile(record);
+  ASSERT_NE(text.find("hoist.runtime-probe"), std::string::npos) << text;
+  for (const char* name : {"probe-runc", "probe-crun"}) {
+    const std::string dir = state->path() + "/default/" + name;
+    ASSERT_TRUE(RemoveAll(dir));
+    WriteTestFile(dir, "not a directory");
+  }
+  auto remembered = DefaultRuntime(state->path() + "/default");
+  ASSERT_TRUE(remembered) << remembered.error().message();
+  EXPECT_EQ(*remembered, *FindRuntime("runc"));
+  std::string stale = text;
+  const size_t at = stale.find("\"identity\":\"") + 12;
+  stale[at] = stale[at] == '0' ? '1' : '0';  // another boot ID
+  WriteTestFile(record, stale);
+  EXPECT_FALSE(DefaultRuntime(state->path() + "/default"));
 }
 
 }  // namespace
