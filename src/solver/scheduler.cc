@@ -1,5 +1,6 @@
 #include "solver/scheduler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <utility>
@@ -36,12 +37,21 @@ std::string VertexName(const GraphVertex& v, const Op& op) {
 
 enum class Outcome { kExecuted, kCached, kMerged };
 
+// The pieces of a vertex's work that run on pool threads.
+enum class Task { kCacheMap, kKey, kLookup, kExec };
+
 // What a pool thread reports back to the solve's thread.
 struct Completion {
   size_t vertex = 0;
-  Result<std::vector<ResultRef>> outputs = std::vector<ResultRef>{};
-  std::string cache_key;
+  Task task = Task::kCacheMap;
+  std::optional<Error> error;
+  std::optional<CacheMap> cache_map;  // kCacheMap
+  std::string cache_key;              // kKey
+  bool looked_up = false;             // kKey: the cache was consulted
+  // kKey and kLookup: set on a hit; kExec: what the op produced (or the run it joined).
+  std::optional<std::vector<ResultRef>> outputs;
   Outcome outcome = Outcome::kExecuted;
+  progress::Time at{};  // when a hit was found
 };
 
 }  // namespace
@@ -59,24 +69,58 @@ class SolveRun {
   Result<SolveResult> Run();
 
  private:
+  // Scheduler-thread state of one vertex. A vertex is demanded for its cache key (a child
+  // derives its own key from it) or for its result (the head, an input of a vertex that runs,
+  // an input whose content a child's key digests). It moves forward only as far as demanded:
+  // CacheMap, then key, then (for a result) lookup, then (on a miss) its inputs' results and
+  // Exec. `op` and `name` are fixed before any task starts; pool threads read only those.
   struct VertexState {
     std::unique_ptr<Op> op;
     std::string name;
     std::vector<size_t> children;
-    size_t waiting_inputs = 0;
-    std::vector<ResultRef> outputs;
+    bool ignore_cache = false;  // no lookup: metadata ignore_cache or SolveOptions.no_cache
+    bool want_key = false;
+    bool want_result = false;
+    bool busy = false;  // a task of this vertex is on the pool
+    std::optional<CacheMap> cache_map;
     std::string cache_key;
-    bool done = false;
+    bool looked_up = false;  // the cache was consulted and had nothing usable
+    bool done = false;       // outputs hold the results
+    bool skipped = false;    // its result turned out to be needed by no one
+    std::vector<ResultRef> outputs;
   };
+  enum class Need { kKey, kResult };
 
-  void Dispatch(size_t v);
-  // Runs on a pool thread.
-  Completion Work(size_t v, std::vector<ResultRef> inputs, std::vector<std::string> input_keys);
+  // Scheduler thread.
+  void Want(size_t v, Need need);
+  void Advance(size_t v);
+  bool KeyKnown(size_t v) const;
+  // REQUIRES: the edge's vertex is done and has that output (CheckOutputs).
+  const ResultRef& OutputOf(const Edge& e) const {
+    return states_[e.vertex].outputs[static_cast<size_t>(e.output)];
+  }
+  bool HasChecksum(size_t v, size_t input) const;
+  std::optional<Error> CheckOutputs(size_t v, bool content_only) const;
+  void Launch(size_t v, std::function<Completion()> work);
+  void Handle(Completion c, SolveResult& result);
+  void Fail(size_t v, Error e);
+  void SkipUnneeded(size_t v, std::vector<size_t>* skipped);
+  bool Stopping() const { return failure_.has_value() || ctx_->cancelled(); }
+
+  // Pool threads.
+  Completion CacheMapTask(size_t v);
+  Completion KeyTask(size_t v, CacheMap cm, std::vector<CacheKeyInput> key_inputs,
+                     const std::vector<std::string>& input_keys,
+                     std::vector<ResultRef> content_inputs, bool lookup);
+  Completion LookupTask(size_t v, std::string key);
+  Completion ExecTask(size_t v, std::string key, std::vector<ResultRef> inputs);
   Result<std::vector<ResultRef>> RunOrJoin(size_t v, const std::string& key, const OpContext& ctx,
                                            const std::vector<ResultRef>& inputs,
                                            bool may_use_cache, Outcome* outcome,
                                            progress::Time* started);
   Result<std::optional<std::vector<ResultRef>>> LoadCached(const std::string& key);
+  OpContext MakeContext(size_t v) const;
+
   void Emit(size_t v, std::optional<progress::Time> started, std::optional<progress::Time> completed,
             bool cached, std::string error);
   std::vector<std::string> InputDigests(size_t v) const;
@@ -87,6 +131,8 @@ class SolveRun {
   std::shared_ptr<CancelContext> outer_;
   std::shared_ptr<CancelContext> ctx_;
   std::vector<VertexState> states_;
+  std::optional<Error> failure_;
+  size_t running_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -113,6 +159,11 @@ void SolveRun::Emit(size_t v, std::optional<progress::Time> started,
   progress::SolveStatus s;
   s.vertexes.push_back(std::move(pv));
   options_.progress->Write(std::move(s));
+}
+
+OpContext SolveRun::MakeContext(size_t v) const {
+  return OpContext{ctx_,
+                   progress::VertexProgress(options_.progress, graph_.vertices[v].digest.str())};
 }
 
 Result<std::optional<std::vector<ResultRef>>> SolveRun::LoadCached(const std::string& key) {
@@ -211,72 +262,286 @@ Result<std::vector<ResultRef>> SolveRun::RunOrJoin(size_t v, const std::string& 
   }
 }
 
-Completion SolveRun::Work(size_t v, std::vector<ResultRef> inputs,
-                          std::vector<std::string> input_keys) {
-  Completion c;
-  c.vertex = v;
-  const GraphVertex& gv = graph_.vertices[v];
-  OpContext ctx{ctx_, progress::VertexProgress(options_.progress, gv.digest.str())};
-  auto run = [&]() -> Result<std::vector<ResultRef>> {
+Completion SolveRun::CacheMapTask(size_t v) {
+  Completion c{.vertex = v, .task = Task::kCacheMap};
+  OpContext ctx = MakeContext(v);
+  auto cm = [&]() -> Result<CacheMap> {
     HOIST_TRY(ctx_->Check());
-    HOIST_ASSIGN_OR_RETURN(CacheMap cm, states_[v].op->GetCacheMap(ctx));
-    std::vector<CacheKeyInput> key_inputs;
-    for (size_t i = 0; i < gv.inputs.size(); ++i) {
-      CacheKeyInput in;
-      in.output = gv.inputs[i].output;
-      HOIST_ASSIGN_OR_RETURN(in.key, oci::Digest::Parse(input_keys[i]));
-      if (i < cm.deps.size()) {
-        in.selector = cm.deps[i].selector;
-        if (cm.deps[i].compute_digest) {
-          auto content = cm.deps[i].compute_digest(ctx, inputs[i]);
-          if (!content) return Unexpected(std::move(content).error().Wrap(fmt::format("checksum input {}", i)));
-          in.content = *content;
-        }
-      }
-      key_inputs.push_back(std::move(in));
-    }
-    if (!cm.digest.valid()) return MakeError(Code::kInternal, "the op gave no cache key digest");
-    c.cache_key = ComputeCacheKey(cm.digest, key_inputs).str();
-    bool ignore = options_.no_cache || gv.metadata.ignore_cache;
-    if (!ignore) {
-      HOIST_ASSIGN_OR_RETURN(auto cached, LoadCached(c.cache_key));
-      if (cached) {
-        c.outcome = Outcome::kCached;
-        progress::Time now = progress::Clock::now();
-        Emit(v, now, now, true, "");
-        return std::move(*cached);
-      }
-    }
-    progress::Time started{};
-    auto out = RunOrJoin(v, c.cache_key, ctx, inputs, !ignore, &c.outcome, &started);
-    progress::Time done = progress::Clock::now();
-    if (out) {
-      Emit(v, started, done, false, "");
-    } else {
-      Emit(v, started, done, false,
-           out.error().code() == Code::kCancelled ? kCanceledText : out.error().message());
-    }
-    return out;
-  };
-  c.outputs = run();
+    HOIST_ASSIGN_OR_RETURN(CacheMap m, states_[v].op->GetCacheMap(ctx));
+    if (!m.digest.valid()) return MakeError(Code::kInternal, "the op gave no cache key digest");
+    return m;
+  }();
+  if (cm) {
+    c.cache_map = std::move(*cm);
+  } else {
+    c.error = std::move(cm).error();
+  }
   return c;
 }
 
-void SolveRun::Dispatch(size_t v) {
-  std::vector<ResultRef> inputs;
-  std::vector<std::string> keys;
-  for (const Edge& e : graph_.vertices[v].inputs) {
-    inputs.push_back(states_[e.vertex].outputs[static_cast<size_t>(e.output)]);
-    keys.push_back(states_[e.vertex].cache_key);
+Completion SolveRun::KeyTask(size_t v, CacheMap cm, std::vector<CacheKeyInput> key_inputs,
+                             const std::vector<std::string>& input_keys,
+                             std::vector<ResultRef> content_inputs, bool lookup) {
+  Completion c{.vertex = v, .task = Task::kKey};
+  OpContext ctx = MakeContext(v);
+  Status st = [&]() -> Status {
+    HOIST_TRY(ctx_->Check());
+    for (size_t i = 0; i < key_inputs.size(); ++i) {
+      HOIST_ASSIGN_OR_RETURN(key_inputs[i].key, oci::Digest::Parse(input_keys[i]));
+      if (i >= cm.deps.size() || !cm.deps[i].compute_digest) continue;
+      auto content = cm.deps[i].compute_digest(ctx, content_inputs[i]);
+      if (!content) {
+        return Unexpected(std::move(content).error().Wrap(fmt::format("checksum input {}", i)));
+      }
+      key_inputs[i].content = *content;
+    }
+    c.cache_key = ComputeCacheKey(cm.digest, key_inputs).str();
+    if (!lookup) return OkStatus();
+    HOIST_ASSIGN_OR_RETURN(c.outputs, LoadCached(c.cache_key));
+    c.looked_up = true;
+    c.outcome = Outcome::kCached;
+    c.at = progress::Clock::now();
+    return OkStatus();
+  }();
+  if (!st) c.error = std::move(st).error();
+  return c;
+}
+
+Completion SolveRun::LookupTask(size_t v, std::string key) {
+  Completion c{.vertex = v, .task = Task::kLookup, .cache_key = key};
+  Status st = [&]() -> Status {
+    HOIST_TRY(ctx_->Check());
+    HOIST_ASSIGN_OR_RETURN(c.outputs, LoadCached(key));
+    c.looked_up = true;
+    c.outcome = Outcome::kCached;
+    c.at = progress::Clock::now();
+    return OkStatus();
+  }();
+  if (!st) c.error = std::move(st).error();
+  return c;
+}
+
+Completion SolveRun::ExecTask(size_t v, std::string key, std::vector<ResultRef> inputs) {
+  Completion c{.vertex = v, .task = Task::kExec, .cache_key = key};
+  OpContext ctx = MakeContext(v);
+  progress::Time started{};
+  auto out = RunOrJoin(v, key, ctx, inputs, !states_[v].ignore_cache, &c.outcome, &started);
+  progress::Time done = progress::Clock::now();
+  if (out) {
+    Emit(v, started, done, false, "");
+    c.outputs = std::move(*out);
+  } else {
+    Emit(v, started, done, false,
+         out.error().code() == Code::kCancelled ? kCanceledText : out.error().message());
+    c.error = std::move(out).error();
   }
-  solver_.pool_->Submit([this, v, inputs = std::move(inputs), keys = std::move(keys)]() mutable {
-    Completion c = Work(v, std::move(inputs), std::move(keys));
+  return c;
+}
+
+void SolveRun::Launch(size_t v, std::function<Completion()> work) {
+  states_[v].busy = true;
+  ++running_;
+  solver_.pool_->Submit([this, work = std::move(work)]() {
+    Completion c = work();
     {
       std::lock_guard<std::mutex> lock(mu_);
       completions_.push_back(std::move(c));
     }
     cv_.notify_one();
   });
+}
+
+// A child can use an input's key once it is computed, except for a vertex that skips the
+// cache: as in BuildKit, its key stands only for a result it has produced in this solve.
+bool SolveRun::KeyKnown(size_t v) const {
+  const VertexState& s = states_[v];
+  return !s.cache_key.empty() && (!s.ignore_cache || s.done);
+}
+
+// REQUIRES: states_[v].cache_map.
+bool SolveRun::HasChecksum(size_t v, size_t input) const {
+  const CacheMap& cm = *states_[v].cache_map;
+  return input < cm.deps.size() && static_cast<bool>(cm.deps[input].compute_digest);
+}
+
+void SolveRun::Want(size_t v, Need need) {
+  VertexState& s = states_[v];
+  if (need == Need::kResult || s.ignore_cache) {
+    if (s.want_result) return;
+    // A skipped vertex had every child settled without it; nothing can ask again.
+    if (s.skipped) {
+      HOIST_LOG(kError, "solver: result of skipped vertex {} wanted",
+                graph_.vertices[v].digest.str());
+      return;
+    }
+    s.want_result = true;
+  } else {
+    if (s.want_key || s.want_result) return;
+    s.want_key = true;
+  }
+  Advance(v);
+}
+
+std::optional<Error> SolveRun::CheckOutputs(size_t v, bool content_only) const {
+  const GraphVertex& gv = graph_.vertices[v];
+  for (size_t i = 0; i < gv.inputs.size(); ++i) {
+    if (content_only && !HasChecksum(v, i)) continue;
+    const Edge& e = gv.inputs[i];
+    size_t have = states_[e.vertex].outputs.size();
+    if (static_cast<size_t>(e.output) >= have) {
+      return Error(
+          Code::kInvalidArgument,
+          fmt::format("LLB op {}: input {} selects output {} of {}, which has {} outputs",
+                      gv.digest.str(), i, e.output, graph_.vertices[e.vertex].digest.str(), have));
+    }
+  }
+  return std::nullopt;
+}
+
+// Moves vertex v one step towards what is demanded of it, when it can: each step is one pool
+// task, and Handle calls Advance again when it completes.
+void SolveRun::Advance(size_t v) {
+  VertexState& s = states_[v];
+  if (Stopping() || s.busy || s.done || s.skipped || !(s.want_key || s.want_result)) return;
+  const GraphVertex& gv = graph_.vertices[v];
+  if (!s.cache_map) {
+    // The inputs' keys are needed whatever the CacheMap says; work them out meanwhile.
+    for (const Edge& e : gv.inputs) Want(e.vertex, Need::kKey);
+    if (Stopping()) return;
+    Launch(v, [this, v] { return CacheMapTask(v); });
+    return;
+  }
+  if (s.cache_key.empty()) {
+    // The key needs each input's key, or its result where the op digests its content.
+    bool ready = true;
+    for (size_t i = 0; i < gv.inputs.size(); ++i) {
+      const size_t in = gv.inputs[i].vertex;
+      const bool content = HasChecksum(v, i);
+      Want(in, content ? Need::kResult : Need::kKey);
+      ready = ready && (content ? states_[in].done : KeyKnown(in));
+    }
+    if (!ready || Stopping()) return;
+    if (auto bad = CheckOutputs(v, /*content_only=*/true)) {
+      failure_ = std::move(*bad);
+      ctx_->Cancel("invalid graph");
+      return;
+    }
+    std::vector<CacheKeyInput> key_inputs;
+    std::vector<std::string> input_keys;
+    std::vector<ResultRef> content_inputs;
+    for (size_t i = 0; i < gv.inputs.size(); ++i) {
+      const Edge& e = gv.inputs[i];
+      CacheKeyInput in;
+      in.output = e.output;
+      if (i < s.cache_map->deps.size()) in.selector = s.cache_map->deps[i].selector;
+      key_inputs.push_back(std::move(in));
+      input_keys.push_back(states_[e.vertex].cache_key);
+      content_inputs.push_back(HasChecksum(v, i) ? OutputOf(e) : ResultRef());
+    }
+    const bool lookup = s.want_result && !s.ignore_cache;
+    Launch(v, [this, v, cm = *s.cache_map, key_inputs = std::move(key_inputs),
+               input_keys = std::move(input_keys), content_inputs = std::move(content_inputs),
+               lookup]() mutable {
+      return KeyTask(v, std::move(cm), std::move(key_inputs), input_keys, std::move(content_inputs),
+                     lookup);
+    });
+    return;
+  }
+  if (!s.want_result) return;  // the key is all anyone asked for
+  if (!s.ignore_cache && !s.looked_up) {
+    Launch(v, [this, v, key = s.cache_key] { return LookupTask(v, key); });
+    return;
+  }
+  // A miss: the op runs, on its inputs' results (each of which may itself come from the cache).
+  bool ready = true;
+  for (const Edge& e : gv.inputs) {
+    Want(e.vertex, Need::kResult);
+    ready = ready && states_[e.vertex].done;
+  }
+  if (!ready || Stopping()) return;
+  if (auto bad = CheckOutputs(v, /*content_only=*/false)) {
+    failure_ = std::move(*bad);
+    ctx_->Cancel("invalid graph");
+    return;
+  }
+  std::vector<ResultRef> inputs;
+  for (const Edge& e : gv.inputs) inputs.push_back(OutputOf(e));
+  Launch(v, [this, v, key = s.cache_key, inputs = std::move(inputs)]() mutable {
+    return ExecTask(v, std::move(key), std::move(inputs));
+  });
+}
+
+// After v was served from the cache: its inputs, and theirs, whose results no child needs
+// any more are skipped. A vertex is settled once it is done or skipped; an input is skipped
+// when every child is settled and none asked for its result.
+void SolveRun::SkipUnneeded(size_t v, std::vector<size_t>* skipped) {
+  for (const Edge& e : graph_.vertices[v].inputs) {
+    VertexState& in = states_[e.vertex];
+    if (in.done || in.skipped || in.busy || in.want_result) continue;
+    bool settled = std::all_of(in.children.begin(), in.children.end(),
+                               [&](size_t c) { return states_[c].done || states_[c].skipped; });
+    if (!settled) continue;
+    in.skipped = true;
+    skipped->push_back(e.vertex);
+    SkipUnneeded(e.vertex, skipped);
+  }
+}
+
+void SolveRun::Fail(size_t v, Error e) {
+  if (failure_) return;
+  if (e.code() == Code::kCancelled && outer_->cancelled()) {
+    failure_ = outer_->Check().error();
+    return;
+  }
+  const VertexState& s = states_[v];
+  const std::string digest = graph_.vertices[v].digest.str();
+  std::string who = s.name == digest ? digest : fmt::format("\"{}\" ({})", s.name, digest);
+  failure_ = std::move(e).Wrap(who);
+  ctx_->Cancel("another vertex failed");
+}
+
+void SolveRun::Handle(Completion c, SolveResult& result) {
+  const size_t v = c.vertex;
+  VertexState& s = states_[v];
+  s.busy = false;
+  if (c.error) {
+    Fail(v, std::move(*c.error));
+    return;
+  }
+  switch (c.task) {
+    case Task::kCacheMap:
+      s.cache_map = std::move(c.cache_map);
+      break;
+    case Task::kKey:
+    case Task::kLookup:
+      s.cache_key = std::move(c.cache_key);
+      s.looked_up = c.looked_up;
+      if (c.outputs) {
+        s.outputs = std::move(*c.outputs);
+        s.done = true;
+        ++result.cached;
+        // Skipped inputs show as cached, before the vertex that made them unnecessary (as
+        // BuildKit's progress marks the unfinished inputs of a started vertex).
+        std::vector<size_t> skipped;
+        SkipUnneeded(v, &skipped);
+        std::sort(skipped.begin(), skipped.end());  // the graph's order: inputs first
+        for (size_t u : skipped) Emit(u, c.at, c.at, true, "");
+        result.skipped += static_cast<int>(skipped.size());
+        Emit(v, c.at, c.at, true, "");
+      }
+      break;
+    case Task::kExec:
+      s.outputs = std::move(*c.outputs);
+      s.done = true;
+      if (c.outcome == Outcome::kMerged) {
+        ++result.merged;
+      } else {
+        ++result.executed;
+      }
+      break;
+  }
+  Advance(v);
+  for (size_t child : s.children) Advance(child);
 }
 
 Result<SolveResult> SolveRun::Run() {
@@ -290,22 +555,14 @@ Result<SolveResult> SolveRun::Run() {
     if (!op) return Unexpected(std::move(op).error().Wrap(fmt::format("load op {}", gv.digest.str())));
     states_[v].op = std::move(*op);
     states_[v].name = VertexName(gv, *states_[v].op);
-    states_[v].waiting_inputs = gv.inputs.size();
+    states_[v].ignore_cache = options_.no_cache || gv.metadata.ignore_cache;
     for (const Edge& e : gv.inputs) states_[e.vertex].children.push_back(v);
   }
-  // An op that appears twice as an input of one vertex counts twice in waiting_inputs and has
-  // the vertex twice in children, so the counts stay consistent.
+  // An op that appears twice as an input of one vertex has the vertex twice in children.
 
-  std::optional<Error> failure;
-  size_t running = 0;
-  size_t finished = 0;
-  for (size_t v = 0; v < n; ++v) {
-    if (states_[v].waiting_inputs == 0) {
-      Dispatch(v);
-      ++running;
-    }
-  }
-  while (running > 0) {
+  const Edge& head = *graph_.head;
+  Want(head.vertex, Need::kResult);
+  while (running_ > 0) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, kPollInterval, [&] { return !completions_.empty(); });
     if (outer_->cancelled() && !ctx_->cancelled()) ctx_->Cancel("solve cancelled");
@@ -313,63 +570,17 @@ Result<SolveResult> SolveRun::Run() {
     Completion c = std::move(completions_.front());
     completions_.pop_front();
     lock.unlock();
-    --running;
-    ++finished;
-    VertexState& s = states_[c.vertex];
-    const GraphVertex& gv = graph_.vertices[c.vertex];
-    if (!c.outputs) {
-      if (!failure) {
-        Error e = std::move(c.outputs).error();
-        if (e.code() == Code::kCancelled && outer_->cancelled()) {
-          failure = outer_->Check().error();
-        } else {
-          std::string who = s.name == gv.digest.str()
-                                ? gv.digest.str()
-                                : fmt::format("\"{}\" ({})", s.name, gv.digest.str());
-          failure = std::move(e).Wrap(who);
-          ctx_->Cancel("another vertex failed");
-        }
-      }
-      continue;
-    }
-    s.outputs = std::move(*c.outputs);
-    s.cache_key = std::move(c.cache_key);
-    s.done = true;
-    switch (c.outcome) {
-      case Outcome::kExecuted: ++result.executed; break;
-      case Outcome::kCached: ++result.cached; break;
-      case Outcome::kMerged: ++result.merged; break;
-    }
-    if (failure || ctx_->cancelled()) continue;
-    for (size_t child : s.children) {
-      if (--states_[child].waiting_inputs > 0) continue;
-      // Every input edge must name an output the producing op actually has.
-      std::optional<Error> bad;
-      for (size_t i = 0; i < graph_.vertices[child].inputs.size(); ++i) {
-        const Edge& e = graph_.vertices[child].inputs[i];
-        size_t have = states_[e.vertex].outputs.size();
-        if (static_cast<size_t>(e.output) >= have) {
-          bad = Error(Code::kInvalidArgument,
-                      fmt::format("LLB op {}: input {} selects output {} of {}, which has {} outputs",
-                                  graph_.vertices[child].digest.str(), i, e.output,
-                                  graph_.vertices[e.vertex].digest.str(), have));
-          break;
-        }
-      }
-      if (bad) {
-        failure = std::move(*bad);
-        ctx_->Cancel("invalid graph");
-        break;
-      }
-      Dispatch(child);
-      ++running;
-    }
+    --running_;
+    Handle(std::move(c), result);
   }
-  if (failure) return Unexpected(std::move(*failure));
+  if (failure_) return Unexpected(std::move(*failure_));
   if (outer_->cancelled()) return Unexpected(outer_->Check().error());
-  (void)finished;
-  const Edge& head = *graph_.head;
   VertexState& hs = states_[head.vertex];
+  if (!hs.done) {
+    return MakeError(Code::kInternal,
+                     fmt::format("solver: {} has no result and nothing is left to run",
+                                 graph_.vertices[head.vertex].digest.str()));
+  }
   if (static_cast<size_t>(head.output) >= hs.outputs.size()) {
     return MakeError(Code::kInvalidArgument,
                      fmt::format("LLB definition: the result selects output {} of {}, which has {} outputs",
@@ -381,7 +592,23 @@ Result<SolveResult> SolveRun::Run() {
     const VertexState& s = states_[v];
     if (s.cache_key.empty()) continue;
     SolvedVertex sv{.cache_key = s.cache_key, .name = s.name};
-    for (const ResultRef& r : s.outputs) sv.result_ids.push_back(r.empty() ? "" : r.id());
+    if (s.done) {
+      for (const ResultRef& r : s.outputs) sv.result_ids.push_back(r.empty() ? "" : r.id());
+    } else if (s.skipped) {
+      // Not needed here, but a cache export of every step still wants what its record names,
+      // when the results are still there (checked, not materialised: the ResultStore's Load).
+      auto rec = solver_.cache_->Lookup(s.cache_key);
+      if (rec && *rec) {
+        for (const std::string& id : (*rec)->result_ids) {
+          auto ref = solver_.results_->Load(id);
+          if (!ref || !*ref) {
+            sv.result_ids.clear();
+            break;
+          }
+          sv.result_ids.push_back(id);
+        }
+      }
+    }
     result.vertices.push_back(std::move(sv));
   }
   return result;

@@ -2,19 +2,35 @@
 // digest), derives cache keys bottom-up (cache_key.h), reuses cached results, runs the misses
 // in parallel on a bounded pool of threads and records what they produced in the CacheDb.
 //
+// Evaluation is lazy, as in BuildKit: a vertex does only what is asked of it. Its cache key
+// needs its CacheMap and its inputs' keys, not their results, except for an input whose
+// content the op digests (CacheMap ComputeDigestFunc: COPY sources, read-only bind mounts),
+// which is resolved first. The head is asked for its result: its key is looked up and, on a
+// hit whose results the ResultStore still has, it is done and its inputs are never run nor
+// loaded. On a miss the inputs are asked for their results, each in the same way (a hit is
+// loaded from the cache, and its own inputs are skipped), then the op runs. So a cached step
+// does not run the image source below it (no layer is fetched, checked or unpacked for it;
+// the cached result's snapshot already stacks on the base's layers), and steps below a hit
+// whose own records are gone (an imported `mode=min` cache holds only the last) do not run.
+// A vertex that skips the cache (below) offers its key to its children only once it has run,
+// as BuildKit's does, so it always runs.
+//
 // Scheduling: each Solve keeps all graph state on its calling thread; pool threads run one
-// vertex's work (CacheMap, content checksums, cache lookup, Exec) and post the outcome back.
-// A vertex starts when all its inputs have results. Identical work merges: within a solve by
-// op digest, and across vertices and concurrent solves on one Solver by cache key (the second
-// waits for the first and shares its result: single-flight).
+// step of one vertex (CacheMap, content checksums with key and lookup, lookup, Exec) and post
+// the outcome back. Identical work merges: within a solve by op digest, and across vertices
+// and concurrent solves on one Solver by cache key (the second waits for the first and shares
+// its result: single-flight).
 //
 // Caching: a vertex whose metadata says ignore_cache, or any vertex when SolveOptions.no_cache
 // is set, skips the lookup but still records its result. A record whose results the
 // ResultStore no longer has is treated as a miss.
 //
-// Progress: for each vertex, a started update (name from metadata `llb.customname`, else
-// Op::Name(), else the digest), then completed, with cached=true for a hit or the error
-// text ("context canceled" when cancelled). Ops report statuses and logs through OpContext.
+// Progress: for each vertex that runs, a started update (name from metadata
+// `llb.customname`, else Op::Name(), else the digest), then completed, with the error text
+// ("context canceled" when cancelled). A hit is one update with cached=true, preceded by one
+// such update for each input it made unnecessary (skipped): buildctl shows those as CACHED
+// too, since BuildKit marks the unfinished inputs of a vertex it reports as cached. Ops
+// report statuses and logs through OpContext.
 //
 // Errors: the first failure cancels the rest of the solve and is returned wrapped with the
 // failing vertex's name and digest: `"[2/3] RUN make" (sha256:…): exit code 2`. Cancelling
@@ -62,6 +78,7 @@ struct SolveOptions {
 };
 
 // One vertex of a finished solve: its cache key and what it produced (for cache export).
+// A skipped vertex names the results of its cache record when they still exist, else none.
 struct SolvedVertex {
   std::string cache_key;
   std::vector<std::string> result_ids;  // one per output
@@ -73,11 +90,13 @@ struct SolveResult {
   ResultRef ref;
   // Its vertex's cache key (empty for an empty definition).
   std::string cache_key;
-  // How many vertices ran here, were served from the cache, or shared another solve's run.
+  // How many vertices ran here, were served from the cache, shared another solve's run, or
+  // were skipped because a hit below them made their results unnecessary.
   int executed = 0;
   int cached = 0;
   int merged = 0;
-  // Every vertex of the graph, in load order (dependencies first).
+  int skipped = 0;
+  // Every vertex of the graph whose key was derived, in load order (dependencies first).
   std::vector<SolvedVertex> vertices;
 };
 

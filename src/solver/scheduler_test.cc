@@ -263,7 +263,9 @@ TEST_F(SchedulerTest, NoOpRebuildRunsNothing) {
   auto second = Solve(def);
   ASSERT_TRUE(second) << second.error().message();
   EXPECT_EQ(second->executed, 0);
-  EXPECT_EQ(second->cached, 4);
+  // The head is a hit; what lies below it is not even loaded.
+  EXPECT_EQ(second->cached, 1);
+  EXPECT_EQ(second->skipped, 3);
   EXPECT_EQ(second->ref.id(), first->ref.id());
   EXPECT_EQ(second->cache_key, first->cache_key);
   for (const char* n : {"base", "left", "right", "join"}) EXPECT_EQ(world_.Executions(n), 1) << n;
@@ -358,7 +360,8 @@ TEST_F(SchedulerTest, ConcurrentSolvesShareOneExecution) {
   EXPECT_EQ(world_.Executions("after"), 1);
   EXPECT_EQ(a->ref.id(), b->ref.id());
   EXPECT_EQ(a->executed + b->executed, 2);
-  EXPECT_EQ(a->merged + b->merged + a->cached + b->cached, 2);
+  // The later solve joined both runs, or (had it come late) hit `after` and skipped `slow`.
+  EXPECT_EQ(a->merged + b->merged + a->cached + b->cached + a->skipped + b->skipped, 2);
 }
 
 TEST_F(SchedulerTest, VerticesWithTheSameCacheKeyRunOnce) {
@@ -490,6 +493,9 @@ TEST_F(SchedulerTest, ProgressReportsStartedCachedAndNames) {
   ASSERT_TRUE(Solve(def, {.progress = &second}));
   auto v = second.vertexes();
   ASSERT_EQ(v.size(), 2u);
+  // `a` was skipped: it shows as cached, before the hit that made it unnecessary.
+  EXPECT_EQ(v[0].digest, a.str());
+  EXPECT_EQ(v[1].digest, b.str());
   for (const auto& x : v) {
     EXPECT_TRUE(x.cached);
     EXPECT_TRUE(x.started && x.completed);
@@ -513,6 +519,218 @@ TEST_F(SchedulerTest, StaleRecordRunsAgainAndReferencesAreReleased) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(world_.Executions("a"), 2);
   EXPECT_NE(r->ref.id(), id);
+}
+
+// The result IDs a solve reports for the vertex named `name` (by its progress name).
+std::vector<std::string> ResultIdsOf(const SolveResult& r, const std::string& name) {
+  for (const SolvedVertex& v : r.vertices) {
+    if (v.name == name) return v.result_ids;
+  }
+  return {};
+}
+
+// Every progress update of vertex `d`.
+std::vector<progress::Vertex> UpdatesOf(const progress::RecordingProgressWriter& p,
+                                        const oci::Digest& d) {
+  std::vector<progress::Vertex> out;
+  for (const progress::Vertex& v : p.vertexes()) {
+    if (v.digest == d.str()) out.push_back(v);
+  }
+  return out;
+}
+
+TEST_F(SchedulerTest, AHitSkipsItsInputsEvenWhenTheirOwnRecordsAreGone) {
+  for (const char* n : {"a", "b", "c"}) world_.behaviors[n] = {.name = n};
+  Graph g;
+  auto a = g.Add("a");
+  auto b = g.Add("b", {a});
+  auto c = g.Add("c", {b});
+  auto def = g.Finish(c);
+  auto first = Solve(def);
+  ASSERT_TRUE(first) << first.error().message();
+  // A and B's results are gone (as after an import of the last step only): C's key is still
+  // derived from theirs, C hits, and neither A nor B runs or is loaded.
+  world_.store.Erase(ResultIdsOf(*first, "a").at(0));
+  world_.store.Erase(ResultIdsOf(*first, "b").at(0));
+  progress::RecordingProgressWriter p;
+  auto second = Solve(def, {.progress = &p});
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->ref.id(), first->ref.id());
+  EXPECT_EQ(second->executed, 0);
+  EXPECT_EQ(second->cached, 1);
+  EXPECT_EQ(second->skipped, 2);
+  for (const char* n : {"a", "b", "c"}) EXPECT_EQ(world_.Executions(n), 1) << n;
+  // No skipped vertex is ever shown as started without being cached; none holds a reference.
+  for (const auto& d : {a, b}) {
+    auto u = UpdatesOf(p, d);
+    ASSERT_EQ(u.size(), 1u) << d.str();
+    EXPECT_TRUE(u[0].cached && u[0].completed);
+  }
+  EXPECT_TRUE(ResultIdsOf(*second, "a").empty());  // gone: nothing to export
+  EXPECT_EQ(ResultIdsOf(*second, "c"), std::vector<std::string>{first->ref.id()});
+  second->ref = {};
+  first->ref = {};
+  EXPECT_EQ(world_.store.TotalRefs(), 0);
+}
+
+TEST_F(SchedulerTest, SkippedVerticesReportTheirRecordedResultsForCacheExport) {
+  world_.behaviors["a"] = {.name = "a"};
+  world_.behaviors["b"] = {.name = "b"};
+  Graph g;
+  auto def = g.Finish(g.Add("b", {g.Add("a")}));
+  auto first = Solve(def);
+  ASSERT_TRUE(first) << first.error().message();
+  auto second = Solve(def);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->skipped, 1);
+  EXPECT_EQ(ResultIdsOf(*second, "a"), ResultIdsOf(*first, "a"));
+  ASSERT_EQ(second->vertices.size(), 2u);
+}
+
+TEST_F(SchedulerTest, AHitWhoseResultWasPrunedRunsOnInputsLoadedFromTheCache) {
+  for (const char* n : {"a", "b", "c"}) world_.behaviors[n] = {.name = n};
+  Graph g;
+  auto a = g.Add("a");
+  auto b = g.Add("b", {a});
+  auto c = g.Add("c", {b});
+  auto def = g.Finish(c);
+  auto first = Solve(def);
+  ASSERT_TRUE(first) << first.error().message();
+  const std::string c_id = first->ref.id();
+  first->ref = {};
+  world_.store.Erase(c_id);  // pruned behind the cache's back
+  progress::RecordingProgressWriter p;
+  auto second = Solve(def, {.progress = &p});
+  ASSERT_TRUE(second) << second.error().message();
+  // C runs again, on B loaded from the cache; A, below the hit B, is skipped.
+  EXPECT_EQ(world_.Executions("c"), 2);
+  EXPECT_EQ(world_.Executions("b"), 1);
+  EXPECT_EQ(world_.Executions("a"), 1);
+  EXPECT_EQ(second->executed, 1);
+  EXPECT_EQ(second->cached, 1);
+  EXPECT_EQ(second->skipped, 1);
+  EXPECT_NE(second->ref.id(), c_id);
+  EXPECT_EQ(world_.store.Get(second->ref.id()), (Files{{"a", "a"}, {"b", "b"}, {"c", "c"}}));
+  auto cu = UpdatesOf(p, c);
+  ASSERT_EQ(cu.size(), 2u);
+  EXPECT_FALSE(cu[1].cached);
+  EXPECT_EQ(UpdatesOf(p, a).size(), 1u);
+}
+
+TEST_F(SchedulerTest, AnInputWhoseContentTheKeyDigestsIsResolvedEvenWhenTheChildHits) {
+  world_.behaviors["src"] = {.name = "src"};
+  world_.behaviors["src"].exec = [](const std::vector<Files>&) -> Result<Files> {
+    return Files{{"app.c", "int main;"}, {"README", "v1"}};
+  };
+  world_.behaviors["copy"] = {.reads_only = "app.c", .name = "copy"};
+  world_.behaviors["copy"].exec = [](const std::vector<Files>& in) -> Result<Files> {
+    return Files{{"app.c", in[0].at("app.c")}};
+  };
+  world_.behaviors["build"] = {.name = "build"};
+  Graph g;
+  auto src = g.Add("src");
+  auto copy = g.Add("copy", {src});
+  auto def = g.Finish(g.Add("build", {copy}));
+  auto first = Solve(def);
+  ASSERT_TRUE(first) << first.error().message();
+  // src's result is gone: the copy's key needs its content, so src runs again even though
+  // build is a hit; the copy itself (key only) is skipped.
+  world_.store.Erase(ResultIdsOf(*first, "src").at(0));
+  auto second = Solve(def);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(world_.Executions("src"), 2);
+  EXPECT_EQ(world_.Executions("copy"), 1);
+  EXPECT_EQ(world_.Executions("build"), 1);
+  EXPECT_EQ(second->executed, 1);
+  EXPECT_EQ(second->cached, 1);
+  EXPECT_EQ(second->skipped, 1);
+  EXPECT_EQ(second->ref.id(), first->ref.id());
+  // With src cached, it is loaded for the checksum, not run.
+  auto third = Solve(def);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_EQ(world_.Executions("src"), 2);
+  EXPECT_EQ(third->cached, 2);
+  EXPECT_EQ(third->skipped, 1);
+}
+
+TEST_F(SchedulerTest, DiamondWithOneBranchHitAndOneMiss) {
+  for (const char* n : {"base", "left", "right", "join"}) world_.behaviors[n] = {.name = n};
+  Graph g;
+  auto base = g.Add("base");
+  auto left = g.Add("left", {base});
+  auto right = g.Add("right", {base});
+  auto def = g.Finish(g.Add("join", {left, right}));
+  auto first = Solve(def);
+  ASSERT_TRUE(first) << first.error().message();
+  // join and right must run again; left is a hit, but right needs base's result.
+  world_.store.Erase(ResultIdsOf(*first, "join").at(0));
+  world_.store.Erase(ResultIdsOf(*first, "right").at(0));
+  first->ref = {};
+  progress::RecordingProgressWriter p;
+  auto second = Solve(def, {.progress = &p});
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(world_.Executions("base"), 1);
+  EXPECT_EQ(world_.Executions("left"), 1);
+  EXPECT_EQ(world_.Executions("right"), 2);
+  EXPECT_EQ(world_.Executions("join"), 2);
+  EXPECT_EQ(second->executed, 2);
+  EXPECT_EQ(second->cached, 2);  // left, and base loaded for right
+  EXPECT_EQ(second->skipped, 0);
+  EXPECT_EQ(world_.store.Get(second->ref.id()),
+            (Files{{"base", "base"}, {"left", "left"}, {"right", "right"}, {"join", "join"}}));
+  // base is reported once, as loaded from the cache: never as skipped and then used.
+  auto bu = UpdatesOf(p, base);
+  ASSERT_EQ(bu.size(), 1u);
+  EXPECT_TRUE(bu[0].cached);
+
+  // Now only right's branch misses, and base's result is gone: base runs for right alone.
+  world_.store.Erase(ResultIdsOf(*second, "join").at(0));
+  world_.store.Erase(ResultIdsOf(*second, "right").at(0));
+  world_.store.Erase(ResultIdsOf(*second, "base").at(0));
+  second->ref = {};
+  auto third = Solve(def);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_EQ(world_.Executions("base"), 2);
+  EXPECT_EQ(world_.Executions("left"), 1);
+  EXPECT_EQ(world_.Executions("right"), 3);
+  EXPECT_EQ(world_.Executions("join"), 3);
+}
+
+TEST_F(SchedulerTest, NoCacheRunsEveryVertexEvenBelowARecordedHead) {
+  for (const char* n : {"a", "b", "c"}) world_.behaviors[n] = {};
+  Graph g;
+  auto def = g.Finish(g.Add("c", {g.Add("b", {g.Add("a")})}));
+  ASSERT_TRUE(Solve(def));
+  auto all = Solve(def, {.no_cache = true});
+  ASSERT_TRUE(all) << all.error().message();
+  EXPECT_EQ(all->executed, 3);
+  EXPECT_EQ(all->cached, 0);
+  EXPECT_EQ(all->skipped, 0);
+  for (const char* n : {"a", "b", "c"}) EXPECT_EQ(world_.Executions(n), 2) << n;
+}
+
+TEST_F(SchedulerTest, ConcurrentSolvesOfAPartlyCachedChainMergeTheMisses) {
+  for (const char* n : {"a", "b"}) world_.behaviors[n] = {.name = n};
+  world_.behaviors["c"] = {.delay = milliseconds(300), .name = "c"};
+  Graph g;
+  auto def = g.Finish(g.Add("c", {g.Add("b", {g.Add("a")})}));
+  auto first = Solve(def);
+  ASSERT_TRUE(first) << first.error().message();
+  world_.store.Erase(first->ref.id());
+  first->ref = {};
+  Result<SolveResult> x = MakeError(Code::kUnknown, "unset");
+  Result<SolveResult> y = MakeError(Code::kUnknown, "unset");
+  std::thread t1([&] { x = Solve(def); });
+  std::thread t2([&] { y = Solve(def); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(x) << x.error().message();
+  ASSERT_TRUE(y) << y.error().message();
+  EXPECT_EQ(world_.Executions("c"), 2);  // once more, for both solves
+  EXPECT_EQ(world_.Executions("b"), 1);
+  EXPECT_EQ(world_.Executions("a"), 1);
+  EXPECT_EQ(x->ref.id(), y->ref.id());
+  EXPECT_EQ(x->executed + y->executed, 1);
 }
 
 TEST_F(SchedulerTest, MalformedDefinitionsAreRejected) {

@@ -321,6 +321,63 @@ TEST_F(ExportTest, LocalCacheExportPruneImportServesARandomStepFromCache) {
   EXPECT_NE(r.err.find("invalid mode all"), std::string::npos) << r.err;
 }
 
+TEST_F(ExportTest, MinCacheOnAFreshEngineRunsNothingBelowTheCachedStep) {
+  // A `mode=min` cache holds the last step's record only. On a fresh engine that step is a
+  // hit, so the steps below it are skipped (BuildKit's lazy inputs): they neither run nor
+  // read the base from the client, and leave no record of their own.
+  WriteFile(s_ / "ctx/Dockerfile",
+            "FROM base\n"
+            "RUN cat /proc/sys/kernel/random/uuid > /one\n"
+            "RUN cat /proc/sys/kernel/random/uuid > /two\n");
+  RunResult r = Build("-o type=local,dest=" + Quote(s_ / "o1") + " --cache-to type=local,dest=" +
+                      Quote(s_ / "cache"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Build("-o type=local,dest=" + Quote(s_ / "o2") + " --cache-from type=local,src=" +
+                Quote(s_ / "cache"),
+            "root2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "o2/one"), ReadFileOrEmpty(s_ / "o1/one"));
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "o2/two"), ReadFileOrEmpty(s_ / "o1/two"));
+  // Each solver step is reported as cached; none as done.
+  for (const std::string step : {"[context base] OCI load from client",
+                                 "[1/3] RUN cat /proc/sys/kernel/random/uuid > /one",
+                                 "[2/3] RUN cat /proc/sys/kernel/random/uuid > /two"}) {
+    const size_t at = r.err.find(step);
+    ASSERT_NE(at, std::string::npos) << step << "\n" << r.err;
+    const size_t hash = r.err.rfind('#', at);
+    const std::string id = r.err.substr(hash, r.err.find(' ', hash) - hash);  // "#N"
+    EXPECT_NE(r.err.find(id + " CACHED"), std::string::npos) << step << "\n" << r.err;
+    EXPECT_EQ(r.err.find(id + " DONE"), std::string::npos) << step << "\n" << r.err;
+  }
+  EXPECT_EQ(r.err.find("extracting sha256:"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(" / "), std::string::npos) << r.err;  // no blob read from the client
+  // The engine holds the imported record and nothing the build would have recorded by
+  // running a step.
+  RunResult du = Hoist("--root " + Quote(s_ / "root2") + " du");
+  ASSERT_EQ(du.exit_code, 0) << du.err;
+  EXPECT_NE(du.out.find("imported from client directory"), std::string::npos) << du.out;
+  EXPECT_EQ(du.out.find("RUN"), std::string::npos) << du.out;
+  EXPECT_EQ(du.out.find("OCI load"), std::string::npos) << du.out;
+  // The image exports with the base's own layer blobs, though the base was never loaded.
+  r = Build("-o type=oci,dest=" + Quote(s_ / "img.tar"), "root2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = s_ / "img";
+  ASSERT_EQ(Sh("mkdir -p " + Quote(dir) + " && tar -xf " + Quote(s_ / "img.tar") + " -C " +
+               Quote(dir)).exit_code, 0);
+  json index = ReadJson(dir + "/index.json");
+  ASSERT_EQ(index["manifests"].size(), 1u);
+  json manifest =
+      ReadJson(dir + "/blobs/sha256/" + std::string(index["manifests"][0]["digest"]).substr(7));
+  json base_index = ReadJson(s_ / "base/index.json");
+  json base_manifest = ReadJson(
+      s_ / ("base/blobs/sha256/" + std::string(base_index["manifests"][0]["digest"]).substr(7)));
+  ASSERT_EQ(manifest["layers"].size(), base_manifest["layers"].size() + 2);
+  EXPECT_EQ(manifest["layers"][0]["digest"], base_manifest["layers"][0]["digest"]);
+  for (const auto& l : manifest["layers"]) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/blobs/sha256/" + std::string(l["digest"]).substr(7)));
+  }
+}
+
 TEST_F(ExportTest, CorruptLocalCacheBlobWarnsAndTheStepRunsAgain) {
   WriteFile(s_ / "ctx/Dockerfile",
             "FROM base\nRUN cat /proc/sys/kernel/random/uuid > /random\n");
