@@ -6,6 +6,7 @@
 //   <root>/content/    blobs (LocalContentStore)
 //   <root>/snapshots/  the overlay (or native) snapshotter
 //   <root>/cache.db    cache records (solver/cache_db.h)
+//   <root>/checksums   content digests of files by stat identity (source/checksum_cache.h)
 //   <root>/executor/   OCI runtime state and bundles
 //   <root>/ops/        op state: local context mirrors, cache mounts, mount points
 //   <root>/diffs/      remembered layer diffs of exported snapshots
@@ -23,6 +24,7 @@
 #include "base/unique_fd.h"
 #include "content/local_content_store.h"
 #include "registry/client.h"
+#include "source/checksum_cache.h"
 #include "source/docker_image_source.h"
 #include "control/engine_parts.h"
 #include "executor/executor.h"
@@ -68,6 +70,8 @@ class Engine {
   registry::Client& registry() { return *registry_; }
   // Which digest each image name last resolved to.
   source::LocalImageNames& image_names() { return *image_names_; }
+  // File content digests remembered across builds, for content checksums.
+  source::ChecksumCache& checksums() { return *checksums_; }
   // The parts as the build pipeline takes them (registry null when opened without one).
   control::EngineParts parts();
 
@@ -82,6 +86,7 @@ class Engine {
   std::unique_ptr<solver::CacheDb> cache_;
   session::SessionManager sessions_;
   std::unique_ptr<registry::Client> registry_;
+  std::unique_ptr<source::FileChecksumCache> checksums_;
   std::unique_ptr<source::LocalImageNames> image_names_;
 };
 
