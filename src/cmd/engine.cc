@@ -121,7 +121,8 @@ control::EngineParts Engine::parts() {
           .cache = cache_.get(),
           .sessions = &sessions_,
           .registry = registry_.get(),
-          .image_names = image_names_.get()};
+          .image_names = image_names_.get(),
+          .checksums = checksums_.get()};
 }
 
 std::string DefaultRoot() {
@@ -187,6 +188,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
                                              /*credentials=*/nullptr));
   }
   e->image_names_ = std::make_unique<source::LocalImageNames>(e->root_ + "/images");
+  e->checksums_ = source::FileChecksumCache::Open(fs, e->root_ + "/checksums");
   if (options.need_executor) {
     e->executor_ = std::make_unique<LazyExecutor>(options.runtime, e->root_ + "/executor");
   }

@@ -8,6 +8,7 @@
 //                      layers kept as images)
 //   <root>/snapshots-native/  the native snapshotter
 //   <root>/cache.db    cache records (solver/cache_db.h)
+//   <root>/checksums   content digests of files by stat identity (source/checksum_cache.h)
 //   <root>/executor/   OCI runtime state and bundles
 //   <root>/ops/        op state: local context mirrors, cache mounts, mount points
 //   <root>/diffs/      remembered layer diffs of exported snapshots
@@ -25,6 +26,7 @@
 #include "base/unique_fd.h"
 #include "content/local_content_store.h"
 #include "registry/client.h"
+#include "source/checksum_cache.h"
 #include "source/docker_image_source.h"
 #include "control/engine_parts.h"
 #include "executor/executor.h"
@@ -75,6 +77,8 @@ class Engine {
   registry::Client& registry() { return *registry_; }
   // Which digest each image name last resolved to.
   source::LocalImageNames& image_names() { return *image_names_; }
+  // File content digests remembered across builds, for content checksums.
+  source::ChecksumCache& checksums() { return *checksums_; }
   // The parts as the build pipeline takes them (registry null when opened without one).
   control::EngineParts parts();
 
@@ -90,6 +94,7 @@ class Engine {
   std::unique_ptr<solver::CacheDb> cache_;
   session::SessionManager sessions_;
   std::unique_ptr<registry::Client> registry_;
+  std::unique_ptr<source::FileChecksumCache> checksums_;
   std::unique_ptr<source::LocalImageNames> image_names_;
 };
 

@@ -95,6 +95,13 @@ Result<PruneResult> PruneCache(const EngineParts& engine, const PruneRequest& re
     HOIST_TRY(RemoveAll(engine.root + "/ops/http"));
   }
   HOIST_TRY(RemoveAll(engine.root + "/diffs"));
+  if (engine.checksums != nullptr) {
+    // File digests of trees that are gone. Mirrors stay until a prune of everything.
+    HOIST_TRY(engine.checksums->Prune([&](const std::string& scope) {
+      if (scope.starts_with(solver::ops::kMirrorIdPrefix)) return !request.all;
+      return engine.snapshotter->Stat(scope).has_value();
+    }));
+  }
   return PruneResult{.removed = std::move(report.removed), .reclaimed = snapshots + blobs};
 }
 

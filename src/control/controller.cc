@@ -243,7 +243,8 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
         .state_dir = engine.root + "/ops",
         .default_platform = p.value_or(oci::HostPlatform()),
         .registry = engine.registry,
-        .image_names = engine.image_names});
+        .image_names = engine.image_names,
+        .checksums = engine.checksums});
     solver::Solver solver(worker.get(), worker.get(), engine.cache);
     auto solved = solver.Solve(converted.definition,
                                {.no_cache = settings.no_cache, .progress = &tracker}, cancel);

@@ -11,6 +11,7 @@
 #include "snapshot/layer_cache.h"
 #include "snapshot/snapshotter.h"
 #include "solver/cache_db.h"
+#include "source/checksum_cache.h"
 #include "source/docker_image_source.h"
 
 namespace hoist::control {
@@ -25,6 +26,7 @@ struct EngineParts {
   session::SessionManager* sessions = nullptr;    // REQUIRED
   registry::Client* registry = nullptr;           // null: registry images and pushes fail
   source::LocalImageNames* image_names = nullptr;  // REQUIRED
+  source::ChecksumCache* checksums = nullptr;  // null: content checksums read every file
 };
 
 }  // namespace hoist::control

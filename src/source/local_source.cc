@@ -17,6 +17,7 @@
 
 #include "archive/confined_root.h"
 #include "archive/internal/tree_ops.h"
+#include "base/log.h"
 #include "oci/digest.h"
 
 namespace hoist::source {
@@ -492,7 +493,69 @@ namespace {
 
 constexpr std::string_view kPrefix("hoist.contenthash.v1\0", 21);
 
-Result<oci::Digest> ChecksumAt(int dir_fd, const std::string& name, const std::string& display) {
+int64_t Ns(const struct timespec& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+FileIdentity IdentityOf(const struct stat& st) {
+  return FileIdentity{.ino = static_cast<uint64_t>(st.st_ino),
+                      .size = static_cast<uint64_t>(st.st_size),
+                      .mtime_ns = Ns(st.st_mtim),
+                      .ctime_ns = Ns(st.st_ctim),
+                      .mode = static_cast<uint32_t>(st.st_mode)};
+}
+
+// One Checksum call's use of the cache: what it looked up, and the batch it commits.
+struct Hashing {
+  const ChecksumOptions& options;
+  ChecksumCache* cache = nullptr;  // options.cache, unless there is no scope to use it with
+  int64_t racy_before_ns = 0;  // entries with a time at or after this are not recorded
+  std::vector<CachedChecksum> batch;
+  ChecksumStats stats;
+};
+
+// The sha256 of the contents of regular file `name` (stat'ed as `st`), `rel` inside the root.
+Result<oci::Digest> ContentDigest(int dir_fd, const std::string& name, const struct stat& st,
+                                  const std::string& rel, const std::string& display,
+                                  Hashing& h) {
+  ChecksumCache* cache = h.cache;
+  const FileIdentity identity = IdentityOf(st);
+  if (cache != nullptr) {
+    if (auto d = cache->Lookup(h.options.scope, rel, identity)) {
+      ++h.stats.files_reused;
+      return std::move(*d);
+    }
+  }
+  int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Unexpected(GoPathError(errno, "open", display));
+  UniqueFd f(fd);
+  oci::Digester content;
+  std::string buf(1 << 16, '\0');
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) return Unexpected(GoPathError(errno, "read", display));
+    if (n == 0) break;
+    content.Update(buf.data(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+  }
+  oci::Digest digest = content.Finish();
+  ++h.stats.files_hashed;
+  h.stats.bytes_hashed += total;
+  if (cache != nullptr && identity.mtime_ns < h.racy_before_ns &&
+      identity.ctime_ns < h.racy_before_ns) {
+    // Recorded only if what was read is what was stat'ed: same inode, untouched since.
+    struct stat after;
+    if (::fstat(fd, &after) == 0 && IdentityOf(after) == identity) {
+      h.batch.push_back(CachedChecksum{.path = rel, .identity = identity, .digest = digest});
+    }
+  }
+  return digest;
+}
+
+// `rel` is the entry's path inside the root as the cache knows it, `display` as errors name it.
+Result<oci::Digest> ChecksumAt(int dir_fd, const std::string& name, const std::string& rel,
+                               const std::string& display, Hashing& h) {
   struct stat st;
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return Unexpected(GoPathError(errno, "lstat", display));
@@ -515,18 +578,8 @@ Result<oci::Digest> ChecksumAt(int dir_fd, const std::string& name, const std::s
   d.Update(link);
   d.Update(std::string_view("\0", 1));
   if (S_ISREG(st.st_mode)) {
-    int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return Unexpected(GoPathError(errno, "open", display));
-    UniqueFd f(fd);
-    oci::Digester content;
-    std::string buf(1 << 16, '\0');
-    for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0) return Unexpected(GoPathError(errno, "read", display));
-      if (n == 0) break;
-      content.Update(buf.data(), static_cast<size_t>(n));
-    }
-    d.Update(content.Finish().str());
+    HOIST_ASSIGN_OR_RETURN(oci::Digest content, ContentDigest(dir_fd, name, st, rel, display, h));
+    d.Update(content.str());
   } else if (S_ISDIR(st.st_mode)) {
     int fd = ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return Unexpected(GoPathError(errno, "open", display));
@@ -535,7 +588,7 @@ Result<oci::Digest> ChecksumAt(int dir_fd, const std::string& name, const std::s
     int r = ListDir(fd, &names);
     if (r != 0) return Unexpected(GoPathError(r, "open", display));
     for (const auto& n : names) {
-      HOIST_ASSIGN_OR_RETURN(oci::Digest c, ChecksumAt(fd, n, Join(display, n)));
+      HOIST_ASSIGN_OR_RETURN(oci::Digest c, ChecksumAt(fd, n, Join(rel, n), Join(display, n), h));
       d.Update(n);
       d.Update(std::string_view("\0", 1));
       d.Update(c.str());
@@ -545,7 +598,7 @@ Result<oci::Digest> ChecksumAt(int dir_fd, const std::string& name, const std::s
 }
 
 Result<oci::Digest> ChecksumPath(archive::ConfinedRoot& root, const std::string& clean,
-                                 bool follow_links) {
+                                 bool follow_links, Hashing& h) {
   std::string path = clean;
   if (follow_links) {
     int r = root.FollowPath(clean, &path);
@@ -556,27 +609,55 @@ Result<oci::Digest> ChecksumPath(archive::ConfinedRoot& root, const std::string&
   int r = path.empty() ? root.OpenDir("", &dir) : root.OpenParent(path, &dir, &base);
   if (path.empty()) base = ".";
   if (r != 0) return Unexpected(GoPathError(r, "lstat", clean));
-  return ChecksumAt(dir.get(), base, clean);
+  return ChecksumAt(dir.get(), base, path, clean, h);
 }
 
-}  // namespace
-
-Result<oci::Digest> Checksum(const std::string& root_path, std::string_view path,
-                             bool follow_links, bool wildcard) {
-  HOIST_ASSIGN_OR_RETURN(auto root, archive::ConfinedRoot::Open(root_path));
-  std::string clean = archive::CleanInRoot(path);
-  if (!wildcard || !ContainsWildcards(clean)) return ChecksumPath(root, clean, follow_links);
+Result<oci::Digest> ChecksumMatches(archive::ConfinedRoot& root, const std::string& clean,
+                                    bool follow_links, bool wildcard, Hashing& h) {
+  if (!wildcard || !ContainsWildcards(clean)) return ChecksumPath(root, clean, follow_links, h);
   HOIST_ASSIGN_OR_RETURN(auto matches, ResolveWildcards(root, clean, follow_links));
   if (matches.empty()) return Unexpected(GoPathError(ENOENT, "lstat", clean));
   oci::Digester d;
   d.Update(std::string_view("hoist.contenthash.v1 wildcard\0", 30));
   for (const auto& m : matches) {
-    HOIST_ASSIGN_OR_RETURN(oci::Digest c, ChecksumPath(root, m, follow_links));
+    HOIST_ASSIGN_OR_RETURN(oci::Digest c, ChecksumPath(root, m, follow_links, h));
     d.Update(m);
     d.Update(std::string_view("\0", 1));
     d.Update(c.str());
   }
   return d.Finish();
+}
+
+}  // namespace
+
+Result<oci::Digest> Checksum(const std::string& root_path, std::string_view path,
+                             bool follow_links, bool wildcard, const ChecksumOptions& options) {
+  HOIST_ASSIGN_OR_RETURN(auto root, archive::ConfinedRoot::Open(root_path));
+  std::string clean = archive::CleanInRoot(path);
+  Hashing h{.options = options,
+            .cache = options.scope.empty() ? nullptr : options.cache};
+  if (h.cache != nullptr) {
+    int64_t now = options.now_ns;
+    if (now == 0) {
+      struct timespec ts;
+      ::clock_gettime(CLOCK_REALTIME, &ts);
+      now = Ns(ts);
+    }
+    h.racy_before_ns = now - options.racy_margin_ns;
+  }
+  Result<oci::Digest> sum = ChecksumMatches(root, clean, follow_links, wildcard, h);
+  if (options.stats != nullptr) {
+    options.stats->files_hashed += h.stats.files_hashed;
+    options.stats->bytes_hashed += h.stats.bytes_hashed;
+    options.stats->files_reused += h.stats.files_reused;
+  }
+  if (sum && h.cache != nullptr) {
+    // A cache that cannot be written costs time, not correctness.
+    if (Status st = h.cache->Commit(options.scope, std::move(h.batch)); !st) {
+      HOIST_LOG(kWarning, "{}", st.error().message());
+    }
+  }
+  return sum;
 }
 
 }  // namespace hoist::source

@@ -32,6 +32,7 @@
 
 #include "base/error.h"
 #include "oci/digest.h"
+#include "source/checksum_cache.h"
 #include "source/path_patterns.h"
 
 namespace hoist::source {
@@ -128,7 +129,33 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
 //    path, '\0' and checksum.
 // Errors: `lstat /a/missing: no such file or directory` (kNotFound) for a missing path, or
 // for a wildcard matching nothing.
+//
+// With `options.cache`, the contents of regular files whose stat identity the cache knows are
+// not read again (checksum_cache.h); the result is the same with or without it.
+struct ChecksumStats {
+  uint64_t files_hashed = 0;  // regular files read and hashed
+  uint64_t bytes_hashed = 0;
+  uint64_t files_reused = 0;  // regular files whose content digest came from the cache
+};
+
+struct ChecksumOptions {
+  // May be null (no cache). Must outlive the call.
+  ChecksumCache* cache = nullptr;
+  // The cache's name for `root`: the same tree gets the same scope across calls and engine
+  // restarts (e.g. a context mirror's or a snapshot's ID), another tree another one.
+  // Without one the cache is not used.
+  std::string scope;
+  // A file whose mtime or ctime is less than `racy_margin_ns` before the moment hashing
+  // started is hashed but not recorded: a change to it in the same timestamp tick would go
+  // unseen.
+  int64_t racy_margin_ns = int64_t{2} * 1000000000;
+  // The moment hashing starts, Unix nanoseconds; 0: the system clock. Tests set it.
+  int64_t now_ns = 0;
+  // May be null. Counts are added to it.
+  ChecksumStats* stats = nullptr;
+};
+
 Result<oci::Digest> Checksum(const std::string& root, std::string_view path, bool follow_links,
-                             bool wildcard);
+                             bool wildcard, const ChecksumOptions& options = {});
 
 }  // namespace hoist::source

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/file_system.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
 
@@ -220,6 +221,166 @@ TEST_F(LocalSourceTest, ChecksumStableAndSelective) {
   auto esc = Checksum(ctx_.path(), "esc", true, false);
   ASSERT_FALSE(esc);
   EXPECT_EQ("lstat /esc: no such file or directory", esc.error().message());
+}
+
+// ---- Checksum with a ChecksumCache ----
+
+int64_t NowNs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+struct CachedRun {
+  oci::Digest digest;
+  ChecksumStats stats;
+};
+
+// Runs Checksum with `cache` as if hashing started 10 s from now, so that the files the test
+// just wrote are not racily clean (unless `now_ns` says otherwise).
+CachedRun Cached(ChecksumCache* cache, const std::string& root, std::string_view path,
+                 bool follow = false, bool wildcard = false, int64_t now_ns = 0) {
+  CachedRun r;
+  ChecksumOptions o{.cache = cache,
+                    .scope = "mirror:test",
+                    .now_ns = now_ns != 0 ? now_ns : NowNs() + int64_t{10} * 1000000000,
+                    .stats = &r.stats};
+  auto d = Checksum(root, path, follow, wildcard, o);
+  EXPECT_TRUE(d) << d.error().message();
+  if (d) r.digest = *d;
+  return r;
+}
+
+// Waits until a change made now gets another ctime than one made before the call.
+void NextTimestampTick() { ::usleep(30 * 1000); }
+
+TEST_F(LocalSourceTest, ChecksumIsTheSameWithTheCacheAndReusesEveryFileTheSecondTime) {
+  InMemoryChecksumCache cache;
+  struct Case {
+    std::string path;
+    bool follow, wildcard;
+  };
+  const std::vector<Case> cases = {{"", false, false},        {"src", false, false},
+                                   {"README.md", false, false}, {"link", true, false},
+                                   {"link", false, false},      {"src/*.go", false, true},
+                                   {"README.hard", false, false}};
+  for (const Case& c : cases) {
+    auto plain = Checksum(ctx_.path(), c.path, c.follow, c.wildcard);
+    ASSERT_TRUE(plain) << c.path;
+    CachedRun first = Cached(&cache, ctx_.path(), c.path, c.follow, c.wildcard);
+    CachedRun second = Cached(&cache, ctx_.path(), c.path, c.follow, c.wildcard);
+    EXPECT_EQ(*plain, first.digest) << c.path;
+    EXPECT_EQ(*plain, second.digest) << c.path;
+    EXPECT_EQ(0u, second.stats.files_hashed) << c.path;
+    EXPECT_EQ(first.stats.files_hashed + first.stats.files_reused, second.stats.files_reused)
+        << c.path;
+  }
+  // The whole tree: 5 regular files (README.hard is a second name of README.md), all reused.
+  CachedRun all = Cached(&cache, ctx_.path(), "");
+  EXPECT_EQ(0u, all.stats.files_hashed);
+  EXPECT_EQ(5u, all.stats.files_reused);
+  EXPECT_EQ(*Checksum(ctx_.path(), "", false, false), all.digest);
+}
+
+TEST_F(LocalSourceTest, ChecksumCacheSeesAWriteThatKeepsSizeAndMtime) {
+  InMemoryChecksumCache cache;
+  const std::string f = C("src/main.go");
+  struct stat before;
+  ASSERT_EQ(0, ::stat(f.c_str(), &before));
+  CachedRun first = Cached(&cache, ctx_.path(), "src");
+  EXPECT_EQ(2u, first.stats.files_hashed);
+  NextTimestampTick();
+  WriteTestFile(f, "package MAIN");  // same size
+  struct timespec ts[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(0, ::utimensat(AT_FDCWD, f.c_str(), ts, 0));
+  struct stat after;
+  ASSERT_EQ(0, ::stat(f.c_str(), &after));
+  ASSERT_EQ(before.st_ino, after.st_ino);
+  ASSERT_EQ(before.st_size, after.st_size);
+  ASSERT_EQ(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+  ASSERT_NE(before.st_ctim.tv_nsec + before.st_ctim.tv_sec * 1000000000,
+            after.st_ctim.tv_nsec + after.st_ctim.tv_sec * 1000000000);
+  CachedRun second = Cached(&cache, ctx_.path(), "src");
+  EXPECT_EQ(1u, second.stats.files_hashed);
+  EXPECT_EQ(1u, second.stats.files_reused);
+  EXPECT_NE(first.digest, second.digest);
+  EXPECT_EQ(*Checksum(ctx_.path(), "src", false, false), second.digest);
+  // A chmod alone (same content) is seen too: the mode is in the checksum anyway.
+  NextTimestampTick();
+  ASSERT_EQ(0, ::chmod(f.c_str(), 0600));
+  CachedRun third = Cached(&cache, ctx_.path(), "src");
+  EXPECT_EQ(1u, third.stats.files_hashed);
+  EXPECT_EQ(*Checksum(ctx_.path(), "src", false, false), third.digest);
+}
+
+TEST_F(LocalSourceTest, ChecksumCacheSeesAFileReplacedByRename) {
+  InMemoryChecksumCache cache;
+  const std::string f = C("src/util.go");
+  struct stat before;
+  ASSERT_EQ(0, ::stat(f.c_str(), &before));
+  CachedRun first = Cached(&cache, ctx_.path(), "src/util.go");
+  EXPECT_EQ(1u, first.stats.files_hashed);
+  WriteTestFile(C("src/.tmp"), "package UTIL");  // same size
+  struct timespec ts[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(0, ::utimensat(AT_FDCWD, C("src/.tmp").c_str(), ts, 0));
+  ASSERT_EQ(0, ::rename(C("src/.tmp").c_str(), f.c_str()));
+  CachedRun second = Cached(&cache, ctx_.path(), "src/util.go");
+  EXPECT_EQ(1u, second.stats.files_hashed);
+  EXPECT_EQ(0u, second.stats.files_reused);
+  EXPECT_NE(first.digest, second.digest);
+  EXPECT_EQ(*Checksum(ctx_.path(), "src/util.go", false, false), second.digest);
+}
+
+TEST_F(LocalSourceTest, ChecksumCacheDoesNotRecordRacilyCleanFiles) {
+  InMemoryChecksumCache cache;
+  // Hashing "now": the files were just written, within the margin.
+  CachedRun first = Cached(&cache, ctx_.path(), "src", false, false, NowNs());
+  EXPECT_EQ(2u, first.stats.files_hashed);
+  EXPECT_EQ(0u, cache.entries());
+  CachedRun second = Cached(&cache, ctx_.path(), "src", false, false, NowNs());
+  EXPECT_EQ(2u, second.stats.files_hashed);
+  EXPECT_EQ(first.digest, second.digest);
+  // One whose mtime is old but whose ctime is recent is racy too.
+  struct timespec ts[2] = {{1, 0}, {1, 0}};
+  ASSERT_EQ(0, ::utimensat(AT_FDCWD, C("src/main.go").c_str(), ts, 0));
+  Cached(&cache, ctx_.path(), "src", false, false, NowNs());
+  EXPECT_EQ(0u, cache.entries());
+  // Once they are older than the margin, they are.
+  Cached(&cache, ctx_.path(), "src", false, false, NowNs() + int64_t{3} * 1000000000);
+  EXPECT_EQ(2u, cache.entries());
+}
+
+TEST_F(LocalSourceTest, ChecksumCacheKeepsScopesApart) {
+  InMemoryChecksumCache cache;
+  Cached(&cache, ctx_.path(), "src");
+  ChecksumStats stats;
+  ChecksumOptions o{.cache = &cache, .scope = "other", .now_ns = NowNs(), .stats = &stats};
+  ASSERT_TRUE(Checksum(ctx_.path(), "src", false, false, o));
+  EXPECT_EQ(2u, stats.files_hashed);
+  // No scope: no cache.
+  ChecksumStats none;
+  ASSERT_TRUE(Checksum(ctx_.path(), "src", false, false, {.cache = &cache, .stats = &none}));
+  EXPECT_EQ(2u, none.files_hashed);
+}
+
+TEST_F(LocalSourceTest, ChecksumCachePersistsAcrossReopen) {
+  auto dir = TempDir::Create("csum-");
+  ASSERT_TRUE(dir);
+  const std::string file = dir->path() + "/checksums";
+  oci::Digest d1;
+  {
+    auto cache = FileChecksumCache::Open(PosixFileSystem(), file);
+    CachedRun r = Cached(cache.get(), ctx_.path(), "");
+    EXPECT_EQ(5u, r.stats.files_hashed);
+    d1 = r.digest;
+  }
+  auto cache = FileChecksumCache::Open(PosixFileSystem(), file);
+  EXPECT_FALSE(cache->discarded_file());
+  EXPECT_EQ(5u, cache->entries());
+  CachedRun r = Cached(cache.get(), ctx_.path(), "");
+  EXPECT_EQ(0u, r.stats.files_hashed);
+  EXPECT_EQ(5u, r.stats.files_reused);
+  EXPECT_EQ(d1, r.digest);
 }
 
 TEST(IncludeMatchTest, PrefixSemantics) {

@@ -117,6 +117,34 @@ TEST_F(BuildTest, SecondBuildIsFullyCachedAndContextChangesRerunOnlyDependents) 
   EXPECT_NE(ReadFileOrEmpty(s_ / "o4/a.stamp"), ReadFileOrEmpty(s_ / "o1/a.stamp"));
 }
 
+TEST_F(BuildTest, RebuildReusesFileChecksumsAnEarlierEngineRecorded) {
+  Dockerfile("FROM base\nCOPY src/ /src/\n");
+  std::filesystem::create_directories(s_ / "ctx/src");
+  for (int i = 0; i < 20; ++i) WriteFile(s_ / ("ctx/src/f" + std::to_string(i)), "file " + std::to_string(i));
+  // Embedded on purpose: the debug log of the engine is this process's stderr.
+  auto build = [&] {
+    return Hoist("-D --root " + Quote(s_ / "root") + " build --progress=plain " + BaseContext() +
+                 " " + Quote(s_ / "ctx"));
+  };
+  RunResult r = build();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Files just mirrored are racily clean for 2 s: hashed, not recorded.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  r = build();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(20 files hashed"), std::string::npos) << r.err;
+  r = build();  // a new engine process: the digests come from <root>/checksums
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(0 files hashed, 0 bytes; 20 reused)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CACHED"), std::string::npos) << r.err;
+  // A changed file is read again, the others not.
+  WriteFile(s_ / "ctx/src/f3", "file 3 changed");
+  r = build();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(1 files hashed, 14 bytes; 19 reused)"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(s_.path() + "/ctx"), std::string::npos) << "a client path leaked";
+}
+
 TEST_F(BuildTest, MultiStageWithCacheAndSecretMounts) {
   Dockerfile(
       "FROM base AS build\n"

@@ -36,6 +36,7 @@ namespace hoist::registry {
 class Client;
 }  // namespace hoist::registry
 namespace hoist::source {
+class ChecksumCache;
 class LocalImageNames;
 }  // namespace hoist::source
 
@@ -66,6 +67,8 @@ struct WorkerOptions {
   registry::Client* registry = nullptr;
   // May be null: names are then not remembered (image resolve mode `local` finds nothing).
   source::LocalImageNames* image_names = nullptr;
+  // May be null: content checksums then read every file (source/checksum_cache.h).
+  source::ChecksumCache* checksums = nullptr;
 };
 
 class Worker final : public OpResolver, public ResultStore {

@@ -1,5 +1,9 @@
 #include "solver/ops/internal/tree_util.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "base/log.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/ops.h"
 #include "source/local_source.h"
@@ -23,14 +27,31 @@ Result<oci::Digest> ChecksumPaths(Worker& worker, const ResultRef& ref,
   HOIST_ASSIGN_OR_RETURN(auto view, MountedSnapshot::Create(*worker.options().snapshotter,
                                                             ref.id(), false,
                                                             worker.options().state_dir));
-  if (paths.size() == 1) return source::Checksum(view->path(), paths[0], follow_links, wildcard);
+  // The result's ID names the tree for the cache: a mirror's or a committed snapshot's, stable
+  // across builds, where the mount point is not.
+  source::ChecksumStats stats;
+  const source::ChecksumOptions options{
+      .cache = worker.options().checksums, .scope = ref.id(), .stats = &stats};
+  auto log = [&](const oci::Digest& d) {
+    HOIST_LOG(kDebug, "checksum of {} in {}: {} ({} files hashed, {} bytes; {} reused)",
+              fmt::join(paths, ", "), ref.id(), d.str(), stats.files_hashed, stats.bytes_hashed,
+              stats.files_reused);
+  };
+  if (paths.size() == 1) {
+    HOIST_ASSIGN_OR_RETURN(oci::Digest d,
+                           source::Checksum(view->path(), paths[0], follow_links, wildcard, options));
+    log(d);
+    return d;
+  }
   std::string all;
   for (const std::string& p : paths) {
     HOIST_ASSIGN_OR_RETURN(oci::Digest d,
-                           source::Checksum(view->path(), p, follow_links, wildcard));
+                           source::Checksum(view->path(), p, follow_links, wildcard, options));
     all += p + '\0' + d.str() + '\n';
   }
-  return DigestOf(all);
+  oci::Digest d = DigestOf(all);
+  log(d);
+  return d;
 }
 
 }  // namespace hoist::solver::ops::internal
