@@ -440,15 +440,7 @@ class CaseRunner {
   UniqueFd root_fd_;
 };
 
-const json& Cases() {
-  static const json cases = [] {
-    const json& doc = LoadCorpusJson("layer-safety/cases.json");
-    // Not an object: missing or malformed, and LoadCorpusJson has reported the file.
-    if (!doc.is_object()) return json::array();
-    return doc.value("apply_cases", json::array());
-  }();
-  return cases;
-}
+const json& Cases() { return testing::LayerSafetyApplyCases(); }
 
 struct CaseParam {
   size_t index;

@@ -31,14 +31,7 @@ using nlohmann::json;
 constexpr int64_t kBuildTime = 1234567890;
 const std::string kCorpusDir = std::string(HOIST_CORPORA_DIR) + "/layer-safety";
 
-const json& Cases() {
-  static const json cases = [] {
-    const json& doc = LoadCorpusJson("layer-safety/cases.json");
-    if (!doc.is_object()) return json::array();
-    return doc.value("apply_cases", json::array());
-  }();
-  return cases;
-}
+const json& Cases() { return testing::LayerSafetyApplyCases(); }
 
 class ErofsCorpusTest : public ::testing::TestWithParam<size_t> {};
 

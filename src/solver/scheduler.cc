@@ -119,6 +119,8 @@ class SolveRun {
                                            bool may_use_cache, Outcome* outcome,
                                            progress::Time* started);
   Result<std::optional<std::vector<ResultRef>>> LoadCached(const std::string& key);
+  // Looks c->cache_key up and records the outcome (a hit's outputs, or none) in `c`.
+  Status LookUpInto(Completion* c);
   OpContext MakeContext(size_t v) const;
 
   void Emit(size_t v, std::optional<progress::Time> started, std::optional<progress::Time> completed,
@@ -297,11 +299,7 @@ Completion SolveRun::KeyTask(size_t v, CacheMap cm, std::vector<CacheKeyInput> k
     }
     c.cache_key = ComputeCacheKey(cm.digest, key_inputs).str();
     if (!lookup) return OkStatus();
-    HOIST_ASSIGN_OR_RETURN(c.outputs, LoadCached(c.cache_key));
-    c.looked_up = true;
-    c.outcome = Outcome::kCached;
-    c.at = progress::Clock::now();
-    return OkStatus();
+    return LookUpInto(&c);
   }();
   if (!st) c.error = std::move(st).error();
   return c;
@@ -311,14 +309,18 @@ Completion SolveRun::LookupTask(size_t v, std::string key) {
   Completion c{.vertex = v, .task = Task::kLookup, .cache_key = key};
   Status st = [&]() -> Status {
     HOIST_TRY(ctx_->Check());
-    HOIST_ASSIGN_OR_RETURN(c.outputs, LoadCached(key));
-    c.looked_up = true;
-    c.outcome = Outcome::kCached;
-    c.at = progress::Clock::now();
-    return OkStatus();
+    return LookUpInto(&c);
   }();
   if (!st) c.error = std::move(st).error();
   return c;
+}
+
+Status SolveRun::LookUpInto(Completion* c) {
+  HOIST_ASSIGN_OR_RETURN(c->outputs, LoadCached(c->cache_key));
+  c->looked_up = true;
+  c->outcome = Outcome::kCached;
+  c->at = progress::Clock::now();
+  return OkStatus();
 }
 
 Completion SolveRun::ExecTask(size_t v, std::string key, std::vector<ResultRef> inputs) {

@@ -13,8 +13,20 @@
 #include <string_view>
 
 #include "archive/testing/test_tar.h"
+#include "base/testing/corpus.h"
 
 namespace hoist::archive::testing {
+
+// The corpus's apply cases; empty when the file is missing or malformed (LoadCorpusJson has
+// reported it then).
+inline const nlohmann::json& LayerSafetyApplyCases() {
+  static const nlohmann::json cases = [] {
+    const nlohmann::json& doc = LoadCorpusJson("layer-safety/cases.json");
+    if (!doc.is_object()) return nlohmann::json::array();
+    return doc.value("apply_cases", nlohmann::json::array());
+  }();
+  return cases;
+}
 
 inline std::string HexToBytes(std::string_view hex) {
   std::string out;
