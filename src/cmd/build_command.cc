@@ -287,9 +287,11 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   std::unique_ptr<Engine> engine;
   std::unique_ptr<client::RemoteEngine> remote;
   if (addr.empty()) {
+    HOIST_ASSIGN_OR_RETURN(int64_t layer_memory, ParseLayerMemory(global.layer_memory));
     HOIST_ASSIGN_OR_RETURN(engine, Engine::Open({.root = global.root,
                                                  .runtime = args.runtime,
                                                  .snapshotter = global.snapshotter,
+                                                 .layer_memory = layer_memory,
                                                  .registry_config = global.config}));
     HOIST_TRY(engine->sessions().Register(session));
   } else {

@@ -6,7 +6,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cmath>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -65,7 +68,10 @@ class LazyExecutor final : public executor::Executor {
 // Opens the snapshotter `choice` names (EngineOptions::snapshotter) and says which it is.
 Result<std::unique_ptr<snapshot::Snapshotter>> OpenSnapshotter(const std::string& root,
                                                                const std::string& choice,
+                                                               int64_t layer_memory,
                                                                std::string* name) {
+  snapshot::OverlaySnapshotterOptions erofs_options{.erofs_layers = true};
+  if (layer_memory >= 0) erofs_options.memory_limit = layer_memory;
   const std::string shared = root + "/snapshots";
   const std::string native = root + "/snapshots-native";
   if (choice == "native") {
@@ -83,14 +89,14 @@ Result<std::unique_ptr<snapshot::Snapshotter>> OpenSnapshotter(const std::string
           "overlayfs)"));
     }
     *name = "erofs";
-    return snapshot::OpenErofsSnapshotter(shared);
+    return snapshot::OpenOverlaySnapshotter(shared, erofs_options);
   }
   if (!choice.empty()) {
     return MakeError(Code::kInvalidArgument, "unknown snapshotter \"" + choice +
                                                  "\" (choose erofs, overlayfs or native)");
   }
   if (auto probe = snapshot::ProbeErofs(root); probe) {
-    auto erofs = snapshot::OpenErofsSnapshotter(shared);
+    auto erofs = snapshot::OpenOverlaySnapshotter(shared, erofs_options);
     if (erofs) {
       *name = "erofs";
       return erofs;
@@ -111,6 +117,36 @@ Result<std::unique_ptr<snapshot::Snapshotter>> OpenSnapshotter(const std::string
 }
 
 }  // namespace
+
+Result<int64_t> ParseStorageSize(std::string_view s) {
+  auto invalid = [&] {
+    return MakeError(Code::kInvalidArgument, fmt::format("invalid size: '{}'", s));
+  };
+  size_t i = 0;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+  if (i == 0) return invalid();
+  char* end = nullptr;
+  const std::string num(s.substr(0, i));
+  double v = std::strtod(num.c_str(), &end);
+  if (end == nullptr || *end != '\0') return invalid();
+  std::string unit(s.substr(i));
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::map<std::string, double> kUnits = {
+      {"", 1},          {"b", 1},          {"k", 1024.0},     {"m", 1048576.0},
+      {"g", 1073741824.0}, {"t", 1099511627776.0}, {"kb", 1e3}, {"mb", 1e6},
+      {"gb", 1e9},      {"tb", 1e12},      {"kib", 1024.0},   {"mib", 1048576.0},
+      {"gib", 1073741824.0}, {"tib", 1099511627776.0}};
+  auto it = kUnits.find(unit);
+  if (it == kUnits.end()) return invalid();
+  return static_cast<int64_t>(std::llround(v * it->second));
+}
+
+Result<int64_t> ParseLayerMemory(const std::string& value) {
+  if (value.empty()) return int64_t{-1};
+  auto bytes = ParseStorageSize(value);
+  if (!bytes) return Unexpected(std::move(bytes).error().Wrap("--layer-memory"));
+  return bytes;
+}
 
 control::EngineParts Engine::parts() {
   return {.root = root_,
@@ -179,7 +215,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   }
   HOIST_ASSIGN_OR_RETURN(e->content_, content::LocalContentStore::Open(fs, e->root_ + "/content"));
   HOIST_ASSIGN_OR_RETURN(e->snapshotter_,
-                         OpenSnapshotter(e->root_, options.snapshotter, &e->snapshotter_name_));
+                         OpenSnapshotter(e->root_, options.snapshotter, options.layer_memory,
+                                         &e->snapshotter_name_));
   e->layers_ = std::make_unique<snapshot::LayerCache>(*e->snapshotter_, *e->content_);
   HOIST_ASSIGN_OR_RETURN(e->cache_, solver::CacheDb::Open(e->root_));
   if (options.need_registry) {

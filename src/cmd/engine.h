@@ -44,6 +44,8 @@ struct EngineOptions {
   // "", "erofs", "overlayfs" or "native"; "" picks erofs where the kernel mounts EROFS images,
   // else overlayfs where it works, else native.
   std::string snapshotter;
+  // The EROFS snapshotter's limit on a new layer held in memory (-1: its default; 0: none).
+  int64_t layer_memory = -1;
   // Open without an OCI runtime (for commands that run nothing: du, prune).
   bool need_executor = true;
   // Open with a registry client (commands that pull or push); `registry_config` is its
@@ -55,6 +57,13 @@ struct EngineOptions {
   // on the same root can say which --addr to use instead of waiting.
   std::vector<std::string> daemon_addrs;
 };
+
+// "10GB", "512MiB", "1.5g", "123" (bytes) → bytes, as docker's units.RAMInBytes/FromHumanSize
+// read them (decimal kB/MB/GB, binary KiB/MiB/GiB; single letters are binary, as docker's).
+Result<int64_t> ParseStorageSize(std::string_view s);
+
+// The value of --layer-memory ("2GB", "512MiB", "0"; "" for the default, -1).
+Result<int64_t> ParseLayerMemory(const std::string& value);
 
 class Engine {
  public:

@@ -11,6 +11,7 @@ struct GlobalOptions {
   std::string root;    // --root (embedded engine state)
   std::string config;  // --config (registry configuration file)
   std::string snapshotter;  // --snapshotter (embedded engine): erofs, overlayfs, native
+  std::string layer_memory;  // --layer-memory (embedded engine): a size, "" for the default
   // --addr: the daemon to build through (hoistd or buildkitd); empty: $HOIST_HOST, then
   // $BUILDKIT_HOST, then the embedded engine (client::DaemonAddress).
   std::string addr;

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
                  "Embedded engine's snapshotter: erofs, overlayfs or native (default: erofs where "
                  "the kernel mounts EROFS images, else overlayfs)")
       ->envname("HOIST_SNAPSHOTTER");
+  app.add_option("--layer-memory", global.layer_memory,
+                 "Embedded engine: the most memory a new layer (a COPY's, say) is held in before "
+                 "it is written as an EROFS image (default 2GiB; 0 writes layers to disk)");
   app.add_option("--addr", global.addr,
                  "Build through this daemon (unix:///PATH or tcp://HOST:PORT; default: "
                  "$HOIST_HOST, $BUILDKIT_HOST, else the embedded engine)");

@@ -38,6 +38,7 @@ struct DaemonArgs {
   std::string group;
   std::string runtime;
   std::string snapshotter;
+  std::string layer_memory;
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
@@ -87,9 +88,11 @@ Status RunDaemon(const DaemonArgs& args) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  HOIST_ASSIGN_OR_RETURN(int64_t layer_memory, ParseLayerMemory(args.layer_memory));
   HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = args.root,
                                                     .runtime = args.runtime,
                                                     .snapshotter = args.snapshotter,
+                                                    .layer_memory = layer_memory,
                                                     .registry_config = args.config,
                                                     .daemon_addrs = addrs}));
   control::Controller controller(engine->parts());
@@ -183,6 +186,9 @@ int main(int argc, char** argv) {
                  "erofs, overlayfs or native (default: erofs where the kernel mounts EROFS "
                  "images, else overlayfs)")
       ->envname("HOIST_SNAPSHOTTER");
+  app.add_option("--layer-memory", args.layer_memory,
+                 "The most memory a new layer (a COPY's, say) is held in before it is written as "
+                 "an EROFS image (default 2GiB; 0 writes layers to disk)");
   app.add_option("--tlscacert", args.tls_ca, "CA certificate that client certificates must chain to");
   app.add_option("--tlscert", args.tls_cert, "Server certificate");
   app.add_option("--tlskey", args.tls_key, "Server key");

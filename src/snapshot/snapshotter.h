@@ -16,6 +16,8 @@
 //                                  layer: the mount point of its image)
 //   <root>/snapshots/<id>/work     overlay's work dir (overlay only, while active)
 //   <root>/snapshots/<id>/layer.erofs  an EROFS-backed layer's image
+//   <root>/snapshots/<id>/mem      a tmpfs holding `upper` and `work` of an active snapshot
+//                                  made by PrepareLayer, until its Commit writes the image
 //   <root>/lock                    held by the open snapshotter, so one process owns the root
 //
 // EROFS images are mounted read-only on their `fs` the first time a child, a view or a diff
@@ -95,6 +97,17 @@ class Snapshotter {
   // returns the mounts of its writable tree.
   virtual Result<std::vector<Mount>> Prepare(const std::string& key, const std::string& parent,
                                              const Labels& labels = {}) = 0;
+  // Like Prepare, for a snapshot that will be committed as one new layer (a COPY's result, say):
+  // where the snapshotter keeps layers as images, its changes are written to memory (a tmpfs
+  // upper dir of at most `memory_limit` bytes) and Commit writes them as one layer image, so
+  // the layer's files are never created on disk. Writing past the limit fails with ENOSPC
+  // (kResourceExhausted); the caller may then start again with Prepare. Elsewhere it is
+  // Prepare.
+  virtual Result<std::vector<Mount>> PrepareLayer(const std::string& key,
+                                                  const std::string& parent,
+                                                  const Labels& labels = {}) {
+    return Prepare(key, parent, labels);
+  }
   // Creates the read-only view `key` of `parent` ("" for an empty tree; must be committed).
   virtual Result<std::vector<Mount>> View(const std::string& key, const std::string& parent,
                                           const Labels& labels = {}) = 0;
@@ -122,9 +135,11 @@ class Snapshotter {
 };
 
 struct OverlaySnapshotterOptions {
-  // Offer `WritableDir::layer_image` for new layers (the EROFS snapshotter). Without it, layers
-  // already committed as images still mount.
+  // Offer `WritableDir::layer_image` for new layers and keep PrepareLayer's changes in memory
+  // (the EROFS snapshotter). Without it, layers already committed as images still mount.
   bool erofs_layers = false;
+  // The most bytes a PrepareLayer snapshot may hold in memory; 0 keeps layers on disk.
+  int64_t memory_limit = int64_t{2} << 30;
 };
 
 // Opens (creating if needed) the overlay snapshotter rooted at `root`, repairing what a crash

@@ -453,7 +453,8 @@ TEST_P(SnapshotterTest, BadMetadataIsRefused) {
       {R"({"format":"hoist.snapshots","version":2,"driver":")" + driver +
            R"(","next_id":2,"snapshots":[{"key":"k","id":1,"kind":"active","tree":"erofs"}]})",
        Code::kDataLoss,
-       path + ": snapshots[0]: bad tree (only committed snapshots may be \"erofs\")"},
+       path + ": snapshots[0]: bad tree (only committed snapshots may be \"erofs\", only "
+              "active ones \"memory\")"},
       {R"({"format":"hoist.snapshots","version":1,"driver":")" + other +
            R"(","next_id":1,"snapshots":[]})",
        Code::kFailedPrecondition,
@@ -580,6 +581,73 @@ TEST_P(SnapshotterTest, LayersStackWhetherImagesOrDirectories) {
   EXPECT_TRUE(list->empty());
 }
 
+TEST_P(SnapshotterTest, PrepareLayerCommitsWhatPrepareWould) {
+  Layer("base", "", [](const std::string& m) {
+    WriteTestFile(m + "/keep", "k");
+    WriteTestFile(m + "/gone", "g");
+    ASSERT_EQ(::mkdir((m + "/dir").c_str(), 0755), 0);
+    WriteTestFile(m + "/dir/old", "o");
+  });
+  // The same changes through Prepare and through PrepareLayer.
+  auto change = [](const std::string& m) {
+    ASSERT_EQ(::unlink((m + "/gone").c_str()), 0);
+    ASSERT_EQ(::unlink((m + "/dir/old").c_str()), 0);
+    ASSERT_EQ(::rmdir((m + "/dir").c_str()), 0);
+    ASSERT_EQ(::mkdir((m + "/dir").c_str(), 0700), 0);
+    WriteTestFile(m + "/dir/new", "n");
+    WriteTestFile(m + "/big", std::string(100000, 'x'));
+    ASSERT_EQ(::link((m + "/big").c_str(), (m + "/big2").c_str()), 0);
+    ASSERT_EQ(::symlink("keep", (m + "/ln").c_str()), 0);
+    ASSERT_EQ(::setxattr((m + "/big").c_str(), "user.k", "v", 1, 0), 0);
+  };
+  auto diff = [&](const std::string& key) {
+    std::string tar;
+    archive::StringByteSink sink(&tar);
+    archive::TarWriter writer(&sink);
+    auto s = sn_->WriteDiff(key, &writer);
+    EXPECT_TRUE(s) << s.error().message();
+    EXPECT_TRUE(writer.Close());
+    std::vector<std::string> names;
+    archive::StringByteSource src(tar);
+    archive::TarReader reader(&src);
+    for (;;) {
+      auto e = reader.Next();
+      if (!e || !*e) break;
+      names.push_back((*e)->name + " " + std::to_string((*e)->mode) + " " +
+                      std::string(archive::TarEntryTypeName((*e)->type)) + " " +
+                      (*e)->linkname + " " + std::to_string((*e)->xattrs.size()));
+    }
+    return names;
+  };
+  auto a = sn_->Prepare("plain", "base");
+  ASSERT_TRUE(a) << a.error().message();
+  WithMounted(*a, change);
+  auto b = sn_->PrepareLayer("layer", "base");
+  ASSERT_TRUE(b) << b.error().message();
+  WithMounted(*b, change);
+  ASSERT_TRUE(sn_->Commit("plain-c", "plain"));
+  auto c = sn_->Commit("layer-c", "layer");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(diff("layer-c"), diff("plain-c"));
+  EXPECT_FALSE(diff("layer-c").empty());
+  auto view = sn_->View("v", "layer-c");
+  ASSERT_TRUE(view) << view.error().message();
+  WithMounted(*view, [](const std::string& m) {
+    EXPECT_FALSE(Exists(m + "/gone"));
+    EXPECT_FALSE(Exists(m + "/dir/old"));
+    EXPECT_EQ(ReadTestFile(m + "/dir/new"), "n");
+    EXPECT_EQ(ReadTestFile(m + "/big2").size(), 100000u);
+    EXPECT_EQ(ReadTestFile(m + "/ln"), "k");
+  });
+  // A layer removed before its commit leaves nothing behind, in memory or on disk.
+  ASSERT_TRUE(sn_->PrepareLayer("dropped", "base"));
+  ASSERT_TRUE(sn_->Remove("dropped"));
+  Reopen();
+  auto again = sn_->View("v2", "layer-c");
+  ASSERT_TRUE(again) << again.error().message();
+  WithMounted(*again, [](const std::string& m) { EXPECT_EQ(ReadTestFile(m + "/dir/new"), "n"); });
+}
+
 INSTANTIATE_TEST_SUITE_P(Both, SnapshotterTest,
                          ::testing::Values(Impl{"overlay", &OpenOverlaySnapshotter, "overlay"},
                                            Impl{"erofs", &OpenErofsSnapshotter, "overlay"},
@@ -640,6 +708,48 @@ TEST_F(ErofsSnapshotterTest, ImagesAreDetachedOnCloseAndAfterACrash) {
   ASSERT_TRUE(plain);
   ASSERT_TRUE((*plain)->Prepare("y", ""));
   EXPECT_TRUE((*plain)->Writable("y")->layer_image.empty());
+}
+
+TEST_F(ErofsSnapshotterTest, InMemoryLayersAreImagesOnceCommittedAndBoundedInSize) {
+  auto sn = OpenOverlaySnapshotter(root_, {.erofs_layers = true, .memory_limit = 1 << 20});
+  ASSERT_TRUE(sn) << sn.error().message();
+  auto mounts = (*sn)->PrepareLayer("small", "");
+  ASSERT_TRUE(mounts) << mounts.error().message();
+  const std::string target = dir_.path() + "/mnt";
+  ASSERT_EQ(::mkdir(target.c_str(), 0755), 0);
+  {
+    auto m = MountAll(*mounts, target);
+    ASSERT_TRUE(m) << m.error().message();
+    WriteTestFile(target + "/f", "in memory");
+  }
+  // The changes are on the tmpfs, not in the snapshot's own directory.
+  auto list = PosixFileSystem()->ListDir(root_ + "/snapshots/1/fs");
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->empty());
+  ASSERT_TRUE((*sn)->Commit("small-c", "small"));
+  struct stat st;
+  EXPECT_EQ(::stat((root_ + "/snapshots/1/layer.erofs").c_str(), &st), 0);
+  EXPECT_NE(::stat((root_ + "/snapshots/1/mem").c_str(), &st), 0) << "the tmpfs is gone";
+  EXPECT_EQ((*sn)->GetUsage("small-c")->inodes, 1);
+
+  // Past the limit, writes fail with ENOSPC (the caller's cue to prepare on disk).
+  auto big = (*sn)->PrepareLayer("big", "small-c");
+  ASSERT_TRUE(big) << big.error().message();
+  {
+    auto m = MountAll(*big, target);
+    ASSERT_TRUE(m) << m.error().message();
+    EXPECT_EQ(ReadTestFile(target + "/f"), "in memory");
+    UniqueFd fd(::open((target + "/huge").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd);
+    const std::string chunk(1 << 16, 'x');
+    int err = 0;
+    for (int i = 0; i < 64 && err == 0; ++i) {
+      if (::write(fd.get(), chunk.data(), chunk.size()) < 0) err = errno;
+    }
+    EXPECT_EQ(err, ENOSPC);
+  }
+  ASSERT_TRUE((*sn)->Remove("big"));
+  EXPECT_NE(::stat((root_ + "/snapshots/2").c_str(), &st), 0);
 }
 
 TEST_F(ErofsSnapshotterTest, ImagesMountThroughALoopDeviceWhereFilesCannotBeMounted) {

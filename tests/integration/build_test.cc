@@ -62,6 +62,62 @@ TEST_F(BuildTest, FromLayoutRunCopyAndLocalOutput) {
   EXPECT_EQ(TreeDigest(s_ / "base"), before);
 }
 
+TEST_F(BuildTest, EverySnapshotterAndInMemoryLayersGiveTheSameImage) {
+  // Layers as EROFS images (COPY results held in memory, then written as images), as extracted
+  // directories, and as images with too little memory (the COPY is done again on disk): the
+  // same files, so the same image.
+  Dockerfile(
+      "FROM base\n"
+      "COPY sub/ /data/\n"
+      "COPY --chmod=600 sub/a /etc/a2\n"
+      "RUN cat /data/a /etc/a2 /data/deeper/b > /both && rm /data/gone\n"
+      "COPY big /big\n");
+  std::filesystem::create_directories(s_ / "ctx/sub/deeper");
+  WriteFile(s_ / "ctx/sub/a", "a\n");
+  WriteFile(s_ / "ctx/sub/gone", "g\n");
+  WriteFile(s_ / "ctx/sub/deeper/b", "b\n");
+  std::filesystem::create_symlink("a", s_ / "ctx/sub/l");
+  std::filesystem::create_hard_link(s_ / "ctx/sub/a", s_ / "ctx/sub/hard");
+  std::string big;
+  for (int i = 0; big.size() < (3 << 20); ++i) big += std::to_string(i * 7919) + "\n";
+  WriteFile(s_ / "ctx/big", big);
+  const std::vector<std::string> variants = {"--snapshotter erofs", "--snapshotter overlayfs",
+                                             "--snapshotter erofs --layer-memory 1MiB"};
+  std::vector<std::string> digests;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const std::string n = std::to_string(i);
+    RunResult r = Hoist("--root " + Quote(s_ / ("root-" + n)) + " " + variants[i] +
+                        " build --progress=plain --build-arg SOURCE_DATE_EPOCH=0 " +
+                        BaseContext() + " -o type=oci,rewrite-timestamp=true,dest=" +
+                        Quote(s_ / ("out-" + n + ".tar")) + " --metadata-file " +
+                        Quote(s_ / ("md-" + n + ".json")) + " " + Quote(s_ / "ctx"));
+    ASSERT_EQ(r.exit_code, 0) << variants[i] << "\n" << r.err;
+    json md = json::parse(ReadFileOrEmpty(s_ / ("md-" + n + ".json")), nullptr, false);
+    ASSERT_TRUE(md.is_object()) << variants[i];
+    digests.push_back(md.value("containerimage.digest", ""));
+    // The files, through the layers each snapshotter made.
+    RunResult l = Hoist("--root " + Quote(s_ / ("root-" + n)) + " " + variants[i] +
+                        " build --progress=plain --build-arg SOURCE_DATE_EPOCH=0 " +
+                        BaseContext() + " -o type=local,dest=" +
+                        Quote(s_ / ("files-" + n)) + " " + Quote(s_ / "ctx"));
+    ASSERT_EQ(l.exit_code, 0) << variants[i] << "\n" << l.err;
+    EXPECT_EQ(ReadFileOrEmpty(s_ / ("files-" + n + "/both")), "a\na\nb\n") << variants[i];
+    EXPECT_EQ(ReadFileOrEmpty(s_ / ("files-" + n + "/big")), big) << variants[i];
+    EXPECT_FALSE(std::filesystem::exists(s_ / ("files-" + n + "/data/gone"))) << variants[i];
+    EXPECT_EQ(std::filesystem::read_symlink(s_ / ("files-" + n + "/data/l")), "a");
+  }
+  EXPECT_EQ(digests[0].size(), 71u);
+  EXPECT_EQ(digests[0], digests[1]);
+  EXPECT_EQ(digests[0], digests[2]);
+  // Layers became images where the snapshotter keeps them so (the base's and the COPYs').
+  const std::string meta = ReadFileOrEmpty(s_ / "root-0/snapshots/metadata.json");
+  size_t images = 0;
+  for (size_t at = 0; (at = meta.find("\"tree\": \"erofs\"", at)) != std::string::npos; ++at) {
+    ++images;
+  }
+  EXPECT_EQ(images, 4u) << meta;
+}
+
 TEST_F(BuildTest, DockerignoreOfTheContextOrBesideTheDockerfile) {
   Dockerfile("FROM base\nCOPY . /c/\n");
   WriteFile(s_ / "ctx/keep.txt", "k\n");

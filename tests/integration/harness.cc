@@ -53,8 +53,8 @@ namespace {
 std::mutex g_daemons_mu;
 std::map<std::string, std::unique_ptr<Daemon>> g_daemons;  // by root
 
-// `--root 'R' [--config 'C'] build ...` → R (and the global flags between), when the
-// subcommand uses the engine.
+// `--root 'R' [--config 'C'] [--snapshotter S] [--layer-memory N] build ...` → R (and the
+// global flags between), when the subcommand uses the engine.
 struct EngineCall {
   std::string root;
   std::string globals;
@@ -76,12 +76,20 @@ std::optional<EngineCall> ParseEngineCall(const std::string& args) {
   }
   std::string rest = args.substr(std::min(args.size(), i + 1));
   while (rest.starts_with(" ")) rest.erase(0, 1);
-  if (rest.starts_with("--config ")) {
-    size_t end = rest.find(' ', 9);
-    if (rest[9] == '\'') end = rest.find('\'', 10) + 1;
-    call.globals = rest.substr(0, end);
-    rest = end == std::string::npos ? "" : rest.substr(end);
-    while (rest.starts_with(" ")) rest.erase(0, 1);
+  // The engine's own global options (each with one value, quoted or not) go to the daemon.
+  for (bool more = true; more;) {
+    more = false;
+    for (const char* opt : {"--config ", "--snapshotter ", "--layer-memory "}) {
+      if (!rest.starts_with(opt)) continue;
+      const size_t n = std::string(opt).size();
+      size_t end = rest.find(' ', n);
+      if (rest[n] == '\'') end = rest.find('\'', n + 1) + 1;
+      if (!call.globals.empty()) call.globals += " ";
+      call.globals += rest.substr(0, end);
+      rest = end == std::string::npos ? "" : rest.substr(end);
+      while (rest.starts_with(" ")) rest.erase(0, 1);
+      more = true;
+    }
   }
   for (const char* sub : {"build ", "du", "prune"}) {
     if (rest.starts_with(sub)) return call;

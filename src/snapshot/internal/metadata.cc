@@ -69,12 +69,15 @@ Result<Metadata> ParseJson(const json& j, const std::string& driver) {
       }
     }
     if (s.contains("tree")) {
-      if (!s["tree"].is_string() || s["tree"].get<std::string>() != "erofs" ||
-          r.info.kind != Kind::kCommitted) {
+      const std::string tree = s["tree"].is_string() ? s["tree"].get<std::string>() : "";
+      if (tree == "erofs" && r.info.kind == Kind::kCommitted) {
+        r.tree = Tree::kErofs;
+      } else if (tree == "memory" && r.info.kind == Kind::kActive) {
+        r.tree = Tree::kMemory;
+      } else {
         return MakeError(Code::kDataLoss, where + ": bad tree (only committed snapshots may be "
-                                                 "\"erofs\")");
+                                                 "\"erofs\", only active ones \"memory\")");
       }
-      r.tree = Tree::kErofs;
     }
     r.info.created_ns = s.value("created", int64_t{0});
     r.info.updated_ns = s.value("updated", int64_t{0});
@@ -120,6 +123,7 @@ std::string SerializeMetadata(const Metadata& m) {
               {"updated", r.info.updated_ns}};
     if (!r.info.parent.empty()) s["parent"] = r.info.parent;
     if (r.tree == Tree::kErofs) s["tree"] = "erofs";
+    if (r.tree == Tree::kMemory) s["tree"] = "memory";
     snaps.push_back(std::move(s));
   }
   json j = {{"format", "hoist.snapshots"},

@@ -8,7 +8,7 @@
 //     "snapshots": [                      // sorted by key
 //       {"key": "chain-sha256:…", "id": 3, "kind": "committed" | "active" | "view",
 //        "parent": "…" (omitted for none), "labels": {"k": "v"},
-//        "tree": "erofs" (omitted for a directory tree),
+//        "tree": "erofs" | "memory" (omitted for a directory tree),
 //        "created": <ns since epoch>, "updated": <ns since epoch>}
 //     ]
 //   }
@@ -34,9 +34,10 @@ namespace hoist::snapshot::internal {
 
 inline constexpr int kMetadataVersion = 2;
 
-// How a snapshot's tree is stored: the directory `fs`, or (committed layers only) the EROFS
-// image `layer.erofs` mounted read-only on `fs` while the snapshotter uses it.
-enum class Tree { kDirectory, kErofs };
+// How a snapshot's tree is stored: the directory `fs`; (committed layers only) the EROFS
+// image `layer.erofs` mounted read-only on `fs` while the snapshotter uses it; or (active
+// snapshots only) a tmpfs on `mem`, lost with the process that mounted it.
+enum class Tree { kDirectory, kErofs, kMemory };
 
 struct Record {
   uint64_t id = 0;

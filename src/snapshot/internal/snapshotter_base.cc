@@ -70,8 +70,10 @@ Status SnapshotterBase::Repair() {
   for (const std::string& name : names) {
     // An EROFS image a crashed process left mounted: detached, so that it can be removed, or
     // mounted afresh when needed.
-    const std::string mount_point = root_ + "/snapshots/" + name + "/fs";
-    if (IsMountPoint(mount_point)) HOIST_TRY(DetachMount(mount_point));
+    for (const char* sub : {"/fs", "/mem"}) {
+      const std::string mount_point = root_ + "/snapshots/" + name + sub;
+      if (IsMountPoint(mount_point)) HOIST_TRY(DetachMount(mount_point));
+    }
     if (known.count(name) == 0) HOIST_TRY(RemoveAll(root_ + "/snapshots/" + name));
   }
   // Temporaries of an atomic metadata write that crashed.
@@ -120,9 +122,16 @@ Result<std::vector<Mount>> SnapshotterBase::View(const std::string& key,
   return Create(Kind::kView, key, parent, labels);
 }
 
+Result<std::vector<Mount>> SnapshotterBase::PrepareLayer(const std::string& key,
+                                                         const std::string& parent,
+                                                         const Labels& labels) {
+  return Create(Kind::kActive, key, parent, labels,
+                LayersInMemory() ? Tree::kMemory : Tree::kDirectory);
+}
+
 Result<std::vector<Mount>> SnapshotterBase::Create(Kind kind, const std::string& key,
                                                    const std::string& parent,
-                                                   const Labels& labels) {
+                                                   const Labels& labels, Tree tree) {
   std::lock_guard<std::mutex> lock(mu_);
   if (key.empty()) return MakeError(Code::kInvalidArgument, "snapshot key is empty");
   if (metadata_.snapshots.count(key) != 0) {
@@ -146,6 +155,7 @@ Result<std::vector<Mount>> SnapshotterBase::Create(Kind kind, const std::string&
   r.info.parent = parent;
   r.info.kind = kind;
   r.info.labels = labels;
+  r.tree = tree;
   r.info.created_ns = r.info.updated_ns = NowNs();
   std::vector<const Record*> parents;
   if (!parent.empty()) {
@@ -185,6 +195,21 @@ Result<std::vector<Mount>> SnapshotterBase::Mounts(const std::string& key) {
 
 Status SnapshotterBase::Commit(const std::string& name, const std::string& key,
                                const Labels& labels) {
+  {
+    // The heavy part (writing a layer image) runs without the lock, so that other snapshots
+    // are prepared and mounted meanwhile; the active snapshot is its caller's alone.
+    Record active;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      HOIST_ASSIGN_OR_RETURN(const Record* found, Find(key));
+      active = *found;
+    }
+    if (active.info.kind == Kind::kActive) {
+      if (auto s = BeforeCommit(active); !s) {
+        return Unexpected(std::move(s).error().Wrap("commit snapshot " + Quote(key)));
+      }
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   HOIST_ASSIGN_OR_RETURN(const Record* found, Find(key));
   if (found->info.kind != Kind::kActive) {

@@ -24,6 +24,8 @@ class SnapshotterBase : public Snapshotter {
                                      const Labels& labels) override;
   Result<std::vector<Mount>> View(const std::string& key, const std::string& parent,
                                   const Labels& labels) override;
+  Result<std::vector<Mount>> PrepareLayer(const std::string& key, const std::string& parent,
+                                          const Labels& labels) override;
   Result<std::vector<Mount>> Mounts(const std::string& key) override;
   Status Commit(const std::string& name, const std::string& key, const Labels& labels) override;
   Status Remove(const std::string& key) override;
@@ -53,6 +55,11 @@ class SnapshotterBase : public Snapshotter {
   virtual WritableDir WritableOf(const Record& r) = 0;
   virtual Status DiffOf(const Record& r, const std::vector<const Record*>& parents,
                         archive::TarWriter* out, const archive::DiffOptions& options) = 0;
+  // Whether PrepareLayer keeps changes in memory (Tree::kMemory) rather than in `fs`.
+  virtual bool LayersInMemory() const { return false; }
+  // Called by Commit without the lock held, on a copy of the active snapshot's record: turns
+  // what it holds into its committed form (writes a layer image).
+  virtual Status BeforeCommit(const Record&) { return OkStatus(); }
   // Called by Commit before the metadata is saved: sets how the committed tree is stored.
   virtual Status CommitTree(Record&) { return OkStatus(); }
   // Called before a removed snapshot's directory is deleted (undo its mounts).
@@ -62,7 +69,7 @@ class SnapshotterBase : public Snapshotter {
 
  private:
   Result<std::vector<Mount>> Create(Kind kind, const std::string& key, const std::string& parent,
-                                    const Labels& labels);
+                                    const Labels& labels, Tree tree = Tree::kDirectory);
   Result<const Record*> Find(const std::string& key) const;
   std::vector<const Record*> ParentsOf(const Record& r) const;
   Status Save();

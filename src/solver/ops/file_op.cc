@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "base/log.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
@@ -66,6 +67,18 @@ class FileOp final : public Op {
 
   Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
                                       const std::vector<ResultRef>& inputs) override {
+    // The new layers are held in memory where the snapshotter can (and written once, as
+    // images); one too big for that is done again on disk.
+    auto results = Run(ctx, inputs, /*in_memory=*/true);
+    if (results || results.error().code() != Code::kResourceExhausted) return results;
+    HOIST_LOG(kInfo, "file op {}: {}; running it again on disk", digest_.str(),
+              results.error().message());
+    return Run(ctx, inputs, /*in_memory=*/false);
+  }
+
+ private:
+  Result<std::vector<ResultRef>> Run(const OpContext& ctx, const std::vector<ResultRef>& inputs,
+                                     bool in_memory) {
     const auto& actions = op_.file().actions();
     const int64_t n = static_cast<int64_t>(inputs.size());
     snapshot::Snapshotter& snapshots = *worker_.options().snapshotter;
@@ -96,11 +109,13 @@ class FileOp final : public Op {
           dest = std::move(active[j]);
         } else {
           HOIST_ASSIGN_OR_RETURN(std::string parent, CommitAction(j, active, committed));
-          HOIST_ASSIGN_OR_RETURN(dest, MountedSnapshot::Create(snapshots, parent, true, state));
+          HOIST_ASSIGN_OR_RETURN(dest,
+                                 MountedSnapshot::Create(snapshots, parent, true, state, in_memory));
         }
       } else {
         std::string parent = a.input() >= 0 ? inputs[a.input()].id() : "";
-        HOIST_ASSIGN_OR_RETURN(dest, MountedSnapshot::Create(snapshots, parent, true, state));
+        HOIST_ASSIGN_OR_RETURN(dest,
+                               MountedSnapshot::Create(snapshots, parent, true, state, in_memory));
       }
       switch (a.action_case()) {
         case pb::FileAction::kMkdir: {
@@ -199,7 +214,6 @@ class FileOp final : public Op {
     return results;
   }
 
- private:
   std::string BadIndex(int i) const {
     return fmt::format("file op {}: action {} refers to a later action", digest_.str(), i);
   }

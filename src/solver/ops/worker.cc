@@ -42,7 +42,7 @@ oci::Platform OpPlatform(const Worker& worker, const pb::Op& op) {
 
 Result<std::unique_ptr<MountedSnapshot>> MountedSnapshot::Create(
     snapshot::Snapshotter& snapshotter, const std::string& parent, bool writable,
-    const std::string& state_dir) {
+    const std::string& state_dir, bool layer) {
   std::unique_ptr<MountedSnapshot> m(new MountedSnapshot(snapshotter));
   if (IsMirrorId(parent)) {
     // A local context mirror: bound read-only as it is, or copied into a fresh snapshot.
@@ -70,8 +70,9 @@ Result<std::unique_ptr<MountedSnapshot>> MountedSnapshot::Create(
     return m;
   }
   m->key_ = NewSnapshotKey(writable ? "active" : "view");
-  HOIST_ASSIGN_OR_RETURN(m->mounts_, writable ? snapshotter.Prepare(m->key_, parent)
-                                              : snapshotter.View(m->key_, parent));
+  HOIST_ASSIGN_OR_RETURN(m->mounts_, !writable ? snapshotter.View(m->key_, parent)
+                                     : layer   ? snapshotter.PrepareLayer(m->key_, parent)
+                                               : snapshotter.Prepare(m->key_, parent));
   auto dir = TempDir::Create("mnt-", state_dir);
   if (!dir) {
     (void)snapshotter.Remove(m->key_);

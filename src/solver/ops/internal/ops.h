@@ -39,11 +39,13 @@ std::string NewSnapshotKey(std::string_view prefix);
 class MountedSnapshot {
  public:
   // Prepare (writable) or View (read-only) `parent` (a committed name; "" for empty; or a
-  // local mirror) and mount it under `state_dir`.
+  // local mirror) and mount it under `state_dir`. With `layer`, a writable snapshot is made by
+  // PrepareLayer (its changes may be held in memory until Commit writes them as a layer).
   static Result<std::unique_ptr<MountedSnapshot>> Create(snapshot::Snapshotter& snapshotter,
                                                          const std::string& parent,
                                                          bool writable,
-                                                         const std::string& state_dir);
+                                                         const std::string& state_dir,
+                                                         bool layer = false);
   ~MountedSnapshot();
 
   const std::string& path() const { return dir_.path(); }
