@@ -1,5 +1,7 @@
 #include "session/session.h"
 
+#include <memory>
+
 #include <sys/random.h>
 
 #include <cerrno>
@@ -42,11 +44,13 @@ std::string NewRandomId() {
 Status ClientDir::ReadFile(std::string_view path,
                            const std::function<Status(std::string_view chunk)>& sink) {
   HOIST_ASSIGN_OR_RETURN(auto file, OpenFile(path));
-  std::string buf(kReadChunk, '\0');
+  // One buffer per thread, never zeroed: a context is mostly small files, read one after
+  // another, and clearing a fresh megabyte for each cost more than reading it.
+  thread_local const std::unique_ptr<char[]> buf = std::make_unique_for_overwrite<char[]>(kReadChunk);
   for (uint64_t offset = 0;;) {
-    HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset, buf.data(), buf.size()));
+    HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset, buf.get(), kReadChunk));
     if (n == 0) return OkStatus();
-    HOIST_TRY(sink(std::string_view(buf.data(), n)));
+    HOIST_TRY(sink(std::string_view(buf.get(), n)));
     offset += n;
   }
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cerrno>
+#include <memory>
 #include <map>
 #include <optional>
 #include <set>
@@ -100,15 +101,16 @@ Status LocalDirReader::ReadFile(std::string_view path,
   int fd = r == 0 ? ::openat(dir.get(), base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
   if (fd < 0) return Unexpected(GoPathError(r != 0 ? r : errno, "open", clean));
   UniqueFd file(fd);
-  std::string buf(1 << 16, '\0');
+  constexpr size_t kBufSize = 1 << 16;
+  const auto buf = std::make_unique_for_overwrite<char[]>(kBufSize);
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.get(), kBufSize);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Unexpected(GoPathError(errno, "read", clean));
     }
     if (n == 0) return OkStatus();
-    HOIST_TRY(sink(std::string_view(buf.data(), static_cast<size_t>(n))));
+    HOIST_TRY(sink(std::string_view(buf.get(), static_cast<size_t>(n))));
   }
 }
 
@@ -530,13 +532,14 @@ Result<oci::Digest> ContentDigest(int dir_fd, const std::string& name, const str
   if (fd < 0) return Unexpected(GoPathError(errno, "open", display));
   UniqueFd f(fd);
   oci::Digester content;
-  std::string buf(1 << 16, '\0');
+  constexpr size_t kBufSize = 1 << 16;
+  const auto buf = std::make_unique_for_overwrite<char[]>(kBufSize);
   uint64_t total = 0;
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd, buf.get(), kBufSize);
     if (n < 0) return Unexpected(GoPathError(errno, "read", display));
     if (n == 0) break;
-    content.Update(buf.data(), static_cast<size_t>(n));
+    content.Update(buf.get(), static_cast<size_t>(n));
     total += static_cast<uint64_t>(n);
   }
   oci::Digest digest = content.Finish();
