@@ -301,6 +301,12 @@ build_compare_report() {
     fi
     echo "$line"
   done
+  echo "  seconds per round:"
+  for m in "${build_modes[@]}"; do
+    line=$(printf '    %-5s' "$m")
+    for k in "${build_tools[@]}"; do line+=" $k ${build_times[$k.$m]}"; done
+    echo "$line"
+  done
 }
 
 build_compare_cleanup() {
