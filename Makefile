@@ -3,6 +3,8 @@
 #   make demo   build and run the demo on the embedded engine
 #   make bench  build and run the benchmarks against peer tools
 #   make compat check hoistd and hoist against BuildKit v0.11.6 and buildx v0.10.5 (BUILDKIT_PEERS=DIR)
+#   make compat-bench  benchmarks A and B (bench/build-a.sh, build-b.sh) against buildah and
+#               BuildKit v0.11.6 (BUILDKIT_PEERS=DIR)
 #   make build  configure and build (RelWithDebInfo) into build/
 #   make fuzz   build the libFuzzer targets with clang and run the layer-apply fuzzer for
 #               FUZZ_SECONDS (default 60), seeded with the layer-safety corpus tars
@@ -20,7 +22,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 CORPORA    ?= ../shared/corpora
 
-.PHONY: all deps build test unit-test integration-test asan-test demo bench fuzz compat clean
+.PHONY: all deps build test unit-test integration-test asan-test demo bench fuzz compat compat-bench clean
 
 all: build
 
@@ -61,6 +63,13 @@ bench: build
 # ../shared/tools/build-buildkit-peers into BUILDKIT_PEERS), outside `make test`.
 compat: build
 	tests/compat/run $(BUILD)/hoist $(BUILD)/hoistd
+
+# Benchmarks A (a small build) and B (a large base and context) against buildah and BuildKit
+# v0.11.6's buildctl -> buildkitd, the peers of `make compat`.
+compat-bench: build
+	@test -n "$$BUILDKIT_PEERS" || { echo "set BUILDKIT_PEERS to the directory holding buildctl and buildkitd"; exit 2; }
+	bench/build-a.sh $(BUILD)/hoist
+	bench/build-b.sh $(BUILD)/hoist
 
 $(FUZZ_BUILD)/build.ninja: | deps
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOIST_FUZZ=ON \

@@ -17,11 +17,11 @@ rounds=${2:-5}
 out=${BENCH_DIR:-$here/out}/daemon
 rm -rf "$out" && mkdir -p "$out"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  stop_buildkitd
+}
 trap cleanup EXIT
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-wait_socket() { for _ in $(seq 1 200); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
 
 digest=$(HOIST="$hoist" "$here/../scripts/make-base-image" "$out/base" --tag busybox:1.36)
 mkdir -p "$out/small"
@@ -54,20 +54,8 @@ if [ -z "${BUILDKIT_PEERS:-}" ]; then
   echo "context transfer: skipped (set BUILDKIT_PEERS to compare with buildctl -> buildkitd)"
   exit 0
 fi
-python3 - "$out/big" <<'PY'
-import os, sys
-root = sys.argv[1]
-os.makedirs(root, exist_ok=True)
-block = os.urandom(4096)
-for d in range(100):
-    sub = os.path.join(root, "data", f"d{d:03}")
-    os.makedirs(sub, exist_ok=True)
-    for f in range(256):
-        with open(os.path.join(sub, f"f{f:03}"), "wb") as fh:
-            fh.write((b"%d\n" % (d * 256 + f) + block)[:4096])  # 4 KiB each, 100 MiB in all
-with open(os.path.join(root, "Dockerfile"), "w") as fh:
-    fh.write("FROM base\nCOPY data/ /data/\n")
-PY
+make_context "$out/big" 25600 100  # 4 KiB each
+printf 'FROM base\nCOPY data/ /data/\n' >"$out/big/Dockerfile"
 # Every round gets fresh daemon roots (new daemons), so each build is cold; the tools alternate
 # which goes first, and nothing is deleted until all rounds are done.
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
@@ -89,15 +77,13 @@ run_hoist() {
   stop_daemon
 }
 run_buildkit() {
-  start_daemon buildkitd "$BUILDKIT_PEERS/buildkitd" --root "$out/broot.$1" \
-    --addr "unix://$out/buildkitd.sock" --oci-worker=true --containerd-worker=false \
-    --oci-worker-binary=runc
+  start_buildkitd "$out/broot.$1" "$out/buildkitd.sock" "$out/buildkitd.log"
   local t0; t0=$(now)
   "$BUILDKIT_PEERS/buildctl" --addr "unix://$out/buildkitd.sock" build --frontend dockerfile.v0 \
     --local context="$out/big" --local dockerfile="$out/big" --oci-layout store="$out/base" \
     --opt context:base=oci-layout://store@"$digest" >/dev/null 2>&1
   bt+=("$(elapsed "$t0")")
-  stop_daemon
+  stop_buildkitd
 }
 ht=() bt=()
 for ((i = 0; i < rounds; i++)); do
