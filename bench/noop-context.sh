@@ -11,22 +11,10 @@ hoist=$(realpath "${1:-$here/../build/hoist}")
 rounds=${2:-5}
 out=${BENCH_DIR:-$here/out}/noop-context
 rm -rf "$out" && mkdir -p "$out"
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 
 HOIST="$hoist" "$here/../scripts/make-base-image" "$out/base" --tag busybox:1.36 >/dev/null
-python3 - "$out/big" <<'PY'
-import os, sys
-root = sys.argv[1]
-block = os.urandom(4096)
-for d in range(100):
-    sub = os.path.join(root, "data", f"d{d:03}")
-    os.makedirs(sub, exist_ok=True)
-    for f in range(256):
-        with open(os.path.join(sub, f"f{f:03}"), "wb") as fh:
-            fh.write((b"%d\n" % (d * 256 + f) + block)[:4096])  # 4 KiB each, 100 MiB in all
-with open(os.path.join(root, "Dockerfile"), "w") as fh:
-    fh.write("FROM base\nCOPY data/ /data/\n")
-PY
+make_context "$out/big" 25600 100  # 4 KiB each
+printf 'FROM base\nCOPY data/ /data/\n' >"$out/big/Dockerfile"
 build() {
   "$hoist" --root "$out/root" "$@" build --progress=quiet \
     --build-context base=oci-layout://"$out/base:1.36" "$out/big"
