@@ -256,7 +256,29 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
   HOIST_TRY(MakeDir(e->runtime_root_, 0700));
   HOIST_TRY(MakeDir(e->bundles_dir_, 0700));
   HOIST_TRY(e->CleanupStale());
+  HOIST_ASSIGN_OR_RETURN(std::vector<std::string> states,
+                         PosixFileSystem()->ListDir(e->runtime_root_));
+  if (states.empty()) {
+    HOIST_TRY(internal::UnmountAllUnder(e->runtime_root_));
+    e->MountScratch(e->runtime_root_, &e->runtime_mount_);
+  } else {
+    HOIST_LOG(kWarning, "executor: {} still holds containers that could not be deleted: {}",
+              e->runtime_root_, fmt::join(states, ", "));
+  }
+  e->MountScratch(e->bundles_dir_, &e->bundles_mount_);
   return e;
+}
+
+void RuncExecutor::MountScratch(const std::string& dir, ScopedMount* mount) {
+  auto m = MountAll({Mount{.type = "tmpfs",
+                           .source = "tmpfs",
+                           .options = {"nosuid", "nodev", "mode=0700", "size=64m"}}},
+                    dir);
+  if (!m) {
+    HOIST_LOG(kInfo, "executor: {} stays on disk: {}", dir, m.error().message());
+    return;
+  }
+  *mount = std::move(*m);
 }
 
 Status RuncExecutor::CleanupStale() {

@@ -2,8 +2,10 @@
 #include "executor/runc_executor.h"
 
 #include <poll.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +14,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include "base/temp_dir.h"
@@ -79,10 +82,21 @@ class RuncExecutorTest : public ::testing::Test {
     return executor_->Run(req, cancel);
   }
 
-  void ExpectNothingLeft() {
+  // Mounts under the state dir other than the executor's own tmpfs (bundles, runtime root).
+  std::vector<std::string> LeftMounts() {
     auto mounts = internal::MountsUnder(state_.path());
-    ASSERT_TRUE(mounts);
-    EXPECT_TRUE(mounts->empty()) << (*mounts)[0];
+    EXPECT_TRUE(mounts);
+    if (!mounts) return {};
+    std::vector<std::string> left;
+    for (const std::string& m : *mounts) {
+      if (m != executor_->bundles_dir() && m != executor_->runtime_root()) left.push_back(m);
+    }
+    return left;
+  }
+
+  void ExpectNothingLeft() {
+    auto mounts = LeftMounts();
+    EXPECT_TRUE(mounts.empty()) << mounts[0];
     auto list = internal::RunCapture({executor_->runtime_path(), "--root",
                                       executor_->runtime_root(), "list", "--quiet"});
     ASSERT_TRUE(list);
@@ -417,6 +431,33 @@ TEST_F(RuncExecutorTest, StaleContainersDeletedOnConstruction) {
   auto again = RuncExecutor::Create({"runc", state_.path() + "/executor"});
   ASSERT_TRUE(again) << again.error().message();
   ExpectNothingLeft();
+}
+
+bool IsTmpfs(const std::string& path) {
+  struct statfs fs;
+  return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+}
+
+TEST_F(RuncExecutorTest, BundlesAndRuntimeStateOnTmpfs) {
+  EXPECT_TRUE(IsTmpfs(executor_->bundles_dir()));
+  EXPECT_TRUE(IsTmpfs(executor_->runtime_root()));
+  RunOk(Request("true"));
+  // What a crash leaves: an executor that never unmounted. The next one mounts afresh, on
+  // top of nothing.
+  RuncExecutor* crashed = executor_.release();
+  auto e = RuncExecutor::Create({"runc", state_.path() + "/executor"});
+  ASSERT_TRUE(e) << e.error().message();
+  executor_ = std::move(*e);
+  auto mounts = internal::MountsUnder(state_.path());
+  ASSERT_TRUE(mounts);
+  EXPECT_EQ(mounts->size(), 2u) << fmt::format("{}", fmt::join(*mounts, " "));
+  EXPECT_EQ(RunOk(Request("echo again")), "again\n");
+  ExpectNothingLeft();
+  executor_.reset();
+  mounts = internal::MountsUnder(state_.path());
+  ASSERT_TRUE(mounts);
+  EXPECT_TRUE(mounts->empty()) << (*mounts)[0];
+  delete crashed;  // its mounts are gone already: nothing to undo
 }
 
 TEST(ChildProcess, ExitFdIsReadableOnceTheChildExited) {
