@@ -7,8 +7,10 @@
 // `<state_dir>/runtime` (its --root), so `runc --root <state_dir>/runtime list` shows only
 // hoist's containers. `<runtime> run --bundle B <id>` runs the process with /dev/null as stdin
 // and pipes for stdout and stderr; cancellation sends SIGKILL to the container (`kill <id>
-// KILL`); afterwards the container is deleted (`delete --force <id>`), everything under the
-// bundle is unmounted and the bundle removed.
+// KILL`). `run` deletes the container when its process exits; if the runtime still holds state
+// for it afterwards (it was killed or failed half-way), `delete --force <id>` does. Then
+// everything under the bundle is unmounted and the bundle removed. A RUN thus costs one
+// runtime start, and the runtime's exit is noticed at once (its pidfd), not at a poll interval.
 //
 // Bundles and the runtime's state live only as long as a container: both directories are
 // tmpfs mounts the executor makes at construction and unmounts when destroyed (on disk, each
