@@ -95,11 +95,17 @@ class Bundle {
     if (released_) return OkStatus();
     released_ = true;
     Status first;
-    // Delete the container (a no-op when it never started or already went).
-    auto del = internal::RunCapture({runtime_, "--root", runtime_root_, "delete", "--force", id_});
-    if (del && del->exit_code != 0 && del->err.find("does not exist") == std::string::npos &&
-        del->err.find("not found") == std::string::npos) {
-      HOIST_LOG(kWarning, "{} delete {}: {}", runtime_, id_, del->err);
+    // Delete the container. `run` deletes it itself when the process exits, and the runtime
+    // keeps a container's state in `<root>/<id>` until it is deleted; only a container whose
+    // state is still there (the runtime was killed or failed half-way) needs a `delete`, which
+    // costs a runtime start.
+    if (ContainerStateExists()) {
+      auto del =
+          internal::RunCapture({runtime_, "--root", runtime_root_, "delete", "--force", id_});
+      if (del && del->exit_code != 0 && del->err.find("does not exist") == std::string::npos &&
+          del->err.find("not found") == std::string::npos) {
+        HOIST_LOG(kWarning, "{} delete {}: {}", runtime_, id_, del->err);
+      }
     }
     while (!mounts_.empty()) {
       Status s = mounts_.back().Unmount();
@@ -116,6 +122,13 @@ class Bundle {
   }
 
  private:
+  // True unless the runtime surely has no state for the container (an lstat error other than
+  // ENOENT counts as state).
+  bool ContainerStateExists() const {
+    struct stat st;
+    return ::lstat((runtime_root_ + "/" + id_).c_str(), &st) == 0 || errno != ENOENT;
+  }
+
   std::string runtime_, runtime_root_, id_, dir_;
   std::vector<ScopedMount> mounts_;
   bool released_ = false;
@@ -133,11 +146,18 @@ Result<Pipe> MakePipe() {
 
 // Pumps the container's output into the sinks until the runtime exits and the pipes close,
 // killing the container when `cancel` fires. Returns the runtime's wait status.
+//
+// The runtime's exit wakes the loop through its pidfd: the pipes close as the runtime exits,
+// a moment before it can be reaped, and a timed poll would add its whole interval to every
+// RUN. Timeouts remain only to check for cancellation, for the orphans' grace period, and on
+// kernels without pidfds.
 int Supervise(ChildProcess& runtime_process, UniqueFd out, UniqueFd err, const RunRequest& req,
               CancelContext* cancel, const std::string& runtime, const std::string& root,
               const std::string& id, bool* cancelled) {
   using Clock = std::chrono::steady_clock;
-  struct pollfd pfds[2] = {{out.get(), POLLIN, 0}, {err.get(), POLLIN, 0}};
+  UniqueFd exited = runtime_process.ExitFd();
+  struct pollfd pfds[3] = {
+      {out.get(), POLLIN, 0}, {err.get(), POLLIN, 0}, {exited.get(), POLLIN, 0}};
   const OutputSink* sinks[2] = {&req.stdout_sink, &req.stderr_sink};
   std::optional<int> status;
   Clock::time_point exited_at, cancelled_at, last_kill;
@@ -148,7 +168,10 @@ int Supervise(ChildProcess& runtime_process, UniqueFd out, UniqueFd err, const R
     // Orphans holding the pipes cannot outlive the container's pid namespace, but do not hang
     // on them if the runtime is gone.
     if (status && Clock::now() - exited_at > std::chrono::seconds(2)) break;
-    int r = ::poll(pfds, 2, 100);
+    int timeout_ms = 100;
+    if (!status && !open && !exited) timeout_ms = 5;  // only the exit left to notice
+    if (!status && exited && cancel == nullptr) timeout_ms = -1;
+    int r = ::poll(pfds, 3, timeout_ms);
     if (r > 0) {
       for (int i = 0; i < 2; ++i) {
         if (pfds[i].fd < 0 || pfds[i].revents == 0) continue;
@@ -162,7 +185,10 @@ int Supervise(ChildProcess& runtime_process, UniqueFd out, UniqueFd err, const R
     }
     if (!status) {
       status = runtime_process.TryWait();
-      if (status) exited_at = Clock::now();
+      if (status) {
+        exited_at = Clock::now();
+        pfds[2].fd = -1;  // stays readable
+      }
     }
     if (!status && cancel != nullptr && cancel->cancelled()) {
       auto now = Clock::now();
@@ -230,16 +256,41 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
   HOIST_TRY(MakeDir(e->runtime_root_, 0700));
   HOIST_TRY(MakeDir(e->bundles_dir_, 0700));
   HOIST_TRY(e->CleanupStale());
+  HOIST_ASSIGN_OR_RETURN(std::vector<std::string> states,
+                         PosixFileSystem()->ListDir(e->runtime_root_));
+  if (states.empty()) {
+    HOIST_TRY(internal::UnmountAllUnder(e->runtime_root_));
+    e->MountScratch(e->runtime_root_, &e->runtime_mount_);
+  } else {
+    HOIST_LOG(kWarning, "executor: {} still holds containers that could not be deleted: {}",
+              e->runtime_root_, fmt::join(states, ", "));
+  }
+  e->MountScratch(e->bundles_dir_, &e->bundles_mount_);
   return e;
 }
 
+void RuncExecutor::MountScratch(const std::string& dir, ScopedMount* mount) {
+  auto m = MountAll({Mount{.type = "tmpfs",
+                           .source = "tmpfs",
+                           .options = {"nosuid", "nodev", "mode=0700", "size=64m"}}},
+                    dir);
+  if (!m) {
+    HOIST_LOG(kInfo, "executor: {} stays on disk: {}", dir, m.error().message());
+    return;
+  }
+  *mount = std::move(*m);
+}
+
 Status RuncExecutor::CleanupStale() {
-  // Containers the runtime still knows about under our root.
-  HOIST_ASSIGN_OR_RETURN(internal::Captured list,
-                         internal::RunCapture({runtime_path_, "--root", runtime_root_, "list",
-                                               "--quiet"}));
-  if (list.exit_code == 0) {
-    std::istringstream in(list.out);
+  // Containers the runtime still knows about under our root. It keeps one directory per
+  // container there, so an empty root spares the `list` (a runtime start).
+  HOIST_ASSIGN_OR_RETURN(std::vector<std::string> states,
+                         PosixFileSystem()->ListDir(runtime_root_));
+  if (!states.empty()) {
+    HOIST_ASSIGN_OR_RETURN(internal::Captured list,
+                           internal::RunCapture({runtime_path_, "--root", runtime_root_, "list",
+                                                 "--quiet"}));
+    std::istringstream in(list.exit_code == 0 ? list.out : "");
     std::string id;
     while (std::getline(in, id)) {
       if (id.empty()) continue;

@@ -7,12 +7,21 @@
 // `<state_dir>/runtime` (its --root), so `runc --root <state_dir>/runtime list` shows only
 // hoist's containers. `<runtime> run --bundle B <id>` runs the process with /dev/null as stdin
 // and pipes for stdout and stderr; cancellation sends SIGKILL to the container (`kill <id>
-// KILL`); afterwards the container is deleted (`delete --force <id>`), everything under the
-// bundle is unmounted and the bundle removed.
+// KILL`). `run` deletes the container when its process exits; if the runtime still holds state
+// for it afterwards (it was killed or failed half-way), `delete --force <id>` does. Then
+// everything under the bundle is unmounted and the bundle removed. A RUN thus costs one
+// runtime start, and the runtime's exit is noticed at once (its pidfd), not at a poll interval.
+//
+// Bundles and the runtime's state live only as long as a container: both directories are
+// tmpfs mounts the executor makes at construction and unmounts when destroyed (on disk, each
+// RUN's few files cost milliseconds to create and remove on a busy ext4). Where tmpfs cannot
+// be mounted they stay plain directories.
 //
 // A crash of hoist can leave bundles behind: construction deletes every container under the
 // runtime root, unmounts whatever is still mounted under `<state_dir>/bundles` and removes the
-// bundles, so the next start begins clean. REQUIRES: one RuncExecutor per state dir.
+// bundles, so the next start begins clean (and mounts fresh tmpfs; the runtime root's is kept
+// when a stale container could not be deleted, so that its state is not lost).
+// REQUIRES: one RuncExecutor per state dir.
 //
 // Thread-safety: Run() may be called concurrently.
 #pragma once
@@ -22,6 +31,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/mount.h"
 #include "executor/executor.h"
 
 namespace hoist::executor {
@@ -42,15 +52,21 @@ class RuncExecutor final : public Executor {
 
   const std::string& runtime_path() const { return runtime_path_; }
   const std::string& runtime_root() const { return runtime_root_; }
+  const std::string& bundles_dir() const { return bundles_dir_; }
 
  private:
   RuncExecutor(RuncExecutorOptions options, std::string runtime_path);
   Status CleanupStale();
+  // Mounts a fresh tmpfs on `dir` (REQUIRES: nothing under it is needed any more); a failure is
+  // logged and leaves the directory as it is.
+  void MountScratch(const std::string& dir, ScopedMount* mount);
 
   RuncExecutorOptions options_;
   std::string runtime_path_;
   std::string runtime_root_;
   std::string bundles_dir_;
+  ScopedMount runtime_mount_;
+  ScopedMount bundles_mount_;
 };
 
 // "runc"/"crun" (or any name) looked up in PATH; a name with a '/' is taken as a path. The

@@ -1,14 +1,20 @@
 // RuncExecutor against the real runc, on a rootfs made of Debian's busybox-static.
 #include "executor/runc_executor.h"
 
+#include <poll.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include "base/temp_dir.h"
@@ -76,10 +82,21 @@ class RuncExecutorTest : public ::testing::Test {
     return executor_->Run(req, cancel);
   }
 
-  void ExpectNothingLeft() {
+  // Mounts under the state dir other than the executor's own tmpfs (bundles, runtime root).
+  std::vector<std::string> LeftMounts() {
     auto mounts = internal::MountsUnder(state_.path());
-    ASSERT_TRUE(mounts);
-    EXPECT_TRUE(mounts->empty()) << (*mounts)[0];
+    EXPECT_TRUE(mounts);
+    if (!mounts) return {};
+    std::vector<std::string> left;
+    for (const std::string& m : *mounts) {
+      if (m != executor_->bundles_dir() && m != executor_->runtime_root()) left.push_back(m);
+    }
+    return left;
+  }
+
+  void ExpectNothingLeft() {
+    auto mounts = LeftMounts();
+    EXPECT_TRUE(mounts.empty()) << mounts[0];
     auto list = internal::RunCapture({executor_->runtime_path(), "--root",
                                       executor_->runtime_root(), "list", "--quiet"});
     ASSERT_TRUE(list);
@@ -388,6 +405,76 @@ TEST_F(RuncExecutorTest, StaleBundlesCleanedOnConstruction) {
   // The rootfs the stale bundle had mounted is intact.
   EXPECT_EQ(::lstat((rootfs_.path() + "/bin/busybox").c_str(), &st), 0);
   ExpectNothingLeft();
+}
+
+TEST_F(RuncExecutorTest, StaleContainersDeletedOnConstruction) {
+  // What a crash leaves: a container the runtime still knows under the executor's root.
+  const std::string bundle = state_.path() + "/stale-bundle";
+  ASSERT_EQ(::mkdir(bundle.c_str(), 0700), 0);
+  SpecInput spec;
+  spec.rootfs_path = rootfs_.path();
+  spec.args = {"/bin/true"};
+  auto config = GenerateSpec(spec);
+  ASSERT_TRUE(config) << config.error().message();
+  WriteTestFile(bundle + "/config.json", *config);
+  // Its init holds the stdio it was given until the container is deleted: /dev/null, not the
+  // pipes of a RunCapture.
+  auto created = internal::Spawn({executor_->runtime_path(), "--root", executor_->runtime_root(),
+                                  "create", "--bundle", bundle, "hoist-stale"},
+                                 -1, -1, -1);
+  ASSERT_TRUE(created) << created.error().message();
+  ASSERT_EQ(internal::ExitCodeOf(created->Wait()), 0);
+  auto listed = internal::RunCapture({executor_->runtime_path(), "--root",
+                                      executor_->runtime_root(), "list", "--quiet"});
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->out, "hoist-stale\n");
+  auto again = RuncExecutor::Create({"runc", state_.path() + "/executor"});
+  ASSERT_TRUE(again) << again.error().message();
+  ExpectNothingLeft();
+}
+
+bool IsTmpfs(const std::string& path) {
+  struct statfs fs;
+  return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+}
+
+TEST_F(RuncExecutorTest, BundlesAndRuntimeStateOnTmpfs) {
+  EXPECT_TRUE(IsTmpfs(executor_->bundles_dir()));
+  EXPECT_TRUE(IsTmpfs(executor_->runtime_root()));
+  RunOk(Request("true"));
+  // What a crash leaves: an executor that never unmounted. The next one mounts afresh, on
+  // top of nothing.
+  RuncExecutor* crashed = executor_.release();
+  auto e = RuncExecutor::Create({"runc", state_.path() + "/executor"});
+  ASSERT_TRUE(e) << e.error().message();
+  executor_ = std::move(*e);
+  auto mounts = internal::MountsUnder(state_.path());
+  ASSERT_TRUE(mounts);
+  EXPECT_EQ(mounts->size(), 2u) << fmt::format("{}", fmt::join(*mounts, " "));
+  EXPECT_EQ(RunOk(Request("echo again")), "again\n");
+  ExpectNothingLeft();
+  executor_.reset();
+  mounts = internal::MountsUnder(state_.path());
+  ASSERT_TRUE(mounts);
+  EXPECT_TRUE(mounts->empty()) << (*mounts)[0];
+  delete crashed;  // its mounts are gone already: nothing to undo
+}
+
+TEST(ChildProcess, ExitFdIsReadableOnceTheChildExited) {
+  auto child = internal::Spawn({"/bin/sh", "-c", "sleep 0.2"}, -1, -1, -1);
+  ASSERT_TRUE(child) << child.error().message();
+  UniqueFd exited = child->ExitFd();
+  ASSERT_TRUE(exited) << "pidfd_open: " << std::strerror(errno);
+  struct pollfd p = {exited.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);  // still running
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(::poll(&p, 1, 10000), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // Readable means reapable: no wait is needed.
+  auto status = child->TryWait();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(internal::ExitCodeOf(*status), 0);
+  EXPECT_FALSE(child->ExitFd());  // reaped
 }
 
 TEST(FindRuntime, NamesAndPaths) {

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +61,17 @@ int ChildProcess::Wait() {
 
 void ChildProcess::Kill(int signal) {
   if (pid_ > 0) ::kill(pid_, signal);
+}
+
+UniqueFd ChildProcess::ExitFd() const {
+  if (pid_ <= 0) return UniqueFd();
+#ifdef SYS_pidfd_open
+  // Race-free while the child is unreaped: its pid cannot be reused before we wait for it.
+  // pidfd_open's fds are always close-on-exec.
+  return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+#else
+  return UniqueFd();
+#endif
 }
 
 int ExitCodeOf(int status) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace hoist::executor::internal {
 
@@ -30,6 +31,10 @@ class ChildProcess {
   // Blocks until the child exits; its wait status.
   int Wait();
   void Kill(int signal);
+  // An fd that poll(2) reports readable once the child has exited (a pidfd), so a caller can
+  // wait for its exit and for other fds at once; invalid when the kernel has no pidfds (before
+  // 5.3) or the child was already reaped. The child stays this object's to reap.
+  UniqueFd ExitFd() const;
 
  private:
   pid_t pid_ = -1;

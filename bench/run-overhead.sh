@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Benchmark: what one RUN step costs in hoist against the OCI runtime's own floor.
+#   floor: `runc run --bundle B id-N` of a prepared bundle (rootfs: the busybox base unpacked
+#          with `hoist unpack`; config.json: `runc spec` running /bin/true without a terminal),
+#          with runc's default state root (/run/runc), STEPS times per round, each timed;
+#   hoist: `hoist build --no-cache` of `FROM base` + STEPS distinct `RUN echo i >/dev/null`
+#          steps and of `FROM base` alone, on a warm engine root (base unpacked, runtime probe
+#          remembered); per RUN = (t(STEPS RUNs) - t(0 RUNs)) / STEPS. The RUN vertices' own
+#          durations (started..completed in --progress=rawjson) are reported too.
+# The two alternate within each round; medians are compared. The ratio per-RUN / floor is the
+# figure of merit: 1 would mean a RUN costs no more than the runtime needs to start a
+# container.
+#   bench/run-overhead.sh HOIST_BIN [ROUNDS=10] [STEPS=10]
+set -euo pipefail
+hoist=$(realpath "${1:?usage: run-overhead.sh HOIST_BIN [ROUNDS] [STEPS]}")
+rounds=${2:-10}
+steps=${3:-10}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+runc=$(command -v runc) || { echo "run-overhead.sh: runc not found" >&2; exit 1; }
+work=${BENCH_DIR:-$here/out}/run-overhead
+run=$work/run.$$
+prefix=hoist-bench-$$-
+cleanup() {
+  # A container an interrupted round left (only this script's), then whatever is still mounted.
+  "$runc" list -q 2>/dev/null | grep "^$prefix" | while read -r id; do
+    "$runc" delete --force "$id" >/dev/null 2>&1 || true
+  done
+  unmount_under "$run" 2>/dev/null || true
+  rm -rf "$run"
+}
+trap cleanup EXIT
+mkdir -p "$work" "$run"
+if [[ ! -f $work/base/index.json ]]; then
+  HOIST=$hoist "$here/../scripts/make-base-image" "$work/base" --tag busybox:1.36 >/dev/null
+fi
+
+# The floor's bundle.
+bundle=$run/bundle
+mkdir -p "$bundle"
+"$hoist" unpack "$work/base:1.36" "$bundle/rootfs" >/dev/null
+(cd "$bundle" && "$runc" spec)
+python3 - "$bundle/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+c = json.load(open(path))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+json.dump(c, open(path, "w"), indent=1)
+PY
+
+# The two Dockerfiles.
+mkdir -p "$run/ctx0" "$run/ctxN"
+printf 'FROM base\n' >"$run/ctx0/Dockerfile"
+{
+  printf 'FROM base\n'
+  for ((s = 1; s <= steps; s++)); do printf 'RUN echo %d >/dev/null\n' "$s"; done
+} >"$run/ctxN/Dockerfile"
+root=$run/root
+build() {  # CONTEXT PROGRESS_FILE
+  "$hoist" --root "$root" build --no-cache --progress=rawjson \
+    --build-context base=oci-layout://"$work/base":1.36 "$1" >/dev/null 2>"$2"
+}
+# The RUN vertices' durations (ms) in a rawjson progress stream, one per line.
+vertex_ms() {
+  python3 - "$1" <<'PY'
+import json, sys
+from datetime import datetime
+def ts(s):
+    s = s.rstrip("Z"); whole, frac = s.split(".")
+    return datetime.fromisoformat(whole).timestamp() + float("0." + frac)
+done = {}
+for line in open(sys.argv[1]):
+    if not line.startswith("{"): continue
+    for v in json.loads(line).get("vertexes", []):
+        if "] RUN " in v.get("name", "") and v.get("started") and v.get("completed"):
+            done[v["digest"]] = (ts(v["completed"]) - ts(v["started"])) * 1000
+for ms in done.values(): print("%.1f" % ms)
+PY
+}
+
+# Warm-up: the base unpacked in the root, the runtime probed and remembered, binaries cached.
+build "$run/ctx0" "$run/p0"
+build "$run/ctxN" "$run/pN"
+"$runc" run --bundle "$bundle" "${prefix}warm" </dev/null
+
+floor=() hoist0=() hoistN=() per_run=() vertex=()
+id=0
+for ((i = 0; i < rounds; i++)); do
+  for ((s = 0; s < steps; s++)); do
+    t0=$(now)
+    "$runc" run --bundle "$bundle" "$prefix$((id++))" </dev/null
+    t1=$(now)
+    floor+=("$(echo "($t1 - $t0) * 1000" | bc -l)")
+  done
+  t0=$(now); build "$run/ctx0" "$run/p0"; t1=$(now)
+  a=$(echo "($t1 - $t0) * 1000" | bc -l)
+  t0=$(now); build "$run/ctxN" "$run/pN"; t1=$(now)
+  b=$(echo "($t1 - $t0) * 1000" | bc -l)
+  hoist0+=("$a"); hoistN+=("$b")
+  per_run+=("$(echo "($b - $a) / $steps" | bc -l)")
+  mapfile -t -O "${#vertex[@]}" vertex < <(vertex_ms "$run/pN")
+  ((${#vertex[@]} == (i + 1) * steps)) || { echo "run-overhead.sh: expected $steps RUN vertices" >&2; cat "$run/pN" >&2; exit 1; }
+done
+
+f=$(median "${floor[@]}")
+p=$(median "${per_run[@]}")
+v=$(median "${vertex[@]}")
+printf 'one RUN step against `runc run` of a prepared bundle (medians of %d rounds, %d steps each)\n' \
+  "$rounds" "$steps"
+printf '  floor:  runc run            %6.1f ms\n' "$f"
+printf '  hoist:  build, 0 RUNs       %6.1f ms   %d RUNs %6.1f ms\n' \
+  "$(median "${hoist0[@]}")" "$steps" "$(median "${hoistN[@]}")"
+printf '          per RUN             %6.1f ms   (RUN vertex %.1f ms)\n' "$p" "$v"
+printf '  per RUN / floor %.2f   vertex / floor %.2f (goal <= 1.3)\n' \
+  "$(echo "$p / $f" | bc -l)" "$(echo "$v / $f" | bc -l)"
