@@ -14,6 +14,7 @@
 //   <root>/diffs/      remembered layer diffs of exported snapshots
 //   <root>/registry/   which registry repositories hold which blobs (for cross-repo mounts)
 //   <root>/images/     image names → the digests they last resolved to
+//   <root>/erofs-probe this boot's kernel mounts EROFS images (snapshot::ProbeErofs)
 //
 // Thread-safety: the parts are thread-safe; Engine itself is set up once.
 #pragma once

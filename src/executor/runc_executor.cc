@@ -21,6 +21,7 @@
 
 #include "base/atomic_file.h"
 #include "base/file_system.h"
+#include "base/host.h"
 #include "base/log.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
@@ -518,8 +519,7 @@ namespace {
 
 // What a passed probe depends on: this boot (kernel, cgroup setup) and the runtime binary.
 std::string ProbeIdentity(const std::string& runtime_path) {
-  std::string boot_id;
-  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot_id;
+  const std::string boot_id = BootId();
   struct stat st;
   if (boot_id.empty() || ::stat(runtime_path.c_str(), &st) != 0) return "";
   return fmt::format("{} {} {} {} {}.{}", boot_id, runtime_path, st.st_ino, st.st_size,

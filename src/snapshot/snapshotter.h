@@ -150,7 +150,8 @@ Result<std::unique_ptr<Snapshotter>> OpenOverlaySnapshotter(
 Result<std::unique_ptr<Snapshotter>> OpenOverlaySnapshotter(const std::string& root);
 // Whether this kernel mounts EROFS images (the EROFS snapshotter's requirement): writes the
 // image of an empty layer under `scratch_dir` (an existing directory) and mounts it once. The
-// error says why not.
+// error says why not. A pass is remembered in `<scratch_dir>/erofs-probe` ("hoist.erofs-probe
+// 1 <boot ID>"), so later processes of the same boot skip the mount.
 Status ProbeErofs(const std::string& scratch_dir);
 
 // The EROFS snapshotter: the overlay snapshotter with `erofs_layers`.

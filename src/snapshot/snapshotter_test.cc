@@ -752,6 +752,28 @@ TEST_F(ErofsSnapshotterTest, InMemoryLayersAreImagesOnceCommittedAndBoundedInSiz
   EXPECT_NE(::stat((root_ + "/snapshots/2").c_str(), &st), 0);
 }
 
+TEST_F(ErofsSnapshotterTest, APassedProbeIsRememberedForThisBoot) {
+  const std::string scratch = dir_.path() + "/scratch";
+  ASSERT_EQ(::mkdir(scratch.c_str(), 0700), 0);
+  ASSERT_TRUE(ProbeErofs(scratch));
+  const std::string record = ReadTestFile(scratch + "/erofs-probe");
+  EXPECT_TRUE(record.starts_with("hoist.erofs-probe 1 ")) << record;
+  // With the directory read-only, only the record can answer: it does while it names this
+  // boot, and a record of another boot sends the probe to the (now impossible) mount.
+  auto ro = MountAll({Mount{.type = "bind", .source = scratch, .options = {"bind", "ro"}}},
+                     scratch);
+  ASSERT_TRUE(ro) << ro.error().message();
+  EXPECT_TRUE(ProbeErofs(scratch));
+  ASSERT_TRUE(ro->Unmount());
+  WriteTestFile(scratch + "/erofs-probe", "hoist.erofs-probe 1 another-boot\n");
+  ro = MountAll({Mount{.type = "bind", .source = scratch, .options = {"bind", "ro"}}}, scratch);
+  ASSERT_TRUE(ro) << ro.error().message();
+  EXPECT_FALSE(ProbeErofs(scratch));
+  ASSERT_TRUE(ro->Unmount());
+  EXPECT_TRUE(ProbeErofs(scratch));
+  EXPECT_EQ(ReadTestFile(scratch + "/erofs-probe"), record);
+}
+
 TEST_F(ErofsSnapshotterTest, ImagesMountThroughALoopDeviceWhereFilesCannotBeMounted) {
   const std::string image = dir_.path() + "/layer.erofs";
   const std::string target = dir_.path() + "/mnt";

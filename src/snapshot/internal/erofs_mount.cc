@@ -9,10 +9,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <string_view>
 
 #include "archive/byte_source.h"
 #include "archive/erofs_writer.h"
+#include "base/atomic_file.h"
+#include "base/file_system.h"
+#include "base/host.h"
+#include "base/log.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
 
@@ -93,6 +98,30 @@ Status DetachMount(const std::string& path) {
 namespace hoist::snapshot {
 
 Status ProbeErofs(const std::string& scratch_dir) {
+  // A pass is remembered for this boot (the kernel cannot change without one); a failure is
+  // probed again each time.
+  const std::string record = scratch_dir + "/erofs-probe";
+  const std::string boot = BootId();
+  const std::string expected = "hoist.erofs-probe 1 " + boot + "\n";
+  {
+    std::ifstream in(record);
+    std::string line;
+    if (!boot.empty() && std::getline(in, line) && line + "\n" == expected) return OkStatus();
+  }
+  HOIST_TRY(internal::MountOnce(scratch_dir));
+  if (!boot.empty()) {
+    if (auto w = WriteFileAtomic(PosixFileSystem(), record, expected, 0600); !w) {
+      HOIST_LOG(kWarning, "remember the EROFS probe: {}", w.error().message());
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace hoist::snapshot
+
+namespace hoist::snapshot::internal {
+
+Status MountOnce(const std::string& scratch_dir) {
   HOIST_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create(".erofs-probe-", scratch_dir));
   const std::string image = dir.path() + "/probe.erofs";
   const std::string mnt = dir.path() + "/mnt";
@@ -105,8 +134,8 @@ Status ProbeErofs(const std::string& scratch_dir) {
     archive::StringByteSource tar(kEmptyTar);
     HOIST_TRY(archive::WriteLayerErofs(tar, out.get()).map([](auto&&) {}));
   }
-  HOIST_TRY(internal::MountErofs(image, mnt));
-  return internal::DetachMount(mnt);
+  HOIST_TRY(MountErofs(image, mnt));
+  return DetachMount(mnt);
 }
 
-}  // namespace hoist::snapshot
+}  // namespace hoist::snapshot::internal

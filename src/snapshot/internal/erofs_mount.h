@@ -32,4 +32,8 @@ bool IsMountPoint(const std::string& path);
 // Detaches what is mounted on `path`; nothing mounted there is not an error.
 Status DetachMount(const std::string& path);
 
+// Writes the image of an empty layer under `scratch_dir` and mounts it once (ProbeErofs's
+// test, without its memory).
+Status MountOnce(const std::string& scratch_dir);
+
 }  // namespace hoist::snapshot::internal
