@@ -19,6 +19,7 @@
 #include "base/file_system.h"
 #include "base/log.h"
 #include "executor/runc_executor.h"
+#include "solver/ops/worker.h"
 
 namespace hoist::cmd {
 
@@ -212,6 +213,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
       ::pwrite(e->lock_.get(), holder.data(), holder.size(), 0) !=
           static_cast<ssize_t>(holder.size())) {
     return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
+  }
+  // A killed engine's mount points: nothing else runs on the root now that we hold it.
+  if (auto swept = solver::ops::RemoveStaleMountPoints(e->root_ + "/ops"); !swept) {
+    HOIST_LOG(kWarning, "remove a killed build's mount points: {}", swept.error().message());
+  } else if (*swept > 0) {
+    HOIST_LOG(kInfo, "removed {} mount points a killed build left", *swept);
   }
   HOIST_ASSIGN_OR_RETURN(e->content_, content::LocalContentStore::Open(fs, e->root_ + "/content"));
   HOIST_ASSIGN_OR_RETURN(e->snapshotter_,

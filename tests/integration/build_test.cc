@@ -443,6 +443,10 @@ TEST_F(BuildTest, KilledMidRunTheNextBuildSucceeds) {
   RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFileOrEmpty(s_ / "out/after"), "after\n");
+  // The killed build's mount points went with the next engine's start (or its own cancel).
+  const std::string ops = std::string(s_ / "root") + "/ops/";
+  const std::string mounts = ReadFileOrEmpty("/proc/self/mounts");
+  EXPECT_EQ(mounts.find(" " + ops), std::string::npos) << mounts;
 }
 
 TEST_F(BuildTest, InterruptStopsTheContainerPromptly) {

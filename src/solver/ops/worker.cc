@@ -1,5 +1,8 @@
 #include "solver/ops/worker.h"
 
+#include <sys/mount.h>
+
+#include <cerrno>
 #include <mutex>
 #include <set>
 
@@ -9,6 +12,7 @@
 
 #include "base/hash.h"
 #include "base/file_system.h"
+#include "base/temp_dir.h"
 #include "session/session.h"
 #include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
@@ -208,6 +212,24 @@ Result<ResultRef> Worker::EmptyRef() {
     return Unexpected(std::move(st).error());
   }
   return Ref(name);
+}
+
+Result<int> RemoveStaleMountPoints(const std::string& state_dir) {
+  FileSystem* fs = PosixFileSystem();
+  HOIST_ASSIGN_OR_RETURN(bool exists, fs->Exists(state_dir));
+  if (!exists) return 0;
+  HOIST_ASSIGN_OR_RETURN(auto names, fs->ListDir(state_dir));
+  int removed = 0;
+  for (const std::string& name : names) {
+    if (!name.starts_with("mnt-")) continue;
+    const std::string path = state_dir + "/" + name;
+    // Mounts may be stacked (a rootfs, then the mounts inside it): detach until none is left.
+    for (int i = 0; i < 64 && ::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0; ++i) {
+    }
+    HOIST_TRY(RemoveAll(path));
+    ++removed;
+  }
+  return removed;
 }
 
 }  // namespace hoist::solver::ops

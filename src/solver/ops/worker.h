@@ -103,4 +103,9 @@ class Worker final : public OpResolver, public ResultStore {
   std::set<std::string> mirrors_;  // leased by this build
 };
 
+// Removes the temporary mount points (`mnt-*`) a killed engine left in `state_dir`, detaching
+// whatever is still mounted on them first. Call it only while no build runs on the root (when
+// the engine opens it, holding its lock). Returns how many it removed.
+Result<int> RemoveStaleMountPoints(const std::string& state_dir);
+
 }  // namespace hoist::solver::ops
