@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "base/unique_fd.h"
@@ -193,5 +196,58 @@ bool OverlayTakesLowerDirsOneByOne() {
   }();
   return supported;
 }
+
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string Unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
+      out += static_cast<char>(v);
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> MountsUnder(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  if (!in) return Unexpected(ErrnoError(errno, "read /proc/self/mountinfo"));
+  std::vector<std::string> out;
+  std::string line;
+  const std::string prefix = dir + "/";
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, point;
+    if (!(fields >> id >> parent >> devno >> root >> point)) continue;
+    std::string p = Unescape(point);
+    if (p == dir || p.rfind(prefix, 0) == 0) out.push_back(std::move(p));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+  return out;
+}
+
+Status UnmountAllUnder(const std::string& dir) {
+  for (int round = 0; round < 64; ++round) {
+    HOIST_ASSIGN_OR_RETURN(std::vector<std::string> points, MountsUnder(dir));
+    if (points.empty()) return OkStatus();
+    bool progress = false;
+    for (auto it = points.rbegin(); it != points.rend(); ++it) {
+      if (::umount2(it->c_str(), MNT_DETACH) == 0) progress = true;
+    }
+    if (!progress) {
+      return Unexpected(ErrnoError(errno, fmt::format("unmount {}", points.back())));
+    }
+  }
+  return MakeError(Code::kInternal, fmt::format("unmount under {}: mounts keep appearing", dir));
+}
+
 
 }  // namespace hoist

@@ -40,6 +40,14 @@ class ScopedMount {
  private:
   friend Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string& target);
 
+// Mount points at or below `dir` (absolute, no trailing '/'), deepest last, as listed in
+// /proc/self/mountinfo (a point mounted twice appears twice).
+Result<std::vector<std::string>> MountsUnder(const std::string& dir);
+
+// Unmounts (detaching) everything at or below `dir` until nothing is left; an error names the
+// first mount point that stays.
+Status UnmountAllUnder(const std::string& dir);
+
 // Whether this kernel's overlayfs takes lower dirs one by one (`lowerdir+`, Linux 6.8), which
 // lifts the one-page limit on the lowerdir list. Probed once per process.
 bool OverlayTakesLowerDirsOneByOne();
@@ -55,6 +63,14 @@ bool OverlayTakesLowerDirsOneByOne();
 // mount, remounted with the flags (read-only, nosuid...) when any are given. On failure every mount made
 // so far is undone. Errors name the mount type and the target.
 Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string& target);
+
+// Mount points at or below `dir` (absolute, no trailing '/'), deepest last, as listed in
+// /proc/self/mountinfo (a point mounted twice appears twice).
+Result<std::vector<std::string>> MountsUnder(const std::string& dir);
+
+// Unmounts (detaching) everything at or below `dir` until nothing is left; an error names the
+// first mount point that stays.
+Status UnmountAllUnder(const std::string& dir);
 
 // Whether this kernel's overlayfs takes lower dirs one by one (`lowerdir+`, Linux 6.8), which
 // lifts the one-page limit on the lowerdir list. Probed once per process.

@@ -9,6 +9,7 @@
 #include "cmd/build_command.h"
 #include "cmd/cache_commands.h"
 #include "cmd/debug_command.h"
+#include "cmd/engine_flags.h"
 #include "cmd/global_options.h"
 #include "cmd/image_commands.h"
 #include "cmd/layout_command.h"
@@ -26,13 +27,8 @@ int main(int argc, char** argv) {
   std::string& config = global.config;
   app.add_option("--root", root, "Engine state directory (default: $HOIST_ROOT, /var/lib/hoist)")
       ->envname("HOIST_ROOT");
-  app.add_option("--snapshotter", global.snapshotter,
-                 "Embedded engine's snapshotter: erofs, overlayfs or native (default: erofs where "
-                 "the kernel mounts EROFS images, else overlayfs)")
-      ->envname("HOIST_SNAPSHOTTER");
-  app.add_option("--layer-memory", global.layer_memory,
-                 "Embedded engine: the most memory a new layer (a COPY's, say) is held in before "
-                 "it is written as an EROFS image (default 2GiB; 0 writes layers to disk)");
+  hoist::cmd::AddEngineStorageFlags(app, "Embedded engine: ", &global.snapshotter,
+                                    &global.layer_memory);
   app.add_option("--addr", global.addr,
                  "Build through this daemon (unix:///PATH or tcp://HOST:PORT; default: "
                  "$HOIST_HOST, $BUILDKIT_HOST, else the embedded engine)");

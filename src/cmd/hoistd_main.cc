@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "cmd/daemon_listener.h"
 #include "cmd/engine.h"
+#include "cmd/engine_flags.h"
 #include "control/control_service.h"
 #include "control/controller.h"
 #include "control/gateway_builds.h"
@@ -182,13 +183,7 @@ int main(int argc, char** argv) {
   app.add_option("--config", args.config, "Registry configuration file (hoist.toml)");
   app.add_option("--group", args.group, "Group owning the unix sockets (name or ID)");
   app.add_option("--runtime", args.runtime, "OCI runtime: runc, crun or a path (default: probe)");
-  app.add_option("--snapshotter", args.snapshotter,
-                 "erofs, overlayfs or native (default: erofs where the kernel mounts EROFS "
-                 "images, else overlayfs)")
-      ->envname("HOIST_SNAPSHOTTER");
-  app.add_option("--layer-memory", args.layer_memory,
-                 "The most memory a new layer (a COPY's, say) is held in before it is written as "
-                 "an EROFS image (default 2GiB; 0 writes layers to disk)");
+  hoist::cmd::AddEngineStorageFlags(app, "", &args.snapshotter, &args.layer_memory);
   app.add_option("--tlscacert", args.tls_ca, "CA certificate that client certificates must chain to");
   app.add_option("--tlscert", args.tls_cert, "Server certificate");
   app.add_option("--tlskey", args.tls_key, "Server key");

@@ -23,6 +23,7 @@
 #include "base/file_system.h"
 #include "base/host.h"
 #include "base/log.h"
+#include "base/mount.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
 #include "executor/etc_files.h"
@@ -113,7 +114,7 @@ class Bundle {
       if (!s && first) first = s;
       mounts_.pop_back();
     }
-    Status un = internal::UnmountAllUnder(dir_);
+    Status un = UnmountAllUnder(dir_);
     if (!un) {
       // Never remove a tree that still has something mounted in it.
       return Unexpected(std::move(un).error().Wrap(fmt::format("clean up bundle {}", id_)));
@@ -260,7 +261,7 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
   HOIST_ASSIGN_OR_RETURN(std::vector<std::string> states,
                          PosixFileSystem()->ListDir(e->runtime_root_));
   if (states.empty()) {
-    HOIST_TRY(internal::UnmountAllUnder(e->runtime_root_));
+    HOIST_TRY(UnmountAllUnder(e->runtime_root_));
     e->MountScratch(e->runtime_root_, &e->runtime_mount_);
   } else {
     HOIST_LOG(kWarning, "executor: {} still holds containers that could not be deleted: {}",
@@ -300,7 +301,7 @@ Status RuncExecutor::CleanupStale() {
     }
   }
   // Bundles a crash left behind: unmount whatever is still mounted, then remove.
-  HOIST_TRY(internal::UnmountAllUnder(bundles_dir_));
+  HOIST_TRY(UnmountAllUnder(bundles_dir_));
   HOIST_TRY(RemoveAll(bundles_dir_));
   HOIST_TRY(MakeDir(bundles_dir_, 0700));
   return OkStatus();

@@ -17,6 +17,7 @@
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
+#include "base/mount.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
 #include "executor/internal/bundle.h"
@@ -84,7 +85,7 @@ class RuncExecutorTest : public ::testing::Test {
 
   // Mounts under the state dir other than the executor's own tmpfs (bundles, runtime root).
   std::vector<std::string> LeftMounts() {
-    auto mounts = internal::MountsUnder(state_.path());
+    auto mounts = MountsUnder(state_.path());
     EXPECT_TRUE(mounts);
     if (!mounts) return {};
     std::vector<std::string> left;
@@ -448,13 +449,13 @@ TEST_F(RuncExecutorTest, BundlesAndRuntimeStateOnTmpfs) {
   auto e = RuncExecutor::Create({"runc", state_.path() + "/executor"});
   ASSERT_TRUE(e) << e.error().message();
   executor_ = std::move(*e);
-  auto mounts = internal::MountsUnder(state_.path());
+  auto mounts = MountsUnder(state_.path());
   ASSERT_TRUE(mounts);
   EXPECT_EQ(mounts->size(), 2u) << fmt::format("{}", fmt::join(*mounts, " "));
   EXPECT_EQ(RunOk(Request("echo again")), "again\n");
   ExpectNothingLeft();
   executor_.reset();
-  mounts = internal::MountsUnder(state_.path());
+  mounts = MountsUnder(state_.path());
   ASSERT_TRUE(mounts);
   EXPECT_TRUE(mounts->empty()) << (*mounts)[0];
   delete crashed;  // its mounts are gone already: nothing to undo
@@ -517,7 +518,7 @@ TEST(ProbeRuntime, RuncWorksCrunReportsItsError) {
   auto def = DefaultRuntime(state->path() + "/default");
   ASSERT_TRUE(def) << def.error().message();
   EXPECT_EQ(*def, *FindRuntime("runc"));
-  auto mounts = internal::MountsUnder(state->path());
+  auto mounts = MountsUnder(state->path());
   ASSERT_TRUE(mounts);
   EXPECT_TRUE(mounts->empty());
 

@@ -1,5 +1,5 @@
-// Bundle housekeeping for RuncExecutor: finding what is mounted under a directory (from
-// /proc/self/mountinfo), unmounting it all, and writing small files. Internal to src/executor.
+// Bundle housekeeping for RuncExecutor: writing small files and removing mount stubs (what is
+// mounted under a directory: base/mount.h). Internal to src/executor.
 // Thread-safety: functions only; concurrent calls on the same directory race.
 #pragma once
 
@@ -10,14 +10,6 @@
 #include "base/error.h"
 
 namespace hoist::executor::internal {
-
-// Mount points at or below `dir` (absolute, no trailing '/'), deepest last, as listed in
-// /proc/self/mountinfo (a point mounted twice appears twice).
-Result<std::vector<std::string>> MountsUnder(const std::string& dir);
-
-// Unmounts (detaching) everything at or below `dir` until nothing is left; an error names the
-// first mount point that stays.
-Status UnmountAllUnder(const std::string& dir);
 
 // Creates or truncates `path` with `mode` (not masked by the umask), writes `data`, and,
 // if uid/gid are given (>= 0), chowns it.

@@ -24,13 +24,6 @@
 namespace hoist::snapshot::internal {
 namespace {
 
-std::string ParentOf(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 Error MountError(int err, const std::string& target) {
   return ErrnoError(err, "mount EROFS image on " + target);
 }
@@ -78,13 +71,6 @@ Status MountErofs(const std::string& image, const std::string& target,
   }
   // Closing `loop` leaves the mount as the device's only user; autoclear frees it on unmount.
   return {};
-}
-
-bool IsMountPoint(const std::string& path) {
-  struct stat self, parent;
-  if (::lstat(path.c_str(), &self) != 0) return false;
-  if (::lstat(ParentOf(path).c_str(), &parent) != 0) return false;
-  return self.st_dev != parent.st_dev;
 }
 
 Status DetachMount(const std::string& path) {

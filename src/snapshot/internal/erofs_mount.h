@@ -25,10 +25,6 @@ struct ErofsMountOptions {
 Status MountErofs(const std::string& image, const std::string& target,
                   const ErofsMountOptions& options = {});
 
-// Whether something is mounted on `path` (its device differs from its parent's). False when
-// `path` is missing.
-bool IsMountPoint(const std::string& path);
-
 // Detaches what is mounted on `path`; nothing mounted there is not an error.
 Status DetachMount(const std::string& path);
 

@@ -11,7 +11,7 @@
 
 #include "base/file_system.h"
 #include "base/temp_dir.h"
-#include "snapshot/internal/erofs_mount.h"
+#include "base/mount.h"
 #include "snapshot/internal/tree_copy.h"
 
 namespace hoist::snapshot::internal {
@@ -66,14 +66,11 @@ Status SnapshotterBase::Repair() {
   }
   // Directories of a Prepare or View that crashed before the metadata named them, or of a
   // Remove that crashed after it stopped naming them.
+  // EROFS images and in-memory layers a crashed process left mounted: detached (the root lock
+  // means nothing of ours is mounted yet), so that they can be removed or mounted afresh.
+  HOIST_TRY(UnmountAllUnder(root_ + "/snapshots"));
   HOIST_ASSIGN_OR_RETURN(auto names, fs->ListDir(root_ + "/snapshots"));
   for (const std::string& name : names) {
-    // An EROFS image a crashed process left mounted: detached, so that it can be removed, or
-    // mounted afresh when needed.
-    for (const char* sub : {"/fs", "/mem"}) {
-      const std::string mount_point = root_ + "/snapshots/" + name + sub;
-      if (IsMountPoint(mount_point)) HOIST_TRY(DetachMount(mount_point));
-    }
     if (known.count(name) == 0) HOIST_TRY(RemoveAll(root_ + "/snapshots/" + name));
   }
   // Temporaries of an atomic metadata write that crashed.

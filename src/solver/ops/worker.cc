@@ -1,8 +1,5 @@
 #include "solver/ops/worker.h"
 
-#include <sys/mount.h>
-
-#include <cerrno>
 #include <mutex>
 #include <set>
 
@@ -12,6 +9,7 @@
 
 #include "base/hash.h"
 #include "base/file_system.h"
+#include "base/mount.h"
 #include "base/temp_dir.h"
 #include "session/session.h"
 #include "solver/ops/internal/tree_util.h"
@@ -223,9 +221,7 @@ Result<int> RemoveStaleMountPoints(const std::string& state_dir) {
   for (const std::string& name : names) {
     if (!name.starts_with("mnt-")) continue;
     const std::string path = state_dir + "/" + name;
-    // Mounts may be stacked (a rootfs, then the mounts inside it): detach until none is left.
-    for (int i = 0; i < 64 && ::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0; ++i) {
-    }
+    HOIST_TRY(UnmountAllUnder(path));
     HOIST_TRY(RemoveAll(path));
     ++removed;
   }
