@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <optional>
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -160,7 +160,8 @@ Status RunDaemon(const DaemonArgs& args) {
   for (const std::string& a : addrs) joined += (joined.empty() ? "" : ", ") + a;
   std::fprintf(stderr, "hoistd serving %s (root %s)\n", joined.c_str(), engine->root().c_str());
   if (const auto names = engine->config().insecure_entitlements.Names(); !names.empty()) {
-    std::fprintf(stderr, "hoistd: builds may ask for %s\n", fmt::format("{}", fmt::join(names, ", ")).c_str());
+    std::fprintf(stderr, "hoistd: builds may ask for %s\n",
+                 fmt::format("{}", fmt::join(names, ", ")).c_str());
   }
 
   int sig = 0;
