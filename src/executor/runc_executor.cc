@@ -308,6 +308,7 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
   std::unique_ptr<RuncExecutor> e(new RuncExecutor(std::move(options), std::move(path)));
   e->kernel_ = HostKernelVersion();
   e->swap_limit_supported_ = SwapLimitSupported();
+  e->host_masked_paths_ = HostMaskedPaths();
   HOIST_TRY(MakeDirs(e->options_.state_dir, 0700));
   HOIST_TRY(MakeDir(e->runtime_root_, 0700));
   HOIST_TRY(MakeDir(e->bundles_dir_, 0700));
@@ -407,6 +408,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   spec.memory_limit_bytes = options_.memory_limit_bytes;
   spec.pids_limit = options_.pids_limit;
   spec.swap_limit_supported = swap_limit_supported_;
+  spec.host_masked_paths = host_masked_paths_;
 
   // /etc files.
   const bool host_network = req.network != NetworkMode::kNone;

@@ -77,6 +77,7 @@ class RuncExecutor final : public Executor {
   std::string runtime_path_;
   KernelVersion kernel_;
   bool swap_limit_supported_ = true;
+  std::vector<std::string> host_masked_paths_;
   std::string runtime_root_;
   std::string bundles_dir_;
   ScopedMount runtime_mount_;

@@ -1,6 +1,7 @@
 #include "executor/spec.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -197,6 +198,18 @@ std::map<std::string, uint64_t> HostHardLimits() {
   return out;
 }
 
+std::vector<std::string> HostMaskedPaths() {
+  std::vector<std::string> out;
+  for (int cpu = 0; cpu < 4096; ++cpu) {
+    const std::string dir = fmt::format("/sys/devices/system/cpu/cpu{}", cpu);
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) break;
+    const std::string path = dir + "/thermal_throttle";
+    if (::stat(path.c_str(), &st) == 0) out.push_back(path);
+  }
+  return out;
+}
+
 uint64_t HostCapabilities() {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -296,7 +309,9 @@ Result<std::string> GenerateSpec(const SpecInput& in) {
   linux_section["resources"] = std::move(resources);
   if (!in.cgroups_path.empty()) linux_section["cgroupsPath"] = in.cgroups_path;
   if (!insecure) {
-    linux_section["maskedPaths"] = kMaskedPaths;
+    Json masked = kMaskedPaths;
+    for (const std::string& p : in.host_masked_paths) masked.push_back(p);
+    linux_section["maskedPaths"] = std::move(masked);
     linux_section["readonlyPaths"] = kReadonlyPaths;
     linux_section["seccomp"] = Seccomp(DefaultSeccompProfile(
         {.capabilities = caps, .arch = in.seccomp_arch, .kernel = in.kernel}));

@@ -83,6 +83,9 @@ struct SpecInput {
   // Whether the host's cgroups can limit swap (v2, or v1 with swap accounting); without, the
   // memory limit comes without a swap limit, which the runtime could not write.
   bool swap_limit_supported = true;
+  // Host paths the sandbox masks besides the fixed list, as Docker does with each CPU's
+  // /sys/devices/system/cpu/cpuN/thermal_throttle where the host has it (HostMaskedPaths()).
+  std::vector<std::string> host_masked_paths;
 };
 
 // BuildKit's default PATH for processes whose env has none.
@@ -99,6 +102,10 @@ const std::vector<std::string>& UlimitNames();
 
 // This process's bounding capability set (from /proc/self/status), or all bits if unknown.
 uint64_t HostCapabilities();
+
+// The host-dependent paths Docker also masks: /sys/devices/system/cpu/cpuN/thermal_throttle
+// for each CPU that has one.
+std::vector<std::string> HostMaskedPaths();
 
 // This process's hard limits for every name in UlimitNames() (getrlimit).
 std::map<std::string, uint64_t> HostHardLimits();

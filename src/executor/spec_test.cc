@@ -316,6 +316,17 @@ TEST(DefaultSeccompProfile, ArchitecturesAndArchSpecificRules) {
   EXPECT_GT(HostKernelVersion().major, 2);
 }
 
+TEST(GenerateSpec, HostMaskedPathsJoinTheFixedOnes) {
+  SpecInput in = BasicInput();
+  in.host_masked_paths = {"/sys/devices/system/cpu/cpu0/thermal_throttle"};
+  Json masked = Generate(in)["linux"]["maskedPaths"];
+  EXPECT_EQ(masked.back(), "/sys/devices/system/cpu/cpu0/thermal_throttle");
+  EXPECT_NE(std::find(masked.begin(), masked.end(), "/proc/kcore"), masked.end());
+  in.security = SecurityMode::kInsecure;
+  EXPECT_FALSE(Generate(in)["linux"].contains("maskedPaths"));
+  for (const std::string& p : HostMaskedPaths()) EXPECT_TRUE(p.ends_with("/thermal_throttle")) << p;
+}
+
 TEST(GenerateSpec, InsecureRunsWithoutSeccomp) {
   SpecInput in = BasicInput();
   in.security = SecurityMode::kInsecure;
