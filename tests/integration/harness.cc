@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -187,6 +189,62 @@ void Daemon::Kill() {
   pid_ = -1;
 }
 
+namespace {
+
+std::mutex g_secrets_mu;
+std::vector<std::string> g_secrets;
+
+// The paths below `scratch` that `log` names, except those of the daemon that wrote it: its root
+// (and what lies below it), its socket and the files it was configured with (flags it was
+// started with: a path right after `--config`, `--tls*`).
+std::vector<std::string> ClientPathsIn(const std::string& log, const std::string& scratch,
+                                       const std::string& root) {
+  std::vector<std::string> found;
+  for (size_t at = log.find(scratch); at != std::string::npos; at = log.find(scratch, at + 1)) {
+    size_t end = at;
+    while (end < log.size() && !std::isspace(static_cast<unsigned char>(log[end])) &&
+           std::string_view("\"'`:,;()[]<>").find(log[end]) == std::string_view::npos) {
+      ++end;
+    }
+    std::string path = log.substr(at, end - at);
+    if (path == root || path.starts_with(root + "/") || path.starts_with(root + ".hoistd.")) {
+      continue;
+    }
+    found.push_back(path);
+  }
+  return found;
+}
+
+}  // namespace
+
+void NoteSecret(const std::string& secret) {
+  std::lock_guard lock(g_secrets_mu);
+  g_secrets.push_back(secret);
+}
+
+void ScanDaemonLogs(const std::string& scratch) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(scratch, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it.depth() > 2) it.disable_recursion_pending();
+    const std::string name = it->path().filename().string();
+    if (!name.ends_with(".hoistd.log") || !it->is_regular_file()) continue;
+    const std::string file = it->path().string();
+    const std::string root = file.substr(0, file.size() - std::string(".hoistd.log").size());
+    const std::string log = ReadFileOrEmpty(file);
+    for (const std::string& p : ClientPathsIn(log, scratch, root)) {
+      ADD_FAILURE() << "hoistd's log " << name << " names a client path: " << p << "\n" << log;
+    }
+    std::lock_guard lock(g_secrets_mu);
+    for (const std::string& secret : g_secrets) {
+      if (log.find(secret) != std::string::npos) {
+        ADD_FAILURE() << "hoistd's log " << name << " holds a secret the client lent";
+      }
+    }
+  }
+}
+
 Scratch::Scratch() {
   auto d = TempDir::Create("hoist-itest-");
   if (d) path_ = d->Release();
@@ -205,6 +263,7 @@ Scratch::~Scratch() {
       }
     }
   }
+  ScanDaemonLogs(path_);
   (void)RemoveAll(path_);
 }
 
