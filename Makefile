@@ -5,6 +5,8 @@
 #   make compat check hoistd and hoist against BuildKit v0.11.6 and buildx v0.10.5 (BUILDKIT_PEERS=DIR)
 #   make compat-bench  benchmarks A and B (bench/build-a.sh, build-b.sh) against buildah and
 #               BuildKit v0.11.6 (BUILDKIT_PEERS=DIR)
+#   make fault  the kill campaign (tests/fault/run): KILLS (default 200) SIGKILLs of builds,
+#               exports, cache exports and prunes, each followed by fsck, output and rebuild checks
 #   make build  configure and build (RelWithDebInfo) into build/
 #   make fuzz   build the libFuzzer targets with clang and run each for FUZZ_SECONDS
 #               (default 60), seeded from the shared corpora (FUZZ_TARGETS picks some)
@@ -21,9 +23,11 @@ export CCACHE_NOHASHDIR := 1
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
+KILLS      ?= 200
+SEED       ?= 1
 CORPORA    ?= ../shared/corpora
 
-.PHONY: all deps build test unit-test integration-test asan-test demo bench fuzz compat compat-bench clean
+.PHONY: all deps build test unit-test integration-test asan-test demo bench fuzz fault compat compat-bench clean
 
 all: build
 
@@ -83,6 +87,9 @@ $(FUZZ_BUILD)/build.ninja: | deps
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target hoist_fuzzers
 	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(CORPORA) $(FUZZ_TARGETS)
+
+fault: build
+	tests/fault/run $(BUILD)/hoist $(KILLS) $(SEED)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
