@@ -5,9 +5,11 @@
 #   make compat check hoistd and hoist against BuildKit v0.11.6 and buildx v0.10.5 (BUILDKIT_PEERS=DIR)
 #   make compat-bench  benchmarks A and B (bench/build-a.sh, build-b.sh) against buildah and
 #               BuildKit v0.11.6 (BUILDKIT_PEERS=DIR)
+#   make fault  the kill campaign (tests/fault/run): KILLS (default 200) SIGKILLs of builds,
+#               exports, cache exports and prunes, each followed by fsck, output and rebuild checks
 #   make build  configure and build (RelWithDebInfo) into build/
-#   make fuzz   build the libFuzzer targets with clang and run the layer-apply fuzzer for
-#               FUZZ_SECONDS (default 60), seeded with the layer-safety corpus tars
+#   make fuzz   build the libFuzzer targets with clang and run each for FUZZ_SECONDS
+#               (default 60), seeded from the shared corpora (FUZZ_TARGETS picks some)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -20,9 +22,12 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+KILLS      ?= 200
+SEED       ?= 1
 CORPORA    ?= ../shared/corpora
 
-.PHONY: all deps build test unit-test integration-test asan-test demo bench fuzz compat compat-bench clean
+.PHONY: all deps build test unit-test integration-test asan-test demo bench fuzz fault compat compat-bench clean
 
 all: build
 
@@ -75,24 +80,16 @@ $(FUZZ_BUILD)/build.ninja: | deps
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOIST_FUZZ=ON \
 	  -DHOIST_UNIT_TESTS_ONLY=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 
-# The fuzzer writes new inputs into the first corpus directory, so the seeds are copied there
-# (never into the shared corpora). Run as root it works in a private tmpfs mounted on
-# $(FUZZ_BUILD)/sandbox and chroots there. A crash fails the target; its input is in artifacts/.
+# Every target runs for FUZZ_SECONDS (FUZZ_TARGETS picks some: apply erofs dockerfile codec
+# reference llb diffcopy registry); see tests/fuzz/run. The targets that write files work in a
+# private tmpfs and chroot there when run as root. A crash fails the run; its input is in
+# $(FUZZ_BUILD)/artifacts/<target>/.
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target hoist_fuzzers
-	mkdir -p $(FUZZ_BUILD)/corpus/apply $(FUZZ_BUILD)/artifacts
-	find $(CORPORA)/layer-safety/tars -name '*.tar' | while read -r f; do \
-	  cp "$$f" "$(FUZZ_BUILD)/corpus/apply/seed-$$(echo "$$f" | md5sum | cut -c1-16).tar"; done
-	rm -rf $(FUZZ_BUILD)/sandbox
-	HOIST_FUZZ_SANDBOX=$(CURDIR)/$(FUZZ_BUILD)/sandbox $(FUZZ_BUILD)/fuzz/apply_fuzzer \
-	  -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
-	  -artifact_prefix=$(FUZZ_BUILD)/artifacts/ $(FUZZ_BUILD)/corpus/apply \
-	  > $(FUZZ_BUILD)/apply_fuzzer.log 2>&1; status=$$?; \
-	grep -E '^#[0-9]+.(INITED|DONE)|^stat::' $(FUZZ_BUILD)/apply_fuzzer.log | sort -u; \
-	if [ $$status -ne 0 ]; then tail -40 $(FUZZ_BUILD)/apply_fuzzer.log; fi; \
-	grep -h -m1 'stat::average_exec_per_sec' $(FUZZ_BUILD)/apply_fuzzer.log | \
-	  sed 's/.*: */apply_fuzzer execs\/sec: /'; \
-	exit $$status
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(CORPORA) $(FUZZ_TARGETS)
+
+fault: build
+	tests/fault/run $(BUILD)/hoist $(KILLS) $(SEED)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -40,17 +40,6 @@ class ScopedMount {
  private:
   friend Result<ScopedMount> MountAll(const std::vector<Mount>& mounts, const std::string& target);
 
-// Mount points at or below `dir` (absolute, no trailing '/'), deepest last, as listed in
-// /proc/self/mountinfo (a point mounted twice appears twice).
-Result<std::vector<std::string>> MountsUnder(const std::string& dir);
-
-// Unmounts (detaching) everything at or below `dir` until nothing is left; an error names the
-// first mount point that stays.
-Status UnmountAllUnder(const std::string& dir);
-
-// Whether this kernel's overlayfs takes lower dirs one by one (`lowerdir+`, Linux 6.8), which
-// lifts the one-page limit on the lowerdir list. Probed once per process.
-bool OverlayTakesLowerDirsOneByOne();
   std::string target_;
   int count_ = 0;
 };

@@ -95,6 +95,19 @@ size_t DecodeRuneAt(std::string_view s, size_t pos, char32_t* rune) {
   return d.width;
 }
 
+bool IsValidUtf8(std::string_view s, size_t* bad) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t r;
+    const size_t w = DecodeRuneAt(s, i, &r);
+    if (r == kRuneError && w == 1) {
+      if (bad != nullptr) *bad = i;
+      return false;
+    }
+    i += w;
+  }
+  return true;
+}
+
 std::vector<char32_t> DecodeRunes(std::string_view s) {
   std::vector<char32_t> runes;
   runes.reserve(s.size());

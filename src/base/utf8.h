@@ -25,6 +25,9 @@ struct DecodedRune {
 DecodedRune DecodeRune(std::string_view s);
 // DecodeRune at s[pos] (REQUIRES: pos < s.size()); stores the rune, returns its width.
 size_t DecodeRuneAt(std::string_view s, size_t pos, char32_t* rune);
+// Whether s is valid UTF-8 (utf8.ValidString); if not, `*bad` (when given) gets the offset of
+// the first invalid byte.
+bool IsValidUtf8(std::string_view s, size_t* bad = nullptr);
 // Every rune of s, invalid bytes as U+FFFD (as ranging over a Go string, but []rune).
 std::vector<char32_t> DecodeRunes(std::string_view s);
 // utf8.AppendRune: surrogates and out-of-range values are written as U+FFFD.

@@ -5,6 +5,10 @@
 #include <memory>
 #include <string>
 
+#include <fmt/format.h>
+
+#include "cmd/engine.h"
+#include "control/fsck.h"
 #include "llb/dump.h"
 
 namespace hoist::cmd {
@@ -33,9 +37,34 @@ Status DumpLLBCommand(const std::string& path) {
   return OkStatus();
 }
 
+// Prints each problem and repair, then a summary; problems left make the command fail.
+Status FsckCommand(const GlobalOptions& global, bool repair) {
+  HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = global.root,
+                                                    .snapshotter = global.snapshotter,
+                                                    .need_executor = false,
+                                                    .need_registry = false}));
+  HOIST_ASSIGN_OR_RETURN(control::FsckReport report,
+                         control::Fsck(engine->parts(), {.repair = repair}));
+  for (const std::string& p : report.problems) std::printf("problem: %s\n", p.c_str());
+  for (const std::string& r : report.repairs) std::printf("repaired: %s\n", r.c_str());
+  for (const std::string& f : report.failures) std::printf("failed: %s\n", f.c_str());
+  std::printf("checked %lld blobs (%lld bytes), %lld snapshots, %lld cache records: %zu "
+              "problems, %zu repaired\n",
+              static_cast<long long>(report.blobs), static_cast<long long>(report.blob_bytes),
+              static_cast<long long>(report.snapshots), static_cast<long long>(report.records),
+              report.problems.size(), report.repairs.size());
+  if (report.unrepaired > 0) {
+    return MakeError(Code::kDataLoss,
+                     fmt::format("{} problem{} left{}", report.unrepaired,
+                                 report.unrepaired == 1 ? "" : "s",
+                                 repair ? "" : "; run `hoist debug fsck --repair` to repair them"));
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
-void RegisterDebugCommands(CLI::App& app, Status* status) {
+void RegisterDebugCommands(CLI::App& app, const GlobalOptions* global, Status* status) {
   auto* debug = app.add_subcommand("debug", "Debugging tools");
   debug->require_subcommand(1);
   auto file = std::make_shared<std::string>("-");
@@ -43,6 +72,12 @@ void RegisterDebugCommands(CLI::App& app, Status* status) {
       "dump-llb", "Print a marshalled LLB definition (binary pb.Definition) as JSON, one op a line");
   dump->add_option("FILE", *file, "Definition file, or - for stdin (default)");
   dump->callback([file, status] { *status = DumpLLBCommand(*file); });
+
+  auto repair = std::make_shared<bool>(false);
+  auto* fsck = debug->add_subcommand(
+      "fsck", "Check the engine root (blobs, snapshots, cache records, mounts) and repair it");
+  fsck->add_flag("--repair", *repair, "Repair what is found (stale records, corrupt blobs, leftovers)");
+  fsck->callback([global, repair, status] { *status = FsckCommand(*global, *repair); });
 }
 
 }  // namespace hoist::cmd

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   hoist::cmd::RegisterCacheCommands(app, &global, &status);
   hoist::cmd::RegisterLayoutCommands(app, &config, &status);
   hoist::cmd::RegisterImageCommands(app, &status);
-  hoist::cmd::RegisterDebugCommands(app, &status);
+  hoist::cmd::RegisterDebugCommands(app, &global, &status);
   hoist::cmd::RegisterLoginCommands(app, &config, &status);
 
   try {

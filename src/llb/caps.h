@@ -74,6 +74,30 @@ inline constexpr std::string_view kCapMetaDescription = "meta.description";
 inline constexpr std::string_view kCapMetaExportCache = "meta.exportcache";
 inline constexpr std::string_view kCapMergeOp = "mergeop";
 inline constexpr std::string_view kCapDiffOp = "diffop";
+// Caps BuildKit v0.11 knows that nothing in hoist sets; known, so that LLB naming them loads
+// (the ops that need the feature refuse it themselves).
+inline constexpr std::string_view kCapExecMetaCgroup = "exec.cgroup";
+inline constexpr std::string_view kCapExecMetaRemoveMountStubsRecursive =
+    "exec.meta.removemountstubs.recursive";
+inline constexpr std::string_view kCapExecMetaSecurityDeviceWhitelistV1 =
+    "exec.meta.security.devices.v1";
+inline constexpr std::string_view kCapExecMetaSetsDefaultPath = "exec.meta.setsdefaultpath";
+inline constexpr std::string_view kCapExecMountBindReadWriteNoOutput =
+    "exec.mount.bind.readwrite-nooutput";
+inline constexpr std::string_view kCapFileRmNoFollowSymlink = "file.rm.nofollowsymlink";
+inline constexpr std::string_view kCapBuildOpLLBFileName = "source.buildop.llbfilename";
+inline constexpr std::string_view kCapSourceGitSubdir = "source.git.subdir";
+inline constexpr std::string_view kCapSourcePolicy = "source.policy";
+inline constexpr std::string_view kCapRemoteCacheGHA = "cache.gha";
+inline constexpr std::string_view kCapRemoteCacheS3 = "cache.s3";
+inline constexpr std::string_view kCapRemoteCacheAzBlob = "cache.azblob";
+inline constexpr std::string_view kCapAnnotations = "exporter.image.annotations";
+inline constexpr std::string_view kCapAttestations = "exporter.image.attestations";
+inline constexpr std::string_view kCapSourceDateEpoch = "exporter.sourcedateepoch";
+
+// Whether `cap` is one of the capabilities above. The solver refuses LLB whose op metadata
+// names any other, as BuildKit does (`unknown API capability <cap>`).
+bool IsKnownCap(std::string_view cap);
 
 // Source attributes.
 inline constexpr std::string_view kAttrImageResolveMode = "image.resolvemode";

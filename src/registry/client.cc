@@ -15,6 +15,7 @@
 #include "base/base64.h"
 #include "base/hash.h"
 #include "registry/internal/http.h"
+#include "registry/internal/responses.h"
 
 namespace hoist::registry {
 namespace {
@@ -52,30 +53,7 @@ std::string MediaTypeOf(std::string_view content_type) {
 
 // The registry's own error text: `unauthorized: authentication required`.
 std::string RegistryErrorText(const HttpResponse& r) {
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
-    std::string out;
-    for (const auto& e : j["errors"]) {
-      if (!e.is_object()) continue;
-      std::string code = e.value("code", "");
-      std::transform(code.begin(), code.end(), code.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      std::replace(code.begin(), code.end(), '_', ' ');
-      std::string msg = e.contains("message") && e["message"].is_string()
-                            ? e["message"].get<std::string>()
-                            : "";
-      if (!out.empty()) out += "; ";
-      out += msg.empty() ? code : code + ": " + msg;
-    }
-    if (!out.empty()) return out;
-  }
-  switch (r.status) {
-    case 401: return "unauthorized: authentication required";
-    case 403: return "denied: requested access to the resource is denied";
-    case 404: return "not found";
-    case 429: return "toomanyrequests: too many requests";
-    default: return fmt::format("unexpected status {}", r.status);
-  }
+  return internal::RegistryErrorText(r.status, r.body);
 }
 
 Code CodeOfStatus(long status) {
@@ -485,27 +463,13 @@ class Client::Impl {
       return MakeError(Code::kUnavailable,
                        fmt::format("{}: token request: unexpected status {}", ep.cred_host, r.status));
     }
-    auto j = nlohmann::json::parse(r.body, nullptr, false);
-    if (!j.is_object()) {
-      return MakeError(Code::kUnavailable,
-                       fmt::format("{}: token request: response is not JSON", ep.cred_host));
+    auto parsed = internal::ParseTokenResponse(r.body);
+    if (!parsed) {
+      return MakeError(parsed.error().code(),
+                       fmt::format("{}: {}", ep.cred_host, parsed.error().message()));
     }
-    Token t;
-    if (j.contains("token") && j["token"].is_string()) t.value = j["token"];
-    if (t.value.empty() && j.contains("access_token") && j["access_token"].is_string()) {
-      t.value = j["access_token"];
-    }
-    if (t.value.empty()) {
-      return MakeError(Code::kUnavailable,
-                       fmt::format("{}: token request: no token in the response", ep.cred_host));
-    }
-    if (j.contains("refresh_token") && j["refresh_token"].is_string()) {
-      t.refresh = j["refresh_token"];
-    }
-    int64_t expires = 60;
-    if (j.contains("expires_in") && j["expires_in"].is_number_integer()) {
-      expires = std::max<int64_t>(j["expires_in"].get<int64_t>(), 10);
-    }
+    Token t{.value = std::move(parsed->token), .refresh = std::move(parsed->refresh_token)};
+    const int64_t expires = parsed->expires_in;
     // Renew a little early, so that a token does not expire on its way.
     t.expires = std::chrono::steady_clock::now() + std::chrono::seconds(expires - 5);
     return t;

@@ -273,6 +273,20 @@ Status CacheDb::Delete(const std::string& cache_key) {
   return OkStatus();
 }
 
+Result<std::vector<std::string>> CacheDb::CheckIntegrity() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "PRAGMA integrity_check");
+  if (!st.ok()) return Unexpected(DbError(db_, "integrity check", path_));
+  std::vector<std::string> problems;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    std::string line = st.Text(0);
+    if (line != "ok") problems.push_back(std::move(line));
+  }
+  if (rc != SQLITE_DONE) return Unexpected(DbError(db_, "integrity check", path_));
+  return problems;
+}
+
 Result<std::vector<CacheRecord>> CacheDb::List() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<CacheRecord> out;

@@ -95,6 +95,10 @@ class CacheDb {
   Result<PruneReport> Prune(const PruneOptions& options,
                             const std::function<Status(const CacheRecord&)>& release);
 
+  // SQLite's full integrity check (Open runs the quick one): the problems it finds, none when
+  // the database is sound.
+  Result<std::vector<std::string>> CheckIntegrity();
+
   // True when Open found a corrupt file and started afresh.
   bool recovered_from_corruption() const { return recovered_; }
   const std::filesystem::path& path() const { return path_; }

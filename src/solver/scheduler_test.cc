@@ -10,6 +10,7 @@
 
 #include "api/llb/ops.pb.h"
 #include "base/temp_dir.h"
+#include "solver/internal/graph.h"
 
 namespace hoist::solver {
 namespace {
@@ -772,6 +773,74 @@ TEST_F(SchedulerTest, MalformedDefinitionsAreRejected) {
   auto empty = Solve(llb::Definition{});
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->ref.empty());
+}
+
+// LLB a client sends is checked as BuildKit checks it before anything is resolved: the shape of
+// each op, the inputs an op refers to, the capabilities it names and the limits.
+TEST_F(SchedulerTest, InvalidOpsAndUnknownCapsAreRefusedBeforeAnythingRuns) {
+  auto solve_one = [&](const pb::Op& op, llb::OpMetadata md = {}) {
+    std::string bytes;
+    op.SerializeToString(&bytes);
+    const oci::Digest d = oci::Digest::Sha256Of(bytes);
+    llb::Definition def;
+    def.def.push_back(bytes);
+    def.metadata[d] = md;
+    pb::Op head;
+    head.add_inputs()->set_digest(d.str());
+    std::string head_bytes;
+    head.SerializeToString(&head_bytes);
+    def.def.push_back(head_bytes);
+    auto r = Solve(def);
+    EXPECT_FALSE(r);
+    if (r) return std::string("solved");
+    EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+    std::string prefix = fmt::format("LLB op {}: ", d.str());
+    std::string msg = r.error().message();
+    return msg.starts_with(prefix) ? msg.substr(prefix.size()) : msg;
+  };
+
+  pb::Op exec;
+  exec.mutable_exec()->mutable_meta();
+  EXPECT_EQ(solve_one(exec), "invalid exec op with no args");
+  exec.mutable_exec()->mutable_meta()->add_args("true");
+  EXPECT_EQ(solve_one(exec), "invalid exec op with no mounts");
+  pb::Mount* m = exec.mutable_exec()->add_mounts();
+  m->set_dest("/work");
+  m->set_input(-1);
+  EXPECT_EQ(solve_one(exec), "invalid exec op with no rootfs");
+  m->set_dest("/");
+  m->set_input(2);
+  EXPECT_EQ(solve_one(exec), "mount /: input 2 out of range");
+
+  pb::Op file;
+  file.mutable_file();
+  EXPECT_EQ(solve_one(file), "invalid file op with no actions");
+  pb::FileAction* a = file.mutable_file()->add_actions();
+  a->set_input(-1);
+  a->set_secondaryinput(-1);
+  EXPECT_EQ(solve_one(file), "file action 0: no action in it");
+  a->mutable_mkdir()->set_path("/x");
+  a->set_input(1);  // no inputs, no earlier action
+  EXPECT_EQ(solve_one(file), "file action 0: input out of range");
+
+  pb::Op merge;
+  merge.mutable_merge();
+  EXPECT_EQ(solve_one(merge), "invalid merge op with no inputs");
+
+  pb::Op source;
+  source.mutable_source()->set_identifier("fake://a");
+  world_.behaviors["a"] = {};
+  llb::OpMetadata md;
+  md.caps["exec.mount.teleport"] = true;
+  EXPECT_EQ(solve_one(source, md), "unknown API capability exec.mount.teleport");
+  md.caps = {{"source.local", true}, {"exec.meta.removemountstubs.recursive", true}};
+  Graph g;
+  auto ok = g.Add("a", {}, md);
+  EXPECT_TRUE(Solve(g.Finish(ok)));
+
+  pb::Op big;
+  big.mutable_source()->set_identifier("fake://" + std::string(internal::kMaxOpBytes, 'a'));
+  EXPECT_NE(solve_one(big).find("more than the 16777216 allowed"), std::string::npos);
 }
 
 }  // namespace

@@ -210,6 +210,7 @@ TEST_F(BuildTest, MultiStageWithCacheAndSecretMounts) {
       "COPY --from=build /count /seen /out/\n"
       "RUN --mount=type=secret,id=token,target=/tok test -s /tok\n");
   WriteFile(s_ / "token", "s3cret-value");
+  NoteSecret("s3cret-value");
   const std::string flags = BaseContext() + " --secret id=token,src=" + Quote(s_ / "token");
   RunResult r = Build(flags + " -o type=local,dest=" + Quote(s_ / "o1"));
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -140,6 +142,9 @@ std::string Daemon::log() const { return ReadFileOrEmpty(root_ + ".hoistd.log");
 
 bool Daemon::Start() {
   const size_t log_start = log().size();
+  // Its socket and arguments, beside its log: the files they name are the operator's, which the
+  // daemon may name (ScanDaemonLogs).
+  WriteFile(root_ + ".hoistd.args", socket_ + " " + extra_);
   RunResult r = Sh(env_ + " " + std::string(HOISTD_BIN) + " --root " + Quote(root_) + " --addr " +
                    Quote("unix://" + socket_) + " " + extra_ + " >>" + Quote(root_ + ".hoistd.log") +
                    " 2>&1 & echo $!");
@@ -187,6 +192,64 @@ void Daemon::Kill() {
   pid_ = -1;
 }
 
+namespace {
+
+std::mutex g_secrets_mu;
+std::vector<std::string> g_secrets;
+
+// The paths below `scratch` that `log` names, except those of the daemon that wrote it: its root
+// (and what lies below it) and its socket. (The files it was started with are left out by the
+// caller.)
+std::vector<std::string> ClientPathsIn(const std::string& log, const std::string& scratch,
+                                       const std::string& root) {
+  std::vector<std::string> found;
+  for (size_t at = log.find(scratch); at != std::string::npos; at = log.find(scratch, at + 1)) {
+    size_t end = at;
+    while (end < log.size() && !std::isspace(static_cast<unsigned char>(log[end])) &&
+           std::string_view("\"'`:,;()[]<>").find(log[end]) == std::string_view::npos) {
+      ++end;
+    }
+    std::string path = log.substr(at, end - at);
+    if (path == root || path.starts_with(root + "/") || path.starts_with(root + ".hoistd.")) {
+      continue;
+    }
+    found.push_back(path);
+  }
+  return found;
+}
+
+}  // namespace
+
+void NoteSecret(const std::string& secret) {
+  std::lock_guard lock(g_secrets_mu);
+  g_secrets.push_back(secret);
+}
+
+void ScanDaemonLogs(const std::string& scratch) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(scratch, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it.depth() > 2) it.disable_recursion_pending();
+    const std::string name = it->path().filename().string();
+    if (!name.ends_with(".hoistd.log") || !it->is_regular_file()) continue;
+    const std::string file = it->path().string();
+    const std::string root = file.substr(0, file.size() - std::string(".hoistd.log").size());
+    const std::string log = ReadFileOrEmpty(file);
+    const std::string args = ReadFileOrEmpty(root + ".hoistd.args");
+    for (const std::string& p : ClientPathsIn(log, scratch, root)) {
+      if (args.find(p) != std::string::npos) continue;  // a file the daemon was started with
+      ADD_FAILURE() << "hoistd's log " << name << " names a client path: " << p << "\n" << log;
+    }
+    std::lock_guard lock(g_secrets_mu);
+    for (const std::string& secret : g_secrets) {
+      if (log.find(secret) != std::string::npos) {
+        ADD_FAILURE() << "hoistd's log " << name << " holds a secret the client lent";
+      }
+    }
+  }
+}
+
 Scratch::Scratch() {
   auto d = TempDir::Create("hoist-itest-");
   if (d) path_ = d->Release();
@@ -205,6 +268,7 @@ Scratch::~Scratch() {
       }
     }
   }
+  ScanDaemonLogs(path_);
   (void)RemoveAll(path_);
 }
 

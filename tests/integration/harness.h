@@ -51,7 +51,19 @@ class Daemon {
 // Single-quotes a string for the shell.
 std::string Quote(const std::string& s);
 
-// A fresh scratch directory, removed when the test ends.
+// Notes a secret a test hands to a build (a --secret value, a registry password): no hoistd log
+// may ever contain it (see Scratch).
+void NoteSecret(const std::string& secret);
+
+// Fails the running test for every client path or noted secret in a hoistd log under `scratch`.
+void ScanDaemonLogs(const std::string& scratch);
+
+// A fresh scratch directory, removed when the test ends. Before it goes, the daemons serving
+// roots in it are stopped and every hoistd log in it (`<root>.hoistd.log`) is scanned: a log
+// that holds a path in the scratch directory other than its own daemon's root, socket and
+// configuration, or a noted secret, fails the test. Everything a test gives a client (contexts,
+// layouts, outputs, secret files, caches) lives in its scratch directory, so this proves across
+// the whole suite that hoistd never logs a client's path.
 class Scratch {
  public:
   Scratch();

@@ -190,6 +190,7 @@ std::unique_ptr<TestRegistry> TestRegistry::Start(const RegistryOptions& options
   reg->cert_dir_ = info.value("cert_dir", "");
   reg->username_ = info.value("username", "");
   reg->password_ = info.value("password", "");
+  if (!reg->password_.empty()) NoteSecret(reg->password_);
   for (const auto& p : info.value("pids", json::array())) reg->pids_.push_back(p.get<pid_t>());
   return reg;
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "base/utf8.h"
 #include "frontend/dockerfile/internal/convert_state.h"
 #include "oci/reference.h"
 
@@ -758,6 +759,23 @@ Result<ConvertResult> Converter::Run(std::string_view dockerfile) {
 }  // namespace
 
 Result<ConvertResult> ConvertToLLB(std::string_view dockerfile, const ConvertOptions& options) {
+  // LLB carries text as protobuf strings, which must be UTF-8: say so here, where the line is
+  // known, rather than fail later on an op that cannot be read back.
+  if (size_t bad = 0; !IsValidUtf8(dockerfile, &bad)) {
+    const size_t line = 1 + static_cast<size_t>(std::count(dockerfile.begin(), dockerfile.begin() + bad, '\n'));
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("{}:{}: the Dockerfile is not valid UTF-8", options.dockerfile_name, line));
+  }
+  for (const auto& [k, v] : options.build_args) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) {
+      return MakeError(Code::kInvalidArgument, "a --build-arg is not valid UTF-8");
+    }
+  }
+  for (const auto& [k, v] : options.labels) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) {
+      return MakeError(Code::kInvalidArgument, "a --label is not valid UTF-8");
+    }
+  }
   Converter c(options);
   return c.Run(dockerfile);
 }

@@ -111,6 +111,21 @@ TEST(Convert, ArgScopingAndPlatformArgs) {
   EXPECT_EQ(r->warnings.back().short_message, "One or more build-args [UNUSED] were not consumed");
 }
 
+// LLB holds text as protobuf strings, which must be UTF-8: a Dockerfile or build arg that is not
+// is refused at once, naming the line, instead of making ops nobody can read back.
+TEST(Convert, TextThatIsNotUtf8IsRefused) {
+  Fixture f;
+  auto r = Convert("FROM scratch\nENV A=ok\nENV B=caf\xe9\n", f);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.error().message(), "Dockerfile:3: the Dockerfile is not valid UTF-8");
+  EXPECT_TRUE(Convert("FROM scratch\nENV B=caf\xc3\xa9\n", f));
+  f.opts.build_args = {{"X", "\xff"}};
+  r = Convert("FROM scratch\nARG X\nENV Y=$X\n", f);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "a --build-arg is not valid UTF-8");
+}
+
 TEST(Convert, UndeclaredGlobalArgIsNotVisibleInStage) {
   Fixture f;
   auto r = Convert("ARG A=global\nFROM scratch\nENV X=[$A]\n", f);

@@ -1,16 +1,108 @@
 #include "solver/internal/graph.h"
 
 #include <map>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include "api/llb/ops.pb.h"
+#include "llb/caps.h"
 
 namespace hoist::solver::internal {
+namespace {
+
+tl::unexpected<Error> Invalid(const oci::Digest& digest, std::string_view what) {
+  return MakeError(Code::kInvalidArgument, fmt::format("LLB op {}: {}", digest.str(), what));
+}
+
+// An index into the op's inputs, or -1 for none.
+bool InputIndexOk(int64_t i, int inputs) { return i >= -1 && i < inputs; }
+
+// The shape checks BuildKit makes of every op it loads (opsutils.Validate), the references an op
+// makes to its own inputs, and the limits. (Which outputs an edge may select is checked by the
+// scheduler, which knows each op's outputs once it is resolved.)
+Status CheckOp(const oci::Digest& digest, const pb::Op& op) {
+  const int inputs = op.inputs_size();
+  if (inputs > kMaxOpInputs) {
+    return Invalid(digest, fmt::format("{} inputs, more than the {} allowed", inputs, kMaxOpInputs));
+  }
+  switch (op.op_case()) {
+    case pb::Op::kSource:
+      if (op.source().identifier().empty()) return Invalid(digest, "invalid source op with no identifier");
+      return OkStatus();
+    case pb::Op::kExec: {
+      const pb::ExecOp& exec = op.exec();
+      if (!exec.has_meta()) return Invalid(digest, "invalid exec op with no meta");
+      if (exec.meta().args().empty()) return Invalid(digest, "invalid exec op with no args");
+      if (exec.mounts().empty()) return Invalid(digest, "invalid exec op with no mounts");
+      if (exec.mounts_size() > kMaxExecMounts) {
+        return Invalid(digest, fmt::format("{} mounts, more than the {} allowed", exec.mounts_size(), kMaxExecMounts));
+      }
+      bool root = false;
+      for (const pb::Mount& m : exec.mounts()) {
+        root = root || m.dest() == "/";
+        if (!InputIndexOk(m.input(), inputs)) {
+          return Invalid(digest, fmt::format("mount {}: input {} out of range", m.dest(), m.input()));
+        }
+        if (m.output() < -1 || m.output() >= exec.mounts_size()) {
+          return Invalid(digest, fmt::format("mount {}: output {} out of range", m.dest(), m.output()));
+        }
+      }
+      if (!root) return Invalid(digest, "invalid exec op with no rootfs");
+      return OkStatus();
+    }
+    case pb::Op::kFile: {
+      const pb::FileOp& file = op.file();
+      if (file.actions().empty()) return Invalid(digest, "invalid file op with no actions");
+      if (file.actions_size() > kMaxFileActions) {
+        return Invalid(digest, fmt::format("{} actions, more than the {} allowed", file.actions_size(), kMaxFileActions));
+      }
+      for (int i = 0; i < file.actions_size(); ++i) {
+        const pb::FileAction& a = file.actions(i);
+        // Inputs first, then the results of the actions before this one.
+        if (!InputIndexOk(a.input(), inputs + i) || !InputIndexOk(a.secondaryinput(), inputs + i)) {
+          return Invalid(digest, fmt::format("file action {}: input out of range", i));
+        }
+        if (a.action_case() == pb::FileAction::ACTION_NOT_SET) {
+          return Invalid(digest, fmt::format("file action {}: no action in it", i));
+        }
+        if (a.output() < -1 || a.output() >= file.actions_size()) {
+          return Invalid(digest, fmt::format("file action {}: output {} out of range", i, a.output()));
+        }
+      }
+      return OkStatus();
+    }
+    case pb::Op::kMerge:
+      if (op.merge().inputs().empty()) return Invalid(digest, "invalid merge op with no inputs");
+      for (const pb::MergeInput& in : op.merge().inputs()) {
+        if (in.input() < 0 || in.input() >= inputs) return Invalid(digest, "merge input out of range");
+      }
+      return OkStatus();
+    case pb::Op::kDiff:
+    case pb::Op::kBuild:
+      return OkStatus();  // refused by the worker when it loads them, with their own message
+    default:
+      return Invalid(digest, "no operation in it");
+  }
+}
+
+}  // namespace
 
 Result<Graph> LoadGraph(const llb::Definition& definition) {
   Graph graph;
   if (definition.def.empty()) return graph;
+  if (definition.def.size() > kMaxOps) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("LLB definition: {} ops, more than the {} allowed", definition.def.size(), kMaxOps));
+  }
+  for (const auto& [digest, md] : definition.metadata) {
+    for (const auto& [cap, on] : md.caps) {
+      (void)on;
+      if (!llb::IsKnownCap(cap)) {
+        return MakeError(Code::kInvalidArgument, fmt::format("unknown API capability {}", cap));
+      }
+    }
+  }
 
   struct Parsed {
     oci::Digest digest;
@@ -23,6 +115,10 @@ Result<Graph> LoadGraph(const llb::Definition& definition) {
   for (size_t i = 0; i < definition.def.size(); ++i) {
     const std::string& bytes = definition.def[i];
     oci::Digest digest = oci::Digest::Sha256Of(bytes);
+    if (bytes.size() > kMaxOpBytes) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("LLB op {}: {} bytes, more than the {} allowed", digest.str(), bytes.size(), kMaxOpBytes));
+    }
     pb::Op op;
     if (!op.ParseFromString(bytes)) {
       return MakeError(Code::kInvalidArgument,
@@ -52,6 +148,7 @@ Result<Graph> LoadGraph(const llb::Definition& definition) {
       head = p.inputs[0];
       break;
     }
+    HOIST_TRY(CheckOp(digest, op));
     if (ops.emplace(digest, std::move(p)).second) order.push_back(digest);
   }
   if (!head) {
@@ -71,6 +168,7 @@ Result<Graph> LoadGraph(const llb::Definition& definition) {
     return MakeError(Code::kInvalidArgument,
                      fmt::format("LLB definition: the result {} is not in the definition", head->first.str()));
   }
+
 
   // Depth-first from the head, emitting inputs first; a grey vertex seen again is a cycle.
   enum Mark { kWhite, kGrey, kBlack };

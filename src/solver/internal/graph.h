@@ -30,8 +30,19 @@ struct Graph {
   std::optional<Edge> head;           // nullopt for an empty definition
 };
 
+// Limits on a definition, which may come from any client of the daemon.
+inline constexpr size_t kMaxOps = 100'000;
+inline constexpr size_t kMaxOpBytes = size_t{16} << 20;
+inline constexpr int kMaxOpInputs = 10'000;
+inline constexpr int kMaxExecMounts = 1'000;
+inline constexpr int kMaxFileActions = 10'000;
+
 // kInvalidArgument naming the op for bytes that are not a pb.Op, an input that names no op in
-// the definition, a negative output index, a cycle, or a last op that selects no result.
+// the definition or an output it does not have, a cycle, or a last op that selects no result;
+// for ops BuildKit would refuse to load (an exec op without args, mounts or a root mount, a file
+// op without actions, ...), references to inputs an op does not have, capabilities in the
+// metadata that BuildKit does not define (`unknown API capability <cap>`), and definitions
+// past the limits above.
 Result<Graph> LoadGraph(const llb::Definition& definition);
 
 }  // namespace hoist::solver::internal

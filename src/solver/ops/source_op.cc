@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -412,6 +413,13 @@ class LocalSourceOp final : public Op {
     }
     session::SessionManager& sessions = *worker_.options().sessions;
     if (!id.empty()) {
+      // A build reads only its own clients' directories: LLB naming another build's session
+      // (hoistd serves many clients) is refused, whatever that session holds.
+      const auto& own = worker_.options().session_ids;
+      if (std::find(own.begin(), own.end(), id) == own.end()) {
+        return MakeError(Code::kPermissionDenied,
+                         fmt::format("local://{}: session {} is not a session of this build", name_, id));
+      }
       HOIST_ASSIGN_OR_RETURN(session_, sessions.Get(id, session::kDefaultSessionTimeout,
                                                     ctx.cancel.get()));
       return OkStatus();

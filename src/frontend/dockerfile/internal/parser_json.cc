@@ -103,7 +103,7 @@ class JsonDecoder {
       SkipSpace();
       JsonValue value;
       if (!ParseValue(&value, depth)) return false;
-      out->members.emplace_back(std::move(key), std::move(value));
+      out->members.push_back(JsonMember{std::move(key), std::move(value)});
       SkipSpace();
       if (pos_ >= text_.size()) return false;
       char c = text_[pos_++];

@@ -15,12 +15,20 @@
 
 namespace hoist::frontend::dockerfile::internal {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
-  std::string string;                                      // kString
-  std::vector<JsonValue> items;                            // kArray
-  std::vector<std::pair<std::string, JsonValue>> members;  // kObject, in document order
+  std::string string;               // kString
+  std::vector<JsonValue> items;     // kArray
+  std::vector<JsonMember> members;  // kObject, in document order
+};
+
+// A struct rather than a std::pair: a pair cannot name JsonValue before it is complete.
+struct JsonMember {
+  std::string name;
+  JsonValue value;
 };
 
 // The decoded document, or nullopt where json.Unmarshal(text, &any) would return an error.
