@@ -37,6 +37,8 @@
 
 namespace hoist::source {
 
+class InPlaceContext;
+
 // One entry of a client directory.
 struct ContextEntry {
   std::string path;          // relative, cleaned, slash-separated; never empty
@@ -92,6 +94,12 @@ class LocalDirReader final : public ContextReader {
  private:
   std::string root_;
 };
+
+// The entries of `reader` that a sync under `filter` keeps (the sync rules above: the filters,
+// directories only on the way to something kept, hard links to dropped files made files of
+// their own), parents before children. Devices, FIFOs and sockets are still among them.
+// Errors as LocalSync's.
+Result<std::vector<ContextEntry>> SelectContext(ContextReader& reader, const ContextFilter& filter);
 
 struct SyncOptions {
   ContextFilter filter;
@@ -153,6 +161,10 @@ struct ChecksumOptions {
   int64_t now_ns = 0;
   // May be null. Counts are added to it.
   ChecksumStats* stats = nullptr;
+  // When `root` is an in-place context's view (in_place_context.h): every entry read is
+  // checked against what the context's walk saw, and every file's digest is recorded there.
+  // Not owned; may be null.
+  InPlaceContext* in_place = nullptr;
 };
 
 Result<oci::Digest> Checksum(const std::string& root, std::string_view path, bool follow_links,
