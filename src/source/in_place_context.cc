@@ -154,6 +154,31 @@ Status InPlaceContext::Build(ContextReader& reader) {
   return OkStatus();
 }
 
+Result<std::string> InPlaceContext::PathInRoot(int root_fd, int dir_fd, std::string_view base) {
+  auto where = [](int fd) -> Result<std::string> {
+    std::string link = fmt::format("/proc/self/fd/{}", fd);
+    std::string out(4096, '\0');
+    ssize_t n = ::readlink(link.c_str(), out.data(), out.size());
+    if (n < 0 || static_cast<size_t>(n) >= out.size()) {
+      return Unexpected(ErrnoError(n < 0 ? errno : ENAMETOOLONG, "in-place context: locate a directory"));
+    }
+    out.resize(static_cast<size_t>(n));
+    return out;
+  };
+  HOIST_ASSIGN_OR_RETURN(std::string root, where(root_fd));
+  HOIST_ASSIGN_OR_RETURN(std::string dir, where(dir_fd));
+  std::string rel;
+  if (dir != root) {
+    if (root == "/") root.clear();
+    if (!dir.starts_with(root + "/")) {
+      return MakeError(Code::kInternal, "in-place context: a directory resolved outside its root");
+    }
+    rel = dir.substr(root.size() + 1);
+  }
+  if (base.empty() || base == ".") return rel;
+  return Join(rel, base);
+}
+
 Error InPlaceContext::Changed(std::string_view path, std::string_view detail) const {
   return Error(Code::kFailedPrecondition,
                fmt::format("local context \"{}\": \"{}\" changed during the build ({})",

@@ -80,6 +80,11 @@ class InPlaceContext {
   };
   std::optional<Pinned> Find(std::string_view path) const;
 
+  // Where `base` in the directory `dir_fd` is, relative to the root `root_fd` that `dir_fd`
+  // was resolved in (symlinks on the way resolved): the path the checks above take. `base`
+  // may be "." for the directory itself.
+  static Result<std::string> PathInRoot(int root_fd, int dir_fd, std::string_view base);
+
   // The error for `path` having changed during the build, with `detail` in parentheses.
   Error Changed(std::string_view path, std::string_view detail) const;
 

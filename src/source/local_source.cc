@@ -620,6 +620,10 @@ Result<oci::Digest> ChecksumPath(archive::ConfinedRoot& root, const std::string&
   int r = path.empty() ? root.OpenDir("", &dir) : root.OpenParent(path, &dir, &base);
   if (path.empty()) base = ".";
   if (r != 0) return Unexpected(GoPathError(r, "lstat", clean));
+  if (h.options.in_place != nullptr) {
+    // Checked and pinned by where the file is, symlinks on the way resolved.
+    HOIST_ASSIGN_OR_RETURN(path, InPlaceContext::PathInRoot(root.fd(), dir.get(), base));
+  }
   return ChecksumAt(dir.get(), base, path, clean, h);
 }
 

@@ -161,18 +161,19 @@ TEST_F(BuildTest, ContextReadInPlaceHidesIgnoredFilesAndGivesTheDaemonsImage) {
   std::filesystem::create_hard_link(s_ / "ctx/data/a.txt", s_ / "ctx/data/hard");
   ASSERT_EQ(0, ::chmod((s_ / "ctx/data/sub").c_str(), 0750));
   WriteFile(s_ / "ctx/.dockerignore", "*.key\ndata/skip\n");
-  const std::string common = " build --progress=plain --build-arg SOURCE_DATE_EPOCH=0 " +
-                             BaseContext() + " " + Quote(s_ / "ctx");
+  const std::string common =
+      " build --progress=plain --build-arg SOURCE_DATE_EPOCH=0 " + BaseContext();
   auto image = [&](const std::string& engine, const std::string& name) {
     RunResult r = Sh(engine + common + " -o type=oci,rewrite-timestamp=true,dest=" +
                      Quote(s_ / (name + ".tar")) + " --metadata-file " +
-                     Quote(s_ / (name + ".json")));
+                     Quote(s_ / (name + ".json")) + " " + Quote(s_ / "ctx"));
     EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.err;
     json md = json::parse(ReadFileOrEmpty(s_ / (name + ".json")), nullptr, false);
     return md.is_object() ? md.value("containerimage.digest", "") : std::string();
   };
   auto files = [&](const std::string& engine, const std::string& name) {
-    RunResult r = Sh(engine + common + " -o type=local,dest=" + Quote(s_ / name));
+    RunResult r = Sh(engine + common + " -o type=local,dest=" + Quote(s_ / name) + " " +
+                     Quote(s_ / "ctx"));
     EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.err;
     return r;
   };
@@ -256,8 +257,9 @@ TEST_F(BuildTest, AContextFileChangedDuringTheBuildFailsTheCopy) {
 TEST_F(BuildTest, SymlinksInTheContextNeverLeaveIt) {
   std::filesystem::create_symlink("/etc", s_ / "ctx/abs");
   std::filesystem::create_symlink("../../../../../../../../etc", s_ / "ctx/up");
+  // (`COPY .` too, so that the frontend asks for the whole context, not only these paths.)
   for (const std::string src : {"abs/passwd", "up/passwd"}) {
-    Dockerfile("FROM base\nCOPY " + src + " /p\n");
+    Dockerfile("FROM base\nCOPY . /all/\nCOPY " + src + " /p\n");
     RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out"));
     EXPECT_NE(r.exit_code, 0) << src << "\n" << r.err;
     EXPECT_NE(r.err.find("no such file or directory"), std::string::npos) << src << "\n" << r.err;
@@ -266,7 +268,7 @@ TEST_F(BuildTest, SymlinksInTheContextNeverLeaveIt) {
   // They resolve inside the context, as if it were `/`.
   std::filesystem::create_directories(s_ / "ctx/etc");
   WriteFile(s_ / "ctx/etc/passwd", "the context's own\n");
-  Dockerfile("FROM base\nCOPY abs/passwd /p\nCOPY up/passwd /q\n");
+  Dockerfile("FROM base\nCOPY . /all/\nCOPY abs/passwd /p\nCOPY up/passwd /q\n");
   RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFileOrEmpty(s_ / "out/p"), "the context's own\n");

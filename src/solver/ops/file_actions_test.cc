@@ -462,6 +462,7 @@ class InPlaceCopyTest : public ::testing::Test {
     WriteTestFile(C("data/secret.key"), "key");
     ASSERT_EQ(0, ::symlink("../../../../../../etc", C("data/etc").c_str()));
     ASSERT_EQ(0, ::symlink("/etc/passwd", C("passwd").c_str()));
+    ASSERT_EQ(0, ::symlink("data", C("alias").c_str()));
     source::LocalDirReader reader(ctx_.path());
     auto view = source::InPlaceContext::Create(
         reader, UniqueFd(::open(ctx_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
@@ -529,6 +530,19 @@ TEST_F(InPlaceCopyTest, FirstReadByTheCopyPinsTheFile) {
   EXPECT_TRUE(view_->Find("data/a.txt"));
   WriteTestFile(C("data/a.txt"), "AAAA");
   auto st = Copy("data/a.txt", "/a2");
+  ASSERT_FALSE(st);
+  EXPECT_NE(std::string::npos, st.error().message().find("\"data/a.txt\" changed during the build"))
+      << st.error().message();
+}
+
+TEST_F(InPlaceCopyTest, FilesAreCheckedWhereTheyAreThroughSymlinks) {
+  ASSERT_TRUE(Sum("alias/a.txt"));
+  EXPECT_TRUE(view_->Find("data/a.txt"));
+  EXPECT_FALSE(view_->Find("alias/a.txt"));
+  ASSERT_TRUE(Copy("alias/a.txt", "/a"));
+  EXPECT_EQ("aaaa", ReadTestFile(D("a")));
+  WriteTestFile(C("data/a.txt"), "AAAA");
+  auto st = Copy("alias/a.txt", "/a2");
   ASSERT_FALSE(st);
   EXPECT_NE(std::string::npos, st.error().message().find("\"data/a.txt\" changed during the build"))
       << st.error().message();

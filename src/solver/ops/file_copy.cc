@@ -86,7 +86,12 @@ class Copier {
     if (r == 0 && ::fstatat(sdir.get(), sbase.c_str(), &sst, AT_SYMLINK_NOFOLLOW) != 0) r = errno;
     if (r != 0) return Unexpected(PathError(r, "lstat", src));
     src_base_ = followed;
-    if (in_place_ != nullptr) HOIST_TRY(in_place_->CheckEntry(followed, sst));
+    if (in_place_ != nullptr) {
+      // Checked and pinned by where the source is, symlinks on the way resolved.
+      HOIST_ASSIGN_OR_RETURN(src_base_,
+                             source::InPlaceContext::PathInRoot(src_.fd(), sdir.get(), sbase));
+      HOIST_TRY(in_place_->CheckEntry(src_base_, sst));
+    }
     bool src_dir = S_ISDIR(sst.st_mode);
 
     std::string dest_path;
