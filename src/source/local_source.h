@@ -1,12 +1,13 @@
 // The `local` source: a client directory (the build context, a named local context) mirrored
 // into a directory the engine owns, incrementally, and the content checksums that make a COPY's
-// cache key (BuildKit's filesync and contenthash).
+// cache key (BuildKit's filesync and contenthash). Where the client's directory is on the
+// engine's own disk (the embedded engine), it is read in place instead (in_place_context.h),
+// with the entries SelectContext picks by the same rules.
 //
 // The client side is reached through ContextReader, which the session implements over its
-// file-sync stream; LocalDirReader implements it over a directory on this machine (tests, and
-// the embedded mode where the client's disk is the engine's). Paths given to and by a reader
-// are slash-separated and relative to the context root ("a/b"); the engine never learns the
-// client's own path.
+// file-sync stream; LocalDirReader implements it over a directory on this machine (tests).
+// Paths given to and by a reader are slash-separated and relative to the context root ("a/b");
+// the engine never learns the client's own path.
 //
 // Sync rules (BuildKit's local source with fsutil's DiffCopy):
 //  - exclude patterns (dockerignore semantics) drop paths, include patterns keep only matching

@@ -4,7 +4,8 @@
 //
 //   source   oci-layout:// (a client's OCI store through the session; layers copied into the
 //            engine's content store, verified, and unpacked once per chain ID), local:// (a
-//            client dir mirrored incrementally, then snapshotted), docker-image:// (refused
+//            client dir read in place where it is on the engine's disk, else mirrored
+//            incrementally), docker-image:// (refused
 //            until registries are supported: use a named context)
 //   exec     a process in the OCI runtime on a snapshot of its root input, with bind, cache,
 //            tmpfs and secret mounts; its writable mounts' changes become new snapshots
