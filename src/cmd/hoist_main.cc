@@ -1,7 +1,11 @@
 // hoist: the command-line client. The only place that wires objects together and the only
 // code that writes to stdout/stderr.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -14,8 +18,37 @@
 #include "cmd/image_commands.h"
 #include "cmd/layout_command.h"
 #include "cmd/login_command.h"
+#include "source/in_place_context.h"
+
+namespace {
+
+// Tests only: with HOIST_TESTING_CONTEXT_FIFO=PATH (a FIFO), the embedded engine stops after
+// the first content checksum of a context read in place: it writes a line to the FIFO, then
+// waits until the test has opened it for writing and closed it. The test changes files in
+// between, deterministically.
+void WireContextTestingHook() {
+  const char* fifo = std::getenv("HOIST_TESTING_CONTEXT_FIFO");
+  if (fifo == nullptr || *fifo == '\0') return;
+  hoist::source::InPlaceContext::SetChecksumHookForTesting([path = std::string(fifo), done = false]() mutable {
+    if (done) return;
+    done = true;
+    int w = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (w < 0) return;
+    (void)!::write(w, "checksummed\n", 12);
+    ::close(w);
+    int r = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (r < 0) return;
+    char buf[64];
+    while (::read(r, buf, sizeof(buf)) > 0) {
+    }
+    ::close(r);
+  });
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  WireContextTestingHook();
   CLI::App app{"hoist builds OCI container images from Dockerfiles", "hoist"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hoist version 0.1.0");

@@ -82,7 +82,10 @@ std::vector<exporter::CacheEntry> RecordsToExport(const std::vector<PlatformResu
     for (const solver::SolvedVertex& v : r.vertices) {
       if (!max && v.cache_key != r.cache_key) continue;
       for (const std::string& id : v.result_ids) {
-        if (id.empty() || id.starts_with(solver::ops::kMirrorIdPrefix)) continue;
+        if (id.empty() || id.starts_with(solver::ops::kMirrorIdPrefix) ||
+            id.starts_with(solver::ops::kInPlaceIdPrefix)) {
+          continue;
+        }
         entries.push_back({.cache_key = v.cache_key, .snapshot = id});
         break;  // one result per key: the first output
       }

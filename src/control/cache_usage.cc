@@ -96,9 +96,13 @@ Result<PruneResult> PruneCache(const EngineParts& engine, const PruneRequest& re
   }
   HOIST_TRY(RemoveAll(engine.root + "/diffs"));
   if (engine.checksums != nullptr) {
-    // File digests of trees that are gone. Mirrors stay until a prune of everything.
+    // File digests of trees that are gone. Those of mirrors and of contexts read in place stay
+    // until a prune of everything.
     HOIST_TRY(engine.checksums->Prune([&](const std::string& scope) {
-      if (scope.starts_with(solver::ops::kMirrorIdPrefix)) return !request.all;
+      if (scope.starts_with(solver::ops::kMirrorIdPrefix) ||
+          scope.starts_with(solver::ops::kInPlaceIdPrefix)) {
+        return !request.all;
+      }
       return engine.snapshotter->Stat(scope).has_value();
     }));
   }

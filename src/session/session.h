@@ -25,6 +25,7 @@
 #include "base/cancel.h"
 #include "base/error.h"
 #include "base/file_system.h"
+#include "base/unique_fd.h"
 #include "content/content_store.h"
 
 namespace hoist::session {
@@ -88,6 +89,10 @@ class ClientDir {
   virtual void Prefetch(const std::vector<std::string>& paths) { (void)paths; }
   // Whether Prefetch does anything here: callers skip working out the list otherwise.
   virtual bool ReadsAhead() const { return false; }
+  // The directory itself, when it is on the engine's own disk and may be read in place (the
+  // in-process transport): a new O_PATH descriptor of it, never its path. Invalid otherwise
+  // (the default: a remote directory is only reached through Walk and ReadFile).
+  virtual UniqueFd OpenInPlace() { return UniqueFd(); }
 };
 
 // A file the engine streams to the client's output (an exported tarball). What is written

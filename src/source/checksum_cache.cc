@@ -9,6 +9,18 @@
 #include "base/log.h"
 
 namespace hoist::source {
+
+FileIdentity StatIdentity(const struct stat& st) {
+  auto ns = [](const struct timespec& t) {
+    return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+  };
+  return FileIdentity{.ino = static_cast<uint64_t>(st.st_ino),
+                      .size = static_cast<uint64_t>(st.st_size),
+                      .mtime_ns = ns(st.st_mtim),
+                      .ctime_ns = ns(st.st_ctim),
+                      .mode = static_cast<uint32_t>(st.st_mode)};
+}
+
 namespace {
 
 constexpr std::string_view kMagic("hoist.checksums\0", 16);

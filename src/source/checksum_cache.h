@@ -18,6 +18,8 @@
 // Thread-safety: implementations are thread-safe.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -46,6 +48,9 @@ struct FileIdentity {
 
   friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
 };
+
+// The identity of what `st` describes.
+FileIdentity StatIdentity(const struct stat& st);
 
 // One file hashed: what Commit records.
 struct CachedChecksum {

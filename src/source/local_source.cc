@@ -18,6 +18,7 @@
 
 #include "archive/confined_root.h"
 #include "archive/internal/tree_ops.h"
+#include "source/in_place_context.h"
 #include "base/log.h"
 #include "oci/digest.h"
 
@@ -139,8 +140,7 @@ bool UnderOrParentOf(std::string_view path, std::string_view fp) {
 // Which walked entries a sync keeps.
 class Selection {
  public:
-  Status Init(const SyncOptions& o) {
-    const ContextFilter& f = o.filter;
+  Status Init(const ContextFilter& f) {
     for (const auto& p : f.follow_paths) follow_.push_back(archive::CleanInRoot(p));
     for (const auto& p : f.include_patterns) include_.push_back(archive::CleanInRoot(p));
     if (!f.exclude_patterns.empty()) {
@@ -289,17 +289,16 @@ Status RemoveUnlisted(int dir_fd, const std::string& rel, const std::unordered_s
 
 }  // namespace
 
-Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
-                            const SyncOptions& options) {
+Result<std::vector<ContextEntry>> SelectContext(ContextReader& reader, const ContextFilter& filter) {
   Selection sel;
-  HOIST_TRY(sel.Init(options));
-  // Pass 1: the client's entries, decided.
+  HOIST_TRY(sel.Init(filter));
+  // The client's entries, decided.
   std::vector<ContextEntry> entries;
   std::vector<int> verdicts;
   std::set<std::string> seen;
   std::map<std::string, bool> files;  // regular files walked (not links): whether kept
   std::unordered_map<std::string, size_t> entry_index;  // path → its index in entries
-  HOIST_TRY(reader.Walk(options.filter, [&](const ContextEntry& e) -> Status {
+  HOIST_TRY(reader.Walk(filter, [&](const ContextEntry& e) -> Status {
     if (!ValidPath(e.path)) {
       return MakeError(Code::kInvalidArgument, "sync: invalid path \"" + e.path + "\"");
     }
@@ -346,6 +345,19 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
       if (!keep.insert(p).second) break;
     }
   }
+  std::vector<ContextEntry> kept;
+  kept.reserve(keep.size());
+  for (ContextEntry& e : entries) {
+    if (keep.count(e.path)) kept.push_back(std::move(e));
+  }
+  return kept;
+}
+
+Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
+                            const SyncOptions& options) {
+  HOIST_ASSIGN_OR_RETURN(std::vector<ContextEntry> entries, SelectContext(reader, options.filter));
+  std::unordered_set<std::string> keep;
+  for (const ContextEntry& e : entries) keep.insert(e.path);
 
   // Pass 2: the target.
   if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -499,14 +511,6 @@ int64_t Ns(const struct timespec& t) {
   return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
 }
 
-FileIdentity IdentityOf(const struct stat& st) {
-  return FileIdentity{.ino = static_cast<uint64_t>(st.st_ino),
-                      .size = static_cast<uint64_t>(st.st_size),
-                      .mtime_ns = Ns(st.st_mtim),
-                      .ctime_ns = Ns(st.st_ctim),
-                      .mode = static_cast<uint32_t>(st.st_mode)};
-}
-
 // One Checksum call's use of the cache: what it looked up, and the batch it commits.
 struct Hashing {
   const ChecksumOptions& options;
@@ -521,10 +525,11 @@ Result<oci::Digest> ContentDigest(int dir_fd, const std::string& name, const str
                                   const std::string& rel, const std::string& display,
                                   Hashing& h) {
   ChecksumCache* cache = h.cache;
-  const FileIdentity identity = IdentityOf(st);
+  const FileIdentity identity = StatIdentity(st);
   if (cache != nullptr) {
     if (auto d = cache->Lookup(h.options.scope, rel, identity)) {
       ++h.stats.files_reused;
+      if (h.options.in_place != nullptr) HOIST_TRY(h.options.in_place->Record(rel, identity, *d));
       return std::move(*d);
     }
   }
@@ -543,13 +548,14 @@ Result<oci::Digest> ContentDigest(int dir_fd, const std::string& name, const str
     total += static_cast<uint64_t>(n);
   }
   oci::Digest digest = content.Finish();
+  if (h.options.in_place != nullptr) HOIST_TRY(h.options.in_place->Record(rel, identity, digest));
   ++h.stats.files_hashed;
   h.stats.bytes_hashed += total;
   if (cache != nullptr && identity.mtime_ns < h.racy_before_ns &&
       identity.ctime_ns < h.racy_before_ns) {
     // Recorded only if what was read is what was stat'ed: same inode, untouched since.
     struct stat after;
-    if (::fstat(fd, &after) == 0 && IdentityOf(after) == identity) {
+    if (::fstat(fd, &after) == 0 && StatIdentity(after) == identity) {
       h.batch.push_back(CachedChecksum{.path = rel, .identity = identity, .digest = digest});
     }
   }
@@ -563,6 +569,7 @@ Result<oci::Digest> ChecksumAt(int dir_fd, const std::string& name, const std::s
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return Unexpected(GoPathError(errno, "lstat", display));
   }
+  if (h.options.in_place != nullptr) HOIST_TRY(h.options.in_place->CheckEntry(rel, st));
   char type = S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : S_ISLNK(st.st_mode) ? 'l' : 'o';
   std::string link;
   if (S_ISLNK(st.st_mode)) {
@@ -590,6 +597,7 @@ Result<oci::Digest> ChecksumAt(int dir_fd, const std::string& name, const std::s
     std::vector<std::string> names;
     int r = ListDir(fd, &names);
     if (r != 0) return Unexpected(GoPathError(r, "open", display));
+    if (h.options.in_place != nullptr) HOIST_TRY(h.options.in_place->CheckDir(rel, names));
     for (const auto& n : names) {
       HOIST_ASSIGN_OR_RETURN(oci::Digest c, ChecksumAt(fd, n, Join(rel, n), Join(display, n), h));
       d.Update(n);
@@ -612,6 +620,10 @@ Result<oci::Digest> ChecksumPath(archive::ConfinedRoot& root, const std::string&
   int r = path.empty() ? root.OpenDir("", &dir) : root.OpenParent(path, &dir, &base);
   if (path.empty()) base = ".";
   if (r != 0) return Unexpected(GoPathError(r, "lstat", clean));
+  if (h.options.in_place != nullptr) {
+    // Checked and pinned by where the file is, symlinks on the way resolved.
+    HOIST_ASSIGN_OR_RETURN(path, InPlaceContext::PathInRoot(root.fd(), dir.get(), base));
+  }
   return ChecksumAt(dir.get(), base, path, clean, h);
 }
 

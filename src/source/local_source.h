@@ -1,12 +1,13 @@
 // The `local` source: a client directory (the build context, a named local context) mirrored
 // into a directory the engine owns, incrementally, and the content checksums that make a COPY's
-// cache key (BuildKit's filesync and contenthash).
+// cache key (BuildKit's filesync and contenthash). Where the client's directory is on the
+// engine's own disk (the embedded engine), it is read in place instead (in_place_context.h),
+// with the entries SelectContext picks by the same rules.
 //
 // The client side is reached through ContextReader, which the session implements over its
-// file-sync stream; LocalDirReader implements it over a directory on this machine (tests, and
-// the embedded mode where the client's disk is the engine's). Paths given to and by a reader
-// are slash-separated and relative to the context root ("a/b"); the engine never learns the
-// client's own path.
+// file-sync stream; LocalDirReader implements it over a directory on this machine (tests).
+// Paths given to and by a reader are slash-separated and relative to the context root ("a/b");
+// the engine never learns the client's own path.
 //
 // Sync rules (BuildKit's local source with fsutil's DiffCopy):
 //  - exclude patterns (dockerignore semantics) drop paths, include patterns keep only matching
@@ -36,6 +37,8 @@
 #include "source/path_patterns.h"
 
 namespace hoist::source {
+
+class InPlaceContext;
 
 // One entry of a client directory.
 struct ContextEntry {
@@ -92,6 +95,12 @@ class LocalDirReader final : public ContextReader {
  private:
   std::string root_;
 };
+
+// The entries of `reader` that a sync under `filter` keeps (the sync rules above: the filters,
+// directories only on the way to something kept, hard links to dropped files made files of
+// their own), parents before children. Devices, FIFOs and sockets are still among them.
+// Errors as LocalSync's.
+Result<std::vector<ContextEntry>> SelectContext(ContextReader& reader, const ContextFilter& filter);
 
 struct SyncOptions {
   ContextFilter filter;
@@ -153,6 +162,10 @@ struct ChecksumOptions {
   int64_t now_ns = 0;
   // May be null. Counts are added to it.
   ChecksumStats* stats = nullptr;
+  // When `root` is an in-place context's view (in_place_context.h): every entry read is
+  // checked against what the context's walk saw, and every file's digest is recorded there.
+  // Not owned; may be null.
+  InPlaceContext* in_place = nullptr;
 };
 
 Result<oci::Digest> Checksum(const std::string& root, std::string_view path, bool follow_links,

@@ -2,7 +2,9 @@
 // OCI layouts as named contexts (SPEC-oci-layout.md §5).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -138,6 +140,139 @@ TEST_F(BuildTest, DockerignoreOfTheContextOrBesideTheDockerfile) {
   EXPECT_TRUE(std::filesystem::exists(s_ / "o2/c/keep.txt"));
   EXPECT_TRUE(std::filesystem::exists(s_ / "o2/c/secret.key"));
   EXPECT_FALSE(std::filesystem::exists(s_ / "o2/c/notes.md"));
+}
+
+// The embedded engine reads the context where it is (no mirror); hoistd mirrors it. Both show
+// COPY and RUN bind mounts the same filtered context and give the same image.
+TEST_F(BuildTest, ContextReadInPlaceHidesIgnoredFilesAndGivesTheDaemonsImage) {
+  Dockerfile(
+      "FROM base\n"
+      "COPY . /c/\n"
+      "RUN --mount=type=bind,target=/ctx find /ctx | sort > /ctx.list && "
+      "(cat /ctx/secret.key /ctx/data/skip/x 2>&1 || true) > /secret.seen\n"
+      "COPY data/ /data/\n");
+  std::filesystem::create_directories(s_ / "ctx/data/sub");
+  std::filesystem::create_directories(s_ / "ctx/data/skip");
+  WriteFile(s_ / "ctx/data/a.txt", "a\n");
+  WriteFile(s_ / "ctx/data/sub/b.txt", "b\n");
+  WriteFile(s_ / "ctx/data/skip/x", "x\n");
+  WriteFile(s_ / "ctx/secret.key", "key\n");
+  std::filesystem::create_symlink("a.txt", s_ / "ctx/data/link");
+  std::filesystem::create_hard_link(s_ / "ctx/data/a.txt", s_ / "ctx/data/hard");
+  ASSERT_EQ(0, ::chmod((s_ / "ctx/data/sub").c_str(), 0750));
+  WriteFile(s_ / "ctx/.dockerignore", "*.key\ndata/skip\n");
+  const std::string common =
+      " build --progress=plain --build-arg SOURCE_DATE_EPOCH=0 " + BaseContext();
+  auto image = [&](const std::string& engine, const std::string& name) {
+    RunResult r = Sh(engine + common + " -o type=oci,rewrite-timestamp=true,dest=" +
+                     Quote(s_ / (name + ".tar")) + " --metadata-file " +
+                     Quote(s_ / (name + ".json")) + " " + Quote(s_ / "ctx"));
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.err;
+    json md = json::parse(ReadFileOrEmpty(s_ / (name + ".json")), nullptr, false);
+    return md.is_object() ? md.value("containerimage.digest", "") : std::string();
+  };
+  auto files = [&](const std::string& engine, const std::string& name) {
+    RunResult r = Sh(engine + common + " -o type=local,dest=" + Quote(s_ / name) + " " +
+                     Quote(s_ / "ctx"));
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.err;
+    return r;
+  };
+  const std::string embedded = std::string(HOIST_BIN) + " --root " + Quote(s_ / "root");
+  RunResult r = files(embedded, "in-place");
+  EXPECT_EQ(r.err.find(s_.path() + "/ctx"), std::string::npos) << r.err;
+  // Nothing of the context was written into the engine's root.
+  EXPECT_FALSE(std::filesystem::exists(s_ / "root/ops/local")) << r.err;
+  const std::string listed = ReadFileOrEmpty(s_ / "in-place/ctx.list");
+  EXPECT_NE(listed.find("/ctx/data/sub/b.txt"), std::string::npos) << listed;
+  EXPECT_EQ(listed.find("secret"), std::string::npos) << listed;
+  EXPECT_EQ(listed.find("skip"), std::string::npos) << listed;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "in-place/secret.seen").find("key\n"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(s_ / "in-place/c/secret.key"));
+  EXPECT_FALSE(std::filesystem::exists(s_ / "in-place/c/data/skip"));
+  EXPECT_FALSE(std::filesystem::exists(s_ / "in-place/data/skip"));
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "in-place/data/sub/b.txt"), "b\n");
+  const std::string in_place_image = image(embedded, "in-place");
+
+  Daemon d(s_ / "droot", s_ / "d.sock");
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string daemon = std::string(HOIST_BIN) + " --addr " + Quote(d.addr());
+  files(daemon, "mirrored");
+  EXPECT_EQ(TreeFingerprint(s_ / "mirrored/data"), TreeFingerprint(s_ / "in-place/data"));
+  EXPECT_EQ(TreeFingerprint(s_ / "mirrored/c"), TreeFingerprint(s_ / "in-place/c"));
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "mirrored/ctx.list"), listed);
+  EXPECT_EQ(in_place_image.size(), 71u);
+  EXPECT_EQ(image(daemon, "mirrored"), in_place_image);
+  // The client's files are as they were.
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "ctx/secret.key"), "key\n");
+}
+
+// A file changed between the content checksum of a COPY (its cache key) and the copy itself
+// fails the step, naming the file; the engine is stopped in between through its testing hook.
+TEST_F(BuildTest, AContextFileChangedDuringTheBuildFailsTheCopy) {
+  Dockerfile("FROM base\nCOPY data/ /data/\n");
+  std::filesystem::create_directories(s_ / "ctx/data");
+  WriteFile(s_ / "ctx/data/a.txt", "aaaa\n");
+  WriteFile(s_ / "ctx/data/b.txt", "bbbb\n");
+  const std::string fifo = s_ / "hook";
+  ASSERT_EQ(0, ::mkfifo(fifo.c_str(), 0600));
+  RunResult r;
+  std::thread build([&] {
+    r = Sh("HOIST_TESTING_CONTEXT_FIFO=" + Quote(fifo) + " " + HOIST_BIN + " --root " +
+           Quote(s_ / "root") + " build --progress=plain " + BaseContext() +
+           " -o type=local,dest=" + Quote(s_ / "out") + " " + Quote(s_ / "ctx"));
+  });
+  // The engine writes a line once the checksum is taken, then waits for the FIFO to be
+  // opened for writing and closed.
+  int rfd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(rfd, 0);
+  std::string got;
+  for (int i = 0; i < 1200 && got.find('\n') == std::string::npos; ++i) {
+    char buf[64];
+    ssize_t n = ::read(rfd, buf, sizeof(buf));
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+    else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::close(rfd);
+  EXPECT_EQ(got, "checksummed\n");
+  WriteFile(s_ / "ctx/data/b.txt", "BBBB\n");  // same size
+  int wfd = -1;
+  for (int i = 0; i < 1200 && wfd < 0; ++i) {
+    wfd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (wfd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (wfd >= 0) ::close(wfd);
+  build.join();
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("local context \"context\": \"data/b.txt\" changed during the build"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find(s_.path() + "/ctx"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(s_ / "out/data")) << r.err;
+  // Built again, the new contents are what the image gets.
+  r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out2/data/b.txt"), "BBBB\n");
+}
+
+TEST_F(BuildTest, SymlinksInTheContextNeverLeaveIt) {
+  std::filesystem::create_symlink("/etc", s_ / "ctx/abs");
+  std::filesystem::create_symlink("../../../../../../../../etc", s_ / "ctx/up");
+  // (`COPY .` too, so that the frontend asks for the whole context, not only these paths.)
+  for (const std::string src : {"abs/passwd", "up/passwd"}) {
+    Dockerfile("FROM base\nCOPY . /all/\nCOPY " + src + " /p\n");
+    RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out"));
+    EXPECT_NE(r.exit_code, 0) << src << "\n" << r.err;
+    EXPECT_NE(r.err.find("no such file or directory"), std::string::npos) << src << "\n" << r.err;
+    EXPECT_FALSE(std::filesystem::exists(s_ / "out/p")) << src;
+  }
+  // They resolve inside the context, as if it were `/`.
+  std::filesystem::create_directories(s_ / "ctx/etc");
+  WriteFile(s_ / "ctx/etc/passwd", "the context's own\n");
+  Dockerfile("FROM base\nCOPY . /all/\nCOPY abs/passwd /p\nCOPY up/passwd /q\n");
+  RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/p"), "the context's own\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/q"), "the context's own\n");
 }
 
 TEST_F(BuildTest, SecondBuildIsFullyCachedAndContextChangesRerunOnlyDependents) {

@@ -227,6 +227,8 @@ Status FsClientDir::Walk(const WalkOptions& options,
   return w.WalkDir(root_.get(), "", {}, {});
 }
 
+UniqueFd FsClientDir::OpenInPlace() { return UniqueFd(fcntl(root_.get(), F_DUPFD_CLOEXEC, 0)); }
+
 Result<std::unique_ptr<ReadableFile>> FsClientDir::OpenFile(std::string_view path) {
   const std::string shown(path);
   auto invalid = [&] {

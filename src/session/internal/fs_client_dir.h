@@ -22,6 +22,7 @@ class FsClientDir final : public ClientDir {
   Status Walk(const WalkOptions& options, const std::function<Status(const FileEntry&)>& fn,
               CancelContext* cancel) override;
   Result<std::unique_ptr<ReadableFile>> OpenFile(std::string_view path) override;
+  UniqueFd OpenInPlace() override;
 
  private:
   FsClientDir(std::string name, UniqueFd root) : name_(std::move(name)), root_(std::move(root)) {}

@@ -121,7 +121,7 @@ class CacheMountDir {
                                                                   state_dir));
         std::string from = view->path();
         if (!m.selector().empty()) from += "/" + m.selector();
-        HOIST_TRY(CopyTree(from, tmp, cancel));
+        HOIST_TRY(CopyTree(from, tmp, cancel, FindInPlace(inputs[m.input()].id()).get()));
       }
       HOIST_TRY(PosixFileSystem()->Rename(tmp, base));
     }

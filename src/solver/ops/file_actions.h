@@ -29,6 +29,10 @@
 #include "base/cancel.h"
 #include "base/error.h"
 
+namespace hoist::source {
+class InPlaceContext;
+}  // namespace hoist::source
+
 namespace hoist::solver::ops {
 
 inline constexpr int64_t kNoTimestamp = -1;
@@ -99,6 +103,13 @@ struct FileActionOptions {
   CancelContext* cancel = nullptr;
   // Tests only: resolve with the userspace walk even where openat2 exists.
   bool force_userspace_resolver_for_testing = false;
+  // When ApplyCopy's source root is this in-place context's view: every entry is checked
+  // against the context's walk, every file's bytes are hashed as they are copied and must match
+  // the digest recorded when the file was first read (or are recorded, when this is the first
+  // read), and the client's extended attributes are left behind (a mirror has none). A
+  // mismatch fails the copy: `local context "context": "a/b" changed during the build (...)`.
+  // Not owned; may be null.
+  source::InPlaceContext* in_place_source = nullptr;
 };
 
 // mkdir (-p with make_parents; an existing directory is no error, as in BuildKit).

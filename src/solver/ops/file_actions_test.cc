@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -11,6 +12,8 @@
 #include "archive/compression.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
+#include "source/in_place_context.h"
+#include "source/local_source.h"
 
 namespace hoist::solver::ops {
 namespace {
@@ -438,6 +441,124 @@ TEST_P(FileActionsTest, AddUnpacksTarArchives) {
   // COPY (no unpack) copies the archive as a file.
   ASSERT_OK(Copy({.src = "plain.tar", .dest = "/o/"}));
   EXPECT_TRUE(Exists(D("o/plain.tar")));
+}
+
+
+// COPY from a context read in place: what is copied is what was checksummed.
+class InPlaceCopyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "an in-place view is an overlay mount, which needs root";
+    auto c = TempDir::Create("inplace-ctx-");
+    auto s = TempDir::Create("inplace-state-");
+    auto d = TempDir::Create("inplace-dst-");
+    ASSERT_TRUE(c && s && d);
+    ctx_ = std::move(*c);
+    state_ = std::move(*s);
+    dst_ = std::move(*d);
+    ASSERT_EQ(0, ::mkdir(C("data").c_str(), 0755));
+    WriteTestFile(C("data/a.txt"), "aaaa");
+    WriteTestFile(C("data/b.txt"), "bbbb");
+    WriteTestFile(C("data/secret.key"), "key");
+    ASSERT_EQ(0, ::symlink("../../../../../../etc", C("data/etc").c_str()));
+    ASSERT_EQ(0, ::symlink("/etc/passwd", C("passwd").c_str()));
+    ASSERT_EQ(0, ::symlink("data", C("alias").c_str()));
+    source::LocalDirReader reader(ctx_.path());
+    auto view = source::InPlaceContext::Create(
+        reader, UniqueFd(::open(ctx_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
+        source::InPlaceOptions{.name = "context",
+                               .scope = "inplace:test",
+                               .state_dir = state_.path(),
+                               .filter = {.exclude_patterns = {"**/*.key"}}});
+    ASSERT_TRUE(view) << view.error().message();
+    view_ = std::move(*view);
+    opts_.in_place_source = view_.get();
+  }
+  std::string C(const std::string& p) { return ctx_.path() + "/" + p; }
+  std::string D(const std::string& p) { return dst_.path() + "/" + p; }
+  Status Copy(const std::string& src, const std::string& dest) {
+    return ApplyCopy(view_->path(), dst_.path(),
+                     CopyAction{.src = src, .dest = dest, .follow_symlink = true,
+                                .dir_copy_contents = true, .create_dest_path = true},
+                     opts_);
+  }
+  Result<oci::Digest> Sum(const std::string& path) {
+    return source::Checksum(view_->path(), path, true, false, {.in_place = view_.get()});
+  }
+
+  TempDir ctx_, state_, dst_;
+  std::unique_ptr<source::InPlaceContext> view_;
+  FileActionOptions opts_;
+};
+
+TEST_F(InPlaceCopyTest, CopiesTheFilteredViewWithoutTheClientsXattrs) {
+  ASSERT_EQ(0, ::setxattr(C("data/a.txt").c_str(), "user.origin", "client", 6, 0));
+  ASSERT_TRUE(Sum("data"));
+  auto st = Copy("data", "/out/");
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ("aaaa", ReadTestFile(D("out/a.txt")));
+  EXPECT_EQ("bbbb", ReadTestFile(D("out/b.txt")));
+  struct stat sb;
+  EXPECT_NE(0, ::lstat(D("out/secret.key").c_str(), &sb));
+  char value[16];
+  EXPECT_LT(::lgetxattr(D("out/a.txt").c_str(), "user.origin", value, sizeof(value)), 0);
+  // An excluded file is not there to name either.
+  st = Copy("data/secret.key", "/k");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(Code::kNotFound, st.error().code()) << st.error().message();
+}
+
+TEST_F(InPlaceCopyTest, AFileChangedAfterItsChecksumFailsTheCopy) {
+  ASSERT_TRUE(Sum("data"));
+  // Same size and mtime, other bytes: only the identity (ctime) and the bytes tell.
+  struct stat before;
+  ASSERT_EQ(0, ::stat(C("data/b.txt").c_str(), &before));
+  WriteTestFile(C("data/b.txt"), "BBBB");
+  struct timespec ts[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(0, ::utimensat(AT_FDCWD, C("data/b.txt").c_str(), ts, 0));
+  auto st = Copy("data", "/out/");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(Code::kFailedPrecondition, st.error().code());
+  EXPECT_NE(std::string::npos,
+            st.error().message().find("local context \"context\": \"data/b.txt\" changed during the build"))
+      << st.error().message();
+  EXPECT_EQ(std::string::npos, st.error().message().find(ctx_.path()));
+}
+
+TEST_F(InPlaceCopyTest, FirstReadByTheCopyPinsTheFile) {
+  ASSERT_TRUE(Copy("data/a.txt", "/a"));
+  EXPECT_TRUE(view_->Find("data/a.txt"));
+  WriteTestFile(C("data/a.txt"), "AAAA");
+  auto st = Copy("data/a.txt", "/a2");
+  ASSERT_FALSE(st);
+  EXPECT_NE(std::string::npos, st.error().message().find("\"data/a.txt\" changed during the build"))
+      << st.error().message();
+}
+
+TEST_F(InPlaceCopyTest, FilesAreCheckedWhereTheyAreThroughSymlinks) {
+  ASSERT_TRUE(Sum("alias/a.txt"));
+  EXPECT_TRUE(view_->Find("data/a.txt"));
+  EXPECT_FALSE(view_->Find("alias/a.txt"));
+  ASSERT_TRUE(Copy("alias/a.txt", "/a"));
+  EXPECT_EQ("aaaa", ReadTestFile(D("a")));
+  WriteTestFile(C("data/a.txt"), "AAAA");
+  auto st = Copy("alias/a.txt", "/a2");
+  ASSERT_FALSE(st);
+  EXPECT_NE(std::string::npos, st.error().message().find("\"data/a.txt\" changed during the build"))
+      << st.error().message();
+}
+
+TEST_F(InPlaceCopyTest, SymlinksNeverLeaveTheContext) {
+  // Both resolve inside the context, where there is no etc/passwd.
+  auto st = Copy("data/etc/passwd", "/p1");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(Code::kNotFound, st.error().code()) << st.error().message();
+  st = Copy("passwd", "/p2");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(Code::kNotFound, st.error().code()) << st.error().message();
+  struct stat sb;
+  EXPECT_NE(0, ::lstat(D("p1").c_str(), &sb));
+  EXPECT_NE(0, ::lstat(D("p2").c_str(), &sb));
 }
 
 INSTANTIATE_TEST_SUITE_P(Resolvers, FileActionsTest, ::testing::Values(false, true),

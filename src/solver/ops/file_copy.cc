@@ -21,6 +21,8 @@
 #include "archive/tar_reader.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/file_util.h"
+#include "oci/digest.h"
+#include "source/in_place_context.h"
 #include "source/path_patterns.h"
 
 namespace hoist::solver::ops {
@@ -83,6 +85,13 @@ class Copier {
     struct stat sst;
     if (r == 0 && ::fstatat(sdir.get(), sbase.c_str(), &sst, AT_SYMLINK_NOFOLLOW) != 0) r = errno;
     if (r != 0) return Unexpected(PathError(r, "lstat", src));
+    src_base_ = followed;
+    if (in_place_ != nullptr) {
+      // Checked and pinned by where the source is, symlinks on the way resolved.
+      HOIST_ASSIGN_OR_RETURN(src_base_,
+                             source::InPlaceContext::PathInRoot(src_.fd(), sdir.get(), sbase));
+      HOIST_TRY(in_place_->CheckEntry(src_base_, sst));
+    }
     bool src_dir = S_ISDIR(sst.st_mode);
 
     std::string dest_path;
@@ -322,11 +331,13 @@ class Copier {
     std::vector<std::string> names;
     int r = internal::ListDir(fd, &names);
     if (r != 0) return Unexpected(PathError(r, "open", Join(a_.src, rel)));
+    if (in_place_ != nullptr) HOIST_TRY(in_place_->CheckDir(Join(src_base_, rel), names));
     for (const std::string& n : names) {
       struct stat st;
       if (::fstatat(fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         return Unexpected(PathError(errno, "lstat", Join(a_.src, Join(rel, n))));
       }
+      if (in_place_ != nullptr) HOIST_TRY(in_place_->CheckEntry(Join(src_base_, Join(rel, n)), st));
       HOIST_TRY(CopyEntry(fd, n, st, Join(rel, n), self, n, true, skip_include));
     }
     // Metadata after the children, so writing them does not change the times. A directory
@@ -347,12 +358,16 @@ class Copier {
     int out = ::openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0) return Unexpected(PathError(errno, "open", dest_path));
     UniqueFd dst(out);
-    bool fallback = false;
+    if (in_place_ != nullptr) return CopyPinned(in, out, Join(src_base_, rel), dest_path);
+    // Between filesystems copy_file_range fails at once; after the first such failure this copy
+    // reads and writes (other errors may be the file's own, so only this one sticks).
+    bool fallback = copy_range_crosses_devices_;
     for (;;) {
       if (!fallback) {
         ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
         if (n > 0) continue;
         if (n == 0) break;
+        if (errno == EXDEV) copy_range_crosses_devices_ = true;
         if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
           fallback = true;
           continue;
@@ -370,6 +385,48 @@ class Copier {
       }
     }
     CopyXattrs(in, out);
+    return OkStatus();
+  }
+
+  // Copies an in-place context's file `path` (relative to the context) from `in` to `out`,
+  // hashing what it copies: the file must be the one the context pinned when it was first
+  // read (or is pinned now), unchanged while it is copied. With `out` < 0 it only checks.
+  Status CopyPinned(int in, int out, const std::string& path, const std::string& dest_path) {
+    struct stat before;
+    if (::fstat(in, &before) != 0) return Unexpected(PathError(errno, "stat", Display(path)));
+    HOIST_TRY(in_place_->CheckEntry(path, before));
+    const source::FileIdentity identity = source::StatIdentity(before);
+    const std::optional<source::InPlaceContext::Pinned> pinned = in_place_->Find(path);
+    if (pinned && !(pinned->identity == identity)) {
+      return Unexpected(in_place_->Changed(path, "it was modified or replaced since it was first read"));
+    }
+    constexpr size_t kBufSize = 1 << 20;
+    thread_local const std::unique_ptr<char[]> buf = std::make_unique_for_overwrite<char[]>(kBufSize);
+    oci::Digester digester;
+    for (;;) {
+      ssize_t n = ::read(in, buf.get(), kBufSize);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Unexpected(PathError(errno, "read", Display(path)));
+      }
+      if (n == 0) break;
+      digester.Update(buf.get(), static_cast<size_t>(n));
+      for (ssize_t off = 0; out >= 0 && off < n;) {
+        ssize_t w = ::write(out, buf.get() + off, static_cast<size_t>(n - off));
+        if (w < 0) return Unexpected(PathError(errno, "write", dest_path));
+        off += w;
+      }
+    }
+    struct stat after;
+    if (::fstat(in, &after) != 0) return Unexpected(PathError(errno, "stat", Display(path)));
+    if (!(source::StatIdentity(after) == identity)) {
+      return Unexpected(in_place_->Changed(path, "it was modified while it was copied"));
+    }
+    const oci::Digest digest = digester.Finish();
+    if (pinned && digest != pinned->digest) {
+      return Unexpected(in_place_->Changed(path, "its contents differ from when it was first read"));
+    }
+    if (!pinned) HOIST_TRY(in_place_->Record(path, identity, digest));
     return OkStatus();
   }
 
@@ -399,6 +456,9 @@ class Copier {
   const FileActionOptions& options_;
   std::optional<PatternMatcher> exclude_;
   std::map<std::pair<dev_t, ino_t>, std::string> inodes_;
+  source::InPlaceContext* in_place_ = options_.in_place_source;
+  std::string src_base_;  // the source path being copied, relative to the source root
+  bool copy_range_crosses_devices_ = false;
 };
 
 // Reads a file descriptor from its current offset.
@@ -467,6 +527,23 @@ Result<bool> Copier::TryUnpack(int sdir, const std::string& sname, const std::st
   int fd = ::openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return Unexpected(PathError(errno, "open", src));
   UniqueFd file(fd);
+  struct stat pinned;
+  if (in_place_ != nullptr) {
+    // The archive is read more than once: it is checked whole first, and its identity after.
+    HOIST_TRY(CopyPinned(fd, -1, src_base_, ""));
+    if (::fstat(fd, &pinned) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) {
+      return Unexpected(PathError(errno, "read", src));
+    }
+  }
+  auto unchanged = [&]() -> Status {
+    struct stat now;
+    if (in_place_ == nullptr) return OkStatus();
+    if (::fstat(fd, &now) != 0) return Unexpected(PathError(errno, "stat", src));
+    if (!(source::StatIdentity(now) == source::StatIdentity(pinned))) {
+      return Unexpected(in_place_->Changed(src_base_, "it was modified while it was read"));
+    }
+    return OkStatus();
+  };
   unsigned char header[512];
   {
     FdSource raw(fd);
@@ -481,6 +558,7 @@ Result<bool> Copier::TryUnpack(int sdir, const std::string& sname, const std::st
     }
     if (!LooksLikeTarHeader(header)) return false;
   }
+  HOIST_TRY(unchanged());
   if (::lseek(fd, 0, SEEK_SET) != 0) return Unexpected(PathError(errno, "seek", src));
   std::string dest_dir;
   int r = dst_.FollowPath(dest, &dest_dir);
@@ -497,6 +575,7 @@ Result<bool> Copier::TryUnpack(int sdir, const std::string& sname, const std::st
   auto st = archive::ApplyLayer(*dec, dfd.get(), ao);
   if (!st) return Unexpected(std::move(st).error().Wrap("unpack " + Display(src)));
   if (owner_) HOIST_TRY(ChownExtracted(fd, dest_dir, src));
+  HOIST_TRY(unchanged());
   return true;
 }
 

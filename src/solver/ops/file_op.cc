@@ -162,7 +162,7 @@ class FileOp final : public Op {
         case pb::FileAction::kCopy: {
           const auto& c = a.copy();
           std::string src_root;
-          std::unique_ptr<MountedSnapshot> empty;
+          std::shared_ptr<source::InPlaceContext> in_place;
           if (a.secondaryinput() >= n) {
             const int64_t j = a.secondaryinput() - n;
             if (j >= i) return MakeError(Code::kInvalidArgument, BadIndex(i));
@@ -193,7 +193,13 @@ class FileOp final : public Op {
                                                c.exclude_patterns().end()},
                           .always_replace_existing_dest_paths =
                               c.alwaysreplaceexistingdestpaths()};
-          HOIST_TRY(ApplyCopy(src_root, dest->path(), copy, options));
+          FileActionOptions copy_options = options;
+          if (a.secondaryinput() >= 0 && a.secondaryinput() < n &&
+              IsInPlaceId(inputs[a.secondaryinput()].id())) {
+            in_place = FindInPlace(inputs[a.secondaryinput()].id());
+            copy_options.in_place_source = in_place.get();
+          }
+          HOIST_TRY(ApplyCopy(src_root, dest->path(), copy, copy_options));
           break;
         }
         default:
@@ -282,7 +288,7 @@ class MergeOp final : public Op {
       HOIST_ASSIGN_OR_RETURN(std::string layer, input(k));
       HOIST_ASSIGN_OR_RETURN(auto view, MountedSnapshot::Create(snapshots, layer, false,
                                                                 worker_.options().state_dir));
-      HOIST_TRY(CopyTree(view->path(), dest->path(), ctx.cancel.get()));
+      HOIST_TRY(CopyTree(view->path(), dest->path(), ctx.cancel.get(), FindInPlace(layer).get()));
     }
     const std::string name = NewSnapshotKey("merge");
     HOIST_TRY(dest->Commit(name));

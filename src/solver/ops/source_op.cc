@@ -17,12 +17,14 @@
 
 #include "base/hash.h"
 #include "base/file_system.h"
+#include "base/log.h"
 #include "content/content_store.h"
 #include "llb/caps.h"
 #include "session/session.h"
 #include "solver/ops/internal/ops.h"
 #include "solver/ops/internal/tree_util.h"
 #include "source/docker_image_source.h"
+#include "source/in_place_context.h"
 #include "source/local_source.h"
 #include "source/http_source.h"
 #include "source/oci_layout_source.h"
@@ -369,15 +371,38 @@ class LocalSourceOp final : public Op {
     HOIST_ASSIGN_OR_RETURN(options.filter.include_patterns, JsonList(attrs_, llb::kAttrIncludePatterns));
     HOIST_ASSIGN_OR_RETURN(options.filter.exclude_patterns, JsonList(attrs_, llb::kAttrExcludePatterns));
     HOIST_ASSIGN_OR_RETURN(options.filter.follow_paths, JsonList(attrs_, llb::kAttrFollowPaths));
-    // The mirror persists across builds of the same client and context, so a rebuild reads
-    // only the files that changed.
     std::string hint = attrs_.contains(std::string(llb::kAttrSharedKeyHint))
                            ? attrs_.at(std::string(llb::kAttrSharedKeyHint))
                            : name_;
-    // One mirror per client (its shared key) and context; a build running meanwhile on the
-    // same one (hoistd serves many clients) leaves it alone and this build syncs a mirror of
-    // its own session instead, as BuildKit does with a context ref in use.
     const std::string shared = session_->shared_key().empty() ? session_->id() : session_->shared_key();
+    ClientDirReader reader(dir);
+    VertexStatus s{.id = "transferring " + name_, .name = "transferring " + name_ + ":"};
+    // A directory on the engine's own disk is read where it is: nothing is written.
+    if (UniqueFd root = dir->OpenInPlace()) {
+      s.started = progress::Clock::now();
+      ctx.progress.Status(s);
+      source::InPlaceOptions in_place{
+          .name = name_,
+          .scope = std::string(kInPlaceIdPrefix) +
+                   std::string(DigestOf(shared + "\n" + hint).encoded().substr(0, 32)),
+          .state_dir = worker_.options().state_dir,
+          .filter = options.filter};
+      auto context = source::InPlaceContext::Create(reader, std::move(root), std::move(in_place));
+      if (context) {
+        const std::string id = std::string(kInPlaceIdPrefix) + session::NewRandomId();
+        worker_.AdoptInPlace(id, std::shared_ptr<source::InPlaceContext>(std::move(*context)));
+        s.completed = progress::Clock::now();
+        ctx.progress.Status(s);
+        return std::vector<ResultRef>{worker_.Ref(id)};
+      }
+      if (context.error().code() != Code::kUnavailable) return Unexpected(std::move(context).error());
+      HOIST_LOG(kInfo, "local {}: {}; mirroring it instead", name_, context.error().message());
+    }
+    // The mirror persists across builds of the same client and context, so a rebuild reads
+    // only the files that changed. One mirror per client (its shared key) and context; a
+    // build running meanwhile on the same one (hoistd serves many clients) leaves it alone and
+    // this build syncs a mirror of its own session instead, as BuildKit does with a context
+    // ref in use.
     auto mirror_id = [&](const std::string& key) {
       return std::string(kMirrorPrefix) +
              std::string(DigestOf(key + "\n" + hint).encoded().substr(0, 32));
@@ -388,8 +413,6 @@ class LocalSourceOp final : public Op {
     const std::string mirror = MirrorPath(worker_.options().state_dir, id);
     std::lock_guard lock(MirrorLock(mirror));
     HOIST_TRY(PosixFileSystem()->MakeDirs(worker_.options().state_dir + "/local", 0700));
-    ClientDirReader reader(dir);
-    VertexStatus s{.id = "transferring " + name_, .name = "transferring " + name_ + ":"};
     s.started = progress::Clock::now();
     ctx.progress.Status(s);
     HOIST_ASSIGN_OR_RETURN(source::SyncStats stats, source::LocalSync(reader, mirror, options));

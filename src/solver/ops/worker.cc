@@ -1,5 +1,6 @@
 #include "solver/ops/worker.h"
 
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -31,6 +32,22 @@ std::string MirrorPath(const std::string& state_dir, std::string_view id) {
   return state_dir + "/local/" + std::string(id.substr(kMirrorPrefix.size()));
 }
 
+namespace {
+
+// In-place contexts adopted by live Workers, by result ID.
+std::mutex g_in_place_mu;
+std::map<std::string, std::shared_ptr<source::InPlaceContext>, std::less<>> g_in_place;
+
+}  // namespace
+
+bool IsInPlaceId(std::string_view id) { return id.starts_with(kInPlaceIdPrefix); }
+
+std::shared_ptr<source::InPlaceContext> FindInPlace(std::string_view id) {
+  std::lock_guard lock(g_in_place_mu);
+  auto it = g_in_place.find(id);
+  return it == g_in_place.end() ? nullptr : it->second;
+}
+
 oci::Platform OpPlatform(const Worker& worker, const pb::Op& op) {
   if (!op.has_platform()) return worker.options().default_platform;
   oci::Platform p;
@@ -46,9 +63,18 @@ Result<std::unique_ptr<MountedSnapshot>> MountedSnapshot::Create(
     snapshot::Snapshotter& snapshotter, const std::string& parent, bool writable,
     const std::string& state_dir, bool layer) {
   std::unique_ptr<MountedSnapshot> m(new MountedSnapshot(snapshotter));
-  if (IsMirrorId(parent)) {
-    // A local context mirror: bound read-only as it is, or copied into a fresh snapshot.
-    const std::string mirror = MirrorPath(state_dir, parent);
+  if (IsMirrorId(parent) || IsInPlaceId(parent)) {
+    // A local context mirror or in-place view: bound read-only as it is, or copied into a
+    // fresh snapshot.
+    std::string mirror;
+    std::shared_ptr<source::InPlaceContext> in_place;
+    if (IsMirrorId(parent)) {
+      mirror = MirrorPath(state_dir, parent);
+    } else if ((in_place = FindInPlace(parent))) {
+      mirror = in_place->path();
+    } else {
+      return MakeError(Code::kNotFound, "local context " + parent + " is no longer available");
+    }
     auto dir = TempDir::Create("mnt-", state_dir);
     if (!dir) return Unexpected(std::move(dir).error());
     m->dir_ = std::move(*dir);
@@ -68,7 +94,7 @@ Result<std::unique_ptr<MountedSnapshot>> MountedSnapshot::Create(
       return Unexpected(std::move(mounted).error());
     }
     m->mount_ = std::move(*mounted);
-    HOIST_TRY(CopyTree(mirror, m->dir_.path(), nullptr));
+    HOIST_TRY(CopyTree(mirror, m->dir_.path(), nullptr, in_place.get()));
     return m;
   }
   m->key_ = NewSnapshotKey(writable ? "active" : "view");
@@ -115,8 +141,19 @@ std::set<std::string> g_mirror_leases;
 Worker::Worker(WorkerOptions options) : options_(std::move(options)) {}
 
 Worker::~Worker() {
-  std::lock_guard lock(g_mirror_leases_mu);
-  for (const std::string& m : mirrors_) g_mirror_leases.erase(m);
+  {
+    std::lock_guard lock(g_mirror_leases_mu);
+    for (const std::string& m : mirrors_) g_mirror_leases.erase(m);
+  }
+  std::lock_guard lock(internal::g_in_place_mu);
+  for (const std::string& id : in_place_) internal::g_in_place.erase(id);
+}
+
+void Worker::AdoptInPlace(const std::string& id, std::shared_ptr<source::InPlaceContext> context) {
+  std::lock_guard mine(mirrors_mu_);
+  std::lock_guard lock(internal::g_in_place_mu);
+  internal::g_in_place[id] = std::move(context);
+  in_place_.insert(id);
 }
 
 Result<std::string> Worker::LeaseMirror(const std::string& preferred,
@@ -175,6 +212,10 @@ Result<std::unique_ptr<Op>> Worker::Resolve(const oci::Digest& digest, std::stri
 }
 
 Result<std::optional<ResultRef>> Worker::Load(const std::string& id) {
+  if (internal::IsInPlaceId(id)) {
+    if (!internal::FindInPlace(id)) return std::nullopt;
+    return Ref(id);
+  }
   if (internal::IsMirrorId(id)) {
     auto st = PosixFileSystem()->Stat(internal::MirrorPath(options_.state_dir, id));
     if (!st || !*st) return std::nullopt;
@@ -190,7 +231,7 @@ Result<std::optional<ResultRef>> Worker::Load(const std::string& id) {
 }
 
 int64_t Worker::Size(const std::string& id) {
-  if (internal::IsMirrorId(id)) return 0;
+  if (internal::IsMirrorId(id) || internal::IsInPlaceId(id)) return 0;
   auto usage = options_.snapshotter->GetUsage(id);
   return usage ? usage->size : 0;
 }

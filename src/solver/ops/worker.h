@@ -4,7 +4,8 @@
 //
 //   source   oci-layout:// (a client's OCI store through the session; layers copied into the
 //            engine's content store, verified, and unpacked once per chain ID), local:// (a
-//            client dir mirrored incrementally, then snapshotted), docker-image:// (refused
+//            client dir read in place where it is on the engine's disk, else mirrored
+//            incrementally), docker-image:// (refused
 //            until registries are supported: use a named context)
 //   exec     a process in the OCI runtime on a snapshot of its root input, with bind, cache,
 //            tmpfs and secret mounts; its writable mounts' changes become new snapshots
@@ -37,6 +38,7 @@ class Client;
 }  // namespace hoist::registry
 namespace hoist::source {
 class ChecksumCache;
+class InPlaceContext;
 class LocalImageNames;
 }  // namespace hoist::source
 
@@ -45,6 +47,10 @@ namespace hoist::solver::ops {
 // Results of local sources are their mirror directories, named `mirror:<name>`: readable,
 // but not snapshots (nothing to export or cache outside this engine).
 inline constexpr std::string_view kMirrorIdPrefix = "mirror:";
+
+// Results of local sources read in place (the embedded engine: source/in_place_context.h),
+// named `inplace:<random>`: views that live as long as the Worker of their build.
+inline constexpr std::string_view kInPlaceIdPrefix = "inplace:";
 
 // The committed snapshot holding an empty tree, the result of sources with no content.
 inline constexpr std::string_view kEmptySnapshot = "empty";
@@ -96,11 +102,15 @@ class Worker final : public OpResolver, public ResultStore {
   // kUnavailable when both are held.
   Result<std::string> LeaseMirror(const std::string& preferred, const std::string& alternate);
 
+  // Makes `context` the result `id` (kInPlaceIdPrefix...) until the Worker is destroyed.
+  void AdoptInPlace(const std::string& id, std::shared_ptr<source::InPlaceContext> context);
+
  private:
   WorkerOptions options_;
   std::mutex empty_mu_;
   std::mutex mirrors_mu_;
   std::set<std::string> mirrors_;  // leased by this build
+  std::set<std::string> in_place_;  // adopted by this build
 };
 
 // Removes the temporary mount points (`mnt-*`) a killed engine left in `state_dir`, detaching

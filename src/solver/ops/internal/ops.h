@@ -13,6 +13,7 @@
 #include "oci/digest.h"
 #include "solver/op.h"
 #include "solver/ops/worker.h"
+#include "source/in_place_context.h"
 
 namespace hoist::solver::ops::internal {
 
@@ -31,6 +32,11 @@ inline constexpr std::string_view kMirrorPrefix = kMirrorIdPrefix;
 bool IsMirrorId(std::string_view id);
 std::string MirrorPath(const std::string& state_dir, std::string_view id);
 
+// Results of local sources read in place: `inplace:<random>`, registered by AdoptInPlace.
+bool IsInPlaceId(std::string_view id);
+// The context of in-place result `id`; null when no live Worker holds it.
+std::shared_ptr<source::InPlaceContext> FindInPlace(std::string_view id);
+
 // A fresh snapshot key: `<prefix>-<random>`.
 std::string NewSnapshotKey(std::string_view prefix);
 
@@ -39,7 +45,7 @@ std::string NewSnapshotKey(std::string_view prefix);
 class MountedSnapshot {
  public:
   // Prepare (writable) or View (read-only) `parent` (a committed name; "" for empty; or a
-  // local mirror) and mount it under `state_dir`. With `layer`, a writable snapshot is made by
+  // local mirror or in-place context) and mount it under `state_dir`. With `layer`, a writable snapshot is made by
   // PrepareLayer (its changes may be held in memory until Commit writes them as a layer).
   static Result<std::unique_ptr<MountedSnapshot>> Create(snapshot::Snapshotter& snapshotter,
                                                          const std::string& parent,

@@ -10,7 +10,8 @@
 
 namespace hoist::solver::ops::internal {
 
-Status CopyTree(const std::string& from, const std::string& to, CancelContext* cancel) {
+Status CopyTree(const std::string& from, const std::string& to, CancelContext* cancel,
+                source::InPlaceContext* in_place) {
   CopyAction copy;
   copy.src = "/";
   copy.dest = "/";
@@ -18,6 +19,7 @@ Status CopyTree(const std::string& from, const std::string& to, CancelContext* c
   copy.always_replace_existing_dest_paths = true;
   FileActionOptions options;
   options.cancel = cancel;
+  options.in_place_source = in_place;
   return ApplyCopy(from, to, copy, options);
 }
 
@@ -30,8 +32,25 @@ Result<oci::Digest> ChecksumPaths(Worker& worker, const ResultRef& ref,
   // The result's ID names the tree for the cache: a mirror's or a committed snapshot's, stable
   // across builds, where the mount point is not.
   source::ChecksumStats stats;
-  const source::ChecksumOptions options{
+  source::ChecksumOptions options{
       .cache = worker.options().checksums, .scope = ref.id(), .stats = &stats};
+  // An in-place context pins what it reads; its scope names the client's directory across
+  // builds (the result's ID is new in every build).
+  std::shared_ptr<source::InPlaceContext> in_place;
+  if (IsInPlaceId(ref.id())) {
+    in_place = FindInPlace(ref.id());
+    if (!in_place) {
+      return MakeError(Code::kNotFound, "local context " + ref.id() + " is no longer available");
+    }
+    options.scope = in_place->scope();
+    options.in_place = in_place.get();
+  }
+  struct HookOnReturn {
+    bool on;
+    ~HookOnReturn() {
+      if (on) source::InPlaceContext::ChecksumTaken();
+    }
+  } hook{in_place != nullptr};
   auto log = [&](const oci::Digest& d) {
     HOIST_LOG(kDebug, "checksum of {} in {}: {} ({} files hashed, {} bytes; {} reused)",
               fmt::join(paths, ", "), ref.id(), d.str(), stats.files_hashed, stats.bytes_hashed,

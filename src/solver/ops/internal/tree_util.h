@@ -13,8 +13,10 @@
 namespace hoist::solver::ops::internal {
 
 // Copies the contents of directory `from` into directory `to`, keeping owners, modes, times,
-// links and xattrs; entries already in `to` are replaced.
-Status CopyTree(const std::string& from, const std::string& to, CancelContext* cancel);
+// links and xattrs; entries already in `to` are replaced. With `in_place`, `from` is that
+// context's view and the copy is checked as FileActionOptions::in_place_source says.
+Status CopyTree(const std::string& from, const std::string& to, CancelContext* cancel,
+                source::InPlaceContext* in_place = nullptr);
 
 // The content checksum of `paths` inside result `ref` (mounted read-only for the purpose), for
 // content-based cache keys: one path's checksum, or a digest over several.
