@@ -275,6 +275,27 @@ TEST_F(BuildTest, SymlinksInTheContextNeverLeaveIt) {
   EXPECT_EQ(ReadFileOrEmpty(s_ / "out/q"), "the context's own\n");
 }
 
+// A bind or cache mount whose source is a symlink in its input follows it inside the input, as
+// if the input were `/`: never to the engine's own files.
+TEST_F(BuildTest, MountSourcesThatAreSymlinksStayInTheirInput) {
+  std::filesystem::create_symlink("/etc", s_ / "ctx/abs");
+  std::filesystem::create_symlink("../../../../../../../../etc", s_ / "ctx/up");
+  std::filesystem::create_directories(s_ / "ctx/etc");
+  WriteFile(s_ / "ctx/etc/marker", "the context's own\n");
+  ASSERT_TRUE(std::filesystem::exists("/etc/debian_version"));
+  // The cache mounts are seeded from a stage holding the context's files (links included).
+  for (const std::string mount :
+       {"type=bind,source=abs,target=/x,rw", "type=bind,source=up,target=/x",
+        "type=cache,id=c1,from=files,source=abs,target=/x", "type=cache,id=c2,from=files,source=up,target=/x"}) {
+    Dockerfile("FROM scratch AS files\nCOPY . /\nFROM base\nRUN --mount=" + mount +
+               " cat /x/marker > /seen && if [ -e /x/debian_version ]; then echo host > /leak; fi\n");
+    RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "m"));
+    ASSERT_EQ(r.exit_code, 0) << mount << "\n" << r.err;
+    EXPECT_EQ(ReadFileOrEmpty(s_ / "m/seen"), "the context's own\n") << mount;
+    EXPECT_FALSE(std::filesystem::exists(s_ / "m/leak")) << mount << ": the host's /etc was mounted";
+  }
+}
+
 TEST_F(BuildTest, SecondBuildIsFullyCachedAndContextChangesRerunOnlyDependents) {
   Dockerfile(
       "FROM base\n"

@@ -1,14 +1,17 @@
 // Exec ops: a process in the OCI runtime on snapshots of its inputs.
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <deque>
 #include <map>
 #include <mutex>
 
 #include <fmt/format.h>
 
+#include "archive/confined_root.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
 #include "base/unique_fd.h"
@@ -19,6 +22,37 @@
 
 namespace hoist::solver::ops::internal {
 namespace {
+
+// The real path of `selector` inside the tree at `root` (a mounted snapshot), every symlink on the
+// way resolved as if `root` were `/` (BuildKit's fs.RootPath): a mount source taken from a
+// snapshot never leads out of it, whatever links its files hold. The path need not exist.
+Result<std::string> PathInSnapshot(const std::string& root, std::string_view selector) {
+  HOIST_ASSIGN_OR_RETURN(archive::ConfinedRoot confined, archive::ConfinedRoot::Open(root));
+  std::string followed;
+  if (int err = confined.FollowPath(archive::CleanInRoot(selector), &followed); err != 0) {
+    return Unexpected(ErrnoError(err, fmt::format("mount source {}", selector)));
+  }
+  if (followed.empty()) return root;
+  UniqueFd dir;
+  std::string base;
+  if (int err = confined.OpenParent(followed, &dir, &base); err != 0) {
+    return Unexpected(ErrnoError(err, fmt::format("mount source {}", selector)));
+  }
+  auto real = [](int fd) -> Result<std::string> {
+    std::string buf(PATH_MAX, '\0');
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t n = ::readlink(link.c_str(), buf.data(), buf.size());
+    if (n < 0) return Unexpected(ErrnoError(errno, "readlink " + link));
+    buf.resize(static_cast<size_t>(n));
+    return buf;
+  };
+  HOIST_ASSIGN_OR_RETURN(std::string top, real(confined.fd()));
+  HOIST_ASSIGN_OR_RETURN(std::string parent, real(dir.get()));
+  if (parent != top && !parent.starts_with(top + "/")) {
+    return MakeError(Code::kPermissionDenied, fmt::format("mount source {}: leads out of its input", selector));
+  }
+  return base.empty() ? parent : parent + "/" + base;
+}
 
 // The last lines a process printed, for the error when it fails.
 class OutputTail {
@@ -120,7 +154,9 @@ class CacheMountDir {
                                                                   inputs[m.input()].id(), false,
                                                                   state_dir));
         std::string from = view->path();
-        if (!m.selector().empty()) from += "/" + m.selector();
+        if (!m.selector().empty()) {
+          HOIST_ASSIGN_OR_RETURN(from, PathInSnapshot(view->path(), m.selector()));
+        }
         HOIST_TRY(CopyTree(from, tmp, cancel, FindInPlace(inputs[m.input()].id()).get()));
       }
       HOIST_TRY(PosixFileSystem()->Rename(tmp, base));
@@ -216,7 +252,9 @@ class ExecOp final : public Op {
                                  .destination = m.dest(),
                                  .read_only = m.readonly()};
           em.source = snap->path();
-          if (!m.selector().empty()) em.source += "/" + m.selector();
+          if (!m.selector().empty()) {
+            HOIST_ASSIGN_OR_RETURN(em.source, PathInSnapshot(snap->path(), m.selector()));
+          }
           req.mounts.push_back(std::move(em));
           if (rw && m.output() >= 0) {
             writable.emplace_back(m.output(), std::move(snap));
