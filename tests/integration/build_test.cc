@@ -118,6 +118,90 @@ TEST_F(BuildTest, EverySnapshotterAndInMemoryLayersGiveTheSameImage) {
   EXPECT_EQ(images, 4u) << meta;
 }
 
+TEST_F(BuildTest, CopyLayersWrittenFromTheirSourcesGiveTheSameImage) {
+  // With the EROFS snapshotter a COPY's layer is written straight from the sources; the
+  // extracted (overlayfs) and full-copy (native) snapshotters copy file by file. Every COPY
+  // form gives the same image, and the copies the direct path declines (a file replaced, a
+  // directory merged below the destination) still work.
+  Dockerfile(
+      "FROM base AS other\n"
+      "COPY sub/ /stage/\n"
+      "RUN echo made > /stage/made\n"
+      "FROM base\n"
+      "COPY a.txt /etc/a.txt\n"
+      "COPY a.txt /new/deeper/b.txt\n"
+      "COPY sub/ /data/\n"
+      "COPY sub /usr/sub\n"
+      "COPY *.txt /globbed/\n"
+      "COPY --chown=1000:1001 sub/ /owned/\n"
+      "COPY --chown=nobody a.txt /owned-by-name\n"
+      "COPY --chmod=640 a.txt /modes/a\n"
+      "COPY --chmod=u+x,go-r sub/ /modes/sub/\n"
+      "COPY --link sub/ /linked/\n"
+      "COPY sub/ /var/\n"
+      "COPY --from=other /stage/ /fromstage/\n"
+      "COPY b.txt /etc/a.txt\n"
+      "COPY sub/ /data/\n");
+  std::filesystem::create_directories(s_ / "ctx/sub/deeper/empty");
+  WriteFile(s_ / "ctx/a.txt", "a\n");
+  WriteFile(s_ / "ctx/b.txt", "b\n");
+  WriteFile(s_ / "ctx/sub/x", "x\n");
+  WriteFile(s_ / "ctx/sub/deeper/y", std::string(2 << 20, 'y'));
+  std::filesystem::create_symlink("x", s_ / "ctx/sub/l");
+  std::filesystem::create_hard_link(s_ / "ctx/sub/x", s_ / "ctx/sub/deeper/hard");
+  const std::vector<std::string> variants = {"--snapshotter erofs", "--snapshotter overlayfs",
+                                             "--snapshotter native"};
+  std::vector<std::string> digests;
+  std::vector<std::map<std::string, std::string>> trees;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const std::string n = std::to_string(i);
+    const std::string root = "--root " + Quote(s_ / ("root-" + n)) + " " + variants[i];
+    RunResult r = Hoist(root + " build --progress=plain --build-arg SOURCE_DATE_EPOCH=0 " +
+                        BaseContext() + " -o type=oci,rewrite-timestamp=true,dest=" +
+                        Quote(s_ / ("out-" + n + ".tar")) + " --metadata-file " +
+                        Quote(s_ / ("md-" + n + ".json")) + " " + Quote(s_ / "ctx"));
+    ASSERT_EQ(r.exit_code, 0) << variants[i] << "\n" << r.err;
+    json md = json::parse(ReadFileOrEmpty(s_ / ("md-" + n + ".json")), nullptr, false);
+    ASSERT_TRUE(md.is_object()) << variants[i];
+    digests.push_back(md.value("containerimage.digest", ""));
+    RunResult l = Hoist(root + " build --progress=plain " + BaseContext() +
+                        " -o type=local,dest=" + Quote(s_ / ("files-" + n)) + " " +
+                        Quote(s_ / "ctx"));
+    ASSERT_EQ(l.exit_code, 0) << variants[i] << "\n" << l.err;
+    const std::string files = s_ / ("files-" + n);
+    EXPECT_EQ(ReadFileOrEmpty(files + "/etc/a.txt"), "b\n") << variants[i];
+    EXPECT_EQ(ReadFileOrEmpty(files + "/fromstage/made"), "made\n") << variants[i];
+    EXPECT_EQ(ReadFileOrEmpty(files + "/var/deeper/y").size(), size_t{2} << 20) << variants[i];
+    EXPECT_TRUE(std::filesystem::is_directory(files + "/usr/sub/deeper/empty")) << variants[i];
+    EXPECT_EQ(std::filesystem::read_symlink(files + "/linked/l"), "x") << variants[i];
+    EXPECT_TRUE(std::filesystem::exists(files + "/bin/busybox")) << variants[i];
+    trees.push_back(TreeDigest(files));
+  }
+  EXPECT_EQ(digests[0].size(), 71u);
+  EXPECT_EQ(digests[0], digests[1]);
+  EXPECT_EQ(digests[0], digests[2]);
+  EXPECT_EQ(trees[0], trees[1]);
+  EXPECT_EQ(trees[0], trees[2]);
+  if (!DaemonMode()) {
+    // The direct path was taken for the COPYs it can prove, and declined the others.
+    RunResult d = Hoist("--root " + Quote(s_ / "root-debug") +
+                        " --snapshotter erofs --debug build --progress=plain " + BaseContext() +
+                        " -o type=local,dest=" + Quote(s_ / "files-debug") + " " +
+                        Quote(s_ / "ctx"));
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    size_t direct = 0, declined = 0;
+    for (size_t at = 0; (at = d.err.find("layer written from its sources", at)) != std::string::npos; ++at) {
+      ++direct;
+    }
+    for (size_t at = 0; (at = d.err.find("copying through a mount", at)) != std::string::npos; ++at) {
+      ++declined;
+    }
+    EXPECT_EQ(direct, 13u) << d.err;
+    EXPECT_EQ(declined, 2u) << d.err;
+    EXPECT_EQ(TreeDigest(s_ / "files-debug"), trees[0]);
+  }
+}
+
 TEST_F(BuildTest, DockerignoreOfTheContextOrBesideTheDockerfile) {
   Dockerfile("FROM base\nCOPY . /c/\n");
   WriteFile(s_ / "ctx/keep.txt", "k\n");
