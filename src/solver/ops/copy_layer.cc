@@ -26,8 +26,10 @@
 //    (whose metadata the copy would change); only the destination directory itself may exist
 //    and be merged into, keeping its own metadata;
 //  - a directory of the parent that would be copied up has extended attributes (copy-up keeps
-//    them, and POSIX default ACLs would change what the copy creates), or a copied regular file
-//    has extended attributes (the copy sets them on the upper file, best effort);
+//    them, and POSIX default ACLs would change what the copy creates);
+//  - a copied regular file has extended attributes (the copy sets them on the upper file, best
+//    effort). This one is found only while the layer is written (declined() is then true and
+//    the write fails): the caller discards what it wrote and copies through the overlay;
 //  - a source entry is not a regular file, directory or symlink, or a name starts with `.wh.`
 //    (the diff refuses those; the fallback reports them);
 //  - anything fails while planning: the fallback reports bad input with its own errors;
@@ -293,9 +295,6 @@ class CopyLayerPlanner {
     if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
       return Decline(Display(Join(parent.path, dname)) + " is not a file, directory or symlink");
     }
-    if (S_ISREG(st.st_mode) && HasXattrs(sdir, sname)) {
-      return Decline(Display(Join(parent.path, dname)) + " has extended attributes");
-    }
     Node* n = Add(parent, dname, Origin::kCopied);
     SetCopied(*n, st, source, spath);
     if (S_ISLNK(st.st_mode)) {
@@ -524,6 +523,14 @@ Result<UniqueFd> CopyLayer::OpenSource(const Entry& e) const {
       st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != e.source_mtime_ns) {
     return MakeError(Code::kAborted,
                      "copy " + Display(e.header.name) + ": the source file changed during the copy");
+  }
+  // Checked here rather than while planning: the descriptor is open anyway, and a path lookup
+  // per file would cost more than the rest of the plan.
+  const ssize_t n = ::flistxattr(fd.get(), nullptr, 0);
+  if (n > 0 || (n < 0 && errno != ENOTSUP)) {
+    declined_ = true;
+    return MakeError(Code::kFailedPrecondition,
+                     "copy " + Display(e.header.name) + ": the source file has extended attributes");
   }
   return fd;
 }

@@ -10,7 +10,8 @@
 //
 // Planning proves the equivalence or declines; see the rules at the top of copy_layer.cc.
 // Planning reads only metadata (and symlink targets); Stream() reads file contents as it goes
-// and fails (kAborted) when a file vanished or changed since it was planned.
+// and fails (kAborted) when a file vanished or changed since it was planned, and
+// (kFailedPrecondition, declined()) when a file has extended attributes.
 //
 // Thread-safety: a CopyLayer is used by one thread at a time. The roots must stay mounted for
 // its lifetime.
@@ -62,6 +63,9 @@ class CopyLayer {
   ~CopyLayer();
 
   const std::vector<Entry>& entries() const { return entries_; }
+  // Whether a write failed because a source turned out to need the copy through the overlay
+  // (a file with extended attributes); the failed write's output is then to be discarded.
+  bool declined() const { return declined_; }
 
   // Writes the layer's entries, file bodies read from the sources; does not Close() the writer.
   Status Write(archive::TarWriter* out) const;
@@ -79,6 +83,7 @@ class CopyLayer {
   CancelContext* cancel_ = nullptr;
   std::vector<UniqueFd> sources_;  // the parent directories of the copy's sources
   std::vector<Entry> entries_;
+  mutable bool declined_ = false;
 };
 
 }  // namespace hoist::solver::ops

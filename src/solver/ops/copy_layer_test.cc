@@ -338,8 +338,21 @@ TEST_F(CopyLayerTest, DeclinesWhatItCannotProve) {
   CopyAction ex = Dockerfile("conf", "/x/");
   ex.exclude_patterns = {"*.md"};
   EXPECT_FALSE(Declined(ex).empty());
-  ASSERT_EQ(0, ::setxattr(P("src/app.txt").c_str(), "user.k", "v", 1, 0));
-  EXPECT_NE(Declined(Dockerfile("app.txt", "/y")).find("extended attributes"), std::string::npos);
+  {
+    // A file with extended attributes is found while the layer is written.
+    ASSERT_EQ(0, ::setxattr(P("src/app.txt").c_str(), "user.k", "v", 1, 0));
+    std::string why;
+    auto layer = Plan(Dockerfile("app.txt", "/y"), &why);
+    ASSERT_TRUE(layer) << why;
+    EXPECT_FALSE(layer->declined());
+    std::string tar;
+    archive::StringByteSink sink(&tar);
+    archive::TarWriter w(&sink);
+    auto s = layer->Write(&w);
+    ASSERT_FALSE(s);
+    EXPECT_TRUE(layer->declined());
+    EXPECT_NE(s.error().message().find("extended attributes"), std::string::npos);
+  }
   ASSERT_EQ(0, ::mkfifo(P("src/fifo").c_str(), 0644));
   EXPECT_FALSE(Declined(Dockerfile("fifo", "/y")).empty());
   // Two sources writing the same name.

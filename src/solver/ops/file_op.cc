@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 
 #include <fmt/format.h>
@@ -129,6 +130,7 @@ class FileOp final : public Op {
     HOIST_ASSIGN_OR_RETURN(auto src_view,
                            MountedSnapshot::Create(snapshots, inputs[a.secondaryinput()].id(),
                                                    false, state));
+    const auto t0 = std::chrono::steady_clock::now();
     std::string why;
     auto layer = CopyLayer::Plan(src_view->path(), dest_view->path(), CopyActionOf(a.copy()),
                                  {.cancel = ctx.cancel.get()}, &why);
@@ -136,8 +138,10 @@ class FileOp final : public Op {
       HOIST_LOG(kDebug, "file op {}: copying through a mount: {}", digest_.str(), why);
       return std::nullopt;
     }
+    const auto t1 = std::chrono::steady_clock::now();
     const std::string key = NewSnapshotKey("active");
     HOIST_TRY(snapshots.Prepare(key, parent));
+    std::chrono::steady_clock::time_point t2;
     // Nothing of a failed write stays: removing the snapshot removes its partial image.
     auto written = [&]() -> Status {
       HOIST_ASSIGN_OR_RETURN(snapshot::WritableDir dir, snapshots.Writable(key));
@@ -150,6 +154,7 @@ class FileOp final : public Op {
       auto stream = layer->Stream();
       HOIST_TRY(archive::WriteLayerErofs(*stream, image.get(), {.cancel = ctx.cancel.get()})
                     .map([](auto&&) {}));
+      t2 = std::chrono::steady_clock::now();
       if (::fsync(image.get()) != 0) return Unexpected(ErrnoError(errno, "sync the layer's image"));
       return OkStatus();
     }();
@@ -157,10 +162,19 @@ class FileOp final : public Op {
     if (written) written = snapshots.Commit(name, key);
     if (!written) {
       (void)snapshots.Remove(key);
+      if (layer->declined()) {
+        HOIST_LOG(kDebug, "file op {}: copying through a mount: {}", digest_.str(),
+                  written.error().message());
+        return std::nullopt;
+      }
       return Unexpected(std::move(written).error().Wrap("write the copy's layer"));
     }
-    HOIST_LOG(kDebug, "file op {}: layer written from its sources ({} entries)", digest_.str(),
-              layer->entries().size());
+    auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+    HOIST_LOG(kDebug,
+              "file op {}: layer written from its sources ({} entries; planned in {} ms, image "
+              "written in {} ms, synced and committed in {} ms)",
+              digest_.str(), layer->entries().size(), ms(t1 - t0), ms(t2 - t1),
+              ms(std::chrono::steady_clock::now() - t2));
     return std::vector<ResultRef>{worker_.Ref(name)};
   }
 
