@@ -212,6 +212,37 @@ TEST_F(BuildTest, CopyLayersWrittenFromTheirSourcesGiveTheSameImage) {
   }
 }
 
+TEST_F(BuildTest, ACopyLayerThatFillsTheDiskFailsAndLeavesNothing) {
+  // The engine root on a 64 MiB filesystem: another stage's 40 MiB file is there once, and its
+  // copy's layer image does not fit beside it.
+  const std::string root = s_ / "small-root";
+  std::filesystem::create_directories(root);
+  ASSERT_EQ(Sh("mount -t tmpfs -o size=64m tmpfs " + Quote(root)).exit_code, 0);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { (void)Sh("umount -l " + Quote(dir)); }
+  } unmount{root};
+  Dockerfile(
+      "FROM base AS gen\n"
+      "RUN dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null\n"
+      "FROM base\n"
+      "COPY --from=gen /big /big\n");
+  RunResult r = Hoist("--root " + Quote(root) + " --snapshotter erofs build --progress=plain " +
+                      BaseContext() + " -o type=oci,dest=" + Quote(s_ / "full.tar") + " " +
+                      Quote(s_ / "ctx"));
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("COPY --from=gen /big /big"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(s_ / "full.tar"));
+  // Only committed snapshots remain (the base's and the RUN's), and no partial image.
+  json meta = json::parse(ReadFileOrEmpty(root + "/snapshots/metadata.json"), nullptr, false);
+  ASSERT_TRUE(meta.is_object());
+  for (const json& snap : meta["snapshots"]) {
+    EXPECT_EQ(snap.value("kind", ""), "committed") << snap.dump();
+  }
+  EXPECT_EQ(meta["snapshots"].size(), 2u) << meta.dump();
+}
+
 TEST_F(BuildTest, DockerignoreOfTheContextOrBesideTheDockerfile) {
   Dockerfile("FROM base\nCOPY . /c/\n");
   WriteFile(s_ / "ctx/keep.txt", "k\n");

@@ -142,7 +142,8 @@ class FileOp final : public Op {
     const std::string key = NewSnapshotKey("active");
     HOIST_TRY(snapshots.Prepare(key, parent));
     std::chrono::steady_clock::time_point t2;
-    // Nothing of a failed write stays: removing the snapshot removes its partial image.
+    // Nothing of a failed write stays: its partial image is emptied at once (so that a full
+    // disk has room again for the snapshotter's metadata), then the snapshot is removed.
     auto written = [&]() -> Status {
       HOIST_ASSIGN_OR_RETURN(snapshot::WritableDir dir, snapshots.Writable(key));
       if (dir.layer_image.empty()) {
@@ -152,11 +153,12 @@ class FileOp final : public Op {
           ::open(dir.layer_image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
       if (!image) return Unexpected(ErrnoError(errno, "create the layer's image"));
       auto stream = layer->Stream();
-      HOIST_TRY(archive::WriteLayerErofs(*stream, image.get(), {.cancel = ctx.cancel.get()})
-                    .map([](auto&&) {}));
+      Status s = archive::WriteLayerErofs(*stream, image.get(), {.cancel = ctx.cancel.get()})
+                     .map([](auto&&) {});
       t2 = std::chrono::steady_clock::now();
-      if (::fsync(image.get()) != 0) return Unexpected(ErrnoError(errno, "sync the layer's image"));
-      return OkStatus();
+      if (s && ::fsync(image.get()) != 0) s = Unexpected(ErrnoError(errno, "sync the layer's image"));
+      if (!s) (void)::ftruncate(image.get(), 0);
+      return s;
     }();
     const std::string name = NewSnapshotKey("file");
     if (written) written = snapshots.Commit(name, key);
