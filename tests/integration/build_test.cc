@@ -63,15 +63,16 @@ TEST_F(BuildTest, FromLayoutRunCopyAndLocalOutput) {
 }
 
 TEST_F(BuildTest, EverySnapshotterAndInMemoryLayersGiveTheSameImage) {
-  // Layers as EROFS images (COPY results held in memory, then written as images), as extracted
-  // directories, and as images with too little memory (the COPY is done again on disk): the
-  // same files, so the same image.
+  // Layers as EROFS images (COPY results written from their sources, ADD's held in memory,
+  // then written as images), as extracted directories, and as images with too little memory
+  // (the ADD is done again on disk): the same files, so the same image.
   Dockerfile(
       "FROM base\n"
       "COPY sub/ /data/\n"
       "COPY --chmod=600 sub/a /etc/a2\n"
       "RUN cat /data/a /etc/a2 /data/deeper/b > /both && rm /data/gone\n"
-      "COPY big /big\n");
+      "COPY big /big\n"
+      "ADD big /added\n");
   std::filesystem::create_directories(s_ / "ctx/sub/deeper");
   WriteFile(s_ / "ctx/sub/a", "a\n");
   WriteFile(s_ / "ctx/sub/gone", "g\n");
@@ -103,19 +104,21 @@ TEST_F(BuildTest, EverySnapshotterAndInMemoryLayersGiveTheSameImage) {
     ASSERT_EQ(l.exit_code, 0) << variants[i] << "\n" << l.err;
     EXPECT_EQ(ReadFileOrEmpty(s_ / ("files-" + n + "/both")), "a\na\nb\n") << variants[i];
     EXPECT_EQ(ReadFileOrEmpty(s_ / ("files-" + n + "/big")), big) << variants[i];
+    EXPECT_EQ(ReadFileOrEmpty(s_ / ("files-" + n + "/added")), big) << variants[i];
     EXPECT_FALSE(std::filesystem::exists(s_ / ("files-" + n + "/data/gone"))) << variants[i];
     EXPECT_EQ(std::filesystem::read_symlink(s_ / ("files-" + n + "/data/l")), "a");
   }
   EXPECT_EQ(digests[0].size(), 71u);
   EXPECT_EQ(digests[0], digests[1]);
   EXPECT_EQ(digests[0], digests[2]);
-  // Layers became images where the snapshotter keeps them so (the base's and the COPYs').
+  // Layers became images where the snapshotter keeps them so (the base's, the COPYs', the
+  // ADD's).
   const std::string meta = ReadFileOrEmpty(s_ / "root-0/snapshots/metadata.json");
   size_t images = 0;
   for (size_t at = 0; (at = meta.find("\"tree\": \"erofs\"", at)) != std::string::npos; ++at) {
     ++images;
   }
-  EXPECT_EQ(images, 4u) << meta;
+  EXPECT_EQ(images, 5u) << meta;
 }
 
 TEST_F(BuildTest, CopyLayersWrittenFromTheirSourcesGiveTheSameImage) {
