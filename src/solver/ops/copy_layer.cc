@@ -257,9 +257,14 @@ class CopyLayerPlanner {
     }
     HOIST_TRY(MkdirAll(a_.dir_copy_contents && src_dir && !dest_exists ? dest_path
                                                                        : Parent(dest_path)));
-    const int source = static_cast<int>(layer_->sources_.size());
-    layer_->sources_.push_back(std::move(sdir));
-    const int sfd = layer_->sources_.back().get();
+    // One descriptor per source directory, however many sources a wildcard matched there.
+    struct stat dst;
+    if (::fstat(sdir.get(), &dst) != 0) return Decline("cannot stat the directory of " + Display(src));
+    auto [at, added] = source_dirs_.try_emplace({dst.st_dev, dst.st_ino},
+                                                static_cast<int>(layer_->sources_.size()));
+    if (added) layer_->sources_.push_back(std::move(sdir));
+    const int source = at->second;
+    const int sfd = layer_->sources_[source].get();
     if (dest_path.empty()) {
       if (!src_dir) return Decline("a file cannot replace the root");
       return CopyChildren(sfd, sbase, sbase, source, root_);
@@ -398,6 +403,7 @@ class CopyLayerPlanner {
   CopyLayer* layer_;
   Node root_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
+  std::map<std::pair<dev_t, ino_t>, int> source_dirs_;  // index in layer_->sources_
 };
 
 // Produces the tar as it is read: one header, or one chunk of a body, at a time.

@@ -304,6 +304,20 @@ TEST_F(CopyLayerTest, WildcardsAndSeveralSources) {
   ASSERT_EQ(0, ::link(P("src/a.txt").c_str(), P("src/dir1/a-again").c_str()));
   TouchSourceDirs();
   ExpectSameLayer(Dockerfile("*.txt", "/out/"));
+  {
+    // Many matches in one directory share one open descriptor of it.
+    for (int i = 0; i < 300; ++i) Src("many/f" + std::to_string(i) + ".txt", std::to_string(i));
+    auto open_fds = [] {
+      return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                           std::filesystem::directory_iterator());
+    };
+    const auto before = open_fds();
+    std::string why;
+    auto layer = Plan(Dockerfile("many/*.txt", "/many/"), &why);
+    ASSERT_TRUE(layer) << why;
+    EXPECT_EQ(layer->entries().size(), 301u);
+    EXPECT_LT(open_fds() - before, 5);
+  }
   ExpectSameLayer(Dockerfile("*", "/all/"));  // hard links across sources stay links
   // Nothing matches: only the destination is made.
   ExpectSameLayer(Dockerfile("*.none", "/empty/"));
