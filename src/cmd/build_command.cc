@@ -34,6 +34,7 @@
 #include "frontend/dockerfile/convert.h"
 #include "llb/dump.h"
 #include "progress/event.h"
+#include "solver/entitlements.h"
 
 namespace hoist::cmd {
 namespace {
@@ -56,6 +57,7 @@ struct BuildArgs {
   std::vector<std::string> cache_from;
   bool pull = false;
   bool push = false;
+  std::vector<std::string> allow;  // --allow: entitlements the build asks for
   client::BuildFlags flags;
 };
 
@@ -213,6 +215,20 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   HOIST_ASSIGN_OR_RETURN(request.cache_exports, CacheEntries(args.cache_to, "--cache-to", "dest"));
   HOIST_ASSIGN_OR_RETURN(request.cache_imports,
                          CacheEntries(args.cache_from, "--cache-from", "src"));
+  for (const std::string& a : args.allow) {
+    // buildx accepts a comma-separated list too.
+    for (size_t from = 0; from <= a.size();) {
+      size_t comma = a.find(',', from);
+      if (comma == std::string::npos) comma = a.size();
+      const std::string name = a.substr(from, comma - from);
+      from = comma + 1;
+      if (name.empty()) continue;
+      if (auto e = solver::ParseEntitlement(name); !e) {
+        return Unexpected(std::move(e).error().Wrap("--allow"));
+      }
+      request.entitlements.push_back(name);
+    }
+  }
 
   // Client side: attach the context, the Dockerfile's directory, stores and secrets.
   // The engine keeps a mirror of the context per client and directory (the session's shared
@@ -292,7 +308,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
                                                  .runtime = args.runtime,
                                                  .snapshotter = global.snapshotter,
                                                  .layer_memory = layer_memory,
-                                                 .registry_config = global.config}));
+                                                 .config_file = global.config}));
     HOIST_TRY(engine->sessions().Register(session));
   } else {
     HOIST_ASSIGN_OR_RETURN(remote, client::RemoteEngine::Connect(addr, global.tls));
@@ -367,6 +383,9 @@ void RegisterBuildCommand(CLI::App& app, const GlobalOptions* global, Status* st
   b->add_option("--runtime", args->runtime, "OCI runtime: runc, crun or a path (default: probe)");
   b->add_flag("--pull", args->pull, "Always attempt to pull all referenced images");
   b->add_flag("--push", args->push, "Shorthand for --output=type=registry");
+  b->add_option("--allow", args->allow,
+                "Allow an entitlement the build needs: network.host (RUN --network=host), "
+                "security.insecure (RUN --security=insecure); the engine must allow it too");
   b->callback([args, global, status] { *status = RunBuild(*args, *global); });
 }
 

@@ -29,8 +29,8 @@ namespace {
 // container, so it pays for neither the start-up probe nor the stale-bundle sweep.
 class LazyExecutor final : public executor::Executor {
  public:
-  LazyExecutor(std::string runtime, std::string state_dir)
-      : runtime_(std::move(runtime)), state_dir_(std::move(state_dir)) {}
+  LazyExecutor(std::string runtime, std::string state_dir, control::StepLimits limits)
+      : runtime_(std::move(runtime)), state_dir_(std::move(state_dir)), limits_(limits) {}
 
   Result<executor::ExitStatus> Run(const executor::RunRequest& request,
                                    CancelContext* cancel) override {
@@ -45,7 +45,11 @@ class LazyExecutor final : public executor::Executor {
           else error_ = found.error().message();
         }
         if (!runtime.empty()) {
-          auto ex = executor::RuncExecutor::Create({.runtime = runtime, .state_dir = state_dir_});
+          auto ex = executor::RuncExecutor::Create(
+              {.runtime = runtime,
+               .state_dir = state_dir_,
+               .memory_limit_bytes = limits_.memory_bytes,
+               .pids_limit = limits_.pids});
           if (ex) executor_ = std::move(*ex);
           else error_ = ex.error().message();
         }
@@ -61,6 +65,7 @@ class LazyExecutor final : public executor::Executor {
  private:
   const std::string runtime_;
   const std::string state_dir_;
+  const control::StepLimits limits_;
   std::mutex mu_;
   std::unique_ptr<executor::Executor> executor_;
   std::string error_;
@@ -119,29 +124,6 @@ Result<std::unique_ptr<snapshot::Snapshotter>> OpenSnapshotter(const std::string
 
 }  // namespace
 
-Result<int64_t> ParseStorageSize(std::string_view s) {
-  auto invalid = [&] {
-    return MakeError(Code::kInvalidArgument, fmt::format("invalid size: '{}'", s));
-  };
-  size_t i = 0;
-  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-  if (i == 0) return invalid();
-  char* end = nullptr;
-  const std::string num(s.substr(0, i));
-  double v = std::strtod(num.c_str(), &end);
-  if (end == nullptr || *end != '\0') return invalid();
-  std::string unit(s.substr(i));
-  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static const std::map<std::string, double> kUnits = {
-      {"", 1},          {"b", 1},          {"k", 1024.0},     {"m", 1048576.0},
-      {"g", 1073741824.0}, {"t", 1099511627776.0}, {"kb", 1e3}, {"mb", 1e6},
-      {"gb", 1e9},      {"tb", 1e12},      {"kib", 1024.0},   {"mib", 1048576.0},
-      {"gib", 1073741824.0}, {"tib", 1099511627776.0}};
-  auto it = kUnits.find(unit);
-  if (it == kUnits.end()) return invalid();
-  return static_cast<int64_t>(std::llround(v * it->second));
-}
-
 Result<int64_t> ParseLayerMemory(const std::string& value) {
   if (value.empty()) return int64_t{-1};
   auto bytes = ParseStorageSize(value);
@@ -159,7 +141,8 @@ control::EngineParts Engine::parts() {
           .sessions = &sessions_,
           .registry = registry_.get(),
           .image_names = image_names_.get(),
-          .checksums = checksums_.get()};
+          .checksums = checksums_.get(),
+          .allowed_entitlements = config_.insecure_entitlements};
 }
 
 std::string DefaultRoot() {
@@ -176,6 +159,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
   e->root_ = options.root.empty() ? DefaultRoot() : options.root;
   FileSystem* fs = PosixFileSystem();
+  HOIST_ASSIGN_OR_RETURN(e->config_, control::EngineConfig::Load(options.config_file));
+  if (options.insecure_entitlements) {
+    auto allowed = solver::EntitlementSet::Parse(*options.insecure_entitlements);
+    if (!allowed) {
+      return Unexpected(std::move(allowed).error().Wrap("--allow-insecure-entitlement"));
+    }
+    e->config_.insecure_entitlements = *allowed;
+  }
   HOIST_TRY(fs->MakeDirs(e->root_, 0700).map_error([&](Error err) {
     return std::move(err).Wrap("engine root " + e->root_);
   }));
@@ -228,13 +219,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   HOIST_ASSIGN_OR_RETURN(e->cache_, solver::CacheDb::Open(e->root_));
   if (options.need_registry) {
     HOIST_ASSIGN_OR_RETURN(e->registry_,
-                           NewRegistryClient(options.registry_config, e->root_ + "/registry",
+                           NewRegistryClient(options.config_file, e->root_ + "/registry",
                                              /*credentials=*/nullptr));
   }
   e->image_names_ = std::make_unique<source::LocalImageNames>(e->root_ + "/images");
   e->checksums_ = source::FileChecksumCache::Open(fs, e->root_ + "/checksums");
   if (options.need_executor) {
-    e->executor_ = std::make_unique<LazyExecutor>(options.runtime, e->root_ + "/executor");
+    e->executor_ = std::make_unique<LazyExecutor>(options.runtime, e->root_ + "/executor",
+                                                  e->config_.step_limits);
   }
   return e;
 }

@@ -20,15 +20,18 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "base/unique_fd.h"
+#include "base/units.h"
 #include "content/local_content_store.h"
 #include "registry/client.h"
 #include "source/checksum_cache.h"
 #include "source/docker_image_source.h"
+#include "control/engine_config.h"
 #include "control/engine_parts.h"
 #include "executor/executor.h"
 #include "session/session_manager.h"
@@ -49,19 +52,18 @@ struct EngineOptions {
   int64_t layer_memory = -1;
   // Open without an OCI runtime (for commands that run nothing: du, prune).
   bool need_executor = true;
-  // Open with a registry client (commands that pull or push); `registry_config` is its
-  // configuration file (--config), "" for the default files.
+  // Open with a registry client (commands that pull or push).
   bool need_registry = true;
-  std::string registry_config;
+  // The configuration file (--config): its [registry] section configures the registry client,
+  // the rest the engine (control/engine_config.h); "" for the default files.
+  std::string config_file;
+  // hoistd --allow-insecure-entitlement: replaces the file's insecure-entitlements when set.
+  std::optional<std::vector<std::string>> insecure_entitlements;
   // hoistd: the addresses it serves. A daemon does not wait for the root: it fails at once if
   // someone holds it, and records these addresses in the lock file, so that an embedded build
   // on the same root can say which --addr to use instead of waiting.
   std::vector<std::string> daemon_addrs;
 };
-
-// "10GB", "512MiB", "1.5g", "123" (bytes) → bytes, as docker's units.RAMInBytes/FromHumanSize
-// read them (decimal kB/MB/GB, binary KiB/MiB/GiB; single letters are binary, as docker's).
-Result<int64_t> ParseStorageSize(std::string_view s);
 
 // The value of --layer-memory ("2GB", "512MiB", "0"; "" for the default, -1).
 Result<int64_t> ParseLayerMemory(const std::string& value);
@@ -89,12 +91,15 @@ class Engine {
   source::LocalImageNames& image_names() { return *image_names_; }
   // File content digests remembered across builds, for content checksums.
   source::ChecksumCache& checksums() { return *checksums_; }
+  // The configuration file's engine settings (with --allow-insecure-entitlement applied).
+  const control::EngineConfig& config() const { return config_; }
   // The parts as the build pipeline takes them (registry null when opened without one).
   control::EngineParts parts();
 
  private:
   Engine() = default;
   std::string root_;
+  control::EngineConfig config_;
   UniqueFd lock_;
   std::unique_ptr<content::LocalContentStore> content_;
   std::unique_ptr<snapshot::Snapshotter> snapshotter_;

@@ -10,11 +10,13 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/service_type.h>
 #include <grpcpp/server_posix.h>
@@ -43,6 +45,7 @@ struct DaemonArgs {
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
+  std::vector<std::string> insecure_entitlements;  // --allow-insecure-entitlement
 };
 
 
@@ -90,11 +93,15 @@ Status RunDaemon(const DaemonArgs& args) {
   ::signal(SIGPIPE, SIG_IGN);
 
   HOIST_ASSIGN_OR_RETURN(int64_t layer_memory, ParseLayerMemory(args.layer_memory));
+  // As buildkitd: the flag, when given, replaces the configuration file's list.
+  std::optional<std::vector<std::string>> insecure;
+  if (!args.insecure_entitlements.empty()) insecure = args.insecure_entitlements;
   HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = args.root,
                                                     .runtime = args.runtime,
                                                     .snapshotter = args.snapshotter,
                                                     .layer_memory = layer_memory,
-                                                    .registry_config = args.config,
+                                                    .config_file = args.config,
+                                                    .insecure_entitlements = insecure,
                                                     .daemon_addrs = addrs}));
   control::Controller controller(engine->parts());
   control::ProgressHub hub;
@@ -152,6 +159,10 @@ Status RunDaemon(const DaemonArgs& args) {
   std::string joined;
   for (const std::string& a : addrs) joined += (joined.empty() ? "" : ", ") + a;
   std::fprintf(stderr, "hoistd serving %s (root %s)\n", joined.c_str(), engine->root().c_str());
+  if (const auto names = engine->config().insecure_entitlements.Names(); !names.empty()) {
+    std::fprintf(stderr, "hoistd: builds may ask for %s\n",
+                 fmt::format("{}", fmt::join(names, ", ")).c_str());
+  }
 
   int sig = 0;
   sigwait(&sigs, &sig);
@@ -184,6 +195,9 @@ int main(int argc, char** argv) {
   app.add_option("--group", args.group, "Group owning the unix sockets (name or ID)");
   app.add_option("--runtime", args.runtime, "OCI runtime: runc, crun or a path (default: probe)");
   hoist::cmd::AddEngineStorageFlags(app, "", &args.snapshotter, &args.layer_memory);
+  app.add_option("--allow-insecure-entitlement", args.insecure_entitlements,
+                 "Let builds ask for an entitlement, repeatable: network.host, security.insecure "
+                 "(replaces insecure-entitlements of the configuration file)");
   app.add_option("--tlscacert", args.tls_ca, "CA certificate that client certificates must chain to");
   app.add_option("--tlscert", args.tls_cert, "Server certificate");
   app.add_option("--tlskey", args.tls_key, "Server key");

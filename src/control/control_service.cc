@@ -246,10 +246,13 @@ class ControlServiceImpl final : public pb::Control::Service {
   Result<SolveResponse> SolveThroughGateway(grpc::ServerContext* ctx, const SolveRequest& r,
                                             progress::ProgressWriter* progress) {
     HOIST_TRY(ValidateSolveRequest(r));
+    HOIST_ASSIGN_OR_RETURN(solver::EntitlementSet entitlements,
+                           o_.controller->GrantEntitlements(r));
     auto no_prune = o_.controller->HoldOffPrune();
     auto cancel = CancelContext::Background();
     CallWatcher watch(ctx, cancel, o_.shutdown);
-    auto build = std::make_shared<GatewayBuild>(r.session_id, r.cache_imports, progress, cancel);
+    auto build = std::make_shared<GatewayBuild>(r.session_id, r.cache_imports, entitlements,
+                                                progress, cancel);
     HOIST_TRY(o_.gateway->Open(r.ref, build));
     Result<std::shared_ptr<BuildResult>> built = build->Wait();
     o_.gateway->Close(r.ref);

@@ -174,7 +174,7 @@ std::shared_ptr<BuildResult> ResultOf(size_t platforms) {
 
 TEST(GatewayBuildTest, ReturnExportsTheSolveItNames) {
   auto cancel = CancelContext::Background();
-  GatewayBuild b("sess", {}, nullptr, cancel);
+  GatewayBuild b("sess", {}, {}, nullptr, cancel);
   auto first = ResultOf(1);
   auto multi = ResultOf(2);
   std::vector<std::string> one = b.AddResult(first);
@@ -209,7 +209,7 @@ TEST(GatewayBuildTest, ReturnExportsTheSolveItNames) {
 }
 
 TEST(GatewayBuildTest, AReturnedErrorFailsTheBuildAndCancelEndsTheWait) {
-  GatewayBuild failed("s", {}, nullptr, CancelContext::Background());
+  GatewayBuild failed("s", {}, {}, nullptr, CancelContext::Background());
   ASSERT_TRUE(failed.ReturnError(Error(Code::kInvalidArgument, "frontend said no")));
   auto r = failed.Wait();
   ASSERT_FALSE(r);
@@ -217,7 +217,7 @@ TEST(GatewayBuildTest, AReturnedErrorFailsTheBuildAndCancelEndsTheWait) {
   EXPECT_EQ(r.error().message(), "frontend said no");
 
   auto cancel = CancelContext::Background();
-  GatewayBuild waiting("s", {}, nullptr, cancel);
+  GatewayBuild waiting("s", {}, {}, nullptr, cancel);
   std::thread canceller([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     cancel->Cancel("context canceled");
@@ -233,7 +233,8 @@ TEST(GatewayBuildsTest, FindWaitsForTheBuildToOpen) {
   auto missing = builds.Find("r", std::chrono::milliseconds(10));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), Code::kNotFound);
-  auto b = std::make_shared<GatewayBuild>("s", std::vector<TypedAttrs>{}, nullptr,
+  auto b = std::make_shared<GatewayBuild>("s", std::vector<TypedAttrs>{}, solver::EntitlementSet{},
+                                          nullptr,
                                           CancelContext::Background());
   std::thread opener([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -188,19 +188,21 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
                                         const std::shared_ptr<CancelContext>& cancel,
                                         SolveFailure* failure) {
   HOIST_TRY(ValidateSolveRequest(request));
+  HOIST_ASSIGN_OR_RETURN(solver::EntitlementSet entitlements, GrantEntitlements(request));
   if (auto note = CheckFrontend(request.frontend, request.frontend_attrs); note && *note) {
     WriteWarning(progress, **note);
   }
   auto no_prune = HoldOffPrune();
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<BuildResult> built,
                          Build(request.frontend_attrs, request.session_id, request.cache_imports,
-                               progress, cancel, failure));
+                               entitlements, progress, cancel, failure));
   return Export(request, *built, progress, cancel);
 }
 
 Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_attrs,
                                                        const std::string& session_id,
                                                        const std::vector<TypedAttrs>& cache_imports,
+                                                       const solver::EntitlementSet& entitlements,
                                                        progress::ProgressWriter* progress,
                                                        const std::shared_ptr<CancelContext>& cancel,
                                                        SolveFailure* failure) {
@@ -247,7 +249,10 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
         .checksums = engine.checksums});
     solver::Solver solver(worker.get(), worker.get(), engine.cache);
     auto solved = solver.Solve(converted.definition,
-                               {.no_cache = settings.no_cache, .progress = &tracker}, cancel);
+                               {.no_cache = settings.no_cache,
+                                .progress = &tracker,
+                                .entitlements = entitlements},
+                               cancel);
     if (!solved) {
       if (failure != nullptr && solved.error().code() != Code::kCancelled) {
         failure->excerpt = DockerfileExcerpt(settings.filename, inputs.dockerfile,
@@ -293,6 +298,10 @@ Result<SolveResponse> Controller::Export(const SolveRequest& request, const Buil
   HOIST_TRY(ExportCaches(engine, *session, built.results, request.cache_exports, progress,
                          &response.exporter_response, cancel.get()));
   return response;
+}
+
+Result<solver::EntitlementSet> Controller::GrantEntitlements(const SolveRequest& request) const {
+  return solver::GrantEntitlements(request.entitlements, engine_.allowed_entitlements);
 }
 
 Result<std::vector<solver::CacheRecord>> Controller::DiskUsage() {

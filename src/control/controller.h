@@ -56,10 +56,12 @@ class Controller {
   // HoldOffPrune() from the start of Build until Export is done.
   //
   // Build runs the built-in frontend with `frontend_attrs` on the session's files and solves
-  // each target platform, after importing `cache_imports`.
+  // each target platform, after importing `cache_imports`; its steps may use `entitlements`
+  // (what GrantEntitlements gave the request).
   Result<std::shared_ptr<BuildResult>> Build(const Attrs& frontend_attrs,
                                              const std::string& session_id,
                                              const std::vector<TypedAttrs>& cache_imports,
+                                             const solver::EntitlementSet& entitlements,
                                              progress::ProgressWriter* progress,
                                              const std::shared_ptr<CancelContext>& cancel,
                                              SolveFailure* failure = nullptr);
@@ -68,6 +70,9 @@ class Controller {
   Result<SolveResponse> Export(const SolveRequest& request, const BuildResult& built,
                                progress::ProgressWriter* progress,
                                const std::shared_ptr<CancelContext>& cancel);
+  // What the request's `entitlements` are granted on this engine (solver::GrantEntitlements).
+  Result<solver::EntitlementSet> GrantEntitlements(const SolveRequest& request) const;
+
   std::shared_lock<std::shared_mutex> HoldOffPrune() {
     return std::shared_lock<std::shared_mutex>(prune_mu_);
   }

@@ -11,6 +11,7 @@
 #include "snapshot/layer_cache.h"
 #include "snapshot/snapshotter.h"
 #include "solver/cache_db.h"
+#include "solver/entitlements.h"
 #include "source/checksum_cache.h"
 #include "source/docker_image_source.h"
 
@@ -27,6 +28,8 @@ struct EngineParts {
   registry::Client* registry = nullptr;           // null: registry images and pushes fail
   source::LocalImageNames* image_names = nullptr;  // REQUIRED
   source::ChecksumCache* checksums = nullptr;  // null: content checksums read every file
+  // What builds may ask for (hoistd --allow-insecure-entitlement, insecure-entitlements).
+  solver::EntitlementSet allowed_entitlements;
 };
 
 }  // namespace hoist::control

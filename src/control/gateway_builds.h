@@ -28,16 +28,19 @@ namespace hoist::control {
 class GatewayBuild {
  public:
   GatewayBuild(std::string session_id, std::vector<TypedAttrs> cache_imports,
-               progress::ProgressWriter* progress, std::shared_ptr<CancelContext> cancel)
+               solver::EntitlementSet entitlements, progress::ProgressWriter* progress,
+               std::shared_ptr<CancelContext> cancel)
       : session_id_(std::move(session_id)),
         cache_imports_(std::move(cache_imports)),
+        entitlements_(entitlements),
         progress_(progress),
         cancel_(std::move(cancel)) {}
 
-  // The Control.Solve's session, cache imports and progress; its cancellation (the client gone,
+  // The Control.Solve's session, cache imports, granted entitlements and progress; its cancellation (the client gone,
   // the daemon stopping) cancels the gateway solves too.
   const std::string& session_id() const { return session_id_; }
   const std::vector<TypedAttrs>& cache_imports() const { return cache_imports_; }
+  const solver::EntitlementSet& entitlements() const { return entitlements_; }
   progress::ProgressWriter* progress() const { return progress_; }
   const std::shared_ptr<CancelContext>& cancel() const { return cancel_; }
 
@@ -61,6 +64,7 @@ class GatewayBuild {
 
   const std::string session_id_;
   const std::vector<TypedAttrs> cache_imports_;
+  const solver::EntitlementSet entitlements_;
   progress::ProgressWriter* const progress_;
   const std::shared_ptr<CancelContext> cancel_;
 

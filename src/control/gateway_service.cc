@@ -78,7 +78,8 @@ class GatewayServiceImpl final : public gw::LLBBridge::Service {
     auto cancel = b.cancel()->Child();
     Result<std::shared_ptr<BuildResult>> built = [&] {
       CallWatcher watch(ctx, cancel, o_.shutdown);
-      return o_.controller->Build(attrs, b.session_id(), b.cache_imports(), b.progress(), cancel);
+      return o_.controller->Build(attrs, b.session_id(), b.cache_imports(), b.entitlements(),
+                                  b.progress(), cancel);
     }();
     if (!built) return ToGrpc(built.error());
     const std::vector<std::string> ids = b.AddResult(*built);

@@ -60,6 +60,55 @@ size_t Depth(const std::string& path) {
   return static_cast<size_t>(std::count(path.begin(), path.end(), '/'));
 }
 
+// Whether the host's cgroups can limit swap: v2 can (memory.swap.max, which runc leaves alone
+// where swap is off), v1 only with swap accounting (memory.memsw.*).
+bool SwapLimitSupported() {
+  struct stat st;
+  if (::stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0) return true;  // v2 only
+  return ::stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", &st) == 0;
+}
+
+// runc has `run --keep`; crun has not.
+bool KeepsContainers(const std::string& runtime_path) {
+  const std::string name = runtime_path.substr(runtime_path.rfind('/') + 1);
+  return name.find("crun") == std::string::npos;
+}
+
+// `oom_kill N` from a cgroup's memory.oom_control (v1) or memory.events (v2); 0 if absent.
+uint64_t OomKillCount(const std::string& file) {
+  std::ifstream in(file);
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "oom_kill") return value;
+  }
+  return 0;
+}
+
+// How many processes the OOM killer took from a stopped container, from the cgroups runc's
+// state.json (`cgroup_paths`: subsystem → directory; "" is the v2 tree) names.
+uint64_t OomKills(const std::string& state_json) {
+  std::ifstream in(state_json);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("cgroup_paths") || !j["cgroup_paths"].is_object()) return 0;
+  const nlohmann::json& paths = j["cgroup_paths"];
+  uint64_t kills = 0;
+  if (paths.contains("memory") && paths["memory"].is_string()) {
+    kills += OomKillCount(paths["memory"].get<std::string>() + "/memory.oom_control");
+  }
+  if (paths.contains("") && paths[""].is_string()) {
+    kills += OomKillCount(paths[""].get<std::string>() + "/memory.events");
+  }
+  return kills;
+}
+
+// "64MiB" for a round number of MiB, else bytes.
+std::string FormatLimit(int64_t bytes) {
+  if (bytes % (1 << 30) == 0) return fmt::format("{}GiB", bytes >> 30);
+  if (bytes % (1 << 20) == 0) return fmt::format("{}MiB", bytes >> 20);
+  return fmt::format("{} bytes", bytes);
+}
+
 // The runtime's error messages from its --log file (JSON lines with "level" and "msg").
 std::string RuntimeErrors(const std::string& log_path) {
   std::ifstream in(log_path);
@@ -253,7 +302,13 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
     options.state_dir.pop_back();
   }
   HOIST_ASSIGN_OR_RETURN(std::string path, FindRuntime(options.runtime));
+  if (options.memory_limit_bytes < 0 || options.pids_limit < 0) {
+    return MakeError(Code::kInvalidArgument, "executor limits: must not be negative");
+  }
   std::unique_ptr<RuncExecutor> e(new RuncExecutor(std::move(options), std::move(path)));
+  e->kernel_ = HostKernelVersion();
+  e->swap_limit_supported_ = SwapLimitSupported();
+  e->host_masked_paths_ = HostMaskedPaths();
   HOIST_TRY(MakeDirs(e->options_.state_dir, 0700));
   HOIST_TRY(MakeDir(e->runtime_root_, 0700));
   HOIST_TRY(MakeDir(e->bundles_dir_, 0700));
@@ -349,6 +404,11 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   spec.ulimits = req.ulimits;
   spec.host_hard_limits = HostHardLimits();
   spec.host_capabilities = HostCapabilities();
+  spec.kernel = kernel_;
+  spec.memory_limit_bytes = options_.memory_limit_bytes;
+  spec.pids_limit = options_.pids_limit;
+  spec.swap_limit_supported = swap_limit_supported_;
+  spec.host_masked_paths = host_masked_paths_;
 
   // /etc files.
   const bool host_network = req.network != NetworkMode::kNone;
@@ -451,11 +511,15 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   HOIST_ASSIGN_OR_RETURN(Pipe out, MakePipe());
   HOIST_ASSIGN_OR_RETURN(Pipe err, MakePipe());
   const std::string log_path = bundle.dir() + "/runtime.log";
-  HOIST_ASSIGN_OR_RETURN(
-      ChildProcess child,
-      internal::Spawn({runtime_path_, "--root", runtime_root_, "--log", log_path, "--log-format",
-                       "json", "run", "--bundle", bundle.dir(), id},
-                      -1, out.write.get(), err.write.get()));
+  // Kept after it exits, so that its cgroup can tell whether the OOM killer struck (Release
+  // deletes it).
+  const bool keep = options_.memory_limit_bytes > 0 && KeepsContainers(runtime_path_);
+  std::vector<std::string> argv = {runtime_path_, "--root", runtime_root_, "--log", log_path,
+                                   "--log-format", "json", "run", "--bundle", bundle.dir()};
+  if (keep) argv.push_back("--keep");
+  argv.push_back(id);
+  HOIST_ASSIGN_OR_RETURN(ChildProcess child,
+                         internal::Spawn(argv, -1, out.write.get(), err.write.get()));
   out.write.Reset();
   err.write.Reset();
   bool cancelled = false;
@@ -463,6 +527,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
                          runtime_path_, runtime_root_, id, &cancelled);
   internal::RemoveStubs(rootfs, stubs);
   const std::string runtime_errors = RuntimeErrors(log_path);
+  const uint64_t oom_kills = keep ? OomKills(runtime_root_ + "/" + id + "/state.json") : 0;
   Status released = bundle.Release();
   if (!released) HOIST_LOG(kWarning, "executor: {}", released.error().message());
 
@@ -484,7 +549,21 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   std::vector<int> valid = req.valid_exit_codes.empty() ? std::vector<int>{0}
                                                         : req.valid_exit_codes;
   if (std::find(valid.begin(), valid.end(), code) == valid.end()) {
-    return Unexpected(ExitCodeError(req.process.args, code));
+    Error e = ExitCodeError(req.process.args, code);
+    if (oom_kills > 0) {
+      return MakeError(e.code(),
+                       fmt::format("{}: out of memory: the kernel's OOM killer stopped the step at "
+                                   "its memory limit of {} (step-limits.memory in the engine's "
+                                   "configuration)",
+                                   e.message(), FormatLimit(options_.memory_limit_bytes)));
+    }
+    if (options_.memory_limit_bytes > 0 && !keep && code == 128 + SIGKILL) {
+      return MakeError(e.code(),
+                       fmt::format("{} (killed: the step may have run out of memory; its limit "
+                                   "is {})",
+                                   e.message(), FormatLimit(options_.memory_limit_bytes)));
+    }
+    return Unexpected(std::move(e));
   }
   return ExitStatus{code};
 }

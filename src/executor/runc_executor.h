@@ -17,6 +17,14 @@
 // RUN's few files cost milliseconds to create and remove on a busy ext4). Where tmpfs cannot
 // be mounted they stay plain directories.
 //
+// Step limits: the runtime applies them to the container's cgroup (v1 or v2, whichever the host
+// has). With a memory limit, runc keeps the container after its process exits (`run --keep`)
+// so that its cgroup can be asked whether the kernel's OOM killer struck (`oom_kill` in
+// memory.oom_control on v1, memory.events on v2; the cgroup is found in runc's state.json);
+// then `delete` removes it: a RUN with a memory limit costs a second runtime start. A step
+// the OOM killer struck fails saying so. crun has no `--keep`: with it, a step killed at its
+// limit fails with its exit code and a note that it may have run out of memory.
+//
 // A crash of hoist can leave bundles behind: construction deletes every container under the
 // runtime root, unmounts whatever is still mounted under `<state_dir>/bundles` and removes the
 // bundles, so the next start begins clean (and mounts fresh tmpfs; the runtime root's is kept
@@ -33,6 +41,7 @@
 #include "base/error.h"
 #include "base/mount.h"
 #include "executor/executor.h"
+#include "executor/seccomp.h"
 
 namespace hoist::executor {
 
@@ -41,6 +50,9 @@ struct RuncExecutorOptions {
   std::string state_dir;         // created if missing; e.g. <root>/executor
   // The host's /etc/resolv.conf, read at each Run().
   std::string host_resolv_conf = "/etc/resolv.conf";
+  // Limits on every container's cgroup (spec.h); 0: none.
+  int64_t memory_limit_bytes = 0;
+  int64_t pids_limit = 0;
 };
 
 class RuncExecutor final : public Executor {
@@ -63,6 +75,9 @@ class RuncExecutor final : public Executor {
 
   RuncExecutorOptions options_;
   std::string runtime_path_;
+  KernelVersion kernel_;
+  bool swap_limit_supported_ = true;
+  std::vector<std::string> host_masked_paths_;
   std::string runtime_root_;
   std::string bundles_dir_;
   ScopedMount runtime_mount_;

@@ -29,7 +29,8 @@ namespace {
 
 constexpr const char* kApplets[] = {"sh",    "echo", "cat",  "id",    "ls",   "pwd",  "hostname",
                                     "sleep", "env",  "stat", "touch", "grep", "dd",   "ulimit",
-                                    "true",  "false", "mount", "rm",  "find", "head"};
+                                    "true",  "false", "mount", "rm",  "find", "head",
+                                    "unshare", "awk", "seq"};
 
 class RuncExecutorTest : public ::testing::Test {
  protected:
@@ -335,6 +336,59 @@ TEST_F(RuncExecutorTest, SandboxAndInsecureCapabilities) {
   EXPECT_EQ(RunOk(req), "CapEff:\t00000000a80425fb\n");
   req.security = SecurityMode::kInsecure;
   EXPECT_EQ(RunOk(req), fmt::format("CapEff:\t{:016x}\n", HostCapabilities()));
+}
+
+TEST_F(RuncExecutorTest, SandboxHasTheDefaultSeccompProfileInsecureNone) {
+  // unshare(CLONE_NEWUSER) needs no capability: only the profile refuses it.
+  RunRequest req = Request("grep Seccomp: /proc/self/status; unshare -U true && echo unshared");
+  out_.clear();
+  err_.clear();
+  auto r = executor_->Run(req, nullptr);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(out_, "Seccomp:\t2\n");
+  EXPECT_NE(err_.find("Operation not permitted"), std::string::npos) << err_;
+  req.security = SecurityMode::kInsecure;
+  EXPECT_EQ(RunOk(req), "Seccomp:\t0\nunshared\n");
+}
+
+TEST_F(RuncExecutorTest, StepLimitsFromTheOptions) {
+  auto limited = RuncExecutor::Create({.runtime = "runc",
+                                       .state_dir = state_.path() + "/limited",
+                                       .memory_limit_bytes = 32 << 20,
+                                       .pids_limit = 10});
+  ASSERT_TRUE(limited) << limited.error().message();
+  std::swap(executor_, *limited);
+  // pids: a fork past the limit fails inside the step.
+  RunRequest req = Request("for i in $(seq 1 20); do sleep 1 & done; wait");
+  auto r = RunResult(req);
+  ASSERT_FALSE(r) << out_ << err_;
+  EXPECT_EQ(r.error().message(),
+            "process \"/bin/sh -c for i in $(seq 1 20); do sleep 1 & done; wait\" did not "
+            "complete successfully: exit code: 2");
+  EXPECT_NE(err_.find("can't fork"), std::string::npos) << err_;
+  // memory: the OOM killer's work is named.
+  req = Request("awk 'BEGIN { s = \"a\"; while (1) s = s s }'");
+  r = RunResult(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "process \"/bin/sh -c awk 'BEGIN { s = \"a\"; while (1) s = s s }'\" did not complete "
+            "successfully: exit code: 137: out of memory: the kernel's OOM killer stopped the step "
+            "at its memory limit of 32MiB (step-limits.memory in the engine's configuration)");
+  // A step killed otherwise is not said to have run out of memory (the shell is the
+  // container's init, which SIGKILL from inside cannot reach: a child shell kills itself).
+  req = Request("sh -c 'kill -9 $$'; exit $?");
+  r = RunResult(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "process \"/bin/sh -c sh -c 'kill -9 $$'; exit $?\" did not complete successfully: exit code: "
+            "137");
+  // Within the limits all is as before, and the kept containers are gone afterwards.
+  EXPECT_EQ(RunOk(Request("echo fine")), "fine\n");
+  auto left = internal::RunCapture(
+      {executor_->runtime_path(), "--root", executor_->runtime_root(), "list", "-q"});
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->out, "");
+  std::swap(executor_, *limited);
 }
 
 TEST_F(RuncExecutorTest, CancellationKillsPromptlyAndCleansUp) {

@@ -1,6 +1,7 @@
 #include "executor/spec.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -40,9 +41,9 @@ constexpr const char* kDefaultCapabilities[] = {
 };
 
 constexpr const char* kMaskedPaths[] = {
-    "/proc/acpi",          "/proc/asound",       "/proc/kcore",        "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list",   "/proc/timer_stats",  "/proc/sched_debug",
-    "/sys/firmware",       "/proc/scsi",         "/sys/devices/virtual/powercap",
+    "/proc/acpi",          "/proc/asound",     "/proc/interrupts",  "/proc/kcore",
+    "/proc/keys",          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug",   "/sys/firmware",    "/proc/scsi",        "/sys/devices/virtual/powercap",
 };
 constexpr const char* kReadonlyPaths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
@@ -89,7 +90,7 @@ Json MountJson(std::string_view destination, std::string_view type, std::string_
   return m;
 }
 
-Json Capabilities(const SpecInput& in) {
+std::vector<std::string> GrantedCapabilities(const SpecInput& in) {
   std::vector<std::string> caps;
   if (in.security == SecurityMode::kInsecure) {
     for (int i = 0; i < kCapabilityCount; ++i) {
@@ -105,11 +106,42 @@ Json Capabilities(const SpecInput& in) {
       }
     }
   }
+  return caps;
+}
+
+Json Capabilities(const std::vector<std::string>& caps) {
   Json c;
   c["bounding"] = caps;
   c["effective"] = caps;
   c["permitted"] = caps;
   return c;
+}
+
+Json Seccomp(const SeccompProfile& profile) {
+  Json out;
+  out["defaultAction"] = profile.default_action;
+  out["defaultErrnoRet"] = profile.default_errno;
+  out["architectures"] = profile.architectures;
+  Json syscalls = Json::array();
+  for (const SeccompRule& rule : profile.syscalls) {
+    Json r;
+    r["names"] = rule.names;
+    r["action"] = rule.action;
+    if (rule.errno_ret) r["errnoRet"] = *rule.errno_ret;
+    if (!rule.args.empty()) {
+      Json args = Json::array();
+      for (const SeccompArg& a : rule.args) {
+        args.push_back({{"index", a.index},
+                        {"value", a.value},
+                        {"valueTwo", a.value_two},
+                        {"op", a.op}});
+      }
+      r["args"] = std::move(args);
+    }
+    syscalls.push_back(std::move(r));
+  }
+  out["syscalls"] = std::move(syscalls);
+  return out;
 }
 
 Result<Json> Rlimits(const SpecInput& in) {
@@ -166,6 +198,18 @@ std::map<std::string, uint64_t> HostHardLimits() {
   return out;
 }
 
+std::vector<std::string> HostMaskedPaths() {
+  std::vector<std::string> out;
+  for (int cpu = 0; cpu < 4096; ++cpu) {
+    const std::string dir = fmt::format("/sys/devices/system/cpu/cpu{}", cpu);
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) break;
+    const std::string path = dir + "/thermal_throttle";
+    if (::stat(path.c_str(), &st) == 0) out.push_back(path);
+  }
+  return out;
+}
+
 uint64_t HostCapabilities() {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -186,6 +230,14 @@ Result<std::string> GenerateSpec(const SpecInput& in) {
                      fmt::format("process cwd \"{}\": must be an absolute path", in.cwd));
   }
   const bool insecure = in.security == SecurityMode::kInsecure;
+  if (in.memory_limit_bytes < 0) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("memory limit {}: must not be negative", in.memory_limit_bytes));
+  }
+  if (in.pids_limit < 0) {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("pids limit {}: must not be negative", in.pids_limit));
+  }
 
   Json spec;
   spec["ociVersion"] = "1.0.2-dev";
@@ -200,7 +252,8 @@ Result<std::string> GenerateSpec(const SpecInput& in) {
   process["args"] = in.args;
   process["env"] = in.env;
   process["cwd"] = in.cwd;
-  process["capabilities"] = Capabilities(in);
+  const std::vector<std::string> caps = GrantedCapabilities(in);
+  process["capabilities"] = Capabilities(caps);
   HOIST_ASSIGN_OR_RETURN(Json rlimits, Rlimits(in));
   if (!rlimits.empty()) process["rlimits"] = std::move(rlimits);
   process["noNewPrivileges"] = in.no_new_privileges;
@@ -246,11 +299,22 @@ Result<std::string> GenerateSpec(const SpecInput& in) {
   Json resources;
   // The sandbox denies every device but those the runtime always allows (null, zero, tty...).
   resources["devices"] = Json::array({{{"allow", insecure}, {"access", "rwm"}}});
+  if (in.memory_limit_bytes > 0) {
+    Json memory;
+    memory["limit"] = in.memory_limit_bytes;
+    if (in.swap_limit_supported) memory["swap"] = in.memory_limit_bytes;
+    resources["memory"] = std::move(memory);
+  }
+  if (in.pids_limit > 0) resources["pids"] = {{"limit", in.pids_limit}};
   linux_section["resources"] = std::move(resources);
   if (!in.cgroups_path.empty()) linux_section["cgroupsPath"] = in.cgroups_path;
   if (!insecure) {
-    linux_section["maskedPaths"] = kMaskedPaths;
+    Json masked = kMaskedPaths;
+    for (const std::string& p : in.host_masked_paths) masked.push_back(p);
+    linux_section["maskedPaths"] = std::move(masked);
     linux_section["readonlyPaths"] = kReadonlyPaths;
+    linux_section["seccomp"] = Seccomp(DefaultSeccompProfile(
+        {.capabilities = caps, .arch = in.seccomp_arch, .kernel = in.kernel}));
   }
   spec["linux"] = std::move(linux_section);
   return spec.dump(2);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <set>
 
 namespace hoist::executor {
 namespace {
@@ -19,7 +20,19 @@ SpecInput BasicInput() {
   in.user = ResolvedUser{1000, 1000, {27, 100}};
   in.hostname = "buildkitsandbox";
   in.host_capabilities = ~uint64_t{0};
+  in.seccomp_arch = "amd64";
+  in.kernel = {6, 1};
   return in;
+}
+
+// The syscall rules of the spec's seccomp section that name `syscall`.
+std::vector<Json> RulesFor(const Json& spec, std::string_view syscall) {
+  std::vector<Json> out;
+  for (const Json& r : spec["linux"]["seccomp"]["syscalls"]) {
+    const Json& names = r["names"];
+    if (std::find(names.begin(), names.end(), syscall) != names.end()) out.push_back(r);
+  }
+  return out;
 }
 
 Json Generate(const SpecInput& in) {
@@ -84,6 +97,7 @@ TEST(GenerateSpec, SandboxNamespacesCapabilitiesAndMaskedPaths) {
   EXPECT_EQ(spec["process"]["capabilities"]["bounding"], caps);
   const Json& masked = spec["linux"]["maskedPaths"];
   EXPECT_NE(std::find(masked.begin(), masked.end(), "/proc/kcore"), masked.end());
+  EXPECT_NE(std::find(masked.begin(), masked.end(), "/proc/interrupts"), masked.end());
   const Json& ro = spec["linux"]["readonlyPaths"];
   EXPECT_NE(std::find(ro.begin(), ro.end(), "/proc/sys"), ro.end());
   EXPECT_EQ(spec["linux"]["resources"]["devices"][0]["allow"], false);
@@ -184,6 +198,157 @@ TEST(GenerateSpec, ExtraMountsFollowDefaultsAndOptionsKept) {
   EXPECT_EQ(spec["root"]["readonly"], true);
   EXPECT_EQ(spec["process"]["noNewPrivileges"], true);
   EXPECT_EQ(spec["linux"]["cgroupsPath"], "/hoist/abc");
+}
+
+TEST(GenerateSpec, SandboxGetsTheDefaultSeccompProfile) {
+  Json spec = Generate(BasicInput());
+  const Json& seccomp = spec["linux"]["seccomp"];
+  EXPECT_EQ(seccomp["defaultAction"], "SCMP_ACT_ERRNO");
+  EXPECT_EQ(seccomp["defaultErrnoRet"], 1);
+  EXPECT_EQ(seccomp["architectures"],
+            Json({"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
+  // Ordinary work is allowed outright.
+  for (const char* name : {"read", "openat", "execve", "fork", "wait4", "chown", "mknod",
+                           "setuid", "kill", "arch_prctl", "chroot"}) {
+    std::vector<Json> rules = RulesFor(spec, name);
+    ASSERT_EQ(rules.size(), 1u) << name;
+    EXPECT_EQ(rules[0]["action"], "SCMP_ACT_ALLOW") << name;
+    EXPECT_FALSE(rules[0].contains("args")) << name;
+  }
+  // What reaches beyond the container needs a capability the sandbox does not grant.
+  for (const char* name : {"mount", "umount2", "unshare", "setns", "bpf", "keyctl", "add_key",
+                           "reboot", "init_module", "settimeofday", "syslog", "acct",
+                           "open_by_handle_at", "iopl", "vhangup", "mbind", "kcmp"}) {
+    EXPECT_TRUE(RulesFor(spec, name).empty()) << name;
+  }
+  // clone without namespace flags; clone3 answers ENOSYS so that libcs use clone.
+  std::vector<Json> clone = RulesFor(spec, "clone");
+  ASSERT_EQ(clone.size(), 1u);
+  EXPECT_EQ(clone[0]["args"], Json::parse(R"([{"index": 0, "value": 2114060288, "valueTwo": 0,
+                                               "op": "SCMP_CMP_MASKED_EQ"}])"));
+  std::vector<Json> clone3 = RulesFor(spec, "clone3");
+  ASSERT_EQ(clone3.size(), 1u);
+  EXPECT_EQ(clone3[0]["action"], "SCMP_ACT_ERRNO");
+  EXPECT_EQ(clone3[0]["errnoRet"], 38);
+  // personality only for the harmless personas, socket for all families but AF_ALG and AF_VSOCK.
+  std::vector<uint64_t> personas;
+  for (const Json& r : RulesFor(spec, "personality")) personas.push_back(r["args"][0]["value"]);
+  EXPECT_EQ(personas, (std::vector<uint64_t>{0, 8, 0x20000, 0x20008, 0xffffffff}));
+  std::vector<Json> socket = RulesFor(spec, "socket");
+  ASSERT_EQ(socket.size(), 3u);
+  EXPECT_EQ(socket[0]["args"][0]["op"], "SCMP_CMP_LT");
+  EXPECT_EQ(socket[0]["args"][0]["value"], 38);
+  // ptrace of one's own processes is safe from Linux 4.8 on.
+  EXPECT_EQ(RulesFor(spec, "ptrace").size(), 1u);
+}
+
+TEST(GenerateSpec, SeccompRulesFollowTheGrantedCapabilities) {
+  // A host whose bounding set lacks CAP_SYS_CHROOT: the sandbox cannot grant it, so chroot
+  // stays blocked too.
+  SpecInput in = BasicInput();
+  in.host_capabilities = ~(uint64_t{1} << 18);
+  Json spec = Generate(in);
+  EXPECT_TRUE(RulesFor(spec, "chroot").empty());
+  // An old kernel: no ptrace without CAP_SYS_PTRACE.
+  in = BasicInput();
+  in.kernel = {4, 4};
+  EXPECT_TRUE(RulesFor(Generate(in), "ptrace").empty());
+}
+
+TEST(DefaultSeccompProfile, CapabilitiesOpenTheirSyscalls) {
+  SeccompInput in{.capabilities = {"CAP_CHOWN"}, .arch = "amd64", .kernel = {6, 1}};
+  auto names = [](const SeccompProfile& p) {
+    std::vector<std::string> all;
+    for (const SeccompRule& r : p.syscalls) {
+      if (r.action == "SCMP_ACT_ALLOW" && r.args.empty()) {
+        all.insert(all.end(), r.names.begin(), r.names.end());
+      }
+    }
+    return all;
+  };
+  auto has = [](const std::vector<std::string>& v, std::string_view s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
+  std::vector<std::string> plain = names(DefaultSeccompProfile(in));
+  EXPECT_FALSE(has(plain, "mount"));
+  EXPECT_FALSE(has(plain, "reboot"));
+  EXPECT_FALSE(has(plain, "kcmp"));
+  EXPECT_EQ(plain.size(), std::set<std::string>(plain.begin(), plain.end()).size());
+
+  in.capabilities = {"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_PTRACE", "CAP_SYS_TIME"};
+  SeccompProfile admin = DefaultSeccompProfile(in);
+  std::vector<std::string> opened = names(admin);
+  for (const char* s : {"mount", "unshare", "setns", "clone", "clone3", "reboot", "kcmp",
+                        "clock_settime"}) {
+    EXPECT_TRUE(has(opened, s)) << s;
+  }
+  // With CAP_SYS_ADMIN, clone and clone3 have no restricting rule.
+  for (const SeccompRule& r : admin.syscalls) {
+    EXPECT_FALSE(r.action == "SCMP_ACT_ERRNO") << r.names[0];
+    if (!r.args.empty()) {
+      EXPECT_NE(r.names[0], "clone");
+    }
+  }
+}
+
+TEST(DefaultSeccompProfile, ArchitecturesAndArchSpecificRules) {
+  SeccompProfile arm = DefaultSeccompProfile({.arch = "arm64", .kernel = {6, 1}});
+  EXPECT_EQ(arm.architectures, (std::vector<std::string>{"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}));
+  bool set_tls = false, arch_prctl = false;
+  for (const SeccompRule& r : arm.syscalls) {
+    for (const std::string& n : r.names) {
+      set_tls |= n == "set_tls";
+      arch_prctl |= n == "arch_prctl";
+    }
+  }
+  EXPECT_TRUE(set_tls);
+  EXPECT_FALSE(arch_prctl);
+  // s390 passes clone's flags second.
+  SeccompProfile s390 = DefaultSeccompProfile({.arch = "s390x", .kernel = {6, 1}});
+  for (const SeccompRule& r : s390.syscalls) {
+    if (r.names[0] == "clone") {
+      EXPECT_EQ(r.args.at(0).index, 1u);
+    }
+  }
+  // An architecture without a family: the filter names none (the runtime's native one).
+  EXPECT_TRUE(DefaultSeccompProfile({.arch = "ppc64le"}).architectures.empty());
+  EXPECT_FALSE(NativeSeccompArch().empty());
+  EXPECT_GT(HostKernelVersion().major, 2);
+}
+
+TEST(GenerateSpec, HostMaskedPathsJoinTheFixedOnes) {
+  SpecInput in = BasicInput();
+  in.host_masked_paths = {"/sys/devices/system/cpu/cpu0/thermal_throttle"};
+  Json masked = Generate(in)["linux"]["maskedPaths"];
+  EXPECT_EQ(masked.back(), "/sys/devices/system/cpu/cpu0/thermal_throttle");
+  EXPECT_NE(std::find(masked.begin(), masked.end(), "/proc/kcore"), masked.end());
+  in.security = SecurityMode::kInsecure;
+  EXPECT_FALSE(Generate(in)["linux"].contains("maskedPaths"));
+  for (const std::string& p : HostMaskedPaths()) EXPECT_TRUE(p.ends_with("/thermal_throttle")) << p;
+}
+
+TEST(GenerateSpec, InsecureRunsWithoutSeccomp) {
+  SpecInput in = BasicInput();
+  in.security = SecurityMode::kInsecure;
+  EXPECT_FALSE(Generate(in)["linux"].contains("seccomp"));
+}
+
+TEST(GenerateSpec, StepLimitsBecomeCgroupResources) {
+  SpecInput in = BasicInput();
+  Json none = Generate(in)["linux"]["resources"];
+  EXPECT_FALSE(none.contains("memory"));
+  EXPECT_FALSE(none.contains("pids"));
+  in.memory_limit_bytes = 64 << 20;
+  in.pids_limit = 100;
+  Json r = Generate(in)["linux"]["resources"];
+  EXPECT_EQ(r["memory"], Json({{"limit", 64 << 20}, {"swap", 64 << 20}}));
+  EXPECT_EQ(r["pids"], Json({{"limit", 100}}));
+  in.swap_limit_supported = false;
+  EXPECT_EQ(Generate(in)["linux"]["resources"]["memory"], Json({{"limit", 64 << 20}}));
+  in.pids_limit = -1;
+  auto bad = GenerateSpec(in);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "pids limit -1: must not be negative");
 }
 
 TEST(GenerateSpec, Deterministic) {

@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
-// toml++ is heavy: it is included here and nowhere else. Debian builds it as a shared library
+// toml++ is heavy: it is included here and in control/engine_config.cc only. Debian builds it as a shared library
 // with exceptions on, so a syntax error arrives as toml::parse_error, caught right below.
 #include <toml++/toml.h>
 
@@ -267,7 +267,7 @@ Result<RegistryConfig> RegistryConfig::Parse(std::string_view text, std::string_
   return config;
 }
 
-Result<RegistryConfig> RegistryConfig::Load(const std::string& explicit_path) {
+Result<std::optional<ConfigFileText>> ReadConfigFile(const std::string& explicit_path) {
   FileSystem* fs = PosixFileSystem();
   std::vector<std::string> candidates;
   if (!explicit_path.empty()) {
@@ -290,9 +290,15 @@ Result<RegistryConfig> RegistryConfig::Load(const std::string& explicit_path) {
           Code::kInvalidArgument,
           fmt::format("{}: configuration file larger than {} bytes", path, kMaxConfigSize));
     }
-    return Parse(*text, path);
+    return ConfigFileText{.path = path, .text = std::move(*text)};
   }
-  return RegistryConfig();
+  return std::optional<ConfigFileText>();
+}
+
+Result<RegistryConfig> RegistryConfig::Load(const std::string& explicit_path) {
+  HOIST_ASSIGN_OR_RETURN(std::optional<ConfigFileText> file, ReadConfigFile(explicit_path));
+  if (!file) return RegistryConfig();
+  return Parse(file->text, file->path);
 }
 
 HostConfig RegistryConfig::ForHost(std::string_view host) const {

@@ -10,8 +10,8 @@
 //
 // Read from `--config FILE`, else `$XDG_CONFIG_HOME/hoist/hoist.toml` (default
 // `~/.config/hoist/hoist.toml`), else `/etc/hoist/hoist.toml`; a missing default file is an
-// empty configuration, a missing `--config` file an error. Unknown keys outside `[registry]`
-// are ignored (the file will hold other sections); unknown keys inside a host table, or a value
+// empty configuration, a missing `--config` file an error. Keys outside `[registry]` are left
+// to the engine's configuration (control/engine_config.h); unknown keys inside a host table, or a value
 // of the wrong type, are errors naming the file, the key and the line.
 //
 // Hosts on 127.0.0.0/8, `localhost` and `[::1]` speak plain HTTP unless the file says
@@ -21,6 +21,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,16 @@ class RegistryConfig {
   std::map<std::string, Entry, std::less<>> hosts_;
   std::string origin_;
 };
+
+// The configuration file hoist reads, as Load finds it; the engine's own section is read from
+// the same file (control/engine_config.h).
+struct ConfigFileText {
+  std::string path;
+  std::string text;
+};
+// `explicit_path` non-empty: that file (kNotFound if missing). Else the first default file that
+// exists, nullopt when none does. At most 1 MiB.
+Result<std::optional<ConfigFileText>> ReadConfigFile(const std::string& explicit_path);
 
 // True for `localhost`, `127.x.y.z` and `[::1]` (with or without a port).
 bool IsLoopbackHost(std::string_view host);

@@ -630,6 +630,13 @@ Result<SolveResult> Solver::Solve(const llb::Definition& definition, const Solve
                                   std::shared_ptr<CancelContext> cancel) {
   if (!cancel) cancel = CancelContext::Background();
   HOIST_ASSIGN_OR_RETURN(internal::Graph graph, internal::LoadGraph(definition));
+  for (const internal::GraphVertex& v : graph.vertices) {
+    auto it = v.metadata.description.find("llb.customname");
+    const std::string name = it != v.metadata.description.end() && !it->second.empty()
+                                 ? fmt::format("\"{}\"", it->second)
+                                 : fmt::format("op {}", v.digest.str());
+    HOIST_TRY(CheckEntitlements(v.op_bytes, name, options.entitlements));
+  }
   internal::SolveRun run(*this, std::move(graph), options, std::move(cancel));
   return run.Run();
 }

@@ -55,6 +55,7 @@
 #include "oci/digest.h"
 #include "progress/event.h"
 #include "solver/cache_db.h"
+#include "solver/entitlements.h"
 #include "solver/op.h"
 
 namespace hoist::solver {
@@ -75,6 +76,9 @@ struct SolveOptions {
   bool no_cache = false;
   // Where progress goes; null: nowhere.
   progress::ProgressWriter* progress = nullptr;
+  // What the build was granted (entitlements.h): a graph with an op that needs more fails as
+  // it is loaded, before anything runs.
+  EntitlementSet entitlements;
 };
 
 // One vertex of a finished solve: its cache key and what it produced (for cache export).
@@ -108,7 +112,8 @@ class Solver {
   Solver& operator=(const Solver&) = delete;
 
   // Runs `definition`. Errors: kInvalidArgument for a malformed graph (bad op bytes, an input
-  // that names no op, a cycle), the resolver's error for an op it cannot make, the failing
+  // that names no op, a cycle), kPermissionDenied for an op that needs an entitlement the
+  // options do not grant, the resolver's error for an op it cannot make, the failing
   // vertex's error wrapped with its name, kCancelled when `cancel` is cancelled.
   Result<SolveResult> Solve(const llb::Definition& definition, const SolveOptions& options,
                             std::shared_ptr<CancelContext> cancel);

@@ -75,6 +75,37 @@ TEST_F(DaemonTest, SocketIsMode0660WithItsGroup) {
   EXPECT_NE(same_root.log().find("is served by hoistd"), std::string::npos) << same_root.log();
 }
 
+TEST_F(DaemonTest, AllowInsecureEntitlementLetsBuildsAskAndReplacesTheFilesList) {
+  Daemon bad(s_ / "root-bad", s_ / "bad.sock", "--allow-insecure-entitlement network.hots");
+  EXPECT_FALSE(bad.Start());
+  EXPECT_NE(bad.log().find("--allow-insecure-entitlement: unknown entitlement \"network.hots\""),
+            std::string::npos)
+      << bad.log();
+  // The file allows network.host; the flag, given, is the whole list.
+  WriteFile(s_ / "hoist.toml", "insecure-entitlements = [\"network.host\"]\n");
+  Daemon d(s_ / "root", s_ / "d.sock",
+           "--config " + Quote(s_ / "hoist.toml") +
+               " --allow-insecure-entitlement security.insecure");
+  ASSERT_TRUE(d.Start()) << d.log();
+  EXPECT_NE(d.log().find("hoistd: builds may ask for security.insecure\n"), std::string::npos)
+      << d.log();
+  const std::string ctx =
+      Ctx("insecure", "FROM base\nRUN --security=insecure unshare -U true && echo ok >/ok\n");
+  RunResult r = Sh(BuildCommand(d.addr(), ctx,
+                                "--allow security.insecure -o type=local,dest=" + Quote(s_ / "out")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/ok"), "ok\n");
+  r = Sh(BuildCommand(d.addr(), ctx, ""));
+  ASSERT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("security.insecure is not allowed"), std::string::npos) << r.err;
+  r = Sh(BuildCommand(d.addr(), ctx, "--allow network.host"));
+  ASSERT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("granting entitlement network.host is not allowed by the build engine's "
+                       "configuration"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(DaemonTest, EmbeddedBuildOnItsRootSaysWhichAddrToUse) {
   Daemon d(s_ / "root", s_ / "d.sock");
   ASSERT_TRUE(d.Start()) << d.log();
