@@ -94,6 +94,7 @@ class OverlaySnapshotter final : public internal::SnapshotterBase {
     for (uint64_t id : mounted_) (void)internal::DetachMount(FsDir(id));
   }
   Status Init() { return Open(); }
+  bool TakesLayerImages() const override { return erofs_layers_; }
 
  protected:
   bool LayersInMemory() const override { return erofs_layers_ && memory_limit_ > 0; }

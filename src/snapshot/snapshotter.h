@@ -124,6 +124,9 @@ class Snapshotter {
   virtual Status Walk(const std::function<Status(const Info&)>& fn) = 0;
   // Disk usage of the snapshot's own tree (overlay: its upper dir; native: its full copy).
   virtual Result<Usage> GetUsage(const std::string& key) = 0;
+  // Whether Writable offers `layer_image` for an active snapshot made by Prepare, so a writer
+  // that has a new layer's tar can make the layer without creating its files.
+  virtual bool TakesLayerImages() const { return false; }
   // Where an active snapshot's writes go; see WritableDir. Views and committed snapshots are
   // kFailedPrecondition.
   virtual Result<WritableDir> Writable(const std::string& key) = 0;

@@ -65,15 +65,16 @@ TEST_F(BuildTest, FromLayoutRunCopyAndLocalOutput) {
 }
 
 TEST_F(BuildTest, EverySnapshotterAndInMemoryLayersGiveTheSameImage) {
-  // Layers as EROFS images (COPY results held in memory, then written as images), as extracted
-  // directories, and as images with too little memory (the COPY is done again on disk): the
-  // same files, so the same image.
+  // Layers as EROFS images (COPY results written from their sources, ADD's held in memory,
+  // then written as images), as extracted directories, and as images with too little memory
+  // (the ADD is done again on disk): the same files, so the same image.
   Dockerfile(
       "FROM base\n"
       "COPY sub/ /data/\n"
       "COPY --chmod=600 sub/a /etc/a2\n"
       "RUN cat /data/a /etc/a2 /data/deeper/b > /both && rm /data/gone\n"
-      "COPY big /big\n");
+      "COPY big /big\n"
+      "ADD big /added\n");
   std::filesystem::create_directories(s_ / "ctx/sub/deeper");
   WriteFile(s_ / "ctx/sub/a", "a\n");
   WriteFile(s_ / "ctx/sub/gone", "g\n");
@@ -105,19 +106,146 @@ TEST_F(BuildTest, EverySnapshotterAndInMemoryLayersGiveTheSameImage) {
     ASSERT_EQ(l.exit_code, 0) << variants[i] << "\n" << l.err;
     EXPECT_EQ(ReadFileOrEmpty(s_ / ("files-" + n + "/both")), "a\na\nb\n") << variants[i];
     EXPECT_EQ(ReadFileOrEmpty(s_ / ("files-" + n + "/big")), big) << variants[i];
+    EXPECT_EQ(ReadFileOrEmpty(s_ / ("files-" + n + "/added")), big) << variants[i];
     EXPECT_FALSE(std::filesystem::exists(s_ / ("files-" + n + "/data/gone"))) << variants[i];
     EXPECT_EQ(std::filesystem::read_symlink(s_ / ("files-" + n + "/data/l")), "a");
   }
   EXPECT_EQ(digests[0].size(), 71u);
   EXPECT_EQ(digests[0], digests[1]);
   EXPECT_EQ(digests[0], digests[2]);
-  // Layers became images where the snapshotter keeps them so (the base's and the COPYs').
+  // Layers became images where the snapshotter keeps them so (the base's, the COPYs', the
+  // ADD's).
   const std::string meta = ReadFileOrEmpty(s_ / "root-0/snapshots/metadata.json");
   size_t images = 0;
   for (size_t at = 0; (at = meta.find("\"tree\": \"erofs\"", at)) != std::string::npos; ++at) {
     ++images;
   }
-  EXPECT_EQ(images, 4u) << meta;
+  EXPECT_EQ(images, 5u) << meta;
+}
+
+TEST_F(BuildTest, CopyLayersWrittenFromTheirSourcesGiveTheSameImage) {
+  // With the EROFS snapshotter a COPY's layer is written straight from the sources; the
+  // extracted (overlayfs) and full-copy (native) snapshotters copy file by file. Every COPY
+  // form of stage `main` gives the same image. The copies of stage `replaced`, which the
+  // direct path declines (a file replaced, a directory merged below the destination), give the
+  // same image through the overlay in memory as through overlayfs; native's tree diff leaves
+  // out files rewritten with the same size and mtime, so it is not compared there.
+  Dockerfile(
+      "FROM base AS other\n"
+      "COPY sub/ /stage/\n"
+      "RUN echo made > /stage/made\n"
+      "FROM base AS main\n"
+      "COPY a.txt /etc/a.txt\n"
+      "COPY a.txt /new/deeper/b.txt\n"
+      "COPY sub/ /data/\n"
+      "COPY sub /usr/sub\n"
+      "COPY *.txt /globbed/\n"
+      "COPY --chown=1000:1001 sub/ /owned/\n"
+      "COPY --chown=nobody a.txt /owned-by-name\n"
+      "COPY --chmod=640 a.txt /modes/a\n"
+      "COPY --chmod=u+x,go-r sub/ /modes/sub/\n"
+      "COPY --link sub/ /linked/\n"
+      "COPY sub/ /var/\n"
+      "COPY --from=other /stage/ /fromstage/\n"
+      "FROM main AS replaced\n"
+      "COPY b.txt /etc/a.txt\n"
+      "COPY sub/ /data/\n");
+  std::filesystem::create_directories(s_ / "ctx/sub/deeper/empty");
+  WriteFile(s_ / "ctx/a.txt", "a\n");
+  WriteFile(s_ / "ctx/b.txt", "b\n");
+  WriteFile(s_ / "ctx/sub/x", "x\n");
+  WriteFile(s_ / "ctx/sub/deeper/y", std::string(2 << 20, 'y'));
+  std::filesystem::create_symlink("x", s_ / "ctx/sub/l");
+  std::filesystem::create_hard_link(s_ / "ctx/sub/x", s_ / "ctx/sub/deeper/hard");
+  const std::vector<std::string> variants = {"--snapshotter erofs", "--snapshotter overlayfs",
+                                             "--snapshotter native"};
+  std::vector<std::string> digests, replaced;
+  std::vector<std::map<std::string, std::string>> trees;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const std::string n = std::to_string(i);
+    const std::string root = "--root " + Quote(s_ / ("root-" + n)) + " " + variants[i];
+    auto image = [&](const std::string& target) {
+      RunResult r = Hoist(root + " build --progress=plain --build-arg SOURCE_DATE_EPOCH=0 " +
+                          BaseContext() + " --target " + target +
+                          " -o type=oci,rewrite-timestamp=true,dest=" +
+                          Quote(s_ / ("out-" + n + ".tar")) + " --metadata-file " +
+                          Quote(s_ / ("md-" + n + ".json")) + " " + Quote(s_ / "ctx"));
+      EXPECT_EQ(r.exit_code, 0) << variants[i] << "\n" << r.err;
+      json md = json::parse(ReadFileOrEmpty(s_ / ("md-" + n + ".json")), nullptr, false);
+      EXPECT_TRUE(md.is_object()) << variants[i];
+      return md.is_object() ? md.value("containerimage.digest", "") : "";
+    };
+    digests.push_back(image("main"));
+    if (i < 2) replaced.push_back(image("replaced"));
+    RunResult l = Hoist(root + " build --progress=plain " + BaseContext() +
+                        " -o type=local,dest=" + Quote(s_ / ("files-" + n)) + " " +
+                        Quote(s_ / "ctx"));
+    ASSERT_EQ(l.exit_code, 0) << variants[i] << "\n" << l.err;
+    const std::string files = s_ / ("files-" + n);
+    EXPECT_EQ(ReadFileOrEmpty(files + "/etc/a.txt"), "b\n") << variants[i];
+    EXPECT_EQ(ReadFileOrEmpty(files + "/fromstage/made"), "made\n") << variants[i];
+    EXPECT_EQ(ReadFileOrEmpty(files + "/var/deeper/y").size(), size_t{2} << 20) << variants[i];
+    EXPECT_TRUE(std::filesystem::is_directory(files + "/usr/sub/deeper/empty")) << variants[i];
+    EXPECT_EQ(std::filesystem::read_symlink(files + "/linked/l"), "x") << variants[i];
+    EXPECT_TRUE(std::filesystem::exists(files + "/bin/busybox")) << variants[i];
+    trees.push_back(TreeDigest(files));
+  }
+  EXPECT_EQ(digests[0].size(), 71u);
+  EXPECT_EQ(digests[0], digests[1]);
+  EXPECT_EQ(digests[0], digests[2]);
+  EXPECT_EQ(replaced[0].size(), 71u);
+  EXPECT_EQ(replaced[0], replaced[1]);
+  EXPECT_EQ(trees[0], trees[1]);
+  EXPECT_EQ(trees[0], trees[2]);
+  if (!DaemonMode()) {
+    // The direct path was taken for the COPYs it can prove, and declined the others.
+    RunResult d = Hoist("--root " + Quote(s_ / "root-debug") +
+                        " --snapshotter erofs --debug build --progress=plain " + BaseContext() +
+                        " -o type=local,dest=" + Quote(s_ / "files-debug") + " " +
+                        Quote(s_ / "ctx"));
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    size_t direct = 0, declined = 0;
+    for (size_t at = 0; (at = d.err.find("layer written from its sources", at)) != std::string::npos; ++at) {
+      ++direct;
+    }
+    for (size_t at = 0; (at = d.err.find("copying through a mount", at)) != std::string::npos; ++at) {
+      ++declined;
+    }
+    EXPECT_EQ(direct, 13u) << d.err;
+    EXPECT_EQ(declined, 2u) << d.err;
+    EXPECT_EQ(TreeDigest(s_ / "files-debug"), trees[0]);
+  }
+}
+
+TEST_F(BuildTest, ACopyLayerThatFillsTheDiskFailsAndLeavesNothing) {
+  // The engine root on a 64 MiB filesystem: another stage's 40 MiB file is there once, and its
+  // copy's layer image does not fit beside it.
+  const std::string root = s_ / "small-root";
+  std::filesystem::create_directories(root);
+  ASSERT_EQ(Sh("mount -t tmpfs -o size=64m tmpfs " + Quote(root)).exit_code, 0);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { (void)Sh("umount -l " + Quote(dir)); }
+  } unmount{root};
+  Dockerfile(
+      "FROM base AS gen\n"
+      "RUN dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null\n"
+      "FROM base\n"
+      "COPY --from=gen /big /big\n");
+  RunResult r = Hoist("--root " + Quote(root) + " --snapshotter erofs build --progress=plain " +
+                      BaseContext() + " -o type=oci,dest=" + Quote(s_ / "full.tar") + " " +
+                      Quote(s_ / "ctx"));
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("COPY --from=gen /big /big"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(s_ / "full.tar"));
+  // Only committed snapshots remain (the base's and the RUN's), and no partial image.
+  json meta = json::parse(ReadFileOrEmpty(root + "/snapshots/metadata.json"), nullptr, false);
+  ASSERT_TRUE(meta.is_object());
+  for (const json& snap : meta["snapshots"]) {
+    EXPECT_EQ(snap.value("kind", ""), "committed") << snap.dump();
+  }
+  EXPECT_EQ(meta["snapshots"].size(), 2u) << meta.dump();
 }
 
 TEST_F(BuildTest, DockerignoreOfTheContextOrBesideTheDockerfile) {

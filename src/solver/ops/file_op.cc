@@ -1,9 +1,20 @@
 // File ops: chains of mkdir/mkfile/rm/symlink/copy actions on snapshots, and merge ops.
+//
+// A file op that is one copy, on a snapshotter that takes layer images, is first planned as a
+// layer computed from its sources (copy_layer.h) and written straight into the layer's image;
+// when the plan declines, the actions run on mounted snapshots as for every other file op.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <map>
 
 #include <fmt/format.h>
 
+#include "archive/erofs_writer.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
+#include "solver/ops/copy_layer.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
@@ -23,6 +34,24 @@ std::optional<ChownOpt> Owner(const pb::ChownOpt* o, bool has) {
   if (o->has_group()) c.group = user(o->group());
   if (!c.user && !c.group) return std::nullopt;
   return c;
+}
+
+CopyAction CopyActionOf(const pb::FileActionCopy& c) {
+  return CopyAction{.src = c.src(),
+                    .dest = c.dest(),
+                    .owner = Owner(&c.owner(), c.has_owner()),
+                    .mode = c.mode(),
+                    .mode_str = c.modestr(),
+                    .follow_symlink = c.followsymlink(),
+                    .dir_copy_contents = c.dircopycontents(),
+                    .attempt_unpack_docker_compatibility = c.attemptunpackdockercompatibility(),
+                    .create_dest_path = c.createdestpath(),
+                    .allow_wildcard = c.allowwildcard(),
+                    .allow_empty_wildcard = c.allowemptywildcard(),
+                    .timestamp = c.timestamp(),
+                    .include_patterns = {c.include_patterns().begin(), c.include_patterns().end()},
+                    .exclude_patterns = {c.exclude_patterns().begin(), c.exclude_patterns().end()},
+                    .always_replace_existing_dest_paths = c.alwaysreplaceexistingdestpaths()};
 }
 
 class FileOp final : public Op {
@@ -67,6 +96,8 @@ class FileOp final : public Op {
 
   Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
                                       const std::vector<ResultRef>& inputs) override {
+    HOIST_ASSIGN_OR_RETURN(auto direct, RunCopyLayer(ctx, inputs));
+    if (direct) return std::move(*direct);
     // The new layers are held in memory where the snapshotter can (and written once, as
     // images); one too big for that is done again on disk.
     auto results = Run(ctx, inputs, /*in_memory=*/true);
@@ -77,6 +108,81 @@ class FileOp final : public Op {
   }
 
  private:
+  // One copy onto an input (or scratch), as a layer image written from its sources; nullopt
+  // when the op is not that or the plan declines.
+  Result<std::optional<std::vector<ResultRef>>> RunCopyLayer(
+      const OpContext& ctx, const std::vector<ResultRef>& inputs) {
+    const auto& actions = op_.file().actions();
+    const int64_t n = static_cast<int64_t>(inputs.size());
+    snapshot::Snapshotter& snapshots = *worker_.options().snapshotter;
+    if (!snapshots.TakesLayerImages() || actions.size() != 1 || !actions[0].has_copy()) {
+      return std::nullopt;
+    }
+    const pb::FileAction& a = actions[0];
+    if (a.output() != 0 || a.input() < -1 || a.input() >= n || a.secondaryinput() < 0 ||
+        a.secondaryinput() >= n) {
+      return std::nullopt;
+    }
+    const std::string parent = a.input() >= 0 ? inputs[a.input()].id() : "";
+    if (IsMirrorId(parent)) return std::nullopt;
+    const std::string& state = worker_.options().state_dir;
+    HOIST_ASSIGN_OR_RETURN(auto dest_view, MountedSnapshot::Create(snapshots, parent, false, state));
+    HOIST_ASSIGN_OR_RETURN(auto src_view,
+                           MountedSnapshot::Create(snapshots, inputs[a.secondaryinput()].id(),
+                                                   false, state));
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string why;
+    // A context read in place is checked as the copy through the overlay checks it.
+    std::shared_ptr<source::InPlaceContext> in_place;
+    if (IsInPlaceId(inputs[a.secondaryinput()].id())) in_place = FindInPlace(inputs[a.secondaryinput()].id());
+    auto layer = CopyLayer::Plan(src_view->path(), dest_view->path(), CopyActionOf(a.copy()),
+                                 {.cancel = ctx.cancel.get(), .in_place = in_place.get()}, &why);
+    if (!layer) {
+      HOIST_LOG(kDebug, "file op {}: copying through a mount: {}", digest_.str(), why);
+      return std::nullopt;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    const std::string key = NewSnapshotKey("active");
+    HOIST_TRY(snapshots.Prepare(key, parent));
+    std::chrono::steady_clock::time_point t2;
+    // Nothing of a failed write stays: its partial image is emptied at once (so that a full
+    // disk has room again for the snapshotter's metadata), then the snapshot is removed.
+    auto written = [&]() -> Status {
+      HOIST_ASSIGN_OR_RETURN(snapshot::WritableDir dir, snapshots.Writable(key));
+      if (dir.layer_image.empty()) {
+        return MakeError(Code::kInternal, "the snapshotter offers no layer image");
+      }
+      UniqueFd image(
+          ::open(dir.layer_image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!image) return Unexpected(ErrnoError(errno, "create the layer's image"));
+      auto stream = layer->Stream();
+      Status s = archive::WriteLayerErofs(*stream, image.get(), {.cancel = ctx.cancel.get()})
+                     .map([](auto&&) {});
+      t2 = std::chrono::steady_clock::now();
+      if (s && ::fsync(image.get()) != 0) s = Unexpected(ErrnoError(errno, "sync the layer's image"));
+      if (!s) (void)::ftruncate(image.get(), 0);
+      return s;
+    }();
+    const std::string name = NewSnapshotKey("file");
+    if (written) written = snapshots.Commit(name, key);
+    if (!written) {
+      (void)snapshots.Remove(key);
+      if (layer->declined()) {
+        HOIST_LOG(kDebug, "file op {}: copying through a mount: {}", digest_.str(),
+                  written.error().message());
+        return std::nullopt;
+      }
+      return Unexpected(std::move(written).error().Wrap("write the copy's layer"));
+    }
+    auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+    HOIST_LOG(kDebug,
+              "file op {}: layer written from its sources ({} entries; planned in {} ms, image "
+              "written in {} ms, synced and committed in {} ms)",
+              digest_.str(), layer->entries().size(), ms(t1 - t0), ms(t2 - t1),
+              ms(std::chrono::steady_clock::now() - t2));
+    return std::vector<ResultRef>{worker_.Ref(name)};
+  }
+
   Result<std::vector<ResultRef>> Run(const OpContext& ctx, const std::vector<ResultRef>& inputs,
                                      bool in_memory) {
     const auto& actions = op_.file().actions();
@@ -174,32 +280,13 @@ class FileOp final : public Op {
           } else {
             HOIST_ASSIGN_OR_RETURN(src_root, ViewPath(-1000000, "", views));
           }
-          CopyAction copy{.src = c.src(),
-                          .dest = c.dest(),
-                          .owner = Owner(&c.owner(), c.has_owner()),
-                          .mode = c.mode(),
-                          .mode_str = c.modestr(),
-                          .follow_symlink = c.followsymlink(),
-                          .dir_copy_contents = c.dircopycontents(),
-                          .attempt_unpack_docker_compatibility =
-                              c.attemptunpackdockercompatibility(),
-                          .create_dest_path = c.createdestpath(),
-                          .allow_wildcard = c.allowwildcard(),
-                          .allow_empty_wildcard = c.allowemptywildcard(),
-                          .timestamp = c.timestamp(),
-                          .include_patterns = {c.include_patterns().begin(),
-                                               c.include_patterns().end()},
-                          .exclude_patterns = {c.exclude_patterns().begin(),
-                                               c.exclude_patterns().end()},
-                          .always_replace_existing_dest_paths =
-                              c.alwaysreplaceexistingdestpaths()};
           FileActionOptions copy_options = options;
           if (a.secondaryinput() >= 0 && a.secondaryinput() < n &&
               IsInPlaceId(inputs[a.secondaryinput()].id())) {
             in_place = FindInPlace(inputs[a.secondaryinput()].id());
             copy_options.in_place_source = in_place.get();
           }
-          HOIST_TRY(ApplyCopy(src_root, dest->path(), copy, copy_options));
+          HOIST_TRY(ApplyCopy(src_root, dest->path(), CopyActionOf(c), copy_options));
           break;
         }
         default:
