@@ -142,9 +142,9 @@ std::string Daemon::log() const { return ReadFileOrEmpty(root_ + ".hoistd.log");
 
 bool Daemon::Start() {
   const size_t log_start = log().size();
-  // Its socket and arguments, beside its log: the files they name are the operator's, which the
-  // daemon may name (ScanDaemonLogs).
-  WriteFile(root_ + ".hoistd.args", socket_ + " " + extra_);
+  // Its socket and arguments, beside its log (every daemon started on this root): the files
+  // they name are the operator's, which the daemon may name (ScanDaemonLogs).
+  std::ofstream(root_ + ".hoistd.args", std::ios::app) << socket_ << " " << extra_ << "\n";
   RunResult r = Sh(env_ + " " + std::string(HOISTD_BIN) + " --root " + Quote(root_) + " --addr " +
                    Quote("unix://" + socket_) + " " + extra_ + " >>" + Quote(root_ + ".hoistd.log") +
                    " 2>&1 & echo $!");
