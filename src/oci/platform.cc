@@ -179,14 +179,17 @@ Result<std::string> DecodeOsOption(std::string_view v) {
 std::string EncodeOsOption(std::string_view v) {
   std::string out;
   out.reserve(v.size());
+  // containerd escapes `% + ( ) /`; any other byte the parser does not take as it is (a decoded
+  // `%3B`, say) is escaped the same way, so that what is formatted always parses back.
+  static constexpr char kHex[] = "0123456789ABCDEF";
   for (char c : v) {
-    switch (c) {
-      case '%': out += "%25"; break;
-      case '+': out += "%2B"; break;
-      case '(': out += "%28"; break;
-      case ')': out += "%29"; break;
-      case '/': out += "%2F"; break;
-      default: out += c;
+    if (c != '%' && IsOsOptionChar(c)) {
+      out += c;
+    } else {
+      const auto b = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
     }
   }
   return out;

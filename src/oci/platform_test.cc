@@ -195,6 +195,18 @@ INSTANTIATE_TEST_SUITE_P(Platform, PlatformParseInvalid,
                                                   "TestParseSelectorInvalid")),
                          RowName);
 
+// Found by the reference fuzzer: a feature holding a byte the parser takes only escaped (`;`
+// from `%3B`) is formatted escaped, so that it parses back.
+TEST(PlatformFormatAll, EscapesEveryByteTheParserTakesOnlyEscaped) {
+  auto p = ParsePlatform("linux(+feat%3Bv2)/amd64");
+  ASSERT_TRUE(p) << p.error().message();
+  ASSERT_EQ(p->os_features, std::vector<std::string>{"feat;v2"});
+  EXPECT_EQ(FormatPlatformAll(*p), "linux(+feat%3Bv2)/amd64");
+  auto again = ParsePlatform(FormatPlatformAll(*p));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(*again, *p);
+}
+
 TEST(PlatformFormatAll, SkipsEmptyOsFeatures) {
   std::vector<json> features = Rows("platforms_test.tables.json", "TestFormatAllSkipsEmptyOSFeatures");
   ASSERT_EQ(features.size(), 4u);

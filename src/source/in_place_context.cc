@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "source/path_patterns.h"
+#include "source/internal/stat_time.h"
 
 namespace hoist::source {
 namespace {
@@ -46,20 +47,8 @@ int OpenBeneath(int root_fd, const std::string& rel, UniqueFd* out) {
   return 0;
 }
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
+using internal::MtimeNs;
 
-struct timespec Ts(int64_t ns) {
-  struct timespec t;
-  t.tv_sec = ns / 1000000000;
-  t.tv_nsec = ns % 1000000000;
-  if (t.tv_nsec < 0) {
-    t.tv_nsec += 1000000000;
-    t.tv_sec -= 1;
-  }
-  return t;
-}
 
 std::mutex g_hook_mu;
 std::function<void()>* g_hook = nullptr;
@@ -136,7 +125,7 @@ Status InPlaceContext::Build(ContextReader& reader) {
   }
   for (auto it = skel_dirs.rbegin(); it != skel_dirs.rend(); ++it) {
     const Walked& w = entries_.at(*it);
-    struct timespec ts[2] = {Ts(w.mtime_ns), Ts(w.mtime_ns)};
+    struct timespec ts[2] = {internal::TimespecOf(w.mtime_ns), internal::TimespecOf(w.mtime_ns)};
     if (::fchownat(skel_fd.get(), it->c_str(), w.uid, w.gid, AT_SYMLINK_NOFOLLOW) != 0 ||
         ::fchmodat(skel_fd.get(), it->c_str(), w.mode & 07777, 0) != 0 ||
         ::utimensat(skel_fd.get(), it->c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) {

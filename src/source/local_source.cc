@@ -21,6 +21,7 @@
 #include "source/in_place_context.h"
 #include "base/log.h"
 #include "oci/digest.h"
+#include "source/internal/stat_time.h"
 
 namespace hoist::source {
 namespace {
@@ -57,7 +58,7 @@ Status WalkDir(int dir_fd, const std::string& rel,
     e.mode = st.st_mode;
     e.uid = st.st_uid;
     e.gid = st.st_gid;
-    e.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    e.mtime_ns = internal::MtimeNs(st);
     if (S_ISREG(st.st_mode)) {
       e.size = static_cast<uint64_t>(st.st_size);
       if (st.st_nlink > 1) {
@@ -243,21 +244,11 @@ bool SameMeta(const struct stat& st, const ContextEntry& e) {
   if ((st.st_mode & S_IFMT) != (e.mode & S_IFMT)) return false;
   if ((st.st_mode & 07777) != (e.mode & 07777)) return false;
   if (st.st_uid != e.uid || st.st_gid != e.gid) return false;
-  int64_t mt = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  int64_t mt = internal::MtimeNs(st);
   if (S_ISREG(e.mode)) return mt == e.mtime_ns && static_cast<uint64_t>(st.st_size) == e.size;
   return true;
 }
 
-struct timespec Ts(int64_t ns) {
-  struct timespec t;
-  t.tv_sec = ns / 1000000000;
-  t.tv_nsec = ns % 1000000000;
-  if (t.tv_nsec < 0) {
-    t.tv_nsec += 1000000000;
-    t.tv_sec -= 1;
-  }
-  return t;
-}
 
 Error SyncError(std::string_view path, const Error& e) {
   return Error(e.code(), "sync \"" + std::string(path) + "\": " + e.message());
@@ -353,6 +344,17 @@ Result<std::vector<ContextEntry>> SelectContext(ContextReader& reader, const Con
   return kept;
 }
 
+ContextEntry ContextEntryOf(const session::FileEntry& e) {
+  return ContextEntry{.path = e.path,
+                      .mode = e.mode,
+                      .uid = e.uid,
+                      .gid = e.gid,
+                      .size = static_cast<uint64_t>(e.size),
+                      .mtime_ns = e.mtime_ns,
+                      .link_target = e.link_target,
+                      .hardlink_to = e.hardlink_to};
+}
+
 Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
                             const SyncOptions& options) {
   HOIST_ASSIGN_OR_RETURN(std::vector<ContextEntry> entries, SelectContext(reader, options.filter));
@@ -441,7 +443,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
           ::fchownat(dfd.get(), name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
         return Unexpected(SyncError(e.path, GoPathError(errno, "symlink", e.path)));
       }
-      struct timespec ts[2] = {Ts(e.mtime_ns), Ts(e.mtime_ns)};
+      struct timespec ts[2] = {internal::TimespecOf(e.mtime_ns), internal::TimespecOf(e.mtime_ns)};
       ::utimensat(dfd.get(), name, ts, AT_SYMLINK_NOFOLLOW);
       continue;
     }
@@ -477,7 +479,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
     int r = 0;
     if (st_read && (::fchown(fd, e.uid, e.gid) != 0 || ::fchmod(fd, e.mode & 07777) != 0)) r = errno;
     if (st_read && r == 0) {
-      struct timespec ts[2] = {Ts(e.mtime_ns), Ts(e.mtime_ns)};
+      struct timespec ts[2] = {internal::TimespecOf(e.mtime_ns), internal::TimespecOf(e.mtime_ns)};
       if (::futimens(fd, ts) != 0) r = errno;
     }
     if (st_read && r == 0 && exists) {
@@ -495,7 +497,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
   for (auto it = dir_entries.rbegin(); it != dir_entries.rend(); ++it) {
     UniqueFd d;
     if (dirs.Open(ParentOf((*it)->path), &d) != 0) continue;
-    struct timespec ts[2] = {Ts((*it)->mtime_ns), Ts((*it)->mtime_ns)};
+    struct timespec ts[2] = {internal::TimespecOf((*it)->mtime_ns), internal::TimespecOf((*it)->mtime_ns)};
     ::utimensat(d.get(), BaseOf((*it)->path).c_str(), ts, AT_SYMLINK_NOFOLLOW);
   }
   return stats;

@@ -33,6 +33,7 @@
 
 #include "base/error.h"
 #include "oci/digest.h"
+#include "session/session.h"
 #include "source/checksum_cache.h"
 #include "source/path_patterns.h"
 
@@ -51,6 +52,9 @@ struct ContextEntry {
   std::string link_target;   // symlinks
   std::string hardlink_to;   // when this file is a hard link of an earlier entry: its path
 };
+
+// The entry a session's client directory reports.
+ContextEntry ContextEntryOf(const session::FileEntry& e);
 
 // What a sync asks the client for; readers may filter with it to save work, and the syncer
 // filters again (the client is not trusted to have done so).

@@ -415,7 +415,8 @@ TEST_F(BuildTest, MountSourcesThatAreSymlinksStayInTheirInput) {
   for (const std::string mount :
        {"type=bind,source=abs,target=/x,rw", "type=bind,source=up,target=/x",
         "type=cache,id=c1,from=files,source=abs,target=/x", "type=cache,id=c2,from=files,source=up,target=/x"}) {
-    Dockerfile("FROM scratch AS files\nCOPY . /\nFROM base\nRUN --mount=" + mount +
+    // (`COPY .` too, so that the frontend asks for the whole context, links' targets included.)
+    Dockerfile("FROM scratch AS files\nCOPY . /\nFROM base\nCOPY . /all/\nRUN --mount=" + mount +
                " cat /x/marker > /seen && if [ -e /x/debian_version ]; then echo host > /leak; fi\n");
     RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "m"));
     ASSERT_EQ(r.exit_code, 0) << mount << "\n" << r.err;

@@ -75,14 +75,7 @@ class ScriptedContext final : public hoist::source::ContextReader {
       if (!p.has_stat()) break;
       hoist::session::FileEntry e = si::EntryFromStat(p.stat());
       HOIST_TRY(order.Check(e, "local dir"));
-      HOIST_TRY(fn(hoist::source::ContextEntry{.path = e.path,
-                                               .mode = e.mode,
-                                               .uid = e.uid,
-                                               .gid = e.gid,
-                                               .size = static_cast<uint64_t>(e.size),
-                                               .mtime_ns = e.mtime_ns,
-                                               .link_target = e.link_target,
-                                               .hardlink_to = e.hardlink_to}));
+      HOIST_TRY(fn(hoist::source::ContextEntryOf(e)));
     }
     return hoist::OkStatus();
   }

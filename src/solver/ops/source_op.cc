@@ -256,14 +256,7 @@ class ClientDirReader final : public source::ContextReader {
                                  .exclude_patterns = filter.exclude_patterns,
                                  .follow_paths = filter.follow_paths};
     return dir_->Walk(options, [&](const session::FileEntry& e) {
-      return fn(source::ContextEntry{.path = e.path,
-                                     .mode = e.mode,
-                                     .uid = e.uid,
-                                     .gid = e.gid,
-                                     .size = static_cast<uint64_t>(e.size),
-                                     .mtime_ns = e.mtime_ns,
-                                     .link_target = e.link_target,
-                                     .hardlink_to = e.hardlink_to});
+      return fn(source::ContextEntryOf(e));
     });
   }
 

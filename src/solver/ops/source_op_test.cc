@@ -31,6 +31,7 @@ class LocalSourceSessionTest : public ::testing::Test {
     ASSERT_TRUE(dir) << dir.error().message();
     dir_ = std::move(*dir);
     const std::string root = dir_.path();
+    ASSERT_TRUE(PosixFileSystem()->MakeDirs(root + "/ops", 0700));
     auto content = content::LocalContentStore::Open(PosixFileSystem(), root + "/content");
     ASSERT_TRUE(content) << content.error().message();
     content_ = std::move(*content);
