@@ -113,8 +113,13 @@ Result<std::string> LayerCache::EnsureOne(size_t index, size_t count,
       flight = slot;
     }
     if (leader) {
+      // Another leader may have committed it between the Stat above and this flight.
+      auto again = snapshotter_.Stat(key);
       Result<std::string> result =
-          Unpack(index, count, layer, diff_id, chain_id, parent_key, options);
+          again && again->kind == Kind::kCommitted
+              ? Result<std::string>(key)
+              : Unpack(index, count, layer, diff_id, chain_id, parent_key, options);
+      const bool unpacked = !(again && again->kind == Kind::kCommitted);
       {
         std::lock_guard<std::mutex> lock(mu_);
         flight->done = true;
@@ -122,7 +127,7 @@ Result<std::string> LayerCache::EnsureOne(size_t index, size_t count,
         flights_.erase(chain_id);
       }
       flight->cv.notify_all();
-      if (result) *applied = true;
+      if (result && unpacked) *applied = true;
       return result;
     }
     std::unique_lock<std::mutex> lock(mu_);

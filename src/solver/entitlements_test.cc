@@ -15,6 +15,9 @@ std::string ExecBytes(pb::NetMode network, pb::SecurityMode security) {
   pb::Op op;
   pb::ExecOp* exec = op.mutable_exec();
   exec->mutable_meta()->add_args("true");
+  pb::Mount* root = exec->add_mounts();
+  root->set_dest("/");
+  root->set_input(-1);
   exec->set_network(network);
   exec->set_security(security);
   std::string bytes;

@@ -21,8 +21,9 @@ class FsckTest : public ::testing::Test {
     WriteFile(s_ / "ctx/Dockerfile", "FROM base\nRUN echo built > /built\nCOPY f /f\n");
     WriteFile(s_ / "ctx/f", "f\n");
   }
+  // Embedded always (fsck needs the root to itself), in daemon mode too.
   RunResult Build(const std::string& out) {
-    return Hoist("--root " + Quote(s_ / "root") + " build --progress=plain --build-context base=oci-layout://" +
+    return Sh(std::string(HOIST_BIN) + " --root " + Quote(s_ / "root") + " build --progress=plain --build-context base=oci-layout://" +
                  Quote(s_ / "base:1.36") + " -o type=local,dest=" + Quote(s_ / out) + " " + Quote(s_ / "ctx"));
   }
   RunResult Fsck(const std::string& flags = "") {
@@ -78,7 +79,7 @@ TEST_F(FsckTest, FindsAndRepairsACorruptBlobAndAnUnfinishedWrite) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 
   // The next build, from nothing cached, gives the same files.
-  r = Hoist("--root " + Quote(s_ / "root") + " prune --all");
+  r = Sh(std::string(HOIST_BIN) + " --root " + Quote(s_ / "root") + " prune --all");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = Build("o2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
