@@ -13,8 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "base/stat_time.h"
 #include "source/path_patterns.h"
-#include "source/internal/stat_time.h"
 
 namespace hoist::source {
 namespace {
@@ -47,7 +47,6 @@ int OpenBeneath(int root_fd, const std::string& rel, UniqueFd* out) {
   return 0;
 }
 
-using internal::MtimeNs;
 
 
 std::mutex g_hook_mu;
@@ -125,7 +124,7 @@ Status InPlaceContext::Build(ContextReader& reader) {
   }
   for (auto it = skel_dirs.rbegin(); it != skel_dirs.rend(); ++it) {
     const Walked& w = entries_.at(*it);
-    struct timespec ts[2] = {internal::TimespecOf(w.mtime_ns), internal::TimespecOf(w.mtime_ns)};
+    struct timespec ts[2] = {TimespecOf(w.mtime_ns), TimespecOf(w.mtime_ns)};
     if (::fchownat(skel_fd.get(), it->c_str(), w.uid, w.gid, AT_SYMLINK_NOFOLLOW) != 0 ||
         ::fchmodat(skel_fd.get(), it->c_str(), w.mode & 07777, 0) != 0 ||
         ::utimensat(skel_fd.get(), it->c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) {

@@ -18,10 +18,10 @@
 
 #include "archive/confined_root.h"
 #include "archive/internal/tree_ops.h"
+#include "base/stat_time.h"
 #include "source/in_place_context.h"
 #include "base/log.h"
 #include "oci/digest.h"
-#include "source/internal/stat_time.h"
 
 namespace hoist::source {
 namespace {
@@ -58,7 +58,7 @@ Status WalkDir(int dir_fd, const std::string& rel,
     e.mode = st.st_mode;
     e.uid = st.st_uid;
     e.gid = st.st_gid;
-    e.mtime_ns = internal::MtimeNs(st);
+    e.mtime_ns = MtimeNs(st);
     if (S_ISREG(st.st_mode)) {
       e.size = static_cast<uint64_t>(st.st_size);
       if (st.st_nlink > 1) {
@@ -244,7 +244,7 @@ bool SameMeta(const struct stat& st, const ContextEntry& e) {
   if ((st.st_mode & S_IFMT) != (e.mode & S_IFMT)) return false;
   if ((st.st_mode & 07777) != (e.mode & 07777)) return false;
   if (st.st_uid != e.uid || st.st_gid != e.gid) return false;
-  int64_t mt = internal::MtimeNs(st);
+  int64_t mt = MtimeNs(st);
   if (S_ISREG(e.mode)) return mt == e.mtime_ns && static_cast<uint64_t>(st.st_size) == e.size;
   return true;
 }
@@ -443,7 +443,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
           ::fchownat(dfd.get(), name, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
         return Unexpected(SyncError(e.path, GoPathError(errno, "symlink", e.path)));
       }
-      struct timespec ts[2] = {internal::TimespecOf(e.mtime_ns), internal::TimespecOf(e.mtime_ns)};
+      struct timespec ts[2] = {TimespecOf(e.mtime_ns), TimespecOf(e.mtime_ns)};
       ::utimensat(dfd.get(), name, ts, AT_SYMLINK_NOFOLLOW);
       continue;
     }
@@ -479,7 +479,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
     int r = 0;
     if (st_read && (::fchown(fd, e.uid, e.gid) != 0 || ::fchmod(fd, e.mode & 07777) != 0)) r = errno;
     if (st_read && r == 0) {
-      struct timespec ts[2] = {internal::TimespecOf(e.mtime_ns), internal::TimespecOf(e.mtime_ns)};
+      struct timespec ts[2] = {TimespecOf(e.mtime_ns), TimespecOf(e.mtime_ns)};
       if (::futimens(fd, ts) != 0) r = errno;
     }
     if (st_read && r == 0 && exists) {
@@ -497,7 +497,7 @@ Result<SyncStats> LocalSync(ContextReader& reader, const std::string& target,
   for (auto it = dir_entries.rbegin(); it != dir_entries.rend(); ++it) {
     UniqueFd d;
     if (dirs.Open(ParentOf((*it)->path), &d) != 0) continue;
-    struct timespec ts[2] = {internal::TimespecOf((*it)->mtime_ns), internal::TimespecOf((*it)->mtime_ns)};
+    struct timespec ts[2] = {TimespecOf((*it)->mtime_ns), TimespecOf((*it)->mtime_ns)};
     ::utimensat(d.get(), BaseOf((*it)->path).c_str(), ts, AT_SYMLINK_NOFOLLOW);
   }
   return stats;

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "archive/internal/tree_ops.h"
+#include "base/stat_time.h"
 #include "solver/ops/internal/file_util.h"
 
 namespace hoist::solver::ops {
@@ -131,14 +132,7 @@ Result<std::optional<Owner>> ResolveOwner(archive::ConfinedRoot& root,
 
 std::optional<struct timespec> ToTimespec(int64_t ns) {
   if (ns == kNoTimestamp) return std::nullopt;
-  struct timespec ts;
-  ts.tv_sec = ns / 1000000000;
-  ts.tv_nsec = ns % 1000000000;
-  if (ts.tv_nsec < 0) {
-    ts.tv_nsec += 1000000000;
-    ts.tv_sec -= 1;
-  }
-  return ts;
+  return TimespecOf(ns);
 }
 
 int SetMetadata(int dir_fd, const char* name, bool is_symlink, std::optional<Owner> owner,

@@ -1,5 +1,5 @@
-// Nanosecond times of stat results and the timespecs utimensat takes, for the syncer and the
-// in-place context. Thread-safety: pure functions.
+// Nanosecond times of stat results and the timespecs utimensat takes. Thread-safety: pure
+// functions.
 #pragma once
 
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <ctime>
 
-namespace hoist::source::internal {
+namespace hoist {
 
 inline int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
@@ -25,4 +25,4 @@ inline struct timespec TimespecOf(int64_t ns) {
   return t;
 }
 
-}  // namespace hoist::source::internal
+}  // namespace hoist
