@@ -1,6 +1,7 @@
 #include "base/mount.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mount.h>
 
 #include <algorithm>
@@ -249,5 +250,13 @@ Status UnmountAllUnder(const std::string& dir) {
   return MakeError(Code::kInternal, fmt::format("unmount under {}: mounts keep appearing", dir));
 }
 
+
+Status EnterPrivateMountNamespace() {
+  if (::unshare(CLONE_NEWNS) != 0) return Unexpected(ErrnoError(errno, "new mount namespace"));
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+    return Unexpected(ErrnoError(errno, "make the mounts of the new namespace slaves"));
+  }
+  return OkStatus();
+}
 
 }  // namespace hoist

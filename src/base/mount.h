@@ -65,4 +65,12 @@ Status UnmountAllUnder(const std::string& dir);
 // lifts the one-page limit on the lowerdir list. Probed once per process.
 bool OverlayTakesLowerDirsOneByOne();
 
+// Moves the calling process into a mount namespace of its own whose mounts never propagate
+// back (every mount is made a slave of the host's): what hoist mounts (EROFS layers, overlays,
+// the runtime's scratch tmpfs) is seen by this process and its children only, and is gone with
+// the process, however it ends. Must be called before the process starts a thread: a namespace
+// is per thread. Needs CAP_SYS_ADMIN; without it (or when already done) nothing changes and
+// the error says why.
+Status EnterPrivateMountNamespace();
+
 }  // namespace hoist

@@ -83,10 +83,12 @@ Status Prune(const GlobalOptions& global, bool all, const std::string& keep_stor
     std::printf("Total:\t%s\n", HumanSize(total).c_str());
     return OkStatus();
   }
+  // Alone on the root: nothing a running build uses may go.
   HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = global.root,
                                                       .snapshotter = global.snapshotter,
                                                       .need_executor = false,
-                                                      .need_registry = false}));
+                                                      .need_registry = false,
+                                                      .exclusive = true}));
   HOIST_ASSIGN_OR_RETURN(control::PruneResult result, control::PruneCache(engine->parts(), request));
   for (const auto& r : result.removed) {
     std::printf("%s\t%s\n", r.cache_key.c_str(), r.description.c_str());

@@ -39,10 +39,12 @@ Status DumpLLBCommand(const std::string& path) {
 
 // Prints each problem and repair, then a summary; problems left make the command fail.
 Status FsckCommand(const GlobalOptions& global, bool repair) {
+  // Alone on the root: what a running build is writing is no problem to repair.
   HOIST_ASSIGN_OR_RETURN(auto engine, Engine::Open({.root = global.root,
                                                     .snapshotter = global.snapshotter,
                                                     .need_executor = false,
-                                                    .need_registry = false}));
+                                                    .need_registry = false,
+                                                    .exclusive = true}));
   HOIST_ASSIGN_OR_RETURN(control::FsckReport report,
                          control::Fsck(engine->parts(), {.repair = repair}));
   for (const std::string& p : report.problems) std::printf("problem: %s\n", p.c_str());

@@ -11,7 +11,9 @@
 #include <cmath>
 #include <map>
 #include <cstdio>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -172,7 +174,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   }));
   e->lock_ = UniqueFd(::open((e->root_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!e->lock_) return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
-  if (::flock(e->lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+  const bool exclusive = options.exclusive || !options.daemon_addrs.empty();
+  // Alone on the root: the sweeps below are ours to make. A shared holder then steps down.
+  bool alone = ::flock(e->lock_.get(), LOCK_EX | LOCK_NB) == 0;
+  if (!alone && (exclusive || ::flock(e->lock_.get(), LOCK_SH | LOCK_NB) != 0)) {
     std::string holder(512, '\0');
     const ssize_t n = ::pread(e->lock_.get(), holder.data(), holder.size(), 0);
     holder.resize(n > 0 ? static_cast<size_t>(n) : 0);
@@ -188,34 +193,51 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
       return MakeError(Code::kFailedPrecondition,
                        fmt::format("the engine root {} is in use by another hoist", e->root_));
     }
-    std::fprintf(stderr, "waiting for another hoist using %s to finish\n", e->root_.c_str());
-    if (::flock(e->lock_.get(), LOCK_EX) != 0) {
+    // An engine opening the root holds it alone for a moment: that is waited for quietly.
+    const int op = exclusive ? LOCK_EX : LOCK_SH;
+    bool got = false;
+    for (int i = 0; i < 100 && !got; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      got = ::flock(e->lock_.get(), op | LOCK_NB) == 0;
+    }
+    if (!got) {
+      std::fprintf(stderr,
+                   exclusive ? "waiting for the other hoist processes using %s to finish\n"
+                             : "waiting for another hoist using %s to finish\n",
+                   e->root_.c_str());
+      if (::flock(e->lock_.get(), op) != 0) {
+        return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
+      }
+    }
+    alone = exclusive;
+  }
+  if (alone) {
+    // Who holds the root now: a daemon names its addresses, anyone else nothing.
+    std::string holder;
+    if (!options.daemon_addrs.empty()) {
+      holder = "hoistd";
+      for (const std::string& a : options.daemon_addrs) holder += " " + a;
+      holder += "\n";
+      e->daemon_ = true;
+    }
+    if (::ftruncate(e->lock_.get(), 0) != 0 ||
+        ::pwrite(e->lock_.get(), holder.data(), holder.size(), 0) !=
+            static_cast<ssize_t>(holder.size())) {
       return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
     }
-  }
-  // Who holds the root now: a daemon names its addresses, an embedded engine nothing.
-  std::string holder;
-  if (!options.daemon_addrs.empty()) {
-    holder = "hoistd";
-    for (const std::string& a : options.daemon_addrs) holder += " " + a;
-    holder += "\n";
-  }
-  if (::ftruncate(e->lock_.get(), 0) != 0 ||
-      ::pwrite(e->lock_.get(), holder.data(), holder.size(), 0) !=
-          static_cast<ssize_t>(holder.size())) {
-    return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
-  }
-  // A killed engine's mount points: nothing else runs on the root now that we hold it.
-  if (auto swept = solver::ops::RemoveStaleMountPoints(e->root_ + "/ops"); !swept) {
-    HOIST_LOG(kWarning, "remove a killed build's mount points: {}", swept.error().message());
-  } else if (*swept > 0) {
-    HOIST_LOG(kInfo, "removed {} mount points a killed build left", *swept);
+    // A killed engine's mount points: nothing else runs on the root while we hold it alone.
+    if (auto swept = solver::ops::RemoveStaleMountPoints(e->root_ + "/ops"); !swept) {
+      HOIST_LOG(kWarning, "remove a killed build's mount points: {}", swept.error().message());
+    } else if (*swept > 0) {
+      HOIST_LOG(kInfo, "removed {} mount points a killed build left", *swept);
+    }
   }
   HOIST_ASSIGN_OR_RETURN(e->content_, content::LocalContentStore::Open(fs, e->root_ + "/content"));
   HOIST_ASSIGN_OR_RETURN(e->snapshotter_,
                          OpenSnapshotter(e->root_, options.snapshotter, options.layer_memory,
                                          &e->snapshotter_name_));
-  e->layers_ = std::make_unique<snapshot::LayerCache>(*e->snapshotter_, *e->content_);
+  e->layers_ = std::make_unique<snapshot::LayerCache>(*e->snapshotter_, *e->content_,
+                                                      e->root_ + "/locks/layers");
   HOIST_ASSIGN_OR_RETURN(e->cache_, solver::CacheDb::Open(e->root_));
   if (options.need_registry) {
     HOIST_ASSIGN_OR_RETURN(e->registry_,
@@ -228,12 +250,17 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
     e->executor_ = std::make_unique<LazyExecutor>(options.runtime, e->root_ + "/executor",
                                                   e->config_.step_limits);
   }
+  // Set up: other builds may join (a conversion that lets a waiting holder in first is fine:
+  // nothing of this engine runs yet).
+  if (alone && !exclusive && ::flock(e->lock_.get(), LOCK_SH) != 0) {
+    return Unexpected(ErrnoError(errno, "engine root " + e->root_ + ": lock"));
+  }
   return e;
 }
 
 Engine::~Engine() {
   // Released: nobody serves the root any more.
-  if (lock_) (void)::ftruncate(lock_.get(), 0);
+  if (lock_ && daemon_) (void)::ftruncate(lock_.get(), 0);
 }
 
 }  // namespace hoist::cmd

@@ -1,8 +1,11 @@
 // The embedded engine: everything `hoist build` needs under one root directory, opened and
 // owned together. Layout of the root (each part documents its own format):
 //
-//   <root>/lock        flock held while an engine owns the root; a daemon writes
-//                      "hoistd <addr>..." into it
+//   <root>/lock        flock: shared by each embedded build on the root, exclusive for hoistd,
+//                      prune and fsck (and briefly for an engine that opens the root alone);
+//                      a daemon writes "hoistd <addr>..." into it
+//   <root>/locks/      flocks of work that concurrent processes share (layers/<chainID>:
+//                      one process unpacks a layer, the others wait for its snapshot)
 //   <root>/content/    blobs (LocalContentStore)
 //   <root>/snapshots/  the EROFS and overlay snapshotters (one root: EROFS is overlay with
 //                      layers kept as images)
@@ -15,6 +18,17 @@
 //   <root>/registry/   which registry repositories hold which blobs (for cross-repo mounts)
 //   <root>/images/     image names → the digests they last resolved to
 //   <root>/erofs-probe this boot's kernel mounts EROFS images (snapshot::ProbeErofs)
+//
+// Several processes on one root: embedded builds run side by side on a shared lock. Every part
+// is safe across processes: the content store writes private ingest files and renames them
+// into place; the snapshotters take a lock around each metadata change and reload what others
+// wrote (snapshotter.h); layers are unpacked under a lock per chain ID; cache records are in
+// SQLite (WAL); cache mounts lock by their sharing mode; output layouts lock index.json. Each
+// process mounts in a mount namespace of its own (hoist_main.cc), so one process's mounts are
+// never another's to undo, and a killed process leaves none. What only a process alone on the
+// root may do (sweeping what a killed one left: mount points, snapshots it never finished,
+// runtime state) happens when it opens the root and nobody else holds it; prune and fsck wait
+// until they are alone.
 //
 // Thread-safety: the parts are thread-safe; Engine itself is set up once.
 #pragma once
@@ -63,6 +77,9 @@ struct EngineOptions {
   // someone holds it, and records these addresses in the lock file, so that an embedded build
   // on the same root can say which --addr to use instead of waiting.
   std::vector<std::string> daemon_addrs;
+  // Hold the root alone (prune, fsck), waiting for the builds that hold it; implied by
+  // daemon_addrs.
+  bool exclusive = false;
 };
 
 // The value of --layer-memory ("2GB", "512MiB", "0"; "" for the default, -1).
@@ -70,7 +87,8 @@ Result<int64_t> ParseLayerMemory(const std::string& value);
 
 class Engine {
  public:
-  // Takes the root's lock, waiting (with a message on stderr) while another hoist holds it.
+  // Takes the root's lock, shared or (options.exclusive) alone, waiting with a message on
+  // stderr while another hoist holds it in a way that excludes this one.
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
   ~Engine();
 
@@ -101,6 +119,7 @@ class Engine {
   std::string root_;
   control::EngineConfig config_;
   UniqueFd lock_;
+  bool daemon_ = false;  // wrote its addresses into the lock file
   std::unique_ptr<content::LocalContentStore> content_;
   std::unique_ptr<snapshot::Snapshotter> snapshotter_;
   std::string snapshotter_name_;

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/log.h"
+#include "base/mount.h"
 #include "cmd/build_command.h"
 #include "cmd/cache_commands.h"
 #include "cmd/debug_command.h"
@@ -48,6 +49,9 @@ void WireContextTestingHook() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread: the engine's mounts stay in this process's own namespace
+  // (engine.h, "Several processes on one root").
+  if (::geteuid() == 0) (void)hoist::EnterPrivateMountNamespace();
   WireContextTestingHook();
   CLI::App app{"hoist builds OCI container images from Dockerfiles", "hoist"};
   app.require_subcommand(1);

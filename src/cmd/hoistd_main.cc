@@ -23,6 +23,7 @@
 
 #include "base/file_system.h"
 #include "base/log.h"
+#include "base/mount.h"
 #include "cmd/daemon_listener.h"
 #include "cmd/engine.h"
 #include "cmd/engine_flags.h"
@@ -181,6 +182,9 @@ Status RunDaemon(const DaemonArgs& args) {
 }  // namespace hoist::cmd
 
 int main(int argc, char** argv) {
+  // Before any thread: the engine's mounts stay in this process's own namespace
+  // (engine.h, "Several processes on one root").
+  if (::geteuid() == 0) (void)hoist::EnterPrivateMountNamespace();
   CLI::App app{"hoistd serves hoist's build engine over BuildKit's API", "hoistd"};
   app.set_version_flag("--version", "hoistd version 0.1.0");
   hoist::cmd::DaemonArgs args;

@@ -106,12 +106,19 @@ Result<std::unique_ptr<OciLayout>> OciLayout::CreateOrOpen(FileSystem* fs, const
     if (st) {
       HOIST_ASSIGN_OR_RETURN(auto names, fs->ListDir(dir));
       for (const auto& n : names) {
-        if (n != "blobs" && n != "index.json" && n != "index.json.lock" && n != "ingest") {
+        // What another writer creating the layout right now may have made so far.
+        const bool creating = n.starts_with(".index.json.tmp-") || n.starts_with(".oci-layout.tmp-");
+        if (n != "blobs" && n != "index.json" && n != "index.json.lock" && n != "ingest" &&
+            !creating) {
           return Unexpected(NotALayout(dir, "directory is not empty and has no oci-layout file"));
         }
       }
     }
     HOIST_TRY(fs->MakeDirs(JoinPath(dir, "blobs")));
+    // Under the index lock: a writer that creates the layout at the same moment as another
+    // adds its tag must not then replace that index.json with an empty one.
+    HOIST_ASSIGN_OR_RETURN(auto lock, fs->Lock(JoinPath(dir, "index.json.lock"),
+                                               /*remove_on_release=*/true));
     HOIST_ASSIGN_OR_RETURN(bool has_index, fs->Exists(JoinPath(dir, "index.json")));
     if (!has_index) {
       oci::Index empty;

@@ -65,7 +65,9 @@ class Checker {
   Status CheckMounts() {
     HOIST_ASSIGN_OR_RETURN(std::vector<std::string> mounts, MountsUnder(parts_.root));
     for (const std::string& m : mounts) {
-      std::string rel = m.size() > parts_.root.size() ? m.substr(parts_.root.size() + 1) : ".";
+      // The root may be a filesystem of its own; nothing of ours is mounted on it.
+      if (m.size() <= parts_.root.size()) continue;
+      const std::string rel = m.substr(parts_.root.size() + 1);
       Problem(fmt::format("mount {}: still mounted while no build runs", rel),
               [&] { return UnmountAllUnder(m); }, fmt::format("mount {}: detached", rel));
     }

@@ -355,10 +355,13 @@ Status RuncExecutor::CleanupStale() {
       (void)internal::RunCapture({runtime_path_, "--root", runtime_root_, "delete", "--force", id});
     }
   }
-  // Bundles a crash left behind: unmount whatever is still mounted, then remove.
+  // Bundles a crash left behind: unmount whatever is still mounted, then remove. The
+  // directory itself stays: another process on the root has its scratch tmpfs mounted on it
+  // (in its own mount namespace), and removing a mount point detaches such mounts.
   HOIST_TRY(UnmountAllUnder(bundles_dir_));
-  HOIST_TRY(RemoveAll(bundles_dir_));
-  HOIST_TRY(MakeDir(bundles_dir_, 0700));
+  HOIST_ASSIGN_OR_RETURN(std::vector<std::string> leftovers,
+                         PosixFileSystem()->ListDir(bundles_dir_));
+  for (const std::string& name : leftovers) HOIST_TRY(RemoveAll(bundles_dir_ + "/" + name));
   return OkStatus();
 }
 

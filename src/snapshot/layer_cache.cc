@@ -1,13 +1,17 @@
 #include "snapshot/layer_cache.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <optional>
+#include <thread>
 
 #include "archive/erofs_writer.h"
+#include "base/file_system.h"
 #include "base/unique_fd.h"
 #include "oci/media_types.h"
 #include "snapshot/unpack.h"
@@ -113,13 +117,18 @@ Result<std::string> LayerCache::EnsureOne(size_t index, size_t count,
       flight = slot;
     }
     if (leader) {
-      // Another leader may have committed it between the Stat above and this flight.
+      // Another leader, here or in another process, may have committed it between the Stat
+      // above and this flight.
+      auto chain_lock = LockChain(chain_id, options.cancel);
       auto again = snapshotter_.Stat(key);
+      const bool found = chain_lock && again && again->kind == Kind::kCommitted;
       Result<std::string> result =
-          again && again->kind == Kind::kCommitted
-              ? Result<std::string>(key)
-              : Unpack(index, count, layer, diff_id, chain_id, parent_key, options);
-      const bool unpacked = !(again && again->kind == Kind::kCommitted);
+          !chain_lock ? Result<std::string>(Unexpected(std::move(chain_lock).error().Wrap(
+                            LayerName(index, count, layer))))
+          : found     ? Result<std::string>(key)
+                      : Unpack(index, count, layer, diff_id, chain_id, parent_key, options);
+      const bool unpacked = chain_lock && !found;
+      chain_lock = UniqueFd();
       {
         std::lock_guard<std::mutex> lock(mu_);
         flight->done = true;
@@ -148,6 +157,23 @@ Result<std::string> LayerCache::EnsureOne(size_t index, size_t count,
   }
 }
 
+Result<UniqueFd> LayerCache::LockChain(const oci::Digest& chain_id, CancelContext* cancel) {
+  if (lock_dir_.empty()) return UniqueFd();
+  HOIST_TRY(PosixFileSystem()->MakeDirs(lock_dir_, 0700));
+  const std::string path = lock_dir_ + "/" + std::string(chain_id.encoded());
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return Unexpected(ErrnoError(errno, "open the lock of chain " + chain_id.str()));
+  // Polled, so that a cancelled build stops waiting.
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      return Unexpected(ErrnoError(errno, "lock chain " + chain_id.str()));
+    }
+    if (cancel != nullptr) HOIST_TRY(cancel->Check());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return fd;
+}
+
 Result<std::string> LayerCache::Unpack(size_t index, size_t count, const oci::Descriptor& layer,
                                        const oci::Digest& diff_id, const oci::Digest& chain_id,
                                        const std::string& parent_key,
@@ -160,7 +186,7 @@ Result<std::string> LayerCache::Unpack(size_t index, size_t count, const oci::De
                    {"hoist.layer-cache.layer", layer.digest.str()}};
   auto mounts = snapshotter_.Prepare(extract, parent_key, labels);
   if (!mounts && mounts.error().code() == Code::kAlreadyExists) {
-    // Left by a crash mid-unpack (flights merge callers in this process and the root lock
+    // Left by a crash mid-unpack (flights merge callers in this process and the chain's lock
     // keeps other processes out): start it afresh.
     if (auto s = snapshotter_.Remove(extract); !s) return Unexpected(std::move(s).error().Wrap(name));
     mounts = snapshotter_.Prepare(extract, parent_key, labels);

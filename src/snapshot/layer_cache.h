@@ -9,11 +9,14 @@
 // where the snapshotter offers a layer image (the EROFS snapshotter), write it as that image,
 // verifying digest, size and DiffID while the blob streams, then Commit it as `chain-<chainID>`.
 // A layer that fails (corrupt blob, cancellation) is removed: no committed snapshot ever holds
-// an unverified layer. An `extract-` snapshot left by a crash is removed and redone (the root
-// lock means no one else is extracting).
+// an unverified layer. An `extract-` snapshot left by a crash is removed and redone (the lock
+// below means no one else is extracting it).
 //
 // Concurrent requests for the same chain ID merge (single-flight, per layer): one caller
 // unpacks, the others wait for its result; a waiter whose leader was cancelled takes over.
+// Across processes sharing the snapshotter, a lock file per chain ID under `lock_dir` (flock,
+// released by the kernel when its holder dies) lets one process unpack while the others wait
+// and then find the committed snapshot.
 //
 // Ownership: the cache refers to a snapshotter and a content store it does not own; both must
 // outlive it. Thread-safety: thread-safe.
@@ -31,6 +34,7 @@
 #include "archive/apply.h"
 #include "base/cancel.h"
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "content/content_store.h"
 #include "content/image_resolver.h"
 #include "oci/descriptor.h"
@@ -62,8 +66,10 @@ struct EnsureLayersStats {
 
 class LayerCache {
  public:
-  LayerCache(Snapshotter& snapshotter, content::ContentStore& store)
-      : snapshotter_(snapshotter), store_(store) {}
+  // `lock_dir`: where the per-chain lock files go ("" when no other process shares the
+  // snapshotter).
+  LayerCache(Snapshotter& snapshotter, content::ContentStore& store, std::string lock_dir = {})
+      : snapshotter_(snapshotter), store_(store), lock_dir_(std::move(lock_dir)) {}
   LayerCache(const LayerCache&) = delete;
   LayerCache& operator=(const LayerCache&) = delete;
 
@@ -95,8 +101,12 @@ class LayerCache {
                                               const std::string& image,
                                               const EnsureLayersOptions& options);
 
+  // Holds the cross-process lock of `chain_id` (an empty fd without a lock_dir).
+  Result<UniqueFd> LockChain(const oci::Digest& chain_id, CancelContext* cancel);
+
   Snapshotter& snapshotter_;
   content::ContentStore& store_;
+  const std::string lock_dir_;
   std::mutex mu_;
   std::map<oci::Digest, std::shared_ptr<Flight>> flights_;
 };

@@ -18,15 +18,20 @@
 //   <root>/snapshots/<id>/layer.erofs  an EROFS-backed layer's image
 //   <root>/snapshots/<id>/mem      a tmpfs holding `upper` and `work` of an active snapshot
 //                                  made by PrepareLayer, until its Commit writes the image
-//   <root>/lock                    held by the open snapshotter, so one process owns the root
+//   <root>/lock                    shared by the processes that have the root open; the one
+//                                  that opens it alone first repairs it (below)
+//   <root>/metadata.lock           held around each metadata change; holds the generation
+//                                  number that tells the others to reread metadata.json
 //
 // EROFS images are mounted read-only on their `fs` the first time a child, a view or a diff
 // needs them, and stay mounted until the snapshot is removed or the snapshotter closes (which
 // detaches them all). Opening a root detaches the mounts a crashed process left behind.
+// Mounts belong to the process that made them: processes sharing a root each mount what they
+// use (in their own mount namespaces, as hoist runs).
 //
 // Crash safety: a snapshot's directory is made before the metadata names it, and the metadata
 // stops naming it before the directory is removed; metadata changes are atomic file
-// replacements. Opening a root removes every directory the metadata does not name (the
+// replacements. Opening a root alone removes every directory the metadata does not name (the
 // leftovers of a crash mid-Prepare or mid-Remove); a crash mid-Commit leaves either the active
 // snapshot or the committed one.
 //
@@ -35,8 +40,9 @@
 // active`, `snapshot "p": has 2 children`, `parent "p" of snapshot "k": is active, not
 // committed`), kInvalidArgument for an empty key.
 //
-// Thread-safety: snapshotters are thread-safe. Calls are serialised by one mutex, so the
-// native snapshotter's copies hold up other calls while they run.
+// Thread-safety: snapshotters are thread-safe, and several processes may open one root. Calls
+// are serialised by one mutex and, across processes, a lock on the metadata, so the native
+// snapshotter's copies hold up other calls while they run.
 #pragma once
 
 #include <cstdint>

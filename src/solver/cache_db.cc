@@ -113,7 +113,9 @@ Result<sqlite3*> OpenChecked(const std::filesystem::path& path) {
     return Unexpected(std::move(e));
   };
   if (rc != SQLITE_OK) return fail("open");
-  sqlite3_busy_timeout(db, 5000);
+  // Builds of other processes on the root write here too; their transactions are short, but a
+  // loaded machine can stretch them.
+  sqlite3_busy_timeout(db, 60000);
   // Reading the schema is the first access to the file's contents: a non-database fails here.
   if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail("set WAL journal");

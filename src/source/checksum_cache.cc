@@ -1,12 +1,18 @@
 #include "source/checksum_cache.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
 #include "base/atomic_file.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
 
 namespace hoist::source {
 
@@ -233,17 +239,40 @@ uint32_t FileChecksumCache::Today() const {
   return now <= 0 ? 0 : static_cast<uint32_t>(now / kNsPerDay);
 }
 
+std::optional<FileChecksumCache::Stamp> FileChecksumCache::StampOf(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return Stamp{static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size),
+               static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
 void FileChecksumCache::Load() {
-  auto discard = [&](std::string_view why) {
-    HOIST_LOG(kWarning, "checksum cache {}: {}; starting afresh", path_, why);
+  std::string why;
+  if (!ReadInto(&table_, &why, &stamp_)) {
+    if (!why.empty()) {
+      HOIST_LOG(kWarning, "checksum cache {}: {}; starting afresh", path_, why);
+      discarded_ = true;
+    }
     table_ = ChecksumTable();
-    discarded_ = true;
+  }
+  const uint32_t today = Today();
+  const uint32_t oldest = today > options_.max_unused_days ? today - options_.max_unused_days : 0;
+  // Dropped entries are left in the file until the next write.
+  table_.Prune({}, oldest, options_.max_entries);
+}
+
+bool FileChecksumCache::ReadInto(ChecksumTable* table, std::string* why,
+                                 std::optional<Stamp>* stamp) const {
+  auto discard = [&](std::string_view reason) {
+    *why = std::string(reason);
+    return false;
   };
   auto file = fs_->OpenForRead(path_);
   if (!file) {
-    if (file.error().code() != Code::kNotFound) discard(file.error().message());
-    return;
+    if (file.error().code() != Code::kNotFound) return discard(file.error().message());
+    return false;
   }
+  *stamp = StampOf(path_);
   auto size = (*file)->Size();
   if (!size) return discard(size.error().message());
   std::string data(*size, '\0');
@@ -272,7 +301,7 @@ void FileChecksumCache::Load() {
     std::string name;
     uint32_t count;
     if (!r.Str(&name) || !r.U32(&count)) return discard("truncated");
-    ChecksumTable::Scope& scope = table_.scopes()[name];
+    ChecksumTable::Scope& scope = table->scopes()[name];
     for (uint32_t j = 0; j < count; ++j) {
       std::string p;
       ChecksumTable::Entry e;
@@ -288,13 +317,28 @@ void FileChecksumCache::Load() {
     }
   }
   if (!r.empty()) return discard("trailing bytes");
-  const uint32_t today = Today();
-  const uint32_t oldest = today > options_.max_unused_days ? today - options_.max_unused_days : 0;
-  // Dropped entries are left in the file until the next write.
-  table_.Prune({}, oldest, options_.max_entries);
+  return true;
 }
 
 Status FileChecksumCache::WriteLocked() {
+  // Other processes on the root write this file too: under its lock, what they added since
+  // this cache last read or wrote it is merged in, not lost.
+  UniqueFd lock(::open((path_ + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (lock) {
+    while (::flock(lock.get(), LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  std::optional<Stamp> now_stamp = StampOf(path_);
+  if (now_stamp && now_stamp != stamp_) {
+    ChecksumTable theirs;
+    std::string why;
+    if (ReadInto(&theirs, &why, &now_stamp)) {
+      for (auto& [name, scope] : theirs.scopes()) {
+        ChecksumTable::Scope& ours = table_.scopes()[name];
+        for (auto& [rel, entry] : scope) ours.try_emplace(rel, entry);
+      }
+    }
+  }
   const uint32_t today = Today();
   table_.Prune({}, today > options_.max_unused_days ? today - options_.max_unused_days : 0,
                options_.max_entries);
@@ -327,6 +371,7 @@ Status FileChecksumCache::WriteLocked() {
   HOIST_TRY(WriteFileAtomic(fs_, path_, w.out(), 0600).map_error([&](Error e) {
     return std::move(e).Wrap("checksum cache " + path_);
   }));
+  stamp_ = StampOf(path_);
   dirty_ = false;
   return OkStatus();
 }

@@ -127,7 +127,8 @@ class InMemoryChecksumCache final : public ChecksumCache {
 
 // A ChecksumCache kept in one file, `<engine root>/checksums`, loaded whole on Open and
 // rewritten whole (through an AtomicFile) by a Commit that brings something new: a crash leaves
-// the old or the new file, never a mix.
+// the old or the new file, never a mix. Processes sharing the file write it under an flock on
+// `<file>.lock`, first merging in what another wrote since this one read it.
 //
 // File format, version 1 (integers little-endian):
 //
@@ -183,7 +184,19 @@ class FileChecksumCache final : public ChecksumCache {
   FileChecksumCache(FileSystem* fs, std::string path, Options options)
       : fs_(fs), path_(std::move(path)), options_(std::move(options)) {}
   uint32_t Today() const;
+  // The file's inode, size and mtime when this cache last read or wrote it (every write
+  // replaces the file, so a new version has another inode than the one it replaced).
+  struct Stamp {
+    uint64_t ino = 0;
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
+    friend bool operator==(const Stamp&, const Stamp&) = default;
+  };
+  static std::optional<Stamp> StampOf(const std::string& path);
   void Load();
+  // Adds the file's entries to *table and sets *stamp; false when there is no file (*why
+  // empty) or it cannot be used (*why says why).
+  bool ReadInto(ChecksumTable* table, std::string* why, std::optional<Stamp>* stamp) const;
   // REQUIRES: mu_ held.
   Status WriteLocked();
 
@@ -193,6 +206,7 @@ class FileChecksumCache final : public ChecksumCache {
   mutable std::mutex mu_;
   ChecksumTable table_;
   bool dirty_ = false;  // the table holds what the file does not
+  std::optional<Stamp> stamp_;
   bool discarded_ = false;
 };
 

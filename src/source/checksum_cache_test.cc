@@ -129,6 +129,22 @@ TEST_F(FileChecksumCacheTest, ReopenFindsEverything) {
   EXPECT_EQ(oci::Digest::Sha256Of("R"), c->Lookup("run-1", "a", Id(7)));
 }
 
+TEST_F(FileChecksumCacheTest, TwoWritersOfOneFileLoseNothing) {
+  // As two processes on one root: each loaded the file before the other wrote.
+  Filled();
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a->Commit("mirror:x", {Entry("from-a", Id(11), "A")}));
+  ASSERT_TRUE(b->Commit("run-2", {Entry("from-b", Id(12), "B")}));
+  ASSERT_TRUE(a->Commit("mirror:x", {Entry("again-a", Id(13), "AA")}));
+  auto c = Open();
+  EXPECT_EQ(6u, c->entries());
+  EXPECT_EQ(oci::Digest::Sha256Of("A"), c->Lookup("mirror:x", "from-a", Id(11)));
+  EXPECT_EQ(oci::Digest::Sha256Of("B"), c->Lookup("run-2", "from-b", Id(12)));
+  EXPECT_EQ(oci::Digest::Sha256Of("AA"), c->Lookup("mirror:x", "again-a", Id(13)));
+  EXPECT_EQ(oci::Digest::Sha256Of("C"), c->Lookup("mirror:x", "b/c", Id(2)));
+}
+
 TEST_F(FileChecksumCacheTest, WritesOnlyWhenSomethingIsNew) {
   Filled();
   FaultInjectingFileSystem fs(PosixFileSystem());

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "harness.h"
@@ -246,6 +247,140 @@ TEST_F(BuildTest, ACopyLayerThatFillsTheDiskFailsAndLeavesNothing) {
     EXPECT_EQ(snap.value("kind", ""), "committed") << snap.dump();
   }
   EXPECT_EQ(meta["snapshots"].size(), 2u) << meta.dump();
+}
+
+TEST_F(BuildTest, EightBuildsShareOneRootAtOnceAndTagOneLayout) {
+  // Eight different builds started together on one root (embedded: eight processes sharing it;
+  // through hoistd: eight clients of one daemon), sharing the base's layers, a cache mount
+  // seeded on first use, and one output layout that each adds its own tag to.
+  constexpr int kBuilds = 8;
+  const std::string layout = s_ / "apps";
+  for (int i = 0; i < kBuilds; ++i) {
+    const std::string ctx = s_ / ("ctx" + std::to_string(i));
+    std::filesystem::create_directories(ctx);
+    const std::string n = std::to_string(i);
+    WriteFile(ctx + "/Dockerfile",
+              "FROM base\n"
+              "RUN --mount=type=cache,target=/cache echo " + n + " >> /cache/log && "
+              "echo built " + n + " > /which\n"
+              "COPY f /f\n"
+              "RUN cat /f /which > /both\n");
+    WriteFile(ctx + "/f", "file " + n + "\n");
+  }
+  std::vector<RunResult> results(kBuilds);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kBuilds; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = Build(BaseContext() + " -o type=oci,tar=false,dest=" + Quote(layout) +
+                             ",name=example.com/app:t" + std::to_string(i),
+                         s_ / ("ctx" + std::to_string(i)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kBuilds; ++i) {
+    ASSERT_EQ(results[i].exit_code, 0) << "build " << i << ":\n" << results[i].err;
+    // Nobody queued behind anybody.
+    EXPECT_EQ(results[i].err.find("waiting for another hoist"), std::string::npos) << results[i].err;
+  }
+  RunResult r = Hoist("layout verify " + Quote(layout));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  json index = json::parse(ReadFileOrEmpty(layout + "/index.json"), nullptr, false);
+  ASSERT_TRUE(index.is_object());
+  std::set<std::string> names;
+  for (const json& m : index["manifests"]) {
+    names.insert(m["annotations"].value("org.opencontainers.image.ref.name", ""));
+  }
+  EXPECT_EQ(names.size(), static_cast<size_t>(kBuilds));
+  for (int i = 0; i < kBuilds; ++i) {
+    const std::string n = std::to_string(i);
+    EXPECT_TRUE(names.count("t" + n)) << index.dump();
+    const std::string tree = s_ / ("tree" + n);
+    r = Hoist("unpack " + Quote(layout + ":t" + n) + " " + Quote(tree));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(ReadFileOrEmpty(tree + "/both"), "file " + n + "\nbuilt " + n + "\n");
+    EXPECT_TRUE(std::filesystem::exists(tree + "/bin/busybox"));
+  }
+  // The root is consistent: nothing left half-done by eight writers at once.
+  if (!DaemonMode()) {
+    r = Hoist("--root " + Quote(s_ / "root") + " debug fsck");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  // The cache mount was shared: every build appended to the one directory.
+  Dockerfile("FROM base\nRUN --mount=type=cache,target=/cache sort /cache/log > /log\n");
+  r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "log-out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "log-out/log"), "0\n1\n2\n3\n4\n5\n6\n7\n");
+}
+
+TEST_F(BuildTest, ADiskThatFillsUpMidBuildFailsCleanlyAndTheNextBuildSucceeds) {
+  // The engine root and the output layout each on a small filesystem (tmpfs, so that "freeing
+  // space" is a remount with a larger size).
+  const std::string root = s_ / "small-root";
+  const std::string out = s_ / "small-out";
+  struct Unmount {
+    std::vector<std::string> dirs;
+    ~Unmount() {
+      for (const std::string& d : dirs) (void)Sh("umount -l " + Quote(d));
+    }
+  } unmount;
+  for (const auto& [dir, size] : {std::pair{root, "24m"}, std::pair{out, "3m"}}) {
+    std::filesystem::create_directories(dir);
+    ASSERT_EQ(Sh("mount -t tmpfs -o size=" + std::string(size) + " tmpfs " + Quote(dir)).exit_code, 0);
+    unmount.dirs.push_back(dir);
+  }
+  auto build = [&](const std::string& output) {
+    return Hoist("--root " + Quote(root) + " build --progress=plain " + BaseContext() + " -o " +
+                 output + " " + Quote(s_ / "ctx"));
+  };
+  auto fsck_is_clean = [&] {
+    if (DaemonMode()) return;  // the daemon holds the root
+    RunResult f = Hoist("--root " + Quote(root) + " debug fsck");
+    EXPECT_EQ(f.exit_code, 0) << f.out << f.err;
+  };
+  // 1. The root fills up: a RUN's 16 MB of random bytes fit, but not once more as the layer.
+  Dockerfile("FROM base\nRUN head -c 16000000 /dev/urandom > /big\nCOPY f /f\n");
+  WriteFile(s_ / "ctx/f", "f\n");
+  const std::string tar = s_ / "image.tar";
+  RunResult r = build("type=oci,dest=" + Quote(tar));
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tar));
+  fsck_is_clean();
+  ASSERT_EQ(Sh("mount -o remount,size=256m " + Quote(root)).exit_code, 0);
+  r = build("type=oci,dest=" + Quote(tar));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Hoist("layout verify " + Quote(tar)).exit_code, 0);
+  fsck_is_clean();
+
+  // 2. The output layout fills up: it keeps its old index.json and only whole blobs.
+  const std::string layout = out + "/layout";
+  Dockerfile("FROM base\nCOPY f /f\n");
+  r = build("type=oci,tar=false,dest=" + Quote(layout) + ",name=example.com/app:small");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string index_before = ReadFileOrEmpty(layout + "/index.json");
+  Dockerfile("FROM base\nRUN head -c 16000000 /dev/urandom > /big\nCOPY f /f\n");
+  r = build("type=oci,tar=false,dest=" + Quote(layout) + ",name=example.com/app:big");
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(layout + "/index.json"), index_before);
+  EXPECT_EQ(Hoist("layout verify " + Quote(layout)).exit_code, 0);
+  for (const auto& [path, digest] : TreeDigest(layout)) {
+    if (path.starts_with("blobs/") && digest != "dir") {
+      EXPECT_EQ("blobs/sha256/" + digest, path) << "a partial or misnamed blob is visible";
+    }
+  }
+  ASSERT_EQ(Sh("mount -o remount,size=64m " + Quote(out)).exit_code, 0);
+  r = build("type=oci,tar=false,dest=" + Quote(layout) + ",name=example.com/app:big");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Hoist("layout verify " + Quote(layout)).exit_code, 0);
+  r = Hoist("unpack " + Quote(layout + ":big") + " " + Quote(s_ / "big-tree"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::filesystem::file_size(s_ / "big-tree/big"), 16000000u);
+  EXPECT_TRUE(std::filesystem::exists(s_ / "big-tree/f"));
+  json index = json::parse(ReadFileOrEmpty(layout + "/index.json"), nullptr, false);
+  ASSERT_TRUE(index.is_object());
+  EXPECT_EQ(index["manifests"].size(), 2u) << index.dump();
+  fsck_is_clean();
 }
 
 TEST_F(BuildTest, DockerignoreOfTheContextOrBesideTheDockerfile) {

@@ -42,15 +42,45 @@ Status SnapshotterBase::Open() {
   std::string lock_path = root_ + "/lock";
   lock_fd_ = UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock_fd_) return Unexpected(ErrnoError(errno, "open " + lock_path));
-  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      return MakeError(Code::kFailedPrecondition,
-                       "snapshot root " + root_ + " is in use by another snapshotter");
-    }
+  const std::string meta_lock = root_ + "/metadata.lock";
+  meta_lock_fd_ = UniqueFd(::open(meta_lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!meta_lock_fd_) return Unexpected(ErrnoError(errno, "open " + meta_lock));
+  // Alone: repair what a killed process left, then share. Else another process is using the
+  // root (or repairing it: wait for that).
+  const bool alone = ::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) == 0;
+  if (!alone && ::flock(lock_fd_.get(), LOCK_SH) != 0) {
     return Unexpected(ErrnoError(errno, "lock " + lock_path));
   }
-  HOIST_ASSIGN_OR_RETURN(metadata_, LoadMetadata(root_ + "/metadata.json", driver_));
-  return Repair();
+  {
+    HOIST_ASSIGN_OR_RETURN(Locked locked, Lock());
+    if (alone) HOIST_TRY(Repair());
+  }
+  if (alone && ::flock(lock_fd_.get(), LOCK_SH) != 0) {
+    return Unexpected(ErrnoError(errno, "lock " + lock_path));
+  }
+  return OkStatus();
+}
+
+SnapshotterBase::Locked::~Locked() {
+  if (fd_ >= 0) (void)::flock(fd_, LOCK_UN);
+}
+
+Result<SnapshotterBase::Locked> SnapshotterBase::Lock() {
+  std::unique_lock<std::mutex> mu(mu_);
+  const int fd = meta_lock_fd_.get();
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) return Unexpected(ErrnoError(errno, "lock " + root_ + "/metadata.lock"));
+  }
+  Locked locked(std::move(mu), fd);
+  uint64_t generation = 0;
+  const ssize_t n = ::pread(fd, &generation, sizeof(generation), 0);
+  if (n < 0) return Unexpected(ErrnoError(errno, "read " + root_ + "/metadata.lock"));
+  if (n != sizeof(generation)) generation = 0;
+  if (generation != generation_ || metadata_.driver.empty()) {
+    HOIST_ASSIGN_OR_RETURN(metadata_, LoadMetadata(root_ + "/metadata.json", driver_));
+    generation_ = generation;
+  }
+  return locked;
 }
 
 Status SnapshotterBase::Repair() {
@@ -81,7 +111,16 @@ Status SnapshotterBase::Repair() {
   return OkStatus();
 }
 
-Status SnapshotterBase::Save() { return SaveMetadata(root_ + "/metadata.json", metadata_); }
+Status SnapshotterBase::Save() {
+  // The generation first: a process that sees it change rereads the file, whether or not the
+  // write below completes; the other order could leave a change that no one rereads.
+  const uint64_t next = generation_ + 1;
+  if (::pwrite(meta_lock_fd_.get(), &next, sizeof(next), 0) != sizeof(next)) {
+    return Unexpected(ErrnoError(errno, "write " + root_ + "/metadata.lock"));
+  }
+  generation_ = next;
+  return SaveMetadata(root_ + "/metadata.json", metadata_);
+}
 
 Result<const Record*> SnapshotterBase::Find(const std::string& key) const {
   if (key.empty()) return MakeError(Code::kInvalidArgument, "snapshot key is empty");
@@ -102,7 +141,7 @@ std::vector<const Record*> SnapshotterBase::ParentsOf(const Record& r) const {
 }
 
 Result<Info> SnapshotterBase::Stat(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
   HOIST_ASSIGN_OR_RETURN(const Record* r, Find(key));
   return r->info;
 }
@@ -129,7 +168,7 @@ Result<std::vector<Mount>> SnapshotterBase::PrepareLayer(const std::string& key,
 Result<std::vector<Mount>> SnapshotterBase::Create(Kind kind, const std::string& key,
                                                    const std::string& parent,
                                                    const Labels& labels, Tree tree) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
   if (key.empty()) return MakeError(Code::kInvalidArgument, "snapshot key is empty");
   if (metadata_.snapshots.count(key) != 0) {
     return Unexpected(SnapshotError(Code::kAlreadyExists, key, "already exists"));
@@ -181,7 +220,7 @@ Result<std::vector<Mount>> SnapshotterBase::Create(Kind kind, const std::string&
 }
 
 Result<std::vector<Mount>> SnapshotterBase::Mounts(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
   HOIST_ASSIGN_OR_RETURN(const Record* r, Find(key));
   if (r->info.kind == Kind::kCommitted) {
     return Unexpected(SnapshotError(Code::kFailedPrecondition, key,
@@ -197,7 +236,7 @@ Status SnapshotterBase::Commit(const std::string& name, const std::string& key,
     // are prepared and mounted meanwhile; the active snapshot is its caller's alone.
     Record active;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
       HOIST_ASSIGN_OR_RETURN(const Record* found, Find(key));
       active = *found;
     }
@@ -207,7 +246,7 @@ Status SnapshotterBase::Commit(const std::string& name, const std::string& key,
       }
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
   HOIST_ASSIGN_OR_RETURN(const Record* found, Find(key));
   if (found->info.kind != Kind::kActive) {
     return Unexpected(SnapshotError(Code::kFailedPrecondition, key,
@@ -236,7 +275,7 @@ Status SnapshotterBase::Commit(const std::string& name, const std::string& key,
 }
 
 Status SnapshotterBase::Remove(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
   HOIST_ASSIGN_OR_RETURN(const Record* found, Find(key));
   if (found->info.kind == Kind::kCommitted) {
     size_t children = 0;
@@ -263,7 +302,7 @@ Status SnapshotterBase::Remove(const std::string& key) {
 Status SnapshotterBase::Walk(const std::function<Status(const Info&)>& fn) {
   std::vector<Info> infos;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
     for (const auto& [key, r] : metadata_.snapshots) infos.push_back(r.info);
   }
   for (const Info& info : infos) HOIST_TRY(fn(info));
@@ -273,7 +312,7 @@ Status SnapshotterBase::Walk(const std::function<Status(const Info&)>& fn) {
 Result<Usage> SnapshotterBase::GetUsage(const std::string& key) {
   std::string path;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
     HOIST_ASSIGN_OR_RETURN(const Record* r, Find(key));
     path = UsagePath(*r);
   }
@@ -283,7 +322,7 @@ Result<Usage> SnapshotterBase::GetUsage(const std::string& key) {
 }
 
 Result<WritableDir> SnapshotterBase::Writable(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
   HOIST_ASSIGN_OR_RETURN(const Record* r, Find(key));
   if (r->info.kind != Kind::kActive) {
     return Unexpected(SnapshotError(Code::kFailedPrecondition, key,
@@ -295,7 +334,7 @@ Result<WritableDir> SnapshotterBase::Writable(const std::string& key) {
 
 Status SnapshotterBase::WriteDiff(const std::string& key, archive::TarWriter* out,
                                   const archive::DiffOptions& options) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HOIST_ASSIGN_OR_RETURN(Locked lock, Lock());
   HOIST_ASSIGN_OR_RETURN(const Record* r, Find(key));
   if (r->info.kind == Kind::kView) {
     return Unexpected(SnapshotError(Code::kFailedPrecondition, key,

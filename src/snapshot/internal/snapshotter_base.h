@@ -4,11 +4,16 @@
 // it is mounted and how it is diffed.
 //
 // Thread-safety: every public call holds mu_ while it reads or changes the metadata; the hooks
-// are called with mu_ held.
+// are called with mu_ held. Processes: every public call also holds an flock on
+// `<root>/metadata.lock` while it reads or changes the metadata, and first reloads the
+// metadata when another process changed it (the lock file holds a generation number that
+// each change increments before it writes the file). The root lock is shared; the process
+// that opens the root alone repairs it first.
 #pragma once
 
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -41,6 +46,21 @@ class SnapshotterBase : public Snapshotter {
   // Takes the root lock, loads the metadata, detaches the mounts a crashed process left on
   // `fs` dirs and removes what the metadata does not name.
   Status Open();
+
+  // mu_ and the metadata lock together, with metadata_ as the file holds it.
+  class Locked {
+   public:
+    Locked(Locked&& o) noexcept : mu_(std::move(o.mu_)), fd_(std::exchange(o.fd_, -1)) {}
+    Locked& operator=(Locked&&) = delete;
+    ~Locked();
+
+   private:
+    friend class SnapshotterBase;
+    Locked(std::unique_lock<std::mutex> mu, int fd) : mu_(std::move(mu)), fd_(fd) {}
+    std::unique_lock<std::mutex> mu_;
+    int fd_ = -1;
+  };
+  Result<Locked> Lock();
 
   // `<root>/snapshots/<id>` and its `fs`.
   std::string SnapshotDir(uint64_t id) const;
@@ -78,8 +98,10 @@ class SnapshotterBase : public Snapshotter {
   const std::string root_;
   const std::string driver_;
   UniqueFd lock_fd_;
+  UniqueFd meta_lock_fd_;
   std::mutex mu_;
   Metadata metadata_;
+  uint64_t generation_ = 0;  // of metadata_; guarded by mu_
 };
 
 Error SnapshotError(Code code, const std::string& key, const std::string& problem);

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -146,9 +148,17 @@ class CacheMountDir {
     struct stat st;
     if (::stat(base.c_str(), &st) != 0) {
       // First use: seeded from the mount's input (the frontend puts the uid/gid/mode there).
-      const std::string tmp = base + ".new";
-      HOIST_TRY(RemoveAll(tmp));
+      // A build of another process may be seeding it too: each seeds its own, the first
+      // rename wins and the others drop theirs.
+      const std::string tmp = base + ".new-" + session::NewRandomId().substr(0, 12);
       HOIST_TRY(PosixFileSystem()->MakeDirs(tmp, 0755));
+      struct Drop {
+        const std::string& dir;
+        bool keep = false;
+        ~Drop() {
+          if (!keep) (void)RemoveAll(dir);
+        }
+      } drop{tmp};
       if (m.input() >= 0 && static_cast<size_t>(m.input()) < inputs.size()) {
         HOIST_ASSIGN_OR_RETURN(auto view, MountedSnapshot::Create(*worker.options().snapshotter,
                                                                   inputs[m.input()].id(), false,
@@ -159,7 +169,11 @@ class CacheMountDir {
         }
         HOIST_TRY(CopyTree(from, tmp, cancel, FindInPlace(inputs[m.input()].id()).get()));
       }
-      HOIST_TRY(PosixFileSystem()->Rename(tmp, base));
+      if (::rename(tmp.c_str(), base.c_str()) == 0) {
+        drop.keep = true;
+      } else if (errno != ENOTEMPTY && errno != EEXIST) {
+        return Unexpected(ErrnoError(errno, "cache mount " + id));
+      }
     }
     return d;
   }

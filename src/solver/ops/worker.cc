@@ -1,5 +1,8 @@
 #include "solver/ops/worker.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <map>
 #include <mutex>
 #include <set>
@@ -12,6 +15,7 @@
 #include "base/file_system.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
+#include "base/unique_fd.h"
 #include "session/session.h"
 #include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
@@ -164,10 +168,19 @@ Result<std::string> Worker::LeaseMirror(const std::string& preferred,
   }
   std::lock_guard lock(g_mirror_leases_mu);
   for (const std::string* m : {&preferred, &alternate}) {
-    if (g_mirror_leases.insert(*m).second) {
-      mirrors_.insert(*m);
-      return *m;
+    if (!g_mirror_leases.insert(*m).second) continue;
+    // Another process's build may hold it too: a lease file beside the mirror, locked while
+    // the lease lasts (the kernel releases it with a killed process).
+    HOIST_TRY(PosixFileSystem()->MakeDirs(options_.state_dir + "/local", 0700));
+    const std::string lease = internal::MirrorPath(options_.state_dir, *m) + ".lease";
+    UniqueFd fd(::open(lease.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      g_mirror_leases.erase(*m);
+      continue;
     }
+    mirror_leases_.push_back(std::move(fd));
+    mirrors_.insert(*m);
+    return *m;
   }
   return MakeError(Code::kUnavailable,
                    "the context mirror is in use by another build of this session");

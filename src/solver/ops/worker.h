@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "content/content_store.h"
 #include "executor/executor.h"
 #include "oci/platform.h"
@@ -97,7 +98,8 @@ class Worker final : public OpResolver, public ResultStore {
   Result<ResultRef> EmptyRef();
 
   // The local-context mirror this build may use: `preferred` unless another live build (of
-  // this process: hoistd serves many) holds it, then `alternate`. The mirror is this build's
+  // this process, as hoistd serves many, or of another process on the root) holds it, then
+  // `alternate`. The mirror is this build's
   // until the Worker is destroyed, so no other build re-syncs it while this one reads it.
   // kUnavailable when both are held.
   Result<std::string> LeaseMirror(const std::string& preferred, const std::string& alternate);
@@ -110,6 +112,7 @@ class Worker final : public OpResolver, public ResultStore {
   std::mutex empty_mu_;
   std::mutex mirrors_mu_;
   std::set<std::string> mirrors_;  // leased by this build
+  std::vector<UniqueFd> mirror_leases_;  // their lease files, locked
   std::set<std::string> in_place_;  // adopted by this build
 };
 
