@@ -232,7 +232,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
       HOIST_LOG(kInfo, "removed {} mount points a killed build left", *swept);
     }
   }
-  HOIST_ASSIGN_OR_RETURN(e->content_, content::LocalContentStore::Open(fs, e->root_ + "/content"));
+  // Another process's blob writer may be waiting on a slow network: only an engine alone on the
+  // root takes an idle ingest file for a dead writer's.
+  content::LocalContentStoreOptions content_options;
+  if (!alone) content_options.stale_ingest_age = std::chrono::hours(24);
+  HOIST_ASSIGN_OR_RETURN(e->content_, content::LocalContentStore::Open(fs, e->root_ + "/content",
+                                                                       content_options));
   HOIST_ASSIGN_OR_RETURN(e->snapshotter_,
                          OpenSnapshotter(e->root_, options.snapshotter, options.layer_memory,
                                          &e->snapshotter_name_));
