@@ -224,8 +224,10 @@ std::optional<OsComponent> ScanOsComponent(std::string_view s) {
   return out;
 }
 
+// "." and ".." are made of component characters but name nothing, and formatting (a path join,
+// as containerd's) would drop or fold them: refused.
 bool IsComponent(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), IsComponentChar);
+  return !s.empty() && s != "." && s != ".." && std::all_of(s.begin(), s.end(), IsComponentChar);
 }
 
 // Go's path.Join for the non-empty elements of a formatted platform, including its Clean.

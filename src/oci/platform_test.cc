@@ -195,6 +195,20 @@ INSTANTIATE_TEST_SUITE_P(Platform, PlatformParseInvalid,
                                                   "TestParseSelectorInvalid")),
                          RowName);
 
+// Found by the reference fuzzer: "w3/." parsed with "." as the architecture, which formats
+// away ("w3") and does not parse back. "." and ".." name no component and are refused.
+TEST(PlatformParse, DotComponentsAreRefused) {
+  for (const char* input : {"w3/.", "linux/..", "linux/amd64/.", "linux/../amd64"}) {
+    Result<Platform> p = ParsePlatform(input);
+    ASSERT_FALSE(p) << input << " parsed as " << Show(*p);
+    EXPECT_NE(p.error().message().find("is not a valid component"), std::string::npos)
+        << p.error().message();
+  }
+  Result<Platform> dotted = ParsePlatform("linux/arm.v2");
+  ASSERT_TRUE(dotted) << dotted.error().message();
+  EXPECT_EQ(dotted->architecture, "arm.v2");
+}
+
 // Found by the reference fuzzer: a feature holding a byte the parser takes only escaped (`;`
 // from `%3B`) is formatted escaped, so that it parses back.
 TEST(PlatformFormatAll, EscapesEveryByteTheParserTakesOnlyEscaped) {
