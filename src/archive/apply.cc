@@ -75,6 +75,8 @@ class LayerApplier {
   Status ApplyWhiteout(const TarEntry& e, std::string_view dir, std::string_view base);
   Status ApplyOpaque(std::string_view dir);
   Status CreateDirectory(const TarEntry& e);
+  // The root's own entry, with root_metadata: its metadata now, its times at the end.
+  Status ApplyRoot(const TarEntry& e);
   Status CreateFile(TarReader& reader, const TarEntry& e);
   Status CreateSymlink(const TarEntry& e);
   Status CreateHardlink(const TarEntry& e);
@@ -116,6 +118,8 @@ class LayerApplier {
 
   std::vector<DeferredDir> dirs_;
   std::string dir_paths_;  // the deferred directories' paths, back to back
+  UniqueFd root_dir_;      // the root, opened by ApplyRoot; its times are set last
+  struct timespec root_times_[2] = {};
 };
 
 Result<ApplyStats> LayerApplier::Run(ByteSource& source) {
@@ -164,6 +168,7 @@ Status LayerApplier::ApplyEntry(TarReader& reader, const TarEntry& e) {
   CleanRootedPath(e.name, &path_);
   HOIST_TRY(internal::CheckPathLength(path_));
   if (path_.empty()) {  // the root itself: containerd ignores such entries
+    if (options_.root_metadata && e.type == TarEntryType::kDirectory) return ApplyRoot(e);
     ++stats_.ignored;
     return OkStatus();
   }
@@ -243,6 +248,22 @@ Status LayerApplier::CreateDirectory(const TarEntry& e) {
   parent_dev_ = st.st_dev;
   parent_ino_ = st.st_ino;
   parent_valid_ = true;
+  return OkStatus();
+}
+
+Status LayerApplier::ApplyRoot(const TarEntry& e) {
+  if (options_.restore_ownership) HOIST_TRY(internal::CheckOwner(e));
+  UniqueFd path_fd;
+  if (int r = resolver_.OpenDir("", /*create=*/false, &path_fd); r != 0) {
+    return Unexpected(Errno(r, "open root directory"));
+  }
+  // The resolver's descriptors are O_PATH, which fchmod and fchown refuse.
+  UniqueFd dfd(::openat(path_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return Unexpected(Errno(errno, "open root directory"));
+  HOIST_TRY(SetFdMetadata(e, dfd.get()));
+  EntryTimes(e, root_times_);
+  root_dir_ = std::move(dfd);
+  ++stats_.dirs;
   return OkStatus();
 }
 
@@ -533,6 +554,9 @@ Status LayerApplier::FinishDirectoryTimes() {
     if (::utimensat(parent_fd_.get(), base_, d.times, AT_SYMLINK_NOFOLLOW) != 0) {
       return Unexpected(Errno(errno, "set times of directory " + Quote(path)));
     }
+  }
+  if (root_dir_ && ::futimens(root_dir_.get(), root_times_) != 0) {
+    return Unexpected(Errno(errno, "set times of the root directory"));
   }
   return OkStatus();
 }

@@ -4,7 +4,8 @@
 //  - Names are cleaned as paths rooted at `/` and every path (entry names, hardlink targets,
 //    symlinks met on the way) is resolved inside the root as if it were `/`: absolute names and
 //    `..` never leave it, and neither does anything a symlink or hardlink points at. Entries that
-//    resolve to the root itself ("", ".", "..", "/") are ignored, as containerd ignores them.
+//    resolve to the root itself ("", ".", "..", "/") are ignored, as containerd ignores them,
+//    unless root_metadata asks for a directory entry's metadata on the root (GNU tar, umoci).
 //    Missing parent directories are created with mode 0755; a non-directory in the way of a
 //    parent is replaced by a directory (umoci).
 //  - Whiteouts: `.wh.NAME` deletes NAME and `DIR/.wh..wh..opq` empties DIR, acting only on what
@@ -67,6 +68,10 @@ struct ApplyOptions {
   // lchown entries to their uid/gid (needs CAP_CHOWN; hoist runs as root). Off: files belong to
   // the applying user.
   bool restore_ownership = true;
+  // A directory entry naming the root itself (`./`) sets the root's owner, mode, xattrs and
+  // times, as GNU tar and umoci do. Off, it is ignored, as containerd (and so BuildKit, whose
+  // snapshots' roots are always 0755 root:root) ignores it.
+  bool root_metadata = false;
   // Checked between entries and between chunks of large files; not owned, may be null.
   CancelContext* cancel = nullptr;
   // Tests only: resolve paths with the userspace walk even where openat2 exists, so that the

@@ -369,6 +369,58 @@ TEST_P(ApplyTest, TruncatedArchiveIsDataLoss) {
   EXPECT_TRUE(r.error().message().starts_with("apply layer: ")) << r.error().message();
 }
 
+// The root's own entry (`./`, however spelled): ignored by default, as containerd ignores it;
+// with root_metadata its owner, mode, xattrs and times go on the root (GNU tar, umoci), the times
+// set after the children were written. Only a directory entry counts.
+TEST_P(ApplyTest, RootEntrySetsTheRootOnlyWhenAsked) {
+  auto layer = [](const std::string& name, char type) {
+    TestTarEntry root;
+    root.name = name;
+    root.type = type;
+    root.mode = 01750;
+    root.uid = 123;
+    root.gid = 456;
+    root.mtime_sec = 1000000000;
+    root.mtime_nsec = 250;
+    root.xattrs["user.origin"] = "root entry";
+    TestTar tar;
+    tar.Add(root).File("child", "c");
+    return tar.Finish();
+  };
+  auto stats = Apply(layer("./", '5'));
+  ASSERT_TRUE(stats) << stats.error().message();
+  EXPECT_EQ(stats->ignored, 1u);
+  EXPECT_EQ(Lstat("").st_mode & 07777, 0755u);
+  EXPECT_EQ(Lstat("").st_uid, ::geteuid());
+
+  ApplyOptions with_root;
+  with_root.root_metadata = true;
+  for (const char* name : {"./", "/", ".", "a/.."}) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
+    ASSERT_EQ(::chown(root_.c_str(), 0, 0), 0);
+    stats = Apply(layer(name, '5'), with_root);
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_EQ(stats->ignored, 0u);
+    struct stat st = Lstat("");
+    EXPECT_EQ(st.st_mode & 07777, 01750u);
+    EXPECT_EQ(st.st_uid, 123u);
+    EXPECT_EQ(st.st_gid, 456u);
+    EXPECT_EQ(st.st_mtim.tv_sec, 1000000000);
+    EXPECT_EQ(st.st_mtim.tv_nsec, 250);
+    EXPECT_EQ(GetXattr(root_, "user.origin"), "root entry");
+    EXPECT_TRUE(Exists("child"));
+  }
+  // A file, symlink or FIFO "named" the root cannot be the root: ignored.
+  ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
+  for (char type : {'0', '2', '6'}) {
+    stats = Apply(layer("./", type), with_root);
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_EQ(stats->ignored, 1u) << type;
+    EXPECT_EQ(Lstat("").st_mode & 07777, 0755u) << type;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Apply, ApplyTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "Userspace" : "Openat2";

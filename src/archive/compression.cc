@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <isa-l.h>
 #include <unistd.h>
+#include <bzlib.h>
+#include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -376,6 +378,175 @@ class ZstdByteSource final : public ByteSource {
   bool finished_ = false;
 };
 
+// xz (liblzma). Concatenated streams are read as one, as `xz -d` does. The decoder's memory is
+// bounded, so a stream asking for a huge dictionary fails instead of exhausting the engine.
+constexpr uint64_t kXzMemoryLimit = 512ull << 20;
+
+Error XzError(lzma_ret ret) {
+  const char* what = "unexpected error";
+  switch (ret) {
+    case LZMA_FORMAT_ERROR:
+      what = "not an xz stream";
+      break;
+    case LZMA_OPTIONS_ERROR:
+      what = "unsupported options";
+      break;
+    case LZMA_DATA_ERROR:
+      what = "data corruption detected";
+      break;
+    case LZMA_BUF_ERROR:
+      what = "unexpected end of stream";
+      break;
+    case LZMA_MEM_ERROR:
+      what = "cannot allocate memory";
+      break;
+    case LZMA_MEMLIMIT_ERROR:
+      return Error(Code::kResourceExhausted,
+                   fmt::format("xz: the stream needs more than {} MiB to decompress",
+                               kXzMemoryLimit >> 20));
+    case LZMA_UNSUPPORTED_CHECK:
+      what = "unsupported integrity check";
+      break;
+    default:
+      break;
+  }
+  return Error(Code::kDataLoss, std::string("xz: ") + what);
+}
+
+class XzByteSource final : public ByteSource {
+ public:
+  explicit XzByteSource(ByteSource* input) : input_(input), in_(kInBufferSize) {}
+  ~XzByteSource() override { lzma_end(&strm_); }
+  XzByteSource(const XzByteSource&) = delete;
+  XzByteSource& operator=(const XzByteSource&) = delete;
+
+  Status Init() {
+    lzma_ret ret = lzma_stream_decoder(&strm_, kXzMemoryLimit, LZMA_CONCATENATED);
+    if (ret != LZMA_OK) return Unexpected(XzError(ret));
+    return OkStatus();
+  }
+
+  Result<size_t> Read(void* buf, size_t n) override {
+    if (n == 0 || finished_) return size_t{0};
+    strm_.next_out = static_cast<uint8_t*>(buf);
+    strm_.avail_out = n;
+    for (;;) {
+      if (strm_.avail_in == 0 && !input_eof_) {
+        HOIST_ASSIGN_OR_RETURN(size_t got, input_->Read(in_.data(), in_.size()));
+        if (got == 0) input_eof_ = true;
+        strm_.next_in = reinterpret_cast<const uint8_t*>(in_.data());
+        strm_.avail_in = got;
+      }
+      lzma_ret ret = lzma_code(&strm_, input_eof_ ? LZMA_FINISH : LZMA_RUN);
+      size_t produced = n - strm_.avail_out;
+      if (ret == LZMA_STREAM_END) {
+        finished_ = true;
+        return produced;
+      }
+      if (ret != LZMA_OK) return Unexpected(XzError(ret));
+      if (produced > 0) return produced;
+    }
+  }
+
+ private:
+  ByteSource* input_;
+  lzma_stream strm_ = LZMA_STREAM_INIT;
+  std::vector<char> in_;
+  bool input_eof_ = false;
+  bool finished_ = false;
+};
+
+// bzip2 (libbz2). Concatenated streams (as pbzip2 writes) are read as one, as `bzip2 -d` does.
+Error Bzip2Error(int ret) {
+  const char* what = "unexpected error";
+  switch (ret) {
+    case BZ_DATA_ERROR:
+      what = "data corruption detected";
+      break;
+    case BZ_DATA_ERROR_MAGIC:
+      what = "not a bzip2 stream";
+      break;
+    case BZ_MEM_ERROR:
+      what = "cannot allocate memory";
+      break;
+    default:
+      break;
+  }
+  return Error(Code::kDataLoss, std::string("bzip2: ") + what);
+}
+
+class Bzip2ByteSource final : public ByteSource {
+ public:
+  explicit Bzip2ByteSource(ByteSource* input) : input_(input), in_(kInBufferSize) {}
+  ~Bzip2ByteSource() override {
+    if (open_) BZ2_bzDecompressEnd(&strm_);
+  }
+  Bzip2ByteSource(const Bzip2ByteSource&) = delete;
+  Bzip2ByteSource& operator=(const Bzip2ByteSource&) = delete;
+
+  Status Start() {
+    strm_.bzalloc = nullptr;
+    strm_.bzfree = nullptr;
+    strm_.opaque = nullptr;
+    int ret = BZ2_bzDecompressInit(&strm_, 0, 0);
+    if (ret != BZ_OK) return Unexpected(Bzip2Error(ret));
+    open_ = true;
+    return OkStatus();
+  }
+
+  Result<size_t> Read(void* buf, size_t n) override {
+    if (n == 0 || finished_) return size_t{0};
+    for (;;) {
+      if (avail_ == 0 && !input_eof_) {
+        HOIST_ASSIGN_OR_RETURN(size_t got, input_->Read(in_.data(), in_.size()));
+        if (got == 0) input_eof_ = true;
+        next_ = in_.data();
+        avail_ = got;
+      }
+      if (!open_) {
+        // Between streams: the input's end is the end; anything else starts another stream.
+        if (avail_ == 0 && input_eof_) {
+          finished_ = true;
+          return size_t{0};
+        }
+        HOIST_TRY(Start());
+      }
+      if (avail_ == 0 && input_eof_) {
+        return MakeError(Code::kDataLoss, "bzip2: unexpected end of stream");
+      }
+      // bz_stream counts in unsigned int: large reads are served in pieces.
+      unsigned int out_size = static_cast<unsigned int>(std::min<size_t>(n, UINT_MAX));
+      strm_.next_in = next_;
+      strm_.avail_in = static_cast<unsigned int>(std::min<size_t>(avail_, UINT_MAX));
+      strm_.next_out = static_cast<char*>(buf);
+      strm_.avail_out = out_size;
+      unsigned int in_before = strm_.avail_in;
+      int ret = BZ2_bzDecompress(&strm_);
+      size_t consumed = in_before - strm_.avail_in;
+      next_ += consumed;
+      avail_ -= consumed;
+      size_t produced = out_size - strm_.avail_out;
+      if (ret == BZ_STREAM_END) {
+        BZ2_bzDecompressEnd(&strm_);
+        open_ = false;
+      } else if (ret != BZ_OK) {
+        return Unexpected(Bzip2Error(ret));
+      }
+      if (produced > 0) return produced;
+    }
+  }
+
+ private:
+  ByteSource* input_;
+  bz_stream strm_{};
+  bool open_ = false;
+  std::vector<char> in_;
+  char* next_ = nullptr;
+  size_t avail_ = 0;
+  bool input_eof_ = false;
+  bool finished_ = false;
+};
+
 class PassthroughByteSource final : public ByteSource {
  public:
   explicit PassthroughByteSource(ByteSource* input) : input_(input) {}
@@ -473,12 +644,18 @@ Result<std::unique_ptr<ByteSource>> NewDecompressor(Compression compression, Byt
       if (!src->ok()) return MakeError(Code::kResourceExhausted, "zstd: cannot allocate");
       return std::unique_ptr<ByteSource>(std::move(src));
     }
-    case Compression::kBzip2:
-    case Compression::kXz:
-      break;
+    case Compression::kBzip2: {
+      auto src = std::make_unique<Bzip2ByteSource>(input);
+      HOIST_TRY(src->Start());
+      return std::unique_ptr<ByteSource>(std::move(src));
+    }
+    case Compression::kXz: {
+      auto src = std::make_unique<XzByteSource>(input);
+      HOIST_TRY(src->Init());
+      return std::unique_ptr<ByteSource>(std::move(src));
+    }
   }
-  return MakeError(Code::kUnimplemented,
-                   fmt::format("{} decompression is not supported", CompressionName(compression)));
+  return MakeError(Code::kInvalidArgument, "unknown compression");
 }
 
 Result<size_t> PrefixedByteSource::Read(void* buf, size_t n) {

@@ -1,5 +1,5 @@
 // Streaming compression for layers: gzip (ISA-L igzip or zlib) and zstd (libzstd), both ways,
-// and uncompressed passthrough.
+// and uncompressed passthrough; bzip2 (libbz2) and xz (liblzma) one way, for ADD's archives.
 //
 // Output goes to a ByteSink; a Compressor is itself a ByteSink that forwards compressed bytes to
 // the sink it was given, so stages chain (tar writer → compressor → digesting sink → file).
@@ -102,7 +102,8 @@ class Compressor : public ByteSink {
 Result<std::unique_ptr<Compressor>> NewCompressor(const CompressorOptions& options, ByteSink* out);
 
 // A decompressing source for a known compression over `input` (not owned, must outlive it).
-// kNone passes bytes through; bzip2 and xz are kUnimplemented.
+// kNone passes bytes through. bzip2 and xz read concatenated streams as one; xz's decoder
+// memory is capped (512 MiB; more is kResourceExhausted).
 Result<std::unique_ptr<ByteSource>> NewDecompressor(Compression compression, ByteSource* input,
                                                     GzipEngine engine = GzipEngine::kAuto);
 

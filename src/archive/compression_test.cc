@@ -179,6 +179,16 @@ TEST_F(CompressTest, ToolOutputReadByUs) {
       {"gzip -N -c plain > z && gzip -c plain >> z", Compression::kGzip, data + data},
       {"zstd -q -3 -c plain > z", Compression::kZstd, data},
       {"zstd -q --no-check -c plain > z && zstd -q -c plain >> z", Compression::kZstd, data + data},
+      // ADD's other archive formats, read-only: xz with each integrity check, and two streams
+      // in a row (as `xz -d` reads them); bzip2 at both ends of its block sizes, and
+      // concatenated (as pbzip2 writes).
+      {"xz -6 -c plain > z", Compression::kXz, data},
+      {"xz -0 --check=none -c plain > z && xz --check=sha256 -c plain >> z", Compression::kXz,
+       data + data},
+      {"xz --check=crc32 -c plain > z", Compression::kXz, data},
+      {"bzip2 -9 -c plain > z", Compression::kBzip2, data},
+      {"bzip2 -1 -c plain > z && bzip2 -c plain >> z", Compression::kBzip2, data + data},
+      {": > empty && xz -c empty > z", Compression::kXz, ""},
   };
   for (const auto& t : tools) {
     ASSERT_EQ(Sh(t.cmd), 0) << t.cmd;
@@ -188,6 +198,15 @@ TEST_F(CompressTest, ToolOutputReadByUs) {
       ASSERT_TRUE(back) << t.cmd << ": " << back.error().message();
       EXPECT_TRUE(*back == t.expect) << t.cmd;
     }
+    // Tiny reads cross every internal boundary (blocks, streams, the input buffer).
+    auto small = Decompress(t.c, z, GzipEngine::kAuto, 7);
+    ASSERT_TRUE(small) << t.cmd << ": " << small.error().message();
+    EXPECT_TRUE(*small == t.expect) << t.cmd;
+    StringByteSource in(z);
+    Compression detected = Compression::kNone;
+    auto dec = NewAutoDecompressor(&in, &detected);
+    ASSERT_TRUE(dec) << t.cmd << ": " << dec.error().message();
+    EXPECT_EQ(detected, t.c) << t.cmd;
   }
 }
 
@@ -286,10 +305,63 @@ TEST(CompressErrors, LevelsAndUnsupportedFormats) {
             Code::kInvalidArgument);
   EXPECT_EQ(NewCompressor({Compression::kXz, {}, GzipEngine::kAuto}, &sink).error().code(),
             Code::kUnimplemented);
-  StringByteSource in("BZh91AY&SY0000000");
-  auto r = NewAutoDecompressor(&in);
+  EXPECT_EQ(NewCompressor({Compression::kBzip2, {}, GzipEngine::kAuto}, &sink).error().code(),
+            Code::kUnimplemented);
+}
+
+// Cut anywhere, flipped bytes and trailing garbage: kDataLoss naming the codec, never a crash
+// or a silently short result.
+TEST_F(CompressTest, XzAndBzip2CorruptAndTruncated) {
+  std::string data = CompressibleBytes(300000, 13) + RandomBytes(50000, 14);
+  WriteTestFile(Path("plain"), data);
+  ASSERT_EQ(Sh("xz -c plain > z.xz && bzip2 -c plain > z.bz2"), 0);
+  struct Case {
+    Compression c;
+    std::string z;
+    std::string prefix;
+  };
+  for (const Case& k : {Case{Compression::kXz, ReadTestFile(Path("z.xz")), "xz: "},
+                        Case{Compression::kBzip2, ReadTestFile(Path("z.bz2")), "bzip2: "}}) {
+    SCOPED_TRACE(k.prefix);
+    for (size_t cut : {size_t{0}, size_t{4}, size_t{11}, size_t{40}, k.z.size() / 2,
+                       k.z.size() - 9, k.z.size() - 1}) {
+      auto r = Decompress(k.c, k.z.substr(0, cut));
+      ASSERT_FALSE(r) << "cut at " << cut;
+      EXPECT_EQ(r.error().code(), Code::kDataLoss) << r.error().message();
+      EXPECT_TRUE(r.error().message().starts_with(k.prefix)) << r.error().message();
+    }
+    std::string bad = k.z;
+    for (size_t i = bad.size() / 3; i < bad.size() / 3 + 16; ++i) bad[i] ^= 0x5a;
+    auto r = Decompress(k.c, bad);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Code::kDataLoss);
+    EXPECT_TRUE(r.error().message().starts_with(k.prefix)) << r.error().message();
+    r = Decompress(k.c, k.z + "garbage after the stream");
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().message().starts_with(k.prefix)) << r.error().message();
+  }
+}
+
+// A stream whose block header asks for a 2 GiB dictionary is refused before anything that large
+// is allocated. The header is patched by hand (with its CRC32), as no encoder here could make
+// such a stream cheaply.
+TEST_F(CompressTest, XzDictionaryBeyondTheMemoryLimitIsRefused) {
+  ASSERT_EQ(Sh(R"(printf 'small' > plain && xz -c plain > z && python3 - <<'EOF'
+import zlib, struct
+z = bytearray(open('z', 'rb').read())
+size = (z[12] + 1) * 4              # the first block header, after the 12-byte stream header
+hdr = z[12:12 + size]
+assert hdr[2] == 0x21 and hdr[3] == 1, hdr  # one filter: LZMA2 with a one-byte property
+hdr[4] = 38                          # dictionary (2 | 0) << (38 / 2 + 11) = 2 GiB
+hdr[-4:] = struct.pack('<I', zlib.crc32(bytes(hdr[:-4])))
+z[12:12 + size] = hdr
+open('z', 'wb').write(bytes(z))
+EOF)"),
+            0);
+  auto r = Decompress(Compression::kXz, ReadTestFile(Path("z")));
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), Code::kUnimplemented);
+  EXPECT_EQ(r.error().code(), Code::kResourceExhausted);
+  EXPECT_EQ(r.error().message(), "xz: the stream needs more than 512 MiB to decompress");
 }
 
 TEST(CompressErrors, AutoEngineUsesZlibForExplicitLevels) {

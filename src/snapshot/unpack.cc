@@ -92,6 +92,7 @@ Result<UnpackStats> UnpackImage(content::ContentStore& store, const content::Res
   archive::ApplyOptions aopts;
   aopts.restore_ownership = options.restore_ownership;
   aopts.overlay = options.overlay;
+  aopts.root_metadata = options.root_metadata;
   aopts.cancel = options.cancel;
   UnpackStats stats;
   for (size_t i = 0; i < layers.size(); ++i) {

@@ -25,6 +25,9 @@ struct UnpackOptions {
   bool restore_ownership = true;
   // Write overlayfs whiteouts instead of deleting (for unpacking into an overlay upper dir).
   bool overlay = false;
+  // A layer's entry for the root itself (`./`) sets the root's owner, mode and times, as GNU
+  // tar and umoci do (archive::ApplyOptions::root_metadata); off, the root stays 0755.
+  bool root_metadata = true;
   CancelContext* cancel = nullptr;
   // Called after each layer: index (0-based), its descriptor and what applying it did.
   std::function<void(size_t, const oci::Descriptor&, const archive::ApplyStats&)> on_layer;

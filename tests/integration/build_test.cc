@@ -742,7 +742,9 @@ TEST_F(BuildTest, AddFromHttpWithChecksumAndLocalTarExtraction) {
   std::filesystem::create_directories(s_ / "www");
   WriteFile(s_ / "www/hello.txt", "hello over http\n");
   ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "t/pkg") + " && echo packed > " + Quote(s_ / "t/pkg/in.txt") +
-               " && tar -czf " + Quote(s_ / "ctx/pkg.tar.gz") + " -C " + Quote(s_ / "t") + " pkg")
+               " && tar -czf " + Quote(s_ / "ctx/pkg.tar.gz") + " -C " + Quote(s_ / "t") + " pkg" +
+               " && tar -cJf " + Quote(s_ / "ctx/pkg.tar.xz") + " -C " + Quote(s_ / "t") + " pkg" +
+               " && tar -cjf " + Quote(s_ / "ctx/pkg.tbz") + " -C " + Quote(s_ / "t") + " pkg")
                 .exit_code, 0);
   RunResult server = Sh("cd " + Quote(s_ / "www") +
                         " && (python3 -m http.server 0 --bind 127.0.0.1 > ../http.log 2>&1 & echo $!)");
@@ -758,10 +760,11 @@ TEST_F(BuildTest, AddFromHttpWithChecksumAndLocalTarExtraction) {
   const std::string url = "http://127.0.0.1:" + port;
   const std::string sum = "sha256:" + Sh("sha256sum " + Quote(s_ / "www/hello.txt")).out.substr(0, 64);
   Dockerfile("FROM base\nADD --checksum=" + sum + " " + url + "/hello.txt /dl/\n"
-             "ADD pkg.tar.gz /opt/\nRUN cat /dl/hello.txt /opt/pkg/in.txt > /both\n");
+             "ADD pkg.tar.gz /opt/\nADD pkg.tar.xz /xz/\nADD pkg.tbz /bz/\n"
+             "RUN cat /dl/hello.txt /opt/pkg/in.txt /xz/pkg/in.txt /bz/pkg/in.txt > /both\n");
   RunResult r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/both"), "hello over http\npacked\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/both"), "hello over http\npacked\npacked\npacked\n");
   // A wrong checksum and a missing file are named.
   const std::string wrong = "sha256:" + std::string(64, '0');
   Dockerfile("FROM base\nADD --checksum=" + wrong + " " + url + "/hello.txt /dl/\n");

@@ -46,6 +46,26 @@ TEST(Unpack, SameTreeAsUmoci) {
   EXPECT_NE(ours.find("./etc/config f 600 1000:1000"), std::string::npos);
 }
 
+// A layer made by GNU tar from a directory starts with the directory itself (`./`): its mode,
+// owner and time become the root's, as umoci and tar give them.
+TEST(Unpack, RootEntrySetsTheRootAsUmociDoes) {
+  Scratch s;
+  RunResult r = Sh("cd " + Quote(s.path()) +
+                   " && mkdir tree && echo hi > tree/f && chmod 0750 tree && chown 7:8 tree"
+                   " && touch -d @1000000000 tree"
+                   " && tar --numeric-owner -C tree -cf layer.tar . && umoci init --layout L"
+                   " && umoci new --image L:t && umoci raw add-layer --image L:t layer.tar"
+                   " && umoci unpack --image L:t bundle");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Hoist("unpack " + Quote(s / "L:t") + " " + Quote(s / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string stat = "stat -c '%a %u:%g %Y' ";
+  RunResult ours = Sh(stat + Quote(s / "out"));
+  EXPECT_EQ(ours.out, "750 7:8 1000000000\n");
+  EXPECT_EQ(ours.out, Sh(stat + Quote(s / "bundle/rootfs")).out);
+  EXPECT_EQ(TreeFingerprint(s / "out"), TreeFingerprint(s / "bundle/rootfs"));
+}
+
 TEST(Unpack, ZstdAndTarballAndSkopeoCopiesGiveTheSameTree) {
   Scratch s;
   MakeTestImage(s / "gz");

@@ -140,9 +140,9 @@ Status ApplySymlink(const std::string& root, const SymlinkAction& action,
 //  - Missing parents of `dest` are created (0755, owned as the copy) with create_dest_path;
 //    otherwise `failed to stat <dest>: ...` when dest's parent is missing.
 //  - attempt_unpack_docker_compatibility (ADD): a source file that is a tar archive,
-//    uncompressed or gzip/zstd compressed, is extracted into dest instead (confined to dest;
-//    owners from the archive, or `owner` for every entry of the archive). Known
-//    gaps: bzip2 and xz archives are copied as files (no decompressor yet); extraction goes through
+//    uncompressed or gzip, zstd, bzip2 or xz compressed, is extracted into dest instead (confined
+//    to dest; owners from the archive, or `owner` for every entry of the archive). Known
+//    gap: extraction goes through
 //    archive::ApplyLayer, so `.wh.` entries act as whiteouts where Docker writes them as files.
 //  - Include patterns keep matching paths (directories on the way created only when something
 //    in them is kept: COPY --parents); exclude patterns drop paths (dockerignore semantics).

@@ -443,6 +443,41 @@ TEST_P(FileActionsTest, AddUnpacksTarArchives) {
   EXPECT_TRUE(Exists(D("o/plain.tar")));
 }
 
+// xz and bzip2 archives, made by the tools, are extracted as Docker extracts them; a file with
+// their magic whose contents are no tar (or are corrupt) is copied as a file.
+TEST_P(FileActionsTest, AddUnpacksXzAndBzip2Archives) {
+  WriteTestFile(S("x.tar"), TarOf("from-xz.txt", "xz body"));
+  WriteTestFile(S("b.tar"), TarOf("from-bz2.txt", "bzip2 body"));
+  WriteTestFile(S("text"), std::string(4000, 't'));
+  const std::string cd = "cd '" + src_.path() + "' && ";
+  ASSERT_EQ(0, std::system((cd + "xz -c x.tar > x.tar.xz && bzip2 -c b.tar > b.tar.bz2 && "
+                                 "xz -c text > text.xz && bzip2 -c text > text.bz2")
+                               .c_str()));
+  Mk(D("o"));
+  CopyAction a{.src = "x.tar.xz", .dest = "/o/", .attempt_unpack_docker_compatibility = true};
+  ASSERT_OK(Copy(a));
+  EXPECT_EQ("xz body", ReadTestFile(D("o/from-xz.txt")));
+  EXPECT_FALSE(Exists(D("o/x.tar.xz")));
+  a.src = "b.tar.bz2";
+  ASSERT_OK(Copy(a));
+  EXPECT_EQ("bzip2 body", ReadTestFile(D("o/from-bz2.txt")));
+  EXPECT_FALSE(Exists(D("o/b.tar.bz2")));
+  for (const char* file : {"text.xz", "text.bz2"}) {
+    a.src = file;
+    ASSERT_OK(Copy(a));
+    EXPECT_EQ(ReadTestFile(S(file)), ReadTestFile(D(std::string("o/") + file))) << file;
+  }
+  // An archive cut short after its first entries began fails the step, naming the codec.
+  ASSERT_EQ(0, std::system((cd + "head -c 300000 /dev/urandom > big && tar -cf big.tar big && "
+                                 "xz -0 -c big.tar | head -c 100000 > cut.tar.xz")
+                               .c_str()));
+  a.src = "cut.tar.xz";
+  Status st = Copy(a);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("xz: unexpected end of stream"), std::string::npos)
+      << st.error().message();
+}
+
 
 // COPY from a context read in place: what is copied is what was checksummed.
 class InPlaceCopyTest : public ::testing::Test {

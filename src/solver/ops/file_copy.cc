@@ -549,7 +549,7 @@ Result<bool> Copier::TryUnpack(int sdir, const std::string& sname, const std::st
     FdSource raw(fd);
     archive::Compression c;
     auto dec = archive::NewAutoDecompressor(&raw, &c);
-    if (!dec) return false;  // bzip2, xz: no decompressor; copied as a file
+    if (!dec) return false;
     size_t got = 0;
     while (got < sizeof(header)) {
       auto n = (*dec)->Read(header + got, sizeof(header) - got);
