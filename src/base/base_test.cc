@@ -2,11 +2,15 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 #include "base/atomic_file.h"
 #include "base/cancel.h"
 #include "base/error.h"
 #include "base/file_system.h"
 #include "base/hash.h"
+#include "base/subprocess.h"
 #include "base/temp_dir.h"
 
 namespace hoist {
@@ -117,6 +121,55 @@ TEST(CancelTest, ChildrenFollowParent) {
   EXPECT_EQ(child->Check().error().message(), "interrupted");
   auto late = root->Child();
   EXPECT_TRUE(late->cancelled());
+}
+
+TEST(Subprocess, ArgvEnvCwdInputAndExitCode) {
+  auto dir = TempDir::Create("hoist-subprocess-");
+  ASSERT_TRUE(dir);
+  auto r = RunSubprocess({.argv = {"/bin/sh", "-c", "pwd; echo \"$ONLY\" \"$1\"; cat; echo err >&2; exit 3",
+                                   "sh", "arg one"},
+                          .env = std::vector<std::string>{"ONLY=set"},
+                          .cwd = dir->path(),
+                          .input = "from stdin\n"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->out, dir->path() + "\nset arg one\nfrom stdin\n");
+  EXPECT_EQ(r->err, "err\n");
+  // Nothing of this process's environment leaks into a given one.
+  ::setenv("HOIST_SUBPROCESS_TEST", "leak", 1);
+  r = RunSubprocess({.argv = {"/bin/sh", "-c", "echo \"[$HOIST_SUBPROCESS_TEST]\""},
+                     .env = std::vector<std::string>{}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "[]\n");
+  r = RunSubprocess({.argv = {"/bin/sh", "-c", "echo \"[$HOIST_SUBPROCESS_TEST]\""}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->out, "[leak]\n");
+  ::unsetenv("HOIST_SUBPROCESS_TEST");
+}
+
+TEST(Subprocess, MissingProgramTimeoutOutputCapAndCancel) {
+  auto r = RunSubprocess({.argv = {"/nonexistent/tool", "x"}});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("run tool"), std::string::npos) << r.error().message();
+  r = RunSubprocess({.argv = {"/bin/sleep", "10"}, .timeout = std::chrono::milliseconds(200)});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kDeadlineExceeded);
+  EXPECT_EQ(r.error().message(), "sleep: no answer after 200 ms (killed)");
+  r = RunSubprocess({.argv = {"/bin/sh", "-c", "yes"}, .max_output = 4096, .name = "yes"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kResourceExhausted);
+  EXPECT_EQ(r.error().message(), "yes: more than 4096 bytes of output");
+  auto cancel = CancelContext::Background();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel->Cancel("build cancelled");
+  });
+  const auto start = std::chrono::steady_clock::now();
+  r = RunSubprocess({.argv = {"/bin/sleep", "10"}, .cancel = cancel.get()});
+  canceller.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kCancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 }  // namespace
