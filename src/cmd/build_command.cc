@@ -32,6 +32,7 @@
 #include "control/frontend_attrs.h"
 #include "control/image_resolver.h"
 #include "frontend/dockerfile/convert.h"
+#include "frontend/dockerfile/named_context.h"
 #include "llb/dump.h"
 #include "progress/event.h"
 #include "solver/entitlements.h"
@@ -207,6 +208,30 @@ class WarningCollector final : public progress::ProgressWriter {
   std::vector<std::string> loose_;
 };
 
+// Attaches the context directory and the Dockerfile's directory to the session.
+Status AttachLocalContext(const BuildArgs& args, session::ClientSession& session) {
+  if (auto st = session.AttachLocalDir("context", args.context); !st) {
+    return MakeError(st.error().code(),
+                     fmt::format("unable to prepare context: path \"{}\" not found", args.context));
+  }
+  const std::string file = args.file.empty() ? args.context + "/Dockerfile" : args.file;
+  const size_t slash = file.rfind('/');
+  const std::string file_dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
+  if (auto st = session.AttachLocalDir("dockerfile", file_dir); !st) {
+    return MakeError(st.error().code(),
+                     fmt::format("failed to read dockerfile: open {}: no such file or directory",
+                                 file));
+  }
+  // The client names its own path in this message; the engine only knows the file's name.
+  if (struct stat sb; ::stat(file.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    return MakeError(Code::kNotFound,
+                     fmt::format("failed to read dockerfile: open {}: no such file or directory",
+                                 file));
+  }
+  return OkStatus();
+}
+
 Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   if (args.context.empty()) return MakeError(Code::kInvalidArgument, "build needs a CONTEXT");
   control::SolveRequest request;
@@ -250,28 +275,28 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   // own docker config (DOCKER_CONFIG, HOME) and credential helpers, with hoistd too.
   HOIST_TRY(session->AttachRegistryCredentials(
       SessionCredentialsLookup(std::make_shared<registry::DockerConfigCredentials>())));
-  if (auto st = session->AttachLocalDir("context", args.context); !st) {
-    return MakeError(st.error().code(),
-                     fmt::format("unable to prepare context: path \"{}\" not found", args.context));
+  // A git URL as CONTEXT (as buildx takes it): the engine fetches the repository, and the
+  // Dockerfile (-f: a path inside it) comes from there too; nothing local is attached.
+  HOIST_ASSIGN_OR_RETURN(std::optional<llb::State> git_context,
+                         frontend::dockerfile::GitBuildContext(args.context));
+  if (git_context) {
+    if (args.print_llb) {
+      return MakeError(Code::kInvalidArgument,
+                       "--print-llb needs the Dockerfile on this machine; a git context's "
+                       "Dockerfile is read by the engine");
+    }
+    prepared.frontend_attrs["context"] = args.context;
+    HOIST_ASSIGN_OR_RETURN(request.frontend_attrs,
+                           FrontendAttrs(args, args.file.empty() ? "Dockerfile" : args.file,
+                                         std::move(prepared.frontend_attrs)));
+  } else {
+    HOIST_TRY(AttachLocalContext(args, *session));
+    const std::string file = args.file.empty() ? args.context + "/Dockerfile" : args.file;
+    const size_t slash = file.rfind('/');
+    const std::string file_name = slash == std::string::npos ? file : file.substr(slash + 1);
+    HOIST_ASSIGN_OR_RETURN(request.frontend_attrs,
+                           FrontendAttrs(args, file_name, std::move(prepared.frontend_attrs)));
   }
-  const std::string file = args.file.empty() ? args.context + "/Dockerfile" : args.file;
-  const size_t slash = file.rfind('/');
-  const std::string file_dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
-  const std::string file_name = slash == std::string::npos ? file : file.substr(slash + 1);
-  if (auto st = session->AttachLocalDir("dockerfile", file_dir); !st) {
-    return MakeError(st.error().code(),
-                     fmt::format("failed to read dockerfile: open {}: no such file or directory",
-                                 file));
-  }
-  // The client names its own path in this message; the engine only knows the file's name.
-  if (struct stat sb; ::stat(file.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    return MakeError(Code::kNotFound,
-                     fmt::format("failed to read dockerfile: open {}: no such file or directory",
-                                 file));
-  }
-  HOIST_ASSIGN_OR_RETURN(request.frontend_attrs,
-                         FrontendAttrs(args, file_name, std::move(prepared.frontend_attrs)));
   HOIST_ASSIGN_OR_RETURN(client::AttachedOutputs outputs,
                          client::AttachOutputs(*session, &request.exporters));
   request.session_id = session->id();
@@ -351,7 +376,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
 void RegisterBuildCommand(CLI::App& app, const GlobalOptions* global, Status* status) {
   auto args = std::make_shared<BuildArgs>();
   CLI::App* b = app.add_subcommand("build", "Build an image from a Dockerfile");
-  b->add_option("CONTEXT", args->context, "Build context directory")->required();
+  b->add_option("CONTEXT", args->context, "Build context: a directory, or a git repository URL")->required();
   b->add_option("-f,--file", args->file, "Name of the Dockerfile (default: CONTEXT/Dockerfile)");
   b->add_option("-t,--tag", args->tags, "Name and optionally a tag (name:tag); repeatable");
   b->add_option("--build-arg", args->build_args, "Set a build-time variable (KEY=VALUE)");

@@ -1,5 +1,9 @@
 #include "control/controller.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
@@ -7,14 +11,18 @@
 
 #include <fmt/format.h>
 
+#include "archive/confined_root.h"
 #include "base/file_system.h"
+#include "base/unique_fd.h"
 #include "base/pattern_matcher.h"
 #include "control/cache_transfer.h"
 #include "control/exporters.h"
 #include "control/frontend_attrs.h"
 #include "control/image_resolver.h"
 #include "control/session_credentials.h"
+#include "frontend/dockerfile/named_context.h"
 #include "llb/definition.h"
+#include "llb/marshal.h"
 #include "oci/digest.h"
 #include "solver/ops/worker.h"
 #include "solver/scheduler.h"
@@ -150,6 +158,42 @@ Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSet
   return in;
 }
 
+// A regular file of a build tree, read with the tree as its root: neither `..` nor a symlink in
+// the tree reaches anything outside it.
+Result<std::string> ReadFileInTree(const std::string& root, const std::string& name,
+                                   uint64_t max_size) {
+  HOIST_ASSIGN_OR_RETURN(archive::ConfinedRoot tree, archive::ConfinedRoot::Open(root));
+  std::string resolved;
+  int e = tree.FollowPath(archive::CleanInRoot(name), &resolved);
+  UniqueFd dir;
+  std::string base;
+  if (e == 0) e = tree.OpenParent(resolved, &dir, &base);
+  UniqueFd fd;
+  if (e == 0) {
+    fd.Reset(::openat(dir.get(), base.empty() ? "." : base.c_str(),
+                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) e = errno;
+  }
+  struct stat st;
+  if (e == 0 && ::fstat(fd.get(), &st) != 0) e = errno;
+  if (e == 0 && !S_ISREG(st.st_mode)) e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+  if (e != 0) return Unexpected(ErrnoError(e, "open " + name));
+  if (static_cast<uint64_t>(st.st_size) > max_size) {
+    return MakeError(Code::kResourceExhausted,
+                     fmt::format("{}: larger than {} bytes", name, max_size));
+  }
+  std::string out(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
 }  // namespace
 
 Status ValidateSolveRequest(const SolveRequest& r) {
@@ -213,29 +257,21 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
                          engine.sessions->Get(session_id, session::kDefaultSessionTimeout,
                                               cancel.get()));
-  HOIST_ASSIGN_OR_RETURN(FrontendInputs inputs, ReadFrontendInputs(*session, settings));
-  HOIST_ASSIGN_OR_RETURN(std::optional<std::string> syntax_note,
-                         CheckSyntaxDirective(inputs.dockerfile));
-  if (syntax_note) WriteWarning(progress, *syntax_note);
-  for (std::string& w : settings.warnings) WriteWarning(progress, std::move(w));
+  // A git repository as the context (buildx's `build https://host/repo.git#ref:subdir`): the
+  // repository is the context, and the Dockerfile is read from it, as BuildKit does.
+  std::optional<llb::State> git_context;
+  if (auto it = frontend_attrs.find("context"); it != frontend_attrs.end()) {
+    HOIST_ASSIGN_OR_RETURN(git_context, frontend::dockerfile::GitBuildContext(it->second));
+    if (!git_context) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("context {}: a remote build context must be a git repository "
+                                   "URL (an HTTP tarball context is not supported)",
+                                   it->second));
+    }
+  }
   HOIST_TRY(PosixFileSystem()->MakeDirs(engine.root + "/ops", 0700));
-  ImportCaches(engine, *session, cache_imports, progress, cancel.get());
-
-  FailureTracker tracker(progress);
-  EngineImageResolver resolver(engine.sessions, {session_id}, &tracker,
-                               {.client = engine.registry,
-                                .content = engine.content,
-                                .names = engine.image_names});
-  frontend::dockerfile::ConvertOptions co = settings.convert;
-  co.resolver = &resolver;
-  co.session_id = session_id;
-  co.dockerignore = inputs.dockerignore;
-
-  for (const std::optional<oci::Platform>& p : settings.platforms) {
-    if (p) co.target_platforms = {*p};
-    HOIST_ASSIGN_OR_RETURN(auto converted, frontend::dockerfile::ConvertToLLB(inputs.dockerfile, co));
-    for (const auto& w : converted.warnings) WriteWarning(progress, w.short_message);
-    auto worker = std::make_unique<solver::ops::Worker>(solver::ops::WorkerOptions{
+  auto make_worker = [&](const std::optional<oci::Platform>& p) {
+    return std::make_unique<solver::ops::Worker>(solver::ops::WorkerOptions{
         .snapshotter = engine.snapshotter,
         .layers = engine.layers,
         .content = engine.content,
@@ -247,6 +283,51 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
         .registry = engine.registry,
         .image_names = engine.image_names,
         .checksums = engine.checksums});
+  };
+  FailureTracker tracker(progress);
+  FrontendInputs inputs;
+  if (git_context) {
+    auto worker = make_worker(std::nullopt);
+    HOIST_ASSIGN_OR_RETURN(llb::Definition def, llb::Marshal(*git_context));
+    solver::Solver solver(worker.get(), worker.get(), engine.cache);
+    HOIST_ASSIGN_OR_RETURN(solver::SolveResult fetched,
+                           solver.Solve(def, {.no_cache = settings.no_cache,
+                                              .progress = &tracker,
+                                              .entitlements = entitlements},
+                                        cancel));
+    HOIST_TRY(WithSnapshotView(*worker, fetched.ref.id(), [&](const std::string& dir) -> Status {
+      auto text = ReadFileInTree(dir, settings.filename, 16 << 20);
+      if (!text) {
+        return MakeError(text.error().code(),
+                         fmt::format("failed to read dockerfile: {}", text.error().message()));
+      }
+      inputs.dockerfile = std::move(*text);
+      return OkStatus();
+    }));
+  } else {
+    HOIST_ASSIGN_OR_RETURN(inputs, ReadFrontendInputs(*session, settings));
+  }
+  HOIST_ASSIGN_OR_RETURN(std::optional<std::string> syntax_note,
+                         CheckSyntaxDirective(inputs.dockerfile));
+  if (syntax_note) WriteWarning(progress, *syntax_note);
+  for (std::string& w : settings.warnings) WriteWarning(progress, std::move(w));
+  ImportCaches(engine, *session, cache_imports, progress, cancel.get());
+
+  EngineImageResolver resolver(engine.sessions, {session_id}, &tracker,
+                               {.client = engine.registry,
+                                .content = engine.content,
+                                .names = engine.image_names});
+  frontend::dockerfile::ConvertOptions co = settings.convert;
+  co.resolver = &resolver;
+  co.session_id = session_id;
+  co.dockerignore = inputs.dockerignore;
+  co.context_state = git_context;
+
+  for (const std::optional<oci::Platform>& p : settings.platforms) {
+    if (p) co.target_platforms = {*p};
+    HOIST_ASSIGN_OR_RETURN(auto converted, frontend::dockerfile::ConvertToLLB(inputs.dockerfile, co));
+    for (const auto& w : converted.warnings) WriteWarning(progress, w.short_message);
+    auto worker = make_worker(p);
     solver::Solver solver(worker.get(), worker.get(), engine.cache);
     auto solved = solver.Solve(converted.definition,
                                {.no_cache = settings.no_cache,

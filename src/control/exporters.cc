@@ -24,27 +24,6 @@
 namespace hoist::control {
 namespace {
 
-// Mounts a read-only view of `snapshot_name` and calls fn with its directory.
-Status WithSnapshotView(solver::ops::Worker& worker, const std::string& snapshot_name,
-                        const std::function<Status(const std::string& dir)>& fn) {
-  snapshot::Snapshotter& s = *worker.options().snapshotter;
-  const std::string key = "export-view-" + session::NewRandomId();
-  HOIST_ASSIGN_OR_RETURN(auto mounts, s.View(key, snapshot_name));
-  auto dir = TempDir::Create("export-", worker.options().state_dir);
-  Status st = dir ? Status{} : Status(Unexpected(dir.error()));
-  if (st) {
-    auto mounted = MountAll(mounts, dir->path());
-    if (!mounted) {
-      st = Unexpected(mounted.error());
-    } else {
-      st = fn(dir->path());
-      (void)mounted->Unmount();
-    }
-  }
-  (void)s.Remove(key);
-  return st;
-}
-
 // Writes the tree of `snapshot_name` as a tar to `out`.
 Status WriteTreeTar(solver::ops::Worker& worker, const std::string& snapshot_name,
                     archive::ByteSink* out) {
@@ -285,6 +264,27 @@ Result<ExportResult> ExportImage(const EngineParts& engine,
 }
 
 }  // namespace
+
+Status WithSnapshotView(solver::ops::Worker& worker, const std::string& snapshot_name,
+                        const std::function<Status(const std::string& dir)>& fn) {
+  snapshot::Snapshotter& s = *worker.options().snapshotter;
+  const std::string key = "export-view-" + session::NewRandomId();
+  HOIST_ASSIGN_OR_RETURN(auto mounts, s.View(key, snapshot_name));
+  auto dir = TempDir::Create("export-", worker.options().state_dir);
+  Status st = dir ? Status{} : Status(Unexpected(dir.error()));
+  if (st) {
+    auto mounted = MountAll(mounts, dir->path());
+    if (!mounted) {
+      st = Unexpected(mounted.error());
+    } else {
+      st = fn(dir->path());
+      (void)mounted->Unmount();
+    }
+  }
+  (void)s.Remove(key);
+  return st;
+}
+
 
 Status ValidateExporter(const TypedAttrs& spec) {
   if (spec.type == "local" || spec.type == "tar" || spec.type == "oci" || spec.type == "docker") {

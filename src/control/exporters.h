@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,5 +64,10 @@ Status PushToRegistry(const EngineParts& engine, progress::ProgressWriter* progr
 // The exporter response keys BuildKit sets for an image: containerimage.digest,
 // containerimage.config.digest, containerimage.descriptor (base64 of its JSON), image.name.
 void AddExporterResponse(const ExportResult& r, std::map<std::string, std::string>* response);
+
+// Mounts a read-only view of the committed snapshot `snapshot_name` in a directory of its own
+// and calls fn with that directory; unmounts and removes the view after.
+Status WithSnapshotView(solver::ops::Worker& worker, const std::string& snapshot_name,
+                        const std::function<Status(const std::string& dir)>& fn);
 
 }  // namespace hoist::control

@@ -25,7 +25,9 @@ bool PassedThrough(std::string_view key) {
          // engine takes them from the solve request.
          key == "cache-imports" || key == "cache-from" ||
          // gateway.v0's frontend image, checked by CheckFrontend.
-         key == "source";
+         key == "source" ||
+         // A git repository as the build context, fetched by the controller.
+         key == "context";
 }
 
 Result<int64_t> ParseEpoch(const std::string& v) {

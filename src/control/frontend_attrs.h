@@ -13,6 +13,8 @@
 //   hostname            the hostname RUN steps see
 //   multi-platform      accepted (several platforms need no switch here)
 //   contextkey, dockerfilekey  the locals the context and the Dockerfile come from
+//   context             a git repository URL as the build context (`https://host/r.git#ref:dir`):
+//                       the engine fetches it and reads the Dockerfile (`filename`) from it
 //
 // Other keys (attest:*, add-hosts, shm-size, ...) are not applied: each gives a warning.
 #pragma once

@@ -778,6 +778,130 @@ TEST_F(BuildTest, AddFromHttpWithChecksumAndLocalTarExtraction) {
   ::kill(pid, SIGTERM);
 }
 
+// Git sources against real servers on loopback: `git daemon`, and smart HTTP (git
+// http-backend) that wants a token. ADD of a repository (a tag's subdir, a branch with .git
+// kept), a git named context, credentials from a --secret that never reach the root, the
+// errors for a missing or wrong token and a missing ref, and a moved branch built afresh.
+TEST_F(BuildTest, GitSourcesOverGitDaemonAndSmartHttpWithAToken) {
+  ASSERT_EQ(Sh("cd " + Quote(s_.path()) + R"( && set -e
+      c="git -c user.email=t@example.com -c user.name=t -c init.defaultBranch=main"
+      $c init -q work && cd work && mkdir -p sub && echo one > sub/f && echo top > a.txt
+      mkdir app && printf 'FROM base\nCOPY f.txt /f.txt\nRUN cat /f.txt > /seen\n' > app/Dockerfile
+      echo in-repo > app/f.txt && printf 'FROM base\nCOPY a.txt /a.txt\n' > Top.Dockerfile
+      git add -A && $c commit -qm one && $c tag -a v1 -m v1
+      echo two > b.txt && git add -A && $c commit -qm two && cd ..
+      mkdir srv && git clone -q --bare work srv/work.git)")
+                .exit_code,
+            0);
+  const std::string srv = s_ / "srv";
+  // git daemon cannot pick a free port: take one from a bound socket the kernel chose.
+  const std::string port =
+      Sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+         "print(s.getsockname()[1])'").out.substr(0, 5);
+  const int gd = std::stoi(Sh("(git daemon --reuseaddr --export-all --listen=127.0.0.1 --port=" +
+                              std::string(port.c_str()) + " --base-path=" + Quote(srv) + " " +
+                              Quote(srv) + " > /dev/null 2>&1 & echo $!)")
+                               .out);
+  const std::string token = "tok-" + std::to_string(::getpid()) + "-git";
+  NoteSecret(token);
+  RunResult http = Sh("(" + std::string(HOIST_SOURCE_DIR) + "/tests/git/http-server " + Quote(srv) +
+                      " --token " + token + " > " + Quote(s_ / "http.port") + " 2>&1 & echo $!)");
+  const int hs = std::stoi(http.out);
+  std::string http_port;
+  for (int i = 0; i < 100 && http_port.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    http_port = ReadFileOrEmpty(s_ / "http.port");
+    if (!http_port.empty() && http_port.back() == '\n') http_port.pop_back();
+  }
+  const std::string gurl = "git://127.0.0.1:" + std::string(port.c_str()) + "/work.git";
+  const std::string hurl = "http://127.0.0.1:" + http_port + "/work.git";
+  for (int i = 0; i < 100 && Sh("git ls-remote " + gurl + " > /dev/null 2>&1").exit_code != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::string v1 = Sh("git -C " + Quote(s_ / "work") + " rev-parse 'v1^{commit}'").out.substr(0, 40);
+  const std::string main1 = Sh("git -C " + Quote(s_ / "work") + " rev-parse main").out.substr(0, 40);
+
+  Dockerfile("FROM base\n"
+             "ADD " + gurl + "#v1:sub /sub\n"
+             "ADD --keep-git-dir=true " + hurl + "#main /kept\n"
+             "COPY --from=src a.txt /from-context.txt\n"
+             "RUN git_head=$(cat /kept/.git/HEAD) && echo \"$git_head\" > /head && ls /sub > /sub-list\n");
+  const std::string flags = BaseContext() + " --build-context src=" + gurl + "#main";
+  const std::string secret = " --secret id=GIT_AUTH_TOKEN,env=GIT_TOKEN";
+  RunResult r = Hoist("--root " + Quote(s_ / "root") + " build --progress=plain " + flags +
+                      " -o type=local,dest=" + Quote(s_ / "out") + " " + Quote(s_ / "ctx"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(hurl + ": ls-remote: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the remote wants credentials"), std::string::npos) << r.err;
+
+  r = Sh("GIT_TOKEN=wrong-" + token + " " +
+         HoistCommand("--root " + Quote(s_ / "root") + " build --progress=plain " + flags + secret +
+                      " " + Quote(s_ / "ctx")));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("the credentials given were refused"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("wrong-" + token), std::string::npos) << r.err;
+
+  r = Sh("GIT_TOKEN=" + token + " " +
+         HoistCommand("--root " + Quote(s_ / "root") + " build --progress=plain " + flags + secret +
+                      " -o type=local,dest=" + Quote(s_ / "out") + " " + Quote(s_ / "ctx")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/sub/f"), "one\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/sub-list"), "f\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/head"), main1 + "\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/kept/b.txt"), "two\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/from-context.txt"), "top\n");
+  EXPECT_NE(r.err.find("checkout " + v1), std::string::npos) << r.err;
+  EXPECT_EQ(Sh("git -C " + Quote(s_ / "out/kept") + " remote get-url origin").out, hurl + "\n");
+  EXPECT_EQ(Sh("git -C " + Quote(s_ / "out/kept") + " rev-parse main").out, main1 + "\n");
+  // The token is nowhere in the engine's root.
+  EXPECT_NE(Sh("grep -r -q -a -e " + token + " -e " +
+               Sh("printf x-access-token:" + token + " | base64").out.substr(0, 20) + " " +
+               Quote(s_ / "root"))
+                .exit_code,
+            0);
+
+  // The repository as the build context itself, the Dockerfile read from it (-f: a path in
+  // the repository); one outside it is not found.
+  r = Hoist("--root " + Quote(s_ / "root") + " build --progress=plain " + BaseContext() +
+            " -o type=local,dest=" + Quote(s_ / "out-ctx") + " " + Quote(gurl + "#main:app"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out-ctx/seen"), "in-repo\n");
+  EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;
+  r = Hoist("--root " + Quote(s_ / "root") + " build --progress=plain " + BaseContext() +
+            " -f Top.Dockerfile -o type=local,dest=" + Quote(s_ / "out-top") + " " + Quote(gurl));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out-top/a.txt"), "top\n");
+  r = Hoist("--root " + Quote(s_ / "root") + " build " + BaseContext() +
+            " -f ../../../../etc/hostname " + Quote(gurl));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("failed to read dockerfile: open ../../../../etc/hostname: No such file"),
+            std::string::npos)
+      << r.err;
+
+  // A missing ref is named; a moved branch is fetched afresh, an unchanged tag is cached.
+  Dockerfile("FROM base\nADD " + gurl + "#v9 /x\n");
+  r = Build(BaseContext());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(gurl + ": repository does not contain ref v9"), std::string::npos) << r.err;
+  ASSERT_EQ(Sh("cd " + Quote(s_ / "work") + " && echo three > b.txt && git -c user.email=t@e -c "
+               "user.name=t commit -qam three && git push -q " + Quote(srv + "/work.git") + " main")
+                .exit_code,
+            0);
+  Dockerfile("FROM base\nADD " + gurl + "#v1:sub /sub\nADD " + gurl + "#main /main\n");
+  r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out2/main/b.txt"), "three\n");
+  EXPECT_FALSE(std::filesystem::exists(s_ / "out2/main/.git"));
+  const size_t tag_step = r.err.find("ADD " + gurl + "#v1:sub /sub\n");
+  ASSERT_NE(tag_step, std::string::npos) << r.err;
+  const size_t line_end = r.err.find('\n', tag_step);
+  const std::string next =
+      r.err.substr(line_end + 1, r.err.find('\n', line_end + 1) - line_end - 1);
+  EXPECT_TRUE(next.ends_with(" CACHED")) << next << "\n" << r.err;
+  ::kill(gd, SIGTERM);
+  ::kill(hs, SIGTERM);
+}
+
 TEST_F(BuildTest, ReadOnlyLayoutWorks) {
   ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "ro") + " && mount --bind " + Quote(s_ / "base") + " " +
                Quote(s_ / "ro") + " && mount -o remount,bind,ro " + Quote(s_ / "ro"))

@@ -65,6 +65,9 @@ struct ConvertOptions {
   std::string session_id;
   // The contents of the context's .dockerignore; its patterns become the context's excludes.
   std::string dockerignore;
+  // The build context when it is not the client's directory (a git repository: see
+  // GitBuildContext); then no .dockerignore applies, as in BuildKit.
+  std::optional<llb::State> context_state;
   // The local name of the build context and the Dockerfile's name (for messages).
   std::string context_name = "context";
   std::string dockerfile_name = "Dockerfile";

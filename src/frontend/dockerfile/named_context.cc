@@ -602,4 +602,8 @@ Result<std::optional<NamedContext>> LoadNamedContext(std::string_view name,
   return std::nullopt;
 }
 
+Result<std::optional<llb::State>> GitBuildContext(std::string_view value) {
+  return DetectGitContext(value);
+}
+
 }  // namespace hoist::frontend::dockerfile

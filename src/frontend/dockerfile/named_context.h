@@ -103,4 +103,10 @@ Result<std::optional<NamedContext>> LoadNamedContext(std::string_view name,
                                                      const oci::Platform& platform,
                                                      const NamedContextOptions& options);
 
+// A git repository URL given as the build context itself (the frontend option `context`, as
+// buildx sends `docker buildx build https://host/repo.git#ref:subdir`): its source, named
+// `[internal] load git source <value>`; nullopt when `value` is no git URL; an error for a git
+// URL with a bad query.
+Result<std::optional<llb::State>> GitBuildContext(std::string_view value);
+
 }  // namespace hoist::frontend::dockerfile

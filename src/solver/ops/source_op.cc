@@ -24,6 +24,7 @@
 #include "solver/ops/internal/ops.h"
 #include "solver/ops/internal/tree_util.h"
 #include "source/docker_image_source.h"
+#include "source/git_source.h"
 #include "source/in_place_context.h"
 #include "source/local_source.h"
 #include "source/http_source.h"
@@ -558,6 +559,101 @@ class HttpSourceOp final : public Op {
   std::string file_;
 };
 
+// A git repository at a commit (BuildKit's source/git). The cache key is the commit the ref
+// names now (asked of the remote unless the ref is a commit hash), with the remote, the subdir
+// and whether .git is kept: a moved branch builds afresh, an unchanged one is a cache hit.
+class GitSourceOp final : public Op {
+ public:
+  GitSourceOp(Worker& worker, source::GitIdentifier id)
+      : worker_(worker), id_(std::move(id)), repos_(worker.options().state_dir + "/git") {}
+
+  Result<CacheMap> GetCacheMap(const OpContext& ctx) override {
+    HOIST_TRY(EnsureResolved(ctx));
+    std::string key = fmt::format("git\n{}\n{}\n{}\n{}\n{}{}", source::RedactGitURL(id_.remote),
+                                  commit_, id_.keep_git_dir ? "keep-git-dir" : "", id_.subdir,
+                                  id_.skip_submodules ? "skip-submodules\n" : "",
+                                  id_.mtime_from_commit ? "mtime=commit\n" : "");
+    return CacheMap{.digest = DigestOf(key)};
+  }
+
+  Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
+                                      const std::vector<ResultRef>&) override {
+    HOIST_TRY(EnsureResolved(ctx));
+    VertexStatus s{.id = "checkout " + commit_, .name = fmt::format("checkout {}", commit_)};
+    s.started = progress::Clock::now();
+    ctx.progress.Status(s);
+    HOIST_ASSIGN_OR_RETURN(auto snap, MountedSnapshot::Create(*worker_.options().snapshotter, "",
+                                                              true, worker_.options().state_dir));
+    HOIST_TRY(repos_.Checkout(id_, commit_, auth_, snap->path(), ctx.cancel.get()));
+    const std::string name = NewSnapshotKey("git");
+    HOIST_TRY(snap->Commit(name));
+    s.completed = progress::Clock::now();
+    ctx.progress.Status(s);
+    return std::vector<ResultRef>{worker_.Ref(name)};
+  }
+
+  std::string Name() const override { return source::RedactGitURL(id_.remote); }
+
+ private:
+  Status EnsureResolved(const OpContext& ctx) {
+    std::lock_guard lock(mu_);
+    if (!commit_.empty()) return OkStatus();
+    if (id_.remote.find("://") == std::string::npos || id_.remote.starts_with("ssh://")) {
+      return MakeError(Code::kUnimplemented,
+                       fmt::format("{}: SSH remotes need the client's SSH agent forwarded "
+                                   "(--ssh), which this engine does not support yet; use an "
+                                   "https:// or git:// URL",
+                                   source::RedactGitURL(id_.remote)));
+    }
+    HOIST_TRY(LoadAuth(ctx));
+    HOIST_ASSIGN_OR_RETURN(commit_, repos_.Resolve(id_, auth_, ctx.cancel.get()));
+    return OkStatus();
+  }
+
+  // The client's secret for this remote, as BuildKit looks it up: a header or a token named
+  // for the remote's host first, then the plain names. A missing secret means no auth.
+  Status LoadAuth(const OpContext& ctx) {
+    std::string host = source::RedactGitURL(id_.remote);
+    host = host.substr(host.find("://") + 3);
+    host = host.substr(0, host.find('/'));
+    struct Candidate {
+      std::string name;
+      bool token;
+    };
+    std::vector<Candidate> names;
+    if (!id_.auth_header_secret.empty()) names.push_back({id_.auth_header_secret + "." + host, false});
+    if (!id_.auth_token_secret.empty()) names.push_back({id_.auth_token_secret + "." + host, true});
+    if (!id_.auth_header_secret.empty()) names.push_back({id_.auth_header_secret, false});
+    if (!id_.auth_token_secret.empty()) names.push_back({id_.auth_token_secret, true});
+    for (const Candidate& c : names) {
+      std::string data;
+      Status st = worker_.options().sessions->Any(
+          worker_.options().session_ids,
+          [&](session::Session& s) -> Status {
+            HOIST_ASSIGN_OR_RETURN(data, s.Secret(c.name));
+            return OkStatus();
+          },
+          session::kDefaultSessionTimeout, ctx.cancel.get());
+      if (!st) {
+        // As BuildKit: no secret, or no session to ask, means no auth; only a cancelled build
+        // stops here.
+        if (st.error().code() == Code::kCancelled) return Unexpected(std::move(st).error());
+        continue;
+      }
+      auth_.authorization = c.token ? source::GitTokenAuthorization(data) : data;
+      break;
+    }
+    return OkStatus();
+  }
+
+  Worker& worker_;
+  source::GitIdentifier id_;
+  source::GitRepos repos_;
+  std::mutex mu_;
+  std::string commit_;
+  source::GitAuth auth_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Op>> MakeSourceOp(Worker& worker, const oci::Digest& digest,
@@ -590,9 +686,10 @@ Result<std::unique_ptr<Op>> MakeSourceOp(Worker& worker, const oci::Digest& dige
   if (scheme == "http" || scheme == "https") {
     return std::make_unique<HttpSourceOp>(worker, identifier, Attrs(src));
   }
-  if (scheme == "git") {
-    return MakeError(Code::kUnimplemented,
-                     fmt::format("{} sources are not supported yet: {}", scheme, identifier));
+  if (scheme == source::kGitScheme) {
+    HOIST_ASSIGN_OR_RETURN(source::GitIdentifier id,
+                           source::ParseGitIdentifier(identifier.substr(scheme_end + 3), Attrs(src)));
+    return std::make_unique<GitSourceOp>(worker, std::move(id));
   }
   return MakeError(Code::kInvalidArgument,
                    fmt::format("op {}: unknown source type {}", digest.str(), identifier));
