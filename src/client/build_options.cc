@@ -2,6 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
 #include <utility>
 
 #include "content/layout_ref.h"
@@ -154,6 +158,39 @@ Result<PreparedBuild> PrepareBuild(const BuildFlags& flags, const PrepareOptions
     } else {
       HOIST_TRY(s.AttachSecretEnv(spec.id, spec.env));
     }
+  }
+  for (const std::string& f : flags.ssh) {
+    // buildx's `default|ID[=SOCKET|KEY[,KEY]]`: an agent's socket, $SSH_AUTH_SOCK when none is
+    // given. Key files would need an agent of this process's; ssh-agent serves them.
+    const size_t eq = f.find('=');
+    const std::string id = f.substr(0, eq);
+    std::string path = eq == std::string::npos ? "" : f.substr(eq + 1);
+    if (id.empty()) return MakeError(Code::kInvalidArgument, "invalid --ssh " + f + ": empty ID");
+    if (path.empty()) {
+      const char* sock = std::getenv("SSH_AUTH_SOCK");
+      if (sock == nullptr || *sock == '\0') {
+        return MakeError(Code::kInvalidArgument,
+                         "--ssh " + f + ": SSH_AUTH_SOCK is not set (start ssh-agent, or give "
+                         "ID=SOCKET)");
+      }
+      path = sock;
+    }
+    if (path.find(',') != std::string::npos) {
+      return MakeError(Code::kInvalidArgument,
+                       "--ssh " + f + ": one agent socket per ID (add the keys to one ssh-agent)");
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      return MakeError(Code::kInvalidArgument, "--ssh " + f + ": " + path + ": " +
+                                                   std::strerror(errno));
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+      return MakeError(Code::kInvalidArgument,
+                       "--ssh " + f + ": " + path + " is not an agent socket; key files are not "
+                       "read directly: add the key to ssh-agent (ssh-add KEY) and pass --ssh " +
+                       id + " with SSH_AUTH_SOCK set");
+    }
+    HOIST_TRY(s.AttachSSHAgent(id, path));
   }
   for (const std::string& f : flags.build_contexts) {
     HOIST_ASSIGN_OR_RETURN(auto kv, ParseKeyValueFlag(f, "build context", "NAME=VALUE"));

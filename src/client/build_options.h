@@ -39,6 +39,7 @@ struct BuildFlags {
   std::vector<std::string> build_contexts;  // --build-context
   std::vector<std::string> locals;          // --local
   std::vector<std::string> secrets;         // --secret
+  std::vector<std::string> ssh;             // --ssh ID[=SOCKET] (ID "default": $SSH_AUTH_SOCK)
   std::vector<std::string> opts;            // --opt
 };
 

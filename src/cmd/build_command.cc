@@ -388,6 +388,8 @@ void RegisterBuildCommand(CLI::App& app, const GlobalOptions* global, Status* st
   b->add_option("--local", args->flags.locals, "Attach a local directory NAME=DIR");
   b->add_option("--secret", args->flags.secrets,
                 "Secret to expose to the build (id=ID,src=FILE or id=ID,env=VAR)");
+  b->add_option("--ssh", args->flags.ssh,
+                "SSH agent socket to expose to the build (default|ID[=SOCKET])");
   b->add_option("--label", args->labels, "Set metadata for an image (KEY=VALUE)");
   b->add_option("--target", args->target, "Target build stage");
   b->add_option("--platform", args->platform, "Target platform (os/arch[/variant])");

@@ -1,8 +1,11 @@
 #include "session/client_session.h"
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <thread>
 #include <utility>
 
 #include "content/oci_layout.h"
@@ -10,6 +13,7 @@
 #include "session/internal/dir_receiver.h"
 #include "session/internal/fs_client_dir.h"
 #include "session/internal/local_output_file.h"
+#include "session/ssh_forward.h"
 
 namespace hoist::session {
 namespace {
@@ -92,6 +96,46 @@ Status ClientSession::AttachSecretEnv(const std::string& id, const std::string& 
     return MakeError(Code::kAlreadyExists, "secret " + id + " is attached twice");
   }
   return {};
+}
+
+Status ClientSession::AttachSSHAgent(const std::string& id, const std::string& socket_path) {
+  if (id.empty()) return MakeError(Code::kInvalidArgument, "empty SSH ID");
+  std::lock_guard lock(mu_);
+  if (!ssh_agents_.emplace(id, socket_path).second) {
+    return MakeError(Code::kAlreadyExists, "SSH ID " + id + " is given twice");
+  }
+  return {};
+}
+
+bool ClientSession::HasSSH() const {
+  std::lock_guard lock(mu_);
+  return !ssh_agents_.empty();
+}
+
+Status ClientSession::CheckSSH(std::string_view id) {
+  std::lock_guard lock(mu_);
+  if (!ssh_agents_.contains(id)) return Unexpected(SSHNotForwarded(id));
+  return {};
+}
+
+Result<UniqueFd> ClientSession::ForwardSSH(std::string_view id) {
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    auto it = ssh_agents_.find(id);
+    if (it == ssh_agents_.end()) return Unexpected(SSHNotForwarded(id));
+    path = it->second;
+  }
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return Unexpected(ErrnoError(errno, "socketpair"));
+  }
+  UniqueFd near(fds[0]);
+  // The relay ends when the engine closes its end; it owns nothing of this session's.
+  std::thread([far = UniqueFd(fds[1]), path]() mutable {
+    (void)ServeReadOnlyAgent(std::move(far), path);
+  }).detach();
+  return near;
 }
 
 Status ClientSession::AttachRegistryCredentials(CredentialsLookup lookup) {

@@ -58,6 +58,8 @@ class ClientSession final : public Session {
   // Secrets: read when the engine asks, from a file or an environment variable.
   Status AttachSecretFile(const std::string& id, const std::string& path);
   Status AttachSecretEnv(const std::string& id, const std::string& env_name);
+  // SSH agent forwarding: the agent listening at `socket_path` is served (read-only) as `id`.
+  Status AttachSSHAgent(const std::string& id, const std::string& socket_path);
   // Registry credentials: `lookup` answers Credentials(host) for the engine (the client's docker
   // config, wired in src/cmd/). Its errors must name neither a secret nor a client path; they
   // reach the engine as they are. Without it the session lends no credentials.
@@ -89,6 +91,7 @@ class ClientSession final : public Session {
   std::vector<std::string> StoreIds() const;  // sorted
   bool HasLocalDirs() const;
   bool HasSecrets() const;
+  bool HasSSH() const;
   bool HasRegistryCredentials() const;
   bool HasOutputFileOrDir() const;
   bool HasCacheStores() const;
@@ -100,6 +103,9 @@ class ClientSession final : public Session {
   Result<std::shared_ptr<ClientDir>> LocalDir(std::string_view name) override;
   Result<std::string> Secret(std::string_view id) override;
   Result<std::optional<RegistryCredentials>> Credentials(std::string_view host) override;
+  Status CheckSSH(std::string_view id) override;
+  // In process: a socketpair whose far end a thread relays to the agent (ServeReadOnlyAgent).
+  Result<UniqueFd> ForwardSSH(std::string_view id) override;
   // In process: the export goes to the attached file. One is written at a time: a second
   // waits a few seconds for the first (say, an aborted one still being cleaned up), then fails.
   Result<std::unique_ptr<OutputFile>> OpenOutputTar(
@@ -125,6 +131,7 @@ class ClientSession final : public Session {
   std::map<std::string, std::shared_ptr<content::ContentStore>, std::less<>> stores_;
   std::map<std::string, std::shared_ptr<ClientDir>, std::less<>> dirs_;
   std::map<std::string, SecretSource, std::less<>> secrets_;
+  std::map<std::string, std::string, std::less<>> ssh_agents_;  // ID → socket path
   CredentialsLookup credentials_;
   std::string output_file_;
   // Whether an OutputFile is being written; shared with it, since it may outlive a call.

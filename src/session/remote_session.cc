@@ -1,17 +1,22 @@
 #include "session/remote_session.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <thread>
 
 #include "api/fsutil/wire.pb.h"
 #include "api/session/auth.grpc.pb.h"
 #include "api/session/filesync.grpc.pb.h"
 #include "api/session/secrets.grpc.pb.h"
+#include "api/session/sshforward.grpc.pb.h"
+#include "session/byte_pump.h"
+#include "session/ssh_forward.h"
 #include "session/attached_store.h"
 #include "session/internal/fs_client_dir.h"
 #include "session/internal/fsutil_send.h"
@@ -251,6 +256,59 @@ Result<std::string> RemoteSession::Secret(std::string_view id_view) {
     return MakeError(Code::kNotFound, "secret " + id + " not found");
   }
   return Unexpected(internal::FromGrpcStatus(s));
+}
+
+Status RemoteSession::CheckSSH(std::string_view id_view) {
+  const std::string id(id_view);
+  auto stub = moby::sshforward::v1::SSH::NewStub(conn_->channel);
+  grpc::ClientContext ctx;
+  moby::sshforward::v1::CheckAgentRequest req;
+  req.set_id(id);
+  moby::sshforward::v1::CheckAgentResponse resp;
+  grpc::Status s = stub->CheckAgent(&ctx, req, &resp);
+  // No service, or the client's refusal: either way no agent is forwarded as `id`.
+  if (!s.ok()) return Unexpected(SSHNotForwarded(id));
+  return OkStatus();
+}
+
+Result<UniqueFd> RemoteSession::ForwardSSH(std::string_view id_view) {
+  HOIST_TRY(CheckSSH(id_view));
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return Unexpected(ErrnoError(errno, "socketpair"));
+  }
+  UniqueFd near(fds[0]);
+  // The call lives as long as the connection: it ends when the engine closes its end, or when
+  // the client (or the session) goes.
+  std::thread([conn = conn_, far = UniqueFd(fds[1]), id = std::string(id_view)]() mutable {
+    using Msg = moby::sshforward::v1::BytesMessage;
+    auto stub = moby::sshforward::v1::SSH::NewStub(conn->channel);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata(std::string(kSSHIDMetadataKey), id);
+    auto stream = stub->ForwardAgent(&ctx);
+    class Adapter final : public MessageStream {
+     public:
+      explicit Adapter(grpc::ClientReaderWriter<Msg, Msg>* s) : s_(s) {}
+      bool Read(std::string* data) override {
+        Msg m;
+        if (!s_->Read(&m)) return false;
+        *data = std::move(*m.mutable_data());
+        return true;
+      }
+      bool Write(std::string_view data) override {
+        Msg m;
+        m.set_data(std::string(data));
+        return s_->Write(m);
+      }
+      void CloseWrite() override { s_->WritesDone(); }
+
+     private:
+      grpc::ClientReaderWriter<Msg, Msg>* s_;
+    } adapter(stream.get());
+    (void)PumpBytes(std::move(far), adapter);
+    (void)stream->Finish();
+  }).detach();
+  return near;
 }
 
 Result<std::optional<RegistryCredentials>> RemoteSession::Credentials(std::string_view host_view) {

@@ -75,6 +75,9 @@ class RemoteSession final : public Session {
   Result<std::shared_ptr<ClientDir>> LocalDir(std::string_view name) override;
   Result<std::string> Secret(std::string_view id) override;
   Result<std::optional<RegistryCredentials>> Credentials(std::string_view host) override;
+  Status CheckSSH(std::string_view id) override;
+  // A socketpair whose far end a thread pumps to a ForwardAgent call on the client.
+  Result<UniqueFd> ForwardSSH(std::string_view id) override;
   Result<std::unique_ptr<OutputFile>> OpenOutputTar(
       const std::map<std::string, std::string>& exporter_metadata) override;
   Status SendOutputDir(const std::string& dir, CancelContext* cancel = nullptr) override;

@@ -59,6 +59,16 @@ Result<std::optional<RegistryCredentials>> Session::Credentials(std::string_view
   return std::optional<RegistryCredentials>();
 }
 
+Error SSHNotForwarded(std::string_view id) {
+  return Error(Code::kNotFound, "no SSH key \"" + std::string(id) + "\" forwarded from the client");
+}
+
+Status Session::CheckSSH(std::string_view id) { return Unexpected(SSHNotForwarded(id)); }
+
+Result<UniqueFd> Session::ForwardSSH(std::string_view id) {
+  return Unexpected(SSHNotForwarded(id));
+}
+
 Result<std::unique_ptr<OutputFile>> Session::OpenOutputTar(
     const std::map<std::string, std::string>&) {
   return MakeError(Code::kFailedPrecondition, "the client attached no output file");

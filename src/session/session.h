@@ -140,6 +140,12 @@ class Session {
   // (the default). An error is the client's failure to look them up (a broken config file, a
   // failing credential helper); it never contains a secret or a client path.
   virtual Result<std::optional<RegistryCredentials>> Credentials(std::string_view host);
+  // SSH agent forwarding (`--ssh ID=...`): OK when the client forwards an agent as `id`, else
+  // kNotFound `no SSH key "<id>" forwarded from the client`.
+  virtual Status CheckSSH(std::string_view id);
+  // A new connection to the client's agent `id`: a socket speaking the agent protocol
+  // (read-only: listing identities and signing). kNotFound as CheckSSH.
+  virtual Result<UniqueFd> ForwardSSH(std::string_view id);
 
   // --- outputs: where the client said an export goes ---
   // The defaults say the session takes no outputs (kFailedPrecondition).
@@ -178,5 +184,7 @@ class Session {
 
 // The error CacheStore gives for a key the client did not attach (the key left out).
 Error UnknownCacheStore();
+// The error CheckSSH and ForwardSSH give for an agent the client does not forward.
+Error SSHNotForwarded(std::string_view id);
 
 }  // namespace hoist::session

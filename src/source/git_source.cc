@@ -146,12 +146,17 @@ class GitRunner {
         "GIT_CONFIG_GLOBAL=/dev/null",
         "GIT_ASKPASS=/bin/false",
         "SSH_ASKPASS=/bin/false",
-        "GIT_SSH_COMMAND=ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=accept-new "
-        "-o UserKnownHostsFile=/dev/null",
+        auth_.known_hosts_file.empty()
+            ? std::string("GIT_SSH_COMMAND=ssh -F /dev/null -o BatchMode=yes "
+                          "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                          "-o LogLevel=ERROR")
+            : "GIT_SSH_COMMAND=ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes "
+              "-o UserKnownHostsFile=" + auth_.known_hosts_file,
         std::string("GIT_ALLOW_PROTOCOL=") + std::string(kAllowedProtocols) +
             (allow_file ? ":file" : ""),
     };
     if (!index_file_.empty()) env.push_back("GIT_INDEX_FILE=" + index_file_);
+    if (!auth_.ssh_auth_sock.empty()) env.push_back("SSH_AUTH_SOCK=" + auth_.ssh_auth_sock);
     std::vector<std::pair<std::string, std::string>> config = extra;
     config.emplace_back("protocol.file.allow", allow_file ? "always" : "never");
     if (!auth_.authorization.empty()) {
@@ -209,6 +214,13 @@ class GitRunner {
       }
     }
     if (text.size() > 400) text = text.substr(0, 400) + "...";
+    if (text.find("Permission denied (publickey") != std::string::npos) {
+      text += auth_.ssh_auth_sock.empty()
+                  ? " (forward an SSH agent holding the key: --ssh default)"
+                  : " (no key of the forwarded SSH agent was accepted)";
+    } else if (text.find("Host key verification failed") != std::string::npos) {
+      text += " (the host's key is not among the known SSH hosts given)";
+    }
     if (text.find("could not read Username") != std::string::npos ||
         text.find("Authentication failed") != std::string::npos) {
       text += auth_.authorization.empty()
@@ -301,7 +313,21 @@ std::string RedactGitURL(std::string_view url) {
   if (end == std::string_view::npos) end = url.size();
   const size_t at = url.substr(start, end - start).rfind('@');
   if (at == std::string_view::npos) return std::string(url);
+  // An SSH user names an account, not a secret (ssh://git@host/...): only a password goes.
+  // Over HTTP a user is often the token itself: all of it goes.
+  if (url.substr(0, sep) == "ssh") {
+    const std::string_view user = url.substr(start, at);
+    const size_t colon = user.find(':');
+    if (colon == std::string_view::npos) return std::string(url);
+    return std::string(url.substr(0, start)) + std::string(user.substr(0, colon)) +
+           std::string(url.substr(start + at));
+  }
   return std::string(url.substr(0, start)) + std::string(url.substr(start + at + 1));
+}
+
+bool IsSSHRemote(std::string_view remote) {
+  auto scheme = RemoteScheme(remote);
+  return scheme && *scheme == "ssh";
 }
 
 std::string GitTokenAuthorization(std::string_view token) {
@@ -339,6 +365,7 @@ Result<GitIdentifier> ParseGitIdentifier(std::string_view identifier,
   id.auth_token_secret = attr("git.authtokensecret");
   id.auth_header_secret = attr("git.authheadersecret");
   id.ssh_id = attr("git.mountsshsock");
+  id.known_ssh_hosts = attr("git.knownsshhosts");
   id.checksum = attr("git.checksum");
   for (char& c : id.checksum) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!id.checksum.empty() &&

@@ -46,10 +46,14 @@ struct GitIdentifier {
   std::string auth_token_secret;   // secret names (BuildKit's git.authtokensecret/...headersecret)
   std::string auth_header_secret;
   std::string ssh_id;  // git.mountsshsock: the client's SSH agent to use (ssh remotes)
+  std::string known_ssh_hosts;  // git.knownsshhosts: known_hosts lines for the remote
   std::string checksum;         // git.checksum: the commit must start with it (hex)
   bool skip_submodules = false;  // git.skipsubmodules
   bool mtime_from_commit = false;  // git.mtime=commit: every file's times are the commit's
 };
+
+// Whether git reaches `remote` over SSH (ssh:// or user@host:path).
+bool IsSSHRemote(std::string_view remote);
 
 // Parses a source identifier after `git://` with its attrs. Remotes hoist will not fetch are
 // kInvalidArgument: file:// and local paths (a client's files come through its session only),
@@ -57,12 +61,18 @@ struct GitIdentifier {
 Result<GitIdentifier> ParseGitIdentifier(std::string_view identifier,
                                          const std::map<std::string, std::string>& attrs);
 
-// `url` with any user and password removed (`https://host/x.git`), for messages and `.git`.
+// `url` without credentials, for messages and `.git`: an http(s) URL loses its user and
+// password (`https://host/x.git`), an ssh:// URL its password only (`ssh://git@host/x.git`).
 std::string RedactGitURL(std::string_view url);
 
-// An HTTP Authorization header value for the remote, from the client's secrets.
+// How git authenticates to the remote: an HTTP Authorization header value from the client's
+// secrets; for SSH remotes, the socket of the client's forwarded agent and the known hosts.
 struct GitAuth {
   std::string authorization;  // e.g. "basic eC1hY2Nlc3MtdG9rZW46..." ; empty: none
+  std::string ssh_auth_sock;   // SSH_AUTH_SOCK for ssh; empty: no agent
+  // A known_hosts file (git.knownsshhosts): the host key must match; empty: not checked, as
+  // BuildKit does when none is given.
+  std::string known_hosts_file;
 };
 // The header BuildKit derives from a GIT_AUTH_TOKEN secret: basic x-access-token:TOKEN.
 std::string GitTokenAuthorization(std::string_view token);

@@ -89,6 +89,8 @@ TEST(GitIdentifier, RedactsCredentialsAndBuildsTheTokenHeader) {
   EXPECT_EQ(RedactGitURL("https://tok@host:8443/a@b.git"), "https://host:8443/a@b.git");
   EXPECT_EQ(RedactGitURL("https://host/x.git"), "https://host/x.git");
   EXPECT_EQ(RedactGitURL("git@host:org/x.git"), "git@host:org/x.git");
+  EXPECT_EQ(RedactGitURL("ssh://git@host:2222/x.git"), "ssh://git@host:2222/x.git");
+  EXPECT_EQ(RedactGitURL("ssh://git:pw@host/x.git"), "ssh://git@host/x.git");
   // base64("x-access-token:tok")
   EXPECT_EQ(GitTokenAuthorization("tok"), "basic eC1hY2Nlc3MtdG9rZW46dG9r");
 }

@@ -902,6 +902,74 @@ TEST_F(BuildTest, GitSourcesOverGitDaemonAndSmartHttpWithAToken) {
   ::kill(hs, SIGTERM);
 }
 
+// SSH agent forwarding with a real ssh-agent: RUN --mount=type=ssh sees the client's keys
+// through a socket (a static agent client in the image lists them; adding a key is refused, as
+// BuildKit's read-only agent refuses it), a required agent the client does not forward fails
+// the step, and git over SSH (a local sshd) fetches with the forwarded agent.
+TEST_F(BuildTest, SshAgentForwardingForRunAndGitOverSsh) {
+  const std::string sock = s_ / "agent.sock";
+  ASSERT_EQ(Sh("cd " + Quote(s_.path()) + " && ssh-keygen -q -t ed25519 -N '' -C test-key@hoist "
+               "-f key && ssh-keygen -q -t ed25519 -N '' -f host_key && cc -static -O2 -o "
+               "ctx/agent-list " + std::string(HOIST_SOURCE_DIR) + "/tests/ssh/agent-list.c")
+                .exit_code,
+            0);
+  const int agent = std::stoi(Sh("ssh-agent -a " + Quote(sock) + " | sed -n 's/.*SSH_AGENT_PID=\\([0-9]*\\).*/\\1/p'").out);
+  ASSERT_EQ(Sh("SSH_AUTH_SOCK=" + Quote(sock) + " ssh-add -q " + Quote(s_ / "key")).exit_code, 0);
+  auto build = [&](const std::string& args) {
+    return Sh("SSH_AUTH_SOCK=" + Quote(sock) + " " +
+              HoistCommand("--root " + Quote(s_ / "root") + " build --progress=plain " +
+                           BaseContext() + " " + args + " " + Quote(s_ / "ctx")));
+  };
+  Dockerfile("FROM base\nCOPY agent-list /agent-list\n"
+             "RUN --mount=type=ssh /agent-list > /ids && /agent-list add > /add-answer\n"
+             "RUN --mount=type=ssh,id=other,target=/x.sock,required=true "
+             "SSH_AUTH_SOCK=/x.sock /agent-list > /ids2\n");
+  RunResult r = build("--ssh default --ssh other=" + Quote(sock) + " -o type=local,dest=" +
+                      Quote(s_ / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/ids"), "test-key@hoist\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/ids2"), "test-key@hoist\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/add-answer"), "5\n");  // SSH_AGENT_FAILURE
+  EXPECT_FALSE(std::filesystem::exists(s_ / "out/run/buildkit"));
+  EXPECT_FALSE(std::filesystem::exists(s_ / "out/x.sock"));
+  r = build("--no-cache --ssh default");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("no SSH key \"other\" forwarded from the client"), std::string::npos) << r.err;
+  r = build("--ssh default=" + Quote(s_ / "key"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("is not an agent socket"), std::string::npos) << r.err;
+
+  // git over SSH: an sshd on loopback that knows only the test key.
+  const std::string port =
+      Sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+         "print(s.getsockname()[1])'").out.substr(0, 5);
+  WriteFile(s_ / "sshd_config",
+            "ListenAddress 127.0.0.1\nPort " + std::string(port.c_str()) + "\nHostKey " +
+                s_ / "host_key" + "\nAuthorizedKeysFile " + s_ / "key.pub" +
+                "\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+                "StrictModes no\nUsePAM no\nPidFile " + s_ / "sshd.pid" + "\n");
+  ASSERT_EQ(Sh("mkdir -p /run/sshd && /usr/sbin/sshd -f " + Quote(s_ / "sshd_config") + " -E " +
+               Quote(s_ / "sshd.log"))
+                .exit_code,
+            0);
+  ASSERT_EQ(Sh("cd " + Quote(s_.path()) + " && git -c init.defaultBranch=main init -q repo && "
+               "echo over-ssh > repo/f && git -C repo add f && git -C repo -c user.email=t@e "
+               "-c user.name=t commit -qm f && git clone -q --bare repo repo.git")
+                .exit_code,
+            0);
+  const std::string url = "ssh://root@127.0.0.1:" + std::string(port.c_str()) + s_ / "repo.git";
+  Dockerfile("FROM base\nADD " + url + "#main /s\n");
+  r = build("--ssh default -o type=local,dest=" + Quote(s_ / "out-ssh"));
+  EXPECT_EQ(r.exit_code, 0) << r.err << ReadFileOrEmpty(s_ / "sshd.log");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out-ssh/s/f"), "over-ssh\n");
+  r = build("--no-cache");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(url + ": git over SSH needs the client's SSH agent"), std::string::npos)
+      << r.err;
+  Sh("kill $(cat " + Quote(s_ / "sshd.pid") + ")");
+  ::kill(agent, SIGTERM);
+}
+
 TEST_F(BuildTest, ReadOnlyLayoutWorks) {
   ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "ro") + " && mount --bind " + Quote(s_ / "base") + " " +
                Quote(s_ / "ro") + " && mount -o remount,bind,ro " + Quote(s_ / "ro"))

@@ -14,6 +14,9 @@
 #include "api/session/auth.grpc.pb.h"
 #include "api/session/filesync.grpc.pb.h"
 #include "api/session/secrets.grpc.pb.h"
+#include "api/session/sshforward.grpc.pb.h"
+#include "session/byte_pump.h"
+#include "session/ssh_forward.h"
 #include "session/internal/dir_receiver.h"
 #include "session/internal/fsutil_send.h"
 #include "session/internal/grpc_glue.h"
@@ -25,6 +28,7 @@ namespace {
 namespace fs = moby::filesync::v1;
 namespace cs = containerd::services::content::v1;
 namespace sec = moby::buildkit::secrets::v1;
+namespace sshf = moby::sshforward::v1;
 namespace health = grpc::health::v1;
 using fsutil::types::Packet;
 
@@ -360,8 +364,63 @@ class SecretsService final : public sec::Secrets::Service {
   std::shared_ptr<ClientSession> session_;
 };
 
+// SSH agent forwarding (moby.sshforward.v1.SSH): each ForwardAgent call is one connection to
+// the agent the call's metadata names, relayed read-only.
+class SSHService final : public sshf::SSH::Service {
+ public:
+  explicit SSHService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+
+  grpc::Status CheckAgent(grpc::ServerContext*, const sshf::CheckAgentRequest* req,
+                          sshf::CheckAgentResponse*) override {
+    const std::string id = req->id().empty() ? std::string(kDefaultSSHID) : req->id();
+    if (Status st = session_->CheckSSH(id); !st) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, st.error().message());
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ForwardAgent(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<sshf::BytesMessage, sshf::BytesMessage>* stream) override {
+    std::string id(kDefaultSSHID);
+    const auto& md = ctx->client_metadata();
+    if (auto it = md.find(grpc::string_ref(kSSHIDMetadataKey.data(), kSSHIDMetadataKey.size()));
+        it != md.end() && it->second.size() > 0) {
+      id.assign(it->second.data(), it->second.size());
+    }
+    auto conn = session_->ForwardSSH(id);
+    if (!conn) return grpc::Status(grpc::StatusCode::NOT_FOUND, conn.error().message());
+    class Adapter final : public MessageStream {
+     public:
+      explicit Adapter(grpc::ServerReaderWriter<sshf::BytesMessage, sshf::BytesMessage>* s)
+          : s_(s) {}
+      bool Read(std::string* data) override {
+        sshf::BytesMessage m;
+        if (!s_->Read(&m)) return false;
+        *data = std::move(*m.mutable_data());
+        return true;
+      }
+      bool Write(std::string_view data) override {
+        sshf::BytesMessage m;
+        m.set_data(std::string(data));
+        return s_->Write(m);
+      }
+      void CloseWrite() override {}
+
+     private:
+      grpc::ServerReaderWriter<sshf::BytesMessage, sshf::BytesMessage>* s_;
+    } adapter(stream);
+    (void)PumpBytes(std::move(*conn), adapter);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::shared_ptr<ClientSession> session_;
+};
+
 // Only Credentials: the token-authority methods and FetchToken answer Unimplemented (the base
 // class does), which BuildKit's daemon takes as "ask Credentials and fetch tokens yourself".
+// (AuthService follows the SSH forwarding service below.)
 class AuthService final : public fs::Auth::Service {
  public:
   explicit AuthService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
@@ -419,6 +478,7 @@ std::vector<std::unique_ptr<grpc::Service>> MakeSessionServices(
   out.push_back(std::make_unique<ContentService>(session));
   out.push_back(std::make_unique<SecretsService>(session));
   out.push_back(std::make_unique<AuthService>(session));
+  out.push_back(std::make_unique<SSHService>(session));
   out.push_back(std::make_unique<HealthService>());
   return out;
 }
@@ -433,6 +493,7 @@ std::vector<std::string> ExposedMethods(const ClientSession& session) {
     AddMethods(cs::Content::service_full_name(), &out);
   }
   if (session.HasSecrets()) AddMethods(sec::Secrets::service_full_name(), &out);
+  if (session.HasSSH()) AddMethods(sshf::SSH::service_full_name(), &out);
   if (session.HasRegistryCredentials()) out.push_back(kAuthCredentials);
   std::sort(out.begin(), out.end());
   return out;

@@ -19,6 +19,7 @@
 #include "base/unique_fd.h"
 #include "oci/platform.h"
 #include "session/session.h"
+#include "session/ssh_forward.h"
 #include "solver/ops/internal/tree_util.h"
 #include "solver/ops/internal/ops.h"
 
@@ -246,6 +247,8 @@ class ExecOp final : public Op {
     std::vector<std::pair<int, std::unique_ptr<MountedSnapshot>>> writable;  // output → snapshot
     std::vector<std::unique_ptr<MountedSnapshot>> held;                     // views
     std::vector<CacheMountDir> caches;
+    // Sockets of forwarded SSH agents, served until the step ends.
+    std::vector<std::unique_ptr<session::AgentSocket>> agents;
     bool have_root = false;
     for (const pb::Mount& m : exec.mounts()) {
       const std::string parent = (m.input() >= 0 && static_cast<size_t>(m.input()) < inputs.size())
@@ -308,10 +311,27 @@ class ExecOp final : public Op {
           req.mounts.push_back(std::move(em));
           break;
         }
-        case pb::SSH:
-          if (m.sshopt().optional()) break;
-          return MakeError(Code::kUnimplemented,
-                           "RUN --mount=type=ssh: SSH agent forwarding is not supported yet");
+        case pb::SSH: {
+          // The client's agent, reached through the session by a socket of this step's.
+          const pb::SSHOpt& so = m.sshopt();
+          const std::string id =
+              so.id().empty() ? std::string(session::kDefaultSSHID) : so.id();
+          if (Status st = CheckSSH(id, ctx); !st) {
+            if (st.error().code() == Code::kNotFound && so.optional()) break;
+            return Unexpected(std::move(st).error());
+          }
+          HOIST_ASSIGN_OR_RETURN(
+              auto agent,
+              session::AgentSocket::Listen(worker_.options().state_dir, so.uid(), so.gid(),
+                                           so.mode() != 0 ? so.mode() : 0600,
+                                           [this, id, &ctx] { return ForwardSSH(id, ctx); }));
+          executor::ExecMount em{.kind = executor::ExecMount::Kind::kBind,
+                                 .destination = m.dest()};
+          em.source = agent->path();
+          req.mounts.push_back(std::move(em));
+          agents.push_back(std::move(agent));
+          break;
+        }
         default:
           return MakeError(Code::kInvalidArgument,
                            fmt::format("{}: unknown mount type {}", Describe(),
@@ -378,6 +398,24 @@ class ExecOp final : public Op {
     std::string args;
     for (const auto& a : op_.exec().meta().args()) args += (args.empty() ? "" : " ") + a;
     return fmt::format("process \"{}\"", args);
+  }
+
+  Status CheckSSH(const std::string& id, const OpContext& ctx) {
+    return worker_.options().sessions->Any(
+        worker_.options().session_ids, [&](session::Session& s) { return s.CheckSSH(id); },
+        session::kDefaultSessionTimeout, ctx.cancel.get());
+  }
+
+  Result<UniqueFd> ForwardSSH(const std::string& id, const OpContext& ctx) {
+    UniqueFd fd;
+    HOIST_TRY(worker_.options().sessions->Any(
+        worker_.options().session_ids,
+        [&](session::Session& s) -> Status {
+          HOIST_ASSIGN_OR_RETURN(fd, s.ForwardSSH(id));
+          return OkStatus();
+        },
+        session::kDefaultSessionTimeout, ctx.cancel.get()));
+    return fd;
   }
 
   Result<std::string> ReadSecret(const std::string& id, const OpContext& ctx) {

@@ -15,12 +15,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/atomic_file.h"
 #include "base/hash.h"
 #include "base/file_system.h"
 #include "base/log.h"
+#include "base/temp_dir.h"
 #include "content/content_store.h"
 #include "llb/caps.h"
 #include "session/session.h"
+#include "session/ssh_forward.h"
 #include "solver/ops/internal/ops.h"
 #include "solver/ops/internal/tree_util.h"
 #include "source/docker_image_source.h"
@@ -584,7 +587,9 @@ class GitSourceOp final : public Op {
     ctx.progress.Status(s);
     HOIST_ASSIGN_OR_RETURN(auto snap, MountedSnapshot::Create(*worker_.options().snapshotter, "",
                                                               true, worker_.options().state_dir));
-    HOIST_TRY(repos_.Checkout(id_, commit_, auth_, snap->path(), ctx.cancel.get()));
+    source::GitAuth auth = auth_;
+    HOIST_ASSIGN_OR_RETURN(auto ssh, OpenSSH(ctx, &auth));
+    HOIST_TRY(repos_.Checkout(id_, commit_, auth, snap->path(), ctx.cancel.get()));
     const std::string name = NewSnapshotKey("git");
     HOIST_TRY(snap->Commit(name));
     s.completed = progress::Clock::now();
@@ -598,16 +603,57 @@ class GitSourceOp final : public Op {
   Status EnsureResolved(const OpContext& ctx) {
     std::lock_guard lock(mu_);
     if (!commit_.empty()) return OkStatus();
-    if (id_.remote.find("://") == std::string::npos || id_.remote.starts_with("ssh://")) {
-      return MakeError(Code::kUnimplemented,
-                       fmt::format("{}: SSH remotes need the client's SSH agent forwarded "
-                                   "(--ssh), which this engine does not support yet; use an "
-                                   "https:// or git:// URL",
-                                   source::RedactGitURL(id_.remote)));
-    }
     HOIST_TRY(LoadAuth(ctx));
-    HOIST_ASSIGN_OR_RETURN(commit_, repos_.Resolve(id_, auth_, ctx.cancel.get()));
+    source::GitAuth auth = auth_;
+    HOIST_ASSIGN_OR_RETURN(auto ssh, OpenSSH(ctx, &auth));
+    HOIST_ASSIGN_OR_RETURN(commit_, repos_.Resolve(id_, auth, ctx.cancel.get()));
     return OkStatus();
+  }
+
+  // For an SSH remote, what git needs while it talks to it: a socket reaching the client's
+  // agent and the known hosts the build gave. Nothing for other remotes.
+  struct SSHAccess {
+    std::unique_ptr<session::AgentSocket> agent;
+    std::optional<TempDir> dir;
+  };
+  Result<std::unique_ptr<SSHAccess>> OpenSSH(const OpContext& ctx, source::GitAuth* auth) {
+    if (!source::IsSSHRemote(id_.remote)) return std::unique_ptr<SSHAccess>();
+    auto access = std::make_unique<SSHAccess>();
+    const std::string id =
+        id_.ssh_id.empty() ? std::string(session::kDefaultSSHID) : id_.ssh_id;
+    Status checked = worker_.options().sessions->Any(
+        worker_.options().session_ids, [&](session::Session& s) { return s.CheckSSH(id); },
+        session::kDefaultSessionTimeout, ctx.cancel.get());
+    if (!checked) {
+      return MakeError(checked.error().code(),
+                       fmt::format("{}: git over SSH needs the client's SSH agent: {} (pass --ssh "
+                                   "{})",
+                                   source::RedactGitURL(id_.remote), checked.error().message(),
+                                   id));
+    }
+    HOIST_ASSIGN_OR_RETURN(
+        access->agent,
+        session::AgentSocket::Listen(
+            worker_.options().state_dir, 0, 0, 0600, [this, id, &ctx]() -> Result<UniqueFd> {
+              UniqueFd fd;
+              HOIST_TRY(worker_.options().sessions->Any(
+                  worker_.options().session_ids,
+                  [&](session::Session& s) -> Status {
+                    HOIST_ASSIGN_OR_RETURN(fd, s.ForwardSSH(id));
+                    return OkStatus();
+                  },
+                  session::kDefaultSessionTimeout, ctx.cancel.get()));
+              return fd;
+            }));
+    auth->ssh_auth_sock = access->agent->path();
+    if (!id_.known_ssh_hosts.empty()) {
+      HOIST_ASSIGN_OR_RETURN(TempDir d, TempDir::Create("known-hosts-", worker_.options().state_dir));
+      const std::string file = d.path() + "/known_hosts";
+      HOIST_TRY(WriteFileAtomic(PosixFileSystem(), file, id_.known_ssh_hosts + "\n"));
+      auth->known_hosts_file = file;
+      access->dir = std::move(d);
+    }
+    return access;
   }
 
   // The client's secret for this remote, as BuildKit looks it up: a header or a token named
