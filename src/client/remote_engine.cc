@@ -152,25 +152,9 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   UniqueFd pump(fds[0]);
   UniqueFd pump_control(::fcntl(pump.get(), F_DUPFD_CLOEXEC, 0));
   HOIST_ASSIGN_OR_RETURN(auto server, session::SessionServer::Start(session, UniqueFd(fds[1])));
-  class Stream final : public session::MessageStream {
-   public:
-    explicit Stream(grpc::ClientReaderWriter<pb::BytesMessage, pb::BytesMessage>* s) : s_(s) {}
-    bool Read(std::string* data) override {
-      pb::BytesMessage m;
-      if (!s_->Read(&m)) return false;
-      *data = std::move(*m.mutable_data());
-      return true;
-    }
-    bool Write(std::string_view data) override {
-      pb::BytesMessage m;
-      m.set_data(data.data(), data.size());
-      return s_->Write(m);
-    }
-    void CloseWrite() override { s_->WritesDone(); }
-
-   private:
-    grpc::ClientReaderWriter<pb::BytesMessage, pb::BytesMessage>* s_;
-  } adapter(stream.get());
+  using Bytes = pb::BytesMessage;
+  session::GrpcBytesStream<Bytes, grpc::ClientReaderWriter<Bytes, Bytes>> adapter(
+      stream.get(), [&] { stream->WritesDone(); });
   std::thread pumping([&] { (void)session::PumpBytes(std::move(pump), adapter); });
 
   // Progress.

@@ -8,8 +8,10 @@
 // by another, as gRPC streams allow.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/error.h"
 #include "base/unique_fd.h"
@@ -26,6 +28,35 @@ class MessageStream {
   virtual bool Write(std::string_view data) = 0;
   // No more writes (a client's WritesDone; a server has nothing to do).
   virtual void CloseWrite() = 0;
+};
+
+// A MessageStream over a gRPC stream of byte messages: `Msg` has data() and set_data() (a
+// BytesMessage of any package), `S` is the stream (a ServerReaderWriter or ClientReaderWriter;
+// no gRPC header is needed here). `close_write` runs for CloseWrite: a client's WritesDone, or
+// nothing for a server.
+template <class Msg, class S>
+class GrpcBytesStream final : public MessageStream {
+ public:
+  explicit GrpcBytesStream(S* stream, std::function<void()> close_write = {})
+      : stream_(stream), close_write_(std::move(close_write)) {}
+  bool Read(std::string* data) override {
+    Msg m;
+    if (!stream_->Read(&m)) return false;
+    *data = std::move(*m.mutable_data());
+    return true;
+  }
+  bool Write(std::string_view data) override {
+    Msg m;
+    m.set_data(data.data(), data.size());
+    return stream_->Write(m);
+  }
+  void CloseWrite() override {
+    if (close_write_) close_write_();
+  }
+
+ private:
+  S* stream_;
+  std::function<void()> close_write_;
 };
 
 // Copies the socket's bytes into messages and the messages' bytes into the socket until both

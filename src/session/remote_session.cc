@@ -286,25 +286,12 @@ Result<UniqueFd> RemoteSession::ForwardSSH(std::string_view id_view) {
     grpc::ClientContext ctx;
     ctx.AddMetadata(std::string(kSSHIDMetadataKey), id);
     auto stream = stub->ForwardAgent(&ctx);
-    class Adapter final : public MessageStream {
-     public:
-      explicit Adapter(grpc::ClientReaderWriter<Msg, Msg>* s) : s_(s) {}
-      bool Read(std::string* data) override {
-        Msg m;
-        if (!s_->Read(&m)) return false;
-        *data = std::move(*m.mutable_data());
-        return true;
-      }
-      bool Write(std::string_view data) override {
-        Msg m;
-        m.set_data(std::string(data));
-        return s_->Write(m);
-      }
-      void CloseWrite() override { s_->WritesDone(); }
-
-     private:
-      grpc::ClientReaderWriter<Msg, Msg>* s_;
-    } adapter(stream.get());
+    // The connection's end ends the call: BuildKit's clients keep a forwarded connection open
+    // until its call is cancelled, as BuildKit's engine does, rather than on a half-close.
+    GrpcBytesStream<Msg, grpc::ClientReaderWriter<Msg, Msg>> adapter(stream.get(), [&] {
+      stream->WritesDone();
+      ctx.TryCancel();
+    });
     (void)PumpBytes(std::move(far), adapter);
     (void)stream->Finish();
   }).detach();

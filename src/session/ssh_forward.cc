@@ -140,9 +140,10 @@ struct AgentSocket::State {
   UniqueFd stop_read, stop_write;
   AgentSocket::Connect connect;
   std::mutex mu;
-  std::vector<int> conns;  // connections being served, shut down to stop them
+  std::vector<int> conns;  // both ends of the connections being served, shut down to stop them
   std::vector<std::thread> threads;
   std::thread acceptor;
+  bool stopping = false;  // set by the destructor: no connection starts being served after
 };
 
 Result<std::unique_ptr<AgentSocket>> AgentSocket::Listen(const std::string& parent_dir,
@@ -191,9 +192,16 @@ Result<std::unique_ptr<AgentSocket>> AgentSocket::Listen(const std::string& pare
         const int fd = c.get();
         auto upstream = st->connect();
         // A connection the client cannot serve is closed: ssh reports the agent as absent.
-        if (upstream) JoinSockets(fd, upstream->get());
+        bool serve = false;
+        if (upstream) {
+          std::lock_guard lock(st->mu);
+          serve = !st->stopping;
+          if (serve) st->conns.push_back(upstream->get());
+        }
+        if (serve) JoinSockets(fd, upstream->get());
         std::lock_guard lock(st->mu);
         std::erase(st->conns, fd);
+        if (upstream) std::erase(st->conns, upstream->get());
       });
     }
   });
@@ -209,6 +217,7 @@ AgentSocket::~AgentSocket() {
   std::vector<std::thread> threads;
   {
     std::lock_guard lock(state_->mu);
+    state_->stopping = true;
     for (int fd : state_->conns) ::shutdown(fd, SHUT_RDWR);
     threads = std::move(state_->threads);
   }

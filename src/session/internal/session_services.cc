@@ -390,26 +390,9 @@ class SSHService final : public sshf::SSH::Service {
     }
     auto conn = session_->ForwardSSH(id);
     if (!conn) return grpc::Status(grpc::StatusCode::NOT_FOUND, conn.error().message());
-    class Adapter final : public MessageStream {
-     public:
-      explicit Adapter(grpc::ServerReaderWriter<sshf::BytesMessage, sshf::BytesMessage>* s)
-          : s_(s) {}
-      bool Read(std::string* data) override {
-        sshf::BytesMessage m;
-        if (!s_->Read(&m)) return false;
-        *data = std::move(*m.mutable_data());
-        return true;
-      }
-      bool Write(std::string_view data) override {
-        sshf::BytesMessage m;
-        m.set_data(std::string(data));
-        return s_->Write(m);
-      }
-      void CloseWrite() override {}
-
-     private:
-      grpc::ServerReaderWriter<sshf::BytesMessage, sshf::BytesMessage>* s_;
-    } adapter(stream);
+    GrpcBytesStream<sshf::BytesMessage,
+                    grpc::ServerReaderWriter<sshf::BytesMessage, sshf::BytesMessage>>
+        adapter(stream);
     (void)PumpBytes(std::move(*conn), adapter);
     return grpc::Status::OK;
   }

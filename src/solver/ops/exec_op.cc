@@ -316,7 +316,7 @@ class ExecOp final : public Op {
           const pb::SSHOpt& so = m.sshopt();
           const std::string id =
               so.id().empty() ? std::string(session::kDefaultSSHID) : so.id();
-          if (Status st = CheckSSH(id, ctx); !st) {
+          if (Status st = CheckClientSSH(worker_, id, ctx.cancel.get()); !st) {
             if (st.error().code() == Code::kNotFound && so.optional()) break;
             return Unexpected(std::move(st).error());
           }
@@ -324,7 +324,10 @@ class ExecOp final : public Op {
               auto agent,
               session::AgentSocket::Listen(worker_.options().state_dir, so.uid(), so.gid(),
                                            so.mode() != 0 ? so.mode() : 0600,
-                                           [this, id, &ctx] { return ForwardSSH(id, ctx); }));
+                                           [this, id, &ctx] {
+                                             return ForwardClientSSH(worker_, id,
+                                                                     ctx.cancel.get());
+                                           }));
           executor::ExecMount em{.kind = executor::ExecMount::Kind::kBind,
                                  .destination = m.dest()};
           em.source = agent->path();
@@ -398,24 +401,6 @@ class ExecOp final : public Op {
     std::string args;
     for (const auto& a : op_.exec().meta().args()) args += (args.empty() ? "" : " ") + a;
     return fmt::format("process \"{}\"", args);
-  }
-
-  Status CheckSSH(const std::string& id, const OpContext& ctx) {
-    return worker_.options().sessions->Any(
-        worker_.options().session_ids, [&](session::Session& s) { return s.CheckSSH(id); },
-        session::kDefaultSessionTimeout, ctx.cancel.get());
-  }
-
-  Result<UniqueFd> ForwardSSH(const std::string& id, const OpContext& ctx) {
-    UniqueFd fd;
-    HOIST_TRY(worker_.options().sessions->Any(
-        worker_.options().session_ids,
-        [&](session::Session& s) -> Status {
-          HOIST_ASSIGN_OR_RETURN(fd, s.ForwardSSH(id));
-          return OkStatus();
-        },
-        session::kDefaultSessionTimeout, ctx.cancel.get()));
-    return fd;
   }
 
   Result<std::string> ReadSecret(const std::string& id, const OpContext& ctx) {

@@ -621,9 +621,7 @@ class GitSourceOp final : public Op {
     auto access = std::make_unique<SSHAccess>();
     const std::string id =
         id_.ssh_id.empty() ? std::string(session::kDefaultSSHID) : id_.ssh_id;
-    Status checked = worker_.options().sessions->Any(
-        worker_.options().session_ids, [&](session::Session& s) { return s.CheckSSH(id); },
-        session::kDefaultSessionTimeout, ctx.cancel.get());
+    Status checked = CheckClientSSH(worker_, id, ctx.cancel.get());
     if (!checked) {
       return MakeError(checked.error().code(),
                        fmt::format("{}: git over SSH needs the client's SSH agent: {} (pass --ssh "
@@ -634,17 +632,8 @@ class GitSourceOp final : public Op {
     HOIST_ASSIGN_OR_RETURN(
         access->agent,
         session::AgentSocket::Listen(
-            worker_.options().state_dir, 0, 0, 0600, [this, id, &ctx]() -> Result<UniqueFd> {
-              UniqueFd fd;
-              HOIST_TRY(worker_.options().sessions->Any(
-                  worker_.options().session_ids,
-                  [&](session::Session& s) -> Status {
-                    HOIST_ASSIGN_OR_RETURN(fd, s.ForwardSSH(id));
-                    return OkStatus();
-                  },
-                  session::kDefaultSessionTimeout, ctx.cancel.get()));
-              return fd;
-            }));
+            worker_.options().state_dir, 0, 0, 0600,
+            [this, id, &ctx] { return ForwardClientSSH(worker_, id, ctx.cancel.get()); }));
     auth->ssh_auth_sock = access->agent->path();
     if (!id_.known_ssh_hosts.empty()) {
       HOIST_ASSIGN_OR_RETURN(TempDir d, TempDir::Create("known-hosts-", worker_.options().state_dir));

@@ -30,6 +30,24 @@ std::string NewSnapshotKey(std::string_view prefix) {
 
 oci::Digest DigestOf(std::string_view s) { return oci::Digest::Sha256Of(s); }
 
+Status CheckClientSSH(Worker& worker, const std::string& id, CancelContext* cancel) {
+  return worker.options().sessions->Any(
+      worker.options().session_ids, [&](session::Session& s) { return s.CheckSSH(id); },
+      session::kDefaultSessionTimeout, cancel);
+}
+
+Result<UniqueFd> ForwardClientSSH(Worker& worker, const std::string& id, CancelContext* cancel) {
+  UniqueFd fd;
+  HOIST_TRY(worker.options().sessions->Any(
+      worker.options().session_ids,
+      [&](session::Session& s) -> Status {
+        HOIST_ASSIGN_OR_RETURN(fd, s.ForwardSSH(id));
+        return OkStatus();
+      },
+      session::kDefaultSessionTimeout, cancel));
+  return fd;
+}
+
 bool IsMirrorId(std::string_view id) { return id.starts_with(kMirrorPrefix); }
 
 std::string MirrorPath(const std::string& state_dir, std::string_view id) {

@@ -7,6 +7,7 @@
 
 #include "api/llb/ops.pb.h"
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
 #include "llb/definition.h"
@@ -75,5 +76,10 @@ oci::Platform OpPlatform(const Worker& worker, const pb::Op& op);
 
 // The digest of a string (for cache keys built from parts).
 oci::Digest DigestOf(std::string_view s);
+
+// The SSH agent `id` of the build's client (session::Session::CheckSSH / ForwardSSH, asked of
+// each of the worker's sessions).
+Status CheckClientSSH(Worker& worker, const std::string& id, CancelContext* cancel);
+Result<UniqueFd> ForwardClientSSH(Worker& worker, const std::string& id, CancelContext* cancel);
 
 }  // namespace hoist::solver::ops::internal
