@@ -966,6 +966,20 @@ TEST_F(BuildTest, SshAgentForwardingForRunAndGitOverSsh) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find(url + ": git over SSH needs the client's SSH agent"), std::string::npos)
       << r.err;
+  // `git clone` over SSH inside a step (this machine's git and ssh copied into the image): the
+  // step's ssh signs with the client's key through the forwarded agent.
+  ASSERT_EQ(Sh(std::string(HOIST_SOURCE_DIR) + "/tests/ssh/make-git-tools " + Quote(s_ / "ctx/tools"))
+                .exit_code,
+            0);
+  Dockerfile("FROM base\nCOPY tools/ /\nRUN --mount=type=ssh GIT_SSH_COMMAND=\"ssh -F /dev/null "
+             "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null\" git clone -q " +
+             url + " /cloned && cat /cloned/f > /cloned-f && rm -rf /cloned\n");
+  r = build("--ssh default -o type=local,dest=" + Quote(s_ / "out-clone"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out-clone/cloned-f"), "over-ssh\n");
+  r = build("--no-cache");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("Permission denied (publickey"), std::string::npos) << r.err;
   Sh("kill $(cat " + Quote(s_ / "sshd.pid") + ")");
   ::kill(agent, SIGTERM);
 }
