@@ -93,6 +93,7 @@ Result<PruneResult> PruneCache(const EngineParts& engine, const PruneRequest& re
     HOIST_TRY(RemoveAll(engine.root + "/ops/local"));
     HOIST_TRY(RemoveAll(engine.root + "/ops/cache-mounts"));
     HOIST_TRY(RemoveAll(engine.root + "/ops/http"));
+    HOIST_TRY(RemoveAll(engine.root + "/ops/git"));  // fetched repositories, fetched again
   }
   HOIST_TRY(RemoveAll(engine.root + "/diffs"));
   if (engine.checksums != nullptr) {

@@ -16,7 +16,8 @@ namespace hoist::control {
 Result<std::vector<solver::CacheRecord>> DiskUsage(const EngineParts& engine);
 
 struct PruneRequest {
-  // Also remove context mirrors and cache mount contents (they hold no records).
+  // Also remove context mirrors, cache mount contents and fetched git repositories (they hold
+  // no records).
   bool all = false;
   // Keep this many bytes of records, most recent first; nullopt: remove every record.
   std::optional<int64_t> keep_storage;

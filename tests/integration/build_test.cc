@@ -898,6 +898,14 @@ TEST_F(BuildTest, GitSourcesOverGitDaemonAndSmartHttpWithAToken) {
   const std::string next =
       r.err.substr(line_end + 1, r.err.find('\n', line_end + 1) - line_end - 1);
   EXPECT_TRUE(next.ends_with(" CACHED")) << next << "\n" << r.err;
+  // prune --all removes the fetched repositories too; the next build fetches again.
+  ASSERT_TRUE(std::filesystem::exists(s_ / "root/ops/git"));
+  r = Hoist("--root " + Quote(s_ / "root") + " prune --all");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(s_ / "root/ops/git"));
+  r = Build(BaseContext() + " -o type=local,dest=" + Quote(s_ / "out3"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out3/main/b.txt"), "three\n");
   ::kill(gd, SIGTERM);
   ::kill(hs, SIGTERM);
 }
