@@ -1,11 +1,11 @@
 #include "archive/compression.h"
 
+#include <bzlib.h>
 #include <errno.h>
 #include <fmt/format.h>
 #include <isa-l.h>
-#include <unistd.h>
-#include <bzlib.h>
 #include <lzma.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 

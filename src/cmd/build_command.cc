@@ -208,8 +208,9 @@ class WarningCollector final : public progress::ProgressWriter {
   std::vector<std::string> loose_;
 };
 
-// Attaches the context directory and the Dockerfile's directory to the session.
-Status AttachLocalContext(const BuildArgs& args, session::ClientSession& session) {
+// Attaches the context directory and the Dockerfile's directory to the session; the
+// Dockerfile's name in its directory.
+Result<std::string> AttachLocalContext(const BuildArgs& args, session::ClientSession& session) {
   if (auto st = session.AttachLocalDir("context", args.context); !st) {
     return MakeError(st.error().code(),
                      fmt::format("unable to prepare context: path \"{}\" not found", args.context));
@@ -229,7 +230,7 @@ Status AttachLocalContext(const BuildArgs& args, session::ClientSession& session
                      fmt::format("failed to read dockerfile: open {}: no such file or directory",
                                  file));
   }
-  return OkStatus();
+  return slash == std::string::npos ? file : file.substr(slash + 1);
 }
 
 Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
@@ -290,10 +291,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
                            FrontendAttrs(args, args.file.empty() ? "Dockerfile" : args.file,
                                          std::move(prepared.frontend_attrs)));
   } else {
-    HOIST_TRY(AttachLocalContext(args, *session));
-    const std::string file = args.file.empty() ? args.context + "/Dockerfile" : args.file;
-    const size_t slash = file.rfind('/');
-    const std::string file_name = slash == std::string::npos ? file : file.substr(slash + 1);
+    HOIST_ASSIGN_OR_RETURN(std::string file_name, AttachLocalContext(args, *session));
     HOIST_ASSIGN_OR_RETURN(request.frontend_attrs,
                            FrontendAttrs(args, file_name, std::move(prepared.frontend_attrs)));
   }

@@ -285,7 +285,6 @@ Status WithSnapshotView(solver::ops::Worker& worker, const std::string& snapshot
   return st;
 }
 
-
 Status ValidateExporter(const TypedAttrs& spec) {
   if (spec.type == "local" || spec.type == "tar" || spec.type == "oci" || spec.type == "docker") {
     return OkStatus();

@@ -127,7 +127,7 @@ void JoinSockets(int a, int b) {
       ssize_t r = ::recv(s.from, buf, sizeof(buf), 0);
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0 || !WriteFull(s.to, buf, static_cast<size_t>(r))) {
-        if (r < 0 || r > 0) return;  // broken: both directions end with the sockets
+        if (r != 0) return;  // broken: both directions end with the sockets
         s.open = false;
         ::shutdown(s.to, SHUT_WR);
       }

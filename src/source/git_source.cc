@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "archive/confined_root.h"
 #include "base/base64.h"
 #include "base/file_system.h"
 #include "base/hash.h"
@@ -92,29 +93,6 @@ Status CheckRemote(std::string_view url) {
   return OkStatus();
 }
 
-// path.Clean of "/" + s, without the leading slash ("" for the root).
-std::string CleanSubdir(std::string_view s) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find('/', i);
-    if (j == std::string_view::npos) j = s.size();
-    std::string_view part = s.substr(i, j - i);
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    i = j + 1;
-  }
-  std::string out;
-  for (std::string_view p : parts) {
-    if (!out.empty()) out += '/';
-    out += p;
-  }
-  return out;
-}
-
 std::string FindGit() {
   for (const char* p : {"/usr/bin/git", "/usr/local/bin/git", "/bin/git"}) {
     if (::access(p, X_OK) == 0) return p;
@@ -179,7 +157,7 @@ class GitRunner {
                           .name = "git"});
   }
 
-  // Runs and requires success; the error is `git REMOTE: WHAT: <git's last line>`.
+  // Runs and requires success; the error is `REMOTE: WHAT: <git's last line>`.
   Result<SubprocessResult> Must(std::string_view what, std::vector<std::string> args,
                                 const std::string& cwd = "",
                                 const std::vector<std::pair<std::string, std::string>>& extra = {},
@@ -201,18 +179,15 @@ class GitRunner {
       if (text.starts_with(prefix)) text.erase(0, prefix.size());
     }
     // Whatever a remote or git echoes, the client's credentials never reach a message.
-    for (const std::string& secret : {id_.remote, auth_.authorization}) {
-      if (secret.empty() || secret == RedactGitURL(secret)) continue;
-      for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
-        text.replace(at, secret.size(), RedactGitURL(secret));
+    auto replace_all = [&](const std::string& what, const std::string& with) {
+      if (what.empty() || what == with) return;
+      for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at)) {
+        text.replace(at, what.size(), with);
+        at += with.size();
       }
-    }
-    if (!auth_.authorization.empty()) {
-      for (size_t at = text.find(auth_.authorization); at != std::string::npos;
-           at = text.find(auth_.authorization, at)) {
-        text.replace(at, auth_.authorization.size(), "<redacted>");
-      }
-    }
+    };
+    replace_all(id_.remote, RedactGitURL(id_.remote));
+    replace_all(auth_.authorization, "<redacted>");
     if (text.size() > 400) text = text.substr(0, 400) + "...";
     if (text.find("Permission denied (publickey") != std::string::npos) {
       text += auth_.ssh_auth_sock.empty()
@@ -356,7 +331,7 @@ Result<GitIdentifier> ParseGitIdentifier(std::string_view identifier,
   HOIST_TRY(CheckRemote(id.remote));
   const size_t colon = fragment.find(':');
   id.ref = std::string(fragment.substr(0, colon));
-  if (colon != std::string_view::npos) id.subdir = CleanSubdir(fragment.substr(colon + 1));
+  if (colon != std::string_view::npos) id.subdir = archive::CleanInRoot(fragment.substr(colon + 1));
   if (!id.ref.empty() && !IsValidRefName(id.ref)) {
     return MakeError(Code::kInvalidArgument,
                      fmt::format("{}: invalid ref {:?}", RedactGitURL(id.remote), id.ref));
@@ -510,10 +485,8 @@ Status GitRepos::Checkout(const GitIdentifier& id, const std::string& commit, co
       std::vector<std::string> args = with({"fetch", "-q", "--no-tags"});
       HOIST_ASSIGN_OR_RETURN(bool shallow, fs->Exists(JoinPath(repo, "shallow")));
       if (shallow) args.push_back("--unshallow");
-      for (const char* a : {"--", "", "+refs/heads/*:refs/hoist/heads/*",
-                            "+refs/tags/*:refs/hoist/tags/*"}) {
-        args.push_back(std::string(a).empty() ? id.remote : a);
-      }
+      args.insert(args.end(), {"--", id.remote, "+refs/heads/*:refs/hoist/heads/*",
+                               "+refs/tags/*:refs/hoist/tags/*"});
       HOIST_ASSIGN_OR_RETURN(SubprocessResult r, git.Run(args));
       if (r.exit_code != 0) return Unexpected(git.Failed("fetch", failed ? *failed : r));
       HOIST_ASSIGN_OR_RETURN(have, has_commit());

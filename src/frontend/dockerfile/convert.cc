@@ -720,7 +720,8 @@ Result<ConvertResult> Converter::Run(std::string_view dockerfile) {
       lo.follow_paths.push_back(p.substr(1).empty() ? "." : p.substr(1));
   }
   ctx_paths_.clear();
-  dctx_.build_context = opts_.context_state ? *opts_.context_state : llb::Local(opts_.context_name, lo);
+  dctx_.build_context =
+      opts_.context_state ? *opts_.context_state : llb::Local(opts_.context_name, lo);
   HOIST_TRY(DispatchStages(reachable));
   WarnUnusedBuildArgs(stages);
 

@@ -648,6 +648,7 @@ class GitSourceOp final : public Op {
   // The client's secret for this remote, as BuildKit looks it up: a header or a token named
   // for the remote's host first, then the plain names. A missing secret means no auth.
   Status LoadAuth(const OpContext& ctx) {
+    if (source::IsSSHRemote(id_.remote)) return OkStatus();  // HTTP auth only; SSH has the agent
     std::string host = source::RedactGitURL(id_.remote);
     host = host.substr(host.find("://") + 3);
     host = host.substr(0, host.find('/'));
