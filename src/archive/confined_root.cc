@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <climits>
 
+#include <fmt/format.h>
+
 #include "archive/internal/root_resolver.h"
 
 namespace hoist::archive {
@@ -84,5 +86,40 @@ int ConfinedRoot::FollowPath(std::string_view path, std::string* out) {
   }
   return ELOOP;
 }
+
+Result<std::string> ReadFileInTree(const std::string& root, const std::string& name,
+                                   uint64_t max_size) {
+  HOIST_ASSIGN_OR_RETURN(ConfinedRoot tree, ConfinedRoot::Open(root));
+  std::string resolved;
+  int e = tree.FollowPath(CleanInRoot(name), &resolved);
+  UniqueFd dir;
+  std::string base;
+  if (e == 0) e = tree.OpenParent(resolved, &dir, &base);
+  UniqueFd fd;
+  if (e == 0) {
+    fd.Reset(::openat(dir.get(), base.empty() ? "." : base.c_str(),
+                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) e = errno;
+  }
+  struct stat st;
+  if (e == 0 && ::fstat(fd.get(), &st) != 0) e = errno;
+  if (e == 0 && !S_ISREG(st.st_mode)) e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+  if (e != 0) return Unexpected(ErrnoError(e, "open " + name));
+  if (static_cast<uint64_t>(st.st_size) > max_size) {
+    return MakeError(Code::kResourceExhausted,
+                     fmt::format("{}: larger than {} bytes", name, max_size));
+  }
+  std::string out(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
 
 }  // namespace hoist::archive

@@ -10,6 +10,7 @@
 // Ownership: a ConfinedRoot owns its directory descriptor. Thread-safety: one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,5 +59,11 @@ class ConfinedRoot {
   UniqueFd fd_;
   std::unique_ptr<internal::RootResolver> resolver_;
 };
+
+// A regular file of a tree, read with the tree as its root: neither `..` nor a symlink in the
+// tree reaches anything outside it. kResourceExhausted above `max_size` bytes; errno errors
+// name `name` ("open etc/x: No such file or directory").
+Result<std::string> ReadFileInTree(const std::string& root, const std::string& name,
+                                   uint64_t max_size);
 
 }  // namespace hoist::archive

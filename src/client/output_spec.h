@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/csv.h"
 #include "base/error.h"
 
 namespace hoist::client {
@@ -25,10 +26,6 @@ struct OutputSpec {
 // Parses one --output value. Errors (kInvalidArgument) name the value: `invalid output
 // "type=": type is required`, `invalid output "a=b,a=c": duplicate key "a"`.
 Result<OutputSpec> ParseOutputSpec(std::string_view value);
-
-// Splits a CSV line with double-quote quoting as Go's encoding/csv reads one record
-// (`name="a:1,b:2",push=false` → [name=a:1,b:2, push=false]).
-Result<std::vector<std::string>> SplitCsv(std::string_view line);
 
 // Reads a boolean attribute the way Go's strconv.ParseBool does (1 t T TRUE true True, 0 f F
 // FALSE false False). `key` names it in the error.

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 
 #include "base/atomic_file.h"
 #include "base/base64.h"
+#include "base/csv.h"
 #include "base/hash.h"
 #include "client/build_options.h"
 #include "client/caches.h"
@@ -59,6 +61,9 @@ struct BuildArgs {
   bool pull = false;
   bool push = false;
   std::vector<std::string> allow;  // --allow: entitlements the build asks for
+  std::vector<std::string> attests;  // --attest
+  std::string provenance;            // --provenance
+  std::string sbom;                  // --sbom
   client::BuildFlags flags;
 };
 
@@ -105,9 +110,66 @@ Result<std::vector<control::TypedAttrs>> CacheEntries(const std::vector<std::str
   return out;
 }
 
+// --attest, --provenance and --sbom as buildx sends them: `attest:TYPE` with the flag's whole
+// CSV value (`type=provenance,mode=max`); `--provenance=true` is `type=provenance,enabled=true`;
+// a disabled type is not sent. Without a provenance flag (or `--opt attest:provenance=…`),
+// min provenance, attached only where images are stored, unless
+// HOIST_NO_DEFAULT_ATTESTATIONS (or buildx's BUILDX_NO_DEFAULT_ATTESTATIONS) is true.
+Status AddAttestations(const BuildArgs& args, control::Attrs* attrs) {
+  std::vector<std::string> values = args.attests;
+  auto shorthand = [&](const char* type, const std::string& v) {
+    if (v.empty()) return;
+    if (auto b = client::ParseBoolAttr(type, v)) {
+      values.push_back(fmt::format("type={},enabled={}", type, *b ? "true" : "false"));
+    } else {
+      values.push_back(fmt::format("type={},{}", type, v));
+    }
+  };
+  shorthand("provenance", args.provenance);
+  shorthand("sbom", args.sbom);
+  std::set<std::string> seen;
+  for (const std::string& v : values) {
+    HOIST_ASSIGN_OR_RETURN(std::vector<std::string> fields, SplitCsv(v));
+    std::string type;
+    bool enabled = true;
+    for (const std::string& f : fields) {
+      const size_t eq = f.find('=');
+      if (eq == std::string::npos) {
+        return MakeError(Code::kInvalidArgument, fmt::format("--attest {}: invalid value {}", v, f));
+      }
+      std::string key = f.substr(0, eq);
+      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (key == "type") type = f.substr(eq + 1);
+      if (key == "enabled") {
+        HOIST_ASSIGN_OR_RETURN(enabled, client::ParseBoolAttr("enabled", f.substr(eq + 1)));
+      }
+    }
+    if (type.empty()) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("--attest {}: attestation type not specified", v));
+    }
+    if (!seen.insert(type).second) {
+      return MakeError(Code::kInvalidArgument, fmt::format("duplicate attestation field {}", type));
+    }
+    if (enabled) (*attrs)["attest:" + type] = v;
+  }
+  auto env_true = [](const char* name) {
+    const char* v = std::getenv(name);
+    if (v == nullptr) return Result<bool>(false);
+    return client::ParseBoolAttr(name, v);
+  };
+  HOIST_ASSIGN_OR_RETURN(bool no_default, env_true("HOIST_NO_DEFAULT_ATTESTATIONS"));
+  HOIST_ASSIGN_OR_RETURN(bool no_default_bx, env_true("BUILDX_NO_DEFAULT_ATTESTATIONS"));
+  if (!seen.contains("provenance") && !no_default && !no_default_bx) {
+    attrs->try_emplace("attest:provenance", "mode=min,inline-only=true");
+  }
+  return OkStatus();
+}
+
 // The Dockerfile frontend's attributes, as buildx sends them for the same flags.
 Result<control::Attrs> FrontendAttrs(const BuildArgs& args, const std::string& file_name,
                                      control::Attrs attrs) {
+  HOIST_TRY(AddAttestations(args, &attrs));
   for (const std::string& a : args.build_args) {
     const size_t eq = a.find('=');
     if (eq == std::string::npos) {
@@ -408,6 +470,11 @@ void RegisterBuildCommand(CLI::App& app, const GlobalOptions* global, Status* st
   b->add_option("--runtime", args->runtime, "OCI runtime: runc, crun or a path (default: probe)");
   b->add_flag("--pull", args->pull, "Always attempt to pull all referenced images");
   b->add_flag("--push", args->push, "Shorthand for --output=type=registry");
+  b->add_option("--attest", args->attests,
+                "Attestation parameters (type=provenance,mode=max or type=sbom); repeatable");
+  b->add_option("--provenance", args->provenance,
+                "Shorthand for --attest=type=provenance (true, false, mode=min, mode=max)");
+  b->add_option("--sbom", args->sbom, "Shorthand for --attest=type=sbom (true, false)");
   b->add_option("--allow", args->allow,
                 "Allow an entitlement the build needs: network.host (RUN --network=host), "
                 "security.insecure (RUN --security=insecure); the engine must allow it too");

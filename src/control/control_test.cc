@@ -1,11 +1,16 @@
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "control/attrs.h"
 #include "control/frontend_attrs.h"
 #include "control/gateway_builds.h"
 #include "control/progress_hub.h"
+#include "control/provenance.h"
+#include "llb/llb.h"
+
 
 namespace hoist::control {
 namespace {
@@ -40,9 +45,8 @@ TEST(FrontendAttrsTest, DefaultsAndUnknownKeys) {
   ASSERT_EQ(s->platforms.size(), 1u);
   EXPECT_FALSE(s->platforms[0].has_value());
   EXPECT_FALSE(s->no_cache);
-  ASSERT_EQ(s->warnings.size(), 2u);
+  ASSERT_EQ(s->warnings.size(), 1u);
   EXPECT_NE(s->warnings[0].find("add-hosts"), std::string::npos);
-  EXPECT_NE(s->warnings[1].find("attest:provenance"), std::string::npos);
 }
 
 TEST(FrontendAttrsTest, RejectsBadValues) {
@@ -251,5 +255,182 @@ TEST(GatewayBuildsTest, FindWaitsForTheBuildToOpen) {
   EXPECT_FALSE(builds.Find("r", std::chrono::milliseconds(1)));
 }
 
+
+TEST(AttestRequestTest, ParsesBuildxAndBuildctlSpellings) {
+  auto none = ParseAttestRequest({{"build-arg:A", "1"}});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  // buildctl --opt attest:provenance= : BuildKit's defaults (max).
+  auto dflt = ParseAttestRequest({{"attest:provenance", ""}});
+  ASSERT_TRUE(dflt);
+  ASSERT_TRUE(dflt->provenance);
+  EXPECT_TRUE(dflt->provenance->max);
+  EXPECT_FALSE(dflt->provenance->inline_only);
+  EXPECT_EQ(dflt->provenance->filename, "provenance.json");
+  // buildx's default and its --attest value, with the type key and quoting.
+  auto bx = ParseAttestRequest({{"attest:provenance", "mode=min,inline-only=true"},
+                                {"attest:sbom", "type=sbom,\"generator=img:1\""}});
+  ASSERT_TRUE(bx) << bx.error().message();
+  EXPECT_FALSE(bx->provenance->max);
+  EXPECT_TRUE(bx->provenance->inline_only);
+  ASSERT_TRUE(bx->sbom);
+  EXPECT_EQ(bx->sbom->generator, "img:1");
+  auto args = ParseAttestRequest({{"build-arg:BUILDKIT_ATTEST_SBOM", ""},
+                                  {"attest:provenance", "type=provenance,enabled=false"}});
+  ASSERT_TRUE(args);
+  EXPECT_TRUE(args->sbom);
+  EXPECT_FALSE(args->provenance);
+  auto full = ParseAttestRequest({{"attest:provenance", "mode=full,builder-id=https://ci/1,"
+                                                        "reproducible=true,filename=p.json"}});
+  ASSERT_TRUE(full);
+  EXPECT_TRUE(full->provenance->max);
+  EXPECT_EQ(full->provenance->builder_id, "https://ci/1");
+  EXPECT_TRUE(full->provenance->reproducible);
+  EXPECT_EQ(full->provenance->filename, "p.json");
+  struct Bad {
+    Attrs attrs;
+    std::string message;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {{{"attest:vex", ""}}, "unknown attestation type \"vex\""},
+           {{{"attest:provenance", "mode=most"}}, "invalid mode \"most\""},
+           {{{"attest:provenance", "filename=../x"}}, "invalid filename"},
+           {{{"attest:provenance", "\"mode=min"}}, "failed to parse provenance"},
+           {{{"attest:sbom", "enabled=perhaps"}}, "enabled"}}) {
+    auto r = ParseAttestRequest(b.attrs);
+    ASSERT_FALSE(r) << b.message;
+    EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.error().message().find(b.message), std::string::npos) << r.error().message();
+  }
+}
+
+class ProvenanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string manifest = "sha256:" + std::string(64, 'a');
+    llb::ImageOptions io;
+    io.op.platform = oci::Platform{.os = "linux", .architecture = "amd64"};
+    llb::State base = llb::Image("alpine:3.18@" + manifest, io);
+    llb::State git = llb::Git("https://user:s3cret@example.com/r.git", "", {.ref = "main"});
+    llb::State run = base.Run({.args = {"make"},
+                               .mounts = {llb::BindMount("/src", llb::Local("context"), true),
+                                          llb::BindMount("/git", git, true)},
+                               .secrets = {{.id = "tok", .target = "/run/secrets/tok"}}})
+                         .Root();
+    auto def = llb::Marshal(run);
+    ASSERT_TRUE(def) << def.error().message();
+    def_ = *def;
+    auto git_def = llb::Marshal(git);
+    auto base_def = llb::Marshal(base);
+    ASSERT_TRUE(git_def && base_def);
+    vertices_ = {{.digest = **git_def->Head(), .pin = std::string(40, 'c')},
+                 {.digest = **base_def->Head(), .pin = "sha256:" + std::string(64, 'b')}};
+    in_.frontend_attrs = {{"filename", "Dockerfile"},
+                          {"build-arg:TOKEN", "x"},
+                          {"label:l", "v"},
+                          {"target", "final"},
+                          {"image-resolve-mode", "pull"},
+                          {"attest:provenance", "mode=max"},
+                          {"context:base", "oci-layout://st0re1d@sha256:" + std::string(64, 'd')}};
+    in_.definition = &def_;
+    in_.vertices = &vertices_;
+    in_.dockerfile_name = "Dockerfile";
+    in_.dockerfile = "FROM alpine\nRUN make\n";
+    in_.started_ns = 1700000000123456789;
+    in_.finished_ns = 1700000001000000000;
+    in_.invocation_id = "inv1";
+  }
+  nlohmann::json Predicate(bool max) {
+    auto p = ProvenancePredicate({.max = max}, in_);
+    EXPECT_TRUE(p) << p.error().message();
+    return p ? nlohmann::json::parse(*p) : nlohmann::json();
+  }
+  llb::Definition def_;
+  std::vector<solver::SolvedVertex> vertices_;
+  ProvenanceInput in_;
+};
+
+TEST_F(ProvenanceTest, MinRecordsMaterialsAndInvocationWithoutBuildArgs) {
+  const nlohmann::json p = Predicate(false);
+  EXPECT_EQ(p["buildType"], "https://mobyproject.org/buildkit@v1");
+  EXPECT_EQ(p["builder"]["id"], "");
+  // The image by its resolved digest (the pin), the git source by commit, credentials gone.
+  ASSERT_EQ(p["materials"].size(), 2u) << p["materials"].dump();
+  EXPECT_EQ(p["materials"][0]["uri"],
+            "pkg:docker/alpine@3.18?digest=sha256%3A" + std::string(64, 'a') +
+                "&platform=linux%2Famd64");
+  EXPECT_EQ(p["materials"][0]["digest"]["sha256"], std::string(64, 'b'));
+  EXPECT_EQ(p["materials"][1]["uri"], "https://example.com/r.git#main");
+  EXPECT_EQ(p["materials"][1]["digest"]["sha1"], std::string(40, 'c'));
+  EXPECT_EQ(p.dump().find("s3cret"), std::string::npos);
+  const nlohmann::json& inv = p["invocation"];
+  EXPECT_EQ(inv["configSource"]["entryPoint"], "Dockerfile");
+  EXPECT_EQ(inv["parameters"]["frontend"], "dockerfile.v0");
+  EXPECT_EQ(inv["parameters"]["args"],
+            nlohmann::json({{"target", "final"},
+                            {"context:base", "oci-layout://base@sha256:" + std::string(64, 'd')}}));
+  EXPECT_FALSE(inv["parameters"].contains("secrets"));
+  EXPECT_EQ(inv["parameters"]["locals"],
+            nlohmann::json::array({{{"name", "context"}}, {{"name", "dockerfile"}}}));
+  EXPECT_FALSE(p.contains("buildConfig"));
+  const nlohmann::json& md = p["metadata"];
+  EXPECT_EQ(md["buildInvocationID"], "inv1");
+  EXPECT_EQ(md["buildStartedOn"], "2023-11-14T22:13:20.123456789Z");
+  EXPECT_EQ(md["buildFinishedOn"], "2023-11-14T22:13:21Z");
+  EXPECT_EQ(md["completeness"],
+            nlohmann::json({{"parameters", false}, {"environment", true}, {"materials", false}}));
+  EXPECT_FALSE(md.contains("https://mobyproject.org/buildkit@v1#hermetic"));
+}
+
+TEST_F(ProvenanceTest, MaxAddsSecretsStepsAndTheDockerfile) {
+  const nlohmann::json p = Predicate(true);
+  const nlohmann::json& params = p["invocation"]["parameters"];
+  EXPECT_EQ(params["args"]["build-arg:TOKEN"], "x");
+  // The git source's token and header secrets (optional, as BuildKit names them), the step's.
+  EXPECT_EQ(params["secrets"], nlohmann::json::parse(R"([{"id":"GIT_AUTH_TOKEN","optional":true},)"
+                                                     R"({"id":"GIT_AUTH_HEADER","optional":true},)"
+                                                     R"({"id":"tok"}])"));
+  const nlohmann::json& steps = p["buildConfig"]["llbDefinition"];
+  ASSERT_EQ(steps.size(), def_.def.size());
+  EXPECT_EQ(steps[0]["id"], "step0");
+  // Dependencies first; the last step selects the result from the one before it.
+  EXPECT_EQ(steps.back()["inputs"], nlohmann::json::array({fmt::format("step{}:0", steps.size() - 2)}));
+  const nlohmann::json& exec = steps[steps.size() - 2];
+  EXPECT_TRUE(exec["op"]["Op"].contains("exec"));
+  EXPECT_EQ(exec["inputs"].size(), 3u);
+  EXPECT_EQ(p.dump().find("local.session"), std::string::npos);
+  EXPECT_EQ(p["buildConfig"]["digestMapping"].size(), def_.def.size());
+  const nlohmann::json& src = p["metadata"]["https://mobyproject.org/buildkit@v1#metadata"]["source"];
+  EXPECT_EQ(src["infos"][0]["filename"], "Dockerfile");
+  EXPECT_EQ(src["infos"][0]["data"], "RlJPTSBhbHBpbmUKUlVOIG1ha2UK");
+}
+
+TEST_F(ProvenanceTest, SourceDateEpochMakesItReproducible) {
+  in_.epoch = 1600000000;
+  const nlohmann::json a = Predicate(true);
+  in_.started_ns += 5;
+  in_.finished_ns += 7;
+  in_.invocation_id = "other";
+  const nlohmann::json b = Predicate(true);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a["metadata"]["buildStartedOn"], "2020-09-13T12:26:40Z");
+  EXPECT_EQ(a["metadata"]["buildFinishedOn"], "2020-09-13T12:26:40Z");
+}
+
+TEST_F(ProvenanceTest, AHermeticBuildSaysSo) {
+  llb::State st = llb::Image("alpine@sha256:" + std::string(64, 'a'))
+                      .Network(llb::NetMode::kNone)
+                      .Run({.args = {"true"}})
+                      .Root();
+  auto def = llb::Marshal(st);
+  ASSERT_TRUE(def);
+  def_ = *def;
+  in_.dockerfile_local = false;
+  const nlohmann::json p = Predicate(false);
+  EXPECT_EQ(p["metadata"]["https://mobyproject.org/buildkit@v1#hermetic"], true);
+  EXPECT_EQ(p["metadata"]["completeness"]["materials"], true);
+  // No pin for this image: the digest in its reference.
+  EXPECT_EQ(p["materials"][0]["digest"]["sha256"], std::string(64, 'a'));
+}
 }  // namespace
 }  // namespace hoist::control

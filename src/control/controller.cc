@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 #include <set>
@@ -13,12 +14,14 @@
 
 #include "archive/confined_root.h"
 #include "base/file_system.h"
+#include "exporter/sbom.h"
 #include "base/unique_fd.h"
 #include "base/pattern_matcher.h"
 #include "control/cache_transfer.h"
 #include "control/exporters.h"
 #include "control/frontend_attrs.h"
 #include "control/image_resolver.h"
+#include "control/provenance.h"
 #include "control/session_credentials.h"
 #include "frontend/dockerfile/named_context.h"
 #include "llb/definition.h"
@@ -85,6 +88,12 @@ class FailureTracker final : public progress::ProgressWriter {
   mutable std::mutex mu_;
   std::string failed_;
 };
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // BuildKit's excerpt of the Dockerfile lines a failed step came from.
 std::string DockerfileExcerpt(const std::string& name, const std::string& text,
@@ -158,46 +167,11 @@ Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSet
   return in;
 }
 
-// A regular file of a build tree, read with the tree as its root: neither `..` nor a symlink in
-// the tree reaches anything outside it.
-Result<std::string> ReadFileInTree(const std::string& root, const std::string& name,
-                                   uint64_t max_size) {
-  HOIST_ASSIGN_OR_RETURN(archive::ConfinedRoot tree, archive::ConfinedRoot::Open(root));
-  std::string resolved;
-  int e = tree.FollowPath(archive::CleanInRoot(name), &resolved);
-  UniqueFd dir;
-  std::string base;
-  if (e == 0) e = tree.OpenParent(resolved, &dir, &base);
-  UniqueFd fd;
-  if (e == 0) {
-    fd.Reset(::openat(dir.get(), base.empty() ? "." : base.c_str(),
-                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) e = errno;
-  }
-  struct stat st;
-  if (e == 0 && ::fstat(fd.get(), &st) != 0) e = errno;
-  if (e == 0 && !S_ISREG(st.st_mode)) e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-  if (e != 0) return Unexpected(ErrnoError(e, "open " + name));
-  if (static_cast<uint64_t>(st.st_size) > max_size) {
-    return MakeError(Code::kResourceExhausted,
-                     fmt::format("{}: larger than {} bytes", name, max_size));
-  }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  out.resize(got);
-  return out;
-}
-
 }  // namespace
 
 Status ValidateSolveRequest(const SolveRequest& r) {
   HOIST_TRY(CheckFrontend(r.frontend, r.frontend_attrs));
+  HOIST_TRY(ParseAttestRequest(r.frontend_attrs).map([](const AttestRequest&) {}));
   for (const TypedAttrs& e : r.exporters) HOIST_TRY(ValidateExporter(e));
   for (const TypedAttrs& e : r.cache_exports) {
     HOIST_TRY(ValidateCacheEntry(e, "--cache-to", "dest"));
@@ -250,9 +224,11 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
                                                        progress::ProgressWriter* progress,
                                                        const std::shared_ptr<CancelContext>& cancel,
                                                        SolveFailure* failure) {
+  const int64_t started_ns = NowNanos();
   auto built = std::make_shared<BuildResult>();
   const EngineParts engine = PartsFor(session_id, &built->registry);
   HOIST_ASSIGN_OR_RETURN(built->settings, ParseFrontendAttrs(frontend_attrs));
+  HOIST_ASSIGN_OR_RETURN(const AttestRequest attest, ParseAttestRequest(frontend_attrs));
   FrontendSettings& settings = built->settings;
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,
                          engine.sessions->Get(session_id, session::kDefaultSessionTimeout,
@@ -296,7 +272,7 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
                                               .entitlements = entitlements},
                                         cancel));
     HOIST_TRY(WithSnapshotView(*worker, fetched.ref.id(), [&](const std::string& dir) -> Status {
-      auto text = ReadFileInTree(dir, settings.filename, 16 << 20);
+      auto text = archive::ReadFileInTree(dir, settings.filename, 16 << 20);
       if (!text) {
         return MakeError(text.error().code(),
                          fmt::format("failed to read dockerfile: {}", text.error().message()));
@@ -352,6 +328,50 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
                               .converted = std::move(converted), .worker = std::move(worker),
                               .vertices = std::move(solved->vertices),
                               .cache_key = solved->cache_key});
+  }
+  if (attest.provenance) {
+    const std::string invocation_id = session::NewRandomId();
+    for (PlatformResult& r : built->results) {
+      ProvenanceInput in{.frontend_attrs = frontend_attrs,
+                         .definition = &r.converted.definition,
+                         .vertices = &r.vertices,
+                         .dockerfile_name = settings.filename,
+                         .dockerfile = inputs.dockerfile,
+                         .dockerfile_local = !git_context,
+                         .started_ns = started_ns,
+                         .finished_ns = NowNanos(),
+                         .invocation_id = invocation_id,
+                         .epoch = settings.epoch};
+      HOIST_ASSIGN_OR_RETURN(std::string predicate, ProvenancePredicate(*attest.provenance, in));
+      r.attestations.push_back({.predicate_type = std::string(exporter::kPredicateSLSAProvenance),
+                                .predicate = std::move(predicate),
+                                .path = attest.provenance->filename,
+                                .inline_only = attest.provenance->inline_only});
+    }
+  }
+  if (attest.sbom) {
+    if (!attest.sbom->generator.empty()) {
+      WriteWarning(progress, fmt::format("sbom generator {} is not run: the SBOM comes from "
+                                         "hoist's own scanner",
+                                         attest.sbom->generator));
+    }
+    for (PlatformResult& r : built->results) {
+      const std::string step =
+          r.platform ? "[" + oci::FormatPlatform(*r.platform) + "] generating sbom"
+                     : std::string("generating sbom");
+      HOIST_TRY(progress::RunStep(progress, step, [&]() -> Status {
+        return WithSnapshotView(*r.worker, r.snapshot, [&](const std::string& dir) -> Status {
+          HOIST_ASSIGN_OR_RETURN(std::vector<exporter::SbomPackage> packages,
+                                 exporter::ScanPackages(dir));
+          const int64_t created = settings.epoch.value_or(NowNanos() / 1000000000);
+          r.attestations.push_back(
+              {.predicate_type = std::string(exporter::kPredicateSPDX),
+               .predicate = exporter::SpdxDocument(packages, {.name = "image", .created = created}),
+               .path = "sbom.spdx.json"});
+          return OkStatus();
+        });
+      }));
+    }
   }
   return built;
 }

@@ -1,15 +1,21 @@
 #include "control/exporters.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "archive/diff.h"
 #include "base/base64.h"
+#include "base/hash.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
 #include "archive/tar_writer.h"
@@ -18,17 +24,114 @@
 #include "exporter/snapshot_image.h"
 #include "oci/index.h"
 #include "oci/media_types.h"
+#include "oci/purl.h"
 #include "registry/image_transfer.h"
 #include "session/session.h"
 
 namespace hoist::control {
 namespace {
 
-// Writes the tree of `snapshot_name` as a tar to `out`.
-Status WriteTreeTar(solver::ops::Worker& worker, const std::string& snapshot_name,
+// Mounts the committed snapshot in a directory of its own for `fn`: read-only, or `writable`
+// (a layer over it, thrown away after).
+Status WithResultTree(solver::ops::Worker& worker, const std::string& snapshot_name,
+                      bool writable, const std::function<Status(const std::string& dir)>& fn) {
+  snapshot::Snapshotter& s = *worker.options().snapshotter;
+  const std::string key = "export-view-" + session::NewRandomId();
+  HOIST_ASSIGN_OR_RETURN(auto mounts,
+                         writable ? s.Prepare(key, snapshot_name) : s.View(key, snapshot_name));
+  auto dir = TempDir::Create("export-", worker.options().state_dir);
+  Status st = dir ? Status{} : Status(Unexpected(dir.error()));
+  if (st) {
+    auto mounted = MountAll(mounts, dir->path());
+    if (!mounted) {
+      st = Unexpected(mounted.error());
+    } else {
+      st = fn(dir->path());
+      (void)mounted->Unmount();
+    }
+  }
+  (void)s.Remove(key);
+  return st;
+}
+
+// The attestations a file output (local, tar) writes: those not inline-only.
+std::vector<exporter::Attestation> FileAttestations(const PlatformResult& r) {
+  std::vector<exporter::Attestation> out;
+  for (const exporter::Attestation& a : r.attestations) {
+    if (!a.inline_only) out.push_back(a);
+  }
+  return out;
+}
+
+// Every regular file under `dir` (never following a symlink) as a subject: its path from the
+// tree's root and its sha256, in path order.
+Result<std::vector<exporter::InTotoSubject>> FileSubjects(const std::string& dir) {
+  std::vector<exporter::InTotoSubject> out;
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    UniqueFd fd(::open(it->path().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return Unexpected(ErrnoError(errno, "attestation subjects: read an output file"));
+    Hasher h(HashAlgorithm::kSha256);
+    char buf[1 << 16];
+    for (;;) {
+      const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Unexpected(ErrnoError(errno, "attestation subjects: read an output file"));
+      if (n == 0) break;
+      h.Update(buf, static_cast<size_t>(n));
+    }
+    HOIST_ASSIGN_OR_RETURN(oci::Digest d, oci::Digest::Parse("sha256:" + h.HexDigest()));
+    out.push_back({std::filesystem::relative(it->path(), dir).string(), d});
+  }
+  if (ec) return Unexpected(ErrnoError(ec.value(), "attestation subjects: walk the output"));
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+// Writes each attestation as a file at the top of `dir`, named by its path (mode 0600, time
+// SOURCE_DATE_EPOCH or now), as BuildKit's local exporter does.
+Status AddAttestationFiles(const std::string& dir, const std::vector<exporter::Attestation>& atts,
+                           std::optional<int64_t> epoch) {
+  HOIST_ASSIGN_OR_RETURN(std::vector<exporter::InTotoSubject> subjects, FileSubjects(dir));
+  std::set<std::string> names;
+  for (const exporter::Attestation& a : atts) {
+    if (!names.insert(a.path).second) {
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("duplicate attestation path name {}", a.path));
+    }
+    HOIST_ASSIGN_OR_RETURN(std::string statement, exporter::InTotoStatement(a, subjects));
+    const std::string pretty = nlohmann::ordered_json::parse(statement).dump(2);
+    const std::string path = dir + "/" + a.path;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd || ::write(fd.get(), pretty.data(), pretty.size()) != static_cast<ssize_t>(pretty.size())) {
+      return Unexpected(ErrnoError(errno, "write attestation " + a.path));
+    }
+    const int64_t t = epoch.value_or(static_cast<int64_t>(::time(nullptr)));
+    const struct timespec times[2] = {{t, 0}, {t, 0}};
+    ::futimens(fd.get(), times);
+  }
+  return OkStatus();
+}
+
+// The tree of one result, with its attestation files when it has any, for `fn`.
+Status WithOutputTree(const PlatformResult& r, std::optional<int64_t> epoch,
+                      const std::function<Status(const std::string& dir)>& fn) {
+  const std::vector<exporter::Attestation> atts = FileAttestations(r);
+  return WithResultTree(*r.worker, r.snapshot, !atts.empty(),
+                        [&](const std::string& dir) -> Status {
+                          if (!atts.empty()) HOIST_TRY(AddAttestationFiles(dir, atts, epoch));
+                          return fn(dir);
+                        });
+}
+
+// Writes the tree of `r` as a tar to `out`.
+Status WriteTreeTar(const PlatformResult& r, std::optional<int64_t> epoch,
                     archive::ByteSink* out) {
-  return WithSnapshotView(worker, snapshot_name, [&](const std::string& dir) -> Status {
-    HOIST_ASSIGN_OR_RETURN(auto empty, TempDir::Create("export-empty-", worker.options().state_dir));
+  return WithOutputTree(r, epoch, [&](const std::string& dir) -> Status {
+    HOIST_ASSIGN_OR_RETURN(auto empty, TempDir::Create("export-empty-", r.worker->options().state_dir));
     archive::TarWriter tar(out);
     HOIST_TRY(archive::WriteTreeDiff(empty.path(), dir, &tar));
     return tar.Close();
@@ -97,10 +200,37 @@ std::string PlatformDir(const oci::Platform& p) {
   return d;
 }
 
-// The image for every platform, and an index over them when there are several.
+// The attestation manifest for one platform's image: the statements name the image by the
+// output's names (as package URLs with the platform) and its manifest digest; an output without
+// names gives the subject `_`.
+Result<oci::Descriptor> AttestationManifest(const EngineParts& engine, const TypedAttrs& spec,
+                                            const exporter::SnapshotImage& image,
+                                            const std::vector<exporter::Attestation>& atts) {
+  const oci::Platform platform{.os = image.image_config.os,
+                               .architecture = image.image_config.architecture,
+                               .variant = image.image_config.variant};
+  std::vector<exporter::InTotoSubject> subjects;
+  for (const std::string& name : ListAttr(spec.attrs, "name")) {
+    auto ref = oci::ParseNormalizedNamed(name);
+    if (!ref) continue;  // a layout's bare tag names no image
+    subjects.push_back({oci::ImagePURL(*ref, platform).String(), image.manifest.digest});
+  }
+  if (subjects.empty()) subjects.push_back({"_", image.manifest.digest});
+  std::vector<exporter::Statement> statements;
+  for (const exporter::Attestation& a : atts) {
+    HOIST_ASSIGN_OR_RETURN(std::string json, exporter::InTotoStatement(a, subjects));
+    statements.push_back({a.predicate_type, std::move(json)});
+  }
+  return exporter::WriteAttestationManifest(*engine.content, image.manifest, statements);
+}
+
+// The image for every platform, and an index over them when there are several or the images
+// have attestations. `stores_images`: the image and registry exporters, which attach
+// inline-only attestations too.
 Result<ExportResult> WriteImages(const EngineParts& engine,
                                  const std::vector<PlatformResult>& results,
-                                 const TypedAttrs& spec, std::optional<int64_t> epoch) {
+                                 const TypedAttrs& spec, std::optional<int64_t> epoch,
+                                 bool stores_images) {
   exporter::SnapshotImageOptions io;
   HOIST_ASSIGN_OR_RETURN(io.layer.compression, CompressionOf(spec));
   io.epoch = epoch;
@@ -112,16 +242,34 @@ Result<ExportResult> WriteImages(const EngineParts& engine,
   HOIST_ASSIGN_OR_RETURN(io.force_compression, BoolAttr(spec.attrs, "force-compression", false));
   // Docker has no zstd layer type: zstd implies OCI media types, as in BuildKit.
   if (io.layer.compression.compression == archive::Compression::kZstd) io.oci_media_types = true;
+  // As BuildKit: an image with attestations is an index, even for one platform, and
+  // attestations need OCI media types. Inline-only ones (buildx's default provenance) alone
+  // make no index where images are not stored.
+  bool attest = results.size() > 1 && std::any_of(results.begin(), results.end(), [](const auto& r) {
+    return !r.attestations.empty();
+  });
+  for (const PlatformResult& r : results) {
+    for (const exporter::Attestation& a : r.attestations) {
+      if (stores_images || !a.inline_only) attest = true;
+    }
+  }
+  if (attest) io.oci_media_types = true;
   ExportResult out;
   std::vector<oci::Descriptor> manifests;
+  std::vector<oci::Descriptor> attestation_manifests;
   for (const PlatformResult& r : results) {
     HOIST_ASSIGN_OR_RETURN(exporter::SnapshotImage image,
                            exporter::WriteSnapshotImage(*engine.snapshotter, *engine.content,
                                                         r.snapshot, r.converted.image, io));
     manifests.push_back(image.manifest);
     out.config = image.config;
+    if (attest && !r.attestations.empty()) {
+      HOIST_ASSIGN_OR_RETURN(oci::Descriptor m,
+                             AttestationManifest(engine, spec, image, r.attestations));
+      attestation_manifests.push_back(std::move(m));
+    }
   }
-  if (manifests.size() == 1) {
+  if (manifests.size() == 1 && attestation_manifests.empty()) {
     out.root = manifests[0];
     return out;
   }
@@ -130,10 +278,12 @@ Result<ExportResult> WriteImages(const EngineParts& engine,
                                                   : oci::kMediaTypeDockerManifestList);
   index.media_type = index_type;
   index.manifests = manifests;
+  index.manifests.insert(index.manifests.end(), attestation_manifests.begin(),
+                         attestation_manifests.end());
   const std::string json = oci::SerializeIndex(index);
   HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, content::WriteBlob(*engine.content, json));
   out.root = oci::Descriptor{.media_type = index_type, .digest = info.digest, .size = info.size};
-  out.config.reset();
+  if (results.size() > 1) out.config.reset();
   return out;
 }
 
@@ -158,11 +308,12 @@ Result<bool> PushWanted(const TypedAttrs& spec) {
 
 // BuildKit's local exporter: the tree goes to the client's directory; with several platforms,
 // each in a directory of its own (`linux_amd64/`).
-Status ExportLocal(const std::vector<PlatformResult>& results, session::Session& session,
-                   CancelContext* cancel) {
+Status ExportLocal(const std::vector<PlatformResult>& results, std::optional<int64_t> epoch,
+                   session::Session& session, CancelContext* cancel) {
   if (results.size() == 1) {
-    return WithSnapshotView(*results[0].worker, results[0].snapshot,
-                            [&](const std::string& dir) { return session.SendOutputDir(dir, cancel); });
+    return WithOutputTree(results[0], epoch, [&](const std::string& dir) {
+      return session.SendOutputDir(dir, cancel);
+    });
   }
   HOIST_ASSIGN_OR_RETURN(auto staging,
                          TempDir::Create("export-platforms-", results[0].worker->options().state_dir));
@@ -173,7 +324,8 @@ Status ExportLocal(const std::vector<PlatformResult>& results, session::Session&
     snapshot::Snapshotter& s = *r.worker->options().snapshotter;
     const std::string key = "export-view-" + session::NewRandomId();
     const std::string where = staging.path() + "/" + PlatformDir(*r.platform);
-    auto mounts = s.View(key, r.snapshot);
+    const std::vector<exporter::Attestation> atts = FileAttestations(r);
+    auto mounts = atts.empty() ? s.View(key, r.snapshot) : s.Prepare(key, r.snapshot);
     if (!mounts) {
       st = Unexpected(mounts.error());
       break;
@@ -189,6 +341,10 @@ Status ExportLocal(const std::vector<PlatformResult>& results, session::Session&
       break;
     }
     mounted.push_back(std::move(*m));
+    if (!atts.empty()) {
+      st = AddAttestationFiles(where, atts, epoch);
+      if (!st) break;
+    }
   }
   if (st) st = session.SendOutputDir(staging.path(), cancel);
   for (auto& m : mounted) (void)m.Unmount();
@@ -211,7 +367,7 @@ Result<ExportResult> ExportArchive(const EngineParts& engine,
                      "docker exporter does not support exporting manifest lists, use the oci "
                      "exporter");
   }
-  HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, spec, epoch));
+  HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, spec, epoch, false));
   HOIST_ASSIGN_OR_RETURN(images.names, LayoutNames(spec));
   if (!tar) {
     // BuildKit's `export` store: the blobs go into the client's layout, which the client then
@@ -243,7 +399,7 @@ Result<ExportResult> ExportImage(const EngineParts& engine,
   TypedAttrs typed = spec;
   // BuildKit v0.11's image exporter writes Docker media types unless told otherwise.
   typed.attrs.try_emplace("oci-mediatypes", "false");
-  HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, typed, epoch));
+  HOIST_ASSIGN_OR_RETURN(ExportResult images, WriteImages(engine, results, typed, epoch, true));
   for (const oci::Reference& r : refs) {
     HOIST_TRY(engine.image_names->Record(r, images.root->digest));
     images.image_names.push_back(r.String());
@@ -267,22 +423,7 @@ Result<ExportResult> ExportImage(const EngineParts& engine,
 
 Status WithSnapshotView(solver::ops::Worker& worker, const std::string& snapshot_name,
                         const std::function<Status(const std::string& dir)>& fn) {
-  snapshot::Snapshotter& s = *worker.options().snapshotter;
-  const std::string key = "export-view-" + session::NewRandomId();
-  HOIST_ASSIGN_OR_RETURN(auto mounts, s.View(key, snapshot_name));
-  auto dir = TempDir::Create("export-", worker.options().state_dir);
-  Status st = dir ? Status{} : Status(Unexpected(dir.error()));
-  if (st) {
-    auto mounted = MountAll(mounts, dir->path());
-    if (!mounted) {
-      st = Unexpected(mounted.error());
-    } else {
-      st = fn(dir->path());
-      (void)mounted->Unmount();
-    }
-  }
-  (void)s.Remove(key);
-  return st;
+  return WithResultTree(worker, snapshot_name, false, fn);
 }
 
 Status ValidateExporter(const TypedAttrs& spec) {
@@ -309,7 +450,7 @@ Result<ExportResult> Export(const EngineParts& engine, const std::vector<Platfor
                             CancelContext* cancel) {
   HOIST_TRY(ValidateExporter(spec));
   if (spec.type == "local") {
-    HOIST_TRY(ExportLocal(results, session, cancel));
+    HOIST_TRY(ExportLocal(results, epoch, session, cancel));
     return ExportResult{};
   }
   if (spec.type == "tar") {
@@ -319,7 +460,7 @@ Result<ExportResult> Export(const EngineParts& engine, const std::vector<Platfor
                        "several");
     }
     HOIST_TRY(ToOutputFile(session, "tar", [&](archive::ByteSink* s) {
-      return WriteTreeTar(*results[0].worker, results[0].snapshot, s);
+      return WriteTreeTar(results[0], epoch, s);
     }));
     return ExportResult{};
   }

@@ -16,6 +16,7 @@
 #include "content/oci_layout.h"
 #include "control/engine_parts.h"
 #include "control/solve_request.h"
+#include "exporter/attestation.h"
 #include "frontend/dockerfile/convert.h"
 #include "oci/descriptor.h"
 #include "oci/platform.h"
@@ -35,6 +36,12 @@ struct PlatformResult {
   std::unique_ptr<solver::ops::Worker> worker;
   std::vector<solver::SolvedVertex> vertices;
   std::string cache_key;  // the result's
+  // What the build attests about this result (provenance.h), attached by the exporters: image
+  // outputs add an attestation manifest per platform to the image index (an index is made for a
+  // single platform too; inline-only attestations only where images are stored, image and
+  // registry, or the image is an index anyway); local and tar outputs add each attestation that
+  // is not inline-only as a file (`provenance.json`) whose subjects are the output's files.
+  std::vector<exporter::Attestation> attestations;
 };
 
 struct ExportResult {

@@ -27,7 +27,9 @@ bool PassedThrough(std::string_view key) {
          // gateway.v0's frontend image, checked by CheckFrontend.
          key == "source" ||
          // A git repository as the build context, fetched by the controller.
-         key == "context";
+         key == "context" ||
+         // Attestations, made by the controller (provenance.h).
+         key.starts_with("attest:");
 }
 
 Result<int64_t> ParseEpoch(const std::string& v) {

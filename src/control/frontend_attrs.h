@@ -16,7 +16,9 @@
 //   context             a git repository URL as the build context (`https://host/r.git#ref:dir`):
 //                       the engine fetches it and reads the Dockerfile (`filename`) from it
 //
-// Other keys (attest:*, add-hosts, shm-size, ...) are not applied: each gives a warning.
+//   attest:TYPE         an attestation (provenance, sbom): see provenance.h
+//
+// Other keys (add-hosts, shm-size, ...) are not applied: each gives a warning.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive/tar_writer.h"
+#include "exporter/attestation.h"
 #include "oci/image_layout.h"
 #include "oci/index.h"
 #include "oci/manifest.h"
@@ -57,14 +58,28 @@ Status WriteRecord(content::ContentStore& store, const Record& r, archive::TarWr
   });
 }
 
-Result<std::string> DockerManifestJson(content::ContentStore& store, const oci::Descriptor& root,
-                                       const std::vector<content::LayoutName>& names) {
-  if (IsIndex(root.media_type)) {
+// The image `docker load` takes: the root manifest, or the one runnable manifest of an index
+// whose other entries are attestations about it.
+Result<oci::Descriptor> DockerImage(content::ContentStore& store, const oci::Descriptor& root) {
+  if (!IsIndex(root.media_type)) return root;
+  HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(store, root));
+  HOIST_ASSIGN_OR_RETURN(oci::Index index, oci::ParseIndex(bytes));
+  std::vector<oci::Descriptor> runnable;
+  for (const oci::Descriptor& d : index.manifests) {
+    if (!IsAttestationManifest(d)) runnable.push_back(d);
+  }
+  if (runnable.size() != 1 || IsIndex(runnable[0].media_type)) {
     return MakeError(Code::kInvalidArgument,
                      "docker exporter does not support exporting manifest lists, use the oci "
                      "exporter");
   }
-  HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(store, root));
+  return runnable[0];
+}
+
+Result<std::string> DockerManifestJson(content::ContentStore& store, const oci::Descriptor& root,
+                                       const std::vector<content::LayoutName>& names) {
+  HOIST_ASSIGN_OR_RETURN(oci::Descriptor image, DockerImage(store, root));
+  HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(store, image));
   HOIST_ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(bytes));
   nlohmann::json entry;
   entry["Config"] = BlobPath(manifest.config.digest);

@@ -34,7 +34,9 @@ struct ArchiveOptions {
 
 // Writes the image rooted at `root` (a manifest or an index), with every blob reachable from
 // it, as a tarball to `out`. kDocker needs a single-platform image: an index root is refused
-// (`docker exporter does not support exporting manifest lists, use the oci exporter`).
+// (`docker exporter does not support exporting manifest lists, use the oci exporter`) unless
+// its only runnable manifest has attestation manifests beside it (manifest.json names that
+// one; index.json keeps the attestations).
 Status WriteImageArchive(content::ContentStore& store, const oci::Descriptor& root,
                          const ArchiveOptions& options, archive::ByteSink* out);
 

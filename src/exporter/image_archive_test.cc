@@ -8,9 +8,11 @@
 #include "base/testing/test_files.h"
 #include "content/local_content_store.h"
 #include "content/oci_layout.h"
+#include "exporter/attestation.h"
 #include "exporter/image_writer.h"
 #include "exporter/layer_blob.h"
 #include "oci/index.h"
+#include "oci/manifest.h"
 
 namespace hoist::exporter {
 namespace {
@@ -115,18 +117,37 @@ TEST_F(ImageArchiveTest, DockerTarballAddsManifestJsonWithFamiliarRepoTags) {
   EXPECT_EQ(json[0]["Layers"][0], "blobs/sha256/" + std::string(layer_.descriptor.digest.encoded()));
 }
 
-TEST_F(ImageArchiveTest, DockerRefusesAnIndex) {
-  oci::Index index;
-  index.media_type = "application/vnd.oci.image.index.v1+json";
-  index.manifests = {manifest_};
-  auto info = content::WriteBlob(*store_, oci::SerializeIndex(index));
-  ASSERT_TRUE(info);
-  oci::Descriptor root{.media_type = "application/vnd.oci.image.index.v1+json",
-                       .digest = info->digest,
-                       .size = info->size};
+TEST_F(ImageArchiveTest, DockerTakesOneImageWithAttestationsAndRefusesAnIndex) {
+  auto archive_of = [&](const std::vector<oci::Descriptor>& manifests, std::string* bytes) {
+    oci::Index index;
+    index.media_type = "application/vnd.oci.image.index.v1+json";
+    index.manifests = manifests;
+    auto info = content::WriteBlob(*store_, oci::SerializeIndex(index));
+    EXPECT_TRUE(info);
+    oci::Descriptor root{.media_type = "application/vnd.oci.image.index.v1+json",
+                         .digest = info->digest,
+                         .size = info->size};
+    archive::StringByteSink sink(bytes);
+    return WriteImageArchive(*store_, root, {.format = ArchiveFormat::kDocker, .names = Names({"app:1"})},
+                             &sink);
+  };
+  // One image and its attestation manifest: manifest.json names the image.
+  auto att = WriteAttestationManifest(*store_, manifest_, {{"https://spdx.dev/Document", "{}"}});
+  ASSERT_TRUE(att) << att.error().message();
   std::string bytes;
-  archive::StringByteSink sink(&bytes);
-  auto st = WriteImageArchive(*store_, root, {.format = ArchiveFormat::kDocker}, &sink);
+  auto st = archive_of({manifest_, *att}, &bytes);
+  ASSERT_TRUE(st) << st.error().message();
+  const size_t at = bytes.find("[{\"Config\":");
+  ASSERT_NE(at, std::string::npos);
+  auto mj = nlohmann::json::parse(bytes.substr(at, bytes.find('\0', at) - at));
+  ASSERT_EQ(mj.size(), 1u);
+  auto m = oci::ParseManifest(*content::ReadBlob(*store_, manifest_));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(mj[0]["Config"], "blobs/sha256/" + std::string(m->config.digest.encoded()));
+  EXPECT_EQ(mj[0]["RepoTags"], nlohmann::json::array({"app:1"}));
+  // Two runnable images are a manifest list Docker cannot load.
+  bytes.clear();
+  st = archive_of({manifest_, manifest_}, &bytes);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().message(),
             "docker exporter does not support exporting manifest lists, use the oci exporter");

@@ -98,6 +98,9 @@ class Op {
                                               const std::vector<ResultRef>& inputs) = 0;
   // A name for progress when the op metadata has no `llb.customname`; empty: the digest.
   virtual std::string Name() const { return {}; }
+  // What a source resolved to once its cache map is known (BuildKit's Pin): an image's manifest
+  // digest, a git commit, a download's digest; empty for other ops. Provenance records it.
+  virtual std::string Pin() const { return {}; }
 };
 
 // Makes ops from LLB. `op_bytes` are the wire bytes of the pb.Op whose sha256 is `digest`.

@@ -593,7 +593,8 @@ Result<SolveResult> SolveRun::Run() {
   for (size_t v = 0; v < states_.size(); ++v) {
     const VertexState& s = states_[v];
     if (s.cache_key.empty()) continue;
-    SolvedVertex sv{.cache_key = s.cache_key, .name = s.name};
+    SolvedVertex sv{.cache_key = s.cache_key, .name = s.name, .digest = graph_.vertices[v].digest,
+                    .pin = s.op->Pin()};
     if (s.done) {
       for (const ResultRef& r : s.outputs) sv.result_ids.push_back(r.empty() ? "" : r.id());
     } else if (s.skipped) {

@@ -87,6 +87,8 @@ struct SolvedVertex {
   std::string cache_key;
   std::vector<std::string> result_ids;  // one per output
   std::string name;
+  oci::Digest digest;  // the op's
+  std::string pin;     // Op::Pin()
 };
 
 struct SolveResult {

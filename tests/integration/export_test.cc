@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "harness.h"
 
@@ -255,9 +256,13 @@ TEST_F(ExportTest, SeveralPlatformsGiveAnIndexAndForeignRunsNeedAnEmulator) {
   RunResult raw = Sh("skopeo inspect --raw oci-archive:" + Quote(s_ / "multi.tar"));
   ASSERT_EQ(raw.exit_code, 0) << raw.err;
   json index = json::parse(raw.out);
-  ASSERT_EQ(index["manifests"].size(), 2u);
+  // Each image, then its attestation manifest (buildx's default provenance: an index holds it).
+  ASSERT_EQ(index["manifests"].size(), 4u);
   EXPECT_EQ(index["manifests"][0]["platform"]["architecture"], "amd64");
   EXPECT_EQ(index["manifests"][1]["platform"]["architecture"], "arm64");
+  EXPECT_EQ(index["manifests"][2]["platform"]["architecture"], "unknown");
+  EXPECT_EQ(index["manifests"][3]["annotations"]["vnd.docker.reference.digest"],
+            index["manifests"][1]["digest"]);
   RunResult arm = Sh("skopeo inspect --override-arch arm64 --config oci-archive:" + Quote(s_ / "multi.tar"));
   ASSERT_EQ(arm.exit_code, 0) << arm.err;
   EXPECT_EQ(json::parse(arm.out)["architecture"], "arm64");
@@ -478,6 +483,179 @@ TEST_F(ExportTest, BadOutputsAreRefused) {
   }
   // Nothing half-written stays behind when an export fails.
   EXPECT_FALSE(std::filesystem::exists(s_ / "x"));
+}
+
+// The attestations of an image in layout directory `dir`: the index, and for its first image
+// the attestation manifest's statements by predicate type.
+struct Attested {
+  json index;
+  std::map<std::string, json> statements;
+};
+Attested ReadAttestations(const std::string& dir, const std::string& root_digest) {
+  Attested a;
+  a.index = ReadJson(dir + "/blobs/sha256/" + root_digest.substr(7));
+  for (const json& m : a.index.value("manifests", json::array())) {
+    if (m.value("annotations", json::object()).value("vnd.docker.reference.type", "") !=
+        "attestation-manifest") {
+      continue;
+    }
+    json manifest = ReadJson(dir + "/blobs/sha256/" + std::string(m["digest"]).substr(7));
+    for (const json& l : manifest["layers"]) {
+      EXPECT_EQ(l["mediaType"], "application/vnd.in-toto+json");
+      a.statements[l["annotations"]["in-toto.io/predicate-type"]] =
+          ReadJson(dir + "/blobs/sha256/" + std::string(l["digest"]).substr(7));
+    }
+    break;
+  }
+  return a;
+}
+
+TEST_F(ExportTest, ProvenanceAndSbomAttestationsInLayoutsTarballsAndFiles) {
+  // buildx's default (min, inline-only) leaves a single-platform layout one manifest.
+  RunResult r = Build("-o type=oci,tar=false,dest=" + Quote(s_ / "plain"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json idx = ReadJson(s_ / "plain/index.json");
+  EXPECT_EQ(idx["manifests"][0]["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+
+  // Asked for: an index with the image, then its attestation manifest.
+  r = Build("--provenance=mode=max --sbom=true -t example.com/app:1 -o type=oci,tar=false,dest=" +
+            Quote(s_ / "att"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  idx = ReadJson(s_ / "att/index.json");
+  ASSERT_EQ(idx["manifests"][0]["mediaType"], "application/vnd.oci.image.index.v1+json");
+  Attested a = ReadAttestations(s_ / "att", idx["manifests"][0]["digest"]);
+  ASSERT_EQ(a.index["manifests"].size(), 2u) << a.index.dump();
+  const json& image = a.index["manifests"][0];
+  EXPECT_EQ(image["platform"]["os"], "linux");
+  EXPECT_EQ(a.index["manifests"][1]["annotations"]["vnd.docker.reference.digest"], image["digest"]);
+  ASSERT_TRUE(a.statements.contains("https://slsa.dev/provenance/v0.2"));
+  ASSERT_TRUE(a.statements.contains("https://spdx.dev/Document"));
+  const json& prov = a.statements["https://slsa.dev/provenance/v0.2"];
+  EXPECT_EQ(prov["_type"], "https://in-toto.io/Statement/v0.1");
+  ASSERT_EQ(prov["subject"].size(), 1u);
+  EXPECT_EQ(prov["subject"][0]["name"], "pkg:docker/example.com/app@1?platform=linux%2Famd64");
+  EXPECT_EQ(prov["subject"][0]["digest"]["sha256"], std::string(image["digest"]).substr(7));
+  const json& pred = prov["predicate"];
+  EXPECT_EQ(pred["buildType"], "https://mobyproject.org/buildkit@v1");
+  // The layout context: by the reference the frontend made for it and its digest.
+  ASSERT_EQ(pred["materials"].size(), 1u) << pred["materials"].dump();
+  const std::string base_digest = ReadJson(s_ / "base/index.json")["manifests"][0]["digest"];
+  EXPECT_EQ(pred["materials"][0]["uri"], "docker.io/library/base@" + base_digest);
+  EXPECT_EQ(pred["invocation"]["parameters"]["args"]["context:base"],
+            "oci-layout://base@" + base_digest);
+  EXPECT_EQ(pred["invocation"]["configSource"]["entryPoint"], "Dockerfile");
+  EXPECT_EQ(pred["invocation"]["parameters"]["locals"],
+            json::array({{{"name", "context"}}, {{"name", "dockerfile"}}}));
+  EXPECT_GE(pred["buildConfig"]["llbDefinition"].size(), 5u);
+  EXPECT_TRUE(pred["metadata"]["https://mobyproject.org/buildkit@v1#metadata"].contains("source"));
+  // Never a client path, in any attestation.
+  for (const auto& [type, stmt] : a.statements) {
+    EXPECT_EQ(stmt.dump().find(s_.path()), std::string::npos) << type;
+  }
+  EXPECT_EQ(a.statements["https://spdx.dev/Document"]["predicate"]["spdxVersion"], "SPDX-2.3");
+  // FROM a layout holding it resolves to the image, never to its attestation manifest.
+  std::filesystem::create_directories(s_ / "ctx2");
+  WriteFile(s_ / "ctx2/Dockerfile", "FROM base\nRUN cat /srv/file.txt\n");
+  r = Hoist("--root " + Quote(s_ / "root") + " build --progress=plain --build-context base=oci-layout://" +
+            Quote(s_ / "att:1") + " " + Quote(s_ / "ctx2"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("exported"), std::string::npos) << r.err;
+  // Peers read the layout with its attestation manifest.
+  RunResult peer = Sh("skopeo inspect oci:" + Quote(s_ / "att") + ":1");
+  EXPECT_EQ(peer.exit_code, 0) << peer.err;
+
+  // A Docker tarball: manifest.json names the image; index.json keeps the attestations.
+  r = Build("--provenance=true -t app:2 -o type=docker,dest=" + Quote(s_ / "docker.tar"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Sh("mkdir -p " + Quote(s_ / "dx") + " && tar -xf " + Quote(s_ / "docker.tar") + " -C " +
+               Quote(s_ / "dx")).exit_code, 0);
+  json mj = ReadJson(s_ / "dx/manifest.json");
+  ASSERT_EQ(mj.size(), 1u);
+  EXPECT_EQ(mj[0]["RepoTags"], json({"app:2"}));
+  EXPECT_EQ(mj[0]["Layers"].size(), 4u);
+  a = ReadAttestations(s_ / "dx", ReadJson(s_ / "dx/index.json")["manifests"][0]["digest"]);
+  EXPECT_EQ(a.statements.size(), 1u);
+  // --provenance=true is BuildKit's default mode, max.
+  EXPECT_TRUE(a.statements["https://slsa.dev/provenance/v0.2"]["predicate"].contains("buildConfig"));
+  peer = Sh("skopeo inspect docker-archive:" + Quote(s_ / "docker.tar"));
+  EXPECT_EQ(peer.exit_code, 0) << peer.err;
+
+  // Local output: each attestation is a file, its subjects the output's files.
+  r = Build("--provenance=mode=min --sbom=true -o type=local,dest=" + Quote(s_ / "files"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json pf = ReadJson(s_ / "files/provenance.json");
+  ASSERT_TRUE(pf.is_object()) << ReadFileOrEmpty(s_ / "files/provenance.json");
+  EXPECT_FALSE(pf["predicate"].contains("buildConfig"));
+  bool found = false;
+  for (const json& sub : pf["subject"]) {
+    if (sub["name"] == "srv/file.txt") {
+      found = true;
+      // sha256 of "exported\n"
+      EXPECT_EQ(sub["digest"]["sha256"],
+                Sh("printf 'exported\\n' | sha256sum").out.substr(0, 64));
+    }
+  }
+  EXPECT_TRUE(found) << pf["subject"].dump();
+  EXPECT_TRUE(std::filesystem::exists(s_ / "files/sbom.spdx.json"));
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "files/srv/file.txt"), "exported\n");
+  // The default's inline-only provenance writes no file.
+  r = Build("-o type=local,dest=" + Quote(s_ / "files2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(s_ / "files2/provenance.json"));
+}
+
+TEST_F(ExportTest, ProvenanceKeepsReproducibleBuildsReproducible) {
+  const std::string env = "SOURCE_DATE_EPOCH=1700000000 ";
+  auto digest = [&](const std::string& root) {
+    RunResult r = Sh(env + HoistCommand("--root " + Quote(s_ / root) +
+                                        " build --progress=quiet --provenance=mode=max "
+                                        "--build-context base=oci-layout://" +
+                                        Quote(s_ / "base:1.36") +
+                                        " -o type=oci,rewrite-timestamp=true,dest=" +
+                                        Quote(s_ / (root + ".tar")) + " --metadata-file " +
+                                        Quote(s_ / (root + ".json")) + " " + Quote(s_ / "ctx"),
+                                    "SOURCE_DATE_EPOCH=1700000000"));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return ReadJson(s_ / (root + ".json")).value("containerimage.digest", "");
+  };
+  const std::string first = digest("r1");
+  const std::string second = digest("r2");
+  EXPECT_EQ(first.size(), 71u);
+  EXPECT_EQ(first, second);
+}
+
+TEST_F(ExportTest, ImageOutputsGetMinProvenanceByDefault) {
+  auto root_type = [&](const std::string& flags, const std::string& env = "") {
+    RunResult r = Sh(env + " " + HoistCommand("--root " + Quote(s_ / "root") +
+                                              " build --progress=quiet --build-context base=oci-layout://" +
+                                              Quote(s_ / "base:1.36") + " -o type=image,name=app:d " +
+                                              flags + " --metadata-file " + Quote(s_ / "m.json") + " " +
+                                              Quote(s_ / "ctx")));
+    EXPECT_EQ(r.exit_code, 0) << flags << r.err;
+    return ReadJson(s_ / "m.json")["containerimage.descriptor"].value("mediaType", "");
+  };
+  EXPECT_EQ(root_type(""), "application/vnd.oci.image.index.v1+json");
+  EXPECT_EQ(root_type("--provenance=false"), "application/vnd.docker.distribution.manifest.v2+json");
+  EXPECT_EQ(root_type("--attest type=provenance,enabled=false"),
+            "application/vnd.docker.distribution.manifest.v2+json");
+  EXPECT_EQ(root_type("", "HOIST_NO_DEFAULT_ATTESTATIONS=1"),
+            "application/vnd.docker.distribution.manifest.v2+json");
+  struct Case {
+    std::string flags;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--attest type=vex", "unknown attestation type \"vex\""},
+           {"--attest mode=max", "attestation type not specified"},
+           {"--provenance=true --attest type=provenance", "duplicate attestation field provenance"},
+           {"--provenance=mode=most", "invalid mode \"most\""},
+           {"--opt attest:provenance=filename=../../x", "invalid filename"},
+       }) {
+    RunResult r = Build(c.flags + " -o type=oci,dest=" + Quote(s_ / "bad.tar"));
+    EXPECT_NE(r.exit_code, 0) << c.flags;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.flags << "\n" << r.err;
+    EXPECT_FALSE(std::filesystem::exists(s_ / "bad.tar"));
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "harness.h"
 #include "registry_harness.h"
@@ -175,8 +176,11 @@ TEST_F(RegistryTest, PushedImageIsReadByPeersWithItsExactBytes) {
   RunResult pulled = Sh(buildah + " pull -q --tls-verify=false docker://" + app + ":1");
   Sh(buildah + " rm -a >/dev/null 2>&1; umount -R " + Quote(s_ / "bs/overlay") + " 2>/dev/null");
   EXPECT_EQ(pulled.exit_code, 0) << pulled.err;
-  // The same build pushed again uploads nothing new and keeps the digest.
-  r = Build("--push -t " + app + ":1 --metadata-file " + Quote(s_ / "meta2.json"), "root", epoch);
+  // The same build pushed again uploads nothing new and keeps the digest (its provenance names
+  // the same tags).
+  r = Build("--push -t " + app + ":1 -t " + app + ":latest --metadata-file " +
+                Quote(s_ / "meta2.json"),
+            "root", epoch);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(ReadFileOrEmpty(s_ / "meta2.json"))["containerimage.digest"], digest);
 }
@@ -190,9 +194,17 @@ TEST_F(RegistryTest, MultiPlatformBuildPushesAnIndex) {
                       "/multi:1,push=true");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json index = json::parse(SkopeoRaw(*reg, reg->host() + "/multi:1"));
-  ASSERT_EQ(index["manifests"].size(), 2u) << index.dump();
+  // Two images, then (buildx's default min provenance) an attestation manifest for each.
+  ASSERT_EQ(index["manifests"].size(), 4u) << index.dump();
   std::set<std::string> archs;
-  for (const auto& m : index["manifests"]) archs.insert(m["platform"]["architecture"]);
+  for (size_t i = 0; i < 2; ++i) {
+    const json& m = index["manifests"][i];
+    archs.insert(m["platform"]["architecture"]);
+    const json& att = index["manifests"][i + 2];
+    EXPECT_EQ(att["platform"], json({{"architecture", "unknown"}, {"os", "unknown"}}));
+    EXPECT_EQ(att["annotations"]["vnd.docker.reference.type"], "attestation-manifest");
+    EXPECT_EQ(att["annotations"]["vnd.docker.reference.digest"], m["digest"]);
+  }
   EXPECT_EQ(archs, (std::set<std::string>{"amd64", "arm64"}));
   // And it can be copied back, every platform, into a layout that verifies.
   RunResult cp = Hoist("layout cp --all docker://" + reg->host() + "/multi:1 " + Quote(s_ / "back"));
@@ -212,6 +224,70 @@ TEST_F(RegistryTest, MultiPlatformBuildPushesAnIndex) {
   RunResult inspect = Hoist("layout inspect " + Quote(s_ / "one") + ":arm");
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   EXPECT_NE(inspect.out.find("\"arm64\""), std::string::npos) << inspect.out;
+}
+
+// A pushed image carries its attestations: provenance naming it and its base, and an SBOM
+// listing exactly the packages `dpkg-query -W` reports inside it (this machine's dpkg database
+// and dpkg-query copied into the image).
+TEST_F(RegistryTest, PushedAttestationsNameTheImageAndListItsPackages) {
+  auto reg = StartRegistry();
+  ASSERT_NE(reg, nullptr);
+  ASSERT_EQ(Sh(std::string(HOIST_SOURCE_DIR) + "/tests/sbom/make-dpkg-tools " + Quote(s_ / "ctx/tools"))
+                .exit_code,
+            0);
+  Dockerfile("FROM base\nCOPY tools/ /\n"
+             "RUN dpkg-query -W -f '${db:Status-Status} ${Package} ${Version} ${Architecture}\\n' "
+             "> /dpkg-list\n");
+  const std::string ctx = "--build-context base=oci-layout://" + Quote(s_ / "base:1.36");
+  RunResult r = Build(ctx + " --sbom=true --push -t " + reg->host() + "/att:1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Build(ctx + " -o type=local,dest=" + Quote(s_ / "tree"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> want;
+  std::istringstream lines(ReadFileOrEmpty(s_ / "tree/dpkg-list"));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("installed ")) want.insert(line.substr(10));
+  }
+  ASSERT_GT(want.size(), 10u);
+
+  json index = json::parse(SkopeoRaw(*reg, reg->host() + "/att:1"));
+  ASSERT_EQ(index["manifests"].size(), 2u) << index.dump();
+  const json& image = index["manifests"][0];
+  const json& att = index["manifests"][1];
+  EXPECT_EQ(att["annotations"]["vnd.docker.reference.digest"], image["digest"]);
+  json manifest = json::parse(SkopeoRaw(*reg, reg->host() + "/att@" + std::string(att["digest"])));
+  std::map<std::string, json> statements;
+  for (const json& l : manifest["layers"]) {
+    RunResult blob = Sh("curl -sf http://" + reg->host() + "/v2/att/blobs/" + std::string(l["digest"]));
+    ASSERT_EQ(blob.exit_code, 0) << blob.err;
+    statements[l["annotations"]["in-toto.io/predicate-type"]] = json::parse(blob.out);
+  }
+  ASSERT_EQ(statements.size(), 2u);
+  // The default provenance: min, naming the pushed image and the layout it came from.
+  const json& prov = statements["https://slsa.dev/provenance/v0.2"];
+  EXPECT_EQ(prov["subject"][0]["name"],
+            "pkg:docker/" + reg->host() + "/att@1?platform=linux%2Famd64");
+  EXPECT_EQ(prov["subject"][0]["digest"]["sha256"], std::string(image["digest"]).substr(7));
+  EXPECT_FALSE(prov["predicate"].contains("buildConfig"));
+  EXPECT_EQ(prov["predicate"]["materials"][0]["uri"], "docker.io/library/base@" + base_digest_);
+  // The SBOM: every installed package, as dpkg-query saw it inside the image.
+  const json& spdx = statements["https://spdx.dev/Document"]["predicate"];
+  std::set<std::string> got;
+  for (const json& p : spdx["packages"]) {
+    if (p.value("primaryPackagePurpose", "") == "CONTAINER") continue;
+    const std::string purl = p["externalRefs"][0]["referenceLocator"];
+    const size_t arch = purl.find("arch=");
+    got.insert(std::string(p["name"]) + " " + std::string(p["versionInfo"]) + " " +
+               purl.substr(arch + 5, purl.find('&', arch) - arch - 5));
+    EXPECT_TRUE(purl.starts_with("pkg:deb/debian/")) << purl;
+  }
+  EXPECT_EQ(got, want);
+  // What pulls the image still gets the image.
+  RunResult cp = Hoist("layout cp docker://" + reg->host() + "/att:1 " + Quote(s_ / "back") + ":1");
+  ASSERT_EQ(cp.exit_code, 0) << cp.err;
+  RunResult peer = Sh("skopeo inspect --tls-verify=false docker://" + reg->host() + "/att:1");
+  EXPECT_EQ(peer.exit_code, 0) << peer.err;
+  EXPECT_NE(peer.out.find("\"amd64\""), std::string::npos) << peer.out;
 }
 
 TEST_F(RegistryTest, PushByDigestAndImageOutputWithoutPush) {
@@ -563,7 +639,7 @@ TEST_F(RegistryTest, LargeBlobsGoInChunksAndKnownBlobsAreMounted) {
              "RUN head -c 40000000 /dev/urandom > /big\n");
   // The same epoch for both builds, so that the second exports the very same config blob.
   const std::string epoch = "SOURCE_DATE_EPOCH=1700000000";
-  RunResult r = Build("--push -t " + reg->proxy_host() + "/big:1", "root", epoch);
+  RunResult r = Build("--provenance=false --push -t " + reg->proxy_host() + "/big:1", "root", epoch);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json log = json::parse(reg->ProxyLog());
   int patches = 0;
@@ -572,7 +648,7 @@ TEST_F(RegistryTest, LargeBlobsGoInChunksAndKnownBlobsAreMounted) {
   // The same image to another repository of the registry: the engine knows where its blobs
   // are, so they are mounted, not uploaded again.
   reg->ClearProxyLog();
-  r = Build("--push -t " + reg->proxy_host() + "/other:1", "root", epoch);
+  r = Build("--provenance=false --push -t " + reg->proxy_host() + "/other:1", "root", epoch);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   log = json::parse(reg->ProxyLog());
   int mounts = 0, uploads = 0;
@@ -671,7 +747,7 @@ TEST_F(RegistryTest, LayersUnpackWhileLaterOnesAreStillDownloading) {
   SkopeoPush(*reg, reg->host() + "/busybox:1.36");
   // A two-layer image: busybox and one more.
   Dockerfile("FROM " + reg->host() + "/busybox:1.36\nRUN echo second > /second\n");
-  RunResult r = Build("--push -t " + reg->host() + "/two:1", "root-push");
+  RunResult r = Build("--provenance=false --push -t " + reg->host() + "/two:1", "root-push");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json manifest = json::parse(SkopeoRaw(*reg, reg->host() + "/two:1"));
   ASSERT_EQ(manifest["layers"].size(), 2u);

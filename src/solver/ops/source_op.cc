@@ -99,6 +99,11 @@ class ImageSourceOp : public Op {
     return CacheMap{.digest = cache_key_};
   }
 
+  std::string Pin() const override {
+    std::lock_guard lock(mu_);
+    return image_ == nullptr ? "" : image_->root.digest.str();
+  }
+
   Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
                                       const std::vector<ResultRef>&) override {
     HOIST_TRY(EnsureResolved(ctx));
@@ -186,7 +191,7 @@ class ImageSourceOp : public Op {
     return OkStatus();
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   const source::SourceImage* image_ = nullptr;
   oci::Digest cache_key_;
   std::optional<VertexStatus> resolved_;
@@ -487,6 +492,12 @@ class HttpSourceOp final : public Op {
     return CacheMap{.digest = DigestOf(key)};
   }
 
+  std::string Pin() const override {
+    std::lock_guard lock(mu_);
+    if (auto c = Attr("http.checksum"); !c.empty()) return c;
+    return pin_;
+  }
+
   Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
                                       const std::vector<ResultRef>&) override {
     HOIST_TRY(EnsureFetched(ctx));
@@ -551,14 +562,16 @@ class HttpSourceOp final : public Op {
     s.completed = progress::Clock::now();
     ctx.progress.Status(s);
     fetched_ = *r;
+    pin_ = r->digest.str();
     return OkStatus();
   }
 
   Worker& worker_;
   std::string url_;
   std::map<std::string, std::string> attrs_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::optional<source::HttpFetchResult> fetched_;
+  std::string pin_;
   std::string file_;
 };
 
@@ -598,6 +611,11 @@ class GitSourceOp final : public Op {
   }
 
   std::string Name() const override { return source::RedactGitURL(id_.remote); }
+
+  std::string Pin() const override {
+    std::lock_guard lock(mu_);
+    return commit_;
+  }
 
  private:
   Status EnsureResolved(const OpContext& ctx) {
@@ -685,7 +703,7 @@ class GitSourceOp final : public Op {
   Worker& worker_;
   source::GitIdentifier id_;
   source::GitRepos repos_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::string commit_;
   source::GitAuth auth_;
 };
