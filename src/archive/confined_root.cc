@@ -121,5 +121,4 @@ Result<std::string> ReadFileInTree(const std::string& root, const std::string& n
   return out;
 }
 
-
 }  // namespace hoist::archive

@@ -135,7 +135,8 @@ Status AddAttestations(const BuildArgs& args, control::Attrs* attrs) {
     for (const std::string& f : fields) {
       const size_t eq = f.find('=');
       if (eq == std::string::npos) {
-        return MakeError(Code::kInvalidArgument, fmt::format("--attest {}: invalid value {}", v, f));
+        return MakeError(Code::kInvalidArgument,
+                         fmt::format("--attest {}: invalid value {}", v, f));
       }
       std::string key = f.substr(0, eq);
       for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -251,8 +251,12 @@ class ControlServiceImpl final : public pb::Control::Service {
     auto no_prune = o_.controller->HoldOffPrune();
     auto cancel = CancelContext::Background();
     CallWatcher watch(ctx, cancel, o_.shutdown);
+    Attrs attestations;
+    for (const auto& [k, v] : r.frontend_attrs) {
+      if (k.starts_with("attest:")) attestations.emplace(k, v);
+    }
     auto build = std::make_shared<GatewayBuild>(r.session_id, r.cache_imports, entitlements,
-                                                progress, cancel);
+                                                progress, cancel, std::move(attestations));
     HOIST_TRY(o_.gateway->Open(r.ref, build));
     Result<std::shared_ptr<BuildResult>> built = build->Wait();
     o_.gateway->Close(r.ref);

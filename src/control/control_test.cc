@@ -405,6 +405,12 @@ TEST_F(ProvenanceTest, MaxAddsSecretsStepsAndTheDockerfile) {
   EXPECT_EQ(src["infos"][0]["data"], "RlJPTSBhbHBpbmUKUlVOIG1ha2UK");
 }
 
+TEST_F(ProvenanceTest, ArgumentsThatAreNotUtf8AreReplaced) {
+  in_.frontend_attrs["build-arg:RAW"] = "a\xff";
+  const nlohmann::json p = Predicate(true);
+  EXPECT_EQ(p["invocation"]["parameters"]["args"]["build-arg:RAW"], "a\xef\xbf\xbd");
+}
+
 TEST_F(ProvenanceTest, SourceDateEpochMakesItReproducible) {
   in_.epoch = 1600000000;
   const nlohmann::json a = Predicate(true);

@@ -343,6 +343,10 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
                          .invocation_id = invocation_id,
                          .epoch = settings.epoch};
       HOIST_ASSIGN_OR_RETURN(std::string predicate, ProvenancePredicate(*attest.provenance, in));
+      if (attest.provenance->max) {
+        HOIST_ASSIGN_OR_RETURN(r.provenance_steps,
+                               ProvenanceStepsOf(r.converted.definition, r.vertices));
+      }
       r.attestations.push_back({.predicate_type = std::string(exporter::kPredicateSLSAProvenance),
                                 .predicate = std::move(predicate),
                                 .path = attest.provenance->filename,

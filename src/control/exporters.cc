@@ -20,9 +20,11 @@
 #include "base/temp_dir.h"
 #include "archive/tar_writer.h"
 #include "control/attrs.h"
+#include "control/provenance.h"
 #include "exporter/image_archive.h"
 #include "exporter/snapshot_image.h"
 #include "oci/index.h"
+#include "oci/manifest.h"
 #include "oci/media_types.h"
 #include "oci/purl.h"
 #include "registry/image_transfer.h"
@@ -103,10 +105,12 @@ Status AddAttestationFiles(const std::string& dir, const std::vector<exporter::A
                        fmt::format("duplicate attestation path name {}", a.path));
     }
     HOIST_ASSIGN_OR_RETURN(std::string statement, exporter::InTotoStatement(a, subjects));
-    const std::string pretty = nlohmann::ordered_json::parse(statement).dump(2);
+    const std::string pretty = nlohmann::ordered_json::parse(statement).dump(
+        2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     const std::string path = dir + "/" + a.path;
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd || ::write(fd.get(), pretty.data(), pretty.size()) != static_cast<ssize_t>(pretty.size())) {
+    if (!fd ||
+        ::write(fd.get(), pretty.data(), pretty.size()) != static_cast<ssize_t>(pretty.size())) {
       return Unexpected(ErrnoError(errno, "write attestation " + a.path));
     }
     const int64_t t = epoch.value_or(static_cast<int64_t>(::time(nullptr)));
@@ -131,7 +135,8 @@ Status WithOutputTree(const PlatformResult& r, std::optional<int64_t> epoch,
 Status WriteTreeTar(const PlatformResult& r, std::optional<int64_t> epoch,
                     archive::ByteSink* out) {
   return WithOutputTree(r, epoch, [&](const std::string& dir) -> Status {
-    HOIST_ASSIGN_OR_RETURN(auto empty, TempDir::Create("export-empty-", r.worker->options().state_dir));
+    HOIST_ASSIGN_OR_RETURN(auto empty,
+                           TempDir::Create("export-empty-", r.worker->options().state_dir));
     archive::TarWriter tar(out);
     HOIST_TRY(archive::WriteTreeDiff(empty.path(), dir, &tar));
     return tar.Close();
@@ -203,9 +208,42 @@ std::string PlatformDir(const oci::Platform& p) {
 // The attestation manifest for one platform's image: the statements name the image by the
 // output's names (as package URLs with the platform) and its manifest digest; an output without
 // names gives the subject `_`.
+// Max provenance's layers: for each step whose result is part of the exported image, the
+// image's layers up to that result. Steps the solve has no result for (below a cache hit) are
+// found by walking down the result's snapshot chain along the steps' bases, as long as that
+// agrees with what the solve knows.
+Result<std::string> WithProvenanceLayers(const EngineParts& engine, const PlatformResult& r,
+                                         const exporter::SnapshotImage& image,
+                                         const std::string& predicate) {
+  if (!r.provenance_steps) return predicate;
+  const ProvenanceSteps& steps = *r.provenance_steps;
+  std::map<std::string, std::string> results = steps.results;
+  std::string step = steps.head, snapshot = r.snapshot;
+  for (size_t n = 0; !step.empty() && !snapshot.empty() && n < 100000; ++n) {
+    auto [it, added] = results.try_emplace(step, snapshot);
+    if (!added && it->second != snapshot) break;  // not one layer per step here
+    auto base = steps.base.find(step);
+    if (base == steps.base.end()) break;
+    HOIST_ASSIGN_OR_RETURN(snapshot::Info info, engine.snapshotter->Stat(snapshot));
+    snapshot = info.parent;
+    step = base->second;
+  }
+  HOIST_ASSIGN_OR_RETURN(auto counts, exporter::SnapshotLayerCounts(*engine.snapshotter, r.snapshot));
+  HOIST_ASSIGN_OR_RETURN(std::string bytes, content::ReadBlob(*engine.content, image.manifest));
+  HOIST_ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(bytes));
+  std::map<std::string, std::vector<oci::Descriptor>> layers;
+  for (const auto& [s, result] : results) {
+    auto it = counts.find(result);
+    if (it == counts.end() || it->second == 0 || it->second > manifest.layers.size()) continue;
+    layers[s].assign(manifest.layers.begin(), manifest.layers.begin() + it->second);
+  }
+  return AddProvenanceLayers(predicate, layers);
+}
+
 Result<oci::Descriptor> AttestationManifest(const EngineParts& engine, const TypedAttrs& spec,
-                                            const exporter::SnapshotImage& image,
-                                            const std::vector<exporter::Attestation>& atts) {
+                                            const PlatformResult& r,
+                                            const exporter::SnapshotImage& image) {
+  const std::vector<exporter::Attestation>& atts = r.attestations;
   const oci::Platform platform{.os = image.image_config.os,
                                .architecture = image.image_config.architecture,
                                .variant = image.image_config.variant};
@@ -217,7 +255,10 @@ Result<oci::Descriptor> AttestationManifest(const EngineParts& engine, const Typ
   }
   if (subjects.empty()) subjects.push_back({"_", image.manifest.digest});
   std::vector<exporter::Statement> statements;
-  for (const exporter::Attestation& a : atts) {
+  for (exporter::Attestation a : atts) {
+    if (a.predicate_type == exporter::kPredicateSLSAProvenance) {
+      HOIST_ASSIGN_OR_RETURN(a.predicate, WithProvenanceLayers(engine, r, image, a.predicate));
+    }
     HOIST_ASSIGN_OR_RETURN(std::string json, exporter::InTotoStatement(a, subjects));
     statements.push_back({a.predicate_type, std::move(json)});
   }
@@ -245,9 +286,9 @@ Result<ExportResult> WriteImages(const EngineParts& engine,
   // As BuildKit: an image with attestations is an index, even for one platform, and
   // attestations need OCI media types. Inline-only ones (buildx's default provenance) alone
   // make no index where images are not stored.
-  bool attest = results.size() > 1 && std::any_of(results.begin(), results.end(), [](const auto& r) {
-    return !r.attestations.empty();
-  });
+  bool attest = results.size() > 1 &&
+                std::any_of(results.begin(), results.end(),
+                            [](const PlatformResult& r) { return !r.attestations.empty(); });
   for (const PlatformResult& r : results) {
     for (const exporter::Attestation& a : r.attestations) {
       if (stores_images || !a.inline_only) attest = true;
@@ -264,8 +305,7 @@ Result<ExportResult> WriteImages(const EngineParts& engine,
     manifests.push_back(image.manifest);
     out.config = image.config;
     if (attest && !r.attestations.empty()) {
-      HOIST_ASSIGN_OR_RETURN(oci::Descriptor m,
-                             AttestationManifest(engine, spec, image, r.attestations));
+      HOIST_ASSIGN_OR_RETURN(oci::Descriptor m, AttestationManifest(engine, spec, r, image));
       attestation_manifests.push_back(std::move(m));
     }
   }

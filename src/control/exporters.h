@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "base/error.h"
 #include "content/oci_layout.h"
 #include "control/engine_parts.h"
+#include "control/provenance.h"
 #include "control/solve_request.h"
 #include "exporter/attestation.h"
 #include "frontend/dockerfile/convert.h"
@@ -42,6 +44,9 @@ struct PlatformResult {
   // registry, or the image is an index anyway); local and tar outputs add each attestation that
   // is not inline-only as a file (`provenance.json`) whose subjects are the output's files.
   std::vector<exporter::Attestation> attestations;
+  // Max provenance: its steps and their results, so that an image export adds the layers each
+  // step's result is (provenance.h).
+  std::optional<ProvenanceSteps> provenance_steps;
 };
 
 struct ExportResult {

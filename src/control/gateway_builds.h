@@ -29,12 +29,13 @@ class GatewayBuild {
  public:
   GatewayBuild(std::string session_id, std::vector<TypedAttrs> cache_imports,
                solver::EntitlementSet entitlements, progress::ProgressWriter* progress,
-               std::shared_ptr<CancelContext> cancel)
+               std::shared_ptr<CancelContext> cancel, Attrs attestations = {})
       : session_id_(std::move(session_id)),
         cache_imports_(std::move(cache_imports)),
         entitlements_(entitlements),
         progress_(progress),
-        cancel_(std::move(cancel)) {}
+        cancel_(std::move(cancel)),
+        attestations_(std::move(attestations)) {}
 
   // The Control.Solve's session, cache imports, granted entitlements and progress; its cancellation (the client gone,
   // the daemon stopping) cancels the gateway solves too.
@@ -43,6 +44,9 @@ class GatewayBuild {
   const solver::EntitlementSet& entitlements() const { return entitlements_; }
   progress::ProgressWriter* progress() const { return progress_; }
   const std::shared_ptr<CancelContext>& cancel() const { return cancel_; }
+  // The Control.Solve's `attest:*` attributes: BuildKit takes attestation requests from there
+  // (buildx sends them only there), so the gateway's frontend solves get them too.
+  const Attrs& attestations() const { return attestations_; }
 
   // Keeps a solved result; returns the IDs of its refs, one per platform in its order.
   std::vector<std::string> AddResult(std::shared_ptr<BuildResult> result);
@@ -67,6 +71,7 @@ class GatewayBuild {
   const solver::EntitlementSet entitlements_;
   progress::ProgressWriter* const progress_;
   const std::shared_ptr<CancelContext> cancel_;
+  const Attrs attestations_;
 
   std::mutex mu_;
   std::condition_variable cv_;

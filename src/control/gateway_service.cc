@@ -12,6 +12,7 @@
 #include "control/frontend_attrs.h"
 #include "control/gateway_builds.h"
 #include "control/internal/service_util.h"
+#include "llb/caps.h"
 #include "oci/platform.h"
 
 namespace hoist::control {
@@ -46,6 +47,11 @@ class GatewayServiceImpl final : public gw::LLBBridge::Service {
       c->set_id(id);
       c->set_enabled(true);
     }
+    for (std::string_view id : llb::ServedCaps()) {
+      auto* c = resp->add_llbcaps();
+      c->set_id(std::string(id));
+      c->set_enabled(true);
+    }
     internal::FillWorkerRecord(o_, resp->add_workers());
     return grpc::Status::OK;
   }
@@ -71,6 +77,7 @@ class GatewayServiceImpl final : public gw::LLBBridge::Service {
                           fmt::format("frontend subrequest {} is not supported", it->second));
     }
     GatewayBuild& b = **build;
+    for (const auto& [k, v] : b.attestations()) attrs.try_emplace(k, v);
     if (*frontend_note) WriteWarning(b.progress(), **frontend_note);
     for (const auto& [name, _] : req->frontendinputs()) {
       WriteWarning(b.progress(), fmt::format("frontend input {} is not supported; ignored", name));

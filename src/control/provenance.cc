@@ -4,6 +4,7 @@
 #include <ctime>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <type_traits>
 
@@ -26,6 +27,9 @@ namespace {
 using json = nlohmann::ordered_json;
 
 constexpr std::string_view kBuildType = "https://mobyproject.org/buildkit@v1";
+
+// Compact JSON; bytes that are not UTF-8 (a build argument can hold any) become U+FFFD.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 Result<bool> ParseBool(std::string_view key, std::string_view value) {
   Attrs one{{std::string(key), std::string(value)}};
@@ -349,7 +353,8 @@ Result<AttestRequest> ParseAttestRequest(const Attrs& frontend_attrs) {
   AttestRequest out;
   for (const auto& [type, value] : values) {
     if (type != "provenance" && type != "sbom") {
-      return MakeError(Code::kInvalidArgument, fmt::format("unknown attestation type \"{}\"", type));
+      return MakeError(Code::kInvalidArgument,
+                       fmt::format("unknown attestation type \"{}\"", type));
     }
     HOIST_ASSIGN_OR_RETURN(auto attrs, ParseCsvAttrs(type, value));
     if (auto it = attrs.find("enabled"); it != attrs.end()) {
@@ -376,7 +381,8 @@ Result<AttestRequest> ParseAttestRequest(const Attrs& frontend_attrs) {
       p.inline_only = b && *b;
     }
     if (auto it = attrs.find("reproducible"); it != attrs.end()) {
-      HOIST_ASSIGN_OR_RETURN(p.reproducible, ParseBool("attest:provenance reproducible", it->second));
+      HOIST_ASSIGN_OR_RETURN(p.reproducible,
+                             ParseBool("attest:provenance reproducible", it->second));
     }
     if (auto it = attrs.find("builder-id"); it != attrs.end()) p.builder_id = it->second;
     if (auto it = attrs.find("filename"); it != attrs.end() && !it->second.empty()) {
@@ -488,7 +494,7 @@ Result<std::string> ProvenancePredicate(const ProvenanceRequest& request,
   if (in.epoch) {
     started = finished = *in.epoch * 1000000000;
     // From what the build was (its steps without session IDs, its parameters), not when.
-    invocation_id = Sha256Hex(steps.definition.dump() + "\n" + json(args).dump()).substr(0, 25);
+    invocation_id = Sha256Hex(Dump(steps.definition) + "\n" + Dump(json(args))).substr(0, 25);
   }
   json metadata = json::object();
   if (!invocation_id.empty()) metadata["buildInvocationID"] = invocation_id;
@@ -503,7 +509,79 @@ Result<std::string> ProvenancePredicate(const ProvenanceRequest& request,
     metadata["https://mobyproject.org/buildkit@v1#hermetic"] = true;
   }
   pred["metadata"] = std::move(metadata);
-  return pred.dump();
+  return Dump(pred);
+}
+
+Result<ProvenanceSteps> ProvenanceStepsOf(const llb::Definition& definition,
+                                          const std::vector<solver::SolvedVertex>& vertices) {
+  HOIST_ASSIGN_OR_RETURN(std::vector<OpLine> ops, OpLines(definition));
+  HOIST_ASSIGN_OR_RETURN(Steps steps, BuildSteps(ops));
+  ProvenanceSteps out;
+  auto key = [&](const oci::Digest& d, int64_t output) -> std::string {
+    auto it = steps.index.find(d);
+    return it == steps.index.end() ? "" : fmt::format("step{}:{}", it->second, output);
+  };
+  for (const solver::SolvedVertex& v : vertices) {
+    for (size_t j = 0; j < v.result_ids.size(); ++j) {
+      const std::string k = key(v.digest, static_cast<int64_t>(j));
+      if (!k.empty() && !v.result_ids[j].empty()) out.results[k] = v.result_ids[j];
+    }
+  }
+  if (ops.empty() || ops.back().inputs.size() != 1) return out;
+  out.head = key(ops.back().inputs[0].first, ops.back().inputs[0].second);
+  for (const OpLine& o : ops) {
+    const json& body = o.op.contains("Op") ? o.op["Op"] : json::object();
+    std::optional<int64_t> output, input;
+    if (body.contains("exec") && body["exec"].contains("mounts")) {
+      for (const json& m : body["exec"]["mounts"]) {
+        if (m.value("dest", "") != "/") continue;
+        output = m.value("output", int64_t{0});
+        input = m.value("input", int64_t{0});
+      }
+    } else if (body.contains("file") && body["file"].contains("actions")) {
+      const json& actions = body["file"]["actions"];
+      const int64_t n_inputs = static_cast<int64_t>(o.inputs.size());
+      for (const json& a : actions) {
+        if (a.value("output", int64_t{0}) < 0) continue;
+        output = a.value("output", int64_t{0});
+        // An action's input past the op's inputs is an earlier action's result.
+        int64_t in = a.value("input", int64_t{0});
+        for (int hops = 0; in >= n_inputs && in - n_inputs < static_cast<int64_t>(actions.size()) &&
+                           hops < 1000;
+             ++hops) {
+          in = actions[static_cast<size_t>(in - n_inputs)].value("input", int64_t{0});
+        }
+        input = in;
+        break;
+      }
+    }
+    if (!output || !input || *input < 0 || *input >= static_cast<int64_t>(o.inputs.size())) {
+      continue;
+    }
+    const auto& [in_digest, in_output] = o.inputs[static_cast<size_t>(*input)];
+    const std::string from = key(o.digest, *output), to = key(in_digest, in_output);
+    if (!from.empty() && !to.empty()) out.base[from] = to;
+  }
+  return out;
+}
+
+Result<std::string> AddProvenanceLayers(
+    std::string_view predicate, const std::map<std::string, std::vector<oci::Descriptor>>& layers) {
+  json p = json::parse(predicate, nullptr, false);
+  if (p.is_discarded() || !p.is_object() || !p.contains("metadata")) {
+    return MakeError(Code::kInternal, "provenance: not a predicate");
+  }
+  if (layers.empty()) return std::string(predicate);
+  json out = json::object();
+  for (const auto& [step, chain] : layers) {
+    json descs = json::array();
+    for (const oci::Descriptor& d : chain) {
+      descs.push_back(json::parse(oci::SerializeDescriptor(d)));
+    }
+    out[step] = json::array({std::move(descs)});
+  }
+  p["metadata"]["https://mobyproject.org/buildkit@v1#metadata"]["layers"] = std::move(out);
+  return Dump(p);
 }
 
 }  // namespace hoist::control

@@ -26,7 +26,8 @@
 //                       session-scoped source attributes (local.session, oci.store…) left out
 //   metadata            invocation ID, start and finish times, completeness, reproducible,
 //                       hermetic (no local sources, no step with network access); max adds the
-//                       Dockerfile as source info with each step's lines
+//                       Dockerfile as source info with each step's lines, and, where an image is
+//                       exported, the layers each step's result is (AddProvenanceLayers)
 // When SOURCE_DATE_EPOCH is set, both times are that instant, the invocation ID is derived
 // from the build's steps and parameters, and buildConfig has no digestMapping (op digests cover
 // session IDs), so a reproducible build stays reproducible with provenance on.
@@ -35,13 +36,16 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "control/solve_request.h"
 #include "llb/definition.h"
+#include "oci/descriptor.h"
 #include "solver/scheduler.h"
 
 namespace hoist::control {
@@ -85,5 +89,24 @@ struct ProvenanceInput {
 // The predicate's JSON.
 Result<std::string> ProvenancePredicate(const ProvenanceRequest& request,
                                         const ProvenanceInput& input);
+
+// For max provenance's layers, the steps as the predicate numbers them ("stepN:OUTPUT").
+struct ProvenanceSteps {
+  std::string head;  // the step output the build's result is
+  // Step output → the step output its result is one layer on: an exec's root mount input, a
+  // file op's base. Sources have none.
+  std::map<std::string, std::string> base;
+  // Step output → the result (snapshot) it gave, where the solve still has it (a step below a
+  // cache hit whose record is gone has none: walking `base` from `head` down the result's
+  // snapshot chain finds it).
+  std::map<std::string, std::string> results;
+};
+Result<ProvenanceSteps> ProvenanceStepsOf(const llb::Definition& definition,
+                                          const std::vector<solver::SolvedVertex>& vertices);
+
+// Adds BuildKit's `layers` metadata to a predicate: "stepN:OUTPUT" → the layer chain of the
+// image that output's result is (as exported: media types and digests of that export).
+Result<std::string> AddProvenanceLayers(
+    std::string_view predicate, const std::map<std::string, std::vector<oci::Descriptor>>& layers);
 
 }  // namespace hoist::control

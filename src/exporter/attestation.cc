@@ -25,7 +25,7 @@ Result<std::string> InTotoStatement(const Attestation& a,
         {{"name", sub.name}, {"digest", {{sub.digest.algorithm(), sub.digest.encoded()}}}});
   }
   s["predicate"] = std::move(predicate);
-  return s.dump();
+  return s.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 Result<oci::Descriptor> WriteAttestationManifest(content::ContentStore& store,
@@ -39,7 +39,8 @@ Result<oci::Descriptor> WriteAttestationManifest(content::ContentStore& store,
     m.layers.push_back({.media_type = std::string(kMediaTypeInToto),
                         .digest = info.digest,
                         .size = info.size,
-                        .annotations = {{std::string(kAnnotationPredicateType), s.predicate_type}}});
+                        .annotations = {{std::string(kAnnotationPredicateType),
+                                         s.predicate_type}}});
     diff_ids.push_back(info.digest.str());
   }
   // The placeholder config: nothing to run, so nothing a runtime could pick.

@@ -52,7 +52,8 @@ struct InTotoSubject {
 
 // The statement's JSON (compact, members in the order above). kInvalidArgument when the
 // predicate is not a JSON object.
-Result<std::string> InTotoStatement(const Attestation& a, const std::vector<InTotoSubject>& subjects);
+Result<std::string> InTotoStatement(const Attestation& a,
+                                    const std::vector<InTotoSubject>& subjects);
 
 // Writes the statements (each with its predicate type) as an attestation manifest about
 // `target` into `store`; returns its index entry (platform and annotations set).

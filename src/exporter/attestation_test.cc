@@ -248,6 +248,14 @@ TEST_F(SbomTest, AnEmptyTreeHasNoPackagesAndAMissingOneIsAnError) {
   ASSERT_TRUE(found) << found.error().message();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].purl, "pkg:deb/debian/ok@1");
+  // Bytes that are not UTF-8 reach the document as U+FFFD, never an exception.
+  Write("var/lib/dpkg/status", "Package: bad\xff\nStatus: install ok installed\nVersion: 1\xc3\n");
+  found = ScanPackages(root_);
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 1u);
+  const json doc = json::parse(SpdxDocument(*found, {.name = "n\xfe", .created = 0}));
+  EXPECT_EQ(doc["packages"][1]["name"], "bad\xef\xbf\xbd");
+  EXPECT_EQ(doc["name"], "n\xef\xbf\xbd");
   auto missing = ScanPackages(root_ + "/nope");
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message().find("sbom"), std::string::npos);

@@ -454,7 +454,7 @@ std::string SpdxDocument(const std::vector<SbomPackage>& packages, const SpdxOpt
                     {"relatedSpdxElement", id}});
   }
   const std::string created = FormatTimestamp(options.created);
-  const std::string ns_seed = options.name + "\n" + created + "\n" + pkgs.dump();
+  const std::string ns_seed = options.name + "\n" + created + "\n" + pkgs.dump(-1, ' ', false, json::error_handler_t::replace);
   json doc = {{"spdxVersion", "SPDX-2.3"},
               {"dataLicense", "CC0-1.0"},
               {"SPDXID", "SPDXRef-DOCUMENT"},
@@ -463,7 +463,8 @@ std::string SpdxDocument(const std::vector<SbomPackage>& packages, const SpdxOpt
               {"creationInfo", {{"created", created}, {"creators", json::array({"Tool: hoist"})}}},
               {"packages", std::move(pkgs)},
               {"relationships", std::move(rels)}};
-  return doc.dump();
+  // Package databases are the image's: bytes that are not UTF-8 become U+FFFD.
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace hoist::exporter

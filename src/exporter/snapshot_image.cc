@@ -89,6 +89,23 @@ void AlignHistory(oci::ImageConfig& config, size_t layers, const std::string& cr
 
 }  // namespace
 
+Result<std::map<std::string, size_t>> SnapshotLayerCounts(snapshot::Snapshotter& snapshotter,
+                                                           const std::string& top) {
+  std::vector<snapshot::Info> chain;
+  for (std::string name = top; !name.empty();) {
+    HOIST_ASSIGN_OR_RETURN(snapshot::Info info, snapshotter.Stat(name));
+    name = info.parent;
+    chain.push_back(std::move(info));
+  }
+  std::map<std::string, size_t> out;
+  size_t n = 0;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (!(it->parent.empty() && it->name == "empty")) ++n;  // as SnapshotLayers counts them
+    out[it->name] = n;
+  }
+  return out;
+}
+
 Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapshotter,
                                                    content::ContentStore& store,
                                                    const std::string& top,

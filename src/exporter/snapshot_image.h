@@ -10,6 +10,7 @@
 // Thread-safety: reentrant; the snapshots must not change while exported.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -64,6 +65,11 @@ Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapsho
                                                    const std::string& top,
                                                    const SnapshotImageOptions& options = {},
                                                    size_t* new_layers = nullptr);
+
+// For each snapshot of `top`'s parent chain (`top` included), how many layers of its image it
+// stands for: the bottom one 1, its child 2, ...; the empty tree 0.
+Result<std::map<std::string, size_t>> SnapshotLayerCounts(snapshot::Snapshotter& snapshotter,
+                                                           const std::string& top);
 
 // Builds the image of committed snapshot `top` ("" or the empty snapshot: no layers) with
 // `config` (the frontend's: platform, container config, history; rootfs is replaced).

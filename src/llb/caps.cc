@@ -5,8 +5,9 @@
 
 namespace hoist::llb {
 
-bool IsKnownCap(std::string_view cap) {
-  static constexpr std::array kKnown = {
+namespace {
+
+constexpr std::array kKnown = {
       kCapSourceImage,
       kCapSourceImageResolveMode,
       kCapSourceImageLayerLimit,
@@ -84,7 +85,22 @@ bool IsKnownCap(std::string_view cap) {
       kCapAttestations,
       kCapSourceDateEpoch,
   };
+
+}  // namespace
+
+bool IsKnownCap(std::string_view cap) {
   return std::find(kKnown.begin(), kKnown.end(), cap) != kKnown.end();
+}
+
+std::vector<std::string_view> ServedCaps() {
+  std::vector<std::string_view> out;
+  for (std::string_view c : kKnown) {
+    if (c != kCapRemoteCacheGHA && c != kCapRemoteCacheS3 && c != kCapRemoteCacheAzBlob &&
+        c != kCapSourcePolicy && c != kCapAnnotations) {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 }  // namespace hoist::llb

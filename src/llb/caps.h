@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 namespace hoist::llb {
 
@@ -98,6 +99,11 @@ inline constexpr std::string_view kCapSourceDateEpoch = "exporter.sourcedateepoc
 // Whether `cap` is one of the capabilities above. The solver refuses LLB whose op metadata
 // names any other, as BuildKit does (`unknown API capability <cap>`).
 bool IsKnownCap(std::string_view cap);
+// The capabilities an engine announces to gateway clients (LLBBridge.Ping's LLBCaps): every
+// one above except what hoist does not serve: the remote cache backends (cache.gha, cache.s3,
+// cache.azblob), source policies and exporter annotations. buildx reads
+// `exporter.image.attestations` there to send its default provenance.
+std::vector<std::string_view> ServedCaps();
 
 // Source attributes.
 inline constexpr std::string_view kAttrImageResolveMode = "image.resolvemode";

@@ -1,6 +1,7 @@
 // Unit tests for the LLB builder: marshalling, digests, dedup, caps, wire encoding, dump.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -639,6 +640,21 @@ TEST(LlbGolden, MultiStage) {
   std::stringstream want;
   want << in.rdbuf();
   EXPECT_EQ(*dump, want.str());
+}
+
+TEST(CapsTest, ServedCapsAreKnownAndLeaveOutWhatIsNotServed) {
+  const std::vector<std::string_view> served = ServedCaps();
+  auto has = [&](std::string_view c) {
+    return std::find(served.begin(), served.end(), c) != served.end();
+  };
+  EXPECT_TRUE(has("exporter.image.attestations"));
+  EXPECT_TRUE(has("source.ocilayout"));
+  EXPECT_TRUE(has("source.git"));
+  EXPECT_FALSE(has("cache.gha"));
+  EXPECT_FALSE(has("cache.s3"));
+  EXPECT_FALSE(has("source.policy"));
+  for (std::string_view c : served) EXPECT_TRUE(IsKnownCap(c)) << c;
+  EXPECT_FALSE(IsKnownCap("exporter.image.nope"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -547,7 +548,21 @@ TEST_F(ExportTest, ProvenanceAndSbomAttestationsInLayoutsTarballsAndFiles) {
   EXPECT_EQ(pred["invocation"]["parameters"]["locals"],
             json::array({{{"name", "context"}}, {{"name", "dockerfile"}}}));
   EXPECT_GE(pred["buildConfig"]["llbDefinition"].size(), 5u);
-  EXPECT_TRUE(pred["metadata"]["https://mobyproject.org/buildkit@v1#metadata"].contains("source"));
+  const json& bk = pred["metadata"]["https://mobyproject.org/buildkit@v1#metadata"];
+  EXPECT_TRUE(bk.contains("source"));
+  // Each step's result as layers: the base image's one layer, and the whole image for the last.
+  const json manifest = ReadJson(s_ / ("att/blobs/sha256/" + std::string(image["digest"]).substr(7)));
+  ASSERT_TRUE(bk.contains("layers")) << bk.dump();
+  size_t longest = 0;
+  for (const auto& [step, chains] : bk["layers"].items()) {
+    ASSERT_EQ(chains.size(), 1u) << step;
+    const json& chain = chains[0];
+    for (size_t i = 0; i < chain.size(); ++i) EXPECT_EQ(chain[i], manifest["layers"][i]) << step;
+    longest = std::max(longest, chain.size());
+  }
+  EXPECT_EQ(longest, manifest["layers"].size());
+  EXPECT_EQ(bk["layers"]["step0:0"].size(), 1u);
+  EXPECT_EQ(bk["layers"]["step0:0"][0].size(), 1u);  // the base image
   // Never a client path, in any attestation.
   for (const auto& [type, stmt] : a.statements) {
     EXPECT_EQ(stmt.dump().find(s_.path()), std::string::npos) << type;
