@@ -161,7 +161,7 @@ TEST_F(SbomTest, DpkgPackagesAreWhatDpkgQueryListsAsInstalled) {
   EXPECT_EQ(got, want);
 }
 
-TEST_F(SbomTest, ApkLanguagePackagesAndHostileTrees) {
+TEST_F(SbomTest, ApkLanguagePackagesLockfilesAndHostileTrees) {
   Write("etc/os-release", "ID=alpine\nVERSION_ID=3.18.4\n");
   Write("lib/apk/db/installed",
         "C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\no:musl\nm:Timo <t@example.org>\n\n"
@@ -180,6 +180,19 @@ TEST_F(SbomTest, ApkLanguagePackagesAndHostileTrees) {
   Write("opt/tool/Cargo.lock",
         "version = 3\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.190\"\n"
         "source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[metadata]\nname = \"x\"\n");
+  Write("web/yarn.lock",
+        "# yarn lockfile v1\n\n\"@types/node@^20\", \"@types/node@^20.1\":\n  version \"20.8.9\"\n"
+        "  dependencies:\n    version-ish \"^1\"\n\nleft-pad@^1.3.0:\n  version \"1.3.0\"\n");
+  Write("web2/yarn.lock",
+        "__metadata:\n  version: 6\n\n\"chalk@npm:^5.3.0\":\n  version: 5.3.0\n"
+        "  resolution: \"chalk@npm:5.3.0\"\n\n\"web2@workspace:.\":\n  version: 0.0.0-use.local\n");
+  Write("rails/Gemfile.lock",
+        "GIT\n  remote: https://example.com/x.git\n  specs:\n    from-git (0.1)\n\n"
+        "GEM\n  remote: https://rubygems.org/\n  specs:\n    nokogiri (1.15.4-x86_64-linux)\n"
+        "      racc (~> 1.4)\n    racc (1.7.1)\n\nPLATFORMS\n  x86_64-linux\n");
+  Write("php/composer.lock",
+        R"({"packages":[{"name":"monolog/monolog","version":"3.5.0","license":["MIT"]},{"name":"x"}],)"
+        R"("packages-dev":[{"name":"phpunit/phpunit","version":"10.4.2"}]})");
   // What the walk must not follow out of the tree: a symlinked node module reaching the host's
   // files, a symlink to the host's root, and a dpkg status that is a link out of the tree.
   Write("../outside/node_modules/stolen/package.json", R"({"name":"stolen","version":"6.6.6"})");
@@ -196,7 +209,14 @@ TEST_F(SbomTest, ApkLanguagePackagesAndHostileTrees) {
                        "pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64&distro=alpine-3.18.4",
                        "pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64&distro=alpine-3.18.4",
                        "pkg:cargo/serde@1.0.190",
+                       "pkg:composer/monolog/monolog@3.5.0",
+                       "pkg:composer/phpunit/phpunit@10.4.2",
+                       "pkg:gem/nokogiri@1.15.4-x86_64-linux",
+                       "pkg:gem/racc@1.7.1",
                        "pkg:npm/%40babel/core@7.23.0",
+                       "pkg:npm/%40types/node@20.8.9",
+                       "pkg:npm/chalk@5.3.0",
+                       "pkg:npm/left-pad@1.3.0",
                        "pkg:npm/lodash@4.17.21",
                        "pkg:npm/ms@2.1.3",
                        "pkg:pypi/requests-oauth@1.3.1",

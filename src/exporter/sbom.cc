@@ -242,6 +242,106 @@ void AddPythonMetadata(std::string_view text, const std::string& location,
   out->push_back(std::move(p));
 }
 
+// yarn.lock, classic (`version "1.2.3"`) and berry (`version: 1.2.3`): one entry per
+// resolved package, headed by the specs it satisfies (`"@s/p@^1", "@s/p@^1.1":`).
+void AddYarnLock(std::string_view text, const std::string& location,
+                 std::vector<SbomPackage>* out) {
+  std::string name;
+  for (std::string_view line : Lines(text)) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.front() != ' ') {
+      name.clear();
+      if (line.back() != ':') continue;
+      std::string spec = Trim(line.substr(0, line.find(',') == std::string_view::npos
+                                                   ? line.size() - 1
+                                                   : line.find(',')));
+      if (spec.size() >= 2 && spec.front() == '"' && spec.back() == '"') {
+        spec = spec.substr(1, spec.size() - 2);
+      }
+      const size_t at = spec.find('@', 1);  // a scope's own @ is the first character
+      if (at == std::string::npos || spec.starts_with("__")) continue;
+      // Workspaces and links are the project's own code, not packages.
+      if (spec.find("@workspace:", at) == at || spec.find("@link:", at) == at ||
+          spec.find("@portal:", at) == at) {
+        continue;
+      }
+      name = spec.substr(0, at);
+      continue;
+    }
+    const std::string t = Trim(line);
+    if (name.empty() || !t.starts_with("version")) continue;
+    std::string v = Trim(std::string_view(t).substr(7));
+    if (!v.empty() && v.front() == ':') v = Trim(std::string_view(v).substr(1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    if (!v.empty()) out->push_back(NpmPackage(name, v, "", location));
+    name.clear();
+  }
+}
+
+// Gemfile.lock: the gems of its GEM section's specs (`    name (version[-platform])`, four
+// spaces in; their dependencies are six).
+void AddGemfileLock(std::string_view text, const std::string& location,
+                    std::vector<SbomPackage>* out) {
+  bool in_gem = false, in_specs = false;
+  for (std::string_view line : Lines(text)) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty() && line.front() != ' ') {
+      in_gem = line == "GEM";
+      in_specs = false;
+      continue;
+    }
+    if (!in_gem) continue;
+    if (Trim(line) == "specs:") {
+      in_specs = true;
+      continue;
+    }
+    if (!in_specs || line.size() < 5 || line.substr(0, 4) != "    " || line[4] == ' ') continue;
+    const size_t open = line.find(" (");
+    if (open == std::string_view::npos || line.back() != ')') continue;
+    const std::string name(line.substr(4, open - 4));
+    const std::string version(line.substr(open + 2, line.size() - open - 3));
+    if (name.empty() || version.empty()) continue;
+    SbomPackage p{.type = "gem", .name = name, .version = version, .location = location};
+    p.purl = oci::PackageURL{.type = "gem", .name = name, .version = version}.String();
+    out->push_back(std::move(p));
+  }
+}
+
+// composer.lock: `packages` and `packages-dev`, named vendor/package.
+void AddComposerLock(std::string_view text, const std::string& location,
+                     std::vector<SbomPackage>* out) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return;
+  for (const char* list : {"packages", "packages-dev"}) {
+    if (!j.contains(list) || !j[list].is_array()) continue;
+    for (const auto& pkg : j[list]) {
+      if (!pkg.is_object() || !pkg.contains("name") || !pkg["name"].is_string() ||
+          !pkg.contains("version") || !pkg["version"].is_string()) {
+        continue;
+      }
+      const std::string name = pkg["name"].get<std::string>();
+      const std::string version = pkg["version"].get<std::string>();
+      if (name.empty() || version.empty()) continue;
+      std::string license;
+      if (pkg.contains("license") && pkg["license"].is_array()) {
+        for (const auto& l : pkg["license"]) {
+          if (l.is_string()) license += (license.empty() ? "" : " OR ") + l.get<std::string>();
+        }
+      }
+      SbomPackage p{.type = "composer", .name = name, .version = version, .license = license,
+                    .location = location};
+      oci::PackageURL u{.type = "composer", .name = name, .version = version};
+      if (const size_t slash = name.find('/'); slash != std::string::npos) {
+        u.namespace_ = name.substr(0, slash);
+        u.name = name.substr(slash + 1);
+      }
+      p.purl = u.String();
+      out->push_back(std::move(p));
+    }
+  }
+}
+
 void AddCargoLock(std::string_view text, const std::string& location,
                   std::vector<SbomPackage>* out) {
   std::string name, version;
@@ -345,6 +445,12 @@ class Walker {
         AddNpmLock(ReadAt(dir, name.c_str()), child, out_);
       } else if (name == "Cargo.lock") {
         AddCargoLock(ReadAt(dir, name.c_str()), child, out_);
+      } else if (name == "yarn.lock") {
+        AddYarnLock(ReadAt(dir, name.c_str()), child, out_);
+      } else if (name == "Gemfile.lock") {
+        AddGemfileLock(ReadAt(dir, name.c_str()), child, out_);
+      } else if (name == "composer.lock") {
+        AddComposerLock(ReadAt(dir, name.c_str()), child, out_);
       } else if (in_packages_dir && ((name == "METADATA" && base.ends_with(".dist-info")) ||
                                      (name == "PKG-INFO" && base.ends_with(".egg-info")))) {
         AddPythonMetadata(ReadAt(dir, name.c_str()), child, out_);

@@ -5,10 +5,13 @@
 //   deb    /var/lib/dpkg/status and /var/lib/dpkg/status.d/* (distroless): packages whose
 //          status is `installed`, as `dpkg-query -W` lists them
 //   apk    /lib/apk/db/installed
-//   npm    node_modules/<name>/package.json and node_modules/@scope/<name>/package.json
-//          anywhere in the tree, and package-lock.json files (lockfile v2/v3 `packages`)
-//   pypi   site-packages (or dist-packages) *.dist-info/METADATA and *.egg-info/PKG-INFO
-//   cargo  Cargo.lock files
+//   npm       node_modules/<name>/package.json and node_modules/@scope/<name>/package.json
+//             anywhere in the tree, package-lock.json files (lockfile v1 to v3) and yarn.lock
+//             files (classic and berry; workspaces and links left out)
+//   pypi      site-packages (or dist-packages) *.dist-info/METADATA and *.egg-info/PKG-INFO
+//   cargo     Cargo.lock files
+//   gem       Gemfile.lock files (the GEM section's specs)
+//   composer  composer.lock files (packages and packages-dev)
 //
 // Each package gets a purl (`pkg:deb/debian/bash@5.2.15-2+b2?arch=amd64&distro=debian-12`,
 // namespace and distro from /etc/os-release) and the file it was found in; one package found
@@ -30,7 +33,7 @@
 namespace hoist::exporter {
 
 struct SbomPackage {
-  std::string type;  // deb, apk, npm, pypi, cargo
+  std::string type;  // deb, apk, npm, pypi, cargo, gem, composer
   std::string name;
   std::string version;
   std::string arch;      // when the database says

@@ -1,9 +1,9 @@
 // libFuzzer target for the SBOM scanner (exporter/sbom.h), which reads package databases and
 // lockfiles out of a built image, all of it untrusted. The input is split at each "\0\0" into up
-// to eight parts, written to the files the scanner reads (dpkg status and status.d, apk's
-// database, os-release, a node module's package.json, package-lock.json, a Python METADATA, a
-// Cargo.lock) in a fixed tree; the scan and the SPDX document must not crash, and every package
-// found must have a name, a version and a purl.
+// to eleven parts, written to the files the scanner reads (dpkg status and status.d, apk's
+// database, os-release, a node module's package.json, package-lock.json, a Python METADATA,
+// Cargo.lock, yarn.lock, Gemfile.lock, composer.lock) in a fixed tree; the scan and the SPDX
+// document must not crash, and every package found must have a name, a version and a purl.
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +25,9 @@ constexpr const char* kFiles[] = {
     "usr/lib/python3/dist-packages/pkg-1.0.dist-info/METADATA",
     "src/Cargo.lock",
     "var/lib/dpkg/status.d/pkg",
+    "web/yarn.lock",
+    "rails/Gemfile.lock",
+    "php/composer.lock",
 };
 
 std::string* g_root = nullptr;
