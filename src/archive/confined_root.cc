@@ -87,24 +87,16 @@ int ConfinedRoot::FollowPath(std::string_view path, std::string* out) {
   return ELOOP;
 }
 
-Result<std::string> ReadFileInTree(const std::string& root, const std::string& name,
-                                   uint64_t max_size) {
-  HOIST_ASSIGN_OR_RETURN(ConfinedRoot tree, ConfinedRoot::Open(root));
-  std::string resolved;
-  int e = tree.FollowPath(CleanInRoot(name), &resolved);
-  UniqueFd dir;
-  std::string base;
-  if (e == 0) e = tree.OpenParent(resolved, &dir, &base);
-  UniqueFd fd;
-  if (e == 0) {
-    fd.Reset(::openat(dir.get(), base.empty() ? "." : base.c_str(),
-                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) e = errno;
-  }
+Result<std::string> ReadFileAt(int dir, const std::string& base, std::string_view name,
+                               uint64_t max_size) {
+  // O_NONBLOCK: a FIFO must not hold the reader; it is refused below as not a regular file.
+  UniqueFd fd(::openat(dir, base.empty() ? "." : base.c_str(),
+                       O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  int e = fd ? 0 : errno;
   struct stat st;
   if (e == 0 && ::fstat(fd.get(), &st) != 0) e = errno;
   if (e == 0 && !S_ISREG(st.st_mode)) e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-  if (e != 0) return Unexpected(ErrnoError(e, "open " + name));
+  if (e != 0) return Unexpected(ErrnoError(e, fmt::format("open {}", name)));
   if (static_cast<uint64_t>(st.st_size) > max_size) {
     return MakeError(Code::kResourceExhausted,
                      fmt::format("{}: larger than {} bytes", name, max_size));
@@ -119,6 +111,18 @@ Result<std::string> ReadFileInTree(const std::string& root, const std::string& n
   }
   out.resize(got);
   return out;
+}
+
+Result<std::string> ReadFileInTree(const std::string& root, const std::string& name,
+                                   uint64_t max_size) {
+  HOIST_ASSIGN_OR_RETURN(ConfinedRoot tree, ConfinedRoot::Open(root));
+  std::string resolved;
+  int e = tree.FollowPath(CleanInRoot(name), &resolved);
+  UniqueFd dir;
+  std::string base;
+  if (e == 0) e = tree.OpenParent(resolved, &dir, &base);
+  if (e != 0) return Unexpected(ErrnoError(e, "open " + name));
+  return ReadFileAt(dir.get(), base, name, max_size);
 }
 
 }  // namespace hoist::archive

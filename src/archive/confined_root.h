@@ -62,8 +62,13 @@ class ConfinedRoot {
 
 // A regular file of a tree, read with the tree as its root: neither `..` nor a symlink in the
 // tree reaches anything outside it. kResourceExhausted above `max_size` bytes; errno errors
-// name `name` ("open etc/x: No such file or directory").
+// name `name` ("open etc/x: No such file or directory"); a directory is EISDIR, anything else
+// that is not a regular file (a FIFO, a device) EINVAL, without blocking on it.
 Result<std::string> ReadFileInTree(const std::string& root, const std::string& name,
                                    uint64_t max_size);
+// The same for the entry `base` of the open directory `dir` ("": the directory itself), not
+// followed if a symlink; errors name `name`.
+Result<std::string> ReadFileAt(int dir, const std::string& base, std::string_view name,
+                               uint64_t max_size);
 
 }  // namespace hoist::archive

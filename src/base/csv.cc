@@ -43,4 +43,15 @@ Result<std::vector<std::string>> SplitCsv(std::string_view line) {
   return fields;
 }
 
+Result<bool> ParseBool(std::string_view key, std::string_view value) {
+  for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (value == t) return true;
+  }
+  for (std::string_view f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (value == f) return false;
+  }
+  return MakeError(Code::kInvalidArgument,
+                   fmt::format("invalid value \"{}\" for {}: expected true or false", value, key));
+}
+
 }  // namespace hoist

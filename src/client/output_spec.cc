@@ -4,17 +4,6 @@
 
 namespace hoist::client {
 
-Result<bool> ParseBoolAttr(std::string_view key, std::string_view value) {
-  for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (value == t) return true;
-  }
-  for (std::string_view f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (value == f) return false;
-  }
-  return MakeError(Code::kInvalidArgument,
-                   fmt::format("invalid value \"{}\" for {}: expected true or false", value, key));
-}
-
 Result<OutputSpec> ParseOutputSpec(std::string_view value) {
   auto invalid = [&](std::string_view why) {
     return MakeError(Code::kInvalidArgument, fmt::format("invalid output \"{}\": {}", value, why));

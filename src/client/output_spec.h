@@ -27,8 +27,4 @@ struct OutputSpec {
 // "type=": type is required`, `invalid output "a=b,a=c": duplicate key "a"`.
 Result<OutputSpec> ParseOutputSpec(std::string_view value);
 
-// Reads a boolean attribute the way Go's strconv.ParseBool does (1 t T TRUE true True, 0 f F
-// FALSE false False). `key` names it in the error.
-Result<bool> ParseBoolAttr(std::string_view key, std::string_view value);
-
 }  // namespace hoist::client

@@ -35,9 +35,9 @@ TEST(OutputSpecTest, Errors) {
 }
 
 TEST(OutputSpecTest, Bools) {
-  EXPECT_TRUE(*ParseBoolAttr("tar", "true"));
-  EXPECT_FALSE(*ParseBoolAttr("tar", "0"));
-  EXPECT_EQ(ParseBoolAttr("tar", "yes").error().message(),
+  EXPECT_TRUE(*ParseBool("tar", "true"));
+  EXPECT_FALSE(*ParseBool("tar", "0"));
+  EXPECT_EQ(ParseBool("tar", "yes").error().message(),
             "invalid value \"yes\" for tar: expected true or false");
 }
 

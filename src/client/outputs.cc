@@ -15,7 +15,7 @@ namespace {
 Result<bool> TarAttr(const control::TypedAttrs& e) {
   auto it = e.attrs.find("tar");
   if (it == e.attrs.end()) return true;
-  return ParseBoolAttr("tar", it->second);
+  return ParseBool("tar", it->second);
 }
 
 }  // namespace

@@ -119,7 +119,7 @@ Status AddAttestations(const BuildArgs& args, control::Attrs* attrs) {
   std::vector<std::string> values = args.attests;
   auto shorthand = [&](const char* type, const std::string& v) {
     if (v.empty()) return;
-    if (auto b = client::ParseBoolAttr(type, v)) {
+    if (auto b = ParseBool(type, v)) {
       values.push_back(fmt::format("type={},enabled={}", type, *b ? "true" : "false"));
     } else {
       values.push_back(fmt::format("type={},{}", type, v));
@@ -142,7 +142,7 @@ Status AddAttestations(const BuildArgs& args, control::Attrs* attrs) {
       for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (key == "type") type = f.substr(eq + 1);
       if (key == "enabled") {
-        HOIST_ASSIGN_OR_RETURN(enabled, client::ParseBoolAttr("enabled", f.substr(eq + 1)));
+        HOIST_ASSIGN_OR_RETURN(enabled, ParseBool("enabled", f.substr(eq + 1)));
       }
     }
     if (type.empty()) {
@@ -157,7 +157,7 @@ Status AddAttestations(const BuildArgs& args, control::Attrs* attrs) {
   auto env_true = [](const char* name) {
     const char* v = std::getenv(name);
     if (v == nullptr) return Result<bool>(false);
-    return client::ParseBoolAttr(name, v);
+    return ParseBool(name, v);
   };
   HOIST_ASSIGN_OR_RETURN(bool no_default, env_true("HOIST_NO_DEFAULT_ATTESTATIONS"));
   HOIST_ASSIGN_OR_RETURN(bool no_default_bx, env_true("BUILDX_NO_DEFAULT_ATTESTATIONS"));

@@ -1,6 +1,6 @@
 #include "control/attrs.h"
 
-#include <fmt/format.h>
+#include "base/csv.h"
 
 namespace hoist::control {
 
@@ -12,15 +12,7 @@ std::string StringAttr(const Attrs& attrs, std::string_view key, std::string_vie
 Result<bool> BoolAttr(const Attrs& attrs, std::string_view key, bool fallback) {
   auto it = attrs.find(std::string(key));
   if (it == attrs.end()) return fallback;
-  const std::string& v = it->second;
-  for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (v == t) return true;
-  }
-  for (std::string_view f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (v == f) return false;
-  }
-  return MakeError(Code::kInvalidArgument,
-                   fmt::format("invalid value \"{}\" for {}: expected true or false", v, key));
+  return ParseBool(key, it->second);
 }
 
 std::vector<std::string> ListAttr(const Attrs& attrs, std::string_view key) {

@@ -14,7 +14,6 @@
 
 #include "archive/confined_root.h"
 #include "base/file_system.h"
-#include "exporter/sbom.h"
 #include "base/unique_fd.h"
 #include "base/pattern_matcher.h"
 #include "control/cache_transfer.h"
@@ -23,6 +22,7 @@
 #include "control/image_resolver.h"
 #include "control/provenance.h"
 #include "control/session_credentials.h"
+#include "exporter/sbom.h"
 #include "frontend/dockerfile/named_context.h"
 #include "llb/definition.h"
 #include "llb/marshal.h"
@@ -102,10 +102,9 @@ std::string DockerfileExcerpt(const std::string& name, const std::string& text,
   if (!d) return "";
   auto it = def.metadata.find(*d);
   if (it == def.metadata.end()) return "";
-  auto lines = it->second.description.find("hoist.dockerfile.lines");
-  if (lines == it->second.description.end()) return "";
-  int start = 0, end = 0;
-  if (std::sscanf(lines->second.c_str(), "%d:%d", &start, &end) != 2 || start <= 0) return "";
+  const auto lines = frontend::dockerfile::DockerfileLines(it->second);
+  if (!lines) return "";
+  const auto [start, end] = *lines;
   std::vector<std::string> all;
   for (size_t from = 0; from < text.size();) {
     size_t nl = text.find('\n', from);
@@ -342,11 +341,10 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
                          .finished_ns = NowNanos(),
                          .invocation_id = invocation_id,
                          .epoch = settings.epoch};
-      HOIST_ASSIGN_OR_RETURN(std::string predicate, ProvenancePredicate(*attest.provenance, in));
-      if (attest.provenance->max) {
-        HOIST_ASSIGN_OR_RETURN(r.provenance_steps,
-                               ProvenanceStepsOf(r.converted.definition, r.vertices));
-      }
+      ProvenanceSteps steps;
+      HOIST_ASSIGN_OR_RETURN(std::string predicate,
+                             ProvenancePredicate(*attest.provenance, in, &steps));
+      if (attest.provenance->max) r.provenance_steps = std::move(steps);
       r.attestations.push_back({.predicate_type = std::string(exporter::kPredicateSLSAProvenance),
                                 .predicate = std::move(predicate),
                                 .path = attest.provenance->filename,

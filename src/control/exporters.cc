@@ -15,7 +15,6 @@
 
 #include "archive/diff.h"
 #include "base/base64.h"
-#include "base/hash.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
 #include "archive/tar_writer.h"
@@ -73,19 +72,20 @@ Result<std::vector<exporter::InTotoSubject>> FileSubjects(const std::string& dir
   std::filesystem::recursive_directory_iterator it(dir, ec), end;
   for (; !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    const std::string name = std::filesystem::relative(it->path(), dir).string();
+    const std::string what = "attestation subjects: read " + name;
     UniqueFd fd(::open(it->path().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) return Unexpected(ErrnoError(errno, "attestation subjects: read an output file"));
-    Hasher h(HashAlgorithm::kSha256);
+    if (!fd) return Unexpected(ErrnoError(errno, what));
+    oci::Digester digester;
     char buf[1 << 16];
     for (;;) {
       const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Unexpected(ErrnoError(errno, "attestation subjects: read an output file"));
+      if (n < 0) return Unexpected(ErrnoError(errno, what));
       if (n == 0) break;
-      h.Update(buf, static_cast<size_t>(n));
+      digester.Update(buf, static_cast<size_t>(n));
     }
-    HOIST_ASSIGN_OR_RETURN(oci::Digest d, oci::Digest::Parse("sha256:" + h.HexDigest()));
-    out.push_back({std::filesystem::relative(it->path(), dir).string(), d});
+    out.push_back({name, digester.Finish()});
   }
   if (ec) return Unexpected(ErrnoError(ec.value(), "attestation subjects: walk the output"));
   std::sort(out.begin(), out.end(),
@@ -205,9 +205,6 @@ std::string PlatformDir(const oci::Platform& p) {
   return d;
 }
 
-// The attestation manifest for one platform's image: the statements name the image by the
-// output's names (as package URLs with the platform) and its manifest digest; an output without
-// names gives the subject `_`.
 // Max provenance's layers: for each step whose result is part of the exported image, the
 // image's layers up to that result. Steps the solve has no result for (below a cache hit) are
 // found by walking down the result's snapshot chain along the steps' bases, as long as that
@@ -240,6 +237,9 @@ Result<std::string> WithProvenanceLayers(const EngineParts& engine, const Platfo
   return AddProvenanceLayers(predicate, layers);
 }
 
+// The attestation manifest for one platform's image: the statements name the image by the
+// output's names (as package URLs with the platform) and its manifest digest; an output without
+// names gives the subject `_`.
 Result<oci::Descriptor> AttestationManifest(const EngineParts& engine, const TypedAttrs& spec,
                                             const PlatformResult& r,
                                             const exporter::SnapshotImage& image) {

@@ -1,7 +1,5 @@
 #include "control/provenance.h"
 
-#include <cstdio>
-#include <ctime>
 #include <functional>
 #include <map>
 #include <optional>
@@ -15,6 +13,8 @@
 #include "base/csv.h"
 #include "base/hash.h"
 #include "control/attrs.h"
+#include "exporter/image_writer.h"
+#include "frontend/dockerfile/convert.h"
 #include "llb/dump.h"
 #include "oci/platform.h"
 #include "oci/purl.h"
@@ -30,11 +30,6 @@ constexpr std::string_view kBuildType = "https://mobyproject.org/buildkit@v1";
 
 // Compact JSON; bytes that are not UTF-8 (a build argument can hold any) become U+FFFD.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-Result<bool> ParseBool(std::string_view key, std::string_view value) {
-  Attrs one{{std::string(key), std::string(value)}};
-  return BoolAttr(one, key, false);
-}
 
 // BuildKit's wire values `mode=max,inline-only=true` as a map; keys as given.
 Result<std::map<std::string, std::string>> ParseCsvAttrs(std::string_view type,
@@ -61,18 +56,13 @@ std::string Lower(std::string s) {
 // RFC 3339 with nanoseconds, as Go marshals a time.Time: 2026-12-04T07:36:02.123456789Z (the
 // fraction without trailing zeros, none when whole).
 std::string FormatNanos(int64_t ns) {
-  const time_t secs = static_cast<time_t>(ns / 1000000000);
-  int64_t frac = ns % 1000000000;
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900,
-                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  if (frac != 0) {
+  std::string out = exporter::FormatTimestamp(ns / 1000000000);  // ...:SSZ
+  if (const int64_t frac = ns % 1000000000; frac != 0) {
     std::string f = fmt::format("{:09}", frac);
     while (f.back() == '0') f.pop_back();
-    out += "." + f;
+    out.insert(out.size() - 1, "." + f);
   }
-  return out + "Z";
+  return out;
 }
 
 // A remote URL without credentials (a git context's may carry a token).
@@ -199,22 +189,18 @@ Result<Capture> CaptureGraph(const std::vector<OpLine>& ops,
       const std::string id = src.value("identifier", "");
       const json attrs = src.contains("attrs") ? src["attrs"] : json::object();
       const std::string pin = pins.contains(o.digest) ? pins[o.digest] : "";
-      if (id.starts_with("docker-image://")) {
-        auto ref = oci::ParseNormalizedNamed(id.substr(15));
+      const bool layout = id.starts_with("oci-layout://");
+      if (layout || id.starts_with("docker-image://")) {
+        auto ref = oci::ParseNormalizedNamed(id.substr(id.find("://") + 3));
         if (!ref) continue;
+        // The digest the source resolved to, else the one its reference names.
         std::string digest = pin;
         if (digest.empty() && ref->has_digest()) digest = ref->digest()->str();
-        if (auto m = DigestMaterial(oci::ImagePURL(*ref, OpPlatform(o.op)).String(), digest)) {
-          AddUnique(&c.images, *m);
-        }
-      } else if (id.starts_with("oci-layout://")) {
-        // The reference the frontend made up for the layout's image; the store is the
+        // A layout's image goes by the reference the frontend made up for it: the store is the
         // client's and its path never reaches the engine.
-        auto ref = oci::ParseNormalizedNamed(id.substr(13));
-        if (!ref) continue;
-        std::string digest = pin;
-        if (digest.empty() && ref->has_digest()) digest = ref->digest()->str();
-        if (auto m = DigestMaterial(ref->String(), digest)) AddUnique(&c.local_images, *m);
+        auto m = DigestMaterial(
+            layout ? ref->String() : oci::ImagePURL(*ref, OpPlatform(o.op)).String(), digest);
+        if (m) AddUnique(layout ? &c.local_images : &c.images, *m);
       } else if (id.starts_with("local://")) {
         AddUnique(&c.locals, id.substr(8));
       } else if (id.starts_with("git://")) {
@@ -327,10 +313,9 @@ json SourceJson(const ProvenanceInput& in, const Steps& steps) {
   std::map<std::string, json> by_step;  // sorted by key, as Go writes a map
   for (const auto& [digest, meta] : in.definition->metadata) {
     auto it = steps.index.find(digest);
-    auto lines = meta.description.find("hoist.dockerfile.lines");
-    if (it == steps.index.end() || lines == meta.description.end()) continue;
-    int start = 0, end = 0;
-    if (std::sscanf(lines->second.c_str(), "%d:%d", &start, &end) != 2 || start <= 0) continue;
+    const auto lines = frontend::dockerfile::DockerfileLines(meta);
+    if (it == steps.index.end() || !lines) continue;
+    const auto [start, end] = *lines;
     by_step[fmt::format("step{}", it->second)] = {
         {"locations",
          json::array({{{"ranges", json::array({{{"start", {{"line", start}}},
@@ -340,6 +325,58 @@ json SourceJson(const ProvenanceInput& in, const Steps& steps) {
   for (auto& [k, v] : by_step) locations[k] = std::move(v);
   json info = {{"filename", in.dockerfile_name}, {"data", Base64Encode(in.dockerfile)}};
   return {{"locations", std::move(locations)}, {"infos", json::array({std::move(info)})}};
+}
+
+// The steps' bases and results, for AddProvenanceLayers (see ProvenanceSteps).
+ProvenanceSteps StepsOf(const std::vector<OpLine>& ops, const Steps& steps,
+                        const std::vector<solver::SolvedVertex>& vertices) {
+  ProvenanceSteps out;
+  auto key = [&](const oci::Digest& d, int64_t output) -> std::string {
+    auto it = steps.index.find(d);
+    return it == steps.index.end() ? "" : fmt::format("step{}:{}", it->second, output);
+  };
+  for (const solver::SolvedVertex& v : vertices) {
+    for (size_t j = 0; j < v.result_ids.size(); ++j) {
+      const std::string k = key(v.digest, static_cast<int64_t>(j));
+      if (!k.empty() && !v.result_ids[j].empty()) out.results[k] = v.result_ids[j];
+    }
+  }
+  if (ops.empty() || ops.back().inputs.size() != 1) return out;
+  out.head = key(ops.back().inputs[0].first, ops.back().inputs[0].second);
+  for (const OpLine& o : ops) {
+    const json& body = o.op.contains("Op") ? o.op["Op"] : json::object();
+    std::optional<int64_t> output, input;
+    if (body.contains("exec") && body["exec"].contains("mounts")) {
+      for (const json& m : body["exec"]["mounts"]) {
+        if (m.value("dest", "") != "/") continue;
+        output = m.value("output", int64_t{0});
+        input = m.value("input", int64_t{0});
+      }
+    } else if (body.contains("file") && body["file"].contains("actions")) {
+      const json& actions = body["file"]["actions"];
+      const int64_t n_inputs = static_cast<int64_t>(o.inputs.size());
+      for (const json& a : actions) {
+        if (a.value("output", int64_t{0}) < 0) continue;
+        output = a.value("output", int64_t{0});
+        // An action's input past the op's inputs is an earlier action's result.
+        int64_t in = a.value("input", int64_t{0});
+        for (int hops = 0; in >= n_inputs && in - n_inputs < static_cast<int64_t>(actions.size()) &&
+                           hops < 1000;
+             ++hops) {
+          in = actions[static_cast<size_t>(in - n_inputs)].value("input", int64_t{0});
+        }
+        input = in;
+        break;
+      }
+    }
+    if (!output || !input || *input < 0 || *input >= static_cast<int64_t>(o.inputs.size())) {
+      continue;
+    }
+    const auto& [in_digest, in_output] = o.inputs[static_cast<size_t>(*input)];
+    const std::string from = key(o.digest, *output), to = key(in_digest, in_output);
+    if (!from.empty() && !to.empty()) out.base[from] = to;
+  }
+  return out;
 }
 
 }  // namespace
@@ -398,7 +435,7 @@ Result<AttestRequest> ParseAttestRequest(const Attrs& frontend_attrs) {
 }
 
 Result<std::string> ProvenancePredicate(const ProvenanceRequest& request,
-                                        const ProvenanceInput& in) {
+                                        const ProvenanceInput& in, ProvenanceSteps* steps_out) {
   HOIST_ASSIGN_OR_RETURN(std::vector<OpLine> ops, OpLines(*in.definition));
   HOIST_ASSIGN_OR_RETURN(Capture c, CaptureGraph(ops, *in.vertices));
   if (in.dockerfile_local) AddUnique(&c.locals, std::string("dockerfile"));
@@ -479,6 +516,7 @@ Result<std::string> ProvenancePredicate(const ProvenanceRequest& request,
   json buildkit_metadata = json::object();
   if (!vcs.empty()) buildkit_metadata["vcs"] = vcs;
   HOIST_ASSIGN_OR_RETURN(Steps steps, BuildSteps(ops));
+  if (request.max && steps_out != nullptr) *steps_out = StepsOf(ops, steps, *in.vertices);
   if (request.max) {
     pred["buildConfig"] = {{"llbDefinition", steps.definition}};
     // The ops' digests cover session IDs, so a reproducible build leaves them out.
@@ -510,59 +548,6 @@ Result<std::string> ProvenancePredicate(const ProvenanceRequest& request,
   }
   pred["metadata"] = std::move(metadata);
   return Dump(pred);
-}
-
-Result<ProvenanceSteps> ProvenanceStepsOf(const llb::Definition& definition,
-                                          const std::vector<solver::SolvedVertex>& vertices) {
-  HOIST_ASSIGN_OR_RETURN(std::vector<OpLine> ops, OpLines(definition));
-  HOIST_ASSIGN_OR_RETURN(Steps steps, BuildSteps(ops));
-  ProvenanceSteps out;
-  auto key = [&](const oci::Digest& d, int64_t output) -> std::string {
-    auto it = steps.index.find(d);
-    return it == steps.index.end() ? "" : fmt::format("step{}:{}", it->second, output);
-  };
-  for (const solver::SolvedVertex& v : vertices) {
-    for (size_t j = 0; j < v.result_ids.size(); ++j) {
-      const std::string k = key(v.digest, static_cast<int64_t>(j));
-      if (!k.empty() && !v.result_ids[j].empty()) out.results[k] = v.result_ids[j];
-    }
-  }
-  if (ops.empty() || ops.back().inputs.size() != 1) return out;
-  out.head = key(ops.back().inputs[0].first, ops.back().inputs[0].second);
-  for (const OpLine& o : ops) {
-    const json& body = o.op.contains("Op") ? o.op["Op"] : json::object();
-    std::optional<int64_t> output, input;
-    if (body.contains("exec") && body["exec"].contains("mounts")) {
-      for (const json& m : body["exec"]["mounts"]) {
-        if (m.value("dest", "") != "/") continue;
-        output = m.value("output", int64_t{0});
-        input = m.value("input", int64_t{0});
-      }
-    } else if (body.contains("file") && body["file"].contains("actions")) {
-      const json& actions = body["file"]["actions"];
-      const int64_t n_inputs = static_cast<int64_t>(o.inputs.size());
-      for (const json& a : actions) {
-        if (a.value("output", int64_t{0}) < 0) continue;
-        output = a.value("output", int64_t{0});
-        // An action's input past the op's inputs is an earlier action's result.
-        int64_t in = a.value("input", int64_t{0});
-        for (int hops = 0; in >= n_inputs && in - n_inputs < static_cast<int64_t>(actions.size()) &&
-                           hops < 1000;
-             ++hops) {
-          in = actions[static_cast<size_t>(in - n_inputs)].value("input", int64_t{0});
-        }
-        input = in;
-        break;
-      }
-    }
-    if (!output || !input || *input < 0 || *input >= static_cast<int64_t>(o.inputs.size())) {
-      continue;
-    }
-    const auto& [in_digest, in_output] = o.inputs[static_cast<size_t>(*input)];
-    const std::string from = key(o.digest, *output), to = key(in_digest, in_output);
-    if (!from.empty() && !to.empty()) out.base[from] = to;
-  }
-  return out;
 }
 
 Result<std::string> AddProvenanceLayers(

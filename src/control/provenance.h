@@ -86,10 +86,6 @@ struct ProvenanceInput {
   std::optional<int64_t> epoch;  // SOURCE_DATE_EPOCH
 };
 
-// The predicate's JSON.
-Result<std::string> ProvenancePredicate(const ProvenanceRequest& request,
-                                        const ProvenanceInput& input);
-
 // For max provenance's layers, the steps as the predicate numbers them ("stepN:OUTPUT").
 struct ProvenanceSteps {
   std::string head;  // the step output the build's result is
@@ -101,8 +97,12 @@ struct ProvenanceSteps {
   // snapshot chain finds it).
   std::map<std::string, std::string> results;
 };
-Result<ProvenanceSteps> ProvenanceStepsOf(const llb::Definition& definition,
-                                          const std::vector<solver::SolvedVertex>& vertices);
+
+// The predicate's JSON. For mode=max, `steps` (may be null) gets the steps as the predicate
+// numbers them, for AddProvenanceLayers at export.
+Result<std::string> ProvenancePredicate(const ProvenanceRequest& request,
+                                        const ProvenanceInput& input,
+                                        ProvenanceSteps* steps = nullptr);
 
 // Adds BuildKit's `layers` metadata to a predicate: "stepN:OUTPUT" → the layer chain of the
 // image that output's result is (as exported: media types and digests of that export).

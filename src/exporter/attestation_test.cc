@@ -254,6 +254,19 @@ TEST_F(SbomTest, ApkLanguagePackagesLockfilesAndHostileTrees) {
   EXPECT_NE(j["documentNamespace"], json::parse(SpdxDocument({}, {.name = "app", .created = 1}))["documentNamespace"]);
 }
 
+// A FIFO where a database or manifest should be is skipped, not waited on.
+TEST_F(SbomTest, FifosAreNotWaitedOn) {
+  for (const char* rel : {"etc/os-release", "var/lib/dpkg/status", "lib/apk/db/installed",
+                          "app/node_modules/x/package.json", "src/Cargo.lock"}) {
+    const std::string path = root_ + "/" + rel;
+    ASSERT_TRUE(PosixFileSystem()->MakeDirs(path.substr(0, path.rfind('/')), 0755));
+    ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0) << rel;
+  }
+  auto found = ScanPackages(root_);
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_TRUE(found->empty());
+}
+
 TEST_F(SbomTest, AnEmptyTreeHasNoPackagesAndAMissingOneIsAnError) {
   ASSERT_TRUE(PosixFileSystem()->MakeDirs(root_, 0755));
   auto found = ScanPackages(root_);

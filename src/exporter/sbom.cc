@@ -17,6 +17,7 @@
 
 #include "archive/confined_root.h"
 #include "base/hash.h"
+#include "base/utf8.h"
 #include "base/unique_fd.h"
 #include "exporter/image_writer.h"
 #include "oci/purl.h"
@@ -35,13 +36,7 @@ struct Distro {
   }
 };
 
-std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return std::string(s);
-}
+std::string Trim(std::string_view s) { return std::string(TrimSpace(s)); }
 
 std::vector<std::string_view> Lines(std::string_view text) {
   std::vector<std::string_view> out;
@@ -378,23 +373,9 @@ void AddCargoLock(std::string_view text, const std::string& location,
 
 // A regular file in `dir`, not followed if a symlink; "" when not a readable regular file
 // within the size limit.
-std::string ReadAt(int dir, const char* name) {
-  UniqueFd fd(::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-  struct stat st;
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-      static_cast<uint64_t>(st.st_size) > kMaxFile) {
-    return "";
-  }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    const ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  out.resize(got);
-  return out;
+std::string ReadAt(int dir, const std::string& name) {
+  auto r = archive::ReadFileAt(dir, name, name, kMaxFile);
+  return r ? std::move(*r) : std::string();
 }
 
 // The entries of directory `dir` (names and d_type, "." and ".." left out), sorted by name.
@@ -440,20 +421,20 @@ class Walker {
       }
       if (type != DT_REG && type != DT_UNKNOWN) continue;
       if (name == "package.json" && IsNodeModule(path)) {
-        AddNpmManifest(ReadAt(dir, name.c_str()), child, out_);
+        AddNpmManifest(ReadAt(dir, name), child, out_);
       } else if (name == "package-lock.json" && base != "node_modules") {
-        AddNpmLock(ReadAt(dir, name.c_str()), child, out_);
+        AddNpmLock(ReadAt(dir, name), child, out_);
       } else if (name == "Cargo.lock") {
-        AddCargoLock(ReadAt(dir, name.c_str()), child, out_);
+        AddCargoLock(ReadAt(dir, name), child, out_);
       } else if (name == "yarn.lock") {
-        AddYarnLock(ReadAt(dir, name.c_str()), child, out_);
+        AddYarnLock(ReadAt(dir, name), child, out_);
       } else if (name == "Gemfile.lock") {
-        AddGemfileLock(ReadAt(dir, name.c_str()), child, out_);
+        AddGemfileLock(ReadAt(dir, name), child, out_);
       } else if (name == "composer.lock") {
-        AddComposerLock(ReadAt(dir, name.c_str()), child, out_);
+        AddComposerLock(ReadAt(dir, name), child, out_);
       } else if (in_packages_dir && ((name == "METADATA" && base.ends_with(".dist-info")) ||
                                      (name == "PKG-INFO" && base.ends_with(".egg-info")))) {
-        AddPythonMetadata(ReadAt(dir, name.c_str()), child, out_);
+        AddPythonMetadata(ReadAt(dir, name), child, out_);
       }
     }
   }
@@ -505,7 +486,7 @@ Result<std::vector<SbomPackage>> ScanPackages(const std::string& root) {
     }
     for (const std::string& n : names) {
       if (n.ends_with(".md5sums")) continue;
-      AddDpkgStanzas(ReadAt(d.get(), n.c_str()), "/var/lib/dpkg/status.d/" + n, distro, false,
+      AddDpkgStanzas(ReadAt(d.get(), n), "/var/lib/dpkg/status.d/" + n, distro, false,
                      &found);
     }
   }

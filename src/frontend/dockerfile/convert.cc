@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 
 #include "base/utf8.h"
@@ -779,6 +780,16 @@ Result<ConvertResult> ConvertToLLB(std::string_view dockerfile, const ConvertOpt
   }
   Converter c(options);
   return c.Run(dockerfile);
+}
+
+std::optional<std::pair<int, int>> DockerfileLines(const llb::OpMetadata& metadata) {
+  auto it = metadata.description.find(std::string(kDescriptionDockerfileLines));
+  if (it == metadata.description.end()) return std::nullopt;
+  int start = 0, end = 0;
+  if (std::sscanf(it->second.c_str(), "%d:%d", &start, &end) != 2 || start <= 0) {
+    return std::nullopt;
+  }
+  return std::make_pair(start, end);
 }
 
 }  // namespace hoist::frontend::dockerfile

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -95,5 +96,10 @@ struct ConvertResult {
 };
 
 Result<ConvertResult> ConvertToLLB(std::string_view dockerfile, const ConvertOptions& options);
+
+// The Dockerfile lines an op came from, as the conversion records them in the op's description
+// (`hoist.dockerfile.lines` = "START:END"); nullopt when it has none.
+inline constexpr std::string_view kDescriptionDockerfileLines = "hoist.dockerfile.lines";
+std::optional<std::pair<int, int>> DockerfileLines(const llb::OpMetadata& metadata);
 
 }  // namespace hoist::frontend::dockerfile

@@ -167,7 +167,9 @@ std::vector<std::string> WithShell(const oci::ImageConfig& img,
 
 std::map<std::string, std::string> DfCmd(std::string_view code, int start_line, int end_line) {
   std::map<std::string, std::string> d = {{"com.docker.dockerfile.v1.command", std::string(code)}};
-  if (start_line > 0) d["hoist.dockerfile.lines"] = fmt::format("{}:{}", start_line, end_line);
+  if (start_line > 0) {
+    d[std::string(kDescriptionDockerfileLines)] = fmt::format("{}:{}", start_line, end_line);
+  }
   return d;
 }
 
