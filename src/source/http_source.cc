@@ -1,15 +1,14 @@
 #include "source/http_source.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <mutex>
 
 #include <fmt/format.h>
 
 #include "base/unique_fd.h"
+#include "registry/curl.h"
 
 namespace hoist::source {
 namespace {
@@ -54,8 +53,7 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 Result<HttpFetchResult> HttpFetch(const std::string& url, const std::string& dest,
                                   const HttpFetchOptions& options) {
-  static std::once_flag init;
-  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  HOIST_ASSIGN_OR_RETURN(const registry::CurlApi* api, registry::Curl());
   UniqueFd fd(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) return Unexpected(ErrnoError(errno, "create download file"));
   auto fail = [&](Error e) -> Result<HttpFetchResult> {
@@ -67,34 +65,34 @@ Result<HttpFetchResult> HttpFetch(const std::string& url, const std::string& des
   t.fd = fd.get();
   t.max_size = options.max_size;
   t.cancel = options.cancel;
-  CURL* curl = curl_easy_init();
+  CURL* curl = api->easy_init();
   if (curl == nullptr) return fail(Error(Code::kInternal, "curl_easy_init failed"));
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(curl, CURLOPT_FILETIME, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "hoist/0.1");
-  const CURLcode rc = curl_easy_perform(curl);
+  api->easy_setopt(curl, CURLOPT_URL, url.c_str());
+  api->easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  api->easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+  api->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  api->easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  api->easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  api->easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  api->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  api->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  api->easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+  api->easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  api->easy_setopt(curl, CURLOPT_FILETIME, 1L);
+  api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+  api->easy_setopt(curl, CURLOPT_USERAGENT, "hoist/0.1");
+  const CURLcode rc = api->easy_perform(curl);
   long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_off_t filetime = -1;
-  curl_easy_getinfo(curl, CURLINFO_FILETIME_T, &filetime);
-  curl_easy_cleanup(curl);
+  api->easy_getinfo(curl, CURLINFO_FILETIME_T, &filetime);
+  api->easy_cleanup(curl);
   if (!t.error) return fail(std::move(t.error).error());
   if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(Error(Code::kCancelled, "context canceled"));
   if (rc != CURLE_OK) {
     return fail(Error(Code::kUnavailable,
-                      fmt::format("{}: {}", url, errbuf[0] ? errbuf : curl_easy_strerror(rc))));
+                      fmt::format("{}: {}", url, errbuf[0] ? errbuf : api->easy_strerror(rc))));
   }
   if (status >= 400) {
     return fail(Error(Code::kNotFound, fmt::format("invalid response status {}", status)));

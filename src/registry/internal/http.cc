@@ -1,7 +1,5 @@
 #include "registry/internal/http.h"
 
-#include <curl/curl.h>
-
 #include <cctype>
 #include <fstream>
 #include <map>
@@ -9,6 +7,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "registry/curl.h"
 
 namespace hoist::registry::internal {
 namespace {
@@ -33,6 +33,7 @@ std::string_view Trim(std::string_view s) {
 struct Exchange {
   const HttpRequest* req = nullptr;
   HttpResponse* resp = nullptr;
+  const CurlApi* api = nullptr;
   CURL* curl = nullptr;
   Status sink_error;
   size_t body_offset = 0;  // into req->body
@@ -58,7 +59,7 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* x = static_cast<Exchange*>(user);
   const size_t len = size * n;
   long status = 0;
-  curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+  x->api->easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
   if (x->req->body_sink && status >= 200 && status < 300) {
     Status st = x->req->body_sink(status, std::string_view(data, len));
     if (!st) {
@@ -105,6 +106,7 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 struct HttpPool::Shared {
   std::mutex mu;
+  const CurlApi* api = nullptr;  // set with share, at the first request
   std::vector<CURL*> idle;
   CURLSH* share = nullptr;
   std::mutex locks[CURL_LOCK_DATA_LAST];
@@ -146,21 +148,12 @@ struct HttpPool::Shared {
   }
 };
 
-HttpPool::HttpPool() : shared_(std::make_unique<Shared>()) {
-  static std::once_flag init;
-  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  shared_->share = curl_share_init();
-  curl_share_setopt(shared_->share, CURLSHOPT_LOCKFUNC, &Shared::Lock);
-  curl_share_setopt(shared_->share, CURLSHOPT_UNLOCKFUNC, &Shared::Unlock);
-  curl_share_setopt(shared_->share, CURLSHOPT_USERDATA, shared_.get());
-  curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-}
+HttpPool::HttpPool() : shared_(std::make_unique<Shared>()) {}
 
 HttpPool::~HttpPool() {
-  for (CURL* c : shared_->idle) curl_easy_cleanup(c);
-  curl_share_cleanup(shared_->share);
+  if (shared_->api == nullptr) return;  // never used
+  for (CURL* c : shared_->idle) shared_->api->easy_cleanup(c);
+  shared_->api->share_cleanup(shared_->share);
 }
 
 Result<HttpResponse> HttpPool::Do(const HttpRequest& req, const std::string& user_agent) {
@@ -168,77 +161,90 @@ Result<HttpResponse> HttpPool::Do(const HttpRequest& req, const std::string& use
   if (!req.tls.ca_files.empty()) {
     HOIST_ASSIGN_OR_RETURN(ca_blob, shared_->CaBlob(req.tls.ca_files));
   }
+  HOIST_ASSIGN_OR_RETURN(const CurlApi* api, Curl());
   CURL* curl = nullptr;
   {
     std::lock_guard lock(shared_->mu);
+    if (shared_->api == nullptr) {
+      CURLSH* share = api->share_init();
+      if (share == nullptr) return MakeError(Code::kInternal, "curl_share_init failed");
+      api->share_setopt(share, CURLSHOPT_LOCKFUNC, &Shared::Lock);
+      api->share_setopt(share, CURLSHOPT_UNLOCKFUNC, &Shared::Unlock);
+      api->share_setopt(share, CURLSHOPT_USERDATA, shared_.get());
+      api->share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+      api->share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+      api->share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+      shared_->share = share;
+      shared_->api = api;
+    }
     if (!shared_->idle.empty()) {
       curl = shared_->idle.back();
       shared_->idle.pop_back();
     }
   }
   if (curl == nullptr) {
-    curl = curl_easy_init();
+    curl = api->easy_init();
     if (curl == nullptr) return MakeError(Code::kInternal, "curl_easy_init failed");
   } else {
-    curl_easy_reset(curl);  // keeps the connection, DNS and TLS session caches
+    api->easy_reset(curl);  // keeps the connection, DNS and TLS session caches
   }
   HttpResponse resp;
-  Exchange x{.req = &req, .resp = &resp, .curl = curl};
+  Exchange x{.req = &req, .resp = &resp, .api = api, .curl = curl};
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_SHARE, shared_->share);
-  curl_easy_setopt(curl, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+  api->easy_setopt(curl, CURLOPT_SHARE, shared_->share);
+  api->easy_setopt(curl, CURLOPT_URL, req.url.c_str());
+  api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  api->easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  api->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  api->easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  api->easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  api->easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
+  api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
   // A transfer that moves nothing for a minute is dead.
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 1024L * 1024);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &x);
+  api->easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  api->easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+  api->easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  api->easy_setopt(curl, CURLOPT_BUFFERSIZE, 1024L * 1024);
+  api->easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  api->easy_setopt(curl, CURLOPT_HEADERDATA, &x);
+  api->easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  api->easy_setopt(curl, CURLOPT_WRITEDATA, &x);
+  api->easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  api->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  api->easy_setopt(curl, CURLOPT_XFERINFODATA, &x);
   if (req.tls.insecure) {
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    api->easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    api->easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   } else if (ca_blob != nullptr) {
     curl_blob blob{.data = const_cast<char*>(ca_blob->data()), .len = ca_blob->size(),
                    .flags = CURL_BLOB_NOCOPY};
-    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+    api->easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
   }
   const bool has_body = req.body_reader || !req.body.empty();
   if (req.method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    api->easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (req.method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnRead);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &x);
+    api->easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    api->easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    api->easy_setopt(curl, CURLOPT_READFUNCTION, OnRead);
+    api->easy_setopt(curl, CURLOPT_READDATA, &x);
     const int64_t size = req.body_reader ? req.body_size : static_cast<int64_t>(req.body.size());
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(has_body ? size : 0));
+    api->easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(has_body ? size : 0));
   }
   // Registries often serve blobs from storage elsewhere: reads follow redirects (custom
   // headers such as Authorization are not sent to another host).
   if (req.method == "GET" || req.method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+    api->easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    api->easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
   }
   curl_slist* headers = nullptr;
-  for (const std::string& h : req.headers) headers = curl_slist_append(headers, h.c_str());
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  for (const std::string& h : req.headers) headers = api->slist_append(headers, h.c_str());
+  headers = api->slist_append(headers, "Expect:");  // no 100-continue round trip
+  api->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
-  CURLcode rc = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
-  curl_slist_free_all(headers);
+  CURLcode rc = api->easy_perform(curl);
+  api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp.status);
+  api->slist_free_all(headers);
   {
     std::lock_guard lock(shared_->mu);
     shared_->idle.push_back(curl);
@@ -253,7 +259,7 @@ Result<HttpResponse> HttpPool::Do(const HttpRequest& req, const std::string& use
                      fmt::format("response larger than {} bytes", req.max_body));
   }
   if (rc != CURLE_OK) {
-    std::string msg = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+    std::string msg = errbuf[0] != '\0' ? errbuf : api->easy_strerror(rc);
     return MakeError(Code::kUnavailable, msg);
   }
   return resp;
