@@ -27,6 +27,10 @@ namespace hoist::cmd {
 
 namespace {
 
+// Where facts about this boot of the host are kept for every root (a tmpfs: a reboot empties
+// it); hoistd's default socket lives here too.
+constexpr const char* kHostStateDir = "/run/hoist";
+
 // Finds and starts the OCI runtime on the first run only: a fully cached build runs no
 // container, so it pays for neither the start-up probe nor the stale-bundle sweep.
 class LazyExecutor final : public executor::Executor {
@@ -42,7 +46,7 @@ class LazyExecutor final : public executor::Executor {
       if (!executor_ && error_.empty()) {
         std::string runtime = runtime_;
         if (runtime.empty()) {
-          auto found = executor::DefaultRuntime(state_dir_);
+          auto found = executor::DefaultRuntime(state_dir_, kHostStateDir);
           if (found) runtime = *found;
           else error_ = found.error().message();
         }

@@ -626,21 +626,38 @@ std::optional<std::string> RememberedRuntime(const std::string& record_path) {
 
 }  // namespace
 
-Result<std::string> DefaultRuntime(const std::string& state_dir) {
+Result<std::string> DefaultRuntime(const std::string& state_dir, const std::string& host_dir) {
   const std::string record = state_dir + "/probe.json";
+  const std::string host_record = host_dir.empty() ? "" : host_dir + "/runtime-probe.json";
+  auto remember = [](const std::string& path, const std::string& runtime) {
+    const nlohmann::json j = {{"format", "hoist.runtime-probe"},
+                              {"version", 1},
+                              {"runtime", runtime},
+                              {"identity", ProbeIdentity(runtime)}};
+    return WriteFileAtomic(PosixFileSystem(), path, j.dump() + "\n", 0600);
+  };
   if (auto remembered = RememberedRuntime(record)) return *remembered;
+  if (!host_record.empty()) {
+    if (auto remembered = RememberedRuntime(host_record)) {
+      if (auto w = remember(record, *remembered); !w) {
+        HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
+      }
+      return *remembered;
+    }
+  }
   std::vector<std::string> failures;
   for (const char* name : {"runc", "crun"}) {
     Status s = ProbeRuntime(name, fmt::format("{}/probe-{}", state_dir, name));
     if (s) {
       HOIST_ASSIGN_OR_RETURN(std::string path, FindRuntime(name));
-      const nlohmann::json j = {{"format", "hoist.runtime-probe"},
-                                {"version", 1},
-                                {"runtime", path},
-                                {"identity", ProbeIdentity(path)}};
       // Only a pass is remembered: a failure is probed again, so a fixed host is seen at once.
-      if (auto w = WriteFileAtomic(PosixFileSystem(), record, j.dump() + "\n", 0600); !w) {
+      if (auto w = remember(record, path); !w) {
         HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
+      }
+      if (!host_record.empty()) {
+        Status w = PosixFileSystem()->MakeDirs(host_dir, 0700);
+        if (w) w = remember(host_record, path);
+        if (!w) HOIST_LOG(kDebug, "remember the runtime probe for this boot: {}", w.error().message());
       }
       return path;
     }

@@ -95,12 +95,14 @@ Result<std::string> FindRuntime(const std::string& name);
 Status ProbeRuntime(const std::string& runtime, const std::string& state_dir);
 
 // The first of runc, crun that passes ProbeRuntime; the error lists each one's failure. A pass
-// is remembered in `<state_dir>/probe.json`, so later processes on the same root skip the
-// probe (a container start):
+// is remembered in `<state_dir>/probe.json` and, since it is a fact about this boot of the host
+// rather than about one root, in `<host_dir>/runtime-probe.json` too (hoist's `/run/hoist`, a
+// tmpfs that a reboot empties; "" for none), so later processes on this root or on any other
+// skip the probe (a container start, about 100 ms):
 //   {"format": "hoist.runtime-probe", "version": 1, "runtime": "/usr/sbin/runc",
 //    "identity": "<boot ID> <path> <inode> <size> <mtime>"}
-// The record holds only while the machine has not rebooted and the runtime binary is the same
+// A record holds only while the machine has not rebooted and the runtime binary is the same
 // file; otherwise (or when it is unreadable) the probe runs again.
-Result<std::string> DefaultRuntime(const std::string& state_dir);
+Result<std::string> DefaultRuntime(const std::string& state_dir, const std::string& host_dir);
 
 }  // namespace hoist::executor

@@ -569,7 +569,7 @@ TEST(ProbeRuntime, RuncWorksCrunReportsItsError) {
   } else {
     EXPECT_TRUE(crun) << crun.error().message();
   }
-  auto def = DefaultRuntime(state->path() + "/default");
+  auto def = DefaultRuntime(state->path() + "/default", state->path() + "/host");
   ASSERT_TRUE(def) << def.error().message();
   EXPECT_EQ(*def, *FindRuntime("runc"));
   auto mounts = MountsUnder(state->path());
@@ -586,14 +586,30 @@ TEST(ProbeRuntime, RuncWorksCrunReportsItsError) {
     ASSERT_TRUE(RemoveAll(dir));
     WriteTestFile(dir, "not a directory");
   }
-  auto remembered = DefaultRuntime(state->path() + "/default");
+  auto remembered = DefaultRuntime(state->path() + "/default", "");
   ASSERT_TRUE(remembered) << remembered.error().message();
   EXPECT_EQ(*remembered, *FindRuntime("runc"));
   std::string stale = text;
   const size_t at = stale.find("\"identity\":\"") + 12;
   stale[at] = stale[at] == '0' ? '1' : '0';  // another boot ID
   WriteTestFile(record, stale);
-  EXPECT_FALSE(DefaultRuntime(state->path() + "/default"));
+  EXPECT_FALSE(DefaultRuntime(state->path() + "/default", ""));
+
+  // The host's record answers for a root that has none (a fresh root skips the probe), and
+  // the root then keeps its own; a stale host record is not trusted either.
+  const std::string host_record = state->path() + "/host/runtime-probe.json";
+  EXPECT_EQ(ReadTestFile(host_record), text);
+  ASSERT_EQ(::mkdir((state->path() + "/fresh").c_str(), 0700), 0);
+  for (const char* name : {"probe-runc", "probe-crun"}) {
+    WriteTestFile(state->path() + "/fresh/" + name, "not a directory");
+  }
+  auto from_host = DefaultRuntime(state->path() + "/fresh", state->path() + "/host");
+  ASSERT_TRUE(from_host) << from_host.error().message();
+  EXPECT_EQ(*from_host, *FindRuntime("runc"));
+  EXPECT_EQ(ReadTestFile(state->path() + "/fresh/probe.json"), text);
+  WriteTestFile(host_record, stale);
+  ASSERT_TRUE(RemoveAll(state->path() + "/fresh/probe.json"));
+  EXPECT_FALSE(DefaultRuntime(state->path() + "/fresh", state->path() + "/host"));
 }
 
 }  // namespace
