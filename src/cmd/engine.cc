@@ -27,8 +27,8 @@ namespace hoist::cmd {
 
 namespace {
 
-// Where facts about this boot of the host are kept for every root (a tmpfs: a reboot empties
-// it); hoistd's default socket lives here too.
+// Where facts about this boot of the host are kept for every root (records name the boot they
+// hold for); hoistd's default socket lives here too.
 constexpr const char* kHostStateDir = "/run/hoist";
 
 // Finds and starts the OCI runtime on the first run only: a fully cached build runs no

@@ -96,8 +96,8 @@ Status ProbeRuntime(const std::string& runtime, const std::string& state_dir);
 
 // The first of runc, crun that passes ProbeRuntime; the error lists each one's failure. A pass
 // is remembered in `<state_dir>/probe.json` and, since it is a fact about this boot of the host
-// rather than about one root, in `<host_dir>/runtime-probe.json` too (hoist's `/run/hoist`, a
-// tmpfs that a reboot empties; "" for none), so later processes on this root or on any other
+// rather than about one root, in `<host_dir>/runtime-probe.json` too (hoist's `/run/hoist`;
+// "" for none), so later processes on this root or on any other
 // skip the probe (a container start, about 100 ms):
 //   {"format": "hoist.runtime-probe", "version": 1, "runtime": "/usr/sbin/runc",
 //    "identity": "<boot ID> <path> <inode> <size> <mtime>"}
