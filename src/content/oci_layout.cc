@@ -19,6 +19,16 @@ namespace hoist::content {
 namespace {
 
 std::string LayoutFileContent() { return oci::SerializeImageLayout(oci::ImageLayout{}); }
+
+// Writes the oci-layout file unless it already says what it should: every index update would
+// otherwise sync a new copy and the directory again.
+Status EnsureLayoutFile(FileSystem* fs, const std::string& dir) {
+  const std::string path = JoinPath(dir, "oci-layout");
+  const std::string want = LayoutFileContent();
+  if (auto have = fs->ReadFile(path, 4096); have && *have == want) return OkStatus();
+  return WriteFileAtomic(fs, path, want);
+}
+
 constexpr int64_t kMaxIndexSize = 64 << 20;     // index.json
 constexpr int64_t kMaxManifestSize = 16 << 20;  // manifests and indexes reached from it
 
@@ -240,7 +250,7 @@ Status OciLayout::UpdateIndex(Fn&& mutate) {
   if (index.schema_version == 0) index.schema_version = 2;
   if (index.media_type.empty()) index.media_type = std::string(oci::kMediaTypeImageIndex);
   HOIST_TRY(mutate(index));
-  HOIST_TRY(WriteFileAtomic(fs_, JoinPath(path_, "oci-layout"), LayoutFileContent()));
+  HOIST_TRY(EnsureLayoutFile(fs_, path_));
   return WriteFileAtomic(fs_, JoinPath(path_, "index.json"), oci::SerializeIndex(index));
 }
 
