@@ -639,7 +639,9 @@ Result<std::string> DefaultRuntime(const std::string& state_dir, const std::stri
   if (auto remembered = RememberedRuntime(record)) return *remembered;
   if (!host_record.empty()) {
     if (auto remembered = RememberedRuntime(host_record)) {
-      if (auto w = remember(record, *remembered); !w) {
+      Status w = PosixFileSystem()->MakeDirs(state_dir, 0700);
+      if (w) w = remember(record, *remembered);
+      if (!w) {
         HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
       }
       return *remembered;

@@ -607,6 +607,10 @@ TEST(ProbeRuntime, RuncWorksCrunReportsItsError) {
   ASSERT_TRUE(from_host) << from_host.error().message();
   EXPECT_EQ(*from_host, *FindRuntime("runc"));
   EXPECT_EQ(ReadTestFile(state->path() + "/fresh/probe.json"), text);
+  // A root whose state directory does not exist yet gets it, with the record.
+  auto new_root = DefaultRuntime(state->path() + "/new/executor", state->path() + "/host");
+  ASSERT_TRUE(new_root) << new_root.error().message();
+  EXPECT_EQ(ReadTestFile(state->path() + "/new/executor/probe.json"), text);
   WriteTestFile(host_record, stale);
   ASSERT_TRUE(RemoveAll(state->path() + "/fresh/probe.json"));
   EXPECT_FALSE(DefaultRuntime(state->path() + "/fresh", state->path() + "/host"));
