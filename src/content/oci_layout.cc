@@ -116,8 +116,10 @@ Result<std::unique_ptr<OciLayout>> OciLayout::CreateOrOpen(FileSystem* fs, const
     if (st) {
       HOIST_ASSIGN_OR_RETURN(auto names, fs->ListDir(dir));
       for (const auto& n : names) {
-        // What another writer creating the layout right now may have made so far.
-        const bool creating = n.starts_with(".index.json.tmp-") || n.starts_with(".oci-layout.tmp-");
+        // What another writer creating the layout right now may have made so far (its
+        // oci-layout file too, if it appeared after the check above).
+        const bool creating = n.starts_with(".index.json.tmp-") ||
+                              n.starts_with(".oci-layout.tmp-") || n == "oci-layout";
         if (n != "blobs" && n != "index.json" && n != "index.json.lock" && n != "ingest" &&
             !creating) {
           return Unexpected(NotALayout(dir, "directory is not empty and has no oci-layout file"));
