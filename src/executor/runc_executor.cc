@@ -624,26 +624,31 @@ std::optional<std::string> RememberedRuntime(const std::string& record_path) {
   return runtime;
 }
 
+// Writes the record RememberedRuntime reads, creating `dir` if need be.
+Status RememberRuntime(const std::string& dir, const std::string& record_path,
+                       const std::string& runtime) {
+  HOIST_TRY(PosixFileSystem()->MakeDirs(dir, 0700));
+  const nlohmann::json j = {{"format", "hoist.runtime-probe"},
+                            {"version", 1},
+                            {"runtime", runtime},
+                            {"identity", ProbeIdentity(runtime)}};
+  return WriteFileAtomic(PosixFileSystem(), record_path, j.dump() + "\n", 0600);
+}
+
 }  // namespace
 
 Result<std::string> DefaultRuntime(const std::string& state_dir, const std::string& host_dir) {
   const std::string record = state_dir + "/probe.json";
   const std::string host_record = host_dir.empty() ? "" : host_dir + "/runtime-probe.json";
-  auto remember = [](const std::string& path, const std::string& runtime) {
-    const nlohmann::json j = {{"format", "hoist.runtime-probe"},
-                              {"version", 1},
-                              {"runtime", runtime},
-                              {"identity", ProbeIdentity(runtime)}};
-    return WriteFileAtomic(PosixFileSystem(), path, j.dump() + "\n", 0600);
-  };
   if (auto remembered = RememberedRuntime(record)) return *remembered;
+  auto keep = [&](const std::string& runtime) {
+    if (auto w = RememberRuntime(state_dir, record, runtime); !w) {
+      HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
+    }
+  };
   if (!host_record.empty()) {
     if (auto remembered = RememberedRuntime(host_record)) {
-      Status w = PosixFileSystem()->MakeDirs(state_dir, 0700);
-      if (w) w = remember(record, *remembered);
-      if (!w) {
-        HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
-      }
+      keep(*remembered);
       return *remembered;
     }
   }
@@ -653,13 +658,11 @@ Result<std::string> DefaultRuntime(const std::string& state_dir, const std::stri
     if (s) {
       HOIST_ASSIGN_OR_RETURN(std::string path, FindRuntime(name));
       // Only a pass is remembered: a failure is probed again, so a fixed host is seen at once.
-      if (auto w = remember(record, path); !w) {
-        HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
-      }
+      keep(path);
       if (!host_record.empty()) {
-        Status w = PosixFileSystem()->MakeDirs(host_dir, 0700);
-        if (w) w = remember(host_record, path);
-        if (!w) HOIST_LOG(kDebug, "remember the runtime probe for this boot: {}", w.error().message());
+        if (auto w = RememberRuntime(host_dir, host_record, path); !w) {
+          HOIST_LOG(kDebug, "remember the runtime probe for this boot: {}", w.error().message());
+        }
       }
       return path;
     }

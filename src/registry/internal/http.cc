@@ -106,9 +106,8 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 struct HttpPool::Shared {
   std::mutex mu;
-  const CurlApi* api = nullptr;  // set with share, at the first request
   std::vector<CURL*> idle;
-  CURLSH* share = nullptr;
+  CURLSH* share = nullptr;  // made at the first request, when libcurl is loaded
   std::mutex locks[CURL_LOCK_DATA_LAST];
   // CA bundles by the list of extra files, so each is read once.
   std::map<std::string, std::string> ca_blobs;
@@ -151,9 +150,10 @@ struct HttpPool::Shared {
 HttpPool::HttpPool() : shared_(std::make_unique<Shared>()) {}
 
 HttpPool::~HttpPool() {
-  if (shared_->api == nullptr) return;  // never used
-  for (CURL* c : shared_->idle) shared_->api->easy_cleanup(c);
-  shared_->api->share_cleanup(shared_->share);
+  if (shared_->share == nullptr) return;  // never used, libcurl perhaps never loaded
+  const CurlApi* api = *Curl();             // loaded when the share was made
+  for (CURL* c : shared_->idle) api->easy_cleanup(c);
+  api->share_cleanup(shared_->share);
 }
 
 Result<HttpResponse> HttpPool::Do(const HttpRequest& req, const std::string& user_agent) {
@@ -165,7 +165,7 @@ Result<HttpResponse> HttpPool::Do(const HttpRequest& req, const std::string& use
   CURL* curl = nullptr;
   {
     std::lock_guard lock(shared_->mu);
-    if (shared_->api == nullptr) {
+    if (shared_->share == nullptr) {
       CURLSH* share = api->share_init();
       if (share == nullptr) return MakeError(Code::kInternal, "curl_share_init failed");
       api->share_setopt(share, CURLSHOPT_LOCKFUNC, &Shared::Lock);
@@ -175,7 +175,6 @@ Result<HttpResponse> HttpPool::Do(const HttpRequest& req, const std::string& use
       api->share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
       api->share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
       shared_->share = share;
-      shared_->api = api;
     }
     if (!shared_->idle.empty()) {
       curl = shared_->idle.back();
