@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "base/unique_fd.h"
 
@@ -162,6 +163,21 @@ class PosixFs final : public FileSystem {
     if (::fsync(fd.get()) != 0 && errno != EINVAL && errno != EROFS) {
       return Unexpected(ErrnoError(errno, "sync " + path));
     }
+    return {};
+  }
+  Status Link(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) == 0) return {};
+    int err = errno;
+    if (err == EXDEV || err == EMLINK || err == EPERM || err == EOPNOTSUPP) {
+      return MakeError(Code::kFailedPrecondition,
+                       "link " + from + " to " + to + ": " + std::strerror(err));
+    }
+    return Unexpected(ErrnoError(err, "link " + from + " to " + to));
+  }
+  Status SyncFile(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return Unexpected(ErrnoError(errno, "open " + path));
+    if (::fdatasync(fd.get()) != 0) return Unexpected(ErrnoError(errno, "sync " + path));
     return {};
   }
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path,

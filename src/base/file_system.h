@@ -71,6 +71,12 @@ class FileSystem {
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
   // Makes renames and creations in a directory durable.
   virtual Status SyncDir(const std::string& path) = 0;
+  // Makes `to` a new hard link to the regular file `from`. An existing `to` is kAlreadyExists;
+  // kFailedPrecondition when the file system cannot link these two (different file systems,
+  // the file's link limit, no hard links at all), so a caller can copy instead.
+  virtual Status Link(const std::string& from, const std::string& to) = 0;
+  // Makes a file's data durable, whoever wrote it (fdatasync).
+  virtual Status SyncFile(const std::string& path) = 0;
   // Takes an exclusive lock on `path` (created if missing), waiting for other holders. With
   // `remove_on_release` the lock file is deleted when the lock is released (as BuildKit does
   // with index.json.lock); waiters that then hold a deleted file notice and lock afresh.

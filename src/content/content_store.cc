@@ -4,15 +4,18 @@
 #include <chrono>
 #include <thread>
 #include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace hoist::content {
 namespace {
 
-// Large enough that hashing, not call overhead, dominates; small enough to stay in L2-ish
-// buffers and to check for cancellation often.
-constexpr int64_t kChunkSize = 1 << 20;
+// Large enough that hashing, not call overhead, dominates (hashing 64 KiB takes ~40 us, a read
+// call ~1 us); small enough to stay in L2 and to check for cancellation often. Larger buffers
+// cost more than they save: each read or hash of a short blob first faults in a fresh buffer,
+// 256 page faults for 1 MiB, which made reading a 1 MiB blob 5x slower than with 64 KiB.
+constexpr int64_t kChunkSize = 64 << 10;
 
 Error SizeMismatch(const oci::Digest& digest, int64_t expected, int64_t got) {
   return Error(Code::kDataLoss, "content " + digest.str() + ": size mismatch: expected " +
@@ -56,20 +59,21 @@ Status ReadVerified(ContentStore& store, const oci::Descriptor& desc,
   }
 
   oci::Digester digester(desc.digest);
-  std::vector<char> buf(static_cast<size_t>(std::clamp<int64_t>(desc.size, 1, kChunkSize)));
+  const auto buf = std::make_unique_for_overwrite<char[]>(
+      static_cast<size_t>(std::clamp<int64_t>(desc.size, 1, kChunkSize)));
   int64_t offset = 0;
   for (;;) {
     if (cancel != nullptr) HOIST_TRY(cancel->Check());
     // Once the expected size is reached, one more byte is asked for: a blob longer than its
     // reader's Size() claimed is then caught without reading the rest of it.
     size_t want = static_cast<size_t>(std::clamp<int64_t>(desc.size - offset, 1, kChunkSize));
-    HOIST_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(offset, buf.data(), want));
+    HOIST_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(offset, buf.get(), want));
     if (n == 0) break;
     if (offset + static_cast<int64_t>(n) > desc.size) {
       return Unexpected(SizeMismatch(desc.digest, desc.size, offset + static_cast<int64_t>(n)));
     }
-    digester.Update(buf.data(), n);
-    HOIST_TRY(sink(std::string_view(buf.data(), n)));
+    digester.Update(buf.get(), n);
+    HOIST_TRY(sink(std::string_view(buf.get(), n)));
     offset += static_cast<int64_t>(n);
   }
   if (offset != desc.size) return Unexpected(SizeMismatch(desc.digest, desc.size, offset));
@@ -133,7 +137,9 @@ Status CopyBlob(ContentStore& from, ContentStore& to, const oci::Descriptor& des
   if (!present && present.error().code() != Code::kNotFound) {
     return Unexpected(std::move(present).error());
   }
-  // A present blob of the wrong size is damaged; the verified copy replaces it on commit.
+  // A present blob of the wrong size is damaged; the verified link or copy replaces it.
+  HOIST_ASSIGN_OR_RETURN(bool linked, to.LinkFrom(from, desc, cancel));
+  if (linked) return {};
   HOIST_ASSIGN_OR_RETURN(auto writer, to.Writer(UniqueRef("copy", desc.digest)));
   HOIST_TRY(ReadVerified(
       from, desc, [&writer](std::string_view chunk) { return writer->Write(chunk); }, cancel));

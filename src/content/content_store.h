@@ -64,6 +64,15 @@ class ContentStore {
   virtual Status Delete(const oci::Digest& digest) = 0;
   // Calls fn for every committed blob (order unspecified); stops at fn's first error.
   virtual Status Walk(const std::function<Status(const BlobInfo&)>& fn) = 0;
+  // Adds the blob `desc` of `from` without copying its bytes, where both stores keep blobs as
+  // files on one file system (a hard link), verified as a copy is. false when this store cannot
+  // (the default; other kinds of stores, other file systems, the link limit): copy instead. A
+  // blob that does not match `desc` is kDataLoss and is not added.
+  virtual Result<bool> LinkFrom(ContentStore& from, const oci::Descriptor& desc,
+                                CancelContext* cancel) {
+    (void)from, (void)desc, (void)cancel;
+    return false;
+  }
 };
 
 // The standard not-found error for a blob: `content sha256:<hex>: not found`.
@@ -88,7 +97,8 @@ Result<BlobInfo> WriteBlob(ContentStore& store, std::string_view data,
 Result<std::unique_ptr<BlobWriter>> WriterOrWait(ContentStore& store, const std::string& ref,
                                                  const oci::Digest& digest,
                                                  CancelContext* cancel = nullptr);
-// Copies a blob between stores, verifying it; a blob already in `to` is not copied again.
+// Copies a blob between stores, verifying it; a blob already in `to` is not copied again, and
+// one that `to` can link (LinkFrom) is linked rather than copied.
 Status CopyBlob(ContentStore& from, ContentStore& to, const oci::Descriptor& desc,
                 CancelContext* cancel = nullptr);
 

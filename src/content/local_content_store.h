@@ -50,6 +50,11 @@ struct LocalContentStoreOptions {
   bool read_only = false;
   // A read-write Open removes ingest files not modified for this long (see Open).
   std::chrono::nanoseconds stale_ingest_age = std::chrono::minutes(1);
+  // Commits sync each blob's data but leave syncing the directories that got new names to
+  // SyncCommitted(), which a caller about to write a reference to its new blobs (an OCI
+  // layout's index.json) calls first: one directory sync per batch of blobs instead of one
+  // per blob. Until then a power cut may lose a committed name (never leave a wrong blob).
+  bool defer_dir_sync = false;
 };
 
 class LocalContentStore final : public ContentStore {
@@ -76,6 +81,16 @@ class LocalContentStore final : public ContentStore {
   Result<std::unique_ptr<BlobWriter>> Writer(const std::string& ref) override;
   Status Delete(const oci::Digest& digest) override;
   Status Walk(const std::function<Status(const BlobInfo&)>& fn) override;
+  // Links from another LocalContentStore on the same file system: the source's file gets a
+  // second name in this store's ingest dir, is hashed there and synced, then renamed into
+  // place, as a written blob is. The file is then shared by both stores (blobs are never
+  // modified in place, only replaced or removed).
+  Result<bool> LinkFrom(ContentStore& from, const oci::Descriptor& desc,
+                        CancelContext* cancel) override;
+
+  // Makes the names of the blobs committed so far durable (see defer_dir_sync; without it there
+  // is never anything to do).
+  Status SyncCommitted();
 
   const std::string& root() const { return root_; }
   const std::string& ingest_dir() const { return ingest_dir_; }
@@ -98,6 +113,11 @@ class LocalContentStore final : public ContentStore {
   void UnlockRef(const std::string& ref);
   // A fresh ingest file name, unique across processes.
   std::string NewIngestPath();
+  // Renames a complete, synced ingest file to the blob `digest` and makes that durable; on a
+  // failed rename the ingest file is removed.
+  Status Publish(const std::string& ingest_path, const oci::Digest& digest);
+  // Hashes the file at `path`: kDataLoss unless it has desc's size and digest.
+  Status VerifyFile(const std::string& path, const oci::Descriptor& desc, CancelContext* cancel);
 
   FileSystem* const fs_;
   const std::string root_;
@@ -107,6 +127,7 @@ class LocalContentStore final : public ContentStore {
 
   std::mutex mu_;
   std::set<std::string> active_refs_;  // guarded by mu_
+  std::set<std::string> unsynced_dirs_;  // guarded by mu_; with defer_dir_sync
 };
 
 }  // namespace hoist::content

@@ -356,5 +356,178 @@ TEST_F(LocalContentStoreTest, FailedAppendBreaksTheWriter) {
   EXPECT_TRUE(List("ingest").empty());
 }
 
+// Linking between two stores on one file system: the blob gets a second name, not a copy.
+class LocalContentStoreLinkTest : public LocalContentStoreTest {
+ protected:
+  void SetUp() override {
+    LocalContentStoreTest::SetUp();
+    auto src_dir = TempDir::Create("hoist-link-src-");
+    ASSERT_TRUE(src_dir);
+    src_dir_ = std::move(*src_dir);
+    auto src = LocalContentStore::Open(PosixFileSystem(), src_dir_.path());
+    ASSERT_TRUE(src);
+    src_ = std::move(*src);
+    auto info = WriteBlob(*src_, kData);
+    ASSERT_TRUE(info);
+    desc_.digest = info->digest;
+    desc_.size = info->size;
+  }
+  static ino_t Inode(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+
+  static constexpr std::string_view kData = "a layer's bytes";
+  TempDir src_dir_;
+  std::unique_ptr<LocalContentStore> src_;
+  oci::Descriptor desc_;
+};
+
+TEST_F(LocalContentStoreLinkTest, LinksTheSourcesFile) {
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  auto store = Open(&fs);
+  ASSERT_TRUE(store);
+  auto linked = store->LinkFrom(*src_, desc_, nullptr);
+  ASSERT_TRUE(linked) << linked.error().message();
+  EXPECT_TRUE(*linked);
+  EXPECT_EQ(Inode(store->BlobPath(desc_.digest)), Inode(src_->BlobPath(desc_.digest)));
+  EXPECT_EQ(*ReadBlob(*store, desc_), kData);
+  EXPECT_TRUE(List("ingest").empty());
+  // Linked, synced, renamed into place and the directory synced; nothing written.
+  bool saw_link = false;
+  for (const std::string& op : fs.op_log()) {
+    EXPECT_EQ(op.find(" create "), std::string::npos) << op;
+    if (op.find(" link ") != std::string::npos) saw_link = true;
+  }
+  EXPECT_TRUE(saw_link);
+
+  // Present already: nothing to do.
+  fs.ResetCount();
+  ASSERT_TRUE(store->LinkFrom(*src_, desc_, nullptr));
+  EXPECT_TRUE(fs.op_log().empty());
+}
+
+TEST_F(LocalContentStoreLinkTest, CopyBlobLinksWhereItCan) {
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(CopyBlob(*src_, *store, desc_));
+  EXPECT_EQ(Inode(store->BlobPath(desc_.digest)), Inode(src_->BlobPath(desc_.digest)));
+}
+
+TEST_F(LocalContentStoreLinkTest, ACorruptSourceIsNotLinked) {
+  ASSERT_TRUE(CorruptLocalBlob(src_dir_.path(), desc_.digest));
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  auto linked = store->LinkFrom(*src_, desc_, nullptr);
+  ASSERT_FALSE(linked);
+  EXPECT_EQ(linked.error().code(), Code::kDataLoss);
+  EXPECT_NE(linked.error().message().find(desc_.digest.str() + ": digest mismatch"),
+            std::string::npos)
+      << linked.error().message();
+  EXPECT_EQ(store->Info(desc_.digest).error().code(), Code::kNotFound);
+  EXPECT_TRUE(List("ingest").empty());
+  // CopyBlob reports the same, and leaves nothing either.
+  auto copied = CopyBlob(*src_, *store, desc_);
+  ASSERT_FALSE(copied);
+  EXPECT_EQ(copied.error().code(), Code::kDataLoss);
+  EXPECT_EQ(store->Info(desc_.digest).error().code(), Code::kNotFound);
+}
+
+TEST_F(LocalContentStoreLinkTest, AWrongDescriptorIsLeftToTheCopy) {
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  oci::Descriptor wrong_size = desc_;
+  wrong_size.size += 1;
+  auto linked = store->LinkFrom(*src_, wrong_size, nullptr);
+  ASSERT_TRUE(linked);
+  EXPECT_FALSE(*linked);
+  auto copied = CopyBlob(*src_, *store, wrong_size);
+  ASSERT_FALSE(copied);
+  EXPECT_EQ(copied.error().code(), Code::kDataLoss);
+  EXPECT_EQ(store->Info(desc_.digest).error().code(), Code::kNotFound);
+}
+
+TEST_F(LocalContentStoreLinkTest, AFailedLinkFallsBackToACopy) {
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  auto store = Open(&fs);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(PosixFileSystem()->MakeDirs(Path("ingest")));
+  fs.ResetCount();
+  fs.FailAt(0, FaultKind::kIoError);  // the link
+  ASSERT_TRUE(CopyBlob(*src_, *store, desc_));
+  EXPECT_NE(fs.op_log().at(0).find("link"), std::string::npos) << fs.op_log().at(0);
+  EXPECT_NE(Inode(store->BlobPath(desc_.digest)), Inode(src_->BlobPath(desc_.digest)));
+  EXPECT_EQ(*ReadBlob(*store, desc_), kData);
+  EXPECT_TRUE(List("ingest").empty());
+}
+
+TEST_F(LocalContentStoreLinkTest, ACrashAtAnyStepLeavesNoWrongBlob) {
+  // Learn how many operations a link takes, then crash at each one.
+  int64_t ops = 0;
+  {
+    FaultInjectingFileSystem fs(PosixFileSystem());
+    auto store = Open(&fs);
+    ASSERT_TRUE(store);
+    fs.ResetCount();
+    ASSERT_TRUE(store->LinkFrom(*src_, desc_, nullptr));
+    ops = fs.mutating_ops();
+    ASSERT_TRUE(store->Delete(desc_.digest));
+  }
+  ASSERT_GT(ops, 2);
+  for (int64_t n = 0; n < ops; ++n) {
+    FaultInjectingFileSystem fs(PosixFileSystem());
+    auto store = Open(&fs);
+    ASSERT_TRUE(store);
+    fs.ResetCount();
+    fs.CrashAt(n);
+    (void)CopyBlob(*src_, *store, desc_);
+    fs.ClearFaults();
+    // Either absent or complete and correct.
+    if (store->Info(desc_.digest)) {
+      EXPECT_EQ(*ReadBlob(*store, desc_), kData) << "crash at " << n;
+    }
+    (void)store->Delete(desc_.digest);
+  }
+  EXPECT_EQ(*ReadBlob(*src_, desc_), kData);
+}
+
+TEST_F(LocalContentStoreLinkTest, OtherStoresAndReadOnlyStoresDoNotLink) {
+  LocalContentStoreOptions ro;
+  ro.read_only = true;
+  ASSERT_TRUE(PosixFileSystem()->MakeDirs(Path("blobs")));
+  auto read_only = Open(PosixFileSystem(), ro);
+  ASSERT_TRUE(read_only);
+  auto linked = read_only->LinkFrom(*src_, desc_, nullptr);
+  ASSERT_TRUE(linked);
+  EXPECT_FALSE(*linked);
+
+  // A source that is not a LocalContentStore: the default answer, then a copy.
+  class Wrapper final : public ContentStore {
+   public:
+    explicit Wrapper(ContentStore* inner) : inner_(inner) {}
+    Result<BlobInfo> Info(const oci::Digest& d) override { return inner_->Info(d); }
+    Result<std::unique_ptr<BlobReader>> ReaderAt(const oci::Digest& d) override {
+      return inner_->ReaderAt(d);
+    }
+    Result<std::unique_ptr<BlobWriter>> Writer(const std::string& ref) override {
+      return inner_->Writer(ref);
+    }
+    Status Delete(const oci::Digest& d) override { return inner_->Delete(d); }
+    Status Walk(const std::function<Status(const BlobInfo&)>& fn) override {
+      return inner_->Walk(fn);
+    }
+
+   private:
+    ContentStore* inner_;
+  } wrapped(src_.get());
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  linked = store->LinkFrom(wrapped, desc_, nullptr);
+  ASSERT_TRUE(linked);
+  EXPECT_FALSE(*linked);
+  ASSERT_TRUE(CopyBlob(wrapped, *store, desc_));
+  EXPECT_NE(Inode(store->BlobPath(desc_.digest)), Inode(src_->BlobPath(desc_.digest)));
+}
+
 }  // namespace
 }  // namespace hoist::content

@@ -246,6 +246,60 @@ TEST_F(OciLayoutTest, CreateOrOpenRefusesForeignDirectories) {
 }
 
 // A crash at any step of Put leaves index.json either as it was or fully updated.
+// Blobs added to a layout sync their data at once and their directory once, just before the
+// index.json that refers to them is written.
+TEST_F(OciLayoutTest, NewBlobsNamesAreSyncedOnceBeforeTheIndex) {
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  auto l = OciLayout::OpenDirectory(&fs, path_, false);
+  ASSERT_TRUE(l);
+  fs.ResetCount();
+  Descriptor a = PutImage((*l)->store(), "amd64");  // three blobs
+  int syncs = 0, dir_syncs = 0;
+  for (const std::string& op : fs.op_log()) {
+    syncs += op.find(" sync ") != std::string::npos;
+    dir_syncs += op.find(" syncdir ") != std::string::npos;
+  }
+  EXPECT_EQ(syncs, 3);
+  EXPECT_EQ(dir_syncs, 0);
+  fs.ResetCount();
+  ASSERT_TRUE((*l)->Put(a, {LayoutName{"", "v1"}}));
+  std::vector<std::string> log = fs.op_log();
+  ASSERT_FALSE(log.empty());
+  EXPECT_NE(log[0].find(" syncdir " + path_ + "/blobs/sha256"), std::string::npos) << log[0];
+  dir_syncs = 0;
+  for (const std::string& op : log) {
+    dir_syncs += op.find(" syncdir " + path_ + "/blobs") != std::string::npos;
+  }
+  EXPECT_EQ(dir_syncs, 2);  // blobs/sha256, and blobs, which got it as a new name
+  // Nothing new, nothing to sync.
+  fs.ResetCount();
+  ASSERT_TRUE((*l)->Put(a, {LayoutName{"", "v2"}}));
+  for (const std::string& op : fs.op_log()) {
+    EXPECT_EQ(op.find(" syncdir " + path_ + "/blobs"), std::string::npos) << op;
+  }
+}
+
+// A directory sync that fails keeps the index unwritten, and is tried again by the next update.
+TEST_F(OciLayoutTest, AFailedBlobDirectorySyncFailsThePutAndIsRetried) {
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  auto l = OciLayout::OpenDirectory(&fs, path_, false);
+  ASSERT_TRUE(l);
+  Descriptor a = PutImage((*l)->store(), "amd64");
+  std::string before = Read("index.json");
+  fs.ResetCount();
+  fs.FailAt(0, FaultKind::kIoError);
+  auto st = (*l)->Put(a, {LayoutName{"", "v1"}});
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Code::kDataLoss);
+  EXPECT_EQ(st.error().message().find(path_), std::string::npos) << st.error().message();
+  EXPECT_EQ(Read("index.json"), before);
+  fs.ResetCount();
+  ASSERT_TRUE((*l)->Put(a, {LayoutName{"", "v1"}}));
+  ASSERT_FALSE(fs.op_log().empty());
+  EXPECT_NE(fs.op_log()[0].find(" syncdir " + path_ + "/blobs/sha256"), std::string::npos)
+      << fs.op_log()[0];
+}
+
 TEST_F(OciLayoutTest, PutIsAtomicUnderCrashes) {
   Descriptor a = PutImage(layout_->store(), "amd64");
   ASSERT_TRUE(layout_->Put(a, {LayoutName{"", "old"}}));

@@ -54,8 +54,8 @@ class Checker {
   Status CheckDatabase() {
     HOIST_ASSIGN_OR_RETURN(std::vector<std::string> problems, parts_.cache->CheckIntegrity());
     for (const std::string& p : problems) {
-      Problem(fmt::format("cache database: {} (move cache.db aside: the next start begins an "
-                          "empty cache)",
+      Problem(fmt::format("cache database: {} (move cache.db, cache.db-wal and cache.db-shm "
+                          "aside: the next start begins an empty cache)",
                           p),
               nullptr, "");
     }

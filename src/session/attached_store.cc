@@ -213,6 +213,14 @@ Result<std::unique_ptr<content::BlobWriter>> AttachedStore::Writer(const std::st
       std::make_unique<ScrubbingWriter>(std::move(*w), std::move(scrub)));
 }
 
+Result<bool> AttachedStore::LinkFrom(content::ContentStore& from, const oci::Descriptor& desc,
+                                     CancelContext* cancel) {
+  if (!writable_) return false;
+  auto linked = store_->LinkFrom(from, desc, cancel);
+  if (!linked) return Unexpected(Scrub(std::move(linked).error(), desc.digest));
+  return linked;
+}
+
 Status AttachedStore::Delete(const oci::Digest&) {
   if (writable_) {
     return MakeError(Code::kPermissionDenied,

@@ -52,6 +52,10 @@ class AttachedStore final : public content::ContentStore {
   Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string& ref) override;
   Status Delete(const oci::Digest& digest) override;
   Status Walk(const std::function<Status(const content::BlobInfo&)>& fn) override;
+  // Writable stores pass the link on to the wrapped store (an engine and a client on one disk,
+  // as the embedded engine is), read-only ones answer false.
+  Result<bool> LinkFrom(content::ContentStore& from, const oci::Descriptor& desc,
+                        CancelContext* cancel) override;
 
  private:
   // The error with private strings replaced and, for kNotFound, the standard blob message.

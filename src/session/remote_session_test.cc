@@ -20,6 +20,7 @@
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
 #include "content/content_store.h"
+#include "content/local_content_store.h"
 #include "session/session_server.h"
 #include "session/testing/session_pair.h"
 #include "session/testing/test_layout.h"
@@ -485,6 +486,45 @@ TEST_P(OutputTest, DirIsMergedIntoTheDestination) {
   EXPECT_EQ(ReadTestFile(outside + "/suid"), "outside");
   chmod((src + "/ro").c_str(), 0755);
   chmod((dest + "/ro").c_str(), 0755);
+}
+
+// In process (the embedded engine), a blob of the engine's store on the same disk is linked
+// into the client's layout rather than copied; over the wire it is copied. Either way the
+// layout's blob is what the engine had.
+TEST_P(OutputTest, OutputStoreLinksTheEnginesBlobsInProcess) {
+  auto engine_store = content::LocalContentStore::Open(PosixFileSystem(), Path("engine"));
+  ASSERT_TRUE(engine_store) << engine_store.error().message();
+  const std::string blob = Bytes(300000, 7);
+  auto info = content::WriteBlob(**engine_store, blob);
+  ASSERT_TRUE(info);
+  const oci::Descriptor desc{.digest = info->digest, .size = info->size};
+  ASSERT_TRUE(pair_.client().AttachOutputLayout(Path("layout")));
+  auto store = pair_.engine().OutputStore();
+  ASSERT_TRUE(store) << store.error().message();
+  ASSERT_TRUE(content::CopyBlob(**engine_store, **store, desc));
+  const std::string in_layout = testing::BlobPath(Path("layout"), info->digest);
+  EXPECT_EQ(ReadTestFile(in_layout), blob);
+  struct stat a {}, b {};
+  ASSERT_EQ(stat(in_layout.c_str(), &a), 0);
+  ASSERT_EQ(stat((*engine_store)->BlobPath(info->digest).c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino == b.st_ino, GetParam() == Transport::kInProcess);
+  EXPECT_EQ(List(Path("layout/blobs/sha256")).size(), 1u);
+
+  // A store the client only reads never takes a link.
+  auto linked = (*store)->LinkFrom(**engine_store, desc, nullptr);
+  ASSERT_TRUE(linked);  // already present
+  auto input_store = content::LocalContentStore::Open(PosixFileSystem(), Path("input"));
+  ASSERT_TRUE(input_store);
+  ASSERT_TRUE(pair_.client().AttachOciStore(
+      "in", std::shared_ptr<content::ContentStore>(std::move(*input_store)), {}));
+  auto input = pair_.engine().OciStore("in");
+  ASSERT_TRUE(input) << input.error().message();
+  auto other = content::WriteBlob(**engine_store, "other");
+  ASSERT_TRUE(other);
+  linked = (*input)->LinkFrom(**engine_store, {.digest = other->digest, .size = other->size},
+                              nullptr);
+  ASSERT_TRUE(linked);
+  EXPECT_FALSE(*linked);
 }
 
 TEST_P(OutputTest, OutputStoreVerifiesBlobs) {

@@ -116,6 +116,14 @@ Result<sqlite3*> OpenChecked(const std::filesystem::path& path) {
   // Builds of other processes on the root write here too; their transactions are short, but a
   // loaded machine can stretch them.
   sqlite3_busy_timeout(db, 60000);
+  // Every build is a new process that opens and closes the database once. By default the last
+  // connection to close checkpoints the WAL (syncing it and the database) and deletes it, and the
+  // next process creates it again (syncing the directory): three syncs per build for a cache
+  // whose writes need no durability (synchronous=NORMAL; a record lost to a power cut is a step
+  // run again). The WAL is kept and checkpointed when it grows, by whichever write fills it.
+  int persist = 1;
+  sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   // Reading the schema is the first access to the file's contents: a non-database fails here.
   if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
     return fail("set WAL journal");

@@ -137,6 +137,16 @@ Status FaultInjectingFileSystem::SyncDir(const std::string& path) {
   return base_->SyncDir(path);
 }
 
+Status FaultInjectingFileSystem::Link(const std::string& from, const std::string& to) {
+  HOIST_TRY(BeforeMutation("link", from + " -> " + to));
+  return base_->Link(from, to);
+}
+
+Status FaultInjectingFileSystem::SyncFile(const std::string& path) {
+  HOIST_TRY(BeforeMutation("syncfile", path));
+  return base_->SyncFile(path);
+}
+
 Result<std::unique_ptr<FileLock>> FaultInjectingFileSystem::Lock(const std::string& path,
                                                                  bool remove_on_release) {
   return base_->Lock(path, remove_on_release);

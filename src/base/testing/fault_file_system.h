@@ -2,9 +2,9 @@
 // operation that passes through it, and can make one of them fail or "crash" the process at it.
 //
 // Mutating operations, each counted once per call, in call order: CreateFile, Append, Sync,
-// Close, Rename, Remove, MakeDirs, SyncDir. Reads (OpenForRead, ReadAt, Size, Stat, ListDir) and
-// Lock are never counted and never fail by injection, so a test can inspect what a failed or
-// crashed operation left behind through the same object.
+// Close, Rename, Remove, MakeDirs, SyncDir, Link, SyncFile. Reads (OpenForRead, ReadAt, Size,
+// Stat, ListDir) and Lock are never counted and never fail by injection, so a test can inspect
+// what a failed or crashed operation left behind through the same object.
 //
 // Two kinds of fault:
 // - FailAt(n, kind): operation number n fails once with an injected error (kDataLoss like EIO, or
@@ -73,6 +73,8 @@ class FaultInjectingFileSystem final : public FileSystem {
   Result<std::optional<FileInfo>> Stat(const std::string& path) override;
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
   Status SyncDir(const std::string& path) override;
+  Status Link(const std::string& from, const std::string& to) override;
+  Status SyncFile(const std::string& path) override;
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path,
                                          bool remove_on_release = false) override;
 
