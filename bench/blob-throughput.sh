@@ -36,9 +36,9 @@ cat "$blob" >/dev/null  # the registry serves from the page cache for both tools
 mkdir -p /var/lib/containers/cache  # for FRESH_BLOB_CACHE
 timed() {  # OUT CMD...: runs CMD, appends "wall user sys" to OUT
   local t0 t1
-  t0=$(now)
+  t0=$EPOCHREALTIME
   /usr/bin/time -f '%U %S' -o "$work/cpu" "${@:2}"
-  t1=$(now)
+  t1=$EPOCHREALTIME
   echo "$(echo "$t1 - $t0" | bc -l) $(cat "$work/cpu")" >>"$1"
 }
 for ((i = 0; i < rounds; i++)); do

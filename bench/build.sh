@@ -58,14 +58,14 @@ buildah_build() {  # ROOT
 declare -a hc hw bc bw
 for ((i = 0; i < rounds; i++)); do
   sync
-  t0=$(now); hoist_build "$run/hroot-$i" "$run/hout-$i"; t1=$(now)
+  t0=$EPOCHREALTIME; hoist_build "$run/hroot-$i" "$run/hout-$i"; t1=$EPOCHREALTIME
   hc+=("$(echo "$t1 - $t0" | bc -l)")
   sync
-  t0=$(now); buildah_build "$run/broot-$i"; t1=$(now)
+  t0=$EPOCHREALTIME; buildah_build "$run/broot-$i"; t1=$EPOCHREALTIME
   bc+=("$(echo "$t1 - $t0" | bc -l)")
-  t0=$(now); hoist_build "$run/hroot-$i" "$run/hout-$i"; t1=$(now)
+  t0=$EPOCHREALTIME; hoist_build "$run/hroot-$i" "$run/hout-$i"; t1=$EPOCHREALTIME
   hw+=("$(echo "$t1 - $t0" | bc -l)")
-  t0=$(now); buildah_build "$run/broot-$i"; t1=$(now)
+  t0=$EPOCHREALTIME; buildah_build "$run/broot-$i"; t1=$EPOCHREALTIME
   bw+=("$(echo "$t1 - $t0" | bc -l)")
 done
 # Both images hold the same files.

@@ -42,8 +42,8 @@ build "--addr unix://$out/hoistd.sock" "$out/warm-d"
 # creation on ext4 is slow for a while after many deletions nearby.
 emb=() dmn=()
 for ((i = 0; i < rounds * 2; i++)); do
-  t0=$(now); build "--root $out/eroot" "$out/o-e$i"; emb+=("$(elapsed "$t0")")
-  t0=$(now); build "--addr unix://$out/hoistd.sock" "$out/o-d$i"; dmn+=("$(elapsed "$t0")")
+  t0=$EPOCHREALTIME; build "--root $out/eroot" "$out/o-e$i"; t1=$EPOCHREALTIME; emb+=("$(elapsed "$t0" "$t1")")
+  t0=$EPOCHREALTIME; build "--addr unix://$out/hoistd.sock" "$out/o-d$i"; t1=$EPOCHREALTIME; dmn+=("$(elapsed "$t0" "$t1")")
 done
 me=$(median "${emb[@]}"); md=$(median "${dmn[@]}")
 printf 'no-op build: embedded %.3f s, through hoistd %.3f s: %sx (goal <= 1.2x)\n' \
@@ -70,19 +70,21 @@ start_daemon() {  # start_daemon NAME COMMAND...: runs it, waits for its socket
 stop_daemon() { kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=(); }
 run_hoist() {
   start_daemon hoistd "$hoistd" --root "$out/droot.$1" --addr "unix://$out/hoistd.sock"
-  local t0; t0=$(now)
+  local t0 t1; t0=$EPOCHREALTIME
   "$hoist" --addr "unix://$out/hoistd.sock" build --progress=quiet \
     --build-context base=oci-layout://"$out/base:1.36" "$out/big" 2>/dev/null
-  ht+=("$(elapsed "$t0")")
+  t1=$EPOCHREALTIME
+  ht+=("$(elapsed "$t0" "$t1")")
   stop_daemon
 }
 run_buildkit() {
   start_buildkitd "$out/broot.$1" "$out/buildkitd.sock" "$out/buildkitd.log"
-  local t0; t0=$(now)
+  local t0 t1; t0=$EPOCHREALTIME
   "$BUILDKIT_PEERS/buildctl" --addr "unix://$out/buildkitd.sock" build --frontend dockerfile.v0 \
     --local context="$out/big" --local dockerfile="$out/big" --oci-layout store="$out/base" \
     --opt context:base=oci-layout://store@"$digest" >/dev/null 2>&1
-  bt+=("$(elapsed "$t0")")
+  t1=$EPOCHREALTIME
+  bt+=("$(elapsed "$t0" "$t1")")
   stop_buildkitd
 }
 ht=() bt=()

@@ -37,16 +37,16 @@ $B copy "$ctr" "$work/ctx/data" /data >/dev/null
 declare -a ht hd bt
 for ((i = 0; i < rounds; i++)); do
   sync
-  t0=$(now); hbuild type=oci,dest="$run/h-$i.tar"; t1=$(now)
+  t0=$EPOCHREALTIME; hbuild type=oci,dest="$run/h-$i.tar"; t1=$EPOCHREALTIME
   ht+=("$(echo "$t1 - $t0" | bc -l)")
   sync
-  t0=$(now); hbuild type=oci,tar=false,dest="$run/hdir-$i"; t1=$(now)
+  t0=$EPOCHREALTIME; hbuild type=oci,tar=false,dest="$run/hdir-$i"; t1=$EPOCHREALTIME
   hd+=("$(echo "$t1 - $t0" | bc -l)")
   sync
-  t0=$(now)
+  t0=$EPOCHREALTIME
   $B commit --quiet "$ctr" "bench-$i" >/dev/null
   $B push --quiet --compression-format gzip --compression-level 1 "bench-$i" oci:"$run/b-$i":1 >/dev/null
-  t1=$(now)
+  t1=$EPOCHREALTIME
   bt+=("$(echo "$t1 - $t0" | bc -l)")
 done
 size_h=$(stat -c %s "$run/h-0.tar")

@@ -20,9 +20,9 @@ cat "$work"/blobs/sha256/* >/dev/null  # warm the page cache for both tools
 
 hoist_t=(); sum_t=()
 for ((i = 0; i < rounds; i++)); do
-  t0=$(now); "$hoist" layout verify "$work" >/dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; "$hoist" layout verify "$work" >/dev/null; t1=$EPOCHREALTIME
   hoist_t+=("$(echo "$t1 - $t0" | bc -l)")
-  t0=$(now); sha256sum "$work"/blobs/sha256/* >/dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; sha256sum "$work"/blobs/sha256/* >/dev/null; t1=$EPOCHREALTIME
   sum_t+=("$(echo "$t1 - $t0" | bc -l)")
 done
 h=$(median "${hoist_t[@]}"); s=$(median "${sum_t[@]}")

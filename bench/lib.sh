@@ -1,8 +1,10 @@
 # Helpers the benchmark scripts share; source it after setting `here` to the bench directory:
 #   . "$here/lib.sh"
 
-# The current time in seconds, with nanoseconds.
-now() { date +%s.%N; }
+# Times are taken from bash's $EPOCHREALTIME (seconds, microseconds): reading it forks nothing,
+# where `$(date +%s.%N)` costs a fork and an exec, several milliseconds on a slow machine, added
+# to every figure.
+export LC_NUMERIC=C  # a '.' in $EPOCHREALTIME
 
 # The median of the numbers given as arguments (the lower middle one of an even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -103,9 +105,10 @@ unmount_under() {
   done
 }
 
-# Seconds from T0 (a value of `now`) until now, to the millisecond.
-#   elapsed T0
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+# Seconds from T0 until T1 (values of $EPOCHREALTIME), to the millisecond. Take T1 right after
+# the work: `$(elapsed ...)` runs in a forked subshell, which takes milliseconds of its own.
+#   elapsed T0 T1
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # A / B, to two decimals.
 #   ratio A B
@@ -224,30 +227,31 @@ buildah_storage() {  # buildah_storage ROUND: the global options of that round's
 
 # One timed build: build_one TOOL MODE ROUND
 build_one() {
-  local tool=$1 mode=$2 r=$3 out=$run/$1-$2-$3 t0 nocache=()
+  local tool=$1 mode=$2 r=$3 out=$run/$1-$2-$3 t0 t1 nocache=()
   [[ $mode == warm ]] && nocache=(--no-cache)
   sync
   case $tool in
     hoist)
-      t0=$(now)
+      t0=$EPOCHREALTIME
       "$hoist" --root "$run/hoist-$r" build --progress=quiet "${nocache[@]}" \
         --build-context "$from_name=oci-layout://$from_layout:$from_tag" \
         -o type=oci,tar=false,dest="$out" -t app:1 "$ctx" ;;
     buildah)
       buildah_storage "$r"
-      t0=$(now)
+      t0=$EPOCHREALTIME
       buildah "${buildah_opts[@]}" build --quiet --layers "${nocache[@]}" --isolation chroot \
         -f "$ctx/Dockerfile.buildah" -t app:1 "$ctx" >/dev/null
       buildah "${buildah_opts[@]}" push --quiet app:1 oci:"$out":1 ;;
     buildkit)
-      t0=$(now)
+      t0=$EPOCHREALTIME
       "$BUILDKIT_PEERS/buildctl" --addr "unix://$run/buildkitd.sock" build --frontend dockerfile.v0 \
         --local context="$ctx" --local dockerfile="$ctx" --oci-layout store="$from_layout" \
         --opt context:"$from_name"=oci-layout://store@"$from_digest" "${nocache[@]}" \
         --output type=oci,dest="$out",tar=false,name=app:1 >>"$run/buildctl.log" 2>&1 \
         || { echo "buildctl failed; see $run/buildctl.log" >&2; return 1; } ;;
   esac
-  build_times[$tool.$mode]+="$(elapsed "$t0") "
+  t1=$EPOCHREALTIME
+  build_times[$tool.$mode]+="$(elapsed "$t0" "$t1") "
 }
 
 build_compare_rounds() {

@@ -19,12 +19,12 @@ build() {
   "$hoist" --root "$out/root" "$@" build --progress=quiet \
     --build-context base=oci-layout://"$out/base:1.36" "$out/big"
 }
-t0=$(now); build; echo "cold build: $(elapsed "$t0") s"
+t0=$EPOCHREALTIME; build; t1=$EPOCHREALTIME; echo "cold build: $(elapsed "$t0" "$t1") s"
 sleep 2.5  # past the racily-clean margin of the files the cold build mirrored
-t0=$(now); build; echo "first rebuild: $(elapsed "$t0") s"
+t0=$EPOCHREALTIME; build; t1=$EPOCHREALTIME; echo "first rebuild: $(elapsed "$t0" "$t1") s"
 times=()
 for ((i = 0; i < rounds; i++)); do
-  t0=$(now); build 2>/dev/null; times+=("$(elapsed "$t0")")
+  t0=$EPOCHREALTIME; build 2>/dev/null; t1=$EPOCHREALTIME; times+=("$(elapsed "$t0" "$t1")")
 done
 printf 'no-op rebuild, 25,600 files / 100 MiB context: median %.3f s (%s)\n' \
   "$(median "${times[@]}")" "${times[*]}"

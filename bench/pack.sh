@@ -27,15 +27,15 @@ umoci new --image "$run/umoci-layout:empty" >/dev/null
 declare -a t_hoist t_tar t_umoci
 for ((i = 0; i < rounds; i++)); do
   sync
-  t0=$(now); "$hoist" pack "$tree" --layout "$run/hoist-$i" -t b:1 >/dev/null 2>&1; t1=$(now)
+  t0=$EPOCHREALTIME; "$hoist" pack "$tree" --layout "$run/hoist-$i" -t b:1 >/dev/null 2>&1; t1=$EPOCHREALTIME
   t_hoist+=("$(echo "$t1 - $t0" | bc -l)")
   sync
-  t0=$(now); tar -czf "$run/tar-$i.tar.gz" -C "$tree" .; t1=$(now)
+  t0=$EPOCHREALTIME; tar -czf "$run/tar-$i.tar.gz" -C "$tree" .; t1=$EPOCHREALTIME
   t_tar+=("$(echo "$t1 - $t0" | bc -l)")
   umoci unpack --image "$run/umoci-layout:empty" "$run/bundle-$i" >/dev/null 2>&1
   cp -a "$tree/." "$run/bundle-$i/rootfs/"
   sync
-  t0=$(now); umoci repack --image "$run/umoci-layout:r$i" "$run/bundle-$i" >/dev/null 2>&1; t1=$(now)
+  t0=$EPOCHREALTIME; umoci repack --image "$run/umoci-layout:r$i" "$run/bundle-$i" >/dev/null 2>&1; t1=$EPOCHREALTIME
   t_umoci+=("$(echo "$t1 - $t0" | bc -l)")
 done
 layer_size() {  # the largest blob of a layout: its one layer

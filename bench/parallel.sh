@@ -69,9 +69,9 @@ for ((r = 0; r < rounds; r++)); do
   ((r % 2 == 1)) && order=(parallel sequential)
   for mode in "${order[@]}"; do
     c0=$(cpu)
-    t0=$(now)
+    t0=$EPOCHREALTIME
     "$mode" "$run/$mode-$r/root" "$run/$mode-$r/out"
-    t1=$(now)
+    t1=$EPOCHREALTIME
     c1=$(cpu)
     t=$(echo "$t1 - $t0" | bc -l)
     c=$(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l)

@@ -47,16 +47,16 @@ printf 'FROM %s AS big\nRUN echo hi > /x\nFROM scratch\nCOPY --from=big /x /x\n'
 declare -a ht bt
 for ((i = 0; i < rounds; i++)); do
   sync
-  t0=$(now)
+  t0=$EPOCHREALTIME
   "$hoist" --root "$work/hoist-$i" build --progress=quiet -o type=local,dest="$work/out-$i" "$work/ctx"
-  t1=$(now)
+  t1=$EPOCHREALTIME
   ht+=("$(echo "$t1 - $t0" | bc -l)")
   sync
   bstore "$i"
-  t0=$(now)
+  t0=$EPOCHREALTIME
   fresh_blob_cache buildah "${bs[@]}" pull --quiet --tls-verify=false docker://"$ref" >/dev/null
   buildah "${bs[@]}" build --quiet --isolation chroot --tls-verify=false -t app:1 "$work/ctx" >/dev/null
-  t1=$(now)
+  t1=$EPOCHREALTIME
   bt+=("$(echo "$t1 - $t0" | bc -l)")
 done
 test "$(cat "$work/out-0/x")" = hi

@@ -33,12 +33,12 @@ start_registry "$work/registry"
 declare -a ht st
 for ((i = 0; i < rounds; i++)); do
   sync
-  t0=$(now); "$hoist" layout cp "$work/image:app" docker://"$REGISTRY/h-$i:1" >/dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; "$hoist" layout cp "$work/image:app" docker://"$REGISTRY/h-$i:1" >/dev/null; t1=$EPOCHREALTIME
   ht+=("$(echo "$t1 - $t0" | bc -l)")
   sync
-  t0=$(now)
+  t0=$EPOCHREALTIME
   fresh_blob_cache skopeo copy -q --dest-tls-verify=false oci:"$work/image":app docker://"$REGISTRY/s-$i:1"
-  t1=$(now)
+  t1=$EPOCHREALTIME
   st+=("$(echo "$t1 - $t0" | bc -l)")
 done
 # Every round uploaded every blob: no cross-repository mount.

@@ -88,14 +88,14 @@ floor=() hoist0=() hoistN=() per_run=() vertex=()
 id=0
 for ((i = 0; i < rounds; i++)); do
   for ((s = 0; s < steps; s++)); do
-    t0=$(now)
+    t0=$EPOCHREALTIME
     "$runc" run --bundle "$bundle" "$prefix$((id++))" </dev/null
-    t1=$(now)
+    t1=$EPOCHREALTIME
     floor+=("$(echo "($t1 - $t0) * 1000" | bc -l)")
   done
-  t0=$(now); build "$run/ctx0" "$run/p0"; t1=$(now)
+  t0=$EPOCHREALTIME; build "$run/ctx0" "$run/p0"; t1=$EPOCHREALTIME
   a=$(echo "($t1 - $t0) * 1000" | bc -l)
-  t0=$(now); build "$run/ctxN" "$run/pN"; t1=$(now)
+  t0=$EPOCHREALTIME; build "$run/ctxN" "$run/pN"; t1=$EPOCHREALTIME
   b=$(echo "($t1 - $t0) * 1000" | bc -l)
   hoist0+=("$a"); hoistN+=("$b")
   per_run+=("$(echo "($b - $a) / $steps" | bc -l)")

@@ -24,14 +24,14 @@ mkdir -p "$run"
 declare -a t_hoist t_umoci t_tar
 for ((i = 0; i < rounds; i++)); do
   sync
-  t0=$(now); "$hoist" unpack "$img:1" "$run/hoist-$i" >/dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; "$hoist" unpack "$img:1" "$run/hoist-$i" >/dev/null; t1=$EPOCHREALTIME
   t_hoist+=("$(echo "$t1 - $t0" | bc -l)")
   sync
-  t0=$(now); umoci unpack --image "$img:1" "$run/umoci-$i" >/dev/null 2>&1; t1=$(now)
+  t0=$EPOCHREALTIME; umoci unpack --image "$img:1" "$run/umoci-$i" >/dev/null 2>&1; t1=$EPOCHREALTIME
   t_umoci+=("$(echo "$t1 - $t0" | bc -l)")
   sync
   mkdir -p "$run/tar-$i"
-  t0=$(now); for l in $layers; do tar -xzf "$img/blobs/sha256/$l" -C "$run/tar-$i"; done; t1=$(now)
+  t0=$EPOCHREALTIME; for l in $layers; do tar -xzf "$img/blobs/sha256/$l" -C "$run/tar-$i"; done; t1=$EPOCHREALTIME
   t_tar+=("$(echo "$t1 - $t0" | bc -l)")
 done
 entries=$(find "$run/hoist-0" | wc -l)

@@ -239,6 +239,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   // Another process's blob writer may be waiting on a slow network: only an engine alone on the
   // root takes an idle ingest file for a dead writer's.
   content::LocalContentStoreOptions content_options;
+  content_options.trusted = true;
   if (!alone) content_options.stale_ingest_age = std::chrono::hours(24);
   HOIST_ASSIGN_OR_RETURN(e->content_, content::LocalContentStore::Open(fs, e->root_ + "/content",
                                                                        content_options));

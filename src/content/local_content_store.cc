@@ -459,9 +459,13 @@ Result<bool> LocalContentStore::LinkFrom(ContentStore& from, const oci::Descript
   if (!linked) return false;  // the source went away, or no link here: copy instead
 
   // Verified under the new name, so what is published is exactly what was hashed; synced,
-  // since nothing says who wrote the source's data or whether it is durable yet.
-  Status st = VerifyFile(path, desc, cancel);
-  if (st) st = fs_->SyncFile(path);
+  // since nothing says who wrote the source's data or whether it is durable yet. Unless the
+  // source is the engine's store, where both were done when the blob was committed.
+  Status st;
+  if (!source->options_.trusted) {
+    st = VerifyFile(path, desc, cancel);
+    if (st) st = fs_->SyncFile(path);
+  }
   if (!st) {
     (void)fs_->Remove(path);
     return Unexpected(Relative(std::move(st).error()));

@@ -55,6 +55,10 @@ struct LocalContentStoreOptions {
   // layout's index.json) calls first: one directory sync per batch of blobs instead of one
   // per blob. Until then a power cut may lose a committed name (never leave a wrong blob).
   bool defer_dir_sync = false;
+  // The engine's own store: only its writers add blobs, each verified and synced when
+  // committed, and nothing writes a blob in place. A store linking from it (LinkFrom) takes the
+  // file as it is instead of hashing and syncing it again (`hoist debug fsck` reads them all).
+  bool trusted = false;
 };
 
 class LocalContentStore final : public ContentStore {
@@ -82,9 +86,9 @@ class LocalContentStore final : public ContentStore {
   Status Delete(const oci::Digest& digest) override;
   Status Walk(const std::function<Status(const BlobInfo&)>& fn) override;
   // Links from another LocalContentStore on the same file system: the source's file gets a
-  // second name in this store's ingest dir, is hashed there and synced, then renamed into
-  // place, as a written blob is. The file is then shared by both stores (blobs are never
-  // modified in place, only replaced or removed).
+  // second name in this store's ingest dir, is hashed there and synced (unless the source is
+  // `trusted`), then renamed into place, as a written blob is. The file is then shared by both
+  // stores (blobs are never modified in place, only replaced or removed).
   Result<bool> LinkFrom(ContentStore& from, const oci::Descriptor& desc,
                         CancelContext* cancel) override;
 

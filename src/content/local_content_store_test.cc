@@ -394,17 +394,40 @@ TEST_F(LocalContentStoreLinkTest, LinksTheSourcesFile) {
   EXPECT_EQ(*ReadBlob(*store, desc_), kData);
   EXPECT_TRUE(List("ingest").empty());
   // Linked, synced, renamed into place and the directory synced; nothing written.
-  bool saw_link = false;
+  bool saw_link = false, saw_sync = false;
   for (const std::string& op : fs.op_log()) {
     EXPECT_EQ(op.find(" create "), std::string::npos) << op;
     if (op.find(" link ") != std::string::npos) saw_link = true;
+    if (op.find(" syncfile ") != std::string::npos) saw_sync = true;
   }
   EXPECT_TRUE(saw_link);
+  EXPECT_TRUE(saw_sync);
 
   // Present already: nothing to do.
   fs.ResetCount();
   ASSERT_TRUE(store->LinkFrom(*src_, desc_, nullptr));
   EXPECT_TRUE(fs.op_log().empty());
+}
+
+// The engine's own store verified and synced its blobs when it committed them: a link from it
+// takes the file as it is.
+TEST_F(LocalContentStoreLinkTest, ATrustedSourceIsNeitherHashedNorSyncedAgain) {
+  LocalContentStoreOptions trusted;
+  trusted.trusted = true;
+  auto engine = LocalContentStore::Open(PosixFileSystem(), src_dir_.path(), trusted);
+  ASSERT_TRUE(engine);
+  FaultInjectingFileSystem fs(PosixFileSystem());
+  auto store = Open(&fs);
+  ASSERT_TRUE(store);
+  fs.ResetCount();
+  auto linked = store->LinkFrom(**engine, desc_, nullptr);
+  ASSERT_TRUE(linked) << linked.error().message();
+  EXPECT_TRUE(*linked);
+  for (const std::string& op : fs.op_log()) {
+    EXPECT_EQ(op.find(" syncfile "), std::string::npos) << op;
+  }
+  EXPECT_EQ(Inode(store->BlobPath(desc_.digest)), Inode(src_->BlobPath(desc_.digest)));
+  EXPECT_EQ(*ReadBlob(*store, desc_), kData);
 }
 
 TEST_F(LocalContentStoreLinkTest, CopyBlobLinksWhereItCan) {
