@@ -66,6 +66,26 @@ TEST_F(CacheDbTest, PutLookupRoundTripAndTouch) {
   EXPECT_FALSE(got->has_value());
 }
 
+// Each build opens and closes the database once: closing neither checkpoints nor deletes the
+// WAL (which would cost syncs every time); what it holds is there for the next process, and
+// many opens and closes never lose a record.
+TEST_F(CacheDbTest, TheWalOutlivesEachConnection) {
+  for (int i = 0; i < 20; ++i) {
+    auto db = OpenDb();
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->Put(Rec("k" + std::to_string(i), {"r" + std::to_string(i)}, i)));
+  }
+  EXPECT_TRUE(std::filesystem::exists(root() / "cache.db-wal"));
+  EXPECT_GT(std::filesystem::file_size(root() / "cache.db-wal"), 0u);
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  for (int i = 0; i < 20; ++i) {
+    auto got = db->Lookup("k" + std::to_string(i));
+    ASSERT_TRUE(got && got->has_value()) << i;
+    EXPECT_EQ((*got)->result_ids, std::vector<std::string>{"r" + std::to_string(i)});
+  }
+}
+
 TEST_F(CacheDbTest, RecordsSurviveReopen) {
   {
     auto db = OpenDb();
