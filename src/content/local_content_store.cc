@@ -444,7 +444,10 @@ Status LocalContentStore::SyncCommitted() {
 Result<bool> LocalContentStore::LinkFrom(ContentStore& from, const oci::Descriptor& desc,
                                          CancelContext* cancel) {
   auto* source = dynamic_cast<LocalContentStore*>(&from);
-  if (source == nullptr || read_only() || !desc.digest.valid() || !desc.digest.supported()) {
+  // A trusted store takes no links: a file someone else may own and write to would then be
+  // one of the blobs it hands on without hashing.
+  if (source == nullptr || read_only() || options_.trusted || !desc.digest.valid() ||
+      !desc.digest.supported()) {
     return false;
   }
   if (auto present = Info(desc.digest); present && present->size == desc.size) return true;

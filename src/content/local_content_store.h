@@ -58,6 +58,7 @@ struct LocalContentStoreOptions {
   // The engine's own store: only its writers add blobs, each verified and synced when
   // committed, and nothing writes a blob in place. A store linking from it (LinkFrom) takes the
   // file as it is instead of hashing and syncing it again (`hoist debug fsck` reads them all).
+  // A trusted store never takes a link itself: every blob in it is a file it wrote.
   bool trusted = false;
 };
 

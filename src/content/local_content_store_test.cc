@@ -430,6 +430,20 @@ TEST_F(LocalContentStoreLinkTest, ATrustedSourceIsNeitherHashedNorSyncedAgain) {
   EXPECT_EQ(*ReadBlob(*store, desc_), kData);
 }
 
+// Nor does a trusted store ever take a link: another's file would become one of its blobs.
+TEST_F(LocalContentStoreLinkTest, ATrustedStoreCopiesWhatItTakes) {
+  LocalContentStoreOptions trusted;
+  trusted.trusted = true;
+  auto engine = Open(PosixFileSystem(), trusted);
+  ASSERT_TRUE(engine);
+  auto linked = engine->LinkFrom(*src_, desc_, nullptr);
+  ASSERT_TRUE(linked);
+  EXPECT_FALSE(*linked);
+  ASSERT_TRUE(CopyBlob(*src_, *engine, desc_));
+  EXPECT_NE(Inode(engine->BlobPath(desc_.digest)), Inode(src_->BlobPath(desc_.digest)));
+  EXPECT_EQ(*ReadBlob(*engine, desc_), kData);
+}
+
 TEST_F(LocalContentStoreLinkTest, CopyBlobLinksWhereItCan) {
   auto store = Open(PosixFileSystem());
   ASSERT_TRUE(store);
