@@ -77,6 +77,11 @@ class ContentStore {
 
 // The standard not-found error for a blob: `content sha256:<hex>: not found`.
 Error BlobNotFound(const oci::Digest& digest);
+// The errors for bytes that are not the blob `digest` names (kDataLoss):
+// `content sha256:<hex>: size mismatch: expected N bytes, got M` and
+// `content sha256:<hex>: digest mismatch (got sha256:<hex>)`.
+Error SizeMismatch(const oci::Digest& digest, int64_t expected, int64_t got);
+Error DigestMismatch(const oci::Digest& digest, const oci::Digest& got);
 
 // Streams a blob through `sink` in chunks, verifying size and digest against `desc` as it goes;
 // a mismatch is kDataLoss (`content sha256:<hex>: ...`, naming the digest, never a path). The

@@ -17,6 +17,23 @@ namespace {
 // faults than it saves in calls.
 constexpr size_t kHashChunkSize = 64 << 10;
 
+// Hashes the first `limit` bytes of `file` into `digester`, fewer if the file ends first;
+// returns how many it hashed.
+Result<uint64_t> HashFile(ReadableFile& file, uint64_t limit, oci::Digester& digester,
+                          CancelContext* cancel) {
+  const auto buf = std::make_unique_for_overwrite<char[]>(kHashChunkSize);
+  uint64_t offset = 0;
+  while (offset < limit) {
+    if (cancel != nullptr) HOIST_TRY(cancel->Check());
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kHashChunkSize, limit - offset));
+    HOIST_ASSIGN_OR_RETURN(size_t n, file.ReadAt(offset, buf.get(), want));
+    if (n == 0) break;
+    digester.Update(buf.get(), n);
+    offset += n;
+  }
+  return offset;
+}
+
 std::string StripTrailingSlashes(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
@@ -122,13 +139,10 @@ class LocalBlobWriter final : public BlobWriter {
     // Name the blob by what the caller expected, so the error matches the descriptor at hand.
     const oci::Digest& named = expected.valid() ? expected : actual;
     if (expected_size >= 0 && offset_ != expected_size) {
-      return MakeError(Code::kDataLoss, "content " + named.str() + ": size mismatch: expected " +
-                                            std::to_string(expected_size) + " bytes, got " +
-                                            std::to_string(offset_));
+      return Unexpected(SizeMismatch(named, expected_size, offset_));
     }
     if (expected.valid() && actual != expected) {
-      return MakeError(Code::kDataLoss, "content " + expected.str() + ": digest mismatch (got " +
-                                            actual.str() + ")");
+      return Unexpected(DigestMismatch(expected, actual));
     }
 
     FileSystem* fs = store_->fs_;
@@ -178,17 +192,10 @@ class LocalBlobWriter final : public BlobWriter {
 
   Status HashIngestFile(oci::Digester& digester) {
     HOIST_ASSIGN_OR_RETURN(auto file, store_->fs_->OpenForRead(ingest_path_));
-    const auto buf = std::make_unique_for_overwrite<char[]>(kHashChunkSize);
-    uint64_t offset = 0;
-    while (offset < static_cast<uint64_t>(offset_)) {
-      size_t want = static_cast<size_t>(
-          std::min<uint64_t>(kHashChunkSize, static_cast<uint64_t>(offset_) - offset));
-      HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset, buf.get(), want));
-      if (n == 0) {
-        return MakeError(Code::kDataLoss, "ref " + ref_ + ": ingest file is shorter than written");
-      }
-      digester.Update(buf.get(), n);
-      offset += n;
+    HOIST_ASSIGN_OR_RETURN(uint64_t hashed,
+                           HashFile(*file, static_cast<uint64_t>(offset_), digester, nullptr));
+    if (hashed < static_cast<uint64_t>(offset_)) {
+      return MakeError(Code::kDataLoss, "ref " + ref_ + ": ingest file is shorter than written");
     }
     return {};
   }
@@ -483,23 +490,14 @@ Status LocalContentStore::VerifyFile(const std::string& path, const oci::Descrip
                                      CancelContext* cancel) {
   HOIST_ASSIGN_OR_RETURN(auto file, fs_->OpenForRead(path));
   oci::Digester digester(desc.digest);
-  auto buf = std::make_unique_for_overwrite<char[]>(kHashChunkSize);
-  uint64_t offset = 0;
-  for (;;) {
-    if (cancel != nullptr) HOIST_TRY(cancel->Check());
-    HOIST_ASSIGN_OR_RETURN(size_t n, file->ReadAt(offset, buf.get(), kHashChunkSize));
-    if (n == 0) break;
-    digester.Update(buf.get(), n);
-    offset += n;
-  }
-  if (offset != static_cast<uint64_t>(desc.size)) {
-    return MakeError(Code::kDataLoss, "content " + desc.digest.str() + ": size mismatch: expected " +
-                                          std::to_string(desc.size) + " bytes, got " +
-                                          std::to_string(offset));
+  // One byte more than expected is asked for, so a longer file is caught without reading it all.
+  const uint64_t size = static_cast<uint64_t>(desc.size);
+  HOIST_ASSIGN_OR_RETURN(uint64_t hashed, HashFile(*file, size + 1, digester, cancel));
+  if (hashed != size) {
+    return Unexpected(SizeMismatch(desc.digest, desc.size, static_cast<int64_t>(hashed)));
   }
   if (oci::Digest got = digester.Finish(); got != desc.digest) {
-    return MakeError(Code::kDataLoss, "content " + desc.digest.str() + ": digest mismatch (got " +
-                                          got.str() + ")");
+    return Unexpected(DigestMismatch(desc.digest, got));
   }
   return {};
 }

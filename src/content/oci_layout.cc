@@ -104,9 +104,7 @@ Result<std::unique_ptr<OciLayout>> OciLayout::OpenDirectory(FileSystem* fs, cons
   opts.read_only = read_only;
   // UpdateIndex syncs the new blobs' names once, before index.json can refer to them.
   opts.defer_dir_sync = true;
-  HOIST_ASSIGN_OR_RETURN(auto store, LocalContentStore::Open(fs, dir, opts));
-  layout->dir_store_ = store.get();
-  layout->store_ = std::move(store);
+  HOIST_ASSIGN_OR_RETURN(layout->store_, LocalContentStore::Open(fs, dir, opts));
   return layout;
 }
 
@@ -256,7 +254,10 @@ Status OciLayout::UpdateIndex(Fn&& mutate) {
   if (index.schema_version == 0) index.schema_version = 2;
   if (index.media_type.empty()) index.media_type = std::string(oci::kMediaTypeImageIndex);
   HOIST_TRY(mutate(index));
-  if (dir_store_ != nullptr) HOIST_TRY(dir_store_->SyncCommitted());
+  // A directory's store (a tarball's is read-only, refused above).
+  if (auto* dir = dynamic_cast<LocalContentStore*>(store_.get())) {
+    HOIST_TRY(dir->SyncCommitted());
+  }
   HOIST_TRY(EnsureLayoutFile(fs_, path_));
   return WriteFileAtomic(fs_, JoinPath(path_, "index.json"), oci::SerializeIndex(index));
 }

@@ -29,8 +29,6 @@
 
 namespace hoist::content {
 
-class LocalContentStore;
-
 inline constexpr std::string_view kAnnotationImageName = "io.containerd.image.name";
 inline constexpr std::string_view kAnnotationRefName = "org.opencontainers.image.ref.name";
 
@@ -146,8 +144,6 @@ class OciLayout {
   bool read_only_ = true;
   bool tarball_ = false;
   std::unique_ptr<ContentStore> store_;
-  // For directories: store_, which defers its directory syncs to UpdateIndex.
-  LocalContentStore* dir_store_ = nullptr;
   // For tarballs: index.json as read at open.
   std::string tar_index_json_;
 };
