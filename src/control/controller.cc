@@ -257,7 +257,8 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
         .default_platform = p.value_or(oci::HostPlatform()),
         .registry = engine.registry,
         .image_names = engine.image_names,
-        .checksums = engine.checksums});
+        .checksums = engine.checksums,
+        .diff_cache_dir = engine.root + "/diffs"});
   };
   FailureTracker tracker(progress);
   FrontendInputs inputs;

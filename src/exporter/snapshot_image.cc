@@ -4,10 +4,7 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
-#include "base/atomic_file.h"
-#include "base/file_system.h"
 #include "base/parallel.h"
 #include "exporter/image_writer.h"
 #include "exporter/layer_blob.h"
@@ -37,38 +34,6 @@ Result<std::string> SniffLayerType(content::ContentStore& store, const oci::Dige
 }
 
 using Layer = SnapshotLayer;
-
-std::string DiffCacheKey(const std::string& name, const SnapshotImageOptions& o) {
-  return fmt::format("{}.{}.{}.{}.json", name,
-                     static_cast<int>(o.layer.compression.compression),
-                     o.layer.compression.level.value_or(-1),
-                     o.rewrite_timestamps && o.epoch ? *o.epoch : -1);
-}
-
-std::optional<Layer> LoadCachedDiff(content::ContentStore& store, const std::string& path) {
-  auto text = PosixFileSystem()->ReadFile(path, 1 << 16);
-  if (!text) return std::nullopt;
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
-  auto digest = oci::Digest::Parse(j.value("digest", ""));
-  auto diff_id = oci::Digest::Parse(j.value("diffID", ""));
-  if (!digest || !diff_id) return std::nullopt;
-  auto info = store.Info(*digest);
-  if (!info || info->size != j.value("size", int64_t{-1})) return std::nullopt;
-  return Layer{.descriptor = {.media_type = j.value("mediaType", ""),
-                              .digest = *digest,
-                              .size = info->size},
-               .diff_id = *diff_id};
-}
-
-void SaveCachedDiff(const std::string& dir, const std::string& path, const Layer& l) {
-  nlohmann::json j = {{"mediaType", l.descriptor.media_type},
-                      {"digest", l.descriptor.digest.str()},
-                      {"size", l.descriptor.size},
-                      {"diffID", l.diff_id.str()}};
-  if (!PosixFileSystem()->MakeDirs(dir, 0700)) return;
-  (void)WriteFileAtomic(PosixFileSystem(), path, j.dump());
-}
 
 // One non-empty history entry per layer (BuildKit's normalizeLayersAndHistory).
 void AlignHistory(oci::ImageConfig& config, size_t layers, const std::string& created) {
@@ -158,11 +123,13 @@ Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapsho
     }
     if (info.parent.empty() && info.name == "empty") continue;  // the empty tree adds nothing
     const std::string cache_path =
-        options.diff_cache_dir.empty() ? ""
-                                       : options.diff_cache_dir + "/" + DiffCacheKey(info.name, options);
+        options.diff_cache_dir.empty()
+            ? ""
+            : snapshot::DiffCacheFile(options.diff_cache_dir, info.name, options.layer.compression,
+                                      options.rewrite_timestamps ? options.epoch : std::nullopt);
     if (!cache_path.empty()) {
-      if (auto cached = LoadCachedDiff(store, cache_path)) {
-        layers.push_back(*cached);
+      if (auto cached = snapshot::LoadCachedDiff(store, cache_path)) {
+        layers.push_back({.descriptor = cached->descriptor, .diff_id = cached->diff_id});
         continue;
       }
     }
@@ -184,7 +151,7 @@ Result<std::vector<SnapshotLayer>> SnapshotLayers(snapshot::Snapshotter& snapsho
           return OkStatus();  // every layer is tried; the first error is reported
         }
         Layer l{.descriptor = diff->descriptor, .diff_id = diff->diff_id};
-        if (!p.cache_path.empty()) SaveCachedDiff(options.diff_cache_dir, p.cache_path, l);
+        if (!p.cache_path.empty()) snapshot::SaveCachedDiff(p.cache_path, *diff);
         layers[p.index] = l;
         return OkStatus();
       });

@@ -4,8 +4,13 @@
 
 #include <atomic>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "archive/layer.h"
 #include "archive/tar_writer.h"
+#include "base/atomic_file.h"
+#include "base/file_system.h"
 
 namespace hoist::snapshot {
 namespace {
@@ -47,6 +52,39 @@ Result<DiffLayerResult> DiffLayer(Snapshotter& snapshotter, const std::string& k
   out.descriptor.size = static_cast<int64_t>(digests.size);
   out.diff_id = digests.diff_id;
   return out;
+}
+
+std::string DiffCacheFile(const std::string& dir, const std::string& name,
+                          const archive::CompressorOptions& compression,
+                          std::optional<int64_t> clamp_epoch) {
+  return fmt::format("{}/{}.{}.{}.{}.json", dir, name, static_cast<int>(compression.compression),
+                     compression.level.value_or(-1), clamp_epoch.value_or(-1));
+}
+
+std::optional<DiffLayerResult> LoadCachedDiff(content::ContentStore& store, const std::string& file) {
+  auto text = PosixFileSystem()->ReadFile(file, 1 << 16);
+  if (!text) return std::nullopt;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto digest = oci::Digest::Parse(j.value("digest", ""));
+  auto diff_id = oci::Digest::Parse(j.value("diffID", ""));
+  if (!digest || !diff_id) return std::nullopt;
+  auto info = store.Info(*digest);
+  if (!info || info->size != j.value("size", int64_t{-1})) return std::nullopt;
+  DiffLayerResult out;
+  out.descriptor = {.media_type = j.value("mediaType", ""), .digest = *digest, .size = info->size};
+  out.diff_id = *diff_id;
+  return out;
+}
+
+void SaveCachedDiff(const std::string& file, const DiffLayerResult& diff) {
+  nlohmann::json j = {{"mediaType", diff.descriptor.media_type},
+                      {"digest", diff.descriptor.digest.str()},
+                      {"size", diff.descriptor.size},
+                      {"diffID", diff.diff_id.str()}};
+  const std::string dir = file.substr(0, file.rfind('/'));
+  if (!PosixFileSystem()->MakeDirs(dir, 0700)) return;
+  (void)WriteFileAtomic(PosixFileSystem(), file, j.dump());
 }
 
 }  // namespace hoist::snapshot

@@ -141,6 +141,47 @@ TEST_F(ExportTest, TarAndDirectoryHoldTheSameBlobs) {
             ReadJson(s_ / "dir/index.json")["manifests"][0]["digest"]);
 }
 
+TEST_F(ExportTest, ACopyLayerIsExportedAsTheBlobItsStepWroteWhichIsItsDiff) {
+  // A COPY written from its sources also writes its layer's blob and records it in the diff
+  // cache, so the export does not diff that layer; the blob is exactly what a diff of the
+  // step's snapshot gives, which the export makes once the record is gone.
+  WriteFile(s_ / "ctx/Dockerfile", "FROM base\nCOPY tree/ /data/\n");
+  for (int d = 0; d < 4; ++d) std::filesystem::create_directories(s_ / ("ctx/tree/d" + std::to_string(d)));
+  for (int i = 0; i < 40; ++i) {
+    WriteFile(s_ / ("ctx/tree/d" + std::to_string(i % 4) + "/f" + std::to_string(i)),
+              std::string(static_cast<size_t>(i) * 300, 'a' + i % 26));
+  }
+  RunResult ln = Sh("ln -s d0/f0 " + Quote(s_ / "ctx/tree/link"));
+  ASSERT_EQ(ln.exit_code, 0) << ln.err;
+  RunResult r = Build("");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> recorded;
+  for (const auto& e : std::filesystem::directory_iterator(s_ / "root/diffs")) {
+    recorded.push_back(ReadJson(e.path()));
+  }
+  ASSERT_EQ(recorded.size(), 1u) << "one record, the COPY's, before any export";
+  auto layers = [&](const std::string& dir) {
+    r = Build("-o type=oci,tar=false,dest=" + Quote(s_ / dir));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    json index = ReadJson(s_ / (dir + "/index.json"));
+    std::string m = index["manifests"][0].value("digest", "");
+    json manifest = ReadJson(s_ / (dir + "/blobs/sha256/" + m.substr(m.find(':') + 1)));
+    return manifest["layers"];
+  };
+  json first = layers("one");
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[1]["digest"], recorded[0]["digest"]);
+  EXPECT_EQ(first[1]["size"], recorded[0]["size"]);
+  std::filesystem::remove_all(s_ / "root/diffs");
+  json second = layers("two");
+  EXPECT_EQ(second, first);
+  EXPECT_EQ(Hoist("layout verify " + Quote(s_ / "one")).exit_code, 0);
+  // The layer holds the tree.
+  ASSERT_EQ(Sh("mkdir " + Quote(s_ / "x") + " && tar -xzf " + Quote(s_ / "one/blobs/sha256/") +
+               first[1].value("digest", "").substr(7) + " -C " + Quote(s_ / "x")).exit_code, 0);
+  EXPECT_EQ(TreeDigest(s_ / "x/data"), TreeDigest(s_ / "ctx/tree"));
+}
+
 TEST_F(ExportTest, SeveralNamesInOneLayoutEachWithBothAnnotations) {
   RunResult r = Build("-o 'type=oci,tar=false,dest=" + s_ / "dir" +
                       ",\"name=example.com/org/app:1,example.com/org/app:stable\"'");

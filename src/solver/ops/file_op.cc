@@ -12,8 +12,10 @@
 #include <fmt/format.h>
 
 #include "archive/erofs_writer.h"
+#include "archive/layer.h"
 #include "base/log.h"
 #include "base/unique_fd.h"
+#include "snapshot/diff_layer.h"
 #include "solver/ops/copy_layer.h"
 #include "solver/ops/file_actions.h"
 #include "solver/ops/internal/tree_util.h"
@@ -53,6 +55,85 @@ CopyAction CopyActionOf(const pb::FileActionCopy& c) {
                     .exclude_patterns = {c.exclude_patterns().begin(), c.exclude_patterns().end()},
                     .always_replace_existing_dest_paths = c.alwaysreplaceexistingdestpaths()};
 }
+
+// A COPY's layer blob made from its tar stream while the stream is read for the layer's image:
+// compressed with the exporters' default settings into the engine's store, as the export's
+// diff of the finished snapshot would compress the same bytes. A failure here drops the blob
+// only (the export then diffs the layer); the image is never held up by it.
+class LayerBlobTee final : public archive::ByteSource {
+ public:
+  LayerBlobTee(archive::ByteSource& in, content::ContentStore& store, const std::string& ref)
+      : in_(in) {
+    auto blob = store.Writer(ref);
+    if (!blob) return;
+    blob_ = std::move(*blob);
+    sink_ = std::make_unique<Sink>(blob_.get());
+    auto layer = archive::LayerWriter::Create(sink_.get(), {.compression = kDefaultCompression});
+    if (!layer) {
+      Drop();
+      return;
+    }
+    layer_ = std::move(*layer);
+  }
+  ~LayerBlobTee() override { Drop(); }
+
+  Result<size_t> Read(void* buf, size_t n) override {
+    HOIST_ASSIGN_OR_RETURN(size_t got, in_.Read(buf, n));
+    if (got > 0 && layer_ && !layer_->Write(std::string_view(static_cast<const char*>(buf), got))) {
+      Drop();
+    }
+    return got;
+  }
+
+  // The blob, committed, once the stream was read to its end; nullopt if it was dropped.
+  std::optional<snapshot::DiffLayerResult> Finish() {
+    // Whatever follows the end-of-archive marker (the reader may stop there) is the blob's too.
+    char rest[4096];
+    while (layer_) {
+      auto n = Read(rest, sizeof(rest));
+      if (!n) Drop();
+      if (!n || *n == 0) break;
+    }
+    if (!layer_) return std::nullopt;
+    auto digests = layer_->Finish();
+    layer_.reset();
+    if (!digests || !blob_->Commit(static_cast<int64_t>(digests->size), digests->digest)) {
+      Drop();
+      return std::nullopt;
+    }
+    blob_.reset();
+    auto media_type = archive::LayerMediaType(digests->compression);
+    if (!media_type) return std::nullopt;
+    snapshot::DiffLayerResult out;
+    out.descriptor = {.media_type = std::string(*media_type),
+                      .digest = digests->digest,
+                      .size = static_cast<int64_t>(digests->size)};
+    out.diff_id = digests->diff_id;
+    return out;
+  }
+
+  static constexpr archive::CompressorOptions kDefaultCompression{};
+
+ private:
+  class Sink final : public archive::ByteSink {
+   public:
+    explicit Sink(content::BlobWriter* w) : w_(w) {}
+    Status Write(std::string_view data) override { return w_->Write(data); }
+
+   private:
+    content::BlobWriter* w_;
+  };
+  // The layer writer first: its worker thread writes into the blob.
+  void Drop() {
+    layer_.reset();
+    blob_.reset();
+  }
+
+  archive::ByteSource& in_;
+  std::unique_ptr<content::BlobWriter> blob_;
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<archive::LayerWriter> layer_;
+};
 
 class FileOp final : public Op {
  public:
@@ -145,6 +226,7 @@ class FileOp final : public Op {
     const std::string key = NewSnapshotKey("active");
     HOIST_TRY(snapshots.Prepare(key, parent));
     std::chrono::steady_clock::time_point t2;
+    std::optional<snapshot::DiffLayerResult> blob;
     // Nothing of a failed write stays: its partial image is emptied at once (so that a full
     // disk has room again for the snapshotter's metadata), then the snapshot is removed.
     auto written = [&]() -> Status {
@@ -156,8 +238,14 @@ class FileOp final : public Op {
           ::open(dir.layer_image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
       if (!image) return Unexpected(ErrnoError(errno, "create the layer's image"));
       auto stream = layer->Stream();
-      Status s = archive::WriteLayerErofs(*stream, image.get(), {.cancel = ctx.cancel.get()})
+      std::optional<LayerBlobTee> tee;
+      if (!worker_.options().diff_cache_dir.empty()) {
+        tee.emplace(*stream, *worker_.options().content, "copy-layer-" + key);
+      }
+      archive::ByteSource& source = tee ? static_cast<archive::ByteSource&>(*tee) : *stream;
+      Status s = archive::WriteLayerErofs(source, image.get(), {.cancel = ctx.cancel.get()})
                      .map([](auto&&) {});
+      if (s && tee) blob = tee->Finish();
       t2 = std::chrono::steady_clock::now();
       if (s && ::fsync(image.get()) != 0) s = Unexpected(ErrnoError(errno, "sync the layer's image"));
       if (!s) (void)::ftruncate(image.get(), 0);
@@ -173,6 +261,12 @@ class FileOp final : public Op {
         return std::nullopt;
       }
       return Unexpected(std::move(written).error().Wrap("write the copy's layer"));
+    }
+    if (blob) {
+      snapshot::SaveCachedDiff(snapshot::DiffCacheFile(worker_.options().diff_cache_dir, name,
+                                                       LayerBlobTee::kDefaultCompression,
+                                                       std::nullopt),
+                               *blob);
     }
     auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
     HOIST_LOG(kDebug,

@@ -76,6 +76,10 @@ struct WorkerOptions {
   source::LocalImageNames* image_names = nullptr;
   // May be null: content checksums then read every file (source/checksum_cache.h).
   source::ChecksumCache* checksums = nullptr;
+  // The exporters' diff cache (snapshot/diff_layer.h). A COPY that writes its layer from its
+  // sources records there the gzip blob of that layer, which it writes into `content` on the
+  // way, so that an export with default settings need not diff it. Empty: nothing recorded.
+  std::string diff_cache_dir;
 };
 
 class Worker final : public OpResolver, public ResultStore {
