@@ -12,14 +12,27 @@ struct Hasher::Ctx {
 };
 
 namespace {
+// Fetched once: an init with EVP_sha256() and friends looks the algorithm up in the providers
+// every time, which costs more than hashing a small file.
+const EVP_MD* Fetch(const char* name) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (md == nullptr) std::abort();
+  return md;  // kept for the process's life
+}
 const EVP_MD* Md(HashAlgorithm alg) {
   switch (alg) {
-    case HashAlgorithm::kSha256:
-      return EVP_sha256();
-    case HashAlgorithm::kSha384:
-      return EVP_sha384();
-    case HashAlgorithm::kSha512:
-      return EVP_sha512();
+    case HashAlgorithm::kSha256: {
+      static const EVP_MD* md = Fetch("SHA2-256");
+      return md;
+    }
+    case HashAlgorithm::kSha384: {
+      static const EVP_MD* md = Fetch("SHA2-384");
+      return md;
+    }
+    case HashAlgorithm::kSha512: {
+      static const EVP_MD* md = Fetch("SHA2-512");
+      return md;
+    }
   }
   std::abort();
 }
@@ -27,7 +40,7 @@ const EVP_MD* Md(HashAlgorithm alg) {
 
 Hasher::Hasher(HashAlgorithm alg) : alg_(alg), ctx_(std::make_unique<Ctx>()) {
   ctx_->md = EVP_MD_CTX_new();
-  if (ctx_->md == nullptr || EVP_DigestInit_ex(ctx_->md, Md(alg), nullptr) != 1) std::abort();
+  if (ctx_->md == nullptr || EVP_DigestInit_ex2(ctx_->md, Md(alg), nullptr) != 1) std::abort();
 }
 Hasher::~Hasher() = default;
 Hasher::Hasher(Hasher&&) noexcept = default;
@@ -41,7 +54,7 @@ std::string Hasher::HexDigest() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx_->md, out, &len);
-  EVP_DigestInit_ex(ctx_->md, Md(alg_), nullptr);
+  EVP_DigestInit_ex2(ctx_->md, Md(alg_), nullptr);
   return ToHex(out, len);
 }
 
