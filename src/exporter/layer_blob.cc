@@ -1,5 +1,6 @@
 #include "exporter/layer_blob.h"
 
+#include "content/blob_sink.h"
 #include "content/blob_source.h"
 
 #include <fmt/format.h>
@@ -14,16 +15,6 @@
 
 namespace hoist::exporter {
 namespace {
-
-// Feeds a blob writer; counts what went through.
-class BlobSink final : public archive::ByteSink {
- public:
-  explicit BlobSink(content::BlobWriter* w) : w_(w) {}
-  Status Write(std::string_view data) override { return w_->Write(data); }
-
- private:
-  content::BlobWriter* w_;
-};
 
 // Counts the uncompressed tar bytes on their way to the layer writer.
 class CountingSink final : public archive::ByteSink {
@@ -54,7 +45,7 @@ Result<LayerBlob> RecompressLayerBlob(content::ContentStore& store, const oci::D
   content::BlobByteSource src(std::move(reader));
   HOIST_ASSIGN_OR_RETURN(auto plain, archive::NewAutoDecompressor(&src));
   HOIST_ASSIGN_OR_RETURN(auto blob, store.Writer(NewRef()));
-  BlobSink sink(blob.get());
+  content::BlobSink sink(blob.get());
   HOIST_ASSIGN_OR_RETURN(auto compressor, archive::NewCompressor(compression, &sink));
   oci::Digester uncompressed;
   uint64_t size = 0;
@@ -91,7 +82,7 @@ Result<LayerBlob> WriteLayerBlob(content::ContentStore& store,
                                  const std::function<Status(archive::TarWriter&)>& produce,
                                  const LayerBlobOptions& options) {
   HOIST_ASSIGN_OR_RETURN(auto blob, store.Writer(NewRef()));
-  BlobSink sink(blob.get());
+  content::BlobSink sink(blob.get());
   archive::LayerWriterOptions lopts;
   lopts.compression = options.compression;
   HOIST_ASSIGN_OR_RETURN(auto layer, archive::LayerWriter::Create(&sink, lopts));

@@ -11,18 +11,10 @@
 #include "archive/tar_writer.h"
 #include "base/atomic_file.h"
 #include "base/file_system.h"
+#include "content/blob_sink.h"
 
 namespace hoist::snapshot {
 namespace {
-
-class BlobSink final : public archive::ByteSink {
- public:
-  explicit BlobSink(content::BlobWriter* w) : w_(w) {}
-  Status Write(std::string_view data) override { return w_->Write(data); }
-
- private:
-  content::BlobWriter* w_;
-};
 
 std::string IngestRef(const std::string& key) {
   static std::atomic<uint64_t> n{0};
@@ -35,7 +27,7 @@ std::string IngestRef(const std::string& key) {
 Result<DiffLayerResult> DiffLayer(Snapshotter& snapshotter, const std::string& key,
                                   content::ContentStore& store, const DiffLayerOptions& options) {
   HOIST_ASSIGN_OR_RETURN(auto blob, store.Writer(IngestRef(key)));
-  BlobSink sink(blob.get());
+  content::BlobSink sink(blob.get());
   archive::LayerWriterOptions lopts;
   lopts.compression = options.compression;
   HOIST_ASSIGN_OR_RETURN(auto layer, archive::LayerWriter::Create(&sink, lopts));

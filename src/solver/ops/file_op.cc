@@ -15,6 +15,7 @@
 #include "archive/layer.h"
 #include "base/log.h"
 #include "base/unique_fd.h"
+#include "content/blob_sink.h"
 #include "snapshot/diff_layer.h"
 #include "solver/ops/copy_layer.h"
 #include "solver/ops/file_actions.h"
@@ -67,7 +68,7 @@ class LayerBlobTee final : public archive::ByteSource {
     auto blob = store.Writer(ref);
     if (!blob) return;
     blob_ = std::move(*blob);
-    sink_ = std::make_unique<Sink>(blob_.get());
+    sink_ = std::make_unique<content::BlobSink>(blob_.get());
     auto layer = archive::LayerWriter::Create(sink_.get(), {.compression = kDefaultCompression});
     if (!layer) {
       Drop();
@@ -115,14 +116,6 @@ class LayerBlobTee final : public archive::ByteSource {
   static constexpr archive::CompressorOptions kDefaultCompression{};
 
  private:
-  class Sink final : public archive::ByteSink {
-   public:
-    explicit Sink(content::BlobWriter* w) : w_(w) {}
-    Status Write(std::string_view data) override { return w_->Write(data); }
-
-   private:
-    content::BlobWriter* w_;
-  };
   // The layer writer first: its worker thread writes into the blob.
   void Drop() {
     layer_.reset();
@@ -131,7 +124,7 @@ class LayerBlobTee final : public archive::ByteSource {
 
   archive::ByteSource& in_;
   std::unique_ptr<content::BlobWriter> blob_;
-  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<content::BlobSink> sink_;
   std::unique_ptr<archive::LayerWriter> layer_;
 };
 
