@@ -4,7 +4,12 @@
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <vector>
 
 namespace hoist::archive {
@@ -47,6 +52,104 @@ Result<size_t> StringByteSource::Read(void* buf, size_t n) {
   size_t got = std::min(n, data_.size() - pos_);
   if (got > 0) std::memcpy(buf, data_.data() + pos_, got);
   pos_ += got;
+  return got;
+}
+
+struct ReadAheadByteSource::State {
+  struct Chunk {
+    std::string data;  // `chunk` bytes, of which `len` are filled; len 0 ends the stream
+    size_t len = 0;
+  };
+  ByteSource* inner;
+  size_t chunk;
+  size_t depth;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Chunk> ready;         // filled chunks, oldest first
+  std::optional<Error> error;      // after the chunks in `ready`
+  std::vector<std::string> spare;  // buffers read out, used again (no fresh pages per chunk)
+  bool stop = false;
+  Chunk current;  // the chunk being read from
+  size_t pos = 0;
+  bool ended = false;
+  std::thread thread;
+
+  void Run() {
+    for (;;) {
+      Chunk c;
+      {
+        std::lock_guard lock(mu);
+        if (!spare.empty()) {
+          c.data = std::move(spare.back());
+          spare.pop_back();
+        }
+      }
+      if (c.data.size() != chunk) c.data.assign(chunk, '\0');
+      std::optional<Error> failed;
+      while (c.len < chunk) {
+        auto n = inner->Read(c.data.data() + c.len, chunk - c.len);
+        if (!n) {
+          failed = std::move(n).error();
+          break;
+        }
+        if (*n == 0) break;
+        c.len += *n;
+      }
+      const bool last = failed || c.len < chunk;
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return stop || ready.size() < depth; });
+      if (stop) return;
+      if (c.len > 0) ready.push_back(std::move(c));
+      if (failed) {
+        error = std::move(failed);
+      } else if (last) {
+        ready.emplace_back();  // the end
+      }
+      cv.notify_all();
+      if (last) return;
+    }
+  }
+};
+
+ReadAheadByteSource::ReadAheadByteSource(ByteSource* inner, size_t chunk, size_t depth)
+    : state_(std::make_unique<State>()) {
+  state_->inner = inner;
+  state_->chunk = std::max<size_t>(chunk, 1);
+  state_->depth = std::max<size_t>(depth, 1);
+  state_->thread = std::thread([s = state_.get()] { s->Run(); });
+}
+
+ReadAheadByteSource::~ReadAheadByteSource() {
+  {
+    std::lock_guard lock(state_->mu);
+    state_->stop = true;
+  }
+  state_->cv.notify_all();
+  state_->thread.join();
+}
+
+Result<size_t> ReadAheadByteSource::Read(void* buf, size_t n) {
+  State& s = *state_;
+  if (n == 0 || s.ended) return size_t{0};
+  if (s.pos == s.current.len) {
+    std::unique_lock lock(s.mu);
+    if (!s.current.data.empty()) s.spare.push_back(std::move(s.current.data));
+    s.current = {};
+    s.pos = 0;
+    s.cv.wait(lock, [&] { return !s.ready.empty() || s.error.has_value(); });
+    if (s.ready.empty()) return Unexpected(*s.error);
+    s.current = std::move(s.ready.front());
+    s.ready.pop_front();
+    s.pos = 0;
+    s.cv.notify_all();
+    if (s.current.len == 0) {
+      s.ended = true;
+      return size_t{0};
+    }
+  }
+  const size_t got = std::min(n, s.current.len - s.pos);
+  std::memcpy(buf, s.current.data.data() + s.pos, got);
+  s.pos += got;
   return got;
 }
 

@@ -58,6 +58,26 @@ class StringByteSource final : public ByteSource {
   size_t pos_ = 0;
 };
 
+// Reads another source on a thread of its own, up to `depth` chunks of `chunk` bytes ahead of
+// the reader, so that producing the bytes (a tar written from many small files) overlaps with
+// consuming them (an image writer, a compressor). An error of the inner source reaches the
+// reader once the bytes before it are read. The inner source is not owned; after construction
+// only the thread uses it, until the destructor (which stops reading ahead and joins the
+// thread) returns.
+class ReadAheadByteSource final : public ByteSource {
+ public:
+  explicit ReadAheadByteSource(ByteSource* inner, size_t chunk = 1 << 20, size_t depth = 4);
+  ~ReadAheadByteSource() override;
+  ReadAheadByteSource(const ReadAheadByteSource&) = delete;
+  ReadAheadByteSource& operator=(const ReadAheadByteSource&) = delete;
+
+  Result<size_t> Read(void* buf, size_t n) override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // Decompresses a gzip stream (RFC 1952, several members in a row allowed) read from `input`,
 // with zlib. The input is not owned and must outlive this source. A stream cut short or
 // corrupt is kDataLoss (`gzip: ...`). Skip decompresses and discards.

@@ -151,6 +151,10 @@ TEST_F(ExportTest, ACopyLayerIsExportedAsTheBlobItsStepWroteWhichIsItsDiff) {
     WriteFile(s_ / ("ctx/tree/d" + std::to_string(i % 4) + "/f" + std::to_string(i)),
               std::string(static_cast<size_t>(i) * 300, 'a' + i % 26));
   }
+  // Big enough (over 4 MiB) for the layer to be read from its sources ahead of the writer.
+  std::string big(5 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 5);
+  WriteFile(s_ / "ctx/tree/d1/big", big);
   RunResult ln = Sh("ln -s d0/f0 " + Quote(s_ / "ctx/tree/link"));
   ASSERT_EQ(ln.exit_code, 0) << ln.err;
   RunResult r = Build("");

@@ -128,6 +128,14 @@ class LayerBlobTee final : public archive::ByteSource {
   std::unique_ptr<archive::LayerWriter> layer_;
 };
 
+// The bytes of a planned layer's file bodies.
+uint64_t LayerBytes(const CopyLayer& layer) {
+  uint64_t total = 0;
+  for (const CopyLayer::Entry& e : layer.entries()) total += static_cast<uint64_t>(e.header.size);
+  return total;
+}
+constexpr uint64_t kReadAheadFrom = 4 << 20;
+
 class FileOp final : public Op {
  public:
   FileOp(Worker& worker, oci::Digest digest, pb::Op op)
@@ -231,11 +239,16 @@ class FileOp final : public Op {
           ::open(dir.layer_image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
       if (!image) return Unexpected(ErrnoError(errno, "create the layer's image"));
       auto stream = layer->Stream();
+      // A large layer is read from its sources on a thread of its own, ahead of the image's
+      // writer; a small one is not worth the thread and the buffers.
+      archive::ByteSource* tar = stream.get();
+      std::optional<archive::ReadAheadByteSource> ahead;
+      if (LayerBytes(*layer) >= kReadAheadFrom) tar = &ahead.emplace(stream.get());
       std::optional<LayerBlobTee> tee;
       if (!worker_.options().diff_cache_dir.empty()) {
-        tee.emplace(*stream, *worker_.options().content, "copy-layer-" + key);
+        tee.emplace(*tar, *worker_.options().content, "copy-layer-" + key);
       }
-      archive::ByteSource& source = tee ? static_cast<archive::ByteSource&>(*tee) : *stream;
+      archive::ByteSource& source = tee ? static_cast<archive::ByteSource&>(*tee) : *tar;
       Status s = archive::WriteLayerErofs(source, image.get(), {.cancel = ctx.cancel.get()})
                      .map([](auto&&) {});
       if (s && tee) blob = tee->Finish();
