@@ -247,6 +247,10 @@ TEST_F(BuildTest, ACopyLayerThatFillsTheDiskFailsAndLeavesNothing) {
     EXPECT_EQ(snap.value("kind", ""), "committed") << snap.dump();
   }
   EXPECT_EQ(meta["snapshots"].size(), 2u) << meta.dump();
+  // Nor a partial blob (the copy's layer blob is written beside its image).
+  for (const auto& e : std::filesystem::directory_iterator(root + "/content/ingest")) {
+    ADD_FAILURE() << "left in the ingest: " << e.path().filename();
+  }
 }
 
 TEST_F(BuildTest, EightBuildsShareOneRootAtOnceAndTagOneLayout) {
