@@ -7,19 +7,14 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
+
+#include "base/testing/test_files.h"
 
 namespace hoist::archive {
 namespace {
 
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
 
 // Serves `data` in reads of at most `step` bytes, then fails with `error` (if set) instead of
 // ending; counts the reads.
@@ -62,7 +57,7 @@ TEST(ReadAheadByteSource, GivesTheInnerBytesWhateverTheSizes) {
   for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, size_t{100000}}) {
     for (size_t chunk : {size_t{1}, size_t{1000}, size_t{4096}, size_t{1 << 20}}) {
       for (size_t read : {size_t{1}, size_t{777}, size_t{65536}}) {
-        const std::string data = RandomBytes(size, static_cast<uint32_t>(size + chunk + read));
+        const std::string data = RandomTestBytes(size, static_cast<uint32_t>(size + chunk + read));
         SteppedSource inner(data, 3000);
         ReadAheadByteSource ahead(&inner, chunk, 3);
         EXPECT_EQ(ReadAll(ahead, read), data) << size << " " << chunk << " " << read;
@@ -77,7 +72,7 @@ TEST(ReadAheadByteSource, GivesTheInnerBytesWhateverTheSizes) {
 }
 
 TEST(ReadAheadByteSource, AnErrorComesAfterTheBytesBeforeIt) {
-  const std::string data = RandomBytes(50000, 7);
+  const std::string data = RandomTestBytes(50000, 7);
   SteppedSource inner(data, 1234, Error(Code::kAborted, "a file changed"));
   ReadAheadByteSource ahead(&inner, 4096, 2);
   Status end;
@@ -90,7 +85,7 @@ TEST(ReadAheadByteSource, AnErrorComesAfterTheBytesBeforeIt) {
 }
 
 TEST(ReadAheadByteSource, ReadsAtMostDepthChunksAheadAndStopsWhenDropped) {
-  const std::string data = RandomBytes(1 << 20, 9);
+  const std::string data = RandomTestBytes(1 << 20, 9);
   SteppedSource inner(data, 1024);
   {
     ReadAheadByteSource ahead(&inner, 1024, 4);

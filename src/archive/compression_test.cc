@@ -15,12 +15,6 @@
 namespace hoist::archive {
 namespace {
 
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
 
 // Text-like data that compresses well but not trivially.
 std::string CompressibleBytes(size_t n, uint32_t seed) {
@@ -92,7 +86,7 @@ TEST_P(CompressRoundTrip, RandomAndCompressible) {
   CompressorOptions opts{c.compression, c.level, c.engine};
   for (size_t size : {size_t{0}, size_t{1}, size_t{4097}, size_t{3} << 20}) {
     for (bool random : {true, false}) {
-      std::string data = random ? RandomBytes(size, 7) : CompressibleBytes(size, 7);
+      std::string data = random ? RandomTestBytes(size, 7) : CompressibleBytes(size, 7);
       auto z = Compress(opts, data);
       ASSERT_TRUE(z) << z.error().message();
       if (c.compression != Compression::kNone && !random && size > 4096 && c.level != 0) {
@@ -140,7 +134,7 @@ class CompressTest : public ::testing::Test {
 };
 
 TEST_F(CompressTest, OurGzipAndZstdReadByTheTools) {
-  std::string data = CompressibleBytes(2 << 20, 3) + RandomBytes(300000, 4);
+  std::string data = CompressibleBytes(2 << 20, 3) + RandomTestBytes(300000, 4);
   WriteTestFile(Path("plain"), data);
   struct Tool {
     CompressorOptions opts;
@@ -165,7 +159,7 @@ TEST_F(CompressTest, OurGzipAndZstdReadByTheTools) {
 }
 
 TEST_F(CompressTest, ToolOutputReadByUs) {
-  std::string data = CompressibleBytes(1 << 20, 5) + RandomBytes(100000, 6);
+  std::string data = CompressibleBytes(1 << 20, 5) + RandomTestBytes(100000, 6);
   WriteTestFile(Path("plain"), data);
   struct Tool {
     std::string cmd;
@@ -312,7 +306,7 @@ TEST(CompressErrors, LevelsAndUnsupportedFormats) {
 // Cut anywhere, flipped bytes and trailing garbage: kDataLoss naming the codec, never a crash
 // or a silently short result.
 TEST_F(CompressTest, XzAndBzip2CorruptAndTruncated) {
-  std::string data = CompressibleBytes(300000, 13) + RandomBytes(50000, 14);
+  std::string data = CompressibleBytes(300000, 13) + RandomTestBytes(50000, 14);
   WriteTestFile(Path("plain"), data);
   ASSERT_EQ(Sh("xz -c plain > z.xz && bzip2 -c plain > z.bz2"), 0);
   struct Case {
@@ -390,7 +384,7 @@ TEST(CompressErrors, AutoEngineUsesZlibForExplicitLevels) {
 TEST(CompressBench, DISABLED_CompressThroughput) {
   const size_t kQuarter = 25 << 20;
   std::string data =
-      CompressibleBytes(2 * kQuarter, 1) + RandomBytes(kQuarter, 2) + std::string(kQuarter, '\0');
+      CompressibleBytes(2 * kQuarter, 1) + RandomTestBytes(kQuarter, 2) + std::string(kQuarter, '\0');
   // Shuffle in 1 MiB blocks so every stretch mixes kinds, as a real layer does.
   {
     std::vector<std::string> blocks;

@@ -8,6 +8,8 @@
 // Thread-safety: the functions are thread-safe; concurrent writes to one path are not.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,5 +20,8 @@ std::string ReadTestFile(const std::string& path);
 
 // Creates or truncates `path` and writes `data` to it (a failure if that does not work).
 void WriteTestFile(const std::string& path, std::string_view data);
+
+// `n` pseudo-random bytes, the same for the same seed (incompressible test data).
+std::string RandomTestBytes(size_t n, uint32_t seed);
 
 }  // namespace hoist
