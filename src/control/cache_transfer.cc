@@ -96,7 +96,7 @@ std::vector<exporter::CacheEntry> RecordsToExport(const std::vector<PlatformResu
 
 exporter::SnapshotImageOptions ImageOptions(const EngineParts& engine) {
   exporter::SnapshotImageOptions io;
-  io.diff_cache_dir = engine.root + "/diffs";
+  io.diff_cache_dir = engine.diff_cache_dir();
   return io;
 }
 

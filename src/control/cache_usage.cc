@@ -95,7 +95,7 @@ Result<PruneResult> PruneCache(const EngineParts& engine, const PruneRequest& re
     HOIST_TRY(RemoveAll(engine.root + "/ops/http"));
     HOIST_TRY(RemoveAll(engine.root + "/ops/git"));  // fetched repositories, fetched again
   }
-  HOIST_TRY(RemoveAll(engine.root + "/diffs"));
+  HOIST_TRY(RemoveAll(engine.diff_cache_dir()));
   if (engine.checksums != nullptr) {
     // File digests of trees that are gone. Those of mirrors and of contexts read in place stay
     // until a prune of everything.

@@ -258,7 +258,7 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
         .registry = engine.registry,
         .image_names = engine.image_names,
         .checksums = engine.checksums,
-        .diff_cache_dir = engine.root + "/diffs"});
+        .diff_cache_dir = engine.diff_cache_dir()});
   };
   FailureTracker tracker(progress);
   FrontendInputs inputs;

@@ -30,6 +30,9 @@ struct EngineParts {
   source::ChecksumCache* checksums = nullptr;  // null: content checksums read every file
   // What builds may ask for (hoistd --allow-insecure-entitlement, insecure-entitlements).
   solver::EntitlementSet allowed_entitlements;
+
+  // The diff cache (snapshot/diff_layer.h): what exports and COPY steps record, prune removes.
+  std::string diff_cache_dir() const { return root + "/diffs"; }
 };
 
 }  // namespace hoist::control

@@ -276,7 +276,7 @@ Result<ExportResult> WriteImages(const EngineParts& engine,
   HOIST_ASSIGN_OR_RETURN(io.layer.compression, CompressionOf(spec));
   io.epoch = epoch;
   HOIST_ASSIGN_OR_RETURN(io.rewrite_timestamps, BoolAttr(spec.attrs, "rewrite-timestamp", false));
-  io.diff_cache_dir = engine.root + "/diffs";
+  io.diff_cache_dir = engine.diff_cache_dir();
   // As BuildKit: the docker exporter writes Docker media types unless told otherwise.
   HOIST_ASSIGN_OR_RETURN(io.oci_media_types,
                          BoolAttr(spec.attrs, "oci-mediatypes", spec.type != "docker"));

@@ -34,8 +34,12 @@ Result<DiffLayerResult> DiffLayer(Snapshotter& snapshotter, const std::string& k
   archive::TarWriter tar(layer.get(), options.tar);
   HOIST_TRY(snapshotter.WriteDiff(key, &tar, options.diff));
   HOIST_TRY(tar.Close());
-  HOIST_ASSIGN_OR_RETURN(archive::LayerDigests digests, layer->Finish());
-  HOIST_TRY(blob->Commit(static_cast<int64_t>(digests.size), digests.digest));
+  return CommitLayerBlob(*layer, *blob);
+}
+
+Result<DiffLayerResult> CommitLayerBlob(archive::LayerWriter& layer, content::BlobWriter& blob) {
+  HOIST_ASSIGN_OR_RETURN(archive::LayerDigests digests, layer.Finish());
+  HOIST_TRY(blob.Commit(static_cast<int64_t>(digests.size), digests.digest));
   HOIST_ASSIGN_OR_RETURN(std::string_view media_type,
                          archive::LayerMediaType(digests.compression));
   DiffLayerResult out;

@@ -40,6 +40,10 @@ Result<DiffLayerResult> DiffLayer(Snapshotter& snapshotter, const std::string& k
                                   content::ContentStore& store,
                                   const DiffLayerOptions& options = {});
 
+// Ends `layer` (the writer of a layer's tar into `blob`) and commits the blob: the result a
+// diff gives. Both are finished afterwards, whatever the outcome.
+Result<DiffLayerResult> CommitLayerBlob(archive::LayerWriter& layer, content::BlobWriter& blob);
+
 // The diff cache's file for snapshot `name` diffed with `compression`, file times clamped to
 // `clamp_epoch` when given, in `dir`.
 std::string DiffCacheFile(const std::string& dir, const std::string& name,

@@ -96,21 +96,10 @@ class LayerBlobTee final : public archive::ByteSource {
       if (!n || *n == 0) break;
     }
     if (!layer_) return std::nullopt;
-    auto digests = layer_->Finish();
-    layer_.reset();
-    if (!digests || !blob_->Commit(static_cast<int64_t>(digests->size), digests->digest)) {
-      Drop();
-      return std::nullopt;
-    }
-    blob_.reset();
-    auto media_type = archive::LayerMediaType(digests->compression);
-    if (!media_type) return std::nullopt;
-    snapshot::DiffLayerResult out;
-    out.descriptor = {.media_type = std::string(*media_type),
-                      .digest = digests->digest,
-                      .size = static_cast<int64_t>(digests->size)};
-    out.diff_id = digests->diff_id;
-    return out;
+    auto committed = snapshot::CommitLayerBlob(*layer_, *blob_);
+    Drop();
+    if (!committed) return std::nullopt;
+    return std::move(*committed);
   }
 
   static constexpr archive::CompressorOptions kDefaultCompression{};
