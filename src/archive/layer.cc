@@ -248,13 +248,18 @@ namespace {
 // that is longer than its descriptor says fails early rather than at the end.
 class DigestingSource final : public ByteSource {
  public:
+  // With `known` set the bytes are counted, not hashed, and Finish returns `known`.
   DigestingSource(ByteSource* in, oci::Digester digester, std::optional<uint64_t> limit,
-                  std::string what)
-      : in_(in), digester_(std::move(digester)), limit_(limit), what_(std::move(what)) {}
+                  std::string what, std::optional<oci::Digest> known = std::nullopt)
+      : in_(in),
+        digester_(std::move(digester)),
+        limit_(limit),
+        what_(std::move(what)),
+        known_(std::move(known)) {}
 
   Result<size_t> Read(void* buf, size_t n) override {
     HOIST_ASSIGN_OR_RETURN(size_t got, in_->Read(buf, n));
-    digester_.Update(buf, got);
+    if (!known_) digester_.Update(buf, got);
     size_ += got;
     if (limit_ && size_ > *limit_) {
       return MakeError(
@@ -265,7 +270,7 @@ class DigestingSource final : public ByteSource {
   }
   // Skip is the default (read and discard): every byte must be hashed.
 
-  oci::Digest Finish() { return digester_.Finish(); }
+  oci::Digest Finish() { return known_ ? *known_ : digester_.Finish(); }
   uint64_t size() const { return size_; }
 
  private:
@@ -273,6 +278,7 @@ class DigestingSource final : public ByteSource {
   oci::Digester digester_;
   std::optional<uint64_t> limit_;
   std::string what_;
+  std::optional<oci::Digest> known_;
   uint64_t size_ = 0;
 };
 
@@ -306,8 +312,12 @@ Result<std::unique_ptr<LayerReader>> LayerReader::Create(ByteSource* blob,
   oci::Digester blob_digester =
       options.expected_digest ? oci::Digester(*options.expected_digest) : oci::Digester();
   if (options.expected_diff_id) s.diff_id = oci::Digester(*options.expected_diff_id);
+  std::optional<oci::Digest> known;
+  if (options.blob_verified && options.expected_digest && options.expected_diff_id) {
+    known = options.expected_digest;
+  }
   s.counted = std::make_unique<DigestingSource>(blob, std::move(blob_digester),
-                                                options.expected_size, s.name);
+                                                options.expected_size, s.name, std::move(known));
   if (options.compression) {
     s.compression = *options.compression;
     HOIST_ASSIGN_OR_RETURN(s.tar,

@@ -91,6 +91,11 @@ struct LayerReaderOptions {
   std::optional<oci::Digest> expected_digest;
   std::optional<uint64_t> expected_size;
   std::optional<oci::Digest> expected_diff_id;
+  // The blob comes from a store that verified it against expected_digest when it was committed
+  // (ContentStore::VerifiedOnCommit): it is not hashed again, and the result's digest is the
+  // expected one. Applies only with both expected_digest and expected_diff_id, the DiffID then
+  // proving every byte the reader returns; the size is still checked.
+  bool blob_verified = false;
   GzipEngine gzip_engine = GzipEngine::kAuto;
 };
 

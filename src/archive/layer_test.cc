@@ -195,6 +195,31 @@ TEST_F(LayerTest, ReaderMismatches) {
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().message(), "layer " + d.digest.str() + ": gzip: unexpected end of stream");
 
+  // A blob its store verified when it took it is not hashed again: the DiffID proves what is
+  // read. So a wrong blob digest goes unnoticed, a wrong DiffID or size does not.
+  o = {};
+  o.expected_digest = other;
+  o.expected_diff_id = d.diff_id;
+  o.blob_verified = true;
+  st = run(o, blob);
+  EXPECT_TRUE(st) << st.error().message();
+  o.expected_diff_id = other;
+  st = run(o, blob);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("diff ID mismatch"), std::string::npos) << st.error().message();
+  o.expected_diff_id = d.diff_id;
+  o.expected_size = d.size + 1;
+  st = run(o, blob);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("size mismatch"), std::string::npos) << st.error().message();
+  // Without a DiffID to prove the contents the blob is hashed whatever the flag says.
+  o = {};
+  o.expected_digest = other;
+  o.blob_verified = true;
+  st = run(o, blob);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("digest mismatch"), std::string::npos) << st.error().message();
+
   o = {};
   o.expected_digest = *oci::Digest::ParseAllowUnsupported("foo:abc");
   StringByteSource src(blob);

@@ -52,9 +52,12 @@ Error DigestMismatch(const oci::Digest& digest, const oci::Digest& got) {
                "content " + digest.str() + ": digest mismatch (got " + got.str() + ")");
 }
 
-Status ReadVerified(ContentStore& store, const oci::Descriptor& desc,
-                    const std::function<Status(std::string_view chunk)>& sink,
-                    CancelContext* cancel) {
+namespace {
+
+// Streams `desc`'s bytes to `sink`, checking the size; hashes them into `digester` when given.
+Status Stream(ContentStore& store, const oci::Descriptor& desc,
+              const std::function<Status(std::string_view chunk)>& sink, oci::Digester* digester,
+              CancelContext* cancel) {
   HOIST_TRY(CheckDescriptor(desc));
   if (cancel != nullptr) HOIST_TRY(cancel->Check());
   HOIST_ASSIGN_OR_RETURN(auto reader, store.ReaderAt(desc.digest));
@@ -63,7 +66,6 @@ Status ReadVerified(ContentStore& store, const oci::Descriptor& desc,
     return Unexpected(SizeMismatch(desc.digest, desc.size, reader->Size()));
   }
 
-  oci::Digester digester(desc.digest);
   const auto buf = std::make_unique_for_overwrite<char[]>(
       static_cast<size_t>(std::clamp<int64_t>(desc.size, 1, kChunkSize)));
   int64_t offset = 0;
@@ -77,14 +79,38 @@ Status ReadVerified(ContentStore& store, const oci::Descriptor& desc,
     if (offset + static_cast<int64_t>(n) > desc.size) {
       return Unexpected(SizeMismatch(desc.digest, desc.size, offset + static_cast<int64_t>(n)));
     }
-    digester.Update(buf.get(), n);
+    if (digester != nullptr) digester->Update(buf.get(), n);
     HOIST_TRY(sink(std::string_view(buf.get(), n)));
     offset += static_cast<int64_t>(n);
   }
   if (offset != desc.size) return Unexpected(SizeMismatch(desc.digest, desc.size, offset));
+  return {};
+}
+
+}  // namespace
+
+Status ReadVerified(ContentStore& store, const oci::Descriptor& desc,
+                    const std::function<Status(std::string_view chunk)>& sink,
+                    CancelContext* cancel) {
+  HOIST_TRY(CheckDescriptor(desc));
+  oci::Digester digester(desc.digest);
+  HOIST_TRY(Stream(store, desc, sink, &digester, cancel));
   oci::Digest got = digester.Finish();
   if (got != desc.digest) return Unexpected(DigestMismatch(desc.digest, got));
   return {};
+}
+
+Status CopyInto(ContentStore& from, const oci::Descriptor& desc, BlobWriter& to,
+                const std::function<void(int64_t bytes)>& on_bytes, CancelContext* cancel) {
+  HOIST_TRY(Stream(
+      from, desc,
+      [&](std::string_view chunk) -> Status {
+        HOIST_TRY(to.Write(chunk));
+        if (on_bytes) on_bytes(static_cast<int64_t>(chunk.size()));
+        return {};
+      },
+      nullptr, cancel));
+  return to.Commit(desc.size, desc.digest);
 }
 
 Result<std::string> ReadBlob(ContentStore& store, const oci::Descriptor& desc, int64_t max_size) {
@@ -143,9 +169,7 @@ Status CopyBlob(ContentStore& from, ContentStore& to, const oci::Descriptor& des
   HOIST_ASSIGN_OR_RETURN(bool linked, to.LinkFrom(from, desc, cancel));
   if (linked) return {};
   HOIST_ASSIGN_OR_RETURN(auto writer, to.Writer(UniqueRef("copy", desc.digest)));
-  HOIST_TRY(ReadVerified(
-      from, desc, [&writer](std::string_view chunk) { return writer->Write(chunk); }, cancel));
-  return writer->Commit(desc.size, desc.digest);
+  return CopyInto(from, desc, *writer, {}, cancel);
 }
 
 }  // namespace hoist::content

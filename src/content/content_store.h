@@ -64,6 +64,10 @@ class ContentStore {
   virtual Status Delete(const oci::Digest& digest) = 0;
   // Calls fn for every committed blob (order unspecified); stops at fn's first error.
   virtual Status Walk(const std::function<Status(const BlobInfo&)>& fn) = 0;
+  // True when every blob in this store was hashed and verified by the store itself when it was
+  // committed, and nothing writes blobs in place (the engine's own store): a reader that proves
+  // what it reads some other way (a layer's DiffID) need not hash the blob again.
+  virtual bool VerifiedOnCommit() const { return false; }
   // Adds the blob `desc` of `from` without copying its bytes, where both stores keep blobs as
   // files on one file system (a hard link), verified as a copy is. false when this store cannot
   // (the default; other kinds of stores, other file systems, the link limit): copy instead. A
@@ -102,6 +106,11 @@ Result<BlobInfo> WriteBlob(ContentStore& store, std::string_view data,
 Result<std::unique_ptr<BlobWriter>> WriterOrWait(ContentStore& store, const std::string& ref,
                                                  const oci::Digest& digest,
                                                  CancelContext* cancel = nullptr);
+// Streams the blob `desc` of `from` into `to` and commits it there as `desc`: the writer's
+// Commit verifies size and digest, so the bytes are hashed once, by the writer, not also while
+// they are read (as ReadVerified would). `on_bytes` (may be empty) sees each chunk's size.
+Status CopyInto(ContentStore& from, const oci::Descriptor& desc, BlobWriter& to,
+                const std::function<void(int64_t bytes)>& on_bytes, CancelContext* cancel = nullptr);
 // Copies a blob between stores, verifying it; a blob already in `to` is not copied again, and
 // one that `to` can link (LinkFrom) is linked rather than copied.
 Status CopyBlob(ContentStore& from, ContentStore& to, const oci::Descriptor& desc,

@@ -92,6 +92,8 @@ class LocalContentStore final : public ContentStore {
   // stores (blobs are never modified in place, only replaced or removed).
   Result<bool> LinkFrom(ContentStore& from, const oci::Descriptor& desc,
                         CancelContext* cancel) override;
+  // A trusted store's blobs are all its own verified commits.
+  bool VerifiedOnCommit() const override { return options_.trusted; }
 
   // Makes the names of the blobs committed so far durable (see defer_dir_sync; without it there
   // is never anything to do).

@@ -7,7 +7,8 @@
 // A missing chain is built layer by layer: Prepare `extract-<chainID>` on the previous chain,
 // apply the layer blob into its writable dir (overlay whiteouts for the overlay snapshotter) or,
 // where the snapshotter offers a layer image (the EROFS snapshotter), write it as that image,
-// verifying digest, size and DiffID while the blob streams, then Commit it as `chain-<chainID>`.
+// verifying size and DiffID (and the digest, unless the store verified it on commit) while the
+// blob streams, then Commit it as `chain-<chainID>`.
 // A layer that fails (corrupt blob, cancellation) is removed: no committed snapshot ever holds
 // an unverified layer. An `extract-` snapshot left by a crash is removed and redone (the lock
 // below means no one else is extracting it).

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -94,7 +95,11 @@ class LayerCacheTest : public ::testing::TestWithParam<Impl> {
     auto dir = TempDir::Create("layer-cache-test-");
     ASSERT_TRUE(dir) << dir.error().message();
     dir_ = std::move(*dir);
-    auto store = content::LocalContentStore::Open(PosixFileSystem(), dir_.path() + "/content");
+    // Trusted, as the engine's store is: its blobs are not hashed again when unpacked.
+    content::LocalContentStoreOptions o;
+    o.trusted = true;
+    auto store =
+        content::LocalContentStore::Open(PosixFileSystem(), dir_.path() + "/content", o);
     ASSERT_TRUE(store) << store.error().message();
     store_ = std::move(*store);
     auto sn = GetParam().open(dir_.path() + "/snapshots");
@@ -290,6 +295,20 @@ TEST_P(LayerCacheTest, CorruptLayerLeavesNoCommittedSnapshot) {
   EXPECT_NE(key.error().message().find("diff ID mismatch"), std::string::npos)
       << key.error().message();
   // Only the first layer, which verified, is there; no extraction is left behind.
+  EXPECT_EQ(Keys(), (std::vector<std::string>{ChainSnapshotKey(chains[0]) + ":committed"}));
+
+  // A stored blob damaged after its commit: the store's verification is no help then, the
+  // DiffID (or the codec) catches it.
+  auto big = AddLayer(TestTar().File("r", RandomTestBytes(200000, 7)).Finish());
+  {
+    const std::string path = store_->BlobPath(big.desc.digest);
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100000);
+    f.put('\x5a');
+  }
+  auto damaged = cache_->EnsureLayers(Descs({big}), DiffIDs({big}));
+  ASSERT_FALSE(damaged);
+  EXPECT_EQ(damaged.error().code(), Code::kDataLoss) << damaged.error().message();
   EXPECT_EQ(Keys(), (std::vector<std::string>{ChainSnapshotKey(chains[0]) + ":committed"}));
 
   // A blob whose bytes are not what its descriptor says.

@@ -48,6 +48,8 @@ Result<VerifiedLayer> OpenVerifiedLayer(content::ContentStore& store, const oci:
   lopts.expected_digest = layer.digest;
   lopts.expected_size = static_cast<uint64_t>(layer.size);
   lopts.expected_diff_id = diff_id;
+  // The engine's store verified the blob when it took it; the DiffID proves what is unpacked.
+  lopts.blob_verified = store.VerifiedOnCommit() && diff_id.valid();
   if (auto c = archive::LayerMediaTypeCompression(layer.media_type); c) lopts.compression = *c;
   HOIST_ASSIGN_OR_RETURN(v.tar, archive::LayerReader::Create(v.blob.get(), lopts));
   return v;

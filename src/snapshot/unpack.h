@@ -1,7 +1,8 @@
 // Unpacking an image: materialising the root filesystem of a resolved image by applying its
 // layers in order to a fresh directory. Every layer blob is verified while it streams: its
 // compressed digest and size against the manifest, its uncompressed digest against the
-// config's rootfs.diff_ids. The tree is built in a temporary directory beside the destination
+// config's rootfs.diff_ids (a blob of a store that verified it on commit, the engine's own, is
+// not hashed again: its DiffID proves the contents). The tree is built in a temporary directory beside the destination
 // and renamed into place only when every layer applied, so a failure leaves nothing behind.
 //
 // Thread-safety: UnpackImage may run concurrently for different destinations.

@@ -184,10 +184,10 @@ std::optional<oci::Digest> OciLayoutSourceInstance::LayersCacheKey() const {
   return image_.chain_ids.back();
 }
 
-Status OciLayoutSourceInstance::ReadLayer(size_t i,
-                                          const std::function<Status(std::string_view)>& sink,
+Status OciLayoutSourceInstance::CopyLayer(size_t i, content::BlobWriter& to,
+                                          const std::function<void(int64_t)>& on_bytes,
                                           CancelContext* cancel) const {
-  return content::ReadVerified(*store_, image_.layers.at(i), sink, cancel);
+  return content::CopyInto(*store_, image_.layers.at(i), to, on_bytes, cancel);
 }
 
 Result<OciLayoutConfig> ResolveOciLayoutConfig(std::string_view ref, std::string_view session_id,

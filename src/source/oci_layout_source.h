@@ -128,9 +128,10 @@ class OciLayoutSourceInstance {
   // Cache key 1: the chain ID of the layers; nullopt for an image without layers.
   std::optional<oci::Digest> LayersCacheKey() const;
 
-  // Streams layer `i`'s blob (compressed, as stored) through `sink`, verified against its
-  // descriptor. REQUIRES: i < image().layers.size().
-  Status ReadLayer(size_t i, const std::function<Status(std::string_view)>& sink,
+  // Copies layer `i`'s blob (compressed, as stored) into `to` and commits it there, which
+  // verifies it against its descriptor; `on_bytes` sees each chunk's size. REQUIRES:
+  // i < image().layers.size().
+  Status CopyLayer(size_t i, content::BlobWriter& to, const std::function<void(int64_t)>& on_bytes,
                    CancelContext* cancel = nullptr) const;
   // The store, for readers that want random access (e.g. an unpacker). Verifying.
   content::ContentStore& store() const { return *store_; }

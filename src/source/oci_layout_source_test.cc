@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "base/temp_dir.h"
+#include "base/file_system.h"
+#include "content/local_content_store.h"
 #include "content/oci_layout.h"
 #include "oci/media_types.h"
 #include "session/client_session.h"
@@ -118,7 +120,29 @@ class OciLayoutSourceTest : public ::testing::Test {
     return OciLayoutSourceInstance::Resolve(id, stores);
   }
 
+  // Copies layer `i` into an engine store (as the build's fetch does) and reads it back from
+  // there; on failure, checks that the engine store did not get the blob.
+  Result<std::string> CopyToEngine(const OciLayoutSourceInstance& r, size_t i) {
+    if (!engine_) {
+      content::LocalContentStoreOptions o;
+      o.trusted = true;
+      HOIST_ASSIGN_OR_RETURN(engine_, content::LocalContentStore::Open(PosixFileSystem(),
+                                                                       Path("engine"), o));
+    }
+    const oci::Descriptor& layer = r.image().layers.at(i);
+    HOIST_ASSIGN_OR_RETURN(auto writer, engine_->Writer("copy-test"));
+    int64_t counted = 0;
+    Status st = r.CopyLayer(i, *writer, [&](int64_t n) { counted += n; });
+    if (!st) {
+      EXPECT_FALSE(engine_->Info(layer.digest)) << "a failed copy left the blob in the store";
+      return Unexpected(std::move(st).error());
+    }
+    EXPECT_EQ(counted, layer.size);
+    return content::ReadBlob(*engine_, layer);
+  }
+
   TempDir tmp_;
+  std::unique_ptr<content::LocalContentStore> engine_;
   session::SessionManager manager_;
   std::shared_ptr<session::ClientSession> session_;
   TestImage amd64_, arm64_;
@@ -162,14 +186,10 @@ TEST_F(OciLayoutSourceTest, LayersAreReadLazilyAndVerified) {
   session::testing::FlipByte(BlobPath(Path("layout"), amd64_.layers[2].digest));
   auto r = Resolve(index_.digest, {{"oci.session", "sess"}, {"oci.store", "layout"}});
   ASSERT_TRUE(r) << r.error().message();
-  std::string got;
-  auto ok = (*r)->ReadLayer(0, [&](std::string_view c) -> Status {
-    got.append(c);
-    return {};
-  });
+  auto ok = CopyToEngine(**r, 0);
   ASSERT_TRUE(ok) << ok.error().message();
-  EXPECT_EQ(got, "l1");
-  auto bad = (*r)->ReadLayer(2, [](std::string_view) -> Status { return {}; });
+  EXPECT_EQ(*ok, "l1");
+  auto bad = CopyToEngine(**r, 2);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Code::kDataLoss);
   EXPECT_EQ(bad.error().message().rfind(
@@ -184,7 +204,7 @@ TEST_F(OciLayoutSourceTest, TruncatedLayer) {
   session::testing::TruncateFile(BlobPath(Path("layout"), amd64_.layers[2].digest), 10);
   auto r = Resolve(index_.digest, {{"oci.session", "sess"}, {"oci.store", "layout"}});
   ASSERT_TRUE(r) << r.error().message();
-  auto bad = (*r)->ReadLayer(2, [](std::string_view) -> Status { return {}; });
+  auto bad = CopyToEngine(**r, 2);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Code::kDataLoss);
   EXPECT_EQ(bad.error().message(), "content " + amd64_.layers[2].digest.str() +
@@ -328,12 +348,9 @@ TEST_F(OciLayoutSourceTest, TarballStoreByDigest) {
   ASSERT_TRUE(session_->AttachOciLayout("tar", Path("image.tar")));
   auto r = Resolve(index_.digest, {{"oci.session", "sess"}, {"oci.store", "tar"}});
   ASSERT_TRUE(r) << r.error().message();
-  std::string got;
-  ASSERT_TRUE((*r)->ReadLayer(1, [&](std::string_view c) -> Status {
-    got.append(c);
-    return {};
-  }));
-  EXPECT_EQ(got, "l2");
+  auto got = CopyToEngine(**r, 1);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(*got, "l2");
 }
 
 }  // namespace

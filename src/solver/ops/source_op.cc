@@ -218,7 +218,7 @@ class OciLayoutSourceOp final : public ImageSourceOp {
   Status FetchLayers(const OpContext& ctx, const source::SourceImage& image,
                      const std::function<void(size_t)>& arrived, CancelContext* cancel) override {
     // Layers come into the engine's store first: the exporter re-uses them as the same blobs,
-    // and the store verifies each while it streams in.
+    // and the store verifies each while it streams in (hashing it once, as it writes).
     content::ContentStore& engine = *worker_.options().content;
     for (const oci::Descriptor& layer : image.layers) {
       const size_t i = static_cast<size_t>(&layer - image.layers.data());
@@ -235,14 +235,7 @@ class OciLayoutSourceOp final : public ImageSourceOp {
         continue;
       }
       BlobProgress bp(ctx.progress, layer);
-      Status st = instance_->ReadLayer(
-          i,
-          [&](std::string_view chunk) -> Status {
-            bp.Add(static_cast<int64_t>(chunk.size()));
-            return writer->Write(chunk);
-          },
-          cancel);
-      if (st) st = writer->Commit(layer.size, layer.digest);
+      Status st = instance_->CopyLayer(i, *writer, [&](int64_t n) { bp.Add(n); }, cancel);
       if (!st && st.error().code() != Code::kAlreadyExists) return Unexpected(std::move(st).error());
       bp.Done();
       arrived(i);
