@@ -16,6 +16,7 @@
 #include "archive/internal/layer_rules.h"
 #include "archive/internal/root_resolver.h"
 #include "archive/tar_reader.h"
+#include "base/writeback.h"
 
 namespace hoist::archive {
 namespace {
@@ -79,7 +80,8 @@ class ErofsLayerWriter {
       : fd_(fd),
         options_(options),
         tree_(options.build_time),
-        buf_(std::make_unique_for_overwrite<char[]>(kCopyBufferSize)) {}
+        buf_(std::make_unique_for_overwrite<char[]>(kCopyBufferSize)),
+        pacer_(fd) {}
 
   Result<ApplyStats> Run(ByteSource& source);
 
@@ -108,6 +110,8 @@ class ErofsLayerWriter {
   ErofsTree tree_;
   ApplyStats stats_;
   std::unique_ptr<char[]> buf_;
+  // The caller syncs the image: its bodies head for the disk while later ones are written.
+  WritebackPacer pacer_;
   uint32_t next_block_ = 1;  // block 0 holds the superblock
   uint64_t inline_budget_ = kInlineBudget;
   std::string path_;
@@ -264,6 +268,7 @@ Status ErofsLayerWriter::CopyBody(TarReader& reader, uint64_t* size, uint32_t* b
     }
     done += filled;
     stats_.bytes_written += filled;
+    pacer_.Wrote(start + done);  // bodies go out in order, each after the one before
     if (filled < kCopyBufferSize) break;
     HOIST_TRY(CheckCancel());
   }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/unique_fd.h"
+#include "base/writeback.h"
 
 namespace hoist {
 namespace {
@@ -40,7 +41,8 @@ class PosixReadableFile final : public ReadableFile {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  PosixWritableFile(UniqueFd fd, std::string path)
+      : fd_(std::move(fd)), path_(std::move(path)), pacer_(fd_.get()) {}
   Status Append(std::string_view data) override {
     while (!data.empty()) {
       ssize_t w = ::write(fd_.get(), data.data(), data.size());
@@ -49,7 +51,10 @@ class PosixWritableFile final : public WritableFile {
         return Unexpected(ErrnoError(errno, "write " + path_));
       }
       data.remove_prefix(static_cast<size_t>(w));
+      written_ += static_cast<uint64_t>(w);
     }
+    // Large files (blobs) are synced when committed: get their pages going meanwhile.
+    pacer_.Wrote(written_);
     return {};
   }
   Status Sync() override {
@@ -65,6 +70,8 @@ class PosixWritableFile final : public WritableFile {
  private:
   UniqueFd fd_;
   std::string path_;
+  uint64_t written_ = 0;
+  WritebackPacer pacer_;
 };
 
 class PosixFileLock final : public FileLock {
