@@ -86,7 +86,7 @@ std::vector<exporter::CacheEntry> RecordsToExport(const std::vector<PlatformResu
             id.starts_with(solver::ops::kInPlaceIdPrefix)) {
           continue;
         }
-        entries.push_back({.cache_key = v.cache_key, .snapshot = id});
+        entries.push_back({.cache_key = v.cache_key, .snapshot = id, .shape = v.shape});
         break;  // one result per key: the first output
       }
     }
@@ -145,7 +145,8 @@ void ImportCaches(const EngineParts& engine, session::Session& session,
       if (have && *have) continue;
       (void)engine.cache->Put({.cache_key = e.cache_key,
                                .result_ids = {e.snapshot},
-                               .description = "imported from " + what});
+                               .description = "imported from " + what,
+                               .shape = e.shape});
     }
   }
 }

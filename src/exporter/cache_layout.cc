@@ -27,7 +27,9 @@ Result<oci::Descriptor> WriteCacheManifest(snapshot::Snapshotter& snapshotter,
       if (inserted) all.push_back(l);
       refs.push_back(it->second);
     }
-    records.push_back({{"key", e.cache_key}, {"layers", refs}});
+    nlohmann::json record = {{"key", e.cache_key}, {"layers", refs}};
+    if (!e.shape.empty()) record["shape"] = e.shape;
+    records.push_back(std::move(record));
   }
   nlohmann::json diff_ids = nlohmann::json::array();
   for (const SnapshotLayer& l : all) diff_ids.push_back(l.diff_id.str());
@@ -89,6 +91,13 @@ Result<std::vector<CacheEntry>> ImportCacheManifest(snapshot::LayerCache& layers
     if (!r.is_object() || !r["key"].is_string() || !r["layers"].is_array()) {
       return bad("a record needs a key and layers");
     }
+    std::string shape;
+    if (r.contains("shape")) {
+      if (!r["shape"].is_string() || !oci::Digest::Parse(r["shape"].get<std::string>())) {
+        return bad("a record's shape is not a digest");
+      }
+      shape = r["shape"].get<std::string>();
+    }
     std::vector<oci::Descriptor> stack;
     std::vector<oci::Digest> stack_ids;
     for (const auto& i : r["layers"]) {
@@ -107,7 +116,7 @@ Result<std::vector<CacheEntry>> ImportCacheManifest(snapshot::LayerCache& layers
     snapshot::EnsureLayersOptions options;
     options.cancel = cancel;
     HOIST_ASSIGN_OR_RETURN(std::string snap, layers.EnsureLayers(stack, stack_ids, options));
-    out.push_back({.cache_key = r["key"].get<std::string>(), .snapshot = snap});
+    out.push_back({.cache_key = r["key"].get<std::string>(), .snapshot = snap, .shape = shape});
   }
   return out;
 }

@@ -9,7 +9,9 @@
 //
 //   {"version":1,
 //    "diffIDs":["sha256:…", …],                 // aligned with the manifest's layers
-//    "records":[{"key":"sha256:…","layers":[0,3,5]}, …]}  // a cache key → its layer stack
+//    "records":[{"key":"sha256:…","layers":[0,3,5],     // a cache key → its layer stack
+//                "shape":"sha256:…"}, …]}                // the key's shape, when known
+//                                                        // (solver/cache_key.h)
 //
 // A record's result is the tree those layers make, bottom first. Importing unpacks each stack
 // once per chain ID (snapshot/layer_cache.h), so results that share layers share snapshots,
@@ -36,6 +38,7 @@ inline constexpr std::string_view kMediaTypeCacheConfig =
 struct CacheEntry {
   std::string cache_key;
   std::string snapshot;  // a committed snapshot
+  std::string shape;     // the key's shape; empty when unknown
 };
 
 // Writes the cache manifest for `entries` (and its config and layer blobs) into `store`;

@@ -19,14 +19,19 @@ CREATE TABLE IF NOT EXISTS records (
   created_ns   INTEGER NOT NULL,
   last_used_ns INTEGER NOT NULL,
   size         INTEGER NOT NULL,
-  description  TEXT NOT NULL);
+  description  TEXT NOT NULL,
+  shape        TEXT);
 CREATE TABLE IF NOT EXISTS outputs (
   cache_key TEXT NOT NULL REFERENCES records(cache_key) ON DELETE CASCADE,
   output    INTEGER NOT NULL,
   result_id TEXT NOT NULL,
   PRIMARY KEY (cache_key, output));
 CREATE INDEX IF NOT EXISTS records_last_used ON records(last_used_ns);
+CREATE INDEX IF NOT EXISTS records_shape ON records(shape);
 )sql";
+
+// Version 1 had no shapes: its records keep an unknown (NULL) one.
+constexpr const char* kUpgradeFrom1 = "ALTER TABLE records ADD COLUMN shape TEXT";
 
 int64_t SystemNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -192,7 +197,8 @@ Result<std::unique_ptr<CacheDb>> CacheDb::Open(const std::filesystem::path& root
   }
   if (version < kCacheDbSchemaVersion) {
     HOIST_TRY(Exec(db, "BEGIN IMMEDIATE", path));
-    Status st = Exec(db, kSchema, path);
+    Status st = version == 1 ? Exec(db, kUpgradeFrom1, path) : OkStatus();
+    if (st) st = Exec(db, kSchema, path);
     if (st) st = Exec(db, fmt::format("PRAGMA user_version={}", kCacheDbSchemaVersion).c_str(), path);
     if (!st) {
       (void)Exec(db, "ROLLBACK", path);
@@ -207,7 +213,9 @@ Result<std::optional<CacheRecord>> CacheDb::Lookup(const std::string& cache_key)
   std::lock_guard<std::mutex> lock(mu_);
   CacheRecord rec;
   {
-    Stmt st(db_, "SELECT created_ns, last_used_ns, size, description FROM records WHERE cache_key=?");
+    Stmt st(db_,
+            "SELECT created_ns, last_used_ns, size, description, COALESCE(shape, '') FROM records "
+            "WHERE cache_key=?");
     if (!st.ok()) return Unexpected(DbError(db_, "look up " + cache_key, path_));
     st.Bind(1, cache_key);
     int rc = st.Step();
@@ -217,6 +225,7 @@ Result<std::optional<CacheRecord>> CacheDb::Lookup(const std::string& cache_key)
     rec.created_ns = st.Int(0);
     rec.size = st.Int(2);
     rec.description = st.Text(3);
+    rec.shape = st.Text(4);
   }
   {
     Stmt st(db_, "SELECT result_id FROM outputs WHERE cache_key=? ORDER BY output");
@@ -245,14 +254,15 @@ Status CacheDb::Put(const CacheRecord& record) {
     del.Bind(1, record.cache_key);
     if (del.Step() != SQLITE_DONE) return Unexpected(DbError(db_, "replace " + record.cache_key, path_));
     Stmt ins(db_,
-             "INSERT INTO records (cache_key, created_ns, last_used_ns, size, description) "
-             "VALUES (?, ?, ?, ?, ?)");
+             "INSERT INTO records (cache_key, created_ns, last_used_ns, size, description, shape) "
+             "VALUES (?, ?, ?, ?, ?, NULLIF(?, ''))");
     if (!ins.ok()) return Unexpected(DbError(db_, "insert " + record.cache_key, path_));
     ins.Bind(1, record.cache_key);
     ins.Bind(2, record.created_ns ? record.created_ns : now);
     ins.Bind(3, record.last_used_ns ? record.last_used_ns : now);
     ins.Bind(4, record.size);
     ins.Bind(5, record.description);
+    ins.Bind(6, record.shape);
     if (ins.Step() != SQLITE_DONE) return Unexpected(DbError(db_, "insert " + record.cache_key, path_));
     for (size_t i = 0; i < record.result_ids.size(); ++i) {
       Stmt out(db_, "INSERT INTO outputs (cache_key, output, result_id) VALUES (?, ?, ?)");
@@ -283,6 +293,17 @@ Status CacheDb::Delete(const std::string& cache_key) {
   return OkStatus();
 }
 
+Result<bool> CacheDb::MayMatchShape(const std::string& shape) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt st(db_, "SELECT 1 FROM records WHERE shape=? OR shape IS NULL LIMIT 1");
+  if (!st.ok()) return Unexpected(DbError(db_, "look up shape " + shape, path_));
+  st.Bind(1, shape);
+  int rc = st.Step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) return Unexpected(DbError(db_, "look up shape " + shape, path_));
+  return false;
+}
+
 Result<std::vector<std::string>> CacheDb::CheckIntegrity() {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt st(db_, "PRAGMA integrity_check");
@@ -302,8 +323,8 @@ Result<std::vector<CacheRecord>> CacheDb::List() {
   std::vector<CacheRecord> out;
   {
     Stmt st(db_,
-            "SELECT cache_key, created_ns, last_used_ns, size, description FROM records "
-            "ORDER BY last_used_ns DESC, cache_key");
+            "SELECT cache_key, created_ns, last_used_ns, size, description, "
+            "COALESCE(shape, '') FROM records ORDER BY last_used_ns DESC, cache_key");
     if (!st.ok()) return Unexpected(DbError(db_, "list records", path_));
     int rc;
     while ((rc = st.Step()) == SQLITE_ROW) {
@@ -313,6 +334,7 @@ Result<std::vector<CacheRecord>> CacheDb::List() {
       r.last_used_ns = st.Int(2);
       r.size = st.Int(3);
       r.description = st.Text(4);
+      r.shape = st.Text(5);
       out.push_back(std::move(r));
     }
     if (rc != SQLITE_DONE) return Unexpected(DbError(db_, "list records", path_));

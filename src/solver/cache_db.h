@@ -6,14 +6,20 @@
 // records first and delegates freeing the results to a callback (the ops layer releases its
 // refs), so the database never deletes anything it does not own.
 //
-// On-disk format, schema version 1 (kept in `PRAGMA user_version`):
+// A record may also name its shape (cache_key.h: ComputeShapeKey), what its key was computed
+// from except the content checksums, so the solver can ask whether any record could possibly
+// match a vertex before it has checksummed that vertex's inputs.
+//
+// On-disk format, schema version 2 (kept in `PRAGMA user_version`; version 1 lacked `shape`,
+// and a database of version 1 gets the column, NULL for its records, when opened):
 //
 //   CREATE TABLE records (
 //     cache_key   TEXT PRIMARY KEY,   -- "sha256:<hex>"
 //     created_ns  INTEGER NOT NULL,
 //     last_used_ns INTEGER NOT NULL,
 //     size        INTEGER NOT NULL,   -- bytes, 0 when unknown
-//     description TEXT NOT NULL);
+//     description TEXT NOT NULL,
+//     shape       TEXT);              -- "sha256:<hex>"; NULL when unknown
 //   CREATE TABLE outputs (
 //     cache_key TEXT NOT NULL REFERENCES records(cache_key) ON DELETE CASCADE,
 //     output    INTEGER NOT NULL,     -- output index of the op
@@ -44,7 +50,7 @@ struct sqlite3;
 
 namespace hoist::solver {
 
-inline constexpr int kCacheDbSchemaVersion = 1;
+inline constexpr int kCacheDbSchemaVersion = 2;
 
 struct CacheRecord {
   std::string cache_key;
@@ -53,6 +59,9 @@ struct CacheRecord {
   int64_t last_used_ns = 0;
   int64_t size = 0;
   std::string description;
+  // The key's shape (cache_key.h); empty when unknown (records of older versions, of caches
+  // imported without shapes).
+  std::string shape;
 
   friend bool operator==(const CacheRecord&, const CacheRecord&) = default;
 };
@@ -94,6 +103,10 @@ class CacheDb {
   // called first; when it fails, pruning stops with its error and that record is kept.
   Result<PruneReport> Prune(const PruneOptions& options,
                             const std::function<Status(const CacheRecord&)>& release);
+
+  // Whether a record with shape `shape` may exist: false only when no record has that shape
+  // and none has an unknown one.
+  Result<bool> MayMatchShape(const std::string& shape);
 
   // SQLite's full integrity check (Open runs the quick one): the problems it finds, none when
   // the database is sound.

@@ -208,6 +208,68 @@ TEST_F(CacheDbTest, CorruptFileIsMovedAsideAndRebuilt) {
   ASSERT_TRUE(got && got->has_value());
 }
 
+TEST_F(CacheDbTest, ShapesRoundTripAndSayWhetherARecordMayMatch) {
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  auto none = db->MayMatchShape("sha256:s1");
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_FALSE(*none);  // an empty cache
+  CacheRecord r = Rec("k1", {"snap-a"}, 1);
+  r.shape = "sha256:s1";
+  ASSERT_TRUE(db->Put(r));
+  auto got = db->Lookup("k1");
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->shape, "sha256:s1");
+  EXPECT_EQ(*db->MayMatchShape("sha256:s1"), true);
+  EXPECT_EQ(*db->MayMatchShape("sha256:s2"), false);
+  // A record of unknown shape may be anyone's.
+  ASSERT_TRUE(db->Put(Rec("k2", {"snap-b"}, 1)));
+  EXPECT_EQ(*db->MayMatchShape("sha256:s2"), true);
+  auto listed = db->List();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  for (const CacheRecord& l : *listed) EXPECT_EQ(l.shape, l.cache_key == "k1" ? "sha256:s1" : "");
+  ASSERT_TRUE(db->Delete("k2"));
+  EXPECT_EQ(*db->MayMatchShape("sha256:s2"), false);
+}
+
+TEST_F(CacheDbTest, AVersion1DatabaseKeepsItsRecordsWithUnknownShapes) {
+  // The schema hoist wrote before shapes, with one record.
+  std::filesystem::create_directories(root());
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((root() / "cache.db").c_str(), &raw), SQLITE_OK);
+  const char* v1 = R"sql(
+    CREATE TABLE records (cache_key TEXT PRIMARY KEY, created_ns INTEGER NOT NULL,
+      last_used_ns INTEGER NOT NULL, size INTEGER NOT NULL, description TEXT NOT NULL);
+    CREATE TABLE outputs (cache_key TEXT NOT NULL REFERENCES records(cache_key) ON DELETE CASCADE,
+      output INTEGER NOT NULL, result_id TEXT NOT NULL, PRIMARY KEY (cache_key, output));
+    CREATE INDEX records_last_used ON records(last_used_ns);
+    INSERT INTO records VALUES ('old', 1, 2, 3, 'an old step');
+    INSERT INTO outputs VALUES ('old', 0, 'snap-old');
+    PRAGMA user_version=1;
+  )sql";
+  ASSERT_EQ(sqlite3_exec(raw, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  auto old = db->Lookup("old");
+  ASSERT_TRUE(old && old->has_value()) << (old ? "" : old.error().message());
+  EXPECT_EQ((*old)->result_ids, std::vector<std::string>{"snap-old"});
+  EXPECT_EQ((*old)->description, "an old step");
+  EXPECT_EQ((*old)->shape, "");
+  EXPECT_EQ(*db->MayMatchShape("sha256:any"), true);
+  CacheRecord r = Rec("new", {"snap-new"}, 1);
+  r.shape = "sha256:s";
+  ASSERT_TRUE(db->Put(r));
+  db.reset();
+  db = OpenDb();  // upgraded once: opening again changes nothing
+  ASSERT_TRUE(db);
+  auto again = db->Lookup("new");
+  ASSERT_TRUE(again && again->has_value());
+  EXPECT_EQ((*again)->shape, "sha256:s");
+  EXPECT_TRUE(db->Lookup("old")->has_value());
+}
+
 TEST_F(CacheDbTest, NewerSchemaIsRefusedAndLeftAlone) {
   std::filesystem::create_directories(root());
   sqlite3* raw = nullptr;
@@ -218,7 +280,7 @@ TEST_F(CacheDbTest, NewerSchemaIsRefusedAndLeftAlone) {
   ASSERT_FALSE(db);
   EXPECT_EQ(db.error().code(), Code::kFailedPrecondition);
   EXPECT_EQ(db.error().message(),
-            "cache database cache.db: schema version 9 is newer than this hoist supports (1); "
+            "cache database cache.db: schema version 9 is newer than this hoist supports (2); "
             "use a newer hoist or remove the file");
   EXPECT_TRUE(std::filesystem::exists(root() / "cache.db"));
 }

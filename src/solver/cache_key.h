@@ -32,4 +32,11 @@ struct CacheKeyInput {
 
 oci::Digest ComputeCacheKey(const oci::Digest& op_digest, const std::vector<CacheKeyInput>& inputs);
 
+// A key's shape: the same derivation (version line `hoist.cacheshape.v1`) with each content
+// line cut to `input <i> content [selector <digest>]`, so it is known before any content is
+// checksummed. Keys of one shape differ only in the contents their op reads; a vertex whose
+// shape no cache record has cannot hit, whatever its inputs' contents turn out to be. (The
+// `content` of `inputs` is only looked at for whether it is set.)
+oci::Digest ComputeShapeKey(const oci::Digest& op_digest, const std::vector<CacheKeyInput>& inputs);
+
 }  // namespace hoist::solver

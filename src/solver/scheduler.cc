@@ -47,6 +47,7 @@ struct Completion {
   std::optional<Error> error;
   std::optional<CacheMap> cache_map;  // kCacheMap
   std::string cache_key;              // kKey
+  std::string shape;                  // kKey: the key's shape (cache_key.h)
   bool looked_up = false;             // kKey: the cache was consulted
   // kKey and kLookup: set on a hit; kExec: what the op produced (or the run it joined).
   std::optional<std::vector<ResultRef>> outputs;
@@ -84,7 +85,9 @@ class SolveRun {
     bool busy = false;  // a task of this vertex is on the pool
     std::optional<CacheMap> cache_map;
     std::string cache_key;
+    std::string shape;
     bool looked_up = false;  // the cache was consulted and had nothing usable
+    bool run_decided = false;  // whether it is sure to run was settled (Advance)
     bool done = false;       // outputs hold the results
     bool skipped = false;    // its result turned out to be needed by no one
     std::vector<ResultRef> outputs;
@@ -100,6 +103,9 @@ class SolveRun {
     return states_[e.vertex].outputs[static_cast<size_t>(e.output)];
   }
   bool HasChecksum(size_t v, size_t input) const;
+  // Whether a cache record may match v's key: false when none has the key's shape (cache_key.h).
+  // REQUIRES: v's CacheMap, and the keys of the inputs it takes by key.
+  bool MayHit(size_t v);
   std::optional<Error> CheckOutputs(size_t v, bool content_only) const;
   void Launch(size_t v, std::function<Completion()> work);
   void Handle(Completion c, SolveResult& result);
@@ -113,8 +119,9 @@ class SolveRun {
                      const std::vector<std::string>& input_keys,
                      std::vector<ResultRef> content_inputs, bool lookup);
   Completion LookupTask(size_t v, std::string key);
-  Completion ExecTask(size_t v, std::string key, std::vector<ResultRef> inputs);
-  Result<std::vector<ResultRef>> RunOrJoin(size_t v, const std::string& key, const OpContext& ctx,
+  Completion ExecTask(size_t v, std::string key, std::string shape, std::vector<ResultRef> inputs);
+  Result<std::vector<ResultRef>> RunOrJoin(size_t v, const std::string& key,
+                                           const std::string& shape, const OpContext& ctx,
                                            const std::vector<ResultRef>& inputs,
                                            bool may_use_cache, Outcome* outcome,
                                            progress::Time* started);
@@ -184,7 +191,7 @@ Result<std::optional<std::vector<ResultRef>>> SolveRun::LoadCached(const std::st
 }
 
 Result<std::vector<ResultRef>> SolveRun::RunOrJoin(size_t v, const std::string& key,
-                                                   const OpContext& ctx,
+                                                   const std::string& shape, const OpContext& ctx,
                                                    const std::vector<ResultRef>& inputs,
                                                    bool may_use_cache, Outcome* outcome,
                                                    progress::Time* started) {
@@ -222,6 +229,7 @@ Result<std::vector<ResultRef>> SolveRun::RunOrJoin(size_t v, const std::string& 
         int64_t size = 0;
         CacheRecord rec;
         rec.cache_key = key;
+        rec.shape = shape;
         for (const ResultRef& r : *out) {
           if (r.empty()) {
             out = MakeError(Code::kInternal, "the op returned an empty result");
@@ -298,6 +306,7 @@ Completion SolveRun::KeyTask(size_t v, CacheMap cm, std::vector<CacheKeyInput> k
       key_inputs[i].content = *content;
     }
     c.cache_key = ComputeCacheKey(cm.digest, key_inputs).str();
+    c.shape = ComputeShapeKey(cm.digest, key_inputs).str();
     if (!lookup) return OkStatus();
     return LookUpInto(&c);
   }();
@@ -323,11 +332,12 @@ Status SolveRun::LookUpInto(Completion* c) {
   return OkStatus();
 }
 
-Completion SolveRun::ExecTask(size_t v, std::string key, std::vector<ResultRef> inputs) {
+Completion SolveRun::ExecTask(size_t v, std::string key, std::string shape,
+                              std::vector<ResultRef> inputs) {
   Completion c{.vertex = v, .task = Task::kExec, .cache_key = key};
   OpContext ctx = MakeContext(v);
   progress::Time started{};
-  auto out = RunOrJoin(v, key, ctx, inputs, !states_[v].ignore_cache, &c.outcome, &started);
+  auto out = RunOrJoin(v, key, shape, ctx, inputs, !states_[v].ignore_cache, &c.outcome, &started);
   progress::Time done = progress::Clock::now();
   if (out) {
     Emit(v, started, done, false, "");
@@ -364,6 +374,32 @@ bool SolveRun::KeyKnown(size_t v) const {
 bool SolveRun::HasChecksum(size_t v, size_t input) const {
   const CacheMap& cm = *states_[v].cache_map;
   return input < cm.deps.size() && static_cast<bool>(cm.deps[input].compute_digest);
+}
+
+bool SolveRun::MayHit(size_t v) {
+  const CacheMap& cm = *states_[v].cache_map;
+  std::vector<CacheKeyInput> key_inputs;
+  for (size_t i = 0; i < graph_.vertices[v].inputs.size(); ++i) {
+    const Edge& e = graph_.vertices[v].inputs[i];
+    CacheKeyInput in;
+    in.output = e.output;
+    if (i < cm.deps.size()) in.selector = cm.deps[i].selector;
+    if (HasChecksum(v, i)) {
+      in.content.emplace();  // a content line; the shape leaves out its digest
+    } else {
+      auto key = oci::Digest::Parse(states_[e.vertex].cache_key);
+      if (!key) return true;  // the key task reports it
+      in.key = *key;
+    }
+    key_inputs.push_back(std::move(in));
+  }
+  const std::string shape = ComputeShapeKey(cm.digest, key_inputs).str();
+  auto may = solver_.cache_->MayMatchShape(shape);
+  if (!may) {
+    HOIST_LOG(kWarning, "cache: {}", may.error().message());
+    return true;  // as if it might: the lookup decides, as without shapes
+  }
+  return *may;
 }
 
 void SolveRun::Want(size_t v, Need need) {
@@ -416,13 +452,30 @@ void SolveRun::Advance(size_t v) {
   if (s.cache_key.empty()) {
     // The key needs each input's key, or its result where the op digests its content.
     bool ready = true;
+    bool checksums = false;
+    bool others_keyed = true;  // every input taken by key has its key
     for (size_t i = 0; i < gv.inputs.size(); ++i) {
       const size_t in = gv.inputs[i].vertex;
       const bool content = HasChecksum(v, i);
       Want(in, content ? Need::kResult : Need::kKey);
       ready = ready && (content ? states_[in].done : KeyKnown(in));
+      checksums = checksums || content;
+      if (!content) others_keyed = others_keyed && KeyKnown(in);
     }
-    if (!ready || Stopping()) return;
+    if (Stopping()) return;
+    if (s.want_result && checksums && others_keyed && !s.run_decided) {
+      // Decided once, as soon as the shape is known (before the content inputs are even
+      // there): when the op is sure to run (it skips the cache, or no record has its key's
+      // shape, so none can match whatever the checksums give: BuildKit's
+      // noCacheMatchPossible), its other inputs' results are got meanwhile instead of after a
+      // lookup that cannot hit.
+      s.run_decided = true;
+      if (s.ignore_cache || !MayHit(v)) {
+        for (const Edge& e : gv.inputs) Want(e.vertex, Need::kResult);
+        if (Stopping()) return;
+      }
+    }
+    if (!ready) return;
     if (auto bad = CheckOutputs(v, /*content_only=*/true)) {
       failure_ = std::move(*bad);
       ctx_->Cancel("invalid graph");
@@ -468,8 +521,8 @@ void SolveRun::Advance(size_t v) {
   }
   std::vector<ResultRef> inputs;
   for (const Edge& e : gv.inputs) inputs.push_back(OutputOf(e));
-  Launch(v, [this, v, key = s.cache_key, inputs = std::move(inputs)]() mutable {
-    return ExecTask(v, std::move(key), std::move(inputs));
+  Launch(v, [this, v, key = s.cache_key, shape = s.shape, inputs = std::move(inputs)]() mutable {
+    return ExecTask(v, std::move(key), std::move(shape), std::move(inputs));
   });
 }
 
@@ -517,6 +570,7 @@ void SolveRun::Handle(Completion c, SolveResult& result) {
     case Task::kKey:
     case Task::kLookup:
       s.cache_key = std::move(c.cache_key);
+      if (c.task == Task::kKey) s.shape = std::move(c.shape);
       s.looked_up = c.looked_up;
       if (c.outputs) {
         s.outputs = std::move(*c.outputs);
@@ -593,7 +647,8 @@ Result<SolveResult> SolveRun::Run() {
   for (size_t v = 0; v < states_.size(); ++v) {
     const VertexState& s = states_[v];
     if (s.cache_key.empty()) continue;
-    SolvedVertex sv{.cache_key = s.cache_key, .name = s.name, .digest = graph_.vertices[v].digest,
+    SolvedVertex sv{.cache_key = s.cache_key, .shape = s.shape, .name = s.name,
+                    .digest = graph_.vertices[v].digest,
                     .pin = s.op->Pin()};
     if (s.done) {
       for (const ResultRef& r : s.outputs) sv.result_ids.push_back(r.empty() ? "" : r.id());

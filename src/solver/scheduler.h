@@ -15,6 +15,15 @@
 // A vertex that skips the cache (below) offers its key to its children only once it has run,
 // as BuildKit's does, so it always runs.
 //
+// Laziness gives way where it can only cost time. Content checksums take long (a large COPY
+// context), and waiting for them before asking for the other inputs makes a cold build do
+// its phases one after the other. So when a vertex whose result is wanted needs checksums and
+// is sure to run (it skips the cache, or no cache record has its key's
+// shape, cache_key.h, so none can match whatever the checksums give: BuildKit's
+// noCacheMatchPossible), its other inputs are asked for their results at once: the base image
+// is fetched and unpacked while the context is checksummed. A root whose records have no
+// shapes (an older database, a cache imported without them) never does this.
+//
 // Scheduling: each Solve keeps all graph state on its calling thread; pool threads run one
 // step of one vertex (CacheMap, content checksums with key and lookup, lookup, Exec) and post
 // the outcome back. Identical work merges: within a solve by op digest, and across vertices
@@ -85,6 +94,7 @@ struct SolveOptions {
 // A skipped vertex names the results of its cache record when they still exist, else none.
 struct SolvedVertex {
   std::string cache_key;
+  std::string shape;  // the key's shape (cache_key.h)
   std::vector<std::string> result_ids;  // one per output
   std::string name;
   oci::Digest digest;  // the op's

@@ -77,6 +77,8 @@ struct Behavior {
   milliseconds delay{0};
   bool block_until_cancelled = false;
   std::string name;  // Op::Name()
+  // Called as the content checksum of a `reads_only` op finishes.
+  std::function<void()> on_checksum;
 };
 
 class World : public OpResolver {
@@ -120,6 +122,8 @@ class FakeOp final : public Op {
         Files f = world_->store.Get(in.id());
         auto it = f.find(path);
         if (it == f.end()) return MakeError(Code::kNotFound, path + ": not found");
+        const Behavior& b = world_->behaviors.at(name_);
+        if (b.on_checksum) b.on_checksum();
         return oci::Digest::Sha256Of(it->second);
       };
       cm.deps.push_back(std::move(dep));
@@ -841,6 +845,113 @@ TEST_F(SchedulerTest, InvalidOpsAndUnknownCapsAreRefusedBeforeAnythingRuns) {
   pb::Op big;
   big.mutable_source()->set_identifier("fake://" + std::string(internal::kMaxOpBytes, 'a'));
   EXPECT_NE(solve_one(big).find("more than the 16777216 allowed"), std::string::npos);
+}
+
+// A COPY-like op: its key digests a file of `src` (input 0) and takes `base` (input 1) by key.
+// Its checksum waits up to a second for base to have run `want` times in all, and records how
+// many runs it saw: whether base's result was asked for while the checksum was taken.
+class SpeculationTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    SchedulerTest::SetUp();
+    world_.behaviors["src"] = {.name = "src"};
+    world_.behaviors["src"].exec = [](const std::vector<Files>&) -> Result<Files> {
+      return Files{{"app.c", "int main;"}};
+    };
+    world_.behaviors["base"] = {.name = "base"};
+    world_.behaviors["copy"] = {.reads_only = "app.c", .name = "copy"};
+    world_.behaviors["copy"].on_checksum = [this] {
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (world_.Executions("base") < want_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(milliseconds(2));
+      }
+      seen_ = world_.Executions("base");
+    };
+    Graph g;
+    src_ = g.Add("src");
+    base_ = g.Add("base");
+    copy_ = g.Add("copy", {src_, base_});
+    def_ = g.Finish(copy_);
+  }
+
+  std::atomic<int> want_{1};
+  std::atomic<int> seen_{-1};
+  oci::Digest src_, base_, copy_;
+  llb::Definition def_;
+};
+
+TEST_F(SpeculationTest, AStepNoRecordCanMatchGetsItsOtherInputsWhileItsChecksumIsTaken) {
+  auto first = Solve(def_);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(seen_, 1);  // base ran during the checksum: no record had the copy's shape
+  EXPECT_EQ(first->executed, 3);
+  EXPECT_EQ(world_.store.Get(first->ref.id()),
+            (Files{{"app.c", "int main;"}, {"base", "base"}, {"copy", "copy"}}));
+  // The records now carry their shapes; the copy's differs from its key.
+  auto rec = db_->Lookup(first->cache_key);
+  ASSERT_TRUE(rec && *rec);
+  EXPECT_TRUE(oci::Digest::Parse((*rec)->shape)) << (*rec)->shape;
+  EXPECT_NE((*rec)->shape, (*rec)->cache_key);
+}
+
+TEST_F(SpeculationTest, TheOtherInputsStartEvenBeforeTheContentInputIsThere) {
+  // src itself (a context being transferred) waits for base: the decision needs only the
+  // shape, not src's result.
+  std::atomic<int> seen_by_src{-1};
+  world_.behaviors["src"].exec = [&](const std::vector<Files>&) -> Result<Files> {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (world_.Executions("base") < 1 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    seen_by_src = world_.Executions("base");
+    return Files{{"app.c", "int main;"}};
+  };
+  auto first = Solve(def_);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(seen_by_src, 1);
+  EXPECT_EQ(first->executed, 3);
+}
+
+TEST_F(SpeculationTest, AStepARecordMayMatchTakesItsChecksumFirst) {
+  auto first = Solve(def_);
+  ASSERT_TRUE(first) << first.error().message();
+  // A hit: base is neither run nor loaded, before or after the checksum.
+  want_ = 2;
+  auto second = Solve(def_);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(seen_, 1);
+  EXPECT_EQ(second->cached, 2);  // src, loaded for the checksum, and the copy
+  EXPECT_EQ(second->skipped, 1);
+  EXPECT_EQ(world_.Executions("base"), 1);
+  // The copy's and base's results are gone: a record with the copy's shape exists (stale), so
+  // base waits for the lookup, then runs.
+  world_.store.Erase(ResultIdsOf(*second, "copy").at(0));
+  world_.store.Erase(ResultIdsOf(*first, "base").at(0));
+  first->ref = {};
+  second->ref = {};
+  auto third = Solve(def_);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_EQ(seen_, 1);
+  EXPECT_EQ(world_.Executions("base"), 2);
+  EXPECT_EQ(world_.Executions("copy"), 2);
+}
+
+TEST_F(SpeculationTest, NoCacheOrNoShapesDecideWithoutLookingAtShapes) {
+  // A record of unknown shape (an older database, an imported cache without shapes) may be
+  // the copy's: base waits for the lookup.
+  ASSERT_TRUE(db_->Put({.cache_key = oci::Digest::Sha256Of("old record").str(),
+                        .result_ids = {"result-none"}}));
+  want_ = 1;
+  auto first = Solve(def_);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(seen_, 0);
+  EXPECT_EQ(world_.Executions("base"), 1);
+  // --no-cache: the copy runs whatever the cache holds, so base comes at once.
+  want_ = 2;
+  auto second = Solve(def_, {.no_cache = true});
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(seen_, 2);
+  EXPECT_EQ(world_.Executions("copy"), 2);
 }
 
 }  // namespace

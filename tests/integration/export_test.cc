@@ -429,6 +429,36 @@ TEST_F(ExportTest, MinCacheOnAFreshEngineRunsNothingBelowTheCachedStep) {
   }
 }
 
+TEST_F(ExportTest, AnImportedCopyRecordKeepsItsShapeAndTheBaseUnloaded) {
+  // A cold COPY fetches its base while its sources are checksummed when no record can match
+  // it; a record imported from a cache can, so the base must then wait for the lookup (and
+  // never be loaded when it hits). The cache carries each record's shape for that.
+  WriteFile(s_ / "ctx/Dockerfile", "FROM base\nCOPY f /f\n");
+  WriteFile(s_ / "ctx/f", "copied\n");
+  RunResult r = Build("-o type=local,dest=" + Quote(s_ / "o1") + " --cache-to type=local,dest=" +
+                      Quote(s_ / "cache"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json index = ReadJson(s_ / "cache/index.json");
+  ASSERT_EQ(index["manifests"].size(), 1u);
+  json manifest = ReadJson(
+      s_ / ("cache/blobs/sha256/" + std::string(index["manifests"][0]["digest"]).substr(7)));
+  json config = ReadJson(
+      s_ / ("cache/blobs/sha256/" + std::string(manifest["config"]["digest"]).substr(7)));
+  ASSERT_EQ(config["records"].size(), 1u) << config.dump();
+  const json& rec = config["records"][0];
+  ASSERT_TRUE(rec.contains("shape")) << config.dump();
+  EXPECT_EQ(std::string(rec["shape"]).size(), 71u) << config.dump();
+  EXPECT_NE(rec["shape"], rec["key"]);
+
+  r = Build("-o type=local,dest=" + Quote(s_ / "o2") + " --cache-from type=local,src=" +
+                Quote(s_ / "cache"),
+            "root2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "o2/f"), "copied\n");
+  EXPECT_EQ(r.err.find("extracting sha256:"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(" / "), std::string::npos) << r.err;  // no blob read from the client
+}
+
 TEST_F(ExportTest, CorruptLocalCacheBlobWarnsAndTheStepRunsAgain) {
   WriteFile(s_ / "ctx/Dockerfile",
             "FROM base\nRUN cat /proc/sys/kernel/random/uuid > /random\n");
