@@ -106,6 +106,9 @@ class SolveRun {
   // Whether a cache record may match v's key: false when none has the key's shape (cache_key.h).
   // REQUIRES: v's CacheMap, and the keys of the inputs it takes by key.
   bool MayHit(size_t v);
+  // v's key inputs with their outputs and selectors, neither keys nor contents yet.
+  // REQUIRES: v's CacheMap.
+  std::vector<CacheKeyInput> KeyInputsOf(size_t v) const;
   std::optional<Error> CheckOutputs(size_t v, bool content_only) const;
   void Launch(size_t v, std::function<Completion()> work);
   void Handle(Completion c, SolveResult& result);
@@ -376,24 +379,30 @@ bool SolveRun::HasChecksum(size_t v, size_t input) const {
   return input < cm.deps.size() && static_cast<bool>(cm.deps[input].compute_digest);
 }
 
-bool SolveRun::MayHit(size_t v) {
+std::vector<CacheKeyInput> SolveRun::KeyInputsOf(size_t v) const {
   const CacheMap& cm = *states_[v].cache_map;
-  std::vector<CacheKeyInput> key_inputs;
+  std::vector<CacheKeyInput> out;
   for (size_t i = 0; i < graph_.vertices[v].inputs.size(); ++i) {
-    const Edge& e = graph_.vertices[v].inputs[i];
     CacheKeyInput in;
-    in.output = e.output;
+    in.output = graph_.vertices[v].inputs[i].output;
     if (i < cm.deps.size()) in.selector = cm.deps[i].selector;
-    if (HasChecksum(v, i)) {
-      in.content.emplace();  // a content line; the shape leaves out its digest
-    } else {
-      auto key = oci::Digest::Parse(states_[e.vertex].cache_key);
-      if (!key) return true;  // the key task reports it
-      in.key = *key;
-    }
-    key_inputs.push_back(std::move(in));
+    out.push_back(std::move(in));
   }
-  const std::string shape = ComputeShapeKey(cm.digest, key_inputs).str();
+  return out;
+}
+
+bool SolveRun::MayHit(size_t v) {
+  std::vector<CacheKeyInput> key_inputs = KeyInputsOf(v);
+  for (size_t i = 0; i < key_inputs.size(); ++i) {
+    if (HasChecksum(v, i)) {
+      key_inputs[i].content.emplace();  // a content line; the shape leaves out its digest
+      continue;
+    }
+    auto key = oci::Digest::Parse(states_[graph_.vertices[v].inputs[i].vertex].cache_key);
+    if (!key) return true;  // the key task reports it
+    key_inputs[i].key = *key;
+  }
+  const std::string shape = ComputeShapeKey(states_[v].cache_map->digest, key_inputs).str();
   auto may = solver_.cache_->MayMatchShape(shape);
   if (!may) {
     HOIST_LOG(kWarning, "cache: {}", may.error().message());
@@ -481,15 +490,11 @@ void SolveRun::Advance(size_t v) {
       ctx_->Cancel("invalid graph");
       return;
     }
-    std::vector<CacheKeyInput> key_inputs;
+    std::vector<CacheKeyInput> key_inputs = KeyInputsOf(v);
     std::vector<std::string> input_keys;
     std::vector<ResultRef> content_inputs;
     for (size_t i = 0; i < gv.inputs.size(); ++i) {
       const Edge& e = gv.inputs[i];
-      CacheKeyInput in;
-      in.output = e.output;
-      if (i < s.cache_map->deps.size()) in.selector = s.cache_map->deps[i].selector;
-      key_inputs.push_back(std::move(in));
       input_keys.push_back(states_[e.vertex].cache_key);
       content_inputs.push_back(HasChecksum(v, i) ? OutputOf(e) : ResultRef());
     }
