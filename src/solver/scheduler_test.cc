@@ -406,7 +406,12 @@ TEST_F(SchedulerTest, IgnoreCacheRerunsOnlyThatVertexAndNoCacheRerunsAll) {
 
 TEST_F(SchedulerTest, FailureNamesTheVertexAndCancelsTheRest) {
   world_.behaviors["ok"] = {};
-  world_.behaviors["bad"].exec = [](const std::vector<Files>&) -> Result<Files> {
+  // bad fails once hang runs (however slowly the pool gets to it), so there is a run to cancel.
+  world_.behaviors["bad"].exec = [this](const std::vector<Files>&) -> Result<Files> {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (world_.Executions("hang") == 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(1));
+    }
     return MakeError(Code::kUnknown,
                      "process \"/bin/sh -c make\" did not complete successfully: exit code: 2");
   };
