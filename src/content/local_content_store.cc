@@ -151,8 +151,8 @@ class LocalBlobWriter final : public BlobWriter {
     if (existing && existing->type == FileInfo::Type::kRegular &&
         existing->size == static_cast<uint64_t>(offset_)) {
       // Same name means same digest; with the same size we trust it as identical, as readers
-      // verify what they take from it (ReadVerified, a layer's DiffID) and fsck checks all. The ingest file is now garbage; failing to remove it only leaves
-      // work for the next Open.
+      // verify what they take from it (ReadVerified, a layer's DiffID) and fsck checks all.
+      // The ingest file is now garbage; failing to remove it only leaves work for the next Open.
       file_.reset();
       (void)fs->Remove(ingest_path_);
       ingest_path_.clear();
