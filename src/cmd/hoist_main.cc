@@ -19,6 +19,7 @@
 #include "cmd/image_commands.h"
 #include "cmd/layout_command.h"
 #include "cmd/login_command.h"
+#include "session/rpc_runtime.h"
 #include "source/in_place_context.h"
 
 namespace {
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   // Before any thread: the engine's mounts stay in this process's own namespace
   // (engine.h, "Several processes on one root").
   if (::geteuid() == 0) (void)hoist::EnterPrivateMountNamespace();
+  hoist::session::ConfigureRpcRuntime();
   WireContextTestingHook();
   CLI::App app{"hoist builds OCI container images from Dockerfiles", "hoist"};
   app.require_subcommand(1);

@@ -31,6 +31,7 @@
 #include "control/controller.h"
 #include "control/gateway_builds.h"
 #include "control/progress_hub.h"
+#include "session/rpc_runtime.h"
 
 namespace hoist::cmd {
 namespace {
@@ -185,6 +186,7 @@ int main(int argc, char** argv) {
   // Before any thread: the engine's mounts stay in this process's own namespace
   // (engine.h, "Several processes on one root").
   if (::geteuid() == 0) (void)hoist::EnterPrivateMountNamespace();
+  hoist::session::ConfigureRpcRuntime();
   CLI::App app{"hoistd serves hoist's build engine over BuildKit's API", "hoistd"};
   app.set_version_flag("--version", "hoistd version 0.1.0");
   hoist::cmd::DaemonArgs args;
