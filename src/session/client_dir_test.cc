@@ -90,7 +90,8 @@ class ClientDirTest : public ::testing::TestWithParam<Transport> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Transports, ClientDirTest,
-                         ::testing::Values(Transport::kInProcess, Transport::kGrpc),
+                         ::testing::Values(Transport::kInProcess, Transport::kGrpc,
+                                           Transport::kGrpcBuildKitMethods),
                          [](const auto& info) { return testing::TransportName(info.param); });
 
 TEST_P(ClientDirTest, WalkReportsEveryEntryWithItsMetadata) {

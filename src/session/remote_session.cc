@@ -12,6 +12,7 @@
 
 #include "api/fsutil/wire.pb.h"
 #include "api/session/auth.grpc.pb.h"
+#include "api/session/batch.grpc.pb.h"
 #include "api/session/filesync.grpc.pb.h"
 #include "api/session/secrets.grpc.pb.h"
 #include "api/session/sshforward.grpc.pb.h"
@@ -28,6 +29,7 @@ namespace hoist::session {
 namespace {
 
 namespace fs = moby::filesync::v1;
+namespace hfs = ::hoist::filesync::v1;
 namespace sec = moby::buildkit::secrets::v1;
 
 // File chunks of an output tarball go out in messages of this size.
@@ -328,18 +330,35 @@ Status RemoteSession::SendOutputDir(const std::string& dir, CancelContext* cance
     return MakeError(Code::kFailedPrecondition, "the client attached no output directory");
   }
   HOIST_ASSIGN_OR_RETURN(auto source, internal::FsClientDir::Open("output", dir));
-  auto stub = fs::FileSend::NewStub(conn_->channel);
   grpc::ClientContext ctx;
-  ctx.AddMetadata(internal::kOutputKindKey, "dir");
-  auto stream = stub->DiffCopy(&ctx);
-  internal::GrpcBytesPacketStream<grpc::ClientReaderWriter<fs::BytesMessage, fs::BytesMessage>,
-                                  grpc::ClientContext, fs::BytesMessage>
-      packets(stream.get(), &ctx);
-  Status sent = internal::SendTree(packets, *source, {}, cancel);
-  stream->WritesDone();
-  for (fs::BytesMessage m; stream->Read(&m);) {
+  Status sent = OkStatus();
+  grpc::Status s;
+  // hoist's client takes the tree in batches of packets; BuildKit's one packet per message.
+  if (conn_->Supports(internal::kBatchedFileSend)) {
+    auto stub = hfs::BatchedFileSend::NewStub(conn_->channel);
+    auto stream = stub->DiffCopy(&ctx);
+    internal::BatchedPacketStream<grpc::ClientReaderWriter<hfs::PacketBatch, hfs::PacketBatch>,
+                                  grpc::ClientContext, hfs::PacketBatch>
+        packets(stream.get(), &ctx);
+    sent = internal::SendTree(packets, *source, {}, cancel);
+    packets.Flush();
+    stream->WritesDone();
+    for (hfs::PacketBatch m; stream->Read(&m);) {
+    }
+    s = stream->Finish();
+  } else {
+    auto stub = fs::FileSend::NewStub(conn_->channel);
+    ctx.AddMetadata(internal::kOutputKindKey, "dir");
+    auto stream = stub->DiffCopy(&ctx);
+    internal::GrpcBytesPacketStream<grpc::ClientReaderWriter<fs::BytesMessage, fs::BytesMessage>,
+                                    grpc::ClientContext, fs::BytesMessage>
+        packets(stream.get(), &ctx);
+    sent = internal::SendTree(packets, *source, {}, cancel);
+    stream->WritesDone();
+    for (fs::BytesMessage m; stream->Read(&m);) {
+    }
+    s = stream->Finish();
   }
-  grpc::Status s = stream->Finish();
   if (!sent) {
     // The client's status says more than "it stopped" or its ERR text.
     bool theirs = internal::IsBrokenStream(sent.error()) ||

@@ -15,12 +15,14 @@
 #include <thread>
 
 #include "api/fsutil/wire.pb.h"
+#include "api/session/batch.pb.h"
 #include "api/session/filesync.grpc.pb.h"
 #include "base/file_system.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
 #include "content/content_store.h"
 #include "content/local_content_store.h"
+#include "session/internal/packet_stream.h"
 #include "session/session_server.h"
 #include "session/testing/session_pair.h"
 #include "session/testing/test_layout.h"
@@ -81,6 +83,7 @@ TEST(SessionMetadataTest, AdvertisesWhatIsAttached) {
       names(),
       (std::vector<std::string>{
           "/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch",
+          "/hoist.filesync.v1.BatchedFileSync/DiffCopy",
           "/moby.buildkit.secrets.v1.Secrets/GetSecret", "/moby.filesync.v1.FileSend/DiffCopy",
           "/moby.filesync.v1.FileSync/DiffCopy", "/moby.filesync.v1.FileSync/TarStream"}));
   ASSERT_TRUE(s.AttachOutputLayout(tmp.path() + "/layout"));
@@ -127,7 +130,8 @@ TEST(SessionMetadataTest, SupportsIgnoresCase) {
 
 // ---- file sync of a whole tree ----
 
-class FileSyncTreeTest : public ::testing::Test {
+// Over gRPC, with hoist's batched file sync and with BuildKit's DiffCopy alone.
+class FileSyncTreeTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     tmp_ = *TempDir::Create("filesync-tree-");
@@ -180,10 +184,14 @@ class FileSyncTreeTest : public ::testing::Test {
 
   TempDir tmp_;
   std::string root_;
-  SessionPair pair_{Transport::kGrpc};
+  SessionPair pair_{GetParam()};
 };
 
-TEST_F(FileSyncTreeTest, RemoteWalkAndReadsEqualTheSource) {
+INSTANTIATE_TEST_SUITE_P(Transports, FileSyncTreeTest,
+                         ::testing::Values(Transport::kGrpc, Transport::kGrpcBuildKitMethods),
+                         [](const auto& info) { return testing::TransportName(info.param); });
+
+TEST_P(FileSyncTreeTest, RemoteWalkAndReadsEqualTheSource) {
   auto local = *pair_.client().LocalDir("context");
   auto remote = *pair_.engine().LocalDir("context");
   auto want = Walk(*local);
@@ -227,7 +235,7 @@ TEST_F(FileSyncTreeTest, RemoteWalkAndReadsEqualTheSource) {
   EXPECT_EQ(Read(*remote, "a/b/c/deep"), "deep");
 }
 
-TEST_F(FileSyncTreeTest, PrefetchedFilesArriveInAnyReadOrder) {
+TEST_P(FileSyncTreeTest, PrefetchedFilesArriveInAnyReadOrder) {
   ASSERT_EQ(::mkdir((root_ + "/many").c_str(), 0755), 0);
   for (int i = 0; i < 300; ++i) {
     WriteTestFile(root_ + "/many/" + std::to_string(1000 + i), std::string(i * 37, 'a' + i % 26));
@@ -258,7 +266,7 @@ TEST_F(FileSyncTreeTest, PrefetchedFilesArriveInAnyReadOrder) {
   EXPECT_EQ(Read(*remote, "big.bin"), Bytes(3 << 20, 7));
 }
 
-TEST_F(FileSyncTreeTest, FollowPathsSendTheLinkAndItsTarget) {
+TEST_P(FileSyncTreeTest, FollowPathsSendTheLinkAndItsTarget) {
   ASSERT_EQ(symlink("a/b/c/deep", (root_ + "/Dockerfile").c_str()), 0);
   auto remote = *pair_.engine().LocalDir("context");
   WalkOptions follow;
@@ -277,7 +285,7 @@ TEST_F(FileSyncTreeTest, FollowPathsSendTheLinkAndItsTarget) {
   EXPECT_EQ(Read(*remote, "a/b/c/deep"), "deep");
 }
 
-TEST_F(FileSyncTreeTest, NamesThatAreNotUtf8OrLookLikePatterns) {
+TEST_P(FileSyncTreeTest, NamesThatAreNotUtf8OrLookLikePatterns) {
   const std::string latin1 = std::string("caf") + '\xe9';
   WriteTestFile(root_ + "/" + latin1, "bytes");
   WriteTestFile(root_ + "/a[1]", "brackets");
@@ -293,7 +301,7 @@ TEST_F(FileSyncTreeTest, NamesThatAreNotUtf8OrLookLikePatterns) {
   EXPECT_EQ(Read(*fresh, "!bang"), "bang");
 }
 
-TEST_F(FileSyncTreeTest, PatternsThatMetadataCannotCarryAreWidened) {
+TEST_P(FileSyncTreeTest, PatternsThatMetadataCannotCarryAreWidened) {
   const std::string utf8 = "caf\xc3\xa9";
   WriteTestFile(root_ + "/" + utf8 + ".txt", "utf8");
   WriteTestFile(root_ + "/cafe.txt", "ascii");
@@ -322,11 +330,91 @@ TEST_F(FileSyncTreeTest, PatternsThatMetadataCannotCarryAreWidened) {
   EXPECT_EQ(store.error().code(), Code::kInvalidArgument);
 }
 
-TEST_F(FileSyncTreeTest, InProcessWalkReportsHardLinks) {
+TEST_P(FileSyncTreeTest, InProcessWalkReportsHardLinks) {
   auto local = *pair_.client().LocalDir("context");
   auto got = Walk(*local);
   EXPECT_EQ(got["z/link1"].hardlink_to, "a/link2");
   EXPECT_EQ(got["z/link1"].size, 14);
+}
+
+// ---- batches of packets ----
+
+// A stream of batches kept in memory: what was written, and what Read returns.
+struct BatchLog {
+  std::vector<hoist::filesync::v1::PacketBatch> written;
+  std::vector<hoist::filesync::v1::PacketBatch> to_read;
+  size_t read = 0;
+  bool Write(const hoist::filesync::v1::PacketBatch& b) {
+    written.push_back(b);
+    return true;
+  }
+  bool Read(hoist::filesync::v1::PacketBatch* b) {
+    if (read == to_read.size()) return false;
+    *b = to_read[read++];
+    return true;
+  }
+};
+struct NoContext {
+  void TryCancel() {}
+};
+using TestBatchStream =
+    internal::BatchedPacketStream<BatchLog, NoContext, hoist::filesync::v1::PacketBatch>;
+
+Packet Data(uint32_t id, std::string data) {
+  Packet p;
+  p.set_type(Packet::PACKET_DATA);
+  p.set_id(id);
+  p.set_data(std::move(data));
+  return p;
+}
+
+TEST(BatchedPacketStreamTest, PacketsSentWithMoreWaitForTheNextOneSentWithout) {
+  BatchLog log;
+  NoContext ctx;
+  TestBatchStream s(&log, &ctx);
+  ASSERT_TRUE(s.Send(Data(1, "a"), /*more=*/true));
+  ASSERT_TRUE(s.Send(Data(1, ""), /*more=*/true));
+  EXPECT_TRUE(log.written.empty());
+  ASSERT_TRUE(s.Send(Data(2, "b")));
+  ASSERT_EQ(log.written.size(), 1u);
+  ASSERT_EQ(log.written[0].packets_size(), 3);
+  EXPECT_EQ(log.written[0].packets(0).data(), "a");
+  EXPECT_EQ(log.written[0].packets(1).id(), 1u);
+  EXPECT_EQ(log.written[0].packets(2).data(), "b");
+  // Nothing is left to flush, and a packet alone goes out alone.
+  ASSERT_TRUE(s.Flush());
+  ASSERT_TRUE(s.Send(Data(3, "c")));
+  ASSERT_EQ(log.written.size(), 2u);
+  EXPECT_EQ(log.written[1].packets_size(), 1);
+}
+
+TEST(BatchedPacketStreamTest, AFullBatchGoesOutEvenWithMore) {
+  BatchLog log;
+  NoContext ctx;
+  TestBatchStream s(&log, &ctx);
+  const std::string chunk(100 << 10, 'x');
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.Send(Data(1, chunk), /*more=*/true));
+  // 100 KiB packets: the third one takes a batch past its limit.
+  ASSERT_EQ(log.written.size(), 1u);
+  EXPECT_EQ(log.written[0].packets_size(), 3);
+  ASSERT_TRUE(s.Flush());
+  ASSERT_EQ(log.written.size(), 2u);
+  EXPECT_EQ(log.written[1].packets_size(), 2);
+  for (const auto& b : log.written) EXPECT_LE(b.ByteSizeLong(), internal::kMaxBatchBytes + chunk.size() + 64);
+}
+
+TEST(BatchedPacketStreamTest, ReceivedBatchesComeOutPacketByPacketInOrder) {
+  BatchLog log;
+  log.to_read.resize(3);
+  *log.to_read[0].add_packets() = Data(1, "a");
+  *log.to_read[0].add_packets() = Data(1, "");
+  // An empty batch carries nothing.
+  *log.to_read[2].add_packets() = Data(2, "b");
+  NoContext ctx;
+  TestBatchStream s(&log, &ctx);
+  std::vector<std::pair<uint32_t, std::string>> got;
+  for (Packet p; s.Recv(&p);) got.emplace_back(p.id(), p.data());
+  EXPECT_EQ(got, (std::vector<std::pair<uint32_t, std::string>>{{1, "a"}, {1, ""}, {2, "b"}}));
 }
 
 // ---- outputs over both transports ----
@@ -343,7 +431,8 @@ class OutputTest : public ::testing::TestWithParam<Transport> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Transports, OutputTest,
-                         ::testing::Values(Transport::kInProcess, Transport::kGrpc),
+                         ::testing::Values(Transport::kInProcess, Transport::kGrpc,
+                                           Transport::kGrpcBuildKitMethods),
                          [](const auto& info) { return testing::TransportName(info.param); });
 
 TEST_P(OutputTest, TarArrivesWholeOnlyAtCommit) {

@@ -53,7 +53,7 @@ class ScriptedStream final : public si::PacketStream {
     packets_.pop_front();
     return true;
   }
-  bool Send(const Packet&) override { return true; }
+  bool Send(const Packet&, bool) override { return true; }
   void Cancel() override {}
 
  private:

@@ -73,7 +73,8 @@ class Sender {
             files_[id] = e.path;
           }
           ++id;
-          if (!stream_.Send(p)) return Unexpected(Broken());
+          // The end packet below follows at once.
+          if (!stream_.Send(p, /*more=*/true)) return Unexpected(Broken());
           return OkStatus();
         },
         cancel_));
@@ -116,14 +117,21 @@ class Sender {
         HOIST_TRY(PeerState());
         size_t n = std::min(chunk.size(), kDataChunk);
         p.set_data(chunk.data(), n);
-        if (!stream_.Send(p)) return Unexpected(Broken());
+        // The file's end packet, at least, follows.
+        if (!stream_.Send(p, /*more=*/true)) return Unexpected(Broken());
         chunk.remove_prefix(n);
       }
       return OkStatus();
     });
     if (!read && read.error().code() != Code::kNotFound) return read;
     p.clear_data();
-    if (!stream_.Send(p)) return Unexpected(Broken());
+    // The next file asked for follows at once; with none, the receiver waits for this one.
+    bool more;
+    {
+      std::lock_guard lock(mu_);
+      more = !queue_.empty();
+    }
+    if (!stream_.Send(p, more)) return Unexpected(Broken());
     return OkStatus();
   }
 

@@ -38,6 +38,9 @@ inline constexpr char kCacheStorePrefix[] = "local:";
 
 // Method URLs the engine checks before calling.
 inline constexpr char kFileSyncDiffCopy[] = "/moby.filesync.v1.FileSync/DiffCopy";
+// hoist's own: the same, several packets per message (api/session/batch.proto).
+inline constexpr char kBatchedDiffCopy[] = "/hoist.filesync.v1.BatchedFileSync/DiffCopy";
+inline constexpr char kBatchedFileSend[] = "/hoist.filesync.v1.BatchedFileSend/DiffCopy";
 inline constexpr char kFileSendDiffCopy[] = "/moby.filesync.v1.FileSend/DiffCopy";
 inline constexpr char kAuthCredentials[] = "/moby.filesync.v1.Auth/Credentials";
 

@@ -7,6 +7,7 @@
 // that rule. Cancel() may be called from any thread: a Recv blocked in another thread returns.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace fsutil::types {
@@ -23,8 +24,10 @@ class PacketStream {
   virtual ~PacketStream() = default;
   // The next packet; false when the stream ended or broke (the call's status tells which).
   virtual bool Recv(fsutil::types::Packet* p) = 0;
-  // false when the stream is broken.
-  virtual bool Send(const fsutil::types::Packet& p) = 0;
+  // false when the stream is broken. `more`: the caller sends another packet right after this
+  // one without waiting for its peer, so a stream that batches packets may hold this one back
+  // (BatchedPacketStream). The last packet before the caller waits must be sent without it.
+  virtual bool Send(const fsutil::types::Packet& p, bool more = false) = 0;
   virtual void Cancel() = 0;
 };
 
@@ -42,7 +45,7 @@ class GrpcPacketStream final : public PacketStream {
  public:
   GrpcPacketStream(Stream* stream, Context* context) : stream_(stream), context_(context) {}
   bool Recv(fsutil::types::Packet* p) override { return stream_->Read(p); }
-  bool Send(const fsutil::types::Packet& p) override { return stream_->Write(p); }
+  bool Send(const fsutil::types::Packet& p, bool = false) override { return stream_->Write(p); }
   void Cancel() override { context_->TryCancel(); }
 
  private:
@@ -59,7 +62,7 @@ class GrpcBytesPacketStream final : public PacketStream {
     Bytes m;
     return stream_->Read(&m) && PacketFromBytesMessage(m, p);
   }
-  bool Send(const fsutil::types::Packet& p) override {
+  bool Send(const fsutil::types::Packet& p, bool = false) override {
     Bytes m;
     BytesMessageFromPacket(p, &m);
     return stream_->Write(m);
@@ -69,6 +72,50 @@ class GrpcBytesPacketStream final : public PacketStream {
  private:
   Stream* stream_;
   Context* context_;
+};
+
+// Over a stream of `Batch` messages (hoist.filesync.v1.PacketBatch, api/session/batch.proto):
+// packets sent with `more` wait in a batch, which goes out with the first packet sent without
+// it or once it holds kMaxBatchBytes. Read one batch at a time, they come out one by one.
+inline constexpr size_t kMaxBatchBytes = 256 << 10;
+
+template <class Stream, class Context, class Batch>
+class BatchedPacketStream final : public PacketStream {
+ public:
+  BatchedPacketStream(Stream* stream, Context* context) : stream_(stream), context_(context) {}
+  bool Recv(fsutil::types::Packet* p) override {
+    while (next_ >= in_.packets_size()) {
+      in_.Clear();
+      next_ = 0;
+      if (!stream_->Read(&in_)) return false;
+    }
+    in_.mutable_packets(next_++)->Swap(p);
+    return true;
+  }
+  bool Send(const fsutil::types::Packet& p, bool more = false) override {
+    auto* added = out_.add_packets();
+    *added = p;
+    out_bytes_ += added->ByteSizeLong();
+    if (more && out_bytes_ < kMaxBatchBytes) return true;
+    return Flush();
+  }
+  // Sends what waits in the batch, if anything.
+  bool Flush() {
+    if (out_.packets_size() == 0) return true;
+    bool ok = stream_->Write(out_);
+    out_.Clear();
+    out_bytes_ = 0;
+    return ok;
+  }
+  void Cancel() override { context_->TryCancel(); }
+
+ private:
+  Stream* stream_;
+  Context* context_;
+  Batch in_;
+  int next_ = 0;
+  Batch out_;
+  size_t out_bytes_ = 0;
 };
 
 }  // namespace hoist::session::internal

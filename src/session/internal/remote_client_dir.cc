@@ -12,15 +12,18 @@
 #include <unordered_set>
 
 #include "api/fsutil/wire.pb.h"
+#include "api/session/batch.grpc.pb.h"
 #include "api/session/filesync.grpc.pb.h"
 #include "session/internal/fsutil_wire.h"
 #include "session/internal/grpc_glue.h"
+#include "session/internal/packet_stream.h"
 #include "session/internal/remote_connection.h"
 
 namespace hoist::session::internal {
 namespace {
 
 namespace fs = moby::filesync::v1;
+namespace hfs = ::hoist::filesync::v1;
 using fsutil::types::Packet;
 
 // A file OpenFile read whole.
@@ -37,6 +40,53 @@ class BufferFile final : public ReadableFile {
 
  private:
   std::string data_;
+};
+
+// One DiffCopy call from the engine's side: BuildKit's (a Packet per message) or hoist's
+// batched one, whichever the client serves.
+class DiffCopyCall {
+ public:
+  virtual ~DiffCopyCall() = default;
+  virtual bool Read(Packet* p) = 0;
+  // `more`: PacketStream::Send's.
+  virtual bool Write(const Packet& p, bool more = false) = 0;
+  virtual void WritesDone() = 0;
+  virtual grpc::Status Finish() = 0;
+};
+
+class PlainCall final : public DiffCopyCall {
+ public:
+  PlainCall(const RemoteConnection& conn, grpc::ClientContext* context)
+      : stub_(fs::FileSync::NewStub(conn.channel)), stream_(stub_->DiffCopy(context)) {}
+  bool Read(Packet* p) override { return stream_->Read(p); }
+  bool Write(const Packet& p, bool) override { return stream_->Write(p); }
+  void WritesDone() override { stream_->WritesDone(); }
+  grpc::Status Finish() override { return stream_->Finish(); }
+
+ private:
+  std::unique_ptr<fs::FileSync::Stub> stub_;
+  std::unique_ptr<grpc::ClientReaderWriter<Packet, Packet>> stream_;
+};
+
+class BatchedCall final : public DiffCopyCall {
+ public:
+  BatchedCall(const RemoteConnection& conn, grpc::ClientContext* context)
+      : stub_(hfs::BatchedFileSync::NewStub(conn.channel)),
+        stream_(stub_->DiffCopy(context)),
+        packets_(stream_.get(), context) {}
+  bool Read(Packet* p) override { return packets_.Recv(p); }
+  bool Write(const Packet& p, bool more) override { return packets_.Send(p, more); }
+  void WritesDone() override {
+    packets_.Flush();
+    stream_->WritesDone();
+  }
+  grpc::Status Finish() override { return stream_->Finish(); }
+
+ private:
+  using Stream = grpc::ClientReaderWriter<hfs::PacketBatch, hfs::PacketBatch>;
+  std::unique_ptr<hfs::BatchedFileSync::Stub> stub_;
+  std::unique_ptr<Stream> stream_;
+  BatchedPacketStream<Stream, grpc::ClientContext, hfs::PacketBatch> packets_;
 };
 
 // One DiffCopy call: the walk it received and the file requests made on it.
@@ -75,8 +125,11 @@ class Transfer {
     for (const std::string& p : options.follow_paths) {
       t->context_.AddMetadata(kFollowPathsKey, MetadataSafe(p) ? p : WidenPattern(p));
     }
-    t->stub_ = fs::FileSync::NewStub(conn.channel);
-    t->stream_ = t->stub_->DiffCopy(&t->context_);
+    if (conn.Supports(kBatchedDiffCopy)) {
+      t->stream_ = std::make_unique<BatchedCall>(conn, &t->context_);
+    } else {
+      t->stream_ = std::make_unique<PlainCall>(conn, &t->context_);
+    }
     return t;
   }
 
@@ -294,18 +347,24 @@ class Transfer {
 
   // Asks for announced files while the window has room (always for one).
   Status TopUp() {
-    while (!announced_.empty() && in_flight_.size() < kMaxInFlight &&
-           (in_flight_.empty() || in_flight_bytes_ + announced_.front().size <= kInFlightBytes)) {
+    while (HasRoom()) {
       Announced a = std::move(announced_.front());
       announced_.pop_front();
+      in_flight_bytes_ += a.size;
+      in_flight_.push_back({.path = std::move(a.path), .id = a.id, .size = a.size});
       Packet req;
       req.set_type(Packet::PACKET_REQ);
       req.set_id(a.id);
-      if (!stream_->Write(req)) return Fail(std::nullopt);
-      in_flight_bytes_ += a.size;
-      in_flight_.push_back({.path = std::move(a.path), .id = a.id, .size = a.size});
+      // A burst of requests may go out as one message: all but its last are sent with `more`.
+      if (!stream_->Write(req, /*more=*/HasRoom())) return Fail(std::nullopt);
     }
     return OkStatus();
+  }
+
+  // Whether TopUp asks for the next announced file.
+  bool HasRoom() const {
+    return !announced_.empty() && in_flight_.size() < kMaxInFlight &&
+           (in_flight_.empty() || in_flight_bytes_ + announced_.front().size <= kInFlightBytes);
   }
 
   // Receives the first `n` files in flight and drops their data.
@@ -390,8 +449,7 @@ class Transfer {
 
   std::string name_;
   grpc::ClientContext context_;
-  std::unique_ptr<fs::FileSync::Stub> stub_;
-  std::unique_ptr<grpc::ClientReaderWriter<Packet, Packet>> stream_;
+  std::unique_ptr<DiffCopyCall> stream_;
   std::unordered_map<std::string, Entry> entries_;
   std::deque<Announced> announced_;
   std::deque<InFlight> in_flight_;

@@ -12,6 +12,7 @@
 #include "api/fsutil/wire.pb.h"
 #include "api/health/health.grpc.pb.h"
 #include "api/session/auth.grpc.pb.h"
+#include "api/session/batch.grpc.pb.h"
 #include "api/session/filesync.grpc.pb.h"
 #include "api/session/secrets.grpc.pb.h"
 #include "api/session/sshforward.grpc.pb.h"
@@ -28,6 +29,7 @@ namespace {
 namespace fs = moby::filesync::v1;
 namespace cs = containerd::services::content::v1;
 namespace sec = moby::buildkit::secrets::v1;
+namespace hfs = ::hoist::filesync::v1;
 namespace sshf = moby::sshforward::v1;
 namespace health = grpc::health::v1;
 using fsutil::types::Packet;
@@ -41,27 +43,80 @@ grpc::Status Unimplemented(std::string_view what) {
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, std::string(what));
 }
 
+// Sends the local directory a DiffCopy call's metadata names, over `packets`.
+grpc::Status ServeDiffCopy(ClientSession& session, const grpc::ServerContext& ctx,
+                           PacketStream& packets) {
+  auto dir = session.LocalDir(MetadataValue(ctx, kDirNameKey));
+  if (!dir) return Grpc(dir.error());
+  WalkOptions options;
+  options.include_patterns = MetadataValues(ctx, kIncludePatternsKey);
+  options.exclude_patterns = MetadataValues(ctx, kExcludePatternsKey);
+  options.follow_paths = MetadataValues(ctx, kFollowPathsKey);
+  auto st = SendTree(packets, **dir, options);
+  if (!st) return Grpc(st.error());
+  return grpc::Status::OK;
+}
+
 class FileSyncService final : public fs::FileSync::Service {
  public:
   explicit FileSyncService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
 
   grpc::Status DiffCopy(grpc::ServerContext* ctx,
                         grpc::ServerReaderWriter<Packet, Packet>* stream) override {
-    auto dir = session_->LocalDir(MetadataValue(*ctx, kDirNameKey));
-    if (!dir) return Grpc(dir.error());
-    WalkOptions options;
-    options.include_patterns = MetadataValues(*ctx, kIncludePatternsKey);
-    options.exclude_patterns = MetadataValues(*ctx, kExcludePatternsKey);
-    options.follow_paths = MetadataValues(*ctx, kFollowPathsKey);
     GrpcPacketStream<grpc::ServerReaderWriter<Packet, Packet>, grpc::ServerContext> packets(stream,
                                                                                             ctx);
-    auto st = SendTree(packets, **dir, options);
-    if (!st) return Grpc(st.error());
-    return grpc::Status::OK;
+    return ServeDiffCopy(*session_, *ctx, packets);
   }
 
   grpc::Status TarStream(grpc::ServerContext*, grpc::ServerReaderWriter<Packet, Packet>*) override {
     return Unimplemented("file sync: tarstream is not supported, use diffcopy");
+  }
+
+ private:
+  std::shared_ptr<ClientSession> session_;
+};
+
+// The same, several packets per message (api/session/batch.proto).
+class BatchedFileSyncService final : public hfs::BatchedFileSync::Service {
+ public:
+  explicit BatchedFileSyncService(std::shared_ptr<ClientSession> session)
+      : session_(std::move(session)) {}
+
+  grpc::Status DiffCopy(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>* stream) override {
+    BatchedPacketStream<grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>,
+                        grpc::ServerContext, hfs::PacketBatch>
+        packets(stream, ctx);
+    return ServeDiffCopy(*session_, *ctx, packets);
+  }
+
+ private:
+  std::shared_ptr<ClientSession> session_;
+};
+
+// An output directory's DiffCopy, batched (api/session/batch.proto).
+class BatchedFileSendService final : public hfs::BatchedFileSend::Service {
+ public:
+  explicit BatchedFileSendService(std::shared_ptr<ClientSession> session)
+      : session_(std::move(session)) {}
+
+  grpc::Status DiffCopy(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>* stream) override {
+    const std::string dir = session_->output_dir();
+    if (dir.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "the client attached no output directory");
+    }
+    auto writer = ConfinedDirWriter::Open(dir);
+    if (!writer) return Grpc(writer.error());
+    BatchedPacketStream<grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>,
+                        grpc::ServerContext, hfs::PacketBatch>
+        packets(stream, ctx);
+    auto st = ReceiveTree(packets, **writer);
+    if (!st) return Grpc(st.error());
+    return grpc::Status::OK;
   }
 
  private:
@@ -457,6 +512,8 @@ std::vector<std::unique_ptr<grpc::Service>> MakeSessionServices(
     std::shared_ptr<ClientSession> session) {
   std::vector<std::unique_ptr<grpc::Service>> out;
   out.push_back(std::make_unique<FileSyncService>(session));
+  out.push_back(std::make_unique<BatchedFileSyncService>(session));
+  out.push_back(std::make_unique<BatchedFileSendService>(session));
   out.push_back(std::make_unique<FileSendService>(session));
   out.push_back(std::make_unique<ContentService>(session));
   out.push_back(std::make_unique<SecretsService>(session));
@@ -469,8 +526,12 @@ std::vector<std::unique_ptr<grpc::Service>> MakeSessionServices(
 std::vector<std::string> ExposedMethods(const ClientSession& session) {
   std::vector<std::string> out;
   AddMethods(health::Health::service_full_name(), &out);
-  if (session.HasLocalDirs()) AddMethods(fs::FileSync::service_full_name(), &out);
+  if (session.HasLocalDirs()) {
+    AddMethods(fs::FileSync::service_full_name(), &out);
+    AddMethods(hfs::BatchedFileSync::service_full_name(), &out);
+  }
   if (session.HasOutputFileOrDir()) AddMethods(fs::FileSend::service_full_name(), &out);
+  if (!session.output_dir().empty()) AddMethods(hfs::BatchedFileSend::service_full_name(), &out);
   if (!session.StoreIds().empty() || session.output_layout() != nullptr ||
       session.HasCacheStores()) {
     AddMethods(cs::Content::service_full_name(), &out);

@@ -7,7 +7,17 @@
 
 namespace hoist::session::testing {
 
-std::string TransportName(Transport t) { return t == Transport::kInProcess ? "InProcess" : "Grpc"; }
+std::string TransportName(Transport t) {
+  switch (t) {
+    case Transport::kInProcess:
+      return "InProcess";
+    case Transport::kGrpc:
+      return "Grpc";
+    case Transport::kGrpcBuildKitMethods:
+      return "GrpcBuildKitMethods";
+  }
+  return "?";
+}
 
 SessionPair::SessionPair(Transport t, std::shared_ptr<ClientSession> client)
     : transport_(t), client_(client ? std::move(client) : std::make_shared<ClientSession>()) {}
@@ -31,6 +41,9 @@ Session& SessionPair::engine() {
     server_ = std::move(*server);
     auto info = ParseSessionMetadata(SessionMetadata(*client_, "test"));
     if (!info) std::abort();
+    if (transport_ == Transport::kGrpcBuildKitMethods) {
+      std::erase_if(info->methods, [](const std::string& m) { return m.starts_with("/hoist."); });
+    }
     auto remote = RemoteSession::Connect(std::move(*info), UniqueFd(fds[1]));
     if (!remote) {
       ADD_FAILURE() << remote.error().message();

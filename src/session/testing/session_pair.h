@@ -15,7 +15,9 @@
 
 namespace hoist::session::testing {
 
-enum class Transport { kInProcess, kGrpc };
+// kGrpcBuildKitMethods: over gRPC, the engine seeing only the methods a BuildKit client
+// serves (hoist's own, such as the batched file sync, left out of the session's metadata).
+enum class Transport { kInProcess, kGrpc, kGrpcBuildKitMethods };
 
 std::string TransportName(Transport t);
 inline void PrintTo(Transport t, std::ostream* os) { *os << TransportName(t); }
