@@ -403,6 +403,27 @@ TEST(BatchedPacketStreamTest, AFullBatchGoesOutEvenWithMore) {
   for (const auto& b : log.written) EXPECT_LE(b.ByteSizeLong(), internal::kMaxBatchBytes + chunk.size() + 64);
 }
 
+TEST(BatchedPacketStreamTest, OnOneThreadWhatWaitsGoesOutBeforeARecvWaits) {
+  BatchLog log;
+  log.to_read.resize(1);
+  *log.to_read[0].add_packets() = Data(1, "a");
+  *log.to_read[0].add_packets() = Data(1, "");
+  NoContext ctx;
+  TestBatchStream s(&log, &ctx, /*one_thread=*/true);
+  ASSERT_TRUE(s.Send(Data(7, "req"), /*more=*/true));
+  EXPECT_TRUE(log.written.empty());
+  Packet p;
+  ASSERT_TRUE(s.Recv(&p));
+  ASSERT_EQ(log.written.size(), 1u);
+  // A packet already received needs no wait: what is sent meanwhile stays in the batch.
+  ASSERT_TRUE(s.Send(Data(8, "req"), /*more=*/true));
+  ASSERT_TRUE(s.Recv(&p));
+  EXPECT_EQ(log.written.size(), 1u);
+  EXPECT_FALSE(s.Recv(&p));
+  ASSERT_EQ(log.written.size(), 2u);
+  EXPECT_EQ(log.written[1].packets(0).id(), 8u);
+}
+
 TEST(BatchedPacketStreamTest, ReceivedBatchesComeOutPacketByPacketInOrder) {
   BatchLog log;
   log.to_read.resize(3);

@@ -278,20 +278,18 @@ class Receiver {
     // The contents, a window of requests at a time.
     std::map<uint32_t, Pending> open;
     size_t next = 0;
-    // `more`: another request follows at once.
-    auto request = [&](bool more) -> Status {
+    // Requests are sent with `more`: they go out when this side next waits (ReceiveTree).
+    auto request = [&]() -> Status {
       auto& [fid, e] = wanted[next++];
       HOIST_ASSIGN_OR_RETURN(UniqueFd fd, writer_.OpenData(e.path));
       open.emplace(fid, Pending{std::move(e), std::move(fd)});
       Packet req;
       req.set_type(Packet::PACKET_REQ);
       req.set_id(fid);
-      if (!stream_.Send(req, more)) return Fail(BrokenStreamError());
+      if (!stream_.Send(req, /*more=*/true)) return Fail(BrokenStreamError());
       return OkStatus();
     };
-    while (next < wanted.size() && open.size() < kRequestWindow) {
-      HOIST_TRY(request(next + 1 < wanted.size() && open.size() + 1 < kRequestWindow));
-    }
+    while (next < wanted.size() && open.size() < kRequestWindow) HOIST_TRY(request());
     for (Packet p; !open.empty();) {
       if (cancel_ != nullptr) HOIST_TRY(cancel_->Check());
       HOIST_TRY(Next(&p));
@@ -310,7 +308,7 @@ class Receiver {
       }
       HOIST_TRY(writer_.FinishData(it->second.fd.get(), it->second.entry));
       open.erase(it);
-      if (next < wanted.size()) HOIST_TRY(request(/*more=*/false));
+      if (next < wanted.size()) HOIST_TRY(request());
     }
     HOIST_TRY(writer_.Finish());
     Packet fin;

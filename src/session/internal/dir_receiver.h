@@ -63,7 +63,9 @@ class ConfinedDirWriter {
 
 // Receives a tree over `stream` into `writer` as fsutil's receiver does: takes the walk, asks
 // for the regular files' contents (several at a time), then ends with FIN. Errors are also
-// sent to the sender as ERR.
+// sent to the sender as ERR. Requests are sent with `more`, so `stream` must send what it holds
+// back before its Recv waits (a stream that holds nothing back, or a BatchedPacketStream made
+// with `one_thread`).
 Status ReceiveTree(PacketStream& stream, ConfinedDirWriter& writer,
                    CancelContext* cancel = nullptr);
 

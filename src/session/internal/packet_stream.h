@@ -77,14 +77,20 @@ class GrpcBytesPacketStream final : public PacketStream {
 // Over a stream of `Batch` messages (hoist.filesync.v1.PacketBatch, api/session/batch.proto):
 // packets sent with `more` wait in a batch, which goes out with the first packet sent without
 // it or once it holds kMaxBatchBytes. Read one batch at a time, they come out one by one.
+//
+// `one_thread`: the caller reads and writes from one thread only. Recv then sends what waits in
+// the batch before it waits for a message, so the caller may send every packet with `more`:
+// nothing is held back while it waits for its peer.
 inline constexpr size_t kMaxBatchBytes = 256 << 10;
 
 template <class Stream, class Context, class Batch>
 class BatchedPacketStream final : public PacketStream {
  public:
-  BatchedPacketStream(Stream* stream, Context* context) : stream_(stream), context_(context) {}
+  BatchedPacketStream(Stream* stream, Context* context, bool one_thread = false)
+      : stream_(stream), context_(context), one_thread_(one_thread) {}
   bool Recv(fsutil::types::Packet* p) override {
     while (next_ >= in_.packets_size()) {
+      if (one_thread_ && !Flush()) return false;
       in_.Clear();
       next_ = 0;
       if (!stream_->Read(&in_)) return false;
@@ -112,6 +118,7 @@ class BatchedPacketStream final : public PacketStream {
  private:
   Stream* stream_;
   Context* context_;
+  const bool one_thread_;
   Batch in_;
   int next_ = 0;
   Batch out_;

@@ -43,7 +43,8 @@ class BufferFile final : public ReadableFile {
 };
 
 // One DiffCopy call from the engine's side: BuildKit's (a Packet per message) or hoist's
-// batched one, whichever the client serves.
+// batched one, whichever the client serves. One thread at a time uses it (Transfer's caller
+// holds the directory's lock), so what waits to be sent goes out before a read waits.
 class DiffCopyCall {
  public:
   virtual ~DiffCopyCall() = default;
@@ -73,7 +74,7 @@ class BatchedCall final : public DiffCopyCall {
   BatchedCall(const RemoteConnection& conn, grpc::ClientContext* context)
       : stub_(hfs::BatchedFileSync::NewStub(conn.channel)),
         stream_(stub_->DiffCopy(context)),
-        packets_(stream_.get(), context) {}
+        packets_(stream_.get(), context, /*one_thread=*/true) {}
   bool Read(Packet* p) override { return packets_.Recv(p); }
   bool Write(const Packet& p, bool more) override { return packets_.Send(p, more); }
   void WritesDone() override {
@@ -355,8 +356,8 @@ class Transfer {
       Packet req;
       req.set_type(Packet::PACKET_REQ);
       req.set_id(a.id);
-      // A burst of requests may go out as one message: all but its last are sent with `more`.
-      if (!stream_->Write(req, /*more=*/HasRoom())) return Fail(std::nullopt);
+      // Requests wait to go out together until this side waits for the client (DiffCopyCall).
+      if (!stream_->Write(req, /*more=*/true)) return Fail(std::nullopt);
     }
     return OkStatus();
   }

@@ -111,9 +111,10 @@ class BatchedFileSendService final : public hfs::BatchedFileSend::Service {
     }
     auto writer = ConfinedDirWriter::Open(dir);
     if (!writer) return Grpc(writer.error());
+    // The receiver reads and writes from this thread alone.
     BatchedPacketStream<grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>,
                         grpc::ServerContext, hfs::PacketBatch>
-        packets(stream, ctx);
+        packets(stream, ctx, /*one_thread=*/true);
     auto st = ReceiveTree(packets, **writer);
     if (!st) return Grpc(st.error());
     return grpc::Status::OK;
