@@ -6,6 +6,7 @@
 
 #include "base/temp_dir.h"
 #include "exporter/snapshot_image.h"
+#include "solver/ops/context_snapshot.h"
 #include "solver/ops/worker.h"
 
 namespace hoist::control {
@@ -14,6 +15,21 @@ namespace {
 // Removes committed snapshots no remaining record needs (with their ancestors kept), and
 // leftovers of interrupted work (active snapshots and views: the engine lock says no one
 // is using them). Children go before parents.
+// Adds the snapshots the context mirrors under `local_dir` name (solver::ops::
+// kMirrorSnapshotSuffix) to `roots`.
+Status AddMirrorSnapshots(const std::string& local_dir, std::set<std::string>* roots) {
+  FileSystem* fs = PosixFileSystem();
+  HOIST_ASSIGN_OR_RETURN(bool exists, fs->Exists(local_dir));
+  if (!exists) return OkStatus();
+  HOIST_ASSIGN_OR_RETURN(auto names, fs->ListDir(local_dir));
+  for (const std::string& n : names) {
+    if (!n.ends_with(solver::ops::kMirrorSnapshotSuffix)) continue;
+    std::string name = solver::ops::MirrorSnapshotName(local_dir + "/" + n);
+    if (!name.empty()) roots->insert(std::move(name));
+  }
+  return OkStatus();
+}
+
 Result<int64_t> CollectSnapshots(const EngineParts& engine, const std::set<std::string>& roots) {
   snapshot::Snapshotter& s = *engine.snapshotter;
   std::map<std::string, snapshot::Info> all;
@@ -87,6 +103,11 @@ Result<PruneResult> PruneCache(const EngineParts& engine, const PruneRequest& re
   std::set<std::string> roots = {std::string(solver::ops::kEmptySnapshot)};
   HOIST_ASSIGN_OR_RETURN(std::vector<solver::CacheRecord> left, engine.cache->List());
   for (const auto& r : left) roots.insert(r.result_ids.begin(), r.result_ids.end());
+  if (!request.all) {
+    // Contexts mirrored as snapshots stay until a prune of everything, as mirror directories
+    // do: each `ops/local/<mirror>.snapshot` names one.
+    HOIST_TRY(AddMirrorSnapshots(engine.root + "/ops/local", &roots));
+  }
   HOIST_ASSIGN_OR_RETURN(int64_t snapshots, CollectSnapshots(engine, roots));
   HOIST_ASSIGN_OR_RETURN(int64_t blobs, CollectBlobs(engine));
   if (request.all) {

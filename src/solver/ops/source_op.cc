@@ -24,6 +24,7 @@
 #include "llb/caps.h"
 #include "session/session.h"
 #include "session/ssh_forward.h"
+#include "solver/ops/context_snapshot.h"
 #include "solver/ops/internal/ops.h"
 #include "solver/ops/internal/tree_util.h"
 #include "source/docker_image_source.h"
@@ -410,6 +411,21 @@ class LocalSourceOp final : public Op {
     HOIST_TRY(PosixFileSystem()->MakeDirs(worker_.options().state_dir + "/local", 0700));
     s.started = progress::Clock::now();
     ctx.progress.Status(s);
+    // Where layers are images, so is the mirror: a snapshot whose files are never created
+    // (context_snapshot.h), its current generation named in `<mirror>.snapshot`.
+    snapshot::Snapshotter& snapshots = *worker_.options().snapshotter;
+    if (snapshots.TakesLayerImages()) {
+      ContextSnapshotStats stats;
+      HOIST_ASSIGN_OR_RETURN(
+          std::string name,
+          SyncContextSnapshot(snapshots, worker_.options().state_dir, reader, options.filter,
+                              mirror + std::string(kMirrorSnapshotSuffix), ctx.cancel.get(),
+                              &stats));
+      s.current = static_cast<int64_t>(stats.bytes_read);
+      s.completed = progress::Clock::now();
+      ctx.progress.Status(s);
+      return std::vector<ResultRef>{worker_.Ref(name)};
+    }
     HOIST_ASSIGN_OR_RETURN(source::SyncStats stats, source::LocalSync(reader, mirror, options));
     s.current = static_cast<int64_t>(stats.bytes_read);
     s.completed = progress::Clock::now();

@@ -49,6 +49,11 @@ namespace hoist::solver::ops {
 // but not snapshots (nothing to export or cache outside this engine).
 inline constexpr std::string_view kMirrorIdPrefix = "mirror:";
 
+// Where the snapshotter takes layer images, a local source's mirror is a committed snapshot
+// instead (context_snapshot.h), and its result is that snapshot: the file
+// `<state_dir>/local/<name>` + this suffix names the mirror's current generation.
+inline constexpr std::string_view kMirrorSnapshotSuffix = ".snapshot";
+
 // Results of local sources read in place (the embedded engine: source/in_place_context.h),
 // named `inplace:<random>`: views that live as long as the Worker of their build.
 inline constexpr std::string_view kInPlaceIdPrefix = "inplace:";
