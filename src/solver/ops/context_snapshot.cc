@@ -26,7 +26,7 @@ namespace hoist::solver::ops {
 namespace {
 
 using internal::MountedSnapshot;
-using internal::NewSnapshotKey;
+using internal::CommitLayerImage;
 using source::ContextEntry;
 
 // `path` below the directory `root`, without following a symlink anywhere on the way (the
@@ -263,15 +263,7 @@ Result<std::string> SyncContextSnapshot(snapshot::Snapshotter& snapshots,
 
   // The new generation: the tar of the entries, written as the snapshot's layer image while
   // another thread reads the files.
-  const std::string key = NewSnapshotKey("context-active");
-  HOIST_TRY(snapshots.Prepare(key, "").map([](auto&&) {}));
-  Status written = [&]() -> Status {
-    HOIST_ASSIGN_OR_RETURN(snapshot::WritableDir dir, snapshots.Writable(key));
-    if (dir.layer_image.empty()) {
-      return MakeError(Code::kInternal, "the snapshotter offers no layer image");
-    }
-    UniqueFd image(::open(dir.layer_image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!image) return Unexpected(ErrnoError(errno, "create the context's image"));
+  auto committed = CommitLayerImage(snapshots, "", "context", [&](int image) -> Status {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
       return Unexpected(ErrnoError(errno, "socketpair"));
@@ -284,25 +276,17 @@ Result<std::string> SyncContextSnapshot(snapshot::Snapshotter& snapshots,
       ::shutdown(tar_out.get(), SHUT_WR);
     });
     SocketSource source(tar_in.get());
-    Status consumed =
-        archive::WriteLayerErofs(source, image.get(), {.cancel = cancel}).map([](auto&&) {});
+    Status consumed = archive::WriteLayerErofs(source, image, {.cancel = cancel}).map([](auto&&) {});
     // A writer that stopped early stops the reader too.
     ::shutdown(tar_in.get(), SHUT_RDWR);
     producer.join();
     // The reading side's failure explains a truncated stream better than the writer's, unless
     // it failed because the writer had stopped.
-    Status st = consumed;
-    if (!produced && (consumed || !sink.broken())) st = produced;
-    if (st && ::fsync(image.get()) != 0) st = Unexpected(ErrnoError(errno, "sync the context's image"));
-    if (!st) (void)::ftruncate(image.get(), 0);
-    return st;
-  }();
-  const std::string name = NewSnapshotKey("context");
-  if (written) written = snapshots.Commit(name, key);
-  if (!written) {
-    (void)snapshots.Remove(key);
-    return Unexpected(std::move(written).error());
-  }
+    if (!produced && (consumed || !sink.broken())) return produced;
+    return consumed;
+  });
+  if (!committed) return Unexpected(std::move(committed).error());
+  const std::string& name = *committed;
   if (Status st = WriteFileAtomic(PosixFileSystem(), record, name + "\n", 0600); !st) {
     (void)snapshots.Remove(name);
     return Unexpected(std::move(st).error());

@@ -213,20 +213,9 @@ class FileOp final : public Op {
       return std::nullopt;
     }
     const auto t1 = std::chrono::steady_clock::now();
-    const std::string key = NewSnapshotKey("active");
-    HOIST_TRY(snapshots.Prepare(key, parent));
     std::chrono::steady_clock::time_point t2;
     std::optional<snapshot::DiffLayerResult> blob;
-    // Nothing of a failed write stays: its partial image is emptied at once (so that a full
-    // disk has room again for the snapshotter's metadata), then the snapshot is removed.
-    auto written = [&]() -> Status {
-      HOIST_ASSIGN_OR_RETURN(snapshot::WritableDir dir, snapshots.Writable(key));
-      if (dir.layer_image.empty()) {
-        return MakeError(Code::kInternal, "the snapshotter offers no layer image");
-      }
-      UniqueFd image(
-          ::open(dir.layer_image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (!image) return Unexpected(ErrnoError(errno, "create the layer's image"));
+    auto committed = CommitLayerImage(snapshots, parent, "file", [&](int image) -> Status {
       auto stream = layer->Stream();
       // A large layer is read from its sources on a thread of its own, ahead of the image's
       // writer; a small one is not worth the thread and the buffers.
@@ -235,28 +224,24 @@ class FileOp final : public Op {
       if (LayerBytes(*layer) >= kReadAheadFrom) tar = &ahead.emplace(stream.get());
       std::optional<LayerBlobTee> tee;
       if (!worker_.options().diff_cache_dir.empty()) {
-        tee.emplace(*tar, *worker_.options().content, "copy-layer-" + key);
+        tee.emplace(*tar, *worker_.options().content, "copy-layer-" + NewSnapshotKey("blob"));
       }
       archive::ByteSource& source = tee ? static_cast<archive::ByteSource&>(*tee) : *tar;
-      Status s = archive::WriteLayerErofs(source, image.get(), {.cancel = ctx.cancel.get()})
+      Status s = archive::WriteLayerErofs(source, image, {.cancel = ctx.cancel.get()})
                      .map([](auto&&) {});
       if (s && tee) blob = tee->Finish();
       t2 = std::chrono::steady_clock::now();
-      if (s && ::fsync(image.get()) != 0) s = Unexpected(ErrnoError(errno, "sync the layer's image"));
-      if (!s) (void)::ftruncate(image.get(), 0);
       return s;
-    }();
-    const std::string name = NewSnapshotKey("file");
-    if (written) written = snapshots.Commit(name, key);
-    if (!written) {
-      (void)snapshots.Remove(key);
+    });
+    if (!committed) {
       if (layer->declined()) {
         HOIST_LOG(kDebug, "file op {}: copying through a mount: {}", digest_.str(),
-                  written.error().message());
+                  committed.error().message());
         return std::nullopt;
       }
-      return Unexpected(std::move(written).error().Wrap("write the copy's layer"));
+      return Unexpected(std::move(committed).error().Wrap("write the copy's layer"));
     }
+    const std::string& name = *committed;
     if (blob) {
       snapshot::SaveCachedDiff(snapshot::DiffCacheFile(worker_.options().diff_cache_dir, name,
                                                        LayerBlobTee::kDefaultCompression,

@@ -28,6 +28,32 @@ std::string NewSnapshotKey(std::string_view prefix) {
   return fmt::format("{}-{}", prefix, session::NewRandomId());
 }
 
+Result<std::string> CommitLayerImage(snapshot::Snapshotter& snapshots, const std::string& parent,
+                                     std::string_view prefix,
+                                     const std::function<Status(int image_fd)>& write) {
+  const std::string key = NewSnapshotKey("active");
+  HOIST_TRY(snapshots.Prepare(key, parent).map([](auto&&) {}));
+  Status written = [&]() -> Status {
+    HOIST_ASSIGN_OR_RETURN(snapshot::WritableDir dir, snapshots.Writable(key));
+    if (dir.layer_image.empty()) {
+      return MakeError(Code::kInternal, "the snapshotter offers no layer image");
+    }
+    UniqueFd image(::open(dir.layer_image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!image) return Unexpected(ErrnoError(errno, "create the layer's image"));
+    Status st = write(image.get());
+    if (st && ::fsync(image.get()) != 0) st = Unexpected(ErrnoError(errno, "sync the layer's image"));
+    if (!st) (void)::ftruncate(image.get(), 0);
+    return st;
+  }();
+  const std::string name = NewSnapshotKey(prefix);
+  if (written) written = snapshots.Commit(name, key);
+  if (!written) {
+    (void)snapshots.Remove(key);
+    return Unexpected(std::move(written).error());
+  }
+  return name;
+}
+
 oci::Digest DigestOf(std::string_view s) { return oci::Digest::Sha256Of(s); }
 
 Status CheckClientSSH(Worker& worker, const std::string& id, CancelContext* cancel) {

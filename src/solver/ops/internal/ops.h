@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,15 @@ std::shared_ptr<source::InPlaceContext> FindInPlace(std::string_view id);
 
 // A fresh snapshot key: `<prefix>-<random>`.
 std::string NewSnapshotKey(std::string_view prefix);
+
+// A new committed snapshot made of one layer image, on `parent` ("" for none), in `snapshots`
+// (which must take layer images): prepares an active snapshot, calls `write` with its image file
+// (open for writing, empty), syncs the image and commits the snapshot as `<prefix>-<random>`,
+// which it returns. When anything fails, the partial image is emptied at once (so that a full
+// disk has room again for the snapshotter's metadata) and the active snapshot removed.
+Result<std::string> CommitLayerImage(snapshot::Snapshotter& snapshots, const std::string& parent,
+                                     std::string_view prefix,
+                                     const std::function<Status(int image_fd)>& write);
 
 // A snapshot (active or view) mounted on a temporary directory for as long as this lives.
 // Destruction unmounts, then removes the snapshot unless it was committed.
