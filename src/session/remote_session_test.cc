@@ -339,26 +339,28 @@ TEST_P(FileSyncTreeTest, InProcessWalkReportsHardLinks) {
 
 // ---- batches of packets ----
 
+using hoist::filesync::v1::PacketBatch;
+
 // A stream of batches kept in memory: what was written, and what Read returns.
 struct BatchLog {
-  std::vector<hoist::filesync::v1::PacketBatch> written;
-  std::vector<hoist::filesync::v1::PacketBatch> to_read;
+  std::vector<PacketBatch> written;
+  std::vector<PacketBatch> to_read;
   size_t read = 0;
-  bool Write(const hoist::filesync::v1::PacketBatch& b) {
+  bool Write(const PacketBatch& b) {
     written.push_back(b);
     return true;
   }
-  bool Read(hoist::filesync::v1::PacketBatch* b) {
+  bool Read(PacketBatch* b) {
     if (read == to_read.size()) return false;
     *b = to_read[read++];
     return true;
   }
 };
 struct NoContext {
-  void TryCancel() {}
+  bool cancelled = false;
+  void TryCancel() { cancelled = true; }
 };
-using TestBatchStream =
-    internal::BatchedPacketStream<BatchLog, NoContext, hoist::filesync::v1::PacketBatch>;
+using TestBatchStream = internal::BatchedPacketStream<BatchLog, NoContext, PacketBatch>;
 
 Packet Data(uint32_t id, std::string data) {
   Packet p;
@@ -366,6 +368,21 @@ Packet Data(uint32_t id, std::string data) {
   p.set_id(id);
   p.set_data(std::move(data));
   return p;
+}
+
+PacketBatch BatchOf(const std::vector<Packet>& packets) {
+  PacketBatch b;
+  for (const Packet& p : packets) internal::AppendToBatch(p, b.mutable_packets());
+  return b;
+}
+
+std::vector<Packet> PacketsOf(const PacketBatch& b) {
+  std::vector<Packet> out;
+  size_t at = 0;
+  bool bad = false;
+  for (Packet p; internal::NextInBatch(b.packets(), &at, &p, &bad);) out.push_back(p);
+  EXPECT_FALSE(bad);
+  return out;
 }
 
 TEST(BatchedPacketStreamTest, PacketsSentWithMoreWaitForTheNextOneSentWithout) {
@@ -377,15 +394,17 @@ TEST(BatchedPacketStreamTest, PacketsSentWithMoreWaitForTheNextOneSentWithout) {
   EXPECT_TRUE(log.written.empty());
   ASSERT_TRUE(s.Send(Data(2, "b")));
   ASSERT_EQ(log.written.size(), 1u);
-  ASSERT_EQ(log.written[0].packets_size(), 3);
-  EXPECT_EQ(log.written[0].packets(0).data(), "a");
-  EXPECT_EQ(log.written[0].packets(1).id(), 1u);
-  EXPECT_EQ(log.written[0].packets(2).data(), "b");
+  auto got = PacketsOf(log.written[0]);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].data(), "a");
+  EXPECT_EQ(got[1].id(), 1u);
+  EXPECT_EQ(got[1].data(), "");
+  EXPECT_EQ(got[2].data(), "b");
   // Nothing is left to flush, and a packet alone goes out alone.
   ASSERT_TRUE(s.Flush());
   ASSERT_TRUE(s.Send(Data(3, "c")));
   ASSERT_EQ(log.written.size(), 2u);
-  EXPECT_EQ(log.written[1].packets_size(), 1);
+  EXPECT_EQ(PacketsOf(log.written[1]).size(), 1u);
 }
 
 TEST(BatchedPacketStreamTest, AFullBatchGoesOutEvenWithMore) {
@@ -396,18 +415,16 @@ TEST(BatchedPacketStreamTest, AFullBatchGoesOutEvenWithMore) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(s.Send(Data(1, chunk), /*more=*/true));
   // 100 KiB packets: the third one takes a batch past its limit.
   ASSERT_EQ(log.written.size(), 1u);
-  EXPECT_EQ(log.written[0].packets_size(), 3);
+  EXPECT_EQ(PacketsOf(log.written[0]).size(), 3u);
   ASSERT_TRUE(s.Flush());
   ASSERT_EQ(log.written.size(), 2u);
-  EXPECT_EQ(log.written[1].packets_size(), 2);
+  EXPECT_EQ(PacketsOf(log.written[1]).size(), 2u);
   for (const auto& b : log.written) EXPECT_LE(b.ByteSizeLong(), internal::kMaxBatchBytes + chunk.size() + 64);
 }
 
 TEST(BatchedPacketStreamTest, OnOneThreadWhatWaitsGoesOutBeforeARecvWaits) {
   BatchLog log;
-  log.to_read.resize(1);
-  *log.to_read[0].add_packets() = Data(1, "a");
-  *log.to_read[0].add_packets() = Data(1, "");
+  log.to_read = {BatchOf({Data(1, "a"), Data(1, "")})};
   NoContext ctx;
   TestBatchStream s(&log, &ctx, /*one_thread=*/true);
   ASSERT_TRUE(s.Send(Data(7, "req"), /*more=*/true));
@@ -421,21 +438,41 @@ TEST(BatchedPacketStreamTest, OnOneThreadWhatWaitsGoesOutBeforeARecvWaits) {
   EXPECT_EQ(log.written.size(), 1u);
   EXPECT_FALSE(s.Recv(&p));
   ASSERT_EQ(log.written.size(), 2u);
-  EXPECT_EQ(log.written[1].packets(0).id(), 8u);
+  EXPECT_EQ(PacketsOf(log.written[1]).at(0).id(), 8u);
 }
 
 TEST(BatchedPacketStreamTest, ReceivedBatchesComeOutPacketByPacketInOrder) {
   BatchLog log;
-  log.to_read.resize(3);
-  *log.to_read[0].add_packets() = Data(1, "a");
-  *log.to_read[0].add_packets() = Data(1, "");
   // An empty batch carries nothing.
-  *log.to_read[2].add_packets() = Data(2, "b");
+  log.to_read = {BatchOf({Data(1, "a"), Data(1, "")}), PacketBatch(), BatchOf({Data(2, "b")})};
   NoContext ctx;
   TestBatchStream s(&log, &ctx);
   std::vector<std::pair<uint32_t, std::string>> got;
   for (Packet p; s.Recv(&p);) got.emplace_back(p.id(), p.data());
   EXPECT_EQ(got, (std::vector<std::pair<uint32_t, std::string>>{{1, "a"}, {1, ""}, {2, "b"}}));
+  EXPECT_FALSE(ctx.cancelled);
+}
+
+TEST(BatchedPacketStreamTest, ABatchThatIsNotPacketsEndsTheStream) {
+  std::string ok = BatchOf({Data(1, "a")}).packets();
+  Packet stranger = Data(2, "b");
+  stranger.GetReflection()->MutableUnknownFields(&stranger)->AddVarint(99, 1);
+  std::string unknown;
+  internal::AppendToBatch(stranger, &unknown);
+  // A length past the end, bytes that are not a packet, a packet with a field it has not.
+  for (const std::string& bad : {ok + std::string("\x7f", 1) + "ab", ok + "\x02\xff\xff", ok + unknown}) {
+    BatchLog log;
+    PacketBatch b;
+    b.set_packets(bad);
+    log.to_read = {b, BatchOf({Data(3, "never")})};
+    NoContext ctx;
+    TestBatchStream s(&log, &ctx);
+    Packet p;
+    ASSERT_TRUE(s.Recv(&p));
+    EXPECT_EQ(p.data(), "a");
+    EXPECT_FALSE(s.Recv(&p));
+    EXPECT_TRUE(ctx.cancelled);
+  }
 }
 
 // ---- outputs over both transports ----

@@ -1,5 +1,6 @@
 #include "session/internal/grpc_glue.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -87,6 +88,41 @@ bool PacketFromBytesMessage(const google::protobuf::MessageLite& bytes, fsutil::
 
 void BytesMessageFromPacket(const fsutil::types::Packet& p, google::protobuf::MessageLite* bytes) {
   bytes->ParseFromString(p.SerializeAsString());
+}
+
+}  // namespace hoist::session::internal
+
+namespace hoist::session::internal {
+
+void AppendToBatch(const fsutil::types::Packet& p, std::string* batch) {
+  const size_t size = p.ByteSizeLong();
+  uint8_t len[10];
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(size, len);
+  batch->append(reinterpret_cast<const char*>(len), static_cast<size_t>(end - len));
+  const size_t at = batch->size();
+  batch->resize(at + size);
+  p.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(batch->data() + at));
+}
+
+bool NextInBatch(std::string_view batch, size_t* offset, fsutil::types::Packet* p, bool* bad) {
+  *bad = false;
+  if (*offset >= batch.size()) return false;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(batch.data() + *offset),
+      static_cast<int>(batch.size() - *offset));
+  uint32_t size = 0;
+  if (!in.ReadVarint32(&size) || size > batch.size() - *offset - in.CurrentPosition()) {
+    *bad = true;
+    return false;
+  }
+  const size_t start = *offset + static_cast<size_t>(in.CurrentPosition());
+  if (!p->ParseFromArray(batch.data() + start, static_cast<int>(size)) ||
+      !p->GetReflection()->GetUnknownFields(*p).empty()) {
+    *bad = true;
+    return false;
+  }
+  *offset = start + size;
+  return true;
 }
 
 }  // namespace hoist::session::internal

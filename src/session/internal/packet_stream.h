@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace fsutil::types {
 class Packet;
@@ -74,6 +75,12 @@ class GrpcBytesPacketStream final : public PacketStream {
   Context* context_;
 };
 
+// A batch's bytes (hoist.filesync.v1.PacketBatch.packets): AppendToBatch adds `p`, its length
+// then its bytes; NextInBatch parses the packet at `*offset` and moves past it, false at the
+// end of `batch` or, with `*bad` set, where the bytes are not a packet.
+void AppendToBatch(const fsutil::types::Packet& p, std::string* batch);
+bool NextInBatch(std::string_view batch, size_t* offset, fsutil::types::Packet* p, bool* bad);
+
 // Over a stream of `Batch` messages (hoist.filesync.v1.PacketBatch, api/session/batch.proto):
 // packets sent with `more` wait in a batch, which goes out with the first packet sent without
 // it or once it holds kMaxBatchBytes. Read one batch at a time, they come out one by one.
@@ -88,29 +95,31 @@ class BatchedPacketStream final : public PacketStream {
  public:
   BatchedPacketStream(Stream* stream, Context* context, bool one_thread = false)
       : stream_(stream), context_(context), one_thread_(one_thread) {}
+  // A batch that does not parse cancels the call: the stream then ends as broken.
   bool Recv(fsutil::types::Packet* p) override {
-    while (next_ >= in_.packets_size()) {
+    for (;;) {
+      bool bad = false;
+      if (NextInBatch(in_.packets(), &next_, p, &bad)) return true;
+      if (bad) {
+        context_->TryCancel();
+        return false;
+      }
       if (one_thread_ && !Flush()) return false;
       in_.Clear();
       next_ = 0;
       if (!stream_->Read(&in_)) return false;
     }
-    in_.mutable_packets(next_++)->Swap(p);
-    return true;
   }
   bool Send(const fsutil::types::Packet& p, bool more = false) override {
-    auto* added = out_.add_packets();
-    *added = p;
-    out_bytes_ += added->ByteSizeLong();
-    if (more && out_bytes_ < kMaxBatchBytes) return true;
+    AppendToBatch(p, out_.mutable_packets());
+    if (more && out_.packets().size() < kMaxBatchBytes) return true;
     return Flush();
   }
   // Sends what waits in the batch, if anything.
   bool Flush() {
-    if (out_.packets_size() == 0) return true;
+    if (out_.packets().empty()) return true;
     bool ok = stream_->Write(out_);
     out_.Clear();
-    out_bytes_ = 0;
     return ok;
   }
   void Cancel() override { context_->TryCancel(); }
@@ -120,9 +129,8 @@ class BatchedPacketStream final : public PacketStream {
   Context* context_;
   const bool one_thread_;
   Batch in_;
-  int next_ = 0;
+  size_t next_ = 0;  // where the next packet of in_ starts
   Batch out_;
-  size_t out_bytes_ = 0;
 };
 
 }  // namespace hoist::session::internal
