@@ -8,6 +8,9 @@
 //    decoded and checked as the engine's file-sync transfer does (EntryFromStat, WalkOrder); the
 //    DATA packets that follow are the files' contents, in the order they are asked for; the
 //    local syncer mirrors that into the sandbox root.
+// With bit 2 of the first byte set, the rest is instead one batch of hoist's batched services
+// (hoist.filesync.v1.PacketBatch's bytes), decoded as they decode it (NextInBatch) up to its
+// end or the first bytes that are not a packet.
 // Either way nothing outside the root may change, and nothing may crash or leak.
 #include <sys/stat.h>
 
@@ -29,6 +32,14 @@ namespace {
 
 using fsutil::types::Packet;
 namespace si = hoist::session::internal;
+
+std::deque<Packet> ReadBatch(std::string_view in) {
+  std::deque<Packet> out;
+  size_t at = 0;
+  bool bad = false;
+  for (Packet p; si::NextInBatch(in, &at, &p, &bad);) out.push_back(std::move(p));
+  return out;
+}
 
 std::deque<Packet> ReadPackets(std::string_view in) {
   std::deque<Packet> out;
@@ -105,8 +116,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  std::deque<Packet> packets =
-      ReadPackets(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+  const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  std::deque<Packet> packets = (data[0] & 4) ? ReadBatch(rest) : ReadPackets(rest);
   if (data[0] % 2 == 0) {
     auto writer = si::ConfinedDirWriter::Open(hoist::fuzz::SandboxRoot());
     if (!writer) std::abort();
