@@ -1,6 +1,7 @@
 // UniqueFd: the single owner of a file descriptor; closes it on destruction. Move-only.
 #pragma once
 
+#include <string>
 #include <utility>
 
 namespace hoist {
@@ -29,5 +30,11 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// Opens `rel` below the directory `root_fd` ("" for the directory itself) with `flags` plus
+// O_NOFOLLOW | O_CLOEXEC, following no symlink on the way and never leaving the directory
+// (openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS); with O_PATH the
+// last component may itself be a symlink. Invalid on failure, with errno set.
+UniqueFd OpenBeneath(int root_fd, const std::string& rel, int flags);
 
 }  // namespace hoist

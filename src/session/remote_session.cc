@@ -333,6 +333,15 @@ Status RemoteSession::SendOutputDir(const std::string& dir, CancelContext* cance
   grpc::ClientContext ctx;
   Status sent = OkStatus();
   grpc::Status s;
+  // Sends the tree over `packets` (on `stream`), then ends the call: the tree's last packet
+  // (FIN) leaves nothing waiting in a batch.
+  auto send = [&](auto& stream, internal::PacketStream& packets, auto message) {
+    sent = internal::SendTree(packets, *source, {}, cancel);
+    stream->WritesDone();
+    while (stream->Read(&message)) {
+    }
+    s = stream->Finish();
+  };
   // hoist's client takes the tree in batches of packets; BuildKit's one packet per message.
   if (conn_->Supports(internal::kBatchedFileSend)) {
     auto stub = hfs::BatchedFileSend::NewStub(conn_->channel);
@@ -340,12 +349,7 @@ Status RemoteSession::SendOutputDir(const std::string& dir, CancelContext* cance
     internal::BatchedPacketStream<grpc::ClientReaderWriter<hfs::PacketBatch, hfs::PacketBatch>,
                                   grpc::ClientContext, hfs::PacketBatch>
         packets(stream.get(), &ctx);
-    sent = internal::SendTree(packets, *source, {}, cancel);
-    packets.Flush();
-    stream->WritesDone();
-    for (hfs::PacketBatch m; stream->Read(&m);) {
-    }
-    s = stream->Finish();
+    send(stream, packets, hfs::PacketBatch());
   } else {
     auto stub = fs::FileSend::NewStub(conn_->channel);
     ctx.AddMetadata(internal::kOutputKindKey, "dir");
@@ -353,11 +357,7 @@ Status RemoteSession::SendOutputDir(const std::string& dir, CancelContext* cance
     internal::GrpcBytesPacketStream<grpc::ClientReaderWriter<fs::BytesMessage, fs::BytesMessage>,
                                     grpc::ClientContext, fs::BytesMessage>
         packets(stream.get(), &ctx);
-    sent = internal::SendTree(packets, *source, {}, cancel);
-    stream->WritesDone();
-    for (fs::BytesMessage m; stream->Read(&m);) {
-    }
-    s = stream->Finish();
+    send(stream, packets, fs::BytesMessage());
   }
   if (!sent) {
     // The client's status says more than "it stopped" or its ERR text.

@@ -1,9 +1,7 @@
 #include "source/in_place_context.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -34,18 +32,6 @@ std::string Join(std::string_view a, std::string_view b) {
   return std::string(a) + "/" + std::string(b);
 }
 
-// Opens the directory `rel` below `root_fd` without following any symlink and without
-// leaving it (the walk said it is a directory; the kernel checks it again).
-int OpenBeneath(int root_fd, const std::string& rel, UniqueFd* out) {
-  const char* p = rel.empty() ? "." : rel.c_str();
-  struct open_how how {};
-  how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, root_fd, p, &how, sizeof(how));
-  if (fd < 0) return errno;
-  out->Reset(static_cast<int>(fd));
-  return 0;
-}
 
 
 
@@ -106,11 +92,11 @@ Status InPlaceContext::Build(ContextReader& reader) {
     return OkStatus();
   };
   for (const auto& [dir, kept_names] : children_) {
-    UniqueFd real;
-    int r = OpenBeneath(root_.get(), dir, &real);
-    if (r != 0) return Unexpected(Changed(dir, ErrnoError(r, "open").message()));
+    // The walk said it is a directory; the kernel checks it again, following no symlink.
+    UniqueFd real = OpenBeneath(root_.get(), dir, O_RDONLY | O_DIRECTORY);
+    if (!real) return Unexpected(Changed(dir, ErrnoError(errno, "open").message()));
     std::vector<std::string> names;
-    r = ListDir(real.get(), &names);
+    int r = ListDir(real.get(), &names);
     if (r != 0) return Unexpected(Changed(dir, ErrnoError(r, "read").message()));
     for (const std::string& n : names) {
       if (std::binary_search(kept_names.begin(), kept_names.end(), n)) continue;

@@ -90,10 +90,6 @@ void BytesMessageFromPacket(const fsutil::types::Packet& p, google::protobuf::Me
   bytes->ParseFromString(p.SerializeAsString());
 }
 
-}  // namespace hoist::session::internal
-
-namespace hoist::session::internal {
-
 void AppendToBatch(const fsutil::types::Packet& p, std::string* batch) {
   const size_t size = p.ByteSizeLong();
   uint8_t len[10];

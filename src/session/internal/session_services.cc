@@ -57,6 +57,15 @@ grpc::Status ServeDiffCopy(ClientSession& session, const grpc::ServerContext& ct
   return grpc::Status::OK;
 }
 
+// Receives a tree over `packets` into the output directory `dir`.
+grpc::Status ReceiveOutputDir(const std::string& dir, PacketStream& packets) {
+  auto writer = ConfinedDirWriter::Open(dir);
+  if (!writer) return Grpc(writer.error());
+  auto st = ReceiveTree(packets, **writer);
+  if (!st) return Grpc(st.error());
+  return grpc::Status::OK;
+}
+
 class FileSyncService final : public fs::FileSync::Service {
  public:
   explicit FileSyncService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
@@ -109,15 +118,11 @@ class BatchedFileSendService final : public hfs::BatchedFileSend::Service {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           "the client attached no output directory");
     }
-    auto writer = ConfinedDirWriter::Open(dir);
-    if (!writer) return Grpc(writer.error());
     // The receiver reads and writes from this thread alone.
     BatchedPacketStream<grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>,
                         grpc::ServerContext, hfs::PacketBatch>
         packets(stream, ctx, /*one_thread=*/true);
-    auto st = ReceiveTree(packets, **writer);
-    if (!st) return Grpc(st.error());
-    return grpc::Status::OK;
+    return ReceiveOutputDir(dir, packets);
   }
 
  private:
@@ -178,14 +183,10 @@ class FileSendService final : public fs::FileSend::Service {
   grpc::Status ReceiveDir(grpc::ServerContext* ctx,
                           grpc::ServerReaderWriter<fs::BytesMessage, fs::BytesMessage>* stream,
                           const std::string& dir) {
-    auto writer = ConfinedDirWriter::Open(dir);
-    if (!writer) return Grpc(writer.error());
     GrpcBytesPacketStream<grpc::ServerReaderWriter<fs::BytesMessage, fs::BytesMessage>,
                           grpc::ServerContext, fs::BytesMessage>
         packets(stream, ctx);
-    auto st = ReceiveTree(packets, **writer);
-    if (!st) return Grpc(st.error());
-    return grpc::Status::OK;
+    return ReceiveOutputDir(dir, packets);
   }
 
   std::shared_ptr<ClientSession> session_;

@@ -2,14 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <optional>
 #include <thread>
 #include <vector>
 
@@ -19,6 +16,7 @@
 #include "archive/tar_writer.h"
 #include "base/atomic_file.h"
 #include "base/file_system.h"
+#include "base/stat_time.h"
 #include "base/unique_fd.h"
 #include "solver/ops/internal/ops.h"
 
@@ -28,20 +26,6 @@ namespace {
 using internal::MountedSnapshot;
 using internal::CommitLayerImage;
 using source::ContextEntry;
-
-// `path` below the directory `root`, without following a symlink anywhere on the way (the
-// last component itself is opened as it is with O_PATH | O_NOFOLLOW).
-UniqueFd OpenBeneath(int root, const std::string& path, int flags) {
-  struct open_how how = {};
-  how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how));
-  return UniqueFd(fd < 0 ? -1 : static_cast<int>(fd));
-}
-
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
 
 // Whether the previous generation under `root` holds `e` as it is now on the client.
 bool Same(int root, const ContextEntry& e) {
@@ -131,11 +115,8 @@ archive::TarEntry HeaderOf(const ContextEntry& e) {
   h.mode = e.mode & 07777;
   h.uid = e.uid;
   h.gid = e.gid;
-  h.mtime = {.sec = e.mtime_ns / 1000000000, .nsec = static_cast<int32_t>(e.mtime_ns % 1000000000)};
-  if (h.mtime.nsec < 0) {
-    h.mtime.nsec += 1000000000;
-    --h.mtime.sec;
-  }
+  const struct timespec mtime = TimespecOf(e.mtime_ns);
+  h.mtime = {.sec = mtime.tv_sec, .nsec = static_cast<int32_t>(mtime.tv_nsec)};
   if (S_ISDIR(e.mode)) {
     h.type = archive::TarEntryType::kDirectory;
   } else if (S_ISLNK(e.mode)) {
