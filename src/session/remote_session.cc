@@ -208,6 +208,10 @@ Result<std::shared_ptr<content::ContentStore>> RemoteSession::OciStore(std::stri
     return MakeError(Code::kInvalidArgument,
                      "store oci:" + id + ": only IDs in printable ASCII can be sent to a client");
   }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = oci_stores_.find(id); it != oci_stores_.end()) return it->second;
+  }
   Status probe = internal::ProbeRemoteStore(*conn_, store);
   if (!probe) {
     Error e = std::move(probe).error();
@@ -222,8 +226,10 @@ Result<std::shared_ptr<content::ContentStore>> RemoteSession::OciStore(std::stri
     }
     return Unexpected(std::move(e));
   }
-  return std::shared_ptr<content::ContentStore>(std::make_shared<AttachedStore>(
+  auto attached = std::shared_ptr<content::ContentStore>(std::make_shared<AttachedStore>(
       id, internal::MakeRemoteContentStore(conn_, store), std::vector<std::string>{}));
+  std::lock_guard lock(mu_);
+  return oci_stores_.emplace(id, std::move(attached)).first->second;
 }
 
 Result<std::shared_ptr<ClientDir>> RemoteSession::LocalDir(std::string_view name_view) {
@@ -233,12 +239,12 @@ Result<std::shared_ptr<ClientDir>> RemoteSession::LocalDir(std::string_view name
   }
   bool probed = false;
   {
-    std::lock_guard lock(probed_mu_);
+    std::lock_guard lock(mu_);
     probed = probed_.contains(name);
   }
   if (!probed) {
     HOIST_TRY(internal::ProbeRemoteDir(*conn_, name));
-    std::lock_guard lock(probed_mu_);
+    std::lock_guard lock(mu_);
     probed_.insert(name);
   }
   return internal::MakeRemoteClientDir(conn_, name);

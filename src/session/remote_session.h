@@ -5,7 +5,8 @@
 // here: RemoteSession is a gRPC client over it and implements Session by calling the client's
 // services:
 //   OciStore(id)      containerd's Content service, store `oci:<id>`; read-only and verified
-//                     here as it streams (AttachedStore), whatever the client does
+//                     here as it streams (AttachedStore), whatever the client does; one store
+//                     per ID for the session, keeping small verified blobs (manifests, configs)
 //   LocalDir(name)    FileSync.DiffCopy: a Walk is one transfer whose files ReadFile then asks
 //                     for on the same stream; reads without a walk use a transfer of their own
 //                     (fsutil follow paths of just that file). Patterns travel as gRPC metadata,
@@ -27,6 +28,7 @@
 // Thread-safety: thread-safe; what it returns is documented in session.h.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -89,9 +91,12 @@ class RemoteSession final : public Session {
   explicit RemoteSession(std::shared_ptr<internal::RemoteConnection> conn);
 
   std::shared_ptr<internal::RemoteConnection> conn_;
+  std::mutex mu_;
   // Local dir names the client was seen to serve: each is probed once per session.
-  std::mutex probed_mu_;
-  std::set<std::string> probed_;
+  std::set<std::string> probed_;  // guarded by mu_
+  // The OCI stores the client was seen to serve, each probed once and then kept with what it
+  // learnt (sizes, small blobs) for the session.
+  std::map<std::string, std::shared_ptr<content::ContentStore>> oci_stores_;  // guarded by mu_
 };
 
 }  // namespace hoist::session

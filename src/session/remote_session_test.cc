@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "api/fsutil/wire.pb.h"
@@ -925,6 +927,140 @@ TEST(RemoteSessionPrivacyTest, StoreErrorsArriveScrubbed) {
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), Code::kPermissionDenied);
   EXPECT_EQ(store.error().message(), "stat oci:leaky/blobs/x: Permission denied");
+}
+
+// ---- what the engine asks a client's store ----
+
+// A store of blobs in memory that counts what it is asked; a blob may be stored under a digest
+// its bytes do not have.
+class CountingStore final : public content::ContentStore {
+ public:
+  void Put(const oci::Digest& d, std::string bytes) { blobs_[d] = std::move(bytes); }
+  int infos(const oci::Digest& d) const { return Count(infos_, d); }
+  int reads(const oci::Digest& d) const { return Count(reads_, d); }
+
+  Result<content::BlobInfo> Info(const oci::Digest& d) override {
+    std::lock_guard lock(mu_);
+    ++infos_[d];
+    auto it = blobs_.find(d);
+    if (it == blobs_.end()) return Unexpected(content::BlobNotFound(d));
+    return content::BlobInfo{d, static_cast<int64_t>(it->second.size())};
+  }
+  Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest& d) override {
+    std::lock_guard lock(mu_);
+    ++reads_[d];
+    auto it = blobs_.find(d);
+    if (it == blobs_.end()) return Unexpected(content::BlobNotFound(d));
+    return std::unique_ptr<content::BlobReader>(std::make_unique<Reader>(it->second));
+  }
+  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string&) override {
+    return MakeError(Code::kInternal, "unused");
+  }
+  Status Delete(const oci::Digest&) override { return MakeError(Code::kInternal, "unused"); }
+  Status Walk(const std::function<Status(const content::BlobInfo&)>&) override {
+    return MakeError(Code::kInternal, "unused");
+  }
+
+ private:
+  class Reader final : public content::BlobReader {
+   public:
+    explicit Reader(std::string bytes) : bytes_(std::move(bytes)) {}
+    int64_t Size() const override { return static_cast<int64_t>(bytes_.size()); }
+    Result<size_t> ReadAt(int64_t offset, void* buf, size_t n) override {
+      if (offset >= Size()) return size_t{0};
+      size_t m = std::min(n, bytes_.size() - static_cast<size_t>(offset));
+      std::memcpy(buf, bytes_.data() + offset, m);
+      return m;
+    }
+
+   private:
+    std::string bytes_;
+  };
+  int Count(const std::map<oci::Digest, int>& m, const oci::Digest& d) const {
+    std::lock_guard lock(mu_);
+    auto it = m.find(d);
+    return it == m.end() ? 0 : it->second;
+  }
+
+  mutable std::mutex mu_;
+  std::map<oci::Digest, std::string> blobs_;
+  std::map<oci::Digest, int> infos_, reads_;
+};
+
+oci::Descriptor DescriptorOf(const oci::Digest& d, size_t size) {
+  oci::Descriptor desc;
+  desc.media_type = "application/octet-stream";
+  desc.digest = d;
+  desc.size = static_cast<int64_t>(size);
+  return desc;
+}
+
+TEST(RemoteStoreTest, SmallBlobsAreAskedForOncePerSessionLargeOnesEachTime) {
+  auto counting = std::make_shared<CountingStore>();
+  const std::string manifest = R"({"schemaVersion":2})";
+  const std::string layer(300 << 10, 'l');  // above what a session keeps
+  const oci::Digest m = oci::Digest::Sha256Of(manifest);
+  const oci::Digest l = oci::Digest::Sha256Of(layer);
+  counting->Put(m, manifest);
+  counting->Put(l, layer);
+  SessionPair pair(Transport::kGrpc);
+  ASSERT_TRUE(pair.client().AttachOciStore("c", counting, {}));
+  for (int round = 0; round < 2; ++round) {
+    // Each resolution opens the store again, as a build's frontend and source op do.
+    auto store = pair.engine().OciStore("c");
+    ASSERT_TRUE(store) << store.error().message();
+    auto info = (*store)->Info(m);
+    ASSERT_TRUE(info) << info.error().message();
+    EXPECT_EQ(info->size, static_cast<int64_t>(manifest.size()));
+    auto got = content::ReadBlob(**store, DescriptorOf(m, manifest.size()));
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(*got, manifest);
+    auto big = content::ReadBlob(**store, DescriptorOf(l, layer.size()), 1 << 20);
+    ASSERT_TRUE(big) << big.error().message();
+    EXPECT_EQ(*big, layer);
+  }
+  EXPECT_EQ(counting->infos(m), 1);
+  EXPECT_EQ(counting->reads(m), 1);
+  EXPECT_EQ(counting->infos(l), 1);
+  EXPECT_EQ(counting->reads(l), 2);
+}
+
+TEST(RemoteStoreTest, BytesThatDoNotMatchTheirDigestAreNeverKept) {
+  auto counting = std::make_shared<CountingStore>();
+  const oci::Digest d = oci::Digest::Sha256Of("the real manifest");
+  counting->Put(d, "not the manifest!");  // same size, other bytes
+  SessionPair pair(Transport::kGrpc);
+  ASSERT_TRUE(pair.client().AttachOciStore("c", counting, {}));
+  for (int round = 0; round < 2; ++round) {
+    auto store = pair.engine().OciStore("c");
+    ASSERT_TRUE(store) << store.error().message();
+    auto got = content::ReadBlob(**store, DescriptorOf(d, 17));
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code(), Code::kDataLoss);
+    EXPECT_NE(got.error().message().find("digest mismatch"), std::string::npos)
+        << got.error().message();
+  }
+  EXPECT_EQ(counting->reads(d), 2);
+}
+
+TEST(RemoteStoreTest, EachSessionAsksItsOwnClient) {
+  const std::string manifest = R"({"schemaVersion":2,"n":1})";
+  const oci::Digest m = oci::Digest::Sha256Of(manifest);
+  auto a = std::make_shared<CountingStore>();
+  a->Put(m, manifest);
+  auto b = std::make_shared<CountingStore>();  // holds nothing
+  SessionPair pa(Transport::kGrpc);
+  SessionPair pb(Transport::kGrpc);
+  ASSERT_TRUE(pa.client().AttachOciStore("c", a, {}));
+  ASSERT_TRUE(pb.client().AttachOciStore("c", b, {}));
+  auto sa = *pa.engine().OciStore("c");
+  ASSERT_TRUE(content::ReadBlob(*sa, DescriptorOf(m, manifest.size())));
+  // What one session's client sent is never an answer for another's.
+  auto sb = *pb.engine().OciStore("c");
+  auto got = content::ReadBlob(*sb, DescriptorOf(m, manifest.size()));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), Code::kNotFound);
+  EXPECT_EQ(b->infos(m) + b->reads(m), 1);
 }
 
 TEST(RemoteSessionPrivacyTest, OutputErrorsDoNotNameTheDestination) {

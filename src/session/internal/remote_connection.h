@@ -36,7 +36,9 @@ std::shared_ptr<ClientDir> MakeRemoteClientDir(std::shared_ptr<const RemoteConne
 Status ProbeRemoteDir(const RemoteConnection& conn, const std::string& name);
 
 // The client's content store `store` (`oci:<ID>` or `export`) over the Content service, as is:
-// callers wrap it (AttachedStore) to verify reads.
+// callers wrap it (AttachedStore) to verify reads. It remembers the sizes the client stated and
+// keeps small blobs (up to 256 KiB, 4 MiB in all) whose bytes matched their digest, for as long
+// as it lives; larger blobs stream.
 std::shared_ptr<content::ContentStore> MakeRemoteContentStore(
     std::shared_ptr<const RemoteConnection> conn, std::string store);
 // Whether the client serves the store (a call on it); the client's error when not.

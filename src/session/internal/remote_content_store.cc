@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "api/content/content.grpc.pb.h"
 #include "session/internal/grpc_glue.h"
@@ -16,6 +18,32 @@ namespace cs = containerd::services::content::v1;
 
 // Write messages carry at most this much.
 constexpr size_t kWriteChunk = 1 << 20;
+
+// Blobs up to this size (indexes, manifests, configs) are read whole in one call and, once their
+// bytes match their digest, kept for the rest of the session, up to kKeptBytes per store: a
+// build resolves an image's manifest and config more than once (the frontend for the image's
+// settings, the source op for its layers), and each call crosses both machines' gRPC stacks.
+constexpr int64_t kKeptBlobMax = 256 << 10;
+constexpr size_t kKeptBytes = 4 << 20;
+
+// A blob held in memory.
+class KeptBlobReader final : public content::BlobReader {
+ public:
+  explicit KeptBlobReader(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {}
+
+  int64_t Size() const override { return static_cast<int64_t>(bytes_->size()); }
+
+  Result<size_t> ReadAt(int64_t offset, void* buf, size_t n) override {
+    if (offset < 0) return MakeError(Code::kInvalidArgument, "negative offset");
+    if (offset >= Size()) return size_t{0};
+    const size_t m = std::min(n, bytes_->size() - static_cast<size_t>(offset));
+    std::memcpy(buf, bytes_->data() + offset, m);
+    return m;
+  }
+
+ private:
+  std::shared_ptr<const std::string> bytes_;
+};
 
 class RemoteBlobReader final : public content::BlobReader {
  public:
@@ -265,6 +293,12 @@ class RemoteContentStore final : public content::ContentStore {
         stub_(cs::Content::NewStub(conn_->channel)) {}
 
   Result<content::BlobInfo> Info(const oci::Digest& digest) override {
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = sizes_.find(digest); it != sizes_.end()) {
+        return content::BlobInfo{digest, it->second};
+      }
+    }
     grpc::ClientContext ctx;
     ctx.AddMetadata(kStoreIdKey, store_);
     cs::InfoRequest req;
@@ -275,13 +309,42 @@ class RemoteContentStore final : public content::ContentStore {
     if (resp.info().size() < 0) {
       return MakeError(Code::kDataLoss, "content " + digest.str() + ": negative size");
     }
+    // A blob's size follows from its digest: one the client misstates fails every read alike.
+    std::lock_guard lock(mu_);
+    sizes_.emplace(digest, resp.info().size());
     return content::BlobInfo{digest, resp.info().size()};
   }
 
   Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest& digest) override {
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = kept_.find(digest); it != kept_.end()) {
+        return std::unique_ptr<content::BlobReader>(std::make_unique<KeptBlobReader>(it->second));
+      }
+    }
     HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, Info(digest));
-    return std::unique_ptr<content::BlobReader>(
-        std::make_unique<RemoteBlobReader>(conn_, store_, digest, info.size));
+    auto remote = std::make_unique<RemoteBlobReader>(conn_, store_, digest, info.size);
+    if (info.size > kKeptBlobMax || !digest.supported()) {
+      return std::unique_ptr<content::BlobReader>(std::move(remote));
+    }
+    auto bytes = std::make_shared<std::string>(static_cast<size_t>(info.size), '\0');
+    for (size_t at = 0; at < bytes->size();) {
+      HOIST_ASSIGN_OR_RETURN(size_t got,
+                             remote->ReadAt(static_cast<int64_t>(at), bytes->data() + at,
+                                            bytes->size() - at));
+      at += got;
+    }
+    oci::Digester digester(digest);
+    digester.Update(bytes->data(), bytes->size());
+    if (digester.Finish() == digest) {
+      std::lock_guard lock(mu_);
+      if (kept_bytes_ + bytes->size() <= kKeptBytes && kept_.emplace(digest, bytes).second) {
+        kept_bytes_ += bytes->size();
+      }
+    }
+    // Bytes that do not match are handed on as they are, for the caller's verification to
+    // refuse.
+    return std::unique_ptr<content::BlobReader>(std::make_unique<KeptBlobReader>(std::move(bytes)));
   }
 
   Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string& ref) override {
@@ -291,6 +354,14 @@ class RemoteContentStore final : public content::ContentStore {
   }
 
   Status Delete(const oci::Digest& digest) override {
+    {
+      std::lock_guard lock(mu_);
+      sizes_.erase(digest);
+      if (auto it = kept_.find(digest); it != kept_.end()) {
+        kept_bytes_ -= it->second->size();
+        kept_.erase(it);
+      }
+    }
     grpc::ClientContext ctx;
     ctx.AddMetadata(kStoreIdKey, store_);
     cs::DeleteContentRequest req;
@@ -309,6 +380,10 @@ class RemoteContentStore final : public content::ContentStore {
   std::shared_ptr<const RemoteConnection> conn_;
   std::string store_;
   std::unique_ptr<cs::Content::Stub> stub_;
+  std::mutex mu_;
+  std::map<oci::Digest, int64_t> sizes_;                             // guarded by mu_
+  std::map<oci::Digest, std::shared_ptr<const std::string>> kept_;  // guarded by mu_
+  size_t kept_bytes_ = 0;                                            // guarded by mu_
 };
 
 }  // namespace
