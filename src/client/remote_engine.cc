@@ -98,6 +98,13 @@ RemoteEngine::~RemoteEngine() = default;
 Result<std::unique_ptr<RemoteEngine>> RemoteEngine::Connect(const std::string& addr,
                                                             const TlsFiles& tls,
                                                             std::chrono::milliseconds timeout) {
+  HOIST_ASSIGN_OR_RETURN(auto engine, Dial(addr, tls));
+  HOIST_TRY(engine->WaitReady(timeout));
+  return engine;
+}
+
+Result<std::unique_ptr<RemoteEngine>> RemoteEngine::Dial(const std::string& addr,
+                                                         const TlsFiles& tls) {
   std::string target;
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   grpc::ChannelArguments args;
@@ -128,12 +135,17 @@ Result<std::unique_ptr<RemoteEngine>> RemoteEngine::Connect(const std::string& a
   }
   auto impl = std::make_unique<Impl>();
   impl->channel = grpc::CreateCustomChannel(target, creds, args);
-  if (!impl->channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
-    return MakeError(Code::kUnavailable,
-                     fmt::format("cannot reach the daemon at {}: not answering", addr));
-  }
+  (void)impl->channel->GetState(/*try_to_connect=*/true);
   impl->stub = pb::Control::NewStub(impl->channel);
   return std::unique_ptr<RemoteEngine>(new RemoteEngine(addr, std::move(impl)));
+}
+
+Status RemoteEngine::WaitReady(std::chrono::milliseconds timeout) {
+  if (!impl_->channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
+    return MakeError(Code::kUnavailable,
+                     fmt::format("cannot reach the daemon at {}: not answering", addr_));
+  }
+  return OkStatus();
 }
 
 Result<std::map<std::string, std::string>> RemoteEngine::Solve(

@@ -56,6 +56,12 @@ class RemoteEngine {
   static Result<std::unique_ptr<RemoteEngine>> Connect(
       const std::string& addr, const TlsFiles& tls = {},
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Starts connecting and returns at once, so that the connection is made while the caller
+  // prepares its request; WaitReady then checks the daemon answers, as Connect does. An
+  // address that is not one fails here.
+  static Result<std::unique_ptr<RemoteEngine>> Dial(const std::string& addr,
+                                                    const TlsFiles& tls = {});
+  Status WaitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~RemoteEngine();
 
   // Serves `session` for the length of the solve and returns the exporter response. Progress

@@ -319,6 +319,13 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
     }
   }
 
+  // A daemon's connection is made while the session is prepared.
+  const std::string addr = client::DaemonAddress(global.addr);
+  std::unique_ptr<client::RemoteEngine> remote;
+  if (!addr.empty() && !args.print_llb) {
+    HOIST_ASSIGN_OR_RETURN(remote, client::RemoteEngine::Dial(addr, global.tls));
+  }
+
   // Client side: attach the context, the Dockerfile's directory, stores and secrets.
   // The engine keeps a mirror of the context per client and directory (the session's shared
   // key, as buildx derives it from its node and the path), so a rebuild sends only changes.
@@ -385,9 +392,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
     std::fprintf(stderr, "WARNING: No output specified; the build result will only remain in "
                          "the build cache. Use -o type=oci,dest=FILE (or --output) to keep it.\n");
   }
-  const std::string addr = client::DaemonAddress(global.addr);
   std::unique_ptr<Engine> engine;
-  std::unique_ptr<client::RemoteEngine> remote;
   if (addr.empty()) {
     HOIST_ASSIGN_OR_RETURN(int64_t layer_memory, ParseLayerMemory(global.layer_memory));
     HOIST_ASSIGN_OR_RETURN(engine, Engine::Open({.root = global.root,
@@ -397,7 +402,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
                                                  .config_file = global.config}));
     HOIST_TRY(engine->sessions().Register(session));
   } else {
-    HOIST_ASSIGN_OR_RETURN(remote, client::RemoteEngine::Connect(addr, global.tls));
+    HOIST_TRY(remote->WaitReady());
   }
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
   WarningCollector warnings(display->writer());

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -134,6 +135,12 @@ struct FrontendInputs {
 
 Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSettings& f) {
   FrontendInputs in;
+  // The context's ignore file, wanted unless the Dockerfile has one of its own (rare), is read
+  // meanwhile: through hoistd each read is a transfer of a few round trips to the client.
+  Result<std::string> context_ignore = std::string();
+  std::jthread context_ignore_reader([&] {
+    context_ignore = ReadClientFile(s, f.context_local, ".dockerignore", true);
+  });
   // One walk for the Dockerfile and its ignore file; then they are read on its transfer.
   std::set<std::string> seen;
   HOIST_ASSIGN_OR_RETURN(auto dir, s.LocalDir(f.dockerfile_local));
@@ -160,8 +167,8 @@ Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSet
                            ReadClientFile(*dir, f.filename + ".dockerignore", true));
   }
   if (in.dockerignore.empty()) {
-    HOIST_ASSIGN_OR_RETURN(in.dockerignore,
-                           ReadClientFile(s, f.context_local, ".dockerignore", true));
+    context_ignore_reader.join();
+    HOIST_ASSIGN_OR_RETURN(in.dockerignore, std::move(context_ignore));
   }
   return in;
 }
