@@ -367,7 +367,7 @@ TEST_P(ClientSessionTest, ErrorsAndLogsNeverNameTheClientPath) {
 
 // A store whose own errors name its private path: the session replaces it before the engine
 // sees the message.
-class LeakyStore final : public content::ContentStore {
+class LeakyStore final : public testing::ReadOnlyTestStore {
  public:
   explicit LeakyStore(std::string path) : path_(std::move(path)) {}
   Result<content::BlobInfo> Info(const oci::Digest&) override {
@@ -386,13 +386,6 @@ class LeakyStore final : public content::ContentStore {
       std::string p_;
     };
     return std::unique_ptr<content::BlobReader>(std::make_unique<Reader>(path_));
-  }
-  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string&) override {
-    return MakeError(Code::kInternal, "unused");
-  }
-  Status Delete(const oci::Digest&) override { return MakeError(Code::kInternal, "unused"); }
-  Status Walk(const std::function<Status(const content::BlobInfo&)>&) override {
-    return MakeError(Code::kInternal, "unused");
   }
 
  private:

@@ -5,17 +5,20 @@
 #include <fcntl.h>
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "api/content/content.grpc.pb.h"
 #include "api/fsutil/wire.pb.h"
 #include "api/session/batch.pb.h"
 #include "api/session/filesync.grpc.pb.h"
@@ -897,7 +900,7 @@ TEST_F(HostileOutputTest, AFileWhereADirectoryWasExpected) {
 
 // ---- privacy over gRPC ----
 
-class LeakyStore final : public content::ContentStore {
+class LeakyStore final : public testing::ReadOnlyTestStore {
  public:
   explicit LeakyStore(std::string path) : path_(std::move(path)) {}
   Result<content::BlobInfo> Info(const oci::Digest&) override {
@@ -905,13 +908,6 @@ class LeakyStore final : public content::ContentStore {
   }
   Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest&) override {
     return MakeError(Code::kInternal, "open " + path_ + "/blobs/x: I/O error");
-  }
-  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string&) override {
-    return MakeError(Code::kInternal, "unused");
-  }
-  Status Delete(const oci::Digest&) override { return MakeError(Code::kInternal, "unused"); }
-  Status Walk(const std::function<Status(const content::BlobInfo&)>&) override {
-    return MakeError(Code::kInternal, "unused");
   }
 
  private:
@@ -933,7 +929,7 @@ TEST(RemoteSessionPrivacyTest, StoreErrorsArriveScrubbed) {
 
 // A store of blobs in memory that counts what it is asked; a blob may be stored under a digest
 // its bytes do not have.
-class CountingStore final : public content::ContentStore {
+class CountingStore final : public testing::ReadOnlyTestStore {
  public:
   void Put(const oci::Digest& d, std::string bytes) { blobs_[d] = std::move(bytes); }
   int infos(const oci::Digest& d) const { return Count(infos_, d); }
@@ -952,13 +948,6 @@ class CountingStore final : public content::ContentStore {
     auto it = blobs_.find(d);
     if (it == blobs_.end()) return Unexpected(content::BlobNotFound(d));
     return std::unique_ptr<content::BlobReader>(std::make_unique<Reader>(it->second));
-  }
-  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string&) override {
-    return MakeError(Code::kInternal, "unused");
-  }
-  Status Delete(const oci::Digest&) override { return MakeError(Code::kInternal, "unused"); }
-  Status Walk(const std::function<Status(const content::BlobInfo&)>&) override {
-    return MakeError(Code::kInternal, "unused");
   }
 
  private:
@@ -1025,22 +1014,69 @@ TEST(RemoteStoreTest, SmallBlobsAreAskedForOncePerSessionLargeOnesEachTime) {
   EXPECT_EQ(counting->reads(l), 2);
 }
 
+// A client's Content service that serves whatever bytes it holds under a digest, unverified
+// (as a BuildKit client serves its layout's files), and counts the reads.
+class UnverifiedContentService final : public containerd::services::content::v1::Content::Service {
+ public:
+  UnverifiedContentService(std::string digest, std::string bytes)
+      : digest_(std::move(digest)), bytes_(std::move(bytes)) {}
+  int reads() const { return reads_.load(); }
+
+  grpc::Status Info(grpc::ServerContext*, const containerd::services::content::v1::InfoRequest* req,
+                    containerd::services::content::v1::InfoResponse* resp) override {
+    if (req->digest() != digest_) return grpc::Status(grpc::StatusCode::NOT_FOUND, "not found");
+    resp->mutable_info()->set_digest(digest_);
+    resp->mutable_info()->set_size(static_cast<int64_t>(bytes_.size()));
+    return grpc::Status::OK;
+  }
+  grpc::Status Read(grpc::ServerContext*,
+                    const containerd::services::content::v1::ReadContentRequest* req,
+                    grpc::ServerWriter<containerd::services::content::v1::ReadContentResponse>* w)
+      override {
+    if (req->digest() != digest_) return grpc::Status(grpc::StatusCode::NOT_FOUND, "not found");
+    ++reads_;
+    containerd::services::content::v1::ReadContentResponse r;
+    r.set_offset(req->offset());
+    r.set_data(bytes_.substr(static_cast<size_t>(req->offset())));
+    w->Write(r);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::string digest_, bytes_;
+  std::atomic<int> reads_{0};
+};
+
 TEST(RemoteStoreTest, BytesThatDoNotMatchTheirDigestAreNeverKept) {
-  auto counting = std::make_shared<CountingStore>();
   const oci::Digest d = oci::Digest::Sha256Of("the real manifest");
-  counting->Put(d, "not the manifest!");  // same size, other bytes
-  SessionPair pair(Transport::kGrpc);
-  ASSERT_TRUE(pair.client().AttachOciStore("c", counting, {}));
+  UnverifiedContentService service(d.str(), "not the manifest!");  // same size, other bytes
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ASSERT_EQ(fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  grpc::AddInsecureChannelFromFd(server.get(), fds[0]);
+  RemoteSessionInfo info{.id = "unverified",
+                         .methods = {"/containerd.services.content.v1.Content/Info",
+                                     "/containerd.services.content.v1.Content/Read"}};
+  auto session = RemoteSession::Connect(info, UniqueFd(fds[1]));
+  ASSERT_TRUE(session) << session.error().message();
+  int asked = 0;
   for (int round = 0; round < 2; ++round) {
-    auto store = pair.engine().OciStore("c");
+    auto store = (*session)->OciStore("c");
     ASSERT_TRUE(store) << store.error().message();
     auto got = content::ReadBlob(**store, DescriptorOf(d, 17));
     ASSERT_FALSE(got);
     EXPECT_EQ(got.error().code(), Code::kDataLoss);
     EXPECT_NE(got.error().message().find("digest mismatch"), std::string::npos)
         << got.error().message();
+    // The bytes were refused, and the next read asks the client again.
+    EXPECT_EQ(service.reads(), asked + 1);
+    asked = service.reads();
   }
-  EXPECT_EQ(counting->reads(d), 2);
+  session->reset();
+  server->Shutdown();
 }
 
 TEST(RemoteStoreTest, EachSessionAsksItsOwnClient) {

@@ -329,10 +329,14 @@ class RemoteContentStore final : public content::ContentStore {
     }
     auto bytes = std::make_shared<std::string>(static_cast<size_t>(info.size), '\0');
     for (size_t at = 0; at < bytes->size();) {
-      HOIST_ASSIGN_OR_RETURN(size_t got,
-                             remote->ReadAt(static_cast<int64_t>(at), bytes->data() + at,
-                                            bytes->size() - at));
-      at += got;
+      auto got = remote->ReadAt(static_cast<int64_t>(at), bytes->data() + at, bytes->size() - at);
+      if (!got) {
+        // Opening a blob never fails on its bytes: the caller's reads (or its check of the
+        // size first) meet the problem, as they would on a blob too large to keep.
+        return std::unique_ptr<content::BlobReader>(
+            std::make_unique<RemoteBlobReader>(conn_, store_, digest, info.size));
+      }
+      at += *got;
     }
     oci::Digester digester(digest);
     digester.Update(bytes->data(), bytes->size());

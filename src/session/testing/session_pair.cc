@@ -1,5 +1,6 @@
 #include "session/testing/session_pair.h"
 
+#include <grpc/grpc.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -20,7 +21,13 @@ std::string TransportName(Transport t) {
 }
 
 SessionPair::SessionPair(Transport t, std::shared_ptr<ClientSession> client)
-    : transport_(t), client_(client ? std::move(client) : std::make_shared<ClientSession>()) {}
+    : transport_(t), client_(client ? std::move(client) : std::make_shared<ClientSession>()) {
+  // gRPC stays initialised for the rest of the test binary, as it does for hoistd's life:
+  // otherwise the last gRPC object of each test shuts the library down, which can wait
+  // seconds for a poller thread to notice.
+  static const bool held = (grpc_init(), true);
+  (void)held;
+}
 
 SessionPair::~SessionPair() {
   // The engine's calls end first, then the server.

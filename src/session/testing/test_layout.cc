@@ -114,4 +114,14 @@ int RunShell(const std::string& cmd) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+Result<std::unique_ptr<content::BlobWriter>> ReadOnlyTestStore::Writer(const std::string&) {
+  return MakeError(Code::kPermissionDenied, "test store: read only");
+}
+Status ReadOnlyTestStore::Delete(const oci::Digest&) {
+  return MakeError(Code::kPermissionDenied, "test store: read only");
+}
+Status ReadOnlyTestStore::Walk(const std::function<Status(const content::BlobInfo&)>&) {
+  return MakeError(Code::kPermissionDenied, "test store: read only");
+}
+
 }  // namespace hoist::session::testing

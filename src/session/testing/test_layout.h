@@ -42,6 +42,14 @@ Status CreateLayoutWith(const std::string& dir,
                         const std::function<Result<oci::Descriptor>(content::ContentStore&)>& fill,
                         const std::vector<std::string>& names = {});
 
+// A store of a test's own that only serves Info and ReaderAt: Writer, Delete and Walk fail.
+class ReadOnlyTestStore : public content::ContentStore {
+ public:
+  Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string& ref) override;
+  Status Delete(const oci::Digest& digest) override;
+  Status Walk(const std::function<Status(const content::BlobInfo&)>& fn) override;
+};
+
 // The path of a blob in a layout directory.
 std::string BlobPath(const std::string& layout_dir, const oci::Digest& d);
 // Flips one byte in the middle of a file; truncates a file to `size`.
