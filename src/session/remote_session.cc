@@ -136,6 +136,13 @@ bool RemoteConnection::Supports(std::string_view method) const {
   return methods.count(Lower(method)) != 0;
 }
 
+bool RemoteConnection::TakeKeptBytes(size_t n, size_t limit) const {
+  for (size_t have = kept_bytes.load(); have + n <= limit;) {
+    if (kept_bytes.compare_exchange_weak(have, have + n)) return true;
+  }
+  return false;
+}
+
 }  // namespace internal
 
 Result<RemoteSessionInfo> ParseSessionMetadata(

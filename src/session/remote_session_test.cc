@@ -1014,6 +1014,39 @@ TEST(RemoteStoreTest, SmallBlobsAreAskedForOncePerSessionLargeOnesEachTime) {
   EXPECT_EQ(counting->reads(l), 2);
 }
 
+TEST(RemoteStoreTest, ASessionKeepsFourMebibytesForAllItsStores) {
+  // 20 blobs of 256 KiB over two stores: the first 16 read are kept, the last 4 are asked for
+  // again.
+  auto a = std::make_shared<CountingStore>();
+  auto b = std::make_shared<CountingStore>();
+  std::vector<oci::Digest> da, db;
+  for (int i = 0; i < 10; ++i) {
+    std::string bytes(256 << 10, static_cast<char>('a' + i));
+    da.push_back(oci::Digest::Sha256Of(bytes));
+    a->Put(da.back(), bytes);
+    bytes[0] = 'B';
+    db.push_back(oci::Digest::Sha256Of(bytes));
+    b->Put(db.back(), bytes);
+  }
+  SessionPair pair(Transport::kGrpc);
+  ASSERT_TRUE(pair.client().AttachOciStore("a", a, {}));
+  ASSERT_TRUE(pair.client().AttachOciStore("b", b, {}));
+  for (int round = 0; round < 2; ++round) {
+    for (auto [id, digests] : {std::pair{"a", &da}, std::pair{"b", &db}}) {
+      auto store = pair.engine().OciStore(id);
+      ASSERT_TRUE(store) << store.error().message();
+      for (const oci::Digest& d : *digests) {
+        auto got = content::ReadBlob(**store, DescriptorOf(d, 256 << 10));
+        ASSERT_TRUE(got) << got.error().message();
+      }
+    }
+  }
+  int reads = 0;
+  for (const oci::Digest& d : da) reads += a->reads(d);
+  EXPECT_EQ(reads, 10);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(b->reads(db[i]), i < 6 ? 1 : 2) << i;
+}
+
 // A client's Content service that serves whatever bytes it holds under a digest, unverified
 // (as a BuildKit client serves its layout's files), and counts the reads.
 class UnverifiedContentService final : public containerd::services::content::v1::Content::Service {

@@ -3,6 +3,7 @@
 // outlive it), and the factories of those objects.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -24,8 +25,13 @@ struct RemoteConnection {
   RemoteSessionInfo info;
   std::set<std::string> methods;  // lowercased
   std::shared_ptr<grpc::Channel> channel;
+  // Bytes of the client's blobs kept in memory for the session, by all its stores together.
+  mutable std::atomic<size_t> kept_bytes{0};
 
   bool Supports(std::string_view method) const;
+  // Counts `n` more kept bytes unless that would pass `limit`; whether it did.
+  bool TakeKeptBytes(size_t n, size_t limit) const;
+  void ReturnKeptBytes(size_t n) const { kept_bytes -= n; }
 };
 
 // The client's directory `name` over FileSync.DiffCopy.
@@ -37,8 +43,8 @@ Status ProbeRemoteDir(const RemoteConnection& conn, const std::string& name);
 
 // The client's content store `store` (`oci:<ID>` or `export`) over the Content service, as is:
 // callers wrap it (AttachedStore) to verify reads. It remembers the sizes the client stated and
-// keeps small blobs (up to 256 KiB, 4 MiB in all) whose bytes matched their digest, for as long
-// as it lives; larger blobs stream.
+// keeps small blobs (up to 256 KiB, 4 MiB for all of a session's stores) whose bytes matched their
+// digest, for as long as it lives; larger blobs stream.
 std::shared_ptr<content::ContentStore> MakeRemoteContentStore(
     std::shared_ptr<const RemoteConnection> conn, std::string store);
 // Whether the client serves the store (a call on it); the client's error when not.

@@ -20,7 +20,7 @@ namespace cs = containerd::services::content::v1;
 constexpr size_t kWriteChunk = 1 << 20;
 
 // Blobs up to this size (indexes, manifests, configs) are read whole in one call and, once their
-// bytes match their digest, kept for the rest of the session, up to kKeptBytes per store: a
+// bytes match their digest, kept for the rest of the session, up to kKeptBytes in all: a
 // build resolves an image's manifest and config more than once (the frontend for the image's
 // settings, the source op for its layers), and each call crosses both machines' gRPC stacks.
 constexpr int64_t kKeptBlobMax = 256 << 10;
@@ -291,6 +291,9 @@ class RemoteContentStore final : public content::ContentStore {
       : conn_(std::move(conn)),
         store_(std::move(store)),
         stub_(cs::Content::NewStub(conn_->channel)) {}
+  ~RemoteContentStore() override {
+    for (const auto& [digest, bytes] : kept_) conn_->ReturnKeptBytes(bytes->size());
+  }
 
   Result<content::BlobInfo> Info(const oci::Digest& digest) override {
     {
@@ -342,8 +345,8 @@ class RemoteContentStore final : public content::ContentStore {
     digester.Update(bytes->data(), bytes->size());
     if (digester.Finish() == digest) {
       std::lock_guard lock(mu_);
-      if (kept_bytes_ + bytes->size() <= kKeptBytes && kept_.emplace(digest, bytes).second) {
-        kept_bytes_ += bytes->size();
+      if (!kept_.contains(digest) && conn_->TakeKeptBytes(bytes->size(), kKeptBytes)) {
+        kept_.emplace(digest, bytes);
       }
     }
     // Bytes that do not match are handed on as they are, for the caller's verification to
@@ -362,7 +365,7 @@ class RemoteContentStore final : public content::ContentStore {
       std::lock_guard lock(mu_);
       sizes_.erase(digest);
       if (auto it = kept_.find(digest); it != kept_.end()) {
-        kept_bytes_ -= it->second->size();
+        conn_->ReturnKeptBytes(it->second->size());
         kept_.erase(it);
       }
     }
@@ -387,7 +390,6 @@ class RemoteContentStore final : public content::ContentStore {
   std::mutex mu_;
   std::map<oci::Digest, int64_t> sizes_;                             // guarded by mu_
   std::map<oci::Digest, std::shared_ptr<const std::string>> kept_;  // guarded by mu_
-  size_t kept_bytes_ = 0;                                            // guarded by mu_
 };
 
 }  // namespace
