@@ -18,6 +18,7 @@
 #include "base/file_system.h"
 #include "base/stat_time.h"
 #include "base/unique_fd.h"
+#include "oci/digest.h"
 #include "solver/ops/internal/ops.h"
 
 namespace hoist::solver::ops {
@@ -109,6 +110,50 @@ class SocketSource final : public archive::ByteSource {
   int fd_;
 };
 
+// What a generation holds, but for its files' bytes: each entry's header, in order. A record
+// naming a generation keeps this digest of the walk it was written from, so that a walk that
+// finds the same needs no look at the generation itself.
+oci::Digest EntriesDigest(const std::vector<const ContextEntry*>& kept) {
+  oci::Digester d;
+  for (const ContextEntry* e : kept) {
+    // Strings length-prefixed: no two walks serialise alike.
+    const std::string line = fmt::format(
+        "{}:{} {:o} {} {} {} {} {}:{} {}:{}\n", e->path.size(), e->path, e->mode, e->uid, e->gid,
+        S_ISREG(e->mode) ? e->size : 0, e->mtime_ns, e->link_target.size(), e->link_target,
+        e->hardlink_to.size(), e->hardlink_to);
+    d.Update(line.data(), line.size());
+  }
+  return d.Finish();
+}
+
+// The record's two lines: the generation's name, then the digest of its entries (missing in
+// records written before it was kept).
+struct MirrorRecord {
+  std::string name;
+  std::string entries;
+};
+
+MirrorRecord ReadMirrorRecord(const std::string& record) {
+  MirrorRecord r;
+  auto text = PosixFileSystem()->ReadFile(record, 4096);
+  if (!text) return r;
+  const size_t nl = text->find('\n');
+  r.name = text->substr(0, nl);
+  while (!r.name.empty() && r.name.back() == ' ') r.name.pop_back();
+  if (nl != std::string::npos) {
+    r.entries = text->substr(nl + 1);
+    while (!r.entries.empty() && (r.entries.back() == '\n' || r.entries.back() == ' ')) {
+      r.entries.pop_back();
+    }
+  }
+  return r;
+}
+
+Status WriteMirrorRecord(const std::string& record, const std::string& name,
+                         const oci::Digest& entries) {
+  return WriteFileAtomic(PosixFileSystem(), record, name + "\n" + entries.str() + "\n", 0600);
+}
+
 archive::TarEntry HeaderOf(const ContextEntry& e) {
   archive::TarEntry h;
   h.name = e.path;
@@ -182,13 +227,7 @@ Status WriteTar(archive::ByteSink& out, const std::vector<const ContextEntry*>& 
 
 }  // namespace
 
-std::string MirrorSnapshotName(const std::string& record) {
-  auto text = PosixFileSystem()->ReadFile(record, 4096);
-  if (!text) return {};
-  std::string name = std::move(*text);
-  while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
-  return name;
-}
+std::string MirrorSnapshotName(const std::string& record) { return ReadMirrorRecord(record).name; }
 
 Result<std::string> SyncContextSnapshot(snapshot::Snapshotter& snapshots,
                                         const std::string& state_dir,
@@ -203,17 +242,25 @@ Result<std::string> SyncContextSnapshot(snapshot::Snapshotter& snapshots,
     if (S_ISDIR(e.mode) || S_ISLNK(e.mode) || S_ISREG(e.mode)) kept.push_back(&e);
   }
   stats.entries = kept.size();
+  const oci::Digest digest = EntriesDigest(kept);
 
   // The previous generation, if the record names one that is still there.
-  std::string prev = MirrorSnapshotName(record);
+  const MirrorRecord was = ReadMirrorRecord(record);
+  std::string prev = was.name;
   if (!prev.empty()) {
     auto info = snapshots.Stat(prev);
     if (!info || info->kind != snapshot::Kind::kCommitted) prev.clear();
+  }
+  if (!prev.empty() && was.entries == digest.str()) {
+    stats.reused = true;
+    if (stats_out != nullptr) *stats_out = stats;
+    return prev;
   }
   std::unique_ptr<MountedSnapshot> prev_view;
   UniqueFd prev_root;
   if (!prev.empty()) {
     if (auto view = MountedSnapshot::Create(snapshots, prev, false, state_dir)) {
+      stats.mounted_previous = true;
       prev_view = std::move(*view);
       prev_root = UniqueFd(::open(prev_view->path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     }
@@ -236,6 +283,8 @@ Result<std::string> SyncContextSnapshot(snapshot::Snapshotter& snapshots,
     UniqueFd top(::openat(prev_root.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (top && CountBelow(std::move(top)) == static_cast<int64_t>(kept.size())) {
       stats.reused = true;
+      // A record from before the digest was kept gets it, for the next sync.
+      (void)WriteMirrorRecord(record, prev, digest);
       if (stats_out != nullptr) *stats_out = stats;
       return prev;
     }
@@ -268,7 +317,7 @@ Result<std::string> SyncContextSnapshot(snapshot::Snapshotter& snapshots,
   });
   if (!committed) return Unexpected(std::move(committed).error());
   const std::string& name = *committed;
-  if (Status st = WriteFileAtomic(PosixFileSystem(), record, name + "\n", 0600); !st) {
+  if (Status st = WriteMirrorRecord(record, name, digest); !st) {
     (void)snapshots.Remove(name);
     return Unexpected(std::move(st).error());
   }

@@ -12,6 +12,10 @@
 // symlink on the way) and asking the client for the others, then names the new generation in
 // `record` and removes the previous one. A sync that finds no difference returns the previous
 // generation as it is, so the content checksums taken in it (keyed by snapshot) stay valid.
+// The record keeps, beside the generation's name, a digest of the walk it was written from
+// (every entry's path, type, mode, owner, size, mtime and link): a walk with the same digest
+// is no difference, found without mounting the generation; other walks are compared with the
+// generation file by file.
 //
 // Failure leaves the previous generation and `record` as they were and no new snapshot: a
 // client file that grew or shrank between its walk and its read fails the sync, naming it.
@@ -34,6 +38,7 @@ struct ContextSnapshotStats {
   uint64_t files_read = 0;  // regular files read from the client
   uint64_t bytes_read = 0;
   bool reused = false;      // the previous generation was returned unchanged
+  bool mounted_previous = false;  // it was mounted to compare the walk with it file by file
 };
 
 // The snapshot the mirror record `record` names, or "" when there is none.

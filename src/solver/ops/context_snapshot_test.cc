@@ -156,8 +156,48 @@ TEST_F(ContextSnapshotTest, HoldsTheContextAndIsReusedWhileNothingChanges) {
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(*again, *first);
   EXPECT_TRUE(stats.reused);
+  // Recognised from the record's digest of the walk, without mounting the generation.
+  EXPECT_FALSE(stats.mounted_previous);
   EXPECT_EQ(stats.files_read, 0u);
   EXPECT_EQ(Snapshots(), 1);
+}
+
+TEST_F(ContextSnapshotTest, AModeOrTimeAloneIsAChange) {
+  auto first = Sync(nullptr);
+  ASSERT_TRUE(first) << first.error().message();
+  ASSERT_EQ(::chmod((ctx_ + "/exec.sh").c_str(), 0700), 0);
+  ContextSnapshotStats stats;
+  auto second = Sync(&stats);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_NE(*second, *first);
+  EXPECT_FALSE(stats.reused);
+  EXPECT_EQ(stats.files_read, 1u);  // exec.sh; the others come from the first generation
+  EXPECT_EQ(SnapshotTree(*second), Expected());
+  struct timespec ts[2] = {{.tv_sec = 1000, .tv_nsec = 5}, {.tv_sec = 1000, .tv_nsec = 5}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (ctx_ + "/a").c_str(), ts, AT_SYMLINK_NOFOLLOW), 0);
+  auto third = Sync(&stats);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_NE(*third, *second);
+  EXPECT_EQ(SnapshotTree(*third), Expected());
+}
+
+TEST_F(ContextSnapshotTest, ARecordWithoutTheWalksDigestIsComparedFileByFileThenGetsIt) {
+  auto first = Sync(nullptr);
+  ASSERT_TRUE(first) << first.error().message();
+  // A record as written before it kept the digest: the generation's name alone.
+  WriteTestFile(record_, *first + "\n");
+  ContextSnapshotStats stats;
+  auto again = Sync(&stats);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(*again, *first);
+  EXPECT_TRUE(stats.reused);
+  EXPECT_TRUE(stats.mounted_previous);
+  EXPECT_EQ(MirrorSnapshotName(record_), *first);
+  auto third = Sync(&stats);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_EQ(*third, *first);
+  EXPECT_TRUE(stats.reused);
+  EXPECT_FALSE(stats.mounted_previous);
 }
 
 TEST_F(ContextSnapshotTest, AChangeMakesANewGenerationReadingOnlyWhatChanged) {
