@@ -12,9 +12,6 @@
 namespace hoist::control {
 namespace {
 
-// Removes committed snapshots no remaining record needs (with their ancestors kept), and
-// leftovers of interrupted work (active snapshots and views: the engine lock says no one
-// is using them). Children go before parents.
 // Adds the snapshots the context mirrors under `local_dir` name (solver::ops::
 // kMirrorSnapshotSuffix) to `roots`.
 Status AddMirrorSnapshots(const std::string& local_dir, std::set<std::string>* roots) {
@@ -30,6 +27,9 @@ Status AddMirrorSnapshots(const std::string& local_dir, std::set<std::string>* r
   return OkStatus();
 }
 
+// Removes committed snapshots no remaining record needs (with their ancestors kept), and
+// leftovers of interrupted work (active snapshots and views: the engine lock says no one
+// is using them). Children go before parents.
 Result<int64_t> CollectSnapshots(const EngineParts& engine, const std::set<std::string>& roots) {
   snapshot::Snapshotter& s = *engine.snapshotter;
   std::map<std::string, snapshot::Info> all;

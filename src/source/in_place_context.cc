@@ -32,9 +32,6 @@ std::string Join(std::string_view a, std::string_view b) {
   return std::string(a) + "/" + std::string(b);
 }
 
-
-
-
 std::mutex g_hook_mu;
 std::function<void()>* g_hook = nullptr;
 

@@ -335,9 +335,9 @@ class RemoteContentStore final : public content::ContentStore {
       auto got = remote->ReadAt(static_cast<int64_t>(at), bytes->data() + at, bytes->size() - at);
       if (!got) {
         // Opening a blob never fails on its bytes: the caller's reads (or its check of the
-        // size first) meet the problem, as they would on a blob too large to keep.
-        return std::unique_ptr<content::BlobReader>(
-            std::make_unique<RemoteBlobReader>(conn_, store_, digest, info.size));
+        // size first) meet the problem, as they would on a blob too large to keep; the reader
+        // starts a call afresh for them.
+        return std::unique_ptr<content::BlobReader>(std::move(remote));
       }
       at += *got;
     }

@@ -1,8 +1,8 @@
 // The op implementations behind Worker::Resolve, and what they share. Internal to the module.
 #pragma once
 
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
