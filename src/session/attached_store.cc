@@ -174,7 +174,11 @@ std::shared_ptr<AttachedStore> AttachedStore::ForCache(
 AttachedStore::~AttachedStore() = default;
 
 Error AttachedStore::Scrub(Error e, const oci::Digest& digest) const {
-  if (e.code() == Code::kNotFound && digest.valid()) return content::BlobNotFound(digest);
+  // (A client that does not know the store says so, as BuildKit's clients do: "unknown store
+  // <id>".)
+  if (e.code() == Code::kNotFound && digest.valid() && e.message().rfind("unknown store", 0) != 0) {
+    return content::BlobNotFound(digest);
+  }
   return ScrubPaths(std::move(e), label_, private_strings_);
 }
 

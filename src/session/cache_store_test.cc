@@ -142,9 +142,16 @@ TEST_P(CacheStoreTest, KeysTheClientDidNotAttachAreRefused) {
     EXPECT_EQ(s.error().message().find(key.empty() ? "\x01" : key), std::string::npos)
         << s.error().message();
   }
-  // A cache's key names no other kind of store.
+  // A cache's key names no other kind of store (over a remote session, opening it does not ask
+  // the client; its first use does).
   auto oci = pair.engine().OciStore("mine");
-  EXPECT_FALSE(oci);
+  if (oci) {
+    auto info = (*oci)->Info(oci::Digest::Sha256Of("cache blob"));
+    ASSERT_FALSE(info);
+    EXPECT_EQ(info.error().code(), Code::kNotFound);
+    EXPECT_EQ(info.error().message().rfind("unknown store oci:mine", 0), 0u)
+        << info.error().message();
+  }
   // The attached one works.
   EXPECT_TRUE(pair.engine().CacheStore("mine", true));
   // The client refuses a key twice.

@@ -231,10 +231,22 @@ TEST_P(ClientDirTest, OpenFileRefusesFifosWithoutBlocking) {
 }
 
 TEST_P(ClientDirTest, UnknownDirAndMissingPath) {
+  // From LocalDir, or over a remote session (which does not ask the client when it opens a
+  // directory) from each kind of first use.
   auto none = pair_.engine().LocalDir("dockerfile");
-  ASSERT_FALSE(none);
-  EXPECT_EQ(none.error().code(), Code::kNotFound);
-  EXPECT_EQ(none.error().message(), "unknown local dir dockerfile");
+  if (none) {
+    auto walked = (*none)->Walk({}, [](const FileEntry&) { return OkStatus(); });
+    ASSERT_FALSE(walked);
+    EXPECT_EQ(walked.error().code(), Code::kNotFound);
+    EXPECT_EQ(walked.error().message(), "unknown local dir dockerfile");
+    auto read = (*none)->OpenFile("Dockerfile");
+    ASSERT_FALSE(read);
+    EXPECT_EQ(read.error().code(), Code::kNotFound);
+    EXPECT_EQ(read.error().message(), "unknown local dir dockerfile");
+  } else {
+    EXPECT_EQ(none.error().code(), Code::kNotFound);
+    EXPECT_EQ(none.error().message(), "unknown local dir dockerfile");
+  }
   ClientSession s;
   auto bad = s.AttachLocalDir("x", tmp_.path() + "/missing");
   ASSERT_FALSE(bad);

@@ -118,19 +118,35 @@ TEST_P(ClientSessionTest, StoreIsReadOnly) {
   EXPECT_TRUE(store->Info(img.layers[0].digest));
 }
 
+// An unknown store's error, from opening it or (over a remote session, which does not ask the
+// client when it opens one) from its first use.
+Error UnknownStoreError(Session& engine, const std::string& id) {
+  auto store = engine.OciStore(id);
+  if (!store) return store.error();
+  auto info = (*store)->Info(oci::Digest::Sha256Of("anything"));
+  EXPECT_FALSE(info);
+  auto reader = (*store)->ReaderAt(oci::Digest::Sha256Of("anything"));
+  EXPECT_FALSE(reader);
+  if (!reader) {
+    EXPECT_EQ(reader.error().message(), info.error().message());
+  }
+  return info ? Error(Code::kOk, "") : info.error();
+}
+
 TEST_P(ClientSessionTest, UnknownStore) {
-  ClientSession& s = client();
-  auto none = engine().OciStore("abc");
-  ASSERT_FALSE(none);
-  EXPECT_EQ(none.error().code(), Code::kNotFound);
-  EXPECT_EQ(none.error().message(),
+  Error none = UnknownStoreError(engine(), "abc");
+  EXPECT_EQ(none.code(), Code::kNotFound);
+  EXPECT_EQ(none.message(),
             "unknown store oci:abc (the client attached no OCI layout store: attach one with "
             "--oci-layout ID=DIR or --build-context NAME=oci-layout://PATH)");
+}
+
+TEST_P(ClientSessionTest, UnknownStoreBesideAKnownOne) {
   MakeLayout(Path("layout"), {"x"});
-  ASSERT_TRUE(s.AttachOciLayout("known", Path("layout")));
-  auto other = engine().OciStore("abc");
-  ASSERT_FALSE(other);
-  EXPECT_EQ(other.error().message(), "unknown store oci:abc");
+  ASSERT_TRUE(client().AttachOciLayout("known", Path("layout")));
+  Error other = UnknownStoreError(engine(), "abc");
+  EXPECT_EQ(other.code(), Code::kNotFound);
+  EXPECT_EQ(other.message(), "unknown store oci:abc");
 }
 
 TEST_P(ClientSessionTest, AttachErrors) {

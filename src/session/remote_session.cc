@@ -219,19 +219,13 @@ Result<std::shared_ptr<content::ContentStore>> RemoteSession::OciStore(std::stri
     std::lock_guard lock(mu_);
     if (auto it = oci_stores_.find(id); it != oci_stores_.end()) return it->second;
   }
-  Status probe = internal::ProbeRemoteStore(*conn_, store);
-  if (!probe) {
-    Error e = std::move(probe).error();
-    if (e.code() == Code::kUnimplemented) {
-      return MakeError(Code::kNotFound,
-                       "unknown store oci:" + id +
-                           " (the client attached no OCI layout store: attach one with "
-                           "--oci-layout ID=DIR or --build-context NAME=oci-layout://PATH)");
-    }
-    if (e.code() == Code::kNotFound && e.message().rfind("unknown store", 0) != 0) {
-      return MakeError(Code::kNotFound, "unknown store oci:" + id);
-    }
-    return Unexpected(std::move(e));
+  // The client is not asked whether it has the store: the first call on it says so (a client
+  // answers for an unknown store that it is unknown), which saves a round trip per store.
+  if (!conn_->Supports(internal::kContentInfo) || !conn_->Supports(internal::kContentRead)) {
+    return MakeError(Code::kNotFound,
+                     "unknown store oci:" + id +
+                         " (the client attached no OCI layout store: attach one with "
+                         "--oci-layout ID=DIR or --build-context NAME=oci-layout://PATH)");
   }
   auto attached = std::shared_ptr<content::ContentStore>(std::make_shared<AttachedStore>(
       id, internal::MakeRemoteContentStore(conn_, store), std::vector<std::string>{}));
@@ -244,16 +238,12 @@ Result<std::shared_ptr<ClientDir>> RemoteSession::LocalDir(std::string_view name
   if (!conn_->Supports(internal::kFileSyncDiffCopy)) {
     return MakeError(Code::kNotFound, "unknown local dir " + name);
   }
-  bool probed = false;
-  {
-    std::lock_guard lock(mu_);
-    probed = probed_.contains(name);
+  if (!internal::MetadataSafe(name)) {
+    return MakeError(Code::kInvalidArgument, "local dir \"" + name +
+                                                 "\": only names in printable ASCII can be sent "
+                                                 "to a client");
   }
-  if (!probed) {
-    HOIST_TRY(internal::ProbeRemoteDir(*conn_, name));
-    std::lock_guard lock(mu_);
-    probed_.insert(name);
-  }
+  // The client is not asked whether it has the directory: its first transfer says so.
   return internal::MakeRemoteClientDir(conn_, name);
 }
 

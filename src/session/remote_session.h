@@ -31,7 +31,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,10 +91,8 @@ class RemoteSession final : public Session {
 
   std::shared_ptr<internal::RemoteConnection> conn_;
   std::mutex mu_;
-  // Local dir names the client was seen to serve: each is probed once per session.
-  std::set<std::string> probed_;  // guarded by mu_
-  // The OCI stores the client was seen to serve, each probed once and then kept with what it
-  // learnt (sizes, small blobs) for the session.
+  // The OCI stores asked for, each kept with what it learnt (sizes, small blobs) for the
+  // session.
   std::map<std::string, std::shared_ptr<content::ContentStore>> oci_stores_;  // guarded by mu_
 };
 

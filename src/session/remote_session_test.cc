@@ -883,6 +883,95 @@ TEST_F(HostileOutputTest, DevicesAreSkipped) {
   EXPECT_EQ(ReadTestFile(dest_ + "/z"), "x");
 }
 
+TEST_F(HostileOutputTest, FilesAreAskedForWhileTheWalkArrives) {
+  // The client asks for a file as soon as its entry arrives, and takes its data between the
+  // walk's entries, as fsutil's sender may send them.
+  auto stub = moby::filesync::v1::FileSend::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = stub->DiffCopy(&ctx);
+  auto send = [&](const Packet& p) {
+    moby::filesync::v1::BytesMessage m;
+    m.ParseFromString(p.SerializeAsString());
+    return stream->Write(m);
+  };
+  auto recv = [&](Packet* p) {
+    moby::filesync::v1::BytesMessage m;
+    if (!stream->Read(&m)) return false;
+    return p->ParseFromString(m.SerializeAsString());
+  };
+  auto data = [&](uint32_t id, const std::string& bytes) {
+    Packet d;
+    d.set_type(Packet::PACKET_DATA);
+    d.set_id(id);
+    d.set_data(bytes);
+    if (!bytes.empty()) send(d);
+    d.clear_data();
+    send(d);
+  };
+  ASSERT_TRUE(send(Stat("a", kFile, "", 5)));
+  Packet req;
+  ASSERT_TRUE(recv(&req));  // before the walk has ended
+  EXPECT_EQ(req.type(), Packet::PACKET_REQ);
+  EXPECT_EQ(req.id(), 0u);
+  data(0, "first");
+  ASSERT_TRUE(send(Stat("b", kDir)));
+  ASSERT_TRUE(send(Stat("b/c", kFile, "", 6)));
+  ASSERT_TRUE(recv(&req));
+  EXPECT_EQ(req.type(), Packet::PACKET_REQ);
+  EXPECT_EQ(req.id(), 2u);
+  Packet end;
+  end.set_type(Packet::PACKET_STAT);
+  send(end);
+  data(2, "second");
+  Packet fin;
+  ASSERT_TRUE(recv(&fin));
+  EXPECT_EQ(fin.type(), Packet::PACKET_FIN);
+  send(fin);
+  stream->WritesDone();
+  for (Packet p; recv(&p);) {
+  }
+  auto s = stream->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ReadTestFile(dest_ + "/a"), "first");
+  EXPECT_EQ(ReadTestFile(dest_ + "/b/c"), "second");
+}
+
+TEST_F(HostileOutputTest, EntriesAfterTheWalkAndDataNotAskedForAreRefused) {
+  auto stub = moby::filesync::v1::FileSend::NewStub(channel_);
+  auto run = [&](const std::vector<Packet>& packets) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto stream = stub->DiffCopy(&ctx);
+    for (const Packet& p : packets) {
+      moby::filesync::v1::BytesMessage m;
+      m.ParseFromString(p.SerializeAsString());
+      stream->Write(m);
+    }
+    stream->WritesDone();
+    moby::filesync::v1::BytesMessage m;
+    while (stream->Read(&m)) {
+    }
+    return stream->Finish();
+  };
+  Packet end;
+  end.set_type(Packet::PACKET_STAT);
+  Packet unasked;
+  unasked.set_type(Packet::PACKET_DATA);
+  unasked.set_id(0);
+  unasked.set_data("sneaked");
+  // Data for the directory's ID, which is no file to ask for, in the middle of the walk.
+  auto s = run({Stat("d", kDir), Stat("f", kFile, "", 1), unasked});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.error_message().find("not asked for"), std::string::npos) << s.error_message();
+  // An entry after the walk's end, while a file is still being received.
+  s = run({Stat("f", kFile, "", 1), end, Stat("g", kFile)});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.error_message().find("after the end of the walk"), std::string::npos)
+      << s.error_message();
+  EXPECT_FALSE(Exists(dest_ + "/g"));
+}
+
 TEST_F(HostileOutputTest, AFileWhereADirectoryWasExpected) {
   // What an engine sending a tarball to a directory output looks like.
   auto stub = moby::filesync::v1::FileSend::NewStub(channel_);
@@ -918,11 +1007,15 @@ TEST(RemoteSessionPrivacyTest, StoreErrorsArriveScrubbed) {
   const std::string path = "/home/someone/private-marker-5d1e";
   SessionPair pair(Transport::kGrpc);
   ASSERT_TRUE(pair.client().AttachOciStore("leaky", std::make_shared<LeakyStore>(path), {path}));
-  // Opening the store already asks it something (a store that cannot answer fails here).
   auto store = pair.engine().OciStore("leaky");
-  ASSERT_FALSE(store);
-  EXPECT_EQ(store.error().code(), Code::kPermissionDenied);
-  EXPECT_EQ(store.error().message(), "stat oci:leaky/blobs/x: Permission denied");
+  ASSERT_TRUE(store) << store.error().message();
+  auto info = (*store)->Info(oci::Digest::Sha256Of("x"));
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code(), Code::kPermissionDenied);
+  EXPECT_EQ(info.error().message(), "stat oci:leaky/blobs/x: Permission denied");
+  auto reader = (*store)->ReaderAt(oci::Digest::Sha256Of("x"));
+  ASSERT_FALSE(reader);
+  EXPECT_EQ(reader.error().message(), "stat oci:leaky/blobs/x: Permission denied");
 }
 
 // ---- what the engine asks a client's store ----
@@ -1010,8 +1103,31 @@ TEST(RemoteStoreTest, SmallBlobsAreAskedForOncePerSessionLargeOnesEachTime) {
   }
   EXPECT_EQ(counting->infos(m), 1);
   EXPECT_EQ(counting->reads(m), 1);
+  // The large blob's first open is one Read it then streams on from (with Info for its size).
   EXPECT_EQ(counting->infos(l), 1);
   EXPECT_EQ(counting->reads(l), 2);
+}
+
+TEST(RemoteStoreTest, ABlobOpenedWithoutInfoIsOneCall) {
+  auto counting = std::make_shared<CountingStore>();
+  const std::string config = R"({"architecture":"amd64"})";
+  const oci::Digest c = oci::Digest::Sha256Of(config);
+  counting->Put(c, config);
+  const oci::Digest missing = oci::Digest::Sha256Of("not there");
+  SessionPair pair(Transport::kGrpc);
+  ASSERT_TRUE(pair.client().AttachOciStore("c", counting, {}));
+  auto store = pair.engine().OciStore("c");
+  ASSERT_TRUE(store) << store.error().message();
+  auto got = content::ReadBlob(**store, DescriptorOf(c, config.size()));
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(*got, config);
+  EXPECT_EQ(counting->infos(c), 0);
+  EXPECT_EQ(counting->reads(c), 1);
+  auto none = (*store)->ReaderAt(missing);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), Code::kNotFound);
+  EXPECT_EQ(none.error().message(), "content " + missing.str() + ": not found");
+  EXPECT_EQ(counting->infos(missing) + counting->reads(missing), 1);
 }
 
 TEST(RemoteStoreTest, ASessionKeepsFourMebibytesForAllItsStores) {

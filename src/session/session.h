@@ -129,9 +129,12 @@ class Session {
 
   // The read-only content store attached as `oci:<store_id>`: Info and ReaderAt work, Writer,
   // Delete and Walk are kPermissionDenied. Every blob read is verified against its digest as it
-  // streams (see AttachedStore). Unknown ID: kNotFound `unknown store oci:<store_id>`.
+  // streams (see AttachedStore). Unknown ID: kNotFound `unknown store oci:<store_id>`, from
+  // this call or, over a remote session (where asking costs a round trip), from the store's
+  // first call.
   virtual Result<std::shared_ptr<content::ContentStore>> OciStore(std::string_view store_id) = 0;
-  // The directory attached under `name`; kNotFound `unknown local dir <name>` otherwise.
+  // The directory attached under `name`; kNotFound `unknown local dir <name>` otherwise, from
+  // this call or, over a remote session, from the directory's first transfer.
   virtual Result<std::shared_ptr<ClientDir>> LocalDir(std::string_view name) = 0;
   // The secret's bytes; kNotFound `secret <id> not found` when there is no such secret.
   virtual Result<std::string> Secret(std::string_view id) = 0;

@@ -146,10 +146,13 @@ Result<std::unique_ptr<OciLayoutSourceInstance>> OciLayoutSourceInstance::Resolv
   inst->id_ = id;
   HOIST_ASSIGN_OR_RETURN(inst->store_, stores.Store(id.session_id, id.store_id, cancel));
   if (cancel != nullptr) HOIST_TRY(cancel->Check());
-  HOIST_ASSIGN_OR_RETURN(auto info, inst->store_->Info(id.digest()));
+  // The root's size from opening it rather than from Info: a client's store sends a small
+  // blob whole when it is opened, and keeps it for the reads that follow.
+  HOIST_ASSIGN_OR_RETURN(auto reader, inst->store_->ReaderAt(id.digest()));
   oci::Descriptor root;
   root.digest = id.digest();
-  root.size = info.size;
+  root.size = reader->Size();
+  reader.reset();
   HOIST_ASSIGN_OR_RETURN(auto resolved,
                          content::ResolveImage(*inst->store_, root, id.platform, id.ref));
   HOIST_ASSIGN_OR_RETURN(inst->image_, MakeSourceImage(std::move(resolved), id.layer_limit, id.ref));

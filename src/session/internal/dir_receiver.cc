@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <deque>
 #include <map>
 
 #include "api/fsutil/wire.pb.h"
@@ -259,40 +260,48 @@ class Receiver {
     UniqueFd fd;
   };
 
+  // Takes the walk and the files' contents together: a regular file is asked for as soon as
+  // its entry is written (a window of requests at a time), so the sender's data flows while
+  // the rest of the walk is still being written here, as fsutil's receiver asks while it walks.
   Status Receive() {
-    // The walk.
     uint32_t id = 0;
-    std::vector<std::pair<uint32_t, FileEntry>> wanted;
-    for (Packet p;;) {
+    bool walked = false;
+    std::deque<std::pair<uint32_t, FileEntry>> wanted;  // not asked for yet
+    std::map<uint32_t, Pending> open;
+    // Requests are sent with `more`: they go out when this side next waits (ReceiveTree).
+    auto request = [&]() -> Status {
+      while (!wanted.empty() && open.size() < kRequestWindow) {
+        auto [fid, e] = std::move(wanted.front());
+        wanted.pop_front();
+        HOIST_ASSIGN_OR_RETURN(UniqueFd fd, writer_.OpenData(e.path));
+        open.emplace(fid, Pending{std::move(e), std::move(fd)});
+        Packet req;
+        req.set_type(Packet::PACKET_REQ);
+        req.set_id(fid);
+        if (!stream_.Send(req, /*more=*/true)) return Fail(BrokenStreamError());
+      }
+      return OkStatus();
+    };
+    for (Packet p; !walked || !open.empty();) {
+      if (cancel_ != nullptr) HOIST_TRY(cancel_->Check());
       HOIST_TRY(Next(&p));
       if (p.type() == Packet::PACKET_STAT) {
-        if (!p.has_stat()) break;
+        if (walked) {
+          return MakeError(Code::kInvalidArgument, "output: an entry after the end of the walk");
+        }
+        if (!p.has_stat()) {
+          walked = true;
+          continue;
+        }
         FileEntry e = EntryFromStat(p.stat());
         HOIST_TRY(writer_.Add(e));
-        if (S_ISREG(e.mode) && e.hardlink_to.empty()) wanted.emplace_back(id, std::move(e));
+        if (S_ISREG(e.mode) && e.hardlink_to.empty()) {
+          wanted.emplace_back(id, std::move(e));
+          HOIST_TRY(request());
+        }
         ++id;
         continue;
       }
-      return MakeError(Code::kInvalidArgument, "output: unexpected packet during the walk");
-    }
-    // The contents, a window of requests at a time.
-    std::map<uint32_t, Pending> open;
-    size_t next = 0;
-    // Requests are sent with `more`: they go out when this side next waits (ReceiveTree).
-    auto request = [&]() -> Status {
-      auto& [fid, e] = wanted[next++];
-      HOIST_ASSIGN_OR_RETURN(UniqueFd fd, writer_.OpenData(e.path));
-      open.emplace(fid, Pending{std::move(e), std::move(fd)});
-      Packet req;
-      req.set_type(Packet::PACKET_REQ);
-      req.set_id(fid);
-      if (!stream_.Send(req, /*more=*/true)) return Fail(BrokenStreamError());
-      return OkStatus();
-    };
-    while (next < wanted.size() && open.size() < kRequestWindow) HOIST_TRY(request());
-    for (Packet p; !open.empty();) {
-      if (cancel_ != nullptr) HOIST_TRY(cancel_->Check());
-      HOIST_TRY(Next(&p));
       if (p.type() != Packet::PACKET_DATA) {
         return MakeError(Code::kInvalidArgument, "output: unexpected packet while receiving files");
       }
@@ -308,7 +317,7 @@ class Receiver {
       }
       HOIST_TRY(writer_.FinishData(it->second.fd.get(), it->second.entry));
       open.erase(it);
-      if (next < wanted.size()) HOIST_TRY(request());
+      HOIST_TRY(request());
     }
     HOIST_TRY(writer_.Finish());
     Packet fin;

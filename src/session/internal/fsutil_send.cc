@@ -75,6 +75,10 @@ class Sender {
           ++id;
           // The end packet below follows at once.
           if (!stream_.Send(p, /*more=*/true)) return Unexpected(Broken());
+          // Files the receiver asked for while it takes the walk go out between its entries.
+          while (auto req = NextRequest()) {
+            HOIST_TRY(SendFile(req->first, req->second, /*walking=*/true));
+          }
           return OkStatus();
         },
         cancel_));
@@ -100,7 +104,7 @@ class Sender {
         }
       }
       if (cancel_ != nullptr) HOIST_TRY(cancel_->Check());
-      if (req) HOIST_TRY(SendFile(req->first, req->second));
+      if (req) HOIST_TRY(SendFile(req->first, req->second, /*walking=*/false));
     }
     Packet fin;
     fin.set_type(Packet::PACKET_FIN);
@@ -108,7 +112,17 @@ class Sender {
     return OkStatus();
   }
 
-  Status SendFile(uint32_t id, const std::string& path) {
+  // The oldest request not yet served, if any.
+  std::optional<std::pair<uint32_t, std::string>> NextRequest() {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) return std::nullopt;
+    auto req = std::move(queue_.front());
+    queue_.pop_front();
+    return req;
+  }
+
+  // `walking`: more of the walk follows this file.
+  Status SendFile(uint32_t id, const std::string& path, bool walking) {
     Packet p;
     p.set_type(Packet::PACKET_DATA);
     p.set_id(id);
@@ -125,9 +139,10 @@ class Sender {
     });
     if (!read && read.error().code() != Code::kNotFound) return read;
     p.clear_data();
-    // The next file asked for follows at once; with none, the receiver waits for this one.
-    bool more;
-    {
+    // The walk's next entry or the next file asked for follows at once; with neither, the
+    // receiver waits for this one.
+    bool more = walking;
+    if (!more) {
       std::lock_guard lock(mu_);
       more = !queue_.empty();
     }

@@ -43,6 +43,8 @@ inline constexpr char kBatchedDiffCopy[] = "/hoist.filesync.v1.BatchedFileSync/D
 inline constexpr char kBatchedFileSend[] = "/hoist.filesync.v1.BatchedFileSend/DiffCopy";
 inline constexpr char kFileSendDiffCopy[] = "/moby.filesync.v1.FileSend/DiffCopy";
 inline constexpr char kAuthCredentials[] = "/moby.filesync.v1.Auth/Credentials";
+inline constexpr char kContentInfo[] = "/containerd.services.content.v1.Content/Info";
+inline constexpr char kContentRead[] = "/containerd.services.content.v1.Content/Read";
 
 // hoist's codes are gRPC's.
 grpc::Status ToGrpcStatus(const Error& e);

@@ -7,6 +7,7 @@
 // that rule. Cancel() may be called from any thread: a Recv blocked in another thread returns.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -87,8 +88,11 @@ bool NextInBatch(std::string_view batch, size_t* offset, fsutil::types::Packet* 
 //
 // `one_thread`: the caller reads and writes from one thread only. Recv then sends what waits in
 // the batch before it waits for a message, so the caller may send every packet with `more`:
-// nothing is held back while it waits for its peer.
+// nothing is held back while it waits for its peer; and what has waited kMaxBatchDelay while
+// the caller works through a batch it received goes out too (a receiver's requests go out
+// while it is still writing the walk that asked for them).
 inline constexpr size_t kMaxBatchBytes = 256 << 10;
+inline constexpr std::chrono::microseconds kMaxBatchDelay{200};
 
 template <class Stream, class Context, class Batch>
 class BatchedPacketStream final : public PacketStream {
@@ -99,6 +103,10 @@ class BatchedPacketStream final : public PacketStream {
   bool Recv(fsutil::types::Packet* p) override {
     for (;;) {
       bool bad = false;
+      if (one_thread_ && !out_.packets().empty() &&
+          std::chrono::steady_clock::now() - held_since_ >= kMaxBatchDelay && !Flush()) {
+        return false;
+      }
       if (NextInBatch(in_.packets(), &next_, p, &bad)) return true;
       if (bad) {
         context_->TryCancel();
@@ -111,6 +119,7 @@ class BatchedPacketStream final : public PacketStream {
     }
   }
   bool Send(const fsutil::types::Packet& p, bool more = false) override {
+    if (one_thread_ && out_.packets().empty()) held_since_ = std::chrono::steady_clock::now();
     AppendToBatch(p, out_.mutable_packets());
     if (more && out_.packets().size() < kMaxBatchBytes) return true;
     return Flush();
@@ -131,6 +140,7 @@ class BatchedPacketStream final : public PacketStream {
   Batch in_;
   size_t next_ = 0;  // where the next packet of in_ starts
   Batch out_;
+  std::chrono::steady_clock::time_point held_since_;  // when out_'s first packet came
 };
 
 }  // namespace hoist::session::internal

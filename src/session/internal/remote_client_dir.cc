@@ -416,7 +416,18 @@ class Transfer {
   }
 
   Status Next(Packet* p) {
-    if (!stream_->Read(p)) return Fail(std::nullopt);
+    if (!stream_->Read(p)) {
+      // A client refuses a directory it does not have before it sends anything.
+      if (!received_) {
+        auto failed = Fail(std::nullopt);
+        if (failed.value().code() == Code::kNotFound) {
+          return MakeError(Code::kNotFound, "unknown local dir " + name_);
+        }
+        return failed;
+      }
+      return Fail(std::nullopt);
+    }
+    received_ = true;
     if (p->type() == Packet::PACKET_ERR) return Fail(std::nullopt, p->data());
     return OkStatus();
   }
@@ -458,6 +469,7 @@ class Transfer {
   uint64_t in_flight_bytes_ = 0;
   bool walked_ = false;
   bool finished_ = false;
+  bool received_ = false;  // a packet came
 };
 
 class RemoteClientDir final : public ClientDir {
@@ -560,18 +572,6 @@ class RemoteClientDir final : public ClientDir {
 std::shared_ptr<ClientDir> MakeRemoteClientDir(std::shared_ptr<const RemoteConnection> conn,
                                                std::string name) {
   return std::make_shared<RemoteClientDir>(std::move(conn), std::move(name));
-}
-
-Status ProbeRemoteDir(const RemoteConnection& conn, const std::string& name) {
-  WalkOptions nothing;
-  nothing.exclude_patterns = {"*"};
-  HOIST_ASSIGN_OR_RETURN(auto t, Transfer::Start(conn, name, nothing));
-  Status st = t->ReceiveWalk([](const FileEntry&) { return OkStatus(); }, nullptr);
-  if (st) st = t->Close();
-  if (!st && st.error().code() == Code::kNotFound) {
-    return MakeError(Code::kNotFound, "unknown local dir " + name);
-  }
-  return st;
 }
 
 }  // namespace hoist::session::internal

@@ -37,9 +37,6 @@ struct RemoteConnection {
 // The client's directory `name` over FileSync.DiffCopy.
 std::shared_ptr<ClientDir> MakeRemoteClientDir(std::shared_ptr<const RemoteConnection> conn,
                                                std::string name);
-// Whether the client has a directory `name`: a transfer that sends nothing.
-// kNotFound `unknown local dir <name>` when it has none.
-Status ProbeRemoteDir(const RemoteConnection& conn, const std::string& name);
 
 // The client's content store `store` (`oci:<ID>` or `export`) over the Content service, as is:
 // callers wrap it (AttachedStore) to verify reads. It remembers the sizes the client stated and

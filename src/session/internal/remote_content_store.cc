@@ -45,6 +45,23 @@ class KeptBlobReader final : public content::BlobReader {
   std::shared_ptr<const std::string> bytes_;
 };
 
+// One Read call of a whole blob, from its start.
+struct ReadCall {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<cs::ReadContentResponse>> reader;
+};
+
+std::unique_ptr<ReadCall> StartRead(cs::Content::Stub& stub, const std::string& store,
+                                    const oci::Digest& digest, int64_t offset) {
+  auto call = std::make_unique<ReadCall>();
+  call->context.AddMetadata(kStoreIdKey, store);
+  cs::ReadContentRequest req;
+  req.set_digest(digest.str());
+  req.set_offset(offset);
+  call->reader = stub.Read(&call->context, req);
+  return call;
+}
+
 class RemoteBlobReader final : public content::BlobReader {
  public:
   RemoteBlobReader(std::shared_ptr<const RemoteConnection> conn, std::string store,
@@ -54,6 +71,14 @@ class RemoteBlobReader final : public content::BlobReader {
         digest_(std::move(digest)),
         size_(size),
         stub_(cs::Content::NewStub(conn_->channel)) {}
+  // Goes on with `call`, a Read from the blob's start that has delivered `received` so far.
+  RemoteBlobReader(std::shared_ptr<const RemoteConnection> conn, std::string store,
+                   oci::Digest digest, int64_t size, std::unique_ptr<ReadCall> call,
+                   std::string received)
+      : RemoteBlobReader(std::move(conn), std::move(store), std::move(digest), size) {
+    call_ = std::move(call);
+    chunk_ = std::move(received);
+  }
   ~RemoteBlobReader() override { Close(); }
 
   int64_t Size() const override { return size_; }
@@ -92,20 +117,9 @@ class RemoteBlobReader final : public content::BlobReader {
   }
 
  private:
-  struct Call {
-    grpc::ClientContext context;
-    std::unique_ptr<grpc::ClientReader<cs::ReadContentResponse>> reader;
-  };
-
   Status Open(int64_t offset) {
     Close();
-    auto call = std::make_unique<Call>();
-    call->context.AddMetadata(kStoreIdKey, store_);
-    cs::ReadContentRequest req;
-    req.set_digest(digest_.str());
-    req.set_offset(offset);
-    call->reader = stub_->Read(&call->context, req);
-    call_ = std::move(call);
+    call_ = StartRead(*stub_, store_, digest_, offset);
     pos_ = offset;
     chunk_.clear();
     left_ = 0;
@@ -126,7 +140,7 @@ class RemoteBlobReader final : public content::BlobReader {
   oci::Digest digest_;
   int64_t size_;
   std::unique_ptr<cs::Content::Stub> stub_;
-  std::unique_ptr<Call> call_;
+  std::unique_ptr<ReadCall> call_;
   int64_t pos_ = 0;    // blob offset of the next byte the call delivers
   std::string chunk_;  // the message being consumed
   size_t left_ = 0;    // bytes of chunk_ consumed
@@ -319,10 +333,62 @@ class RemoteContentStore final : public content::ContentStore {
   }
 
   Result<std::unique_ptr<content::BlobReader>> ReaderAt(const oci::Digest& digest) override {
+    bool size_known = false;
     {
       std::lock_guard lock(mu_);
       if (auto it = kept_.find(digest); it != kept_.end()) {
         return std::unique_ptr<content::BlobReader>(std::make_unique<KeptBlobReader>(it->second));
+      }
+      size_known = sizes_.contains(digest);
+    }
+    // A blob whose size is not known yet is asked for whole at once: a small one (most blobs
+    // opened this way are) then takes one call instead of Info and Read, and a larger one
+    // streams on from that call once Info has told its size. A read that fails otherwise than
+    // on a missing blob goes the way below, where the caller's reads meet the problem.
+    if (!size_known && digest.supported()) {
+      auto call = StartRead(*stub_, store_, digest, 0);
+      std::string received;
+      bool ended = false;
+      for (cs::ReadContentResponse resp;;) {
+        if (!call->reader->Read(&resp)) {
+          ended = true;
+          break;
+        }
+        if (resp.offset() != static_cast<int64_t>(received.size())) break;
+        received.append(resp.data());
+        if (received.size() > static_cast<size_t>(kKeptBlobMax)) break;
+      }
+      auto finish = [&call, ended] {
+        if (!ended) call->context.TryCancel();
+        for (cs::ReadContentResponse resp; call->reader->Read(&resp);) {
+        }
+        return call->reader->Finish();
+      };
+      if (!ended && received.size() > static_cast<size_t>(kKeptBlobMax)) {
+        auto info = Info(digest);
+        if (!info) {
+          (void)finish();
+          return Unexpected(std::move(info).error());
+        }
+        return std::unique_ptr<content::BlobReader>(std::make_unique<RemoteBlobReader>(
+            conn_, store_, digest, info->size, std::move(call), std::move(received)));
+      }
+      grpc::Status st = finish();
+      // A blob the client does not have (or a store it does not know) is said so once.
+      if (st.error_code() == grpc::StatusCode::NOT_FOUND) return Unexpected(FromGrpcStatus(st));
+      if (ended && st.ok()) {
+        auto bytes = std::make_shared<const std::string>(std::move(received));
+        oci::Digester digester(digest);
+        digester.Update(bytes->data(), bytes->size());
+        std::lock_guard lock(mu_);
+        sizes_.emplace(digest, static_cast<int64_t>(bytes->size()));
+        // Bytes that do not match are handed on as they are, for the caller's verification
+        // to refuse, and never kept.
+        if (digester.Finish() == digest && !kept_.contains(digest) &&
+            conn_->TakeKeptBytes(bytes->size(), kKeptBytes)) {
+          kept_.emplace(digest, bytes);
+        }
+        return std::unique_ptr<content::BlobReader>(std::make_unique<KeptBlobReader>(bytes));
       }
     }
     HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, Info(digest));

@@ -461,7 +461,11 @@ class LocalSourceOp final : public Op {
     return sessions.Any(
         worker_.options().session_ids,
         [&](session::Session& s) -> Status {
-          HOIST_TRY(s.LocalDir(name_).map([](auto&&) {}));
+          // Over a remote session only a transfer tells whether the client has the
+          // directory: one that sends nothing.
+          HOIST_ASSIGN_OR_RETURN(auto dir, s.LocalDir(name_));
+          HOIST_TRY(dir->Walk({.exclude_patterns = {"*"}},
+                              [](const session::FileEntry&) { return OkStatus(); }));
           HOIST_ASSIGN_OR_RETURN(session_, sessions.Get(s.id(), session::kDefaultSessionTimeout));
           return OkStatus();
         },
