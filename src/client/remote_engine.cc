@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <condition_variable>
+#include <cstring>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -16,6 +19,7 @@
 #include "api/control/control.grpc.pb.h"
 #include "base/file_system.h"
 #include "session/byte_pump.h"
+#include "session/direct_session.h"
 #include "session/session_server.h"
 
 namespace hoist::client {
@@ -89,7 +93,46 @@ std::string DaemonAddress(const std::string& addr_flag) {
 struct RemoteEngine::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::Control::Stub> stub;
+  // A unix socket's path, where a direct session may be offered (session/direct_session.h).
+  std::string unix_path;
+  // Whether the daemon is hoistd (Control.Info, asked while the client prepares its session).
+  std::future<bool> is_hoistd;
+  bool hoistd = false;  // its answer, once taken
 };
+
+namespace {
+
+// How long hoistd may take to answer a session offer.
+constexpr auto kOfferTimeout = std::chrono::seconds(10);
+
+// Asks the daemon what it is; true for hoistd.
+bool AskIsHoistd(pb::Control::Stub* stub) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  pb::InfoRequest req;
+  pb::InfoResponse resp;
+  return stub->Info(&ctx, req, &resp).ok() && resp.buildkitversion().package() == "hoist";
+}
+
+// A connection to hoistd's unix socket at `path` offered as the session, or why not.
+Result<UniqueFd> ConnectDirect(const std::string& path, const session::ClientSession& s) {
+  sockaddr_un sa{};
+  if (path.size() >= sizeof(sa.sun_path)) {
+    return MakeError(Code::kInvalidArgument, "the daemon's socket path is too long");
+  }
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Unexpected(ErrnoError(errno, "session: socket"));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    return Unexpected(ErrnoError(errno, "session: connect to the daemon"));
+  }
+  HOIST_TRY(session::OfferDirectSession(fd.get(), session::SessionMetadata(s, "hoist"),
+                                        kOfferTimeout));
+  return fd;
+}
+
+}  // namespace
 
 RemoteEngine::RemoteEngine(std::string addr, std::unique_ptr<Impl> impl)
     : addr_(std::move(addr)), impl_(std::move(impl)) {}
@@ -137,6 +180,12 @@ Result<std::unique_ptr<RemoteEngine>> RemoteEngine::Dial(const std::string& addr
   impl->channel = grpc::CreateCustomChannel(target, creds, args);
   (void)impl->channel->GetState(/*try_to_connect=*/true);
   impl->stub = pb::Control::NewStub(impl->channel);
+  // HOIST_DIRECT_SESSION=0 keeps the session inside Control.Session, as BuildKit's clients do.
+  const char* direct = std::getenv("HOIST_DIRECT_SESSION");
+  if (addr.starts_with("unix://") && (direct == nullptr || std::string_view(direct) != "0")) {
+    impl->unix_path = addr.substr(7);
+    impl->is_hoistd = std::async(std::launch::async, AskIsHoistd, impl->stub.get());
+  }
   return std::unique_ptr<RemoteEngine>(new RemoteEngine(addr, std::move(impl)));
 }
 
@@ -151,23 +200,44 @@ Status RemoteEngine::WaitReady(std::chrono::milliseconds timeout) {
 Result<std::map<std::string, std::string>> RemoteEngine::Solve(
     const control::SolveRequest& request, std::shared_ptr<session::ClientSession> session,
     progress::ProgressWriter* progress, CancelContext* cancel, RemoteFailure* failure) {
-  // The session: Control.Session's byte stream pumped to a socket our gRPC server speaks on.
-  grpc::ClientContext session_ctx;
-  for (const auto& [k, v] : session::SessionMetadata(*session, "hoist")) {
-    session_ctx.AddMetadata(k, v);
+  // The session: over a connection of its own to hoistd on this machine (a direct session),
+  // else Control.Session's byte stream pumped to a socket our gRPC server speaks on.
+  std::unique_ptr<session::SessionServer> server;
+  UniqueFd pump_control;
+  std::unique_ptr<grpc::ClientContext> session_ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::BytesMessage, pb::BytesMessage>> stream;
+  std::unique_ptr<session::MessageStream> adapter;
+  std::thread pumping;
+  if (impl_->is_hoistd.valid()) impl_->hoistd = impl_->is_hoistd.get();
+  if (!impl_->unix_path.empty() && impl_->hoistd) {
+    auto direct = ConnectDirect(impl_->unix_path, *session);
+    if (direct) {
+      HOIST_ASSIGN_OR_RETURN(server, session::SessionServer::Start(session, std::move(*direct)));
+    } else if (direct.error().code() != Code::kUnavailable) {
+      return Unexpected(std::move(direct).error());
+    }
   }
-  auto stream = impl_->stub->Session(&session_ctx);
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    return Unexpected(ErrnoError(errno, "socketpair"));
+  if (!server) {
+    session_ctx = std::make_unique<grpc::ClientContext>();
+    for (const auto& [k, v] : session::SessionMetadata(*session, "hoist")) {
+      session_ctx->AddMetadata(k, v);
+    }
+    stream = impl_->stub->Session(session_ctx.get());
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      return Unexpected(ErrnoError(errno, "socketpair"));
+    }
+    UniqueFd pump(fds[0]);
+    pump_control = UniqueFd(::fcntl(pump.get(), F_DUPFD_CLOEXEC, 0));
+    HOIST_ASSIGN_OR_RETURN(server, session::SessionServer::Start(session, UniqueFd(fds[1])));
+    using Bytes = pb::BytesMessage;
+    auto* st = stream.get();
+    adapter = std::make_unique<
+        session::GrpcBytesStream<Bytes, grpc::ClientReaderWriter<Bytes, Bytes>>>(
+        st, [st] { st->WritesDone(); });
+    pumping = std::thread(
+        [&, p = std::move(pump)]() mutable { (void)session::PumpBytes(std::move(p), *adapter); });
   }
-  UniqueFd pump(fds[0]);
-  UniqueFd pump_control(::fcntl(pump.get(), F_DUPFD_CLOEXEC, 0));
-  HOIST_ASSIGN_OR_RETURN(auto server, session::SessionServer::Start(session, UniqueFd(fds[1])));
-  using Bytes = pb::BytesMessage;
-  session::GrpcBytesStream<Bytes, grpc::ClientReaderWriter<Bytes, Bytes>> adapter(
-      stream.get(), [&] { stream->WritesDone(); });
-  std::thread pumping([&] { (void)session::PumpBytes(std::move(pump), adapter); });
 
   // Progress.
   grpc::ClientContext status_ctx;
@@ -230,12 +300,15 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   if (!st.ok()) status_ctx.TryCancel();
   status_thread.join();
   // The connection first: the daemon may still hold calls open on the session (a directory's
-  // last transfer), which end with it instead of holding the server's shutdown up.
-  session_ctx.TryCancel();
-  ::shutdown(pump_control.get(), SHUT_RDWR);
-  pumping.join();
+  // last transfer), which end with it instead of holding the server's shutdown up. (A direct
+  // session's connection closes with the server.)
+  if (stream) {
+    session_ctx->TryCancel();
+    ::shutdown(pump_control.get(), SHUT_RDWR);
+    pumping.join();
+  }
   server->Shutdown(std::chrono::milliseconds(200));
-  (void)stream->Finish();
+  if (stream) (void)stream->Finish();
   if (!st.ok()) {
     if (failure != nullptr) {
       auto md = solve_ctx.GetServerTrailingMetadata();

@@ -29,8 +29,10 @@
 #include "cmd/engine_flags.h"
 #include "control/control_service.h"
 #include "control/controller.h"
+#include "control/direct_sessions.h"
 #include "control/gateway_builds.h"
 #include "control/progress_hub.h"
+#include "session/direct_session.h"
 #include "session/rpc_runtime.h"
 
 namespace hoist::cmd {
@@ -51,8 +53,18 @@ struct DaemonArgs {
 };
 
 
-// Hands every connection accepted on `listener` to the gRPC server.
-void AcceptLoop(int listener, grpc::Server* server, std::atomic<bool>* stopping) {
+// How long a new connection on a unix socket may stay silent before it is taken for gRPC (whose
+// clients speak first, at once).
+constexpr auto kFirstBytesWait = std::chrono::milliseconds(100);
+
+// Hands every connection accepted on `listener` to the gRPC server, or, on a unix socket, to
+// `direct` when it offers a direct session (session/direct_session.h).
+void AcceptLoop(int listener, grpc::Server* server, control::DirectSessions* direct,
+                std::atomic<bool>* stopping) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  const bool local = ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+                     addr.ss_family == AF_UNIX;
   for (;;) {
     // gRPC's poller needs non-blocking sockets and does not make them so itself.
     const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -66,6 +78,10 @@ void AcceptLoop(int listener, grpc::Server* server, std::atomic<bool>* stopping)
     if (stopping->load()) {
       ::close(fd);
       return;
+    }
+    if (local && session::IsDirectSessionOffer(fd, kFirstBytesWait)) {
+      direct->Serve(UniqueFd(fd));
+      continue;
     }
     grpc::AddInsecureChannelFromFd(server, fd);
   }
@@ -154,9 +170,10 @@ Status RunDaemon(const DaemonArgs& args) {
     return MakeError(Code::kUnavailable, "hoistd: the gRPC server did not start (address in use?)");
   }
   std::atomic<bool> stopping{false};
+  control::DirectSessions direct(engine->parts().sessions);
   std::vector<std::thread> acceptors;
   for (const UniqueFd& l : listeners) {
-    acceptors.emplace_back(AcceptLoop, l.get(), server.get(), &stopping);
+    acceptors.emplace_back(AcceptLoop, l.get(), server.get(), &direct, &stopping);
   }
   std::string joined;
   for (const std::string& a : addrs) joined += (joined.empty() ? "" : ", ") + a;
@@ -176,6 +193,7 @@ Status RunDaemon(const DaemonArgs& args) {
   shutdown->Cancel("the daemon is shutting down");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   server->Wait();
+  direct.Shutdown();
   return OkStatus();
 }
 

@@ -155,6 +155,28 @@ TEST_F(DaemonTest, FourClientsBuildDifferentDockerfilesOnOneBaseAtOnce) {
   EXPECT_NE(du.out.find("echo client3"), std::string::npos) << du.out;
 }
 
+TEST_F(DaemonTest, SessionsOverTheirOwnConnectionOrInsideControlSession) {
+  // hoist's client offers hoistd a connection of its own as the session; with
+  // HOIST_DIRECT_SESSION=0 (and buildctl, buildx) the session travels inside Control.Session.
+  Daemon d(s_ / "root", s_ / "d.sock", "--debug");
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string ctx = Ctx("ctx", "FROM base\nRUN echo ran > /ran\nCOPY f /f\n");
+  WriteFile(ctx + "/f", "context file\n");
+  RunResult direct = Sh(BuildCommand(d.addr(), ctx, "-o type=local,dest=" + Quote(s_ / "out1")));
+  ASSERT_EQ(direct.exit_code, 0) << direct.err << d.log();
+  EXPECT_NE(d.log().find("attached directly"), std::string::npos) << d.log();
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out1/f"), "context file\n");
+  const size_t before = d.log().size();
+  RunResult tunnelled = Sh("HOIST_DIRECT_SESSION=0 " +
+                           BuildCommand(d.addr(), ctx, "-o type=local,dest=" + Quote(s_ / "out2")));
+  ASSERT_EQ(tunnelled.exit_code, 0) << tunnelled.err << d.log();
+  const std::string later = d.log().substr(before);
+  EXPECT_NE(later.find(" attached"), std::string::npos) << later;
+  EXPECT_EQ(later.find("attached directly"), std::string::npos) << later;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out2/f"), "context file\n");
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out2/ran"), "ran\n");
+}
+
 TEST_F(DaemonTest, ClientKilledMidBuildWhileOthersAreServed) {
   Daemon d(s_ / "root", s_ / "d.sock");
   ASSERT_TRUE(d.Start()) << d.log();
