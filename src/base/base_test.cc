@@ -2,10 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "base/atomic_file.h"
+#include "base/background_queue.h"
 #include "base/cancel.h"
 #include "base/error.h"
 #include "base/file_system.h"
@@ -25,6 +29,41 @@ Result<int> Quarter(int x) {
   HOIST_ASSIGN_OR_RETURN(int h, Half(x));
   HOIST_ASSIGN_OR_RETURN(int q, Half(h));
   return q;
+}
+
+TEST(BackgroundQueueTest, RunsInOrderOffTheCallersThreadAndFinishesBeforeItGoes) {
+  std::vector<int> done;
+  std::mutex mu;
+  std::atomic<bool> elsewhere{true};
+  const auto caller = std::this_thread::get_id();
+  {
+    BackgroundQueue q;
+    std::atomic<bool> release{false};
+    q.Post([&] {
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    for (int i = 0; i < 5; ++i) {
+      q.Post([&, i] {
+        if (std::this_thread::get_id() == caller) elsewhere = false;
+        std::lock_guard lock(mu);
+        done.push_back(i);
+      });
+    }
+    {
+      std::lock_guard lock(mu);
+      EXPECT_TRUE(done.empty());  // Post returned while the first item still runs
+    }
+    release = true;
+    q.Drain();
+    EXPECT_EQ(done, (std::vector<int>{0, 1, 2, 3, 4}));
+    q.Post([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::lock_guard lock(mu);
+      done.push_back(5);
+    });
+  }  // the destructor waits for the last item
+  EXPECT_EQ(done.size(), 6u);
+  EXPECT_TRUE(elsewhere);
 }
 
 TEST(ErrorTest, PropagatesAndWraps) {

@@ -208,16 +208,18 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   std::unique_ptr<grpc::ClientReaderWriter<pb::BytesMessage, pb::BytesMessage>> stream;
   std::unique_ptr<session::MessageStream> adapter;
   std::thread pumping;
-  if (impl_->is_hoistd.valid()) impl_->hoistd = impl_->is_hoistd.get();
-  if (!impl_->unix_path.empty() && impl_->hoistd) {
-    auto direct = ConnectDirect(impl_->unix_path, *session);
-    if (direct) {
-      HOIST_ASSIGN_OR_RETURN(server, session::SessionServer::Start(session, std::move(*direct)));
-    } else if (direct.error().code() != Code::kUnavailable) {
-      return Unexpected(std::move(direct).error());
+  grpc::ClientContext solve_ctx;
+  // Set up while the Solve call travels: the daemon waits for the session it names.
+  auto set_up = [&]() -> Status {
+    if (impl_->is_hoistd.valid()) impl_->hoistd = impl_->is_hoistd.get();
+    if (!impl_->unix_path.empty() && impl_->hoistd) {
+      auto direct = ConnectDirect(impl_->unix_path, *session);
+      if (direct) {
+        HOIST_ASSIGN_OR_RETURN(server, session::SessionServer::Start(session, std::move(*direct)));
+        return OkStatus();
+      }
+      if (direct.error().code() != Code::kUnavailable) return Unexpected(std::move(direct).error());
     }
-  }
-  if (!server) {
     session_ctx = std::make_unique<grpc::ClientContext>();
     for (const auto& [k, v] : session::SessionMetadata(*session, "hoist")) {
       session_ctx->AddMetadata(k, v);
@@ -237,7 +239,14 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
         st, [st] { st->WritesDone(); });
     pumping = std::thread(
         [&, p = std::move(pump)]() mutable { (void)session::PumpBytes(std::move(p), *adapter); });
-  }
+    return OkStatus();
+  };
+  Status session_up = OkStatus();
+  std::thread setting_up([&] {
+    session_up = set_up();
+    // The daemon would wait for a session that never comes.
+    if (!session_up) solve_ctx.TryCancel();
+  });
 
   // Progress.
   grpc::ClientContext status_ctx;
@@ -273,7 +282,6 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   }
   req.set_session(session->id());
   for (const auto& e : request.entitlements) req.add_entitlements(e);
-  grpc::ClientContext solve_ctx;
   std::mutex solved_mu;
   std::condition_variable solved_cv;
   bool solved = false;
@@ -295,6 +303,19 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   }
   solved_cv.notify_all();
   canceller.join();
+  setting_up.join();
+  if (!session_up) {
+    status_ctx.TryCancel();
+    status_thread.join();
+    if (stream) {
+      session_ctx->TryCancel();
+      if (pump_control) ::shutdown(pump_control.get(), SHUT_RDWR);
+      if (pumping.joinable()) pumping.join();
+    }
+    if (server) server->Shutdown(std::chrono::milliseconds(200));
+    if (stream) (void)stream->Finish();
+    return Unexpected(std::move(session_up).error());
+  }
   // The daemon ends the status stream when the build's progress closes; don't wait on a
   // daemon that went away.
   if (!st.ok()) status_ctx.TryCancel();

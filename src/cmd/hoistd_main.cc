@@ -21,6 +21,7 @@
 #include <grpcpp/impl/codegen/service_type.h>
 #include <grpcpp/server_posix.h>
 
+#include "base/background_queue.h"
 #include "base/file_system.h"
 #include "base/log.h"
 #include "base/mount.h"
@@ -121,7 +122,12 @@ Status RunDaemon(const DaemonArgs& args) {
                                                     .config_file = args.config,
                                                     .insecure_entitlements = insecure,
                                                     .daemon_addrs = addrs}));
-  control::Controller controller(engine->parts());
+  // Export clean-ups run after each build has answered; the queue empties before the engine
+  // closes.
+  BackgroundQueue cleanup;
+  control::EngineParts parts = engine->parts();
+  parts.cleanup = &cleanup;
+  control::Controller controller(parts);
   control::ProgressHub hub;
   control::GatewayBuilds gateway_builds;
   auto shutdown = CancelContext::Background();

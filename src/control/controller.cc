@@ -265,7 +265,8 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
         .registry = engine.registry,
         .image_names = engine.image_names,
         .checksums = engine.checksums,
-        .diff_cache_dir = engine.diff_cache_dir()});
+        .diff_cache_dir = engine.diff_cache_dir(),
+        .cleanup = engine.cleanup});
   };
   FailureTracker tracker(progress);
   FrontendInputs inputs;
@@ -421,6 +422,8 @@ Result<std::vector<solver::CacheRecord>> Controller::DiskUsage() {
 
 Result<PruneResult> Controller::Prune(const PruneRequest& request) {
   std::unique_lock no_builds(prune_mu_);
+  // Views that finished builds still hold go first: what they hold is not in use.
+  if (engine_.cleanup != nullptr) engine_.cleanup->Drain();
   return PruneCache(engine_, request);
 }
 

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "base/background_queue.h"
+
 #include "content/local_content_store.h"
 #include "executor/executor.h"
 #include "registry/client.h"
@@ -28,6 +30,8 @@ struct EngineParts {
   registry::Client* registry = nullptr;           // null: registry images and pushes fail
   source::LocalImageNames* image_names = nullptr;  // REQUIRED
   source::ChecksumCache* checksums = nullptr;  // null: content checksums read every file
+  // null: an export's clean-up is done before the build answers (hoistd does it after).
+  BackgroundQueue* cleanup = nullptr;
   // What builds may ask for (hoistd --allow-insecure-entitlement, insecure-entitlements).
   solver::EntitlementSet allowed_entitlements;
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive/diff.h"
+#include "base/background_queue.h"
 #include "base/base64.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
@@ -42,16 +43,29 @@ Status WithResultTree(solver::ops::Worker& worker, const std::string& snapshot_n
                          writable ? s.Prepare(key, snapshot_name) : s.View(key, snapshot_name));
   auto dir = TempDir::Create("export-", worker.options().state_dir);
   Status st = dir ? Status{} : Status(Unexpected(dir.error()));
+  std::optional<ScopedMount> mounted;
   if (st) {
-    auto mounted = MountAll(mounts, dir->path());
-    if (!mounted) {
-      st = Unexpected(mounted.error());
+    auto m = MountAll(mounts, dir->path());
+    if (!m) {
+      st = Unexpected(m.error());
     } else {
+      mounted = std::move(*m);
       st = fn(dir->path());
-      (void)mounted->Unmount();
     }
   }
-  (void)s.Remove(key);
+  // The tree's mount, its directory and its view go; on hoistd after the build has answered
+  // (nothing of them is part of the result).
+  auto release = [&s, key, mounted = std::make_shared<std::optional<ScopedMount>>(std::move(mounted)),
+                  dir = std::make_shared<Result<TempDir>>(std::move(dir))]() mutable {
+    if (*mounted) (void)(*mounted)->Unmount();
+    dir.reset();
+    (void)s.Remove(key);
+  };
+  if (BackgroundQueue* later = worker.options().cleanup; later != nullptr) {
+    later->Post(std::move(release));
+  } else {
+    release();
+  }
   return st;
 }
 

@@ -43,6 +43,10 @@ class InPlaceContext;
 class LocalImageNames;
 }  // namespace hoist::source
 
+namespace hoist {
+class BackgroundQueue;
+}  // namespace hoist
+
 namespace hoist::solver::ops {
 
 // Results of local sources are their mirror directories, named `mirror:<name>`: readable,
@@ -85,6 +89,9 @@ struct WorkerOptions {
   // sources records there the gzip blob of that layer, which it writes into `content` on the
   // way, so that an export with default settings need not diff it. Empty: nothing recorded.
   std::string diff_cache_dir;
+  // May be null: clean-ups that need not hold a build up (an export's view) are then done
+  // before the export returns.
+  BackgroundQueue* cleanup = nullptr;
 };
 
 class Worker final : public OpResolver, public ResultStore {
