@@ -177,6 +177,33 @@ TEST_F(DaemonTest, SessionsOverTheirOwnConnectionOrInsideControlSession) {
   EXPECT_EQ(ReadFileOrEmpty(s_ / "out2/ran"), "ran\n");
 }
 
+TEST_F(DaemonTest, AnUnchangedContextIsNotChecksummedAgain) {
+  // The context's mirror generation is a committed snapshot, which never changes: a second
+  // build of an unchanged context takes the COPY's checksum from the first one's.
+  Daemon d(s_ / "root", s_ / "d.sock", "--debug");
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string ctx = Ctx("ctx", "FROM base\nCOPY f /f\n");
+  WriteFile(ctx + "/f", "one\n");
+  auto count = [&](const std::string& what) {
+    const std::string log = d.log();
+    size_t n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  for (int i = 0; i < 2; ++i) {
+    RunResult r = Sh(BuildCommand(d.addr(), ctx, "-o type=local,dest=" + Quote(s_ / "out")));
+    ASSERT_EQ(r.exit_code, 0) << r.err << d.log();
+    EXPECT_EQ(ReadFileOrEmpty(s_ / "out/f"), "one\n");
+  }
+  EXPECT_EQ(count("checksum of /f in "), 1u) << d.log();
+  // A changed context is a new generation, checksummed afresh, and its content is what lands.
+  WriteFile(ctx + "/f", "two\n");
+  RunResult r = Sh(BuildCommand(d.addr(), ctx, "-o type=local,dest=" + Quote(s_ / "out")));
+  ASSERT_EQ(r.exit_code, 0) << r.err << d.log();
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/f"), "two\n");
+  EXPECT_EQ(count("checksum of /f in "), 2u) << d.log();
+}
+
 TEST_F(DaemonTest, ClientKilledMidBuildWhileOthersAreServed) {
   Daemon d(s_ / "root", s_ / "d.sock");
   ASSERT_TRUE(d.Start()) << d.log();

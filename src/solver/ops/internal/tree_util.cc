@@ -1,5 +1,9 @@
 #include "solver/ops/internal/tree_util.h"
 
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -23,9 +27,70 @@ Status CopyTree(const std::string& from, const std::string& to, CancelContext* c
   return ApplyCopy(from, to, copy, options);
 }
 
+namespace {
+
+// Checksums of committed snapshots, which never change, and whose names are never used twice
+// (random, or a chain ID that names its content): an unchanged context's mirror generation,
+// or a cached step's result, is then not mounted again in this process to be checksummed
+// anew. Mirror directories and in-place contexts change, and are never remembered here.
+class TreeChecksums {
+ public:
+  static std::string Key(const std::string& id, const std::vector<std::string>& paths,
+                         bool follow_links, bool wildcard) {
+    std::string key = id;
+    key += follow_links ? "\0F" : "\0-";
+    key += wildcard ? "W" : "-";
+    for (const std::string& p : paths) key += '\0' + p;
+    return key;
+  }
+  std::optional<oci::Digest> Find(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = known_.find(key);
+    if (it == known_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(std::string key, oci::Digest d) {
+    std::lock_guard lock(mu_);
+    if (known_.size() >= kMax) known_.clear();
+    known_.emplace(std::move(key), std::move(d));
+  }
+
+ private:
+  static constexpr size_t kMax = 16384;
+  std::mutex mu_;
+  std::unordered_map<std::string, oci::Digest> known_;
+};
+
+TreeChecksums& Remembered() {
+  static TreeChecksums* t = new TreeChecksums();
+  return *t;
+}
+
+// ChecksumPaths, through a read-only mount of the result.
+Result<oci::Digest> ChecksumMounted(Worker& worker, const ResultRef& ref,
+                                    const std::vector<std::string>& paths, bool follow_links,
+                                    bool wildcard);
+
+}  // namespace
+
 Result<oci::Digest> ChecksumPaths(Worker& worker, const ResultRef& ref,
                                   const std::vector<std::string>& paths, bool follow_links,
                                   bool wildcard) {
+  std::string key;
+  if (!IsMirrorId(ref.id()) && !IsInPlaceId(ref.id())) {
+    key = TreeChecksums::Key(ref.id(), paths, follow_links, wildcard);
+    if (auto known = Remembered().Find(key)) return *known;
+  }
+  auto d = ChecksumMounted(worker, ref, paths, follow_links, wildcard);
+  if (d && !key.empty()) Remembered().Put(std::move(key), *d);
+  return d;
+}
+
+namespace {
+
+Result<oci::Digest> ChecksumMounted(Worker& worker, const ResultRef& ref,
+                                    const std::vector<std::string>& paths, bool follow_links,
+                                    bool wildcard) {
   HOIST_ASSIGN_OR_RETURN(auto view, MountedSnapshot::Create(*worker.options().snapshotter,
                                                             ref.id(), false,
                                                             worker.options().state_dir));
@@ -72,5 +137,7 @@ Result<oci::Digest> ChecksumPaths(Worker& worker, const ResultRef& ref,
   log(d);
   return d;
 }
+
+}  // namespace
 
 }  // namespace hoist::solver::ops::internal

@@ -19,7 +19,8 @@ Status CopyTree(const std::string& from, const std::string& to, CancelContext* c
                 source::InPlaceContext* in_place = nullptr);
 
 // The content checksum of `paths` inside result `ref` (mounted read-only for the purpose), for
-// content-based cache keys: one path's checksum, or a digest over several.
+// content-based cache keys: one path's checksum, or a digest over several. A committed
+// snapshot's checksums are remembered for the process (it never changes).
 Result<oci::Digest> ChecksumPaths(Worker& worker, const ResultRef& ref,
                                   const std::vector<std::string>& paths, bool follow_links,
                                   bool wildcard);
