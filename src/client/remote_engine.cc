@@ -204,6 +204,7 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   // else Control.Session's byte stream pumped to a socket our gRPC server speaks on.
   std::unique_ptr<session::SessionServer> server;
   UniqueFd pump_control;
+  UniqueFd direct_control;  // a duplicate of a direct session's connection, to end it
   std::unique_ptr<grpc::ClientContext> session_ctx;
   std::unique_ptr<grpc::ClientReaderWriter<pb::BytesMessage, pb::BytesMessage>> stream;
   std::unique_ptr<session::MessageStream> adapter;
@@ -215,6 +216,7 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
     if (!impl_->unix_path.empty() && impl_->hoistd) {
       auto direct = ConnectDirect(impl_->unix_path, *session);
       if (direct) {
+        direct_control = UniqueFd(::fcntl(direct->get(), F_DUPFD_CLOEXEC, 0));
         HOIST_ASSIGN_OR_RETURN(server, session::SessionServer::Start(session, std::move(*direct)));
         return OkStatus();
       }
@@ -321,8 +323,8 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   if (!st.ok()) status_ctx.TryCancel();
   status_thread.join();
   // The connection first: the daemon may still hold calls open on the session (a directory's
-  // last transfer), which end with it instead of holding the server's shutdown up. (A direct
-  // session's connection closes with the server.)
+  // last transfer), which end with it instead of holding the server's shutdown up.
+  if (direct_control) ::shutdown(direct_control.get(), SHUT_RDWR);
   if (stream) {
     session_ctx->TryCancel();
     ::shutdown(pump_control.get(), SHUT_RDWR);

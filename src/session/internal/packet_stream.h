@@ -84,7 +84,9 @@ bool NextInBatch(std::string_view batch, size_t* offset, fsutil::types::Packet* 
 
 // Over a stream of `Batch` messages (hoist.filesync.v1.PacketBatch, api/session/batch.proto):
 // packets sent with `more` wait in a batch, which goes out with the first packet sent without
-// it or once it holds kMaxBatchBytes. Read one batch at a time, they come out one by one.
+// it, once it holds kMaxBatchBytes, or with a packet sent once its first has waited
+// kMaxBatchDelay (so that a long walk reaches the peer while it is still being taken). Read one
+// batch at a time, they come out one by one.
 //
 // `one_thread`: the caller reads and writes from one thread only. Recv then sends what waits in
 // the batch before it waits for a message, so the caller may send every packet with `more`:
@@ -119,9 +121,12 @@ class BatchedPacketStream final : public PacketStream {
     }
   }
   bool Send(const fsutil::types::Packet& p, bool more = false) override {
-    if (one_thread_ && out_.packets().empty()) held_since_ = std::chrono::steady_clock::now();
+    const auto now = std::chrono::steady_clock::now();
+    if (out_.packets().empty()) held_since_ = now;
     AppendToBatch(p, out_.mutable_packets());
-    if (more && out_.packets().size() < kMaxBatchBytes) return true;
+    if (more && out_.packets().size() < kMaxBatchBytes && now - held_since_ < kMaxBatchDelay) {
+      return true;
+    }
     return Flush();
   }
   // Sends what waits in the batch, if anything.
