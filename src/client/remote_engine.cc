@@ -243,6 +243,18 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
         [&, p = std::move(pump)]() mutable { (void)session::PumpBytes(std::move(p), *adapter); });
     return OkStatus();
   };
+  // Ends the session, the connection first: the daemon may still hold calls open on it (a
+  // directory's last transfer), which end with it instead of holding the server's shutdown up.
+  auto end_session = [&] {
+    if (direct_control) ::shutdown(direct_control.get(), SHUT_RDWR);
+    if (stream) {
+      session_ctx->TryCancel();
+      if (pump_control) ::shutdown(pump_control.get(), SHUT_RDWR);
+      if (pumping.joinable()) pumping.join();
+    }
+    if (server) server->Shutdown(std::chrono::milliseconds(200));
+    if (stream) (void)stream->Finish();
+  };
   Status session_up = OkStatus();
   std::thread setting_up([&] {
     session_up = set_up();
@@ -306,32 +318,12 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   solved_cv.notify_all();
   canceller.join();
   setting_up.join();
-  if (!session_up) {
-    status_ctx.TryCancel();
-    status_thread.join();
-    if (stream) {
-      session_ctx->TryCancel();
-      if (pump_control) ::shutdown(pump_control.get(), SHUT_RDWR);
-      if (pumping.joinable()) pumping.join();
-    }
-    if (server) server->Shutdown(std::chrono::milliseconds(200));
-    if (stream) (void)stream->Finish();
-    return Unexpected(std::move(session_up).error());
-  }
   // The daemon ends the status stream when the build's progress closes; don't wait on a
-  // daemon that went away.
-  if (!st.ok()) status_ctx.TryCancel();
+  // daemon that went away (or a build whose session could not be set up).
+  if (!st.ok() || !session_up) status_ctx.TryCancel();
   status_thread.join();
-  // The connection first: the daemon may still hold calls open on the session (a directory's
-  // last transfer), which end with it instead of holding the server's shutdown up.
-  if (direct_control) ::shutdown(direct_control.get(), SHUT_RDWR);
-  if (stream) {
-    session_ctx->TryCancel();
-    ::shutdown(pump_control.get(), SHUT_RDWR);
-    pumping.join();
-  }
-  server->Shutdown(std::chrono::milliseconds(200));
-  if (stream) (void)stream->Finish();
+  end_session();
+  if (!session_up) return Unexpected(std::move(session_up).error());
   if (!st.ok()) {
     if (failure != nullptr) {
       auto md = solve_ctx.GetServerTrailingMetadata();
