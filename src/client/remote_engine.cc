@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -114,8 +115,21 @@ bool AskIsHoistd(pb::Control::Stub* stub) {
   return stub->Info(&ctx, req, &resp).ok() && resp.buildkitversion().package() == "hoist";
 }
 
-// A connection to hoistd's unix socket at `path` offered as the session, or why not.
-Result<UniqueFd> ConnectDirect(const std::string& path, const session::ClientSession& s) {
+// Whether the process listening at the other end of `fd` is named hoistd (its /proc comm, which
+// anyone may read). Only a hint of what to try first, answered without a round trip: a daemon
+// started by socket activation, or in another PID namespace, is asked with Control.Info instead.
+bool PeerNamedHoistd(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid <= 0) return false;
+  UniqueFd comm(::open(fmt::format("/proc/{}/comm", cred.pid).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!comm) return false;
+  char name[32] = {};
+  const ssize_t n = ::read(comm.get(), name, sizeof(name) - 1);
+  return n > 0 && std::string_view(name, static_cast<size_t>(n)) == "hoistd\n";
+}
+
+Result<UniqueFd> ConnectUnix(const std::string& path) {
   sockaddr_un sa{};
   if (path.size() >= sizeof(sa.sun_path)) {
     return MakeError(Code::kInvalidArgument, "the daemon's socket path is too long");
@@ -125,7 +139,22 @@ Result<UniqueFd> ConnectDirect(const std::string& path, const session::ClientSes
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return Unexpected(ErrnoError(errno, "session: socket"));
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    return Unexpected(ErrnoError(errno, "session: connect to the daemon"));
+    return MakeError(Code::kUnavailable, "session: cannot connect to the daemon's socket");
+  }
+  return fd;
+}
+
+// A connection to hoistd's unix socket at `path` offered as the session; kUnavailable when the
+// daemon is not hoistd (`is_hoistd` is asked only when the connection does not tell) or did not
+// take it.
+Result<UniqueFd> ConnectDirect(const std::string& path, const session::ClientSession& s,
+                               const std::function<bool()>& is_hoistd) {
+  HOIST_ASSIGN_OR_RETURN(UniqueFd fd, ConnectUnix(path));
+  if (!PeerNamedHoistd(fd.get())) {
+    // hoistd takes a connection that stays silent for gRPC's: connect again once it is known.
+    fd.Reset();
+    if (!is_hoistd()) return MakeError(Code::kUnavailable, "the daemon is not hoistd");
+    HOIST_ASSIGN_OR_RETURN(fd, ConnectUnix(path));
   }
   HOIST_TRY(session::OfferDirectSession(fd.get(), session::SessionMetadata(s, "hoist"),
                                         kOfferTimeout));
@@ -212,9 +241,11 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   grpc::ClientContext solve_ctx;
   // Set up while the Solve call travels: the daemon waits for the session it names.
   auto set_up = [&]() -> Status {
-    if (impl_->is_hoistd.valid()) impl_->hoistd = impl_->is_hoistd.get();
-    if (!impl_->unix_path.empty() && impl_->hoistd) {
-      auto direct = ConnectDirect(impl_->unix_path, *session);
+    if (!impl_->unix_path.empty()) {
+      auto direct = ConnectDirect(impl_->unix_path, *session, [&] {
+        if (impl_->is_hoistd.valid()) impl_->hoistd = impl_->is_hoistd.get();
+        return impl_->hoistd;
+      });
       if (direct) {
         direct_control = UniqueFd(::fcntl(direct->get(), F_DUPFD_CLOEXEC, 0));
         HOIST_ASSIGN_OR_RETURN(server, session::SessionServer::Start(session, std::move(*direct)));
