@@ -28,8 +28,10 @@
 #include "llb/definition.h"
 #include "llb/marshal.h"
 #include "oci/digest.h"
+#include "oci/reference.h"
 #include "solver/ops/worker.h"
 #include "solver/scheduler.h"
+#include "source/oci_layout_source.h"
 
 namespace hoist::control {
 namespace {
@@ -289,6 +291,23 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
       return OkStatus();
     }));
   } else {
+    // The frontend resolves each OCI layout context as soon as it has read the Dockerfile:
+    // meanwhile, each one's manifest and config are read already, and a client's store keeps
+    // them for the frontend's reads (over hoistd, calls on the session that would otherwise
+    // follow the Dockerfile's).
+    std::vector<std::jthread> read_ahead;
+    for (const auto& [key, value] : frontend_attrs) {
+      if (!key.starts_with("context:") || !value.starts_with("oci-layout://")) continue;
+      auto ref = oci::ParseReference(std::string_view(value).substr(13));
+      if (!ref || !ref->has_name() || !ref->has_digest()) continue;
+      const std::optional<oci::Platform> platform =
+          settings.platforms.empty() ? std::nullopt : settings.platforms.front();
+      read_ahead.emplace_back([&engine, session_id, store = ref->Name(),
+                               pinned = "read-ahead@" + ref->digest()->str(), platform] {
+        source::SessionStores stores(engine.sessions, {session_id});
+        (void)source::ResolveOciLayoutConfig(pinned, session_id, store, platform, stores);
+      });
+    }
     HOIST_ASSIGN_OR_RETURN(inputs, ReadFrontendInputs(*session, settings));
   }
   HOIST_ASSIGN_OR_RETURN(std::optional<std::string> syntax_note,
