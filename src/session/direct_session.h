@@ -12,7 +12,8 @@
 // after which the connection carries the session's HTTP/2 exactly as the Control.Session bytes
 // would: the client serves (SessionServer), the engine calls (RemoteSession). The session ends
 // when either side closes the connection. A daemon that is not hoistd never sees the offer: the
-// client asks Control.Info first (see client/remote_engine.h).
+// client first makes sure it is talking to hoistd (the listening process's name, else
+// Control.Info; client/remote_engine.cc).
 //
 // What comes in is untrusted: the hello is bounded (kMaxHelloBytes) and must arrive within the
 // timeout; its metadata is checked as Control.Session's is (ParseSessionMetadata).
