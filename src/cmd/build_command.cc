@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -319,11 +320,14 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
     }
   }
 
-  // A daemon's connection is made while the session is prepared.
+  // A daemon's connection is made (gRPC started, the channel dialled: about a millisecond) on
+  // another thread while the session is prepared.
   const std::string addr = client::DaemonAddress(global.addr);
   std::unique_ptr<client::RemoteEngine> remote;
+  std::future<Result<std::unique_ptr<client::RemoteEngine>>> dialling;
   if (!addr.empty() && !args.print_llb) {
-    HOIST_ASSIGN_OR_RETURN(remote, client::RemoteEngine::Dial(addr, global.tls));
+    dialling = std::async(std::launch::async,
+                          [&] { return client::RemoteEngine::Dial(addr, global.tls); });
   }
 
   // Client side: attach the context, the Dockerfile's directory, stores and secrets.
@@ -402,6 +406,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
                                                  .config_file = global.config}));
     HOIST_TRY(engine->sessions().Register(session));
   } else {
+    HOIST_ASSIGN_OR_RETURN(remote, dialling.get());
     HOIST_TRY(remote->WaitReady());
   }
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
