@@ -17,16 +17,18 @@ namespace {
 // How long a client has to send its offer once it has connected.
 constexpr auto kOfferTimeout = std::chrono::seconds(10);
 
+
 }  // namespace
 
-DirectSessions::DirectSessions(session::SessionManager* sessions) : sessions_(sessions) {}
+DirectSessions::DirectSessions(session::SessionManager* sessions, size_t max_sessions)
+    : sessions_(sessions), max_sessions_(max_sessions) {}
 
 DirectSessions::~DirectSessions() { Shutdown(); }
 
 void DirectSessions::Serve(UniqueFd fd) {
   std::lock_guard lock(mu_);
   Reap();
-  if (stopped_) return;  // the connection closes
+  if (stopped_ || entries_.size() >= max_sessions_) return;  // the connection closes
   auto e = std::make_unique<Entry>();
   e->control = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
   if (e->control < 0) return;

@@ -19,10 +19,13 @@ namespace hoist::control {
 
 class DirectSessions {
  public:
-  explicit DirectSessions(session::SessionManager* sessions);
+  // `max_sessions`: how many it holds at once (each has a thread); a connection beyond is
+  // closed unanswered, and its client falls back to Control.Session.
+  explicit DirectSessions(session::SessionManager* sessions, size_t max_sessions = 512);
   ~DirectSessions();  // Shutdown()
 
   // Takes a connection that offers a session (session::IsDirectSessionOffer). Returns at once.
+  // Past `max_sessions`, or after Shutdown, the connection is closed unanswered.
   void Serve(UniqueFd fd);
   // Hangs up every session it holds and waits for them to end; Serve refuses after it.
   void Shutdown();
@@ -37,6 +40,7 @@ class DirectSessions {
   void Reap();  // joins the threads that are done; mu_ held
 
   session::SessionManager* sessions_;
+  const size_t max_sessions_;
   std::mutex mu_;
   bool stopped_ = false;                        // guarded by mu_
   std::vector<std::unique_ptr<Entry>> entries_;  // guarded by mu_

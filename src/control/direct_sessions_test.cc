@@ -1,10 +1,12 @@
 #include "control/direct_sessions.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -137,6 +139,29 @@ TEST_F(DirectSessionsTest, AClientThatNeverAnswersIsGivenUp) {
   st = session::OfferDirectSession(a.get(), {{"k", "v"}}, 10s);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), Code::kUnavailable);
+}
+
+TEST(DirectSessionsLimitTest, ConnectionsPastTheLimitAreClosedUnanswered) {
+  session::SessionManager manager;
+  DirectSessions direct(&manager, /*max_sessions=*/3);
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 4; ++i) {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    clients.emplace_back(fds[0]);
+    direct.Serve(UniqueFd(fds[1]));  // silent clients: each held while it may still speak
+  }
+  // The fourth is closed at once: its client sees the end of the connection, and an offer on
+  // it fails as unavailable (the client then falls back to Control.Session).
+  Status st = session::OfferDirectSession(clients[3].get(), {{"k", "v"}}, 10s);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Code::kUnavailable);
+  // The first three are still open.
+  for (int i = 0; i < 3; ++i) {
+    pollfd p{.fd = clients[i].get(), .events = POLLIN, .revents = 0};
+    EXPECT_EQ(::poll(&p, 1, 0), 0) << i;
+  }
+  direct.Shutdown();
 }
 
 TEST_F(DirectSessionsTest, ShutdownEndsTheSessions) {
