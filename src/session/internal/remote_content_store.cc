@@ -343,53 +343,10 @@ class RemoteContentStore final : public content::ContentStore {
     }
     // A blob whose size is not known yet is asked for whole at once: a small one (most blobs
     // opened this way are) then takes one call instead of Info and Read, and a larger one
-    // streams on from that call once Info has told its size. A read that fails otherwise than
-    // on a missing blob goes the way below, where the caller's reads meet the problem.
+    // streams on from that call once Info has told its size.
     if (!size_known && digest.supported()) {
-      auto call = StartRead(*stub_, store_, digest, 0);
-      std::string received;
-      bool ended = false;
-      for (cs::ReadContentResponse resp;;) {
-        if (!call->reader->Read(&resp)) {
-          ended = true;
-          break;
-        }
-        if (resp.offset() != static_cast<int64_t>(received.size())) break;
-        received.append(resp.data());
-        if (received.size() > static_cast<size_t>(kKeptBlobMax)) break;
-      }
-      auto finish = [&call, ended] {
-        if (!ended) call->context.TryCancel();
-        for (cs::ReadContentResponse resp; call->reader->Read(&resp);) {
-        }
-        return call->reader->Finish();
-      };
-      if (!ended && received.size() > static_cast<size_t>(kKeptBlobMax)) {
-        auto info = Info(digest);
-        if (!info) {
-          (void)finish();
-          return Unexpected(std::move(info).error());
-        }
-        return std::unique_ptr<content::BlobReader>(std::make_unique<RemoteBlobReader>(
-            conn_, store_, digest, info->size, std::move(call), std::move(received)));
-      }
-      grpc::Status st = finish();
-      // A blob the client does not have (or a store it does not know) is said so once.
-      if (st.error_code() == grpc::StatusCode::NOT_FOUND) return Unexpected(FromGrpcStatus(st));
-      if (ended && st.ok()) {
-        auto bytes = std::make_shared<const std::string>(std::move(received));
-        oci::Digester digester(digest);
-        digester.Update(bytes->data(), bytes->size());
-        std::lock_guard lock(mu_);
-        sizes_.emplace(digest, static_cast<int64_t>(bytes->size()));
-        // Bytes that do not match are handed on as they are, for the caller's verification
-        // to refuse, and never kept.
-        if (digester.Finish() == digest && !kept_.contains(digest) &&
-            conn_->TakeKeptBytes(bytes->size(), kKeptBytes)) {
-          kept_.emplace(digest, bytes);
-        }
-        return std::unique_ptr<content::BlobReader>(std::make_unique<KeptBlobReader>(bytes));
-      }
+      HOIST_ASSIGN_OR_RETURN(auto whole, OpenWhole(digest));
+      if (whole) return whole;
     }
     HOIST_ASSIGN_OR_RETURN(content::BlobInfo info, Info(digest));
     auto remote = std::make_unique<RemoteBlobReader>(conn_, store_, digest, info.size);
@@ -407,17 +364,7 @@ class RemoteContentStore final : public content::ContentStore {
       }
       at += *got;
     }
-    oci::Digester digester(digest);
-    digester.Update(bytes->data(), bytes->size());
-    if (digester.Finish() == digest) {
-      std::lock_guard lock(mu_);
-      if (!kept_.contains(digest) && conn_->TakeKeptBytes(bytes->size(), kKeptBytes)) {
-        kept_.emplace(digest, bytes);
-      }
-    }
-    // Bytes that do not match are handed on as they are, for the caller's verification to
-    // refuse.
-    return std::unique_ptr<content::BlobReader>(std::make_unique<KeptBlobReader>(std::move(bytes)));
+    return HandOut(digest, std::move(bytes));
   }
 
   Result<std::unique_ptr<content::BlobWriter>> Writer(const std::string& ref) override {
@@ -450,6 +397,64 @@ class RemoteContentStore final : public content::ContentStore {
   }
 
  private:
+  // The blob `bytes` as a reader, kept for the session when they match the digest and the
+  // budget allows. Bytes that do not match are handed on as they are, for the caller's
+  // verification to refuse, and never kept.
+  std::unique_ptr<content::BlobReader> HandOut(const oci::Digest& digest,
+                                               std::shared_ptr<const std::string> bytes) {
+    oci::Digester digester(digest);
+    digester.Update(bytes->data(), bytes->size());
+    if (digester.Finish() == digest) {
+      std::lock_guard lock(mu_);
+      if (!kept_.contains(digest) && conn_->TakeKeptBytes(bytes->size(), kKeptBytes)) {
+        kept_.emplace(digest, bytes);
+      }
+    }
+    return std::make_unique<KeptBlobReader>(std::move(bytes));
+  }
+
+  // One Read of the whole blob: its bytes when it has at most kKeptBlobMax, else a reader that
+  // streams on from that call (with Info for its size). Null when the read failed otherwise
+  // than on a missing blob: the caller goes the usual way, where its reads meet the problem.
+  Result<std::unique_ptr<content::BlobReader>> OpenWhole(const oci::Digest& digest) {
+    auto call = StartRead(*stub_, store_, digest, 0);
+    std::string received;
+    bool ended = false;
+    for (cs::ReadContentResponse resp;;) {
+      if (!call->reader->Read(&resp)) {
+        ended = true;
+        break;
+      }
+      if (resp.offset() != static_cast<int64_t>(received.size())) break;
+      received.append(resp.data());
+      if (received.size() > static_cast<size_t>(kKeptBlobMax)) break;
+    }
+    auto finish = [&call, ended] {
+      if (!ended) call->context.TryCancel();
+      for (cs::ReadContentResponse resp; call->reader->Read(&resp);) {
+      }
+      return call->reader->Finish();
+    };
+    if (!ended && received.size() > static_cast<size_t>(kKeptBlobMax)) {
+      auto info = Info(digest);
+      if (!info) {
+        (void)finish();
+        return Unexpected(std::move(info).error());
+      }
+      return std::unique_ptr<content::BlobReader>(std::make_unique<RemoteBlobReader>(
+          conn_, store_, digest, info->size, std::move(call), std::move(received)));
+    }
+    grpc::Status st = finish();
+    // A blob the client does not have (or a store it does not know) is said so once.
+    if (st.error_code() == grpc::StatusCode::NOT_FOUND) return Unexpected(FromGrpcStatus(st));
+    if (!ended || !st.ok()) return std::unique_ptr<content::BlobReader>();
+    {
+      std::lock_guard lock(mu_);
+      sizes_.emplace(digest, static_cast<int64_t>(received.size()));
+    }
+    return HandOut(digest, std::make_shared<const std::string>(std::move(received)));
+  }
+
   std::shared_ptr<const RemoteConnection> conn_;
   std::string store_;
   std::unique_ptr<cs::Content::Stub> stub_;
