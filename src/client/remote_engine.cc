@@ -19,6 +19,7 @@
 
 #include "api/control/control.grpc.pb.h"
 #include "base/file_system.h"
+#include "client/inline_dockerfile.h"
 #include "session/byte_pump.h"
 #include "session/direct_session.h"
 #include "session/session_server.h"
@@ -147,12 +148,13 @@ Result<UniqueFd> ConnectUnix(const std::string& path) {
 // A connection to hoistd's unix socket at `path` offered as the session; kUnavailable when the
 // daemon is not hoistd (`is_hoistd` is asked only when the connection does not tell) or did not
 // take it.
-Result<UniqueFd> ConnectDirect(const std::string& path, const session::ClientSession& s,
+// `named_hoistd`: a connection made already whose peer is named hoistd, else none.
+Result<UniqueFd> ConnectDirect(const std::string& path, UniqueFd named_hoistd,
+                               const session::ClientSession& s,
                                const std::function<bool()>& is_hoistd) {
-  HOIST_ASSIGN_OR_RETURN(UniqueFd fd, ConnectUnix(path));
-  if (!PeerNamedHoistd(fd.get())) {
+  UniqueFd fd = std::move(named_hoistd);
+  if (!fd) {
     // hoistd takes a connection that stays silent for gRPC's: connect again once it is known.
-    fd.Reset();
     if (!is_hoistd()) return MakeError(Code::kUnavailable, "the daemon is not hoistd");
     HOIST_ASSIGN_OR_RETURN(fd, ConnectUnix(path));
   }
@@ -166,6 +168,14 @@ Result<UniqueFd> ConnectDirect(const std::string& path, const session::ClientSes
 RemoteEngine::RemoteEngine(std::string addr, std::unique_ptr<Impl> impl)
     : addr_(std::move(addr)), impl_(std::move(impl)) {}
 RemoteEngine::~RemoteEngine() = default;
+
+void KeepUntilExit::operator()(RemoteEngine* engine) const {
+  static std::mutex mu;
+  // Held by a global, so that leak checkers see them as reachable.
+  static auto* kept = new std::vector<RemoteEngine*>;
+  std::lock_guard lock(mu);
+  kept->push_back(engine);
+}
 
 Result<std::unique_ptr<RemoteEngine>> RemoteEngine::Connect(const std::string& addr,
                                                             const TlsFiles& tls,
@@ -239,10 +249,20 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   std::unique_ptr<session::MessageStream> adapter;
   std::thread pumping;
   grpc::ClientContext solve_ctx;
+  // The direct session's connection is made first: the process at its other end says whether
+  // the daemon is hoistd before the request is written (hoistd gets the Dockerfile with it).
+  UniqueFd named_hoistd;
+  if (!impl_->unix_path.empty()) {
+    if (auto fd = ConnectUnix(impl_->unix_path); fd && PeerNamedHoistd(fd->get())) {
+      named_hoistd = std::move(*fd);
+    }
+  }
+  const std::optional<llb::Definition> inline_dockerfile =
+      named_hoistd ? InlineDockerfile(request, *session) : std::nullopt;
   // Set up while the Solve call travels: the daemon waits for the session it names.
   auto set_up = [&]() -> Status {
     if (!impl_->unix_path.empty()) {
-      auto direct = ConnectDirect(impl_->unix_path, *session, [&] {
+      auto direct = ConnectDirect(impl_->unix_path, std::move(named_hoistd), *session, [&] {
         if (impl_->is_hoistd.valid()) impl_->hoistd = impl_->is_hoistd.get();
         return impl_->hoistd;
       });
@@ -311,6 +331,12 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   req.set_ref(request.ref);
   req.set_frontend(request.frontend);
   for (const auto& [k, v] : request.frontend_attrs) (*req.mutable_frontendattrs())[k] = v;
+  for (const auto& [name, def] : request.frontend_inputs) {
+    (*req.mutable_frontendinputs())[name].ParseFromString(def.Serialize());
+  }
+  if (inline_dockerfile) {
+    (*req.mutable_frontendinputs())["dockerfile"].ParseFromString(inline_dockerfile->Serialize());
+  }
   if (!request.exporters.empty()) {
     req.set_exporter(request.exporters[0].type);
     for (const auto& [k, v] : request.exporters[0].attrs) (*req.mutable_exporterattrs())[k] = v;

@@ -31,6 +31,7 @@
 #include "cmd/registry_wiring.h"
 #include "control/cache_transfer.h"
 #include "control/controller.h"
+#include "control/dockerfile_source.h"
 #include "control/exporters.h"
 #include "control/frontend_attrs.h"
 #include "control/image_resolver.h"
@@ -323,7 +324,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   // A daemon's connection is made (gRPC started, the channel dialled: about a millisecond) on
   // another thread while the session is prepared.
   const std::string addr = client::DaemonAddress(global.addr);
-  std::unique_ptr<client::RemoteEngine> remote;
+  client::ProcessRemoteEngine remote;
   std::future<Result<std::unique_ptr<client::RemoteEngine>>> dialling;
   if (!addr.empty() && !args.print_llb) {
     dialling = std::async(std::launch::async,
@@ -406,7 +407,8 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
                                                  .config_file = global.config}));
     HOIST_TRY(engine->sessions().Register(session));
   } else {
-    HOIST_ASSIGN_OR_RETURN(remote, dialling.get());
+    HOIST_ASSIGN_OR_RETURN(auto dialled, dialling.get());
+    remote.reset(dialled.release());
     HOIST_TRY(remote->WaitReady());
   }
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));

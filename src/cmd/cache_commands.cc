@@ -51,7 +51,8 @@ void PrintUsage(const std::vector<UsageRow>& records, bool verbose) {
 Status Du(const GlobalOptions& global, bool verbose) {
   std::vector<UsageRow> rows;
   if (const std::string addr = client::DaemonAddress(global.addr); !addr.empty()) {
-    HOIST_ASSIGN_OR_RETURN(auto remote, client::RemoteEngine::Connect(addr, global.tls));
+    HOIST_ASSIGN_OR_RETURN(auto connected, client::RemoteEngine::Connect(addr, global.tls));
+    client::ProcessRemoteEngine remote(connected.release());
     HOIST_ASSIGN_OR_RETURN(auto records, remote->DiskUsage());
     for (const auto& r : records) rows.push_back({r.id, r.size, r.last_used_ns, r.description});
   } else {
@@ -73,7 +74,8 @@ Status Prune(const GlobalOptions& global, bool all, const std::string& keep_stor
     request.keep_storage = bytes;
   }
   if (const std::string addr = client::DaemonAddress(global.addr); !addr.empty()) {
-    HOIST_ASSIGN_OR_RETURN(auto remote, client::RemoteEngine::Connect(addr, global.tls));
+    HOIST_ASSIGN_OR_RETURN(auto connected, client::RemoteEngine::Connect(addr, global.tls));
+    client::ProcessRemoteEngine remote(connected.release());
     HOIST_ASSIGN_OR_RETURN(auto removed, remote->Prune(request.all, request.keep_storage));
     int64_t total = 0;
     for (const auto& r : removed) {

@@ -120,9 +120,13 @@ class ControlServiceImpl final : public pb::Control::Service {
       for (const auto& [k, v] : result->exporter_response) (*resp->mutable_exporterresponse())[k] = v;
       return grpc::Status::OK;
     }
-    for (const auto& [name, _] : req->frontendinputs()) {
-      WriteWarning(progress->get(),
-                   fmt::format("frontend input {} is not supported; ignored", name));
+    for (const auto& [name, def] : req->frontendinputs()) {
+      auto parsed = llb::Definition::Parse(def.SerializeAsString());
+      if (!parsed) {
+        (*progress)->Close();
+        return ToGrpc(parsed.error().Wrap("frontend input " + name));
+      }
+      r.frontend_inputs.emplace(name, std::move(*parsed));
     }
     auto cancel = CancelContext::Background();
     SolveFailure failure;

@@ -18,6 +18,7 @@
 #include "base/unique_fd.h"
 #include "base/pattern_matcher.h"
 #include "control/cache_transfer.h"
+#include "control/dockerfile_source.h"
 #include "control/exporters.h"
 #include "control/frontend_attrs.h"
 #include "control/image_resolver.h"
@@ -34,38 +35,6 @@
 #include "source/oci_layout_source.h"
 
 namespace hoist::control {
-namespace {
-
-constexpr size_t kMaxDockerfileBytes = 64u << 20;
-
-}  // namespace
-
-Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
-                                   std::string_view path, bool optional) {
-  HOIST_ASSIGN_OR_RETURN(auto d, s.LocalDir(dir));
-  return ReadClientFile(*d, path, optional);
-}
-
-Result<std::string> ReadClientFile(session::ClientDir& d, std::string_view path, bool optional) {
-  auto file = d.OpenFile(path);
-  if (!file) {
-    if (optional && file.error().code() == Code::kNotFound) return std::string();
-    return Unexpected(std::move(file).error());
-  }
-  std::string data;
-  char buf[65536];
-  for (uint64_t off = 0;;) {
-    HOIST_ASSIGN_OR_RETURN(size_t n, (*file)->ReadAt(off, buf, sizeof(buf)));
-    if (n == 0) break;
-    data.append(buf, n);
-    off += n;
-    if (data.size() > kMaxDockerfileBytes) {
-      return MakeError(Code::kResourceExhausted, fmt::format("{}: larger than 64 MiB", path));
-    }
-  }
-  return data;
-}
-
 namespace {
 
 // Passes progress on and remembers the first vertex that failed.
@@ -128,53 +97,6 @@ std::string DockerfileExcerpt(const std::string& name, const std::string& text,
   return out;
 }
 
-// The Dockerfile's text and its .dockerignore (`<filename>.dockerignore` beside it, else the
-// context's), through the session.
-struct FrontendInputs {
-  std::string dockerfile;
-  std::string dockerignore;
-};
-
-Result<FrontendInputs> ReadFrontendInputs(session::Session& s, const FrontendSettings& f) {
-  FrontendInputs in;
-  // The context's ignore file, wanted unless the Dockerfile has one of its own (rare), is read
-  // meanwhile: through hoistd each read is a transfer of a few round trips to the client.
-  Result<std::string> context_ignore = std::string();
-  std::jthread context_ignore_reader([&] {
-    context_ignore = ReadClientFile(s, f.context_local, ".dockerignore", true);
-  });
-  // One walk for the Dockerfile and its ignore file; then they are read on its transfer.
-  std::set<std::string> seen;
-  HOIST_ASSIGN_OR_RETURN(auto dir, s.LocalDir(f.dockerfile_local));
-  HOIST_TRY(dir->Walk({.follow_paths = {f.filename, f.filename + ".dockerignore"}},
-                      [&](const session::FileEntry& e) -> Status {
-                        seen.insert(e.path);
-                        return OkStatus();
-                      }));
-  auto dockerfile = ReadClientFile(*dir, f.filename, false);
-  if (!dockerfile) {
-    return MakeError(dockerfile.error().code(),
-                     fmt::format("failed to read dockerfile: open {}: {}", f.filename,
-                                 dockerfile.error().code() == Code::kNotFound
-                                     ? "no such file or directory"
-                                     : dockerfile.error().message()));
-  }
-  in.dockerfile = std::move(*dockerfile);
-  // The Dockerfile's own ignore file, read only when the walk that brought the Dockerfile saw
-  // it (over a remote session, that saves a transfer).
-  std::string ignore_path = CleanPath(f.filename + ".dockerignore");
-  ignore_path.erase(0, ignore_path.find_first_not_of('/'));
-  if (seen.contains(ignore_path)) {
-    HOIST_ASSIGN_OR_RETURN(in.dockerignore,
-                           ReadClientFile(*dir, f.filename + ".dockerignore", true));
-  }
-  if (in.dockerignore.empty()) {
-    context_ignore_reader.join();
-    HOIST_ASSIGN_OR_RETURN(in.dockerignore, std::move(context_ignore));
-  }
-  return in;
-}
-
 }  // namespace
 
 Status ValidateSolveRequest(const SolveRequest& r) {
@@ -220,18 +142,16 @@ Result<SolveResponse> Controller::Solve(const SolveRequest& request,
   }
   auto no_prune = HoldOffPrune();
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<BuildResult> built,
-                         Build(request.frontend_attrs, request.session_id, request.cache_imports,
-                               entitlements, progress, cancel, failure));
+                         Build(request.frontend_attrs, request.frontend_inputs, request.session_id,
+                               request.cache_imports, entitlements, progress, cancel, failure));
   return Export(request, *built, progress, cancel);
 }
 
-Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_attrs,
-                                                       const std::string& session_id,
-                                                       const std::vector<TypedAttrs>& cache_imports,
-                                                       const solver::EntitlementSet& entitlements,
-                                                       progress::ProgressWriter* progress,
-                                                       const std::shared_ptr<CancelContext>& cancel,
-                                                       SolveFailure* failure) {
+Result<std::shared_ptr<BuildResult>> Controller::Build(
+    const Attrs& frontend_attrs, const std::map<std::string, llb::Definition>& frontend_inputs,
+    const std::string& session_id, const std::vector<TypedAttrs>& cache_imports,
+    const solver::EntitlementSet& entitlements, progress::ProgressWriter* progress,
+    const std::shared_ptr<CancelContext>& cancel, SolveFailure* failure) {
   const int64_t started_ns = NowNanos();
   auto built = std::make_shared<BuildResult>();
   const EngineParts engine = PartsFor(session_id, &built->registry);
@@ -271,17 +191,49 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
         .cleanup = engine.cleanup});
   };
   FailureTracker tracker(progress);
-  FrontendInputs inputs;
-  if (git_context) {
+  // Solves `def` (a git context, a frontend input) and calls fn with a view of its result.
+  const SolveAndView with_solved =
+      [&](const llb::Definition& def,
+          const std::function<Status(const std::string& dir)>& fn) -> Status {
     auto worker = make_worker(std::nullopt);
-    HOIST_ASSIGN_OR_RETURN(llb::Definition def, llb::Marshal(*git_context));
     solver::Solver solver(worker.get(), worker.get(), engine.cache);
-    HOIST_ASSIGN_OR_RETURN(solver::SolveResult fetched,
-                           solver.Solve(def, {.no_cache = settings.no_cache,
-                                              .progress = &tracker,
-                                              .entitlements = entitlements},
-                                        cancel));
-    HOIST_TRY(WithSnapshotView(*worker, fetched.ref.id(), [&](const std::string& dir) -> Status {
+    HOIST_ASSIGN_OR_RETURN(solver::SolveResult solved, solver.Solve(def,
+                                                                    {.no_cache = settings.no_cache,
+                                                                     .progress = &tracker,
+                                                                     .entitlements = entitlements},
+                                                                    cancel));
+    std::string result;
+    if (solved.ref.empty()) {
+      HOIST_ASSIGN_OR_RETURN(auto empty, worker->EmptyRef());
+      result = empty.id();
+    } else {
+      result = solved.ref.id();
+    }
+    return WithSnapshotView(*worker, result, fn);
+  };
+  const llb::Definition* dockerfile_input = nullptr;
+  for (const auto& [name, def] : frontend_inputs) {
+    if (name == "dockerfile") {
+      dockerfile_input = &def;
+    } else if (name == "context") {
+      return MakeError(Code::kUnimplemented,
+                       "frontend input context: a build context given as an LLB input is not "
+                       "supported; use a local directory or a git repository URL");
+    } else {
+      settings.warnings.push_back(fmt::format("frontend input {} is not supported; ignored", name));
+    }
+  }
+  // Provenance names the Dockerfile's local directory as a source when the frontend read it
+  // there, or when the client says it read the input's files from there.
+  bool dockerfile_local = !git_context;
+  DockerfileFiles inputs;
+  if (dockerfile_input != nullptr) {
+    dockerfile_local = InputReadFromLocal(*dockerfile_input);
+    HOIST_ASSIGN_OR_RETURN(inputs, ReadInputDockerfile(*dockerfile_input, *session, settings,
+                                                       !git_context, with_solved));
+  } else if (git_context) {
+    HOIST_ASSIGN_OR_RETURN(llb::Definition def, llb::Marshal(*git_context));
+    HOIST_TRY(with_solved(def, [&](const std::string& dir) -> Status {
       auto text = archive::ReadFileInTree(dir, settings.filename, 16 << 20);
       if (!text) {
         return MakeError(text.error().code(),
@@ -308,7 +260,7 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
         (void)source::ResolveOciLayoutConfig(pinned, session_id, store, platform, stores);
       });
     }
-    HOIST_ASSIGN_OR_RETURN(inputs, ReadFrontendInputs(*session, settings));
+    HOIST_ASSIGN_OR_RETURN(inputs, ReadSessionDockerfile(*session, settings));
   }
   HOIST_ASSIGN_OR_RETURN(std::optional<std::string> syntax_note,
                          CheckSyntaxDirective(inputs.dockerfile));
@@ -364,7 +316,7 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(const Attrs& frontend_att
                          .vertices = &r.vertices,
                          .dockerfile_name = settings.filename,
                          .dockerfile = inputs.dockerfile,
-                         .dockerfile_local = !git_context,
+                         .dockerfile_local = dockerfile_local,
                          .started_ns = started_ns,
                          .finished_ns = NowNanos(),
                          .invocation_id = invocation_id,

@@ -55,16 +55,14 @@ class Controller {
   // without a frontend, then LLBBridge.Solve with it and LLBBridge.Return). Callers hold
   // HoldOffPrune() from the start of Build until Export is done.
   //
-  // Build runs the built-in frontend with `frontend_attrs` on the session's files and solves
-  // each target platform, after importing `cache_imports`; its steps may use `entitlements`
-  // (what GrantEntitlements gave the request).
-  Result<std::shared_ptr<BuildResult>> Build(const Attrs& frontend_attrs,
-                                             const std::string& session_id,
-                                             const std::vector<TypedAttrs>& cache_imports,
-                                             const solver::EntitlementSet& entitlements,
-                                             progress::ProgressWriter* progress,
-                                             const std::shared_ptr<CancelContext>& cancel,
-                                             SolveFailure* failure = nullptr);
+  // Build runs the built-in frontend with `frontend_attrs` (and `frontend_inputs`, see
+  // SolveRequest) on the session's files and solves each target platform, after importing
+  // `cache_imports`; its steps may use `entitlements` (what GrantEntitlements gave the request).
+  Result<std::shared_ptr<BuildResult>> Build(
+      const Attrs& frontend_attrs, const std::map<std::string, llb::Definition>& frontend_inputs,
+      const std::string& session_id, const std::vector<TypedAttrs>& cache_imports,
+      const solver::EntitlementSet& entitlements, progress::ProgressWriter* progress,
+      const std::shared_ptr<CancelContext>& cancel, SolveFailure* failure = nullptr);
   // Export runs the request's exporters and cache exports on `built`. REQUIRES:
   // ValidateSolveRequest(request) succeeded.
   Result<SolveResponse> Export(const SolveRequest& request, const BuildResult& built,
@@ -95,14 +93,6 @@ class Controller {
 // kInvalidArgument / kUnimplemented for a frontend, exporter or cache entry this engine cannot
 // serve; Solve checks it first, a gateway build before it starts.
 Status ValidateSolveRequest(const SolveRequest& request);
-
-// A file of the client's local `dir` (the Dockerfile, a .dockerignore), whole, at most 64 MiB.
-// `optional`: a missing file is "".
-Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
-                                   std::string_view path, bool optional);
-// The same from a directory already opened (over a remote session, a file of its last walk
-// comes on that walk's transfer).
-Result<std::string> ReadClientFile(session::ClientDir& dir, std::string_view path, bool optional);
 
 // A warning with no vertex: the client shows it at the end, as `WARNING: …`.
 void WriteWarning(progress::ProgressWriter* progress, std::string message);

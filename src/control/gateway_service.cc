@@ -79,14 +79,17 @@ class GatewayServiceImpl final : public gw::LLBBridge::Service {
     GatewayBuild& b = **build;
     for (const auto& [k, v] : b.attestations()) attrs.try_emplace(k, v);
     if (*frontend_note) WriteWarning(b.progress(), **frontend_note);
-    for (const auto& [name, _] : req->frontendinputs()) {
-      WriteWarning(b.progress(), fmt::format("frontend input {} is not supported; ignored", name));
+    std::map<std::string, llb::Definition> inputs;
+    for (const auto& [name, def] : req->frontendinputs()) {
+      auto parsed = llb::Definition::Parse(def.SerializeAsString());
+      if (!parsed) return ToGrpc(parsed.error().Wrap("frontend input " + name));
+      inputs.emplace(name, std::move(*parsed));
     }
     auto cancel = b.cancel()->Child();
     Result<std::shared_ptr<BuildResult>> built = [&] {
       CallWatcher watch(ctx, cancel, o_.shutdown);
-      return o_.controller->Build(attrs, b.session_id(), b.cache_imports(), b.entitlements(),
-                                  b.progress(), cancel);
+      return o_.controller->Build(attrs, inputs, b.session_id(), b.cache_imports(),
+                                  b.entitlements(), b.progress(), cancel);
     }();
     if (!built) return ToGrpc(built.error());
     const std::vector<std::string> ids = b.AddResult(*built);

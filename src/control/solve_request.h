@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "llb/definition.h"
+
 namespace hoist::control {
 
 using Attrs = std::map<std::string, std::string>;
@@ -27,6 +29,10 @@ struct SolveRequest {
   // filename, target, build-arg:*, context:*, platform, label:*, no-cache, image-resolve-mode,
   // ... (see frontend_attrs.h).
   Attrs frontend_attrs;
+  // BuildKit's FrontendInputs: `dockerfile`, a graph whose result holds the Dockerfile (and
+  // maybe `<filename>.dockerignore`), used instead of the `dockerfile` local. The Dockerfile
+  // frontend here takes no other input.
+  std::map<std::string, llb::Definition> frontend_inputs;
   // BuildKit v0.11 carries one exporter; hoist's own client may give several.
   std::vector<TypedAttrs> exporters;
   std::vector<TypedAttrs> cache_exports;

@@ -3,7 +3,11 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <set>
+#include <utility>
+
 #include "api/llb/ops.pb.h"
+#include "base/pattern_matcher.h"
 #include "llb/internal/op_proto.h"
 
 namespace hoist::llb {
@@ -60,6 +64,62 @@ Result<std::optional<oci::Digest>> Definition::Head() const {
   if (op.inputs_size() == 0) return std::optional<oci::Digest>();
   HOIST_ASSIGN_OR_RETURN(auto digest, oci::Digest::Parse(op.inputs(0).digest()));
   return std::optional<oci::Digest>(std::move(digest));
+}
+
+Result<std::optional<std::map<std::string, std::string>>> InlineFiles(const Definition& def) {
+  using Files = std::map<std::string, std::string>;
+  using Tree = std::pair<std::set<std::string>, Files>;  // directories ("" the root), files
+  const std::optional<Files> solve;
+  if (def.def.size() != 2) return solve;
+  pb::Op op;
+  pb::Op head;
+  if (!op.ParseFromString(def.def[0]) || !head.ParseFromString(def.def[1])) {
+    return MakeError(Code::kInvalidArgument, "invalid LLB definition: an op does not parse");
+  }
+  if (!op.has_file() || op.inputs_size() != 0 || head.inputs_size() != 1 ||
+      head.inputs(0).index() != 0 ||
+      head.inputs(0).digest() != oci::Digest::Sha256Of(def.def[0]).str()) {
+    return solve;
+  }
+  const auto& actions = op.file().actions();
+  std::vector<Tree> trees;  // each action's result
+  std::optional<Files> out;
+  for (int i = 0; i < actions.size(); ++i) {
+    const pb::FileAction& a = actions[i];
+    Tree t;
+    if (a.input() == -1) {
+      t.first.insert("");
+    } else if (a.input() >= 0 && a.input() < i) {
+      t = trees[a.input()];
+    } else {
+      return solve;
+    }
+    auto parent_is_dir = [&](const std::string& p) {
+      const size_t slash = p.rfind('/');
+      return t.first.contains(slash == std::string::npos ? "" : p.substr(0, slash));
+    };
+    if (a.has_mkfile()) {
+      std::string p = CleanPath("/" + a.mkfile().path()).substr(1);
+      if (p.empty() || t.first.contains(p) || !parent_is_dir(p)) return solve;
+      t.second[p] = a.mkfile().data();
+    } else if (a.has_mkdir()) {
+      std::string p = CleanPath("/" + a.mkdir().path()).substr(1);
+      if (p.empty() || t.second.contains(p)) return solve;
+      if (!a.mkdir().makeparents() && (t.first.contains(p) || !parent_is_dir(p))) return solve;
+      // The directory and, with makeParents, its missing parents.
+      for (size_t slash = p.find('/');; slash = p.find('/', slash + 1)) {
+        const std::string dir = p.substr(0, slash);
+        if (t.second.contains(dir)) return solve;
+        t.first.insert(dir);
+        if (slash == std::string::npos) break;
+      }
+    } else {
+      return solve;
+    }
+    if (a.output() == 0) out = t.second;
+    trees.push_back(std::move(t));
+  }
+  return out;
 }
 
 namespace internal {

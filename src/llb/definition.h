@@ -61,4 +61,17 @@ struct Definition {
   Result<std::optional<oci::Digest>> Head() const;
 };
 
+// The description key (pb.OpMetadata) by which a client that read a frontend input's files from
+// one of its local directories names that directory on the op that makes them: the frontend
+// then records the directory as a source, as it does when it reads it itself.
+inline constexpr std::string_view kInlineFromLocal = "hoist.inline.local";
+
+// The regular files a definition makes when it is nothing but mkdir and mkfile actions on
+// scratch in one file op (how LLB clients, hoist's among them, give a Dockerfile written
+// inline: Scratch().File(Mkfile(...))), by clean relative path. Reading them needs no solve.
+// nullopt for any other graph, and for one these actions would fail on (a file's parent
+// missing, a mkdir over a file): that has to be solved. kInvalidArgument for ops that do not
+// parse.
+Result<std::optional<std::map<std::string, std::string>>> InlineFiles(const Definition& def);
+
 }  // namespace hoist::llb

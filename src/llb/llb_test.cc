@@ -657,5 +657,35 @@ TEST(CapsTest, ServedCapsAreKnownAndLeaveOutWhatIsNotServed) {
   EXPECT_FALSE(IsKnownCap("exporter.image.nope"));
 }
 
+TEST(InlineFilesTest, FilesMadeOnScratchAreReadFromTheDefinition) {
+  Definition def =
+      MustMarshal(Scratch().File(Mkfile("/Dockerfile", 0644, "FROM x\n")
+                                     .Mkdir("/sub/dir", 0755, {.make_parents = true})
+                                     .Mkfile("sub/dir/Dockerfile.dockerignore", 0600, "")
+                                     .Mkfile("/Dockerfile", 0644, "FROM y\n")));
+  auto files = InlineFiles(def);
+  ASSERT_TRUE(files) << files.error().message();
+  ASSERT_TRUE(files->has_value());
+  EXPECT_EQ(**files, (std::map<std::string, std::string>{{"Dockerfile", "FROM y\n"},
+                                                         {"sub/dir/Dockerfile.dockerignore", ""}}));
+}
+
+TEST(InlineFilesTest, AnythingElseIsLeftToTheSolver) {
+  const State local = Local("dockerfile");
+  for (const State& s : {local, local.File(Mkfile("/Dockerfile", 0644, "FROM x\n")),
+                         Scratch().File(Mkfile("/a/Dockerfile", 0644, "FROM x\n")),
+                         Scratch().File(Mkfile("/a", 0644, "").Mkdir("/a", 0755)),
+                         Scratch().File(Mkfile("/a", 0644, "").Mkfile("/a/b", 0644, "")),
+                         Scratch().File(Mkdir("/a", 0755).Mkdir("/a", 0755)),
+                         Scratch().File(Mkfile("/f", 0644, "").Rm("/f")),
+                         Scratch().File(Mkfile("/f", 0644, "")).File(Mkfile("/g", 0644, ""))}) {
+    auto files = InlineFiles(MustMarshal(s));
+    ASSERT_TRUE(files) << files.error().message();
+    EXPECT_FALSE(files->has_value()) << DumpLLB(MustMarshal(s)).value_or("?");
+  }
+  EXPECT_FALSE(InlineFiles(Definition{}).value().has_value());
+  EXPECT_FALSE(InlineFiles(Definition{.def = {"\xff\xff", "\xff"}}));
+}
+
 }  // namespace
 }  // namespace hoist::llb
