@@ -259,7 +259,7 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   }
   const std::optional<llb::Definition> inline_dockerfile =
       named_hoistd ? InlineDockerfile(request, *session) : std::nullopt;
-  // Set up while the Solve call travels: the daemon waits for the session it names.
+  // Set up while the Solve call travels (below).
   auto set_up = [&]() -> Status {
     if (!impl_->unix_path.empty()) {
       auto direct = ConnectDirect(impl_->unix_path, std::move(named_hoistd), *session, [&] {
@@ -306,27 +306,11 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
     if (server) server->Shutdown(std::chrono::milliseconds(200));
     if (stream) (void)stream->Finish();
   };
-  Status session_up = OkStatus();
-  std::thread setting_up([&] {
-    session_up = set_up();
-    // The daemon would wait for a session that never comes.
-    if (!session_up) solve_ctx.TryCancel();
-  });
-
-  // Progress.
-  grpc::ClientContext status_ctx;
-  pb::StatusRequest sreq;
-  sreq.set_ref(request.ref);
-  auto status_stream = impl_->stub->Status(&status_ctx, sreq);
-  std::thread status_thread([&] {
-    pb::StatusResponse r;
-    while (status_stream->Read(&r)) {
-      if (progress != nullptr) progress->Write(FromProto(r));
-    }
-    (void)status_stream->Finish();
-  });
-
-  // The solve.
+  // The solve goes first: the daemon starts on it (reading the context's metadata, the
+  // Dockerfile it carries) while this side sets its session up; the daemon waits for the
+  // session a build names. The main thread then waits for the answer, checking for
+  // cancellation meanwhile.
+  HOIST_TRY(WaitReady());
   pb::SolveRequest req;
   req.set_ref(request.ref);
   req.set_frontend(request.frontend);
@@ -353,28 +337,43 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
   }
   req.set_session(session->id());
   for (const auto& e : request.entitlements) req.add_entitlements(e);
-  std::mutex solved_mu;
-  std::condition_variable solved_cv;
-  bool solved = false;
-  std::thread canceller([&] {
-    std::unique_lock lock(solved_mu);
-    while (!solved) {
-      if (cancel != nullptr && !cancel->Check()) {
-        solve_ctx.TryCancel();
-        return;
-      }
-      solved_cv.wait_for(lock, std::chrono::milliseconds(50));
-    }
-  });
+  grpc::CompletionQueue cq;
   pb::SolveResponse resp;
-  grpc::Status st = impl_->stub->Solve(&solve_ctx, req, &resp);
-  {
-    std::lock_guard lock(solved_mu);
-    solved = true;
+  grpc::Status st;
+  auto call = impl_->stub->AsyncSolve(&solve_ctx, req, &cq);
+  call->Finish(&resp, &st, &resp);
+
+  // The session, then progress.
+  Status session_up = set_up();
+  // The daemon would wait for a session that never comes.
+  if (!session_up) solve_ctx.TryCancel();
+  grpc::ClientContext status_ctx;
+  pb::StatusRequest sreq;
+  sreq.set_ref(request.ref);
+  std::thread status_thread([&] {
+    auto status_stream = impl_->stub->Status(&status_ctx, sreq);
+    pb::StatusResponse r;
+    while (status_stream->Read(&r)) {
+      if (progress != nullptr) progress->Write(FromProto(r));
+    }
+    (void)status_stream->Finish();
+  });
+
+  for (bool cancelled = false;;) {
+    void* tag = nullptr;
+    bool ok = false;
+    const auto next = cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() +
+                                                  std::chrono::milliseconds(50));
+    if (next == grpc::CompletionQueue::GOT_EVENT) break;
+    if (!cancelled && cancel != nullptr && !cancel->Check()) {
+      solve_ctx.TryCancel();
+      cancelled = true;
+    }
   }
-  solved_cv.notify_all();
-  canceller.join();
-  setting_up.join();
+  cq.Shutdown();
+  bool drained = false;
+  for (void* tag = nullptr; cq.Next(&tag, &drained);) {
+  }
   // The daemon ends the status stream when the build's progress closes; don't wait on a
   // daemon that went away (or a build whose session could not be set up).
   if (!st.ok() || !session_up) status_ctx.TryCancel();

@@ -57,15 +57,16 @@ class RemoteEngine {
       const std::string& addr, const TlsFiles& tls = {},
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Starts connecting and returns at once, so that the connection is made while the caller
-  // prepares its request; WaitReady then checks the daemon answers, as Connect does. An
-  // address that is not one fails here.
+  // prepares its request; WaitReady (which Solve calls once its own request is ready) then
+  // checks the daemon answers, as Connect does. An address that is not one fails here.
   static Result<std::unique_ptr<RemoteEngine>> Dial(const std::string& addr,
                                                     const TlsFiles& tls = {});
   Status WaitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~RemoteEngine();
 
   // Serves `session` for the length of the solve and returns the exporter response. Progress
-  // goes to `progress`. Cancelling `cancel` cancels the build on the daemon.
+  // goes to `progress`. Cancelling `cancel` cancels the build on the daemon. Waits for the
+  // connection first (WaitReady), so a daemon that does not answer is kUnavailable here.
   Result<std::map<std::string, std::string>> Solve(
       const control::SolveRequest& request, std::shared_ptr<session::ClientSession> session,
       progress::ProgressWriter* progress, CancelContext* cancel, RemoteFailure* failure = nullptr);

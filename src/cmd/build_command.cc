@@ -407,9 +407,9 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
                                                  .config_file = global.config}));
     HOIST_TRY(engine->sessions().Register(session));
   } else {
+    // Solve waits for the connection once it has prepared its request.
     HOIST_ASSIGN_OR_RETURN(auto dialled, dialling.get());
     remote.reset(dialled.release());
-    HOIST_TRY(remote->WaitReady());
   }
   HOIST_ASSIGN_OR_RETURN(auto display, ProgressDisplay::Start(args.progress));
   WarningCollector warnings(display->writer());

@@ -15,6 +15,7 @@
 
 #include "archive/confined_root.h"
 #include "base/file_system.h"
+#include "base/log.h"
 #include "base/unique_fd.h"
 #include "base/pattern_matcher.h"
 #include "control/cache_transfer.h"
@@ -229,6 +230,8 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(
   DockerfileFiles inputs;
   if (dockerfile_input != nullptr) {
     dockerfile_local = InputReadFromLocal(*dockerfile_input);
+    HOIST_LOG(kDebug, "session {}: the Dockerfile comes with the request (frontend input)",
+              session_id);
     HOIST_ASSIGN_OR_RETURN(inputs, ReadInputDockerfile(*dockerfile_input, *session, settings,
                                                        !git_context, with_solved));
   } else if (git_context) {

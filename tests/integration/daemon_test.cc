@@ -177,6 +177,43 @@ TEST_F(DaemonTest, SessionsOverTheirOwnConnectionOrInsideControlSession) {
   EXPECT_EQ(ReadFileOrEmpty(s_ / "out2/ran"), "ran\n");
 }
 
+TEST_F(DaemonTest, TheDockerfileComesWithTheRequestFromHoistsClient) {
+  // hoist's client sends hoistd the Dockerfile and the ignore file that applies with its
+  // Solve (the dockerfile frontend input); with the session inside Control.Session, as from
+  // buildctl or buildx, the daemon reads them over the session. Both build the same.
+  Daemon d(s_ / "root", s_ / "d.sock", "--debug");
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string ctx = Ctx("ctx", "FROM base\nCOPY . /in/\n");
+  WriteFile(ctx + "/kept", "kept\n");
+  WriteFile(ctx + "/skipped.log", "skipped\n");
+  WriteFile(ctx + "/.dockerignore", "*.log\n");
+  const std::string with_request = "the Dockerfile comes with the request";
+  for (const char* env : {"", "HOIST_DIRECT_SESSION=0 "}) {
+    SCOPED_TRACE(env);
+    std::filesystem::remove_all(s_ / "out");
+    const size_t before = d.log().size();
+    RunResult r = Sh(env + BuildCommand(d.addr(), ctx, "-o type=local,dest=" + Quote(s_ / "out")));
+    ASSERT_EQ(r.exit_code, 0) << r.err << d.log();
+    EXPECT_EQ(d.log().find(with_request, before) != std::string::npos, *env == '\0') << d.log();
+    EXPECT_EQ(ReadFileOrEmpty(s_ / "out/in/kept"), "kept\n");
+    EXPECT_FALSE(std::filesystem::exists(s_ / "out/in/skipped.log"));
+  }
+  // The Dockerfile's own ignore file wins over the context's, and a changed Dockerfile is what
+  // is built.
+  WriteFile(ctx + "/Dockerfile", "FROM base\nCOPY . /again/\n");
+  WriteFile(ctx + "/Dockerfile.dockerignore", "kept\n");
+  std::filesystem::remove_all(s_ / "out");
+  RunResult r = Sh(BuildCommand(d.addr(), ctx, "-o type=local,dest=" + Quote(s_ / "out")));
+  ASSERT_EQ(r.exit_code, 0) << r.err << d.log();
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out/again/skipped.log"), "skipped\n");
+  EXPECT_FALSE(std::filesystem::exists(s_ / "out/again/kept"));
+  // A missing Dockerfile fails clearly, as before.
+  r = Sh(BuildCommand(d.addr(), ctx, "-f " + Quote(ctx + "/Nope") + " -o type=local,dest=" +
+                                         Quote(s_ / "out2")));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("failed to read dockerfile"), std::string::npos) << r.err;
+}
+
 TEST_F(DaemonTest, AnUnchangedContextIsNotChecksummedAgain) {
   // The context's mirror generation is a committed snapshot, which never changes: a second
   // build of an unchanged context takes the COPY's checksum from the first one's.
