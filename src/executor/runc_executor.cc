@@ -307,6 +307,7 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
   }
   std::unique_ptr<RuncExecutor> e(new RuncExecutor(std::move(options), std::move(path)));
   e->kernel_ = HostKernelVersion();
+  e->x32_ = HostRunsX32();
   e->swap_limit_supported_ = SwapLimitSupported();
   e->host_masked_paths_ = HostMaskedPaths();
   HOIST_TRY(MakeDirs(e->options_.state_dir, 0700));
@@ -408,6 +409,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   spec.host_hard_limits = HostHardLimits();
   spec.host_capabilities = HostCapabilities();
   spec.kernel = kernel_;
+  spec.x32 = x32_;
   spec.memory_limit_bytes = options_.memory_limit_bytes;
   spec.pids_limit = options_.pids_limit;
   spec.swap_limit_supported = swap_limit_supported_;

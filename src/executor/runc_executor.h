@@ -76,6 +76,7 @@ class RuncExecutor final : public Executor {
   RuncExecutorOptions options_;
   std::string runtime_path_;
   KernelVersion kernel_;
+  bool x32_ = true;
   bool swap_limit_supported_ = true;
   std::vector<std::string> host_masked_paths_;
   std::string runtime_root_;

@@ -1,6 +1,8 @@
 #include "executor/seccomp.h"
 
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -288,7 +290,8 @@ SeccompProfile DefaultSeccompProfile(const SeccompInput& in) {
   for (const ArchFamily& family : kArchFamilies) {
     if (in.arch != family.native) continue;
     for (const char* a : family.arches) {
-      if (a != nullptr) p.architectures.emplace_back(a);
+      if (a == nullptr || (!in.x32 && std::string_view(a) == "SCMP_ARCH_X32")) continue;
+      p.architectures.emplace_back(a);
     }
   }
 
@@ -358,6 +361,15 @@ KernelVersion HostKernelVersion() {
   KernelVersion v;
   if (std::sscanf(u.release, "%d.%d", &v.major, &v.minor) != 2) return {};
   return v;
+}
+
+bool HostRunsX32() {
+#if defined(__x86_64__) && !defined(__ILP32__)
+  constexpr long kX32SyscallBit = 0x40000000;
+  return ::syscall(SYS_getpid | kX32SyscallBit) >= 0;
+#else
+  return false;
+#endif
 }
 
 }  // namespace hoist::executor

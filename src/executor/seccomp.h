@@ -5,7 +5,8 @@
 //
 //   - anything not listed fails with EPERM (SCMP_ACT_ERRNO, errno 1);
 //   - the filter covers the native architecture and the ones its processes may also execute
-//     (x86_64 with x86 and x32, aarch64 with arm, ...);
+//     (x86_64 with x86 and x32, aarch64 with arm, ...); x32 only on a kernel that runs x32
+//     programs (SeccompInput::x32);
 //   - a rule may hold only for some architectures, for a kernel from some version on, when the
 //     process holds a capability in its bounding set, or unless it holds one. The syscalls that
 //     act beyond the container (mount, unshare, setns, bpf, ptrace of other users' processes,
@@ -64,6 +65,11 @@ struct SeccompInput {
   std::string arch;
   // The host kernel; 0.0 (unknown) leaves out the rules that need some version.
   KernelVersion kernel;
+  // Whether the kernel runs x32 programs (HostRunsX32()). Most do not (Debian's kernels boot
+  // with x32 off): there no x32 program can even start, so the filter leaves x32 out, and runc
+  // compiles it in a third less time at every RUN (about 10 ms here). An x32 system call made
+  // by an x86_64 program then kills it instead of failing with ENOSYS.
+  bool x32 = true;
 };
 
 // Docker's default profile for `input`.
@@ -74,5 +80,9 @@ std::string_view NativeSeccompArch();
 
 // The running kernel's version (uname); 0.0 when it cannot be read.
 KernelVersion HostKernelVersion();
+
+// Whether the running kernel serves x32 system calls (an x32 getpid answered rather than
+// ENOSYS); false off x86_64.
+bool HostRunsX32();
 
 }  // namespace hoist::executor

@@ -314,7 +314,7 @@ Result<std::string> GenerateSpec(const SpecInput& in) {
     linux_section["maskedPaths"] = std::move(masked);
     linux_section["readonlyPaths"] = kReadonlyPaths;
     linux_section["seccomp"] = Seccomp(DefaultSeccompProfile(
-        {.capabilities = caps, .arch = in.seccomp_arch, .kernel = in.kernel}));
+        {.capabilities = caps, .arch = in.seccomp_arch, .kernel = in.kernel, .x32 = in.x32}));
   }
   spec["linux"] = std::move(linux_section);
   return spec.dump(2);

@@ -77,6 +77,7 @@ struct SpecInput {
   // need a version; 0.0 leaves them out).
   std::string seccomp_arch = std::string(NativeSeccompArch());
   KernelVersion kernel;
+  bool x32 = true;  // SeccompInput::x32
   // Per-step limits; 0 means none.
   int64_t memory_limit_bytes = 0;
   int64_t pids_limit = 0;

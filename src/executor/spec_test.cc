@@ -207,6 +207,16 @@ TEST(GenerateSpec, SandboxGetsTheDefaultSeccompProfile) {
   EXPECT_EQ(seccomp["defaultErrnoRet"], 1);
   EXPECT_EQ(seccomp["architectures"],
             Json({"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
+  {
+    // A kernel that runs no x32 program: the filter leaves x32 out, nothing else changes.
+    SpecInput no_x32 = BasicInput();
+    no_x32.x32 = false;
+    Json without = Generate(no_x32);
+    EXPECT_EQ(without["linux"]["seccomp"]["architectures"],
+              Json({"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}));
+    without["linux"]["seccomp"]["architectures"] = seccomp["architectures"];
+    EXPECT_EQ(without, spec);
+  }
   // Ordinary work is allowed outright.
   for (const char* name : {"read", "openat", "execve", "fork", "wait4", "chown", "mknod",
                            "setuid", "kill", "arch_prctl", "chroot"}) {
