@@ -15,19 +15,10 @@ constexpr size_t kMaxInline = 1 << 20;
 Result<std::optional<std::string>> ReadSmall(session::ClientSession& s, const std::string& dir,
                                              const std::string& path) {
   HOIST_ASSIGN_OR_RETURN(auto d, s.LocalDir(dir));
-  auto file = d->OpenFile(path);
-  if (!file && file.error().code() == Code::kNotFound) return std::optional<std::string>();
-  if (!file) return Unexpected(std::move(file).error());
-  std::string data;
-  char buf[65536];
-  for (uint64_t off = 0;;) {
-    HOIST_ASSIGN_OR_RETURN(size_t n, (*file)->ReadAt(off, buf, sizeof(buf)));
-    if (n == 0) break;
-    data.append(buf, n);
-    off += n;
-    if (data.size() > kMaxInline) return MakeError(Code::kResourceExhausted, "too large");
-  }
-  return std::optional<std::string>(std::move(data));
+  auto data = session::ReadWholeFile(*d, path, kMaxInline);
+  if (!data && data.error().code() == Code::kNotFound) return std::optional<std::string>();
+  if (!data) return Unexpected(std::move(data).error());
+  return std::optional<std::string>(std::move(*data));
 }
 
 std::string Attr(const control::Attrs& attrs, const std::string& key, const std::string& def) {

@@ -50,22 +50,8 @@ Result<std::string> ReadClientFile(session::Session& s, std::string_view dir,
 }
 
 Result<std::string> ReadClientFile(session::ClientDir& d, std::string_view path, bool optional) {
-  auto file = d.OpenFile(path);
-  if (!file) {
-    if (optional && file.error().code() == Code::kNotFound) return std::string();
-    return Unexpected(std::move(file).error());
-  }
-  std::string data;
-  char buf[65536];
-  for (uint64_t off = 0;;) {
-    HOIST_ASSIGN_OR_RETURN(size_t n, (*file)->ReadAt(off, buf, sizeof(buf)));
-    if (n == 0) break;
-    data.append(buf, n);
-    off += n;
-    if (data.size() > kMaxDockerfileBytes) {
-      return MakeError(Code::kResourceExhausted, fmt::format("{}: larger than 64 MiB", path));
-    }
-  }
+  auto data = session::ReadWholeFile(d, path, kMaxDockerfileBytes);
+  if (!data && optional && data.error().code() == Code::kNotFound) return std::string();
   return data;
 }
 

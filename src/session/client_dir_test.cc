@@ -182,6 +182,18 @@ TEST_P(ClientDirTest, OpenFileReadsInsideTheDir) {
   EXPECT_EQ(ReadAll("src/lib/util.c"), "x");
 }
 
+TEST_P(ClientDirTest, ReadWholeFileStopsAtItsLimit) {
+  auto whole = ReadWholeFile(*dir_, "Dockerfile", 13);
+  ASSERT_TRUE(whole) << whole.error().message();
+  EXPECT_EQ(*whole, "FROM scratch\n");
+  auto over = ReadWholeFile(*dir_, "Dockerfile", 12);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code(), Code::kResourceExhausted);
+  EXPECT_EQ(over.error().message(), "Dockerfile: larger than 12 bytes");
+  EXPECT_EQ(ReadWholeFile(*dir_, "nope", 100).error().code(), Code::kNotFound);
+  EXPECT_FALSE(ReadWholeFile(*dir_, "escape", 100));
+}
+
 TEST_P(ClientDirTest, OpenFileIsConfined) {
   struct Case {
     const char* path;

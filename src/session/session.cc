@@ -55,6 +55,19 @@ Status ClientDir::ReadFile(std::string_view path,
   }
 }
 
+Result<std::string> ReadWholeFile(ClientDir& dir, std::string_view path, uint64_t max_bytes) {
+  std::string data;
+  HOIST_TRY(dir.ReadFile(path, [&](std::string_view chunk) -> Status {
+    if (data.size() + chunk.size() > max_bytes) {
+      return MakeError(Code::kResourceExhausted,
+                       std::string(path) + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    data.append(chunk);
+    return OkStatus();
+  }));
+  return data;
+}
+
 Result<std::optional<RegistryCredentials>> Session::Credentials(std::string_view) {
   return std::optional<RegistryCredentials>();
 }

@@ -95,6 +95,10 @@ class ClientDir {
   virtual UniqueFd OpenInPlace() { return UniqueFd(); }
 };
 
+// The whole regular file `path` of `dir`, read with ReadFile; kResourceExhausted
+// (`PATH: larger than N bytes`) once it passes `max_bytes`.
+Result<std::string> ReadWholeFile(ClientDir& dir, std::string_view path, uint64_t max_bytes);
+
 // A file the engine streams to the client's output (an exported tarball). What is written
 // appears at the client's destination only when Commit succeeds; an OutputFile destroyed
 // without a successful Commit leaves nothing there (a file destination keeps its old contents,
