@@ -100,6 +100,10 @@ struct RemoteEngine::Impl {
   // Whether the daemon is hoistd (Control.Info, asked while the client prepares its session).
   std::future<bool> is_hoistd;
   bool hoistd = false;  // its answer, once taken
+  // The servers of sessions that ended, released rather than stopped (SessionServer::Release):
+  // stopped when the engine is destroyed, which a command-line client never waits for.
+  std::mutex released_mu;
+  std::vector<std::unique_ptr<session::SessionServer>> released;
 };
 
 namespace {
@@ -303,7 +307,14 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
       if (pump_control) ::shutdown(pump_control.get(), SHUT_RDWR);
       if (pumping.joinable()) pumping.join();
     }
-    if (server) server->Shutdown(std::chrono::milliseconds(200));
+    if (server) {
+      if (server->Release(std::chrono::milliseconds(200))) {
+        std::lock_guard lock(impl_->released_mu);
+        impl_->released.push_back(std::move(server));
+      } else {
+        server->Shutdown(std::chrono::milliseconds(200));
+      }
+    }
     if (stream) (void)stream->Finish();
   };
   // The solve goes first: the daemon starts on it (reading the context's metadata, the

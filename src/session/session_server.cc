@@ -20,7 +20,7 @@ constexpr char kSessionMethodKey[] = "x-docker-expose-session-grpc-method";
 }  // namespace
 
 struct SessionServer::Impl {
-  std::shared_ptr<ClientSession> session;
+  std::shared_ptr<internal::SessionLender> lender;
   std::vector<std::unique_ptr<grpc::Service>> services;
   std::unique_ptr<grpc::Server> server;
   std::once_flag shutdown;
@@ -34,8 +34,8 @@ Result<std::unique_ptr<SessionServer>> SessionServer::Start(std::shared_ptr<Clie
                                                             UniqueFd fd) {
   if (!fd) return MakeError(Code::kInvalidArgument, "session server: no connection");
   auto impl = std::make_unique<Impl>();
-  impl->session = session;
-  impl->services = internal::MakeSessionServices(std::move(session));
+  impl->lender = std::make_shared<internal::SessionLender>(std::move(session));
+  impl->services = internal::MakeSessionServices(impl->lender);
   grpc::ServerBuilder builder;
   for (auto& s : impl->services) builder.RegisterService(s.get());
   impl->server = builder.BuildAndStart();
@@ -47,6 +47,10 @@ Result<std::unique_ptr<SessionServer>> SessionServer::Start(std::shared_ptr<Clie
   }
   grpc::AddInsecureChannelFromFd(impl->server.get(), fd.Release());
   return std::unique_ptr<SessionServer>(new SessionServer(std::move(impl)));
+}
+
+bool SessionServer::Release(std::chrono::milliseconds wait) {
+  return impl_->lender->TakeBack(wait);
 }
 
 void SessionServer::Shutdown(std::chrono::milliseconds grace) {

@@ -42,6 +42,12 @@ class SessionServer {
   // Stops serving: new calls are refused, calls in progress get `grace` to finish and are then
   // cancelled. Idempotent.
   void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(1));
+  // Lets the session go without stopping the server, once every call using it has returned
+  // (waiting up to `wait`; false, and nothing changes, if one has not): for a client done with
+  // the engine whose connection is closed. Stopping a gRPC server waits for its threads (about
+  // a millisecond); a released server costs nothing until it is destroyed, and calls that
+  // still reach it answer UNAVAILABLE.
+  bool Release(std::chrono::milliseconds wait);
 
  private:
   struct Impl;

@@ -66,15 +66,22 @@ grpc::Status ReceiveOutputDir(const std::string& dir, PacketStream& packets) {
   return grpc::Status::OK;
 }
 
+// A call that comes after the client let its session go.
+grpc::Status SessionEnded() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the client's session has ended");
+}
+
 class FileSyncService final : public fs::FileSync::Service {
  public:
-  explicit FileSyncService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+  explicit FileSyncService(std::shared_ptr<SessionLender> lender) : lender_(std::move(lender)) {}
 
   grpc::Status DiffCopy(grpc::ServerContext* ctx,
                         grpc::ServerReaderWriter<Packet, Packet>* stream) override {
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
     GrpcPacketStream<grpc::ServerReaderWriter<Packet, Packet>, grpc::ServerContext> packets(stream,
                                                                                             ctx);
-    return ServeDiffCopy(*session_, *ctx, packets);
+    return ServeDiffCopy(*lease, *ctx, packets);
   }
 
   grpc::Status TarStream(grpc::ServerContext*, grpc::ServerReaderWriter<Packet, Packet>*) override {
@@ -82,38 +89,42 @@ class FileSyncService final : public fs::FileSync::Service {
   }
 
  private:
-  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SessionLender> lender_;
 };
 
 // The same, several packets per message (api/session/batch.proto).
 class BatchedFileSyncService final : public hfs::BatchedFileSync::Service {
  public:
-  explicit BatchedFileSyncService(std::shared_ptr<ClientSession> session)
-      : session_(std::move(session)) {}
+  explicit BatchedFileSyncService(std::shared_ptr<SessionLender> lender)
+      : lender_(std::move(lender)) {}
 
   grpc::Status DiffCopy(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>* stream) override {
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
     BatchedPacketStream<grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>,
                         grpc::ServerContext, hfs::PacketBatch>
         packets(stream, ctx);
-    return ServeDiffCopy(*session_, *ctx, packets);
+    return ServeDiffCopy(*lease, *ctx, packets);
   }
 
  private:
-  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SessionLender> lender_;
 };
 
 // An output directory's DiffCopy, batched (api/session/batch.proto).
 class BatchedFileSendService final : public hfs::BatchedFileSend::Service {
  public:
-  explicit BatchedFileSendService(std::shared_ptr<ClientSession> session)
-      : session_(std::move(session)) {}
+  explicit BatchedFileSendService(std::shared_ptr<SessionLender> lender)
+      : lender_(std::move(lender)) {}
 
   grpc::Status DiffCopy(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<hfs::PacketBatch, hfs::PacketBatch>* stream) override {
-    const std::string dir = session_->output_dir();
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    const std::string dir = lease->output_dir();
     if (dir.empty()) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           "the client attached no output directory");
@@ -126,17 +137,19 @@ class BatchedFileSendService final : public hfs::BatchedFileSend::Service {
   }
 
  private:
-  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SessionLender> lender_;
 };
 
 class FileSendService final : public fs::FileSend::Service {
  public:
-  explicit FileSendService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+  explicit FileSendService(std::shared_ptr<SessionLender> lender) : lender_(std::move(lender)) {}
 
   grpc::Status DiffCopy(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<fs::BytesMessage, fs::BytesMessage>* stream) override {
-    const std::string dir = session_->output_dir();
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    const std::string dir = lease->output_dir();
     const std::string kind = MetadataValue(*ctx, kOutputKindKey);
     if (kind == "dir" && dir.empty()) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -158,7 +171,7 @@ class FileSendService final : public fs::FileSend::Service {
       }
     }
     const bool marked = kind == "file";
-    auto file = session_->OpenOutputTar(metadata);
+    auto file = lease->OpenOutputTar(metadata);
     if (!file) return Grpc(file.error());
     fs::BytesMessage m;
     bool ended = false;  // the last message was the end marker
@@ -189,7 +202,7 @@ class FileSendService final : public fs::FileSend::Service {
     return ReceiveOutputDir(dir, packets);
   }
 
-  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SessionLender> lender_;
 };
 
 void SetNow(google::protobuf::Timestamp* t) {
@@ -202,11 +215,13 @@ void SetNow(google::protobuf::Timestamp* t) {
 
 class ContentService final : public cs::Content::Service {
  public:
-  explicit ContentService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+  explicit ContentService(std::shared_ptr<SessionLender> lender) : lender_(std::move(lender)) {}
 
   grpc::Status Info(grpc::ServerContext* ctx, const cs::InfoRequest* req,
                     cs::InfoResponse* resp) override {
-    auto store = Choose(*ctx);
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto store = Choose(*lease, *ctx);
     if (!store) return Grpc(store.error());
     auto digest = ParseDigest(req->digest());
     if (!digest) return Grpc(digest.error());
@@ -219,7 +234,9 @@ class ContentService final : public cs::Content::Service {
 
   grpc::Status Read(grpc::ServerContext* ctx, const cs::ReadContentRequest* req,
                     grpc::ServerWriter<cs::ReadContentResponse>* writer) override {
-    auto store = Choose(*ctx);
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto store = Choose(*lease, *ctx);
     if (!store) return Grpc(store.error());
     auto digest = ParseDigest(req->digest());
     if (!digest) return Grpc(digest.error());
@@ -254,7 +271,9 @@ class ContentService final : public cs::Content::Service {
 
   grpc::Status Status(grpc::ServerContext* ctx, const cs::StatusRequest* req,
                       cs::StatusResponse*) override {
-    auto store = Choose(*ctx);
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto store = Choose(*lease, *ctx);
     if (!store) return Grpc(store.error());
     // Writes happen within one Write call here; none is ever left to resume.
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -263,14 +282,18 @@ class ContentService final : public cs::Content::Service {
 
   grpc::Status ListStatuses(grpc::ServerContext* ctx, const cs::ListStatusesRequest*,
                             cs::ListStatusesResponse*) override {
-    auto store = Choose(*ctx);
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto store = Choose(*lease, *ctx);
     if (!store) return Grpc(store.error());
     return grpc::Status::OK;
   }
 
   grpc::Status Abort(grpc::ServerContext* ctx, const cs::AbortRequest*,
                      google::protobuf::Empty*) override {
-    auto store = Choose(*ctx);
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto store = Choose(*lease, *ctx);
     if (!store) return Grpc(store.error());
     // A writer that was not committed discarded its data when its call ended.
     return grpc::Status::OK;
@@ -279,7 +302,9 @@ class ContentService final : public cs::Content::Service {
   grpc::Status Write(grpc::ServerContext* ctx,
                      grpc::ServerReaderWriter<cs::WriteContentResponse, cs::WriteContentRequest>*
                          stream) override {
-    auto store = Choose(*ctx, /*writing=*/true);
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto store = Choose(*lease, *ctx, /*writing=*/true);
     if (!store) return Grpc(store.error());
     cs::WriteContentRequest req;
     if (!stream->Read(&req)) return grpc::Status::OK;
@@ -348,7 +373,9 @@ class ContentService final : public cs::Content::Service {
 
   grpc::Status Delete(grpc::ServerContext* ctx, const cs::DeleteContentRequest* req,
                       google::protobuf::Empty*) override {
-    auto store = Choose(*ctx);
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto store = Choose(*lease, *ctx);
     if (!store) return Grpc(store.error());
     auto digest = ParseDigest(req->digest());
     if (!digest) return Grpc(digest.error());
@@ -359,7 +386,9 @@ class ContentService final : public cs::Content::Service {
 
   grpc::Status List(grpc::ServerContext* ctx, const cs::ListContentRequest*,
                     grpc::ServerWriter<cs::ListContentResponse>*) override {
-    auto store = Choose(*ctx);
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto store = Choose(*lease, *ctx);
     if (!store) return Grpc(store.error());
     auto st = (*store)->Walk([](const content::BlobInfo&) -> hoist::Status { return {}; });
     if (!st) return Grpc(st.error());
@@ -368,7 +397,8 @@ class ContentService final : public cs::Content::Service {
 
  private:
   // The store the call names. `writing`: the call writes (a cache's store differs then).
-  Result<std::shared_ptr<content::ContentStore>> Choose(const grpc::ServerContext& ctx,
+  Result<std::shared_ptr<content::ContentStore>> Choose(ClientSession& session,
+                                                        const grpc::ServerContext& ctx,
                                                         bool writing = false) {
     auto ids = MetadataValues(ctx, kStoreIdKey);
     if (ids.empty()) {
@@ -378,15 +408,15 @@ class ContentService final : public cs::Content::Service {
     const std::string& id = ids.front();
     const std::string_view prefix = kOciStorePrefix;
     if (id.compare(0, prefix.size(), prefix) == 0)
-      return session_->OciStore(id.substr(prefix.size()));
+      return session.OciStore(id.substr(prefix.size()));
     if (id == kExportStoreId) {
-      auto s = session_->OutputStore();
+      auto s = session.OutputStore();
       if (!s) return MakeError(Code::kNotFound, "unknown store export");
       return s;
     }
     const std::string_view cache_prefix = kCacheStorePrefix;
     if (id.compare(0, cache_prefix.size(), cache_prefix) == 0) {
-      auto s = session_->CacheStore(std::string_view(id).substr(cache_prefix.size()), writing);
+      auto s = session.CacheStore(std::string_view(id).substr(cache_prefix.size()), writing);
       // BuildKit's words for a store the client does not have, which the engine recognises.
       if (!s && s.error().code() == Code::kNotFound) {
         return MakeError(Code::kNotFound, "unknown store " + id);
@@ -402,35 +432,39 @@ class ContentService final : public cs::Content::Service {
     return d;
   }
 
-  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SessionLender> lender_;
 };
 
 class SecretsService final : public sec::Secrets::Service {
  public:
-  explicit SecretsService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+  explicit SecretsService(std::shared_ptr<SessionLender> lender) : lender_(std::move(lender)) {}
 
   grpc::Status GetSecret(grpc::ServerContext*, const sec::GetSecretRequest* req,
                          sec::GetSecretResponse* resp) override {
-    auto data = session_->Secret(req->id());
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto data = lease->Secret(req->id());
     if (!data) return Grpc(data.error());
     resp->set_data(std::move(*data));
     return grpc::Status::OK;
   }
 
  private:
-  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SessionLender> lender_;
 };
 
 // SSH agent forwarding (moby.sshforward.v1.SSH): each ForwardAgent call is one connection to
 // the agent the call's metadata names, relayed read-only.
 class SSHService final : public sshf::SSH::Service {
  public:
-  explicit SSHService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+  explicit SSHService(std::shared_ptr<SessionLender> lender) : lender_(std::move(lender)) {}
 
   grpc::Status CheckAgent(grpc::ServerContext*, const sshf::CheckAgentRequest* req,
                           sshf::CheckAgentResponse*) override {
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
     const std::string id = req->id().empty() ? std::string(kDefaultSSHID) : req->id();
-    if (Status st = session_->CheckSSH(id); !st) {
+    if (Status st = lease->CheckSSH(id); !st) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, st.error().message());
     }
     return grpc::Status::OK;
@@ -439,13 +473,15 @@ class SSHService final : public sshf::SSH::Service {
   grpc::Status ForwardAgent(
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<sshf::BytesMessage, sshf::BytesMessage>* stream) override {
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
     std::string id(kDefaultSSHID);
     const auto& md = ctx->client_metadata();
     if (auto it = md.find(grpc::string_ref(kSSHIDMetadataKey.data(), kSSHIDMetadataKey.size()));
         it != md.end() && it->second.size() > 0) {
       id.assign(it->second.data(), it->second.size());
     }
-    auto conn = session_->ForwardSSH(id);
+    auto conn = lease->ForwardSSH(id);
     if (!conn) return grpc::Status(grpc::StatusCode::NOT_FOUND, conn.error().message());
     GrpcBytesStream<sshf::BytesMessage,
                     grpc::ServerReaderWriter<sshf::BytesMessage, sshf::BytesMessage>>
@@ -455,7 +491,7 @@ class SSHService final : public sshf::SSH::Service {
   }
 
  private:
-  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SessionLender> lender_;
 };
 
 // Only Credentials: the token-authority methods and FetchToken answer Unimplemented (the base
@@ -463,11 +499,13 @@ class SSHService final : public sshf::SSH::Service {
 // (AuthService follows the SSH forwarding service below.)
 class AuthService final : public fs::Auth::Service {
  public:
-  explicit AuthService(std::shared_ptr<ClientSession> session) : session_(std::move(session)) {}
+  explicit AuthService(std::shared_ptr<SessionLender> lender) : lender_(std::move(lender)) {}
 
   grpc::Status Credentials(grpc::ServerContext*, const fs::CredentialsRequest* req,
                            fs::CredentialsResponse* resp) override {
-    auto creds = session_->Credentials(req->host());
+    auto lease = lender_->Borrow();
+    if (!lease) return SessionEnded();
+    auto creds = lease->Credentials(req->host());
     if (!creds) return Grpc(creds.error());
     // None: an empty answer, as BuildKit's client gives.
     if (*creds) {
@@ -478,7 +516,7 @@ class AuthService final : public fs::Auth::Service {
   }
 
  private:
-  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SessionLender> lender_;
 };
 
 class HealthService final : public health::Health::Service {
@@ -510,8 +548,31 @@ void AddMethods(const char* service, std::vector<std::string>* out) {
 
 }  // namespace
 
+SessionLender::Lease::Lease(Lease&& o) noexcept
+    : lender_(std::exchange(o.lender_, nullptr)), session_(std::exchange(o.session_, nullptr)) {}
+
+SessionLender::Lease::~Lease() {
+  if (lender_ == nullptr) return;
+  std::lock_guard lock(lender_->mu_);
+  if (--lender_->lent_ == 0) lender_->returned_.notify_all();
+}
+
+SessionLender::Lease SessionLender::Borrow() {
+  std::lock_guard lock(mu_);
+  if (!session_) return Lease(nullptr, nullptr);
+  ++lent_;
+  return Lease(this, session_.get());
+}
+
+bool SessionLender::TakeBack(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mu_);
+  if (!returned_.wait_for(lock, wait, [&] { return lent_ == 0; })) return false;
+  session_.reset();
+  return true;
+}
+
 std::vector<std::unique_ptr<grpc::Service>> MakeSessionServices(
-    std::shared_ptr<ClientSession> session) {
+    std::shared_ptr<SessionLender> session) {
   std::vector<std::unique_ptr<grpc::Service>> out;
   out.push_back(std::make_unique<FileSyncService>(session));
   out.push_back(std::make_unique<BatchedFileSyncService>(session));
