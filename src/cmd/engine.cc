@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <cstdio>
 #include <chrono>
@@ -163,7 +164,11 @@ std::string DefaultRoot() {
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
-  e->root_ = options.root.empty() ? DefaultRoot() : options.root;
+  // Absolute: the runtime and the mounts are given paths below it from other directories.
+  e->root_ = std::filesystem::absolute(options.root.empty() ? DefaultRoot() : options.root)
+                 .lexically_normal()
+                 .string();
+  if (e->root_.size() > 1 && e->root_.back() == '/') e->root_.pop_back();
   FileSystem* fs = PosixFileSystem();
   HOIST_ASSIGN_OR_RETURN(e->config_, control::EngineConfig::Load(options.config_file));
   if (options.insecure_entitlements) {

@@ -214,6 +214,26 @@ TEST_F(DaemonTest, TheDockerfileComesWithTheRequestFromHoistsClient) {
   EXPECT_NE(r.err.find("failed to read dockerfile"), std::string::npos) << r.err;
 }
 
+TEST_F(DaemonTest, ARelativeRootIsTakenFromTheWorkingDirectory) {
+  // The engine hands paths below its root to the runtime, which runs elsewhere: a relative
+  // --root is made absolute first, for hoistd and for an embedded build alike.
+  const std::string ctx = Ctx("ctx", "FROM base\nRUN echo ran > /ran\n");
+  const std::string relative = std::filesystem::relative(s_ / "droot").string();
+  ASSERT_NE(relative.front(), '/');
+  Daemon d(relative, s_ / "d.sock");
+  ASSERT_TRUE(d.Start()) << d.log();
+  RunResult r = Sh(BuildCommand(d.addr(), ctx, "-o type=local,dest=" + Quote(s_ / "out1")));
+  ASSERT_EQ(r.exit_code, 0) << r.err << d.log();
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out1/ran"), "ran\n");
+  EXPECT_TRUE(std::filesystem::exists(s_ / "droot/lock"));
+  r = Sh("cd " + Quote(s_.path()) + " && " + HOIST_BIN + " --root eroot build --progress=plain " +
+         "--build-context base=oci-layout://" + Quote(s_ / "base:1.36") +
+         " -o type=local,dest=out2 ctx");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrEmpty(s_ / "out2/ran"), "ran\n");
+  EXPECT_TRUE(std::filesystem::exists(s_ / "eroot/lock"));
+}
+
 TEST_F(DaemonTest, AnUnchangedContextIsNotChecksummedAgain) {
   // The context's mirror generation is a committed snapshot, which never changes: a second
   // build of an unchanged context takes the COPY's checksum from the first one's.
