@@ -65,7 +65,7 @@ struct SeccompInput {
   std::string arch;
   // The host kernel; 0.0 (unknown) leaves out the rules that need some version.
   KernelVersion kernel;
-  // Whether the kernel runs x32 programs (HostRunsX32()). Most do not (Debian's kernels boot
+  // Whether the kernel runs x32 programs (HostRunsX32()). Many do not (Debian's kernels boot
   // with x32 off): there no x32 program can even start, so the filter leaves x32 out, and runc
   // compiles it in a third less time at every RUN (about 10 ms here). An x32 system call made
   // by an x86_64 program then kills it instead of failing with ENOSYS.
