@@ -10,14 +10,17 @@
 #include "base/file_system.h"
 #include "base/temp_dir.h"
 #include "content/local_content_store.h"
+#include "llb/file_action.h"
 #include "llb/marshal.h"
 #include "llb/source.h"
+#include "llb/state.h"
 #include "oci/platform.h"
 #include "session/client_session.h"
 #include "session/session_manager.h"
 #include "snapshot/layer_cache.h"
 #include "snapshot/snapshotter.h"
 #include "solver/cache_db.h"
+#include "solver/ops/internal/tree_util.h"
 #include "solver/ops/worker.h"
 #include "solver/scheduler.h"
 
@@ -93,6 +96,26 @@ TEST_F(LocalSourceSessionTest, LLBNamingAnotherBuildsSessionIsRefused) {
                                      " is not a session of this build"),
             std::string::npos)
       << r.error().message();
+}
+
+TEST_F(LocalSourceSessionTest, ChecksumsOfASnapshotAreRememberedPerWayOfReadingIt) {
+  // A committed snapshot's checksums are remembered for the process; following a symlink and
+  // not following it are different checksums of the same path, and stay so.
+  auto def = llb::Marshal(
+      llb::Scratch().File(llb::Mkfile("/f", 0644, "content").Symlink("f", "/link")));
+  ASSERT_TRUE(def) << def.error().message();
+  Solver solver(worker_.get(), worker_.get(), cache_.get());
+  auto made = solver.Solve(*def, SolveOptions{}, CancelContext::Background());
+  ASSERT_TRUE(made) << made.error().message();
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    auto as_link = internal::ChecksumPaths(*worker_, made->ref, {"link"}, false, false);
+    auto followed = internal::ChecksumPaths(*worker_, made->ref, {"link"}, true, false);
+    auto file = internal::ChecksumPaths(*worker_, made->ref, {"f"}, false, false);
+    ASSERT_TRUE(as_link && followed && file);
+    EXPECT_NE(*as_link, *followed);
+    EXPECT_EQ(*followed, *file);
+  }
 }
 
 }  // namespace

@@ -38,9 +38,13 @@ class TreeChecksums {
   static std::string Key(const std::string& id, const std::vector<std::string>& paths,
                          bool follow_links, bool wildcard) {
     std::string key = id;
-    key += follow_links ? "\0F" : "\0-";
-    key += wildcard ? "W" : "-";
-    for (const std::string& p : paths) key += '\0' + p;
+    key += '\0';
+    key += follow_links ? 'F' : '-';
+    key += wildcard ? 'W' : '-';
+    for (const std::string& p : paths) {
+      key += '\0';
+      key += p;
+    }
     return key;
   }
   std::optional<oci::Digest> Find(const std::string& key) {
