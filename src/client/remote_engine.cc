@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <future>
@@ -149,10 +148,9 @@ Result<UniqueFd> ConnectUnix(const std::string& path) {
   return fd;
 }
 
-// A connection to hoistd's unix socket at `path` offered as the session; kUnavailable when the
-// daemon is not hoistd (`is_hoistd` is asked only when the connection does not tell) or did not
-// take it.
-// `named_hoistd`: a connection made already whose peer is named hoistd, else none.
+// A connection to hoistd's unix socket at `path` offered as the session: `named_hoistd` when the
+// caller has one whose peer is named hoistd, else a new one once `is_hoistd` says so.
+// kUnavailable when the daemon is not hoistd or did not take it.
 Result<UniqueFd> ConnectDirect(const std::string& path, UniqueFd named_hoistd,
                                const session::ClientSession& s,
                                const std::function<bool()>& is_hoistd) {
@@ -370,20 +368,18 @@ Result<std::map<std::string, std::string>> RemoteEngine::Solve(
     (void)status_stream->Finish();
   });
 
-  for (bool cancelled = false;;) {
-    void* tag = nullptr;
-    bool ok = false;
-    const auto next = cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() +
-                                                  std::chrono::milliseconds(50));
-    if (next == grpc::CompletionQueue::GOT_EVENT) break;
+  void* tag = nullptr;
+  bool ok = false;
+  for (bool cancelled = false;
+       cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::milliseconds(50)) !=
+       grpc::CompletionQueue::GOT_EVENT;) {
     if (!cancelled && cancel != nullptr && !cancel->Check()) {
       solve_ctx.TryCancel();
       cancelled = true;
     }
   }
   cq.Shutdown();
-  bool drained = false;
-  for (void* tag = nullptr; cq.Next(&tag, &drained);) {
+  while (cq.Next(&tag, &ok)) {
   }
   // The daemon ends the status stream when the build's progress closes; don't wait on a
   // daemon that went away (or a build whose session could not be set up).

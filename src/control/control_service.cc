@@ -120,14 +120,12 @@ class ControlServiceImpl final : public pb::Control::Service {
       for (const auto& [k, v] : result->exporter_response) (*resp->mutable_exporterresponse())[k] = v;
       return grpc::Status::OK;
     }
-    for (const auto& [name, def] : req->frontendinputs()) {
-      auto parsed = llb::Definition::Parse(def.SerializeAsString());
-      if (!parsed) {
-        (*progress)->Close();
-        return ToGrpc(parsed.error().Wrap("frontend input " + name));
-      }
-      r.frontend_inputs.emplace(name, std::move(*parsed));
+    auto inputs = internal::FrontendInputs(req->frontendinputs());
+    if (!inputs) {
+      (*progress)->Close();
+      return ToGrpc(inputs.error());
     }
+    r.frontend_inputs = std::move(*inputs);
     auto cancel = CancelContext::Background();
     SolveFailure failure;
     Result<SolveResponse> result = [&] {

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "archive/confined_root.h"
+#include "base/background_queue.h"
 #include "base/file_system.h"
 #include "base/log.h"
 #include "base/unique_fd.h"

@@ -17,7 +17,6 @@ namespace {
 // How long a client has to send its offer once it has connected.
 constexpr auto kOfferTimeout = std::chrono::seconds(10);
 
-
 }  // namespace
 
 DirectSessions::DirectSessions(session::SessionManager* sessions, size_t max_sessions)

@@ -4,8 +4,6 @@
 
 #include <string>
 
-#include "base/background_queue.h"
-
 #include "content/local_content_store.h"
 #include "executor/executor.h"
 #include "registry/client.h"
@@ -16,6 +14,10 @@
 #include "solver/entitlements.h"
 #include "source/checksum_cache.h"
 #include "source/docker_image_source.h"
+
+namespace hoist {
+class BackgroundQueue;
+}  // namespace hoist
 
 namespace hoist::control {
 

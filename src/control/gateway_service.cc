@@ -79,16 +79,12 @@ class GatewayServiceImpl final : public gw::LLBBridge::Service {
     GatewayBuild& b = **build;
     for (const auto& [k, v] : b.attestations()) attrs.try_emplace(k, v);
     if (*frontend_note) WriteWarning(b.progress(), **frontend_note);
-    std::map<std::string, llb::Definition> inputs;
-    for (const auto& [name, def] : req->frontendinputs()) {
-      auto parsed = llb::Definition::Parse(def.SerializeAsString());
-      if (!parsed) return ToGrpc(parsed.error().Wrap("frontend input " + name));
-      inputs.emplace(name, std::move(*parsed));
-    }
+    auto inputs = internal::FrontendInputs(req->frontendinputs());
+    if (!inputs) return ToGrpc(inputs.error());
     auto cancel = b.cancel()->Child();
     Result<std::shared_ptr<BuildResult>> built = [&] {
       CallWatcher watch(ctx, cancel, o_.shutdown);
-      return o_.controller->Build(attrs, inputs, b.session_id(), b.cache_imports(),
+      return o_.controller->Build(attrs, *inputs, b.session_id(), b.cache_imports(),
                                   b.entitlements(), b.progress(), cancel);
     }();
     if (!built) return ToGrpc(built.error());

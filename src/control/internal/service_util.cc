@@ -48,4 +48,15 @@ void FillWorkerRecord(const ServiceOptions& o, ::moby::buildkit::v1::types::Work
   w->mutable_buildkitversion()->set_version(o.version);
 }
 
+Result<std::map<std::string, llb::Definition>> FrontendInputs(
+    const google::protobuf::Map<std::string, ::pb::Definition>& inputs) {
+  std::map<std::string, llb::Definition> out;
+  for (const auto& [name, def] : inputs) {
+    auto parsed = llb::Definition::Parse(def.SerializeAsString());
+    if (!parsed) return Unexpected(std::move(parsed).error().Wrap("frontend input " + name));
+    out.emplace(name, std::move(*parsed));
+  }
+  return out;
+}
+
 }  // namespace hoist::control::internal

@@ -4,16 +4,21 @@
 #pragma once
 
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
+#include <google/protobuf/map.h>
 #include <grpcpp/grpcpp.h>
 
+#include "api/llb/ops.pb.h"
 #include "api/types/worker.pb.h"
 #include "base/cancel.h"
 #include "base/error.h"
 #include "control/control_service.h"
+#include "llb/definition.h"
 
 namespace hoist::control::internal {
 
@@ -34,6 +39,11 @@ class CallWatcher {
   bool done_ = false;
   std::thread thread_;
 };
+
+// A solve's frontend inputs (Control.Solve's and the gateway's), by name; kInvalidArgument,
+// naming the input, for one that is not an LLB definition.
+Result<std::map<std::string, llb::Definition>> FrontendInputs(
+    const google::protobuf::Map<std::string, ::pb::Definition>& inputs);
 
 // This daemon's one worker, as ListWorkers and the gateway's Ping report it.
 void FillWorkerRecord(const ServiceOptions& o, ::moby::buildkit::v1::types::WorkerRecord* w);

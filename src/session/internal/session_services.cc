@@ -572,16 +572,16 @@ bool SessionLender::TakeBack(std::chrono::milliseconds wait) {
 }
 
 std::vector<std::unique_ptr<grpc::Service>> MakeSessionServices(
-    std::shared_ptr<SessionLender> session) {
+    std::shared_ptr<SessionLender> lender) {
   std::vector<std::unique_ptr<grpc::Service>> out;
-  out.push_back(std::make_unique<FileSyncService>(session));
-  out.push_back(std::make_unique<BatchedFileSyncService>(session));
-  out.push_back(std::make_unique<BatchedFileSendService>(session));
-  out.push_back(std::make_unique<FileSendService>(session));
-  out.push_back(std::make_unique<ContentService>(session));
-  out.push_back(std::make_unique<SecretsService>(session));
-  out.push_back(std::make_unique<AuthService>(session));
-  out.push_back(std::make_unique<SSHService>(session));
+  out.push_back(std::make_unique<FileSyncService>(lender));
+  out.push_back(std::make_unique<BatchedFileSyncService>(lender));
+  out.push_back(std::make_unique<BatchedFileSendService>(lender));
+  out.push_back(std::make_unique<FileSendService>(lender));
+  out.push_back(std::make_unique<ContentService>(lender));
+  out.push_back(std::make_unique<SecretsService>(lender));
+  out.push_back(std::make_unique<AuthService>(lender));
+  out.push_back(std::make_unique<SSHService>(lender));
   out.push_back(std::make_unique<HealthService>());
   return out;
 }

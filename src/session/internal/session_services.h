@@ -67,7 +67,7 @@ class SessionLender {
 };
 
 std::vector<std::unique_ptr<grpc::Service>> MakeSessionServices(
-    std::shared_ptr<SessionLender> session);
+    std::shared_ptr<SessionLender> lender);
 
 // The method URLs ("/package.Service/Method") of the services above that `session` has
 // something attached for, sorted; health always.
