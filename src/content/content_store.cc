@@ -55,9 +55,10 @@ Error DigestMismatch(const oci::Digest& digest, const oci::Digest& got) {
 namespace {
 
 // Streams `desc`'s bytes to `sink`, checking the size; hashes them into `digester` when given.
+// `opened` (may be empty) sees the reader before the first byte is read.
 Status Stream(ContentStore& store, const oci::Descriptor& desc,
               const std::function<Status(std::string_view chunk)>& sink, oci::Digester* digester,
-              CancelContext* cancel) {
+              CancelContext* cancel, const std::function<void(const BlobReader&)>& opened = {}) {
   HOIST_TRY(CheckDescriptor(desc));
   if (cancel != nullptr) HOIST_TRY(cancel->Check());
   HOIST_ASSIGN_OR_RETURN(auto reader, store.ReaderAt(desc.digest));
@@ -65,6 +66,7 @@ Status Stream(ContentStore& store, const oci::Descriptor& desc,
   if (reader->Size() != desc.size) {
     return Unexpected(SizeMismatch(desc.digest, desc.size, reader->Size()));
   }
+  if (opened) opened(*reader);
 
   const auto buf = std::make_unique_for_overwrite<char[]>(
       static_cast<size_t>(std::clamp<int64_t>(desc.size, 1, kChunkSize)));
@@ -109,7 +111,11 @@ Status CopyInto(ContentStore& from, const oci::Descriptor& desc, BlobWriter& to,
         if (on_bytes) on_bytes(static_cast<int64_t>(chunk.size()));
         return {};
       },
-      nullptr, cancel));
+      nullptr, cancel,
+      [&](const BlobReader& reader) {
+        // Read whole and in order below, and committed only when that ends without an error.
+        if (reader.VerifiesDigest()) to.SourceVerifies(desc.digest, desc.size);
+      }));
   return to.Commit(desc.size, desc.digest);
 }
 

@@ -32,6 +32,11 @@ class BlobReader {
   // Reads up to n bytes at offset; 0 only at the end of the blob.
   virtual Result<size_t> ReadAt(int64_t offset, void* buf, size_t n) = 0;
   virtual int64_t Size() const = 0;
+  // True when the reader checks the blob itself: the read that completes the bytes read in
+  // order from offset 0, and every read after it, fails unless they hash to the digest it was
+  // opened for (a client's store seen by the engine, session::AttachedStore). Whoever reads
+  // such a reader to its end without an error has read the blob its digest names.
+  virtual bool VerifiesDigest() const { return false; }
 };
 
 // Writes one blob. Without a successful Commit the destructor discards what was written.
@@ -48,6 +53,11 @@ class BlobWriter {
   virtual Status Commit(int64_t expected_size, const oci::Digest& expected) = 0;
   // The digest of what was written (after Commit: of the committed blob).
   virtual oci::Digest Digest() = 0;
+  // Says that the bytes about to be written are read from a reader that VerifiesDigest()
+  // against `digest`, all `size` of them in order, and that Commit follows only a read of
+  // them that ended without an error: a writer may then take them as `digest` without hashing
+  // them again. Call before the first Write. Writers that hash anyway ignore it (the default).
+  virtual void SourceVerifies(const oci::Digest& digest, int64_t size) { (void)digest, (void)size; }
 };
 
 class ContentStore {
@@ -106,9 +116,10 @@ Result<BlobInfo> WriteBlob(ContentStore& store, std::string_view data,
 Result<std::unique_ptr<BlobWriter>> WriterOrWait(ContentStore& store, const std::string& ref,
                                                  const oci::Digest& digest,
                                                  CancelContext* cancel = nullptr);
-// Streams the blob `desc` of `from` into `to` and commits it there as `desc`: the writer's
-// Commit verifies size and digest, so the bytes are hashed once, by the writer, not also while
-// they are read (as ReadVerified would). `on_bytes` (may be empty) sees each chunk's size.
+// Streams the blob `desc` of `from` into `to` and commits it there as `desc`, hashing the bytes
+// once: the writer's Commit verifies size and digest, or, when `from`'s reader verifies the
+// blob itself (BlobReader::VerifiesDigest), the writer is told so and takes the reader's word.
+// `on_bytes` (may be empty) sees each chunk's size.
 Status CopyInto(ContentStore& from, const oci::Descriptor& desc, BlobWriter& to,
                 const std::function<void(int64_t bytes)>& on_bytes, CancelContext* cancel = nullptr);
 // Copies a blob between stores, verifying it; a blob already in `to` is not copied again, and

@@ -116,6 +116,13 @@ class LocalBlobWriter final : public BlobWriter {
 
   int64_t Offset() const override { return offset_; }
 
+  void SourceVerifies(const oci::Digest& digest, int64_t size) override {
+    if (offset_ != 0 || !hasher_valid_ || digest.algorithm() != "sha256" || size < 0) return;
+    verified_ = digest;
+    verified_size_ = size;
+    hasher_valid_ = false;
+  }
+
   Status Commit(int64_t expected_size, const oci::Digest& expected) override {
     if (finished_) return FinishedError();
     finished_ = true;
@@ -179,6 +186,7 @@ class LocalBlobWriter final : public BlobWriter {
       return digester.Finish();
     }
     if (cached_sha256_) return *cached_sha256_;
+    if (verified_.valid() && offset_ == verified_size_) return verified_;
     if (hasher_valid_) {
       cached_sha256_ = hasher_.Finish();
       hasher_valid_ = false;
@@ -228,6 +236,9 @@ class LocalBlobWriter final : public BlobWriter {
   int64_t offset_ = 0;
   oci::Digester hasher_;  // sha256 of everything written, while hasher_valid_
   bool hasher_valid_ = true;
+  // What the source verified the bytes as (SourceVerifies): their digest once all are written.
+  oci::Digest verified_;
+  int64_t verified_size_ = -1;
   std::optional<oci::Digest> cached_sha256_;
   oci::Digest committed_;
   bool finished_ = false;

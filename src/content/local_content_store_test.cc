@@ -205,6 +205,55 @@ TEST_F(LocalContentStoreTest, CommitOfExistingBlobDoesNotRewriteIt) {
   EXPECT_TRUE(List("ingest").empty());
 }
 
+// A writer told that its source verifies the bytes takes them as that digest once all of
+// them are written, holds the caller to it at Commit, and hashes what it holds otherwise.
+TEST_F(LocalContentStoreTest, AWriterTakesItsVerifyingSourcesDigest) {
+  auto store = Open(PosixFileSystem());
+  ASSERT_TRUE(store);
+  const std::string data = "verified elsewhere";
+  const oci::Digest digest = oci::Digest::Sha256Of(data);
+  const int64_t size = static_cast<int64_t>(data.size());
+  {
+    auto w = store->Writer("whole");
+    ASSERT_TRUE(w);
+    (*w)->SourceVerifies(digest, size);
+    ASSERT_TRUE((*w)->Write(data));
+    EXPECT_EQ((*w)->Digest(), digest);
+    ASSERT_TRUE((*w)->Commit(size, digest));
+    EXPECT_EQ(*ReadBlob(*store, {.digest = digest, .size = size}), data);
+  }
+  {
+    // Committed as something else: refused, naming what the source verified.
+    const oci::Digest other = oci::Digest::Sha256Of("other");
+    auto w = store->Writer("other");
+    ASSERT_TRUE(w);
+    (*w)->SourceVerifies(digest, size);
+    ASSERT_TRUE((*w)->Write(data));
+    auto st = (*w)->Commit(size, other);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code(), Code::kDataLoss);
+    EXPECT_EQ(st.error().message(), DigestMismatch(other, digest).message());
+    EXPECT_FALSE(store->Info(other));
+  }
+  {
+    // Fewer bytes than the source vouched for: the writer hashes what it holds.
+    auto w = store->Writer("part");
+    ASSERT_TRUE(w);
+    (*w)->SourceVerifies(digest, size);
+    ASSERT_TRUE((*w)->Write(data.substr(0, 8)));
+    EXPECT_EQ((*w)->Digest(), oci::Digest::Sha256Of(data.substr(0, 8)));
+  }
+  {
+    // Told after the first write: ignored, the writer hashes as usual.
+    auto w = store->Writer("late");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->Write("x"));
+    (*w)->SourceVerifies(digest, 1);
+    EXPECT_EQ((*w)->Digest(), oci::Digest::Sha256Of("x"));
+  }
+  EXPECT_TRUE(List("ingest").empty());
+}
+
 TEST_F(LocalContentStoreTest, SecondAlgorithm) {
   auto store = Open(PosixFileSystem());
   ASSERT_TRUE(store);

@@ -28,6 +28,7 @@ class VerifyingReader final : public content::BlobReader {
         scrub_(std::move(scrub)) {}
 
   int64_t Size() const override { return size_; }
+  bool VerifiesDigest() const override { return true; }
 
   Result<size_t> ReadAt(int64_t offset, void* buf, size_t n) override {
     if (failed_) return Unexpected(*failed_);

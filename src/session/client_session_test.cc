@@ -10,10 +10,12 @@
 #include <set>
 #include <vector>
 
+#include "base/file_system.h"
 #include "base/log.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
+#include "content/local_content_store.h"
 #include "session/testing/session_pair.h"
 #include "session/testing/test_layout.h"
 
@@ -229,6 +231,42 @@ TEST_P(ClientSessionTest, CorruptedBlobFailsNamingTheDigest) {
   auto again = (*reader)->ReadAt(0, buf.data(), 10);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), Code::kDataLoss);
+}
+
+// Copying a blob into the engine's store hashes it once, in the store the engine sees: the
+// writer takes that store's verdict, so a good blob lands and a corrupt one never does.
+TEST_P(ClientSessionTest, CopyIntoTheEngineStoreTakesTheAttachedStoresVerdict) {
+  const std::string good(3 << 20, 'g');
+  const std::string bad(3 << 20, 'b');
+  TestImage img = MakeLayout(Path("layout"), {good, bad});
+  testing::FlipByte(BlobPath(Path("layout"), img.layers[1].digest));
+  ClientSession& s = client();
+  ASSERT_TRUE(s.AttachOciLayout("c", Path("layout")));
+  auto store = *engine().OciStore("c");
+  auto reader = store->ReaderAt(img.layers[0].digest);
+  ASSERT_TRUE(reader);
+  EXPECT_TRUE((*reader)->VerifiesDigest());
+
+  auto local = content::LocalContentStore::Open(PosixFileSystem(), Path("engine"));
+  ASSERT_TRUE(local) << local.error().message();
+  for (const oci::Descriptor& layer : img.layers) {
+    auto writer = (*local)->Writer("copy-" + layer.digest.str());
+    ASSERT_TRUE(writer);
+    Status st = content::CopyInto(*store, layer, **writer, {});
+    if (layer.digest == img.layers[0].digest) {
+      ASSERT_TRUE(st) << st.error().message();
+      EXPECT_EQ((*writer)->Digest(), layer.digest);
+      EXPECT_EQ(*content::ReadBlob(**local, layer, 8 << 20), good);
+    } else {
+      ASSERT_FALSE(st);
+      EXPECT_EQ(st.error().code(), Code::kDataLoss);
+      EXPECT_NE(st.error().message().find("digest mismatch"), std::string::npos)
+          << st.error().message();
+      auto info = (*local)->Info(layer.digest);
+      ASSERT_FALSE(info);
+      EXPECT_EQ(info.error().code(), Code::kNotFound);
+    }
+  }
 }
 
 TEST_P(ClientSessionTest, SkippingToTheEndStillVerifies) {
