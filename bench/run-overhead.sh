@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Benchmark: what one RUN step costs in hoist against the OCI runtime's own floor.
-#   floor: `runc run --bundle B id-N` of a prepared bundle (rootfs: the busybox base unpacked
-#          with `hoist unpack`; config.json: `runc spec` running /bin/true without a terminal),
-#          with runc's default state root (/run/runc), STEPS times per round, each timed;
+#   floors: `runc run --bundle B id-N` of two prepared bundles whose rootfs is the busybox base
+#          unpacked with `hoist unpack`, with runc's default state root (/run/runc), STEPS
+#          times per round, each timed:
+#            bare: config.json from `runc spec` (no seccomp filter) running /bin/true;
+#            same: config.json from `hoist debug runtime-spec /bin/true`, the spec hoist gives
+#                  a RUN step on this host (Docker's seccomp filter, masked paths, its
+#                  capabilities) but for the step's own binds;
 #   hoist: `hoist build --no-cache` of `FROM base` + STEPS distinct `RUN echo i >/dev/null`
 #          steps and of `FROM base` alone, on a warm engine root (base unpacked, runtime probe
 #          remembered); per RUN = (t(STEPS RUNs) - t(0 RUNs)) / STEPS. The RUN vertices' own
 #          durations (started..completed in --progress=rawjson) are reported too.
-# The two alternate within each round; medians are compared. The ratio per-RUN / floor is the
-# figure of merit: 1 would mean a RUN costs no more than the runtime needs to start a
-# container.
+# The three alternate within each round; medians are compared. The figure of merit is per RUN
+# against the `same` floor: 1 would mean a RUN costs no more than the runtime needs to start the
+# same container. Against `bare`, the difference is mostly runc compiling the seccomp filter
+# (libseccomp, at every start).
 #   bench/run-overhead.sh HOIST_BIN [ROUNDS=10] [STEPS=10]
 set -euo pipefail
 hoist=$(realpath "${1:?usage: run-overhead.sh HOIST_BIN [ROUNDS] [STEPS]}")
@@ -35,9 +40,10 @@ if [[ ! -f $work/base/index.json ]]; then
   HOIST=$hoist "$here/../scripts/make-base-image" "$work/base" --tag busybox:1.36 >/dev/null
 fi
 
-# The floor's bundle.
+# The floors' bundles: one rootfs, two configs.
 bundle=$run/bundle
-mkdir -p "$bundle"
+same=$run/same
+mkdir -p "$bundle" "$same"
 "$hoist" unpack "$work/base:1.36" "$bundle/rootfs" >/dev/null
 (cd "$bundle" && "$runc" spec)
 python3 - "$bundle/config.json" <<'PY'
@@ -48,6 +54,11 @@ c["process"]["terminal"] = False
 c["process"]["args"] = ["/bin/true"]
 json.dump(c, open(path, "w"), indent=1)
 PY
+"$hoist" debug runtime-spec /bin/true | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+c["root"]["path"] = sys.argv[1]
+json.dump(c, sys.stdout, indent=1)' "$bundle/rootfs" >"$same/config.json"
 
 # The two Dockerfiles.
 mkdir -p "$run/ctx0" "$run/ctxN"
@@ -83,15 +94,19 @@ PY
 build "$run/ctx0" "$run/p0"
 build "$run/ctxN" "$run/pN"
 "$runc" run --bundle "$bundle" "${prefix}warm" </dev/null
+"$runc" run --bundle "$same" "${prefix}warm" </dev/null
 
-floor=() hoist0=() hoistN=() per_run=() vertex=()
+floor=() floor_same=() hoist0=() hoistN=() per_run=() vertex=()
 id=0
 for ((i = 0; i < rounds; i++)); do
   for ((s = 0; s < steps; s++)); do
     t0=$EPOCHREALTIME
     "$runc" run --bundle "$bundle" "$prefix$((id++))" </dev/null
     t1=$EPOCHREALTIME
+    "$runc" run --bundle "$same" "$prefix$((id++))" </dev/null
+    t2=$EPOCHREALTIME
     floor+=("$(echo "($t1 - $t0) * 1000" | bc -l)")
+    floor_same+=("$(echo "($t2 - $t1) * 1000" | bc -l)")
   done
   t0=$EPOCHREALTIME; build "$run/ctx0" "$run/p0"; t1=$EPOCHREALTIME
   a=$(echo "($t1 - $t0) * 1000" | bc -l)
@@ -104,13 +119,17 @@ for ((i = 0; i < rounds; i++)); do
 done
 
 f=$(median "${floor[@]}")
+fs=$(median "${floor_same[@]}")
 p=$(median "${per_run[@]}")
 v=$(median "${vertex[@]}")
 printf 'one RUN step against `runc run` of a prepared bundle (medians of %d rounds, %d steps each)\n' \
   "$rounds" "$steps"
-printf '  floor:  runc run            %6.1f ms\n' "$f"
-printf '  hoist:  build, 0 RUNs       %6.1f ms   %d RUNs %6.1f ms\n' \
+printf '  floor:  runc run, runc spec   %6.1f ms   (no seccomp filter)\n' "$f"
+printf '          runc run, same spec   %6.1f ms   (hoist debug runtime-spec)\n' "$fs"
+printf '  hoist:  build, 0 RUNs         %6.1f ms   %d RUNs %6.1f ms\n' \
   "$(median "${hoist0[@]}")" "$steps" "$(median "${hoistN[@]}")"
-printf '          per RUN             %6.1f ms   (RUN vertex %.1f ms)\n' "$p" "$v"
-printf '  per RUN / floor %.2f   vertex / floor %.2f (goal <= 1.3)\n' \
-  "$(echo "$p / $f" | bc -l)" "$(echo "$v / $f" | bc -l)"
+printf '          per RUN               %6.1f ms   (RUN vertex %.1f ms)\n' "$p" "$v"
+printf '  per RUN / same-spec floor %.2f   vertex / same-spec floor %.2f (goal <= 1.3)\n' \
+  "$(echo "$p / $fs" | bc -l)" "$(echo "$v / $fs" | bc -l)"
+printf '  per RUN / runc-spec floor %.2f   (the filter alone: same / runc spec %.2f)\n' \
+  "$(echo "$p / $f" | bc -l)" "$(echo "$fs / $f" | bc -l)"

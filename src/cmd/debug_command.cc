@@ -4,11 +4,13 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "cmd/engine.h"
 #include "control/fsck.h"
+#include "executor/spec.h"
 #include "llb/dump.h"
 
 namespace hoist::cmd {
@@ -64,6 +66,43 @@ Status FsckCommand(const GlobalOptions& global, bool repair) {
   return OkStatus();
 }
 
+struct RuntimeSpecOptions {
+  std::string network = "default";
+  std::string security = "sandbox";
+  std::vector<std::string> args = {"/bin/true"};
+};
+
+// Prints the runtime spec a RUN step of `options.args` as root gets on this host, as the
+// executor writes it but for the step's own files (its rootfs is "rootfs" in the bundle; no
+// /etc/hosts, /etc/resolv.conf or /etc/hostname binds, no mounts of its own, no limits).
+Status RuntimeSpecCommand(const RuntimeSpecOptions& options) {
+  executor::SpecInput in = executor::HostSpecInput();
+  in.rootfs_path = "rootfs";
+  in.args = options.args;
+  in.env = {executor::kDefaultPathEnv};
+  in.hostname = "buildkitsandbox";
+  if (options.network == "none") {
+    in.network = executor::NetworkMode::kNone;
+  } else if (options.network == "host") {
+    in.network = executor::NetworkMode::kHost;
+  } else if (options.network != "default") {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("--network \"{}\": must be default, none or host",
+                                 options.network));
+  }
+  if (options.security == "insecure") {
+    in.security = executor::SecurityMode::kInsecure;
+  } else if (options.security != "sandbox") {
+    return MakeError(Code::kInvalidArgument,
+                     fmt::format("--security \"{}\": must be sandbox or insecure",
+                                 options.security));
+  }
+  HOIST_ASSIGN_OR_RETURN(std::string spec, executor::GenerateSpec(in));
+  spec.push_back('\n');
+  std::fwrite(spec.data(), 1, spec.size(), stdout);
+  return OkStatus();
+}
+
 }  // namespace
 
 void RegisterDebugCommands(CLI::App& app, const GlobalOptions* global, Status* status) {
@@ -80,6 +119,18 @@ void RegisterDebugCommands(CLI::App& app, const GlobalOptions* global, Status* s
       "fsck", "Check the engine root (blobs, snapshots, cache records, mounts) and repair it");
   fsck->add_flag("--repair", *repair, "Repair what is found (stale records, corrupt blobs, leftovers)");
   fsck->callback([global, repair, status] { *status = FsckCommand(*global, *repair); });
+
+  auto spec = std::make_shared<RuntimeSpecOptions>();
+  auto* runtime_spec = debug->add_subcommand(
+      "runtime-spec",
+      "Print the OCI runtime spec (config.json) a RUN step as root gets on this host: "
+      "namespaces, capabilities, seccomp filter, masked paths (its rootfs is \"rootfs\"; the "
+      "step's own mounts and files are left out)");
+  runtime_spec->add_option("--network", spec->network, "default, none or host (RUN --network)");
+  runtime_spec->add_option("--security", spec->security,
+                           "sandbox or insecure (RUN --security)");
+  runtime_spec->add_option("COMMAND", spec->args, "The process to run (default /bin/true)");
+  runtime_spec->callback([spec, status] { *status = RuntimeSpecCommand(*spec); });
 }
 
 }  // namespace hoist::cmd

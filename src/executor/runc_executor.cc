@@ -60,14 +60,6 @@ size_t Depth(const std::string& path) {
   return static_cast<size_t>(std::count(path.begin(), path.end(), '/'));
 }
 
-// Whether the host's cgroups can limit swap: v2 can (memory.swap.max, which runc leaves alone
-// where swap is off), v1 only with swap accounting (memory.memsw.*).
-bool SwapLimitSupported() {
-  struct stat st;
-  if (::stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0) return true;  // v2 only
-  return ::stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", &st) == 0;
-}
-
 // runc has `run --keep`; crun has not.
 bool KeepsContainers(const std::string& runtime_path) {
   const std::string name = runtime_path.substr(runtime_path.rfind('/') + 1);
@@ -306,10 +298,7 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
     return MakeError(Code::kInvalidArgument, "executor limits: must not be negative");
   }
   std::unique_ptr<RuncExecutor> e(new RuncExecutor(std::move(options), std::move(path)));
-  e->kernel_ = HostKernelVersion();
-  e->x32_ = HostRunsX32();
-  e->swap_limit_supported_ = SwapLimitSupported();
-  e->host_masked_paths_ = HostMaskedPaths();
+  e->host_ = HostSpecInput();
   HOIST_TRY(MakeDirs(e->options_.state_dir, 0700));
   HOIST_TRY(MakeDir(e->runtime_root_, 0700));
   HOIST_TRY(MakeDir(e->bundles_dir_, 0700));
@@ -384,7 +373,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
     bundle.mounts().push_back(std::move(*m));
   }
 
-  SpecInput spec;
+  SpecInput spec = host_;
   spec.rootfs_path = "rootfs";
   spec.rootfs_read_only = req.rootfs_read_only;
   spec.args = req.process.args;
@@ -408,12 +397,8 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   spec.ulimits = req.ulimits;
   spec.host_hard_limits = HostHardLimits();
   spec.host_capabilities = HostCapabilities();
-  spec.kernel = kernel_;
-  spec.x32 = x32_;
   spec.memory_limit_bytes = options_.memory_limit_bytes;
   spec.pids_limit = options_.pids_limit;
-  spec.swap_limit_supported = swap_limit_supported_;
-  spec.host_masked_paths = host_masked_paths_;
 
   // /etc files.
   const bool host_network = req.network != NetworkMode::kNone;

@@ -41,7 +41,7 @@
 #include "base/error.h"
 #include "base/mount.h"
 #include "executor/executor.h"
-#include "executor/seccomp.h"
+#include "executor/spec.h"
 
 namespace hoist::executor {
 
@@ -75,10 +75,8 @@ class RuncExecutor final : public Executor {
 
   RuncExecutorOptions options_;
   std::string runtime_path_;
-  KernelVersion kernel_;
-  bool x32_ = true;
-  bool swap_limit_supported_ = true;
-  std::vector<std::string> host_masked_paths_;
+  // This host's facts for every spec (HostSpecInput()), gathered once.
+  SpecInput host_;
   std::string runtime_root_;
   std::string bundles_dir_;
   ScopedMount runtime_mount_;

@@ -221,6 +221,23 @@ uint64_t HostCapabilities() {
   return ~uint64_t{0};
 }
 
+bool SwapLimitSupported() {
+  struct stat st;
+  if (::stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0) return true;  // v2 only
+  return ::stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", &st) == 0;
+}
+
+SpecInput HostSpecInput() {
+  SpecInput in;
+  in.host_hard_limits = HostHardLimits();
+  in.host_capabilities = HostCapabilities();
+  in.kernel = HostKernelVersion();
+  in.x32 = HostRunsX32();
+  in.swap_limit_supported = SwapLimitSupported();
+  in.host_masked_paths = HostMaskedPaths();
+  return in;
+}
+
 Result<std::string> GenerateSpec(const SpecInput& in) {
   if (in.args.empty()) {
     return MakeError(Code::kInvalidArgument, "process args: empty (nothing to run)");

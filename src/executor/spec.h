@@ -111,4 +111,13 @@ std::vector<std::string> HostMaskedPaths();
 // This process's hard limits for every name in UlimitNames() (getrlimit).
 std::map<std::string, uint64_t> HostHardLimits();
 
+// Whether the host's cgroups can limit swap: v2 can (memory.swap.max, which runc leaves alone
+// where swap is off), v1 only with swap accounting (memory.memsw.*).
+bool SwapLimitSupported();
+
+// A SpecInput holding only this host's facts, as an executor gathers them: this process's
+// capabilities and hard limits, the kernel's version, whether it runs x32 programs, whether
+// cgroups limit swap, and the paths Docker also masks here. Reads /proc and /sys.
+SpecInput HostSpecInput();
+
 }  // namespace hoist::executor

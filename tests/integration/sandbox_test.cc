@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+
+#include <nlohmann/json.hpp>
 
 #include "harness.h"
 
@@ -58,6 +61,53 @@ TEST_F(SandboxTest, SeccompRefusesWhatTheDefaultProfileForbids) {
   EXPECT_EQ(Out("chroot"), "chroot\n");
   EXPECT_EQ(Out("forked"), "forked\n");
   EXPECT_EQ(Out("seccomp"), "Seccomp:\t2\n");  // filter mode
+}
+
+// `hoist debug runtime-spec` prints the spec a step gets, and runc runs it: the same sandbox
+// (the seccomp profile refuses unshare(CLONE_NEWUSER) there too).
+TEST_F(SandboxTest, TheRuntimeSpecOfAStepIsPrintedAndRuns) {
+  RunResult r = Hoist("debug runtime-spec -- /bin/sh -c 'unshare -U true; echo rc=$?'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json spec = nlohmann::json::parse(r.out);
+  EXPECT_EQ(spec["process"]["args"],
+            nlohmann::json::array({"/bin/sh", "-c", "unshare -U true; echo rc=$?"}));
+  EXPECT_EQ(spec["root"]["path"], "rootfs");
+  EXPECT_EQ(spec["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+  const nlohmann::json& caps = spec["process"]["capabilities"]["bounding"];
+  EXPECT_EQ(std::find(caps.begin(), caps.end(), "CAP_SYS_ADMIN"), caps.end()) << caps;
+  auto has_netns = [](const nlohmann::json& s) {
+    for (const auto& ns : s["linux"]["namespaces"]) {
+      if (ns["type"] == "network") return true;
+    }
+    return false;
+  };
+  EXPECT_FALSE(has_netns(spec));
+
+  // runc runs it as printed, on the base's files.
+  const std::filesystem::path bundle = s_ / "bundle";
+  std::filesystem::create_directories(bundle);
+  RunResult u = Hoist("unpack " + Quote(s_ / "base:1.36") + " " + Quote(bundle / "rootfs"));
+  ASSERT_EQ(u.exit_code, 0) << u.err;
+  WriteFile(bundle / "config.json", r.out);
+  RunResult run = Sh("runc --root " + Quote(s_ / "runc") + " run --bundle " + Quote(bundle) +
+                     " hoist-itest-spec-" + std::to_string(::getpid()) + " </dev/null");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("rc=1"), std::string::npos) << run.out << run.err;
+  EXPECT_NE(run.err.find("Operation not permitted"), std::string::npos) << run.err;
+
+  RunResult none = Hoist("debug runtime-spec --network none");
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_TRUE(has_netns(nlohmann::json::parse(none.out)));
+  EXPECT_EQ(nlohmann::json::parse(none.out)["process"]["args"], nlohmann::json::array({"/bin/true"}));
+  RunResult insecure = Hoist("debug runtime-spec --security insecure");
+  ASSERT_EQ(insecure.exit_code, 0) << insecure.err;
+  EXPECT_FALSE(nlohmann::json::parse(insecure.out)["linux"].contains("seccomp"));
+
+  RunResult bad = Hoist("debug runtime-spec --network bridge");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--network \"bridge\": must be default, none or host"),
+            std::string::npos)
+      << bad.err;
 }
 
 TEST_F(SandboxTest, InsecureNeedsTheEngineToAllowAndTheBuildToAsk) {
