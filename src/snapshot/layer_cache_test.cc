@@ -19,6 +19,7 @@
 #include "base/testing/test_files.h"
 #include "content/local_content_store.h"
 #include "snapshot/diff_layer.h"
+#include "snapshot/internal/metadata.h"
 
 namespace hoist::snapshot {
 namespace {
@@ -475,12 +476,13 @@ TEST_P(LayerCacheTest, TheErofsSnapshotterKeepsLayersAsMountedImages) {
   TestLayer l2 = AddLayer(TestTar().File("d/.wh.a", "").File("b", "b").Finish());
   auto top = cache_->EnsureLayers({l1.desc, l2.desc}, {l1.diff_id, l2.diff_id});
   ASSERT_TRUE(top) << top.error().message();
-  auto metadata = PosixFileSystem()->ReadFile(dir_.path() + "/snapshots/metadata.json", 1 << 20);
-  ASSERT_TRUE(metadata);
+  auto metadata = internal::LoadCurrentMetadata(dir_.path() + "/snapshots",
+                                                GetParam().name == std::string("native")
+                                                    ? "native"
+                                                    : "overlay");
+  ASSERT_TRUE(metadata) << metadata.error().message();
   size_t images = 0;
-  for (size_t at = 0; (at = metadata->find("\"tree\": \"erofs\"", at)) != std::string::npos; ++at) {
-    ++images;
-  }
+  for (const auto& [key, r] : metadata->snapshots) images += r.tree == internal::Tree::kErofs;
   const bool erofs = std::string(GetParam().name) == "erofs";
   EXPECT_EQ(images, erofs ? 2u : 0u);
   auto usage = sn_->GetUsage(*top);

@@ -12,6 +12,7 @@
 // under their root (see snapshot/internal/metadata.h for the versioned format):
 //
 //   <root>/metadata.json           the snapshots, their kinds, parents, labels and directory IDs
+//   <root>/metadata.journal        the changes made since metadata.json was written, a line each
 //   <root>/snapshots/<id>/fs       the snapshot's tree (overlay: its upper dir; an EROFS-backed
 //                                  layer: the mount point of its image)
 //   <root>/snapshots/<id>/work     overlay's work dir (overlay only, while active)
@@ -20,8 +21,8 @@
 //                                  made by PrepareLayer, until its Commit writes the image
 //   <root>/lock                    shared by the processes that have the root open; the one
 //                                  that opens it alone first repairs it (below)
-//   <root>/metadata.lock           held around each metadata change; holds the generation
-//                                  number that tells the others to reread metadata.json
+//   <root>/metadata.lock           held around each metadata change; holds the generation and
+//                                  epoch numbers that tell the others what to read again
 //
 // EROFS images are mounted read-only on their `fs` the first time a child, a view or a diff
 // needs them, and stay mounted until the snapshot is removed or the snapshotter closes (which
@@ -30,8 +31,8 @@
 // use (in their own mount namespaces, as hoist runs).
 //
 // Crash safety: a snapshot's directory is made before the metadata names it, and the metadata
-// stops naming it before the directory is removed; metadata changes are atomic file
-// replacements. Opening a root alone removes every directory the metadata does not name (the
+// stops naming it before the directory is removed; each metadata change is one journal line,
+// synced before the call returns, and a line a crash cut short is ignored. Opening a root alone removes every directory the metadata does not name (the
 // leftovers of a crash mid-Prepare or mid-Remove); a crash mid-Commit leaves either the active
 // snapshot or the committed one.
 //

@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "archive/apply.h"
@@ -454,6 +455,112 @@ TEST_P(SnapshotterTest, ReopenRemovesWhatACrashLeft) {
   EXPECT_EQ(list->size(), 2u);
 }
 
+// A change appends one line to the journal however many snapshots there are; the journal is
+// folded into metadata.json when it grows long, and when the root is opened alone.
+TEST_P(SnapshotterTest, ChangesAreJournaledAndFoldedIn) {
+  const std::string meta = root_ + "/metadata.json";
+  const std::string journal = root_ + "/metadata.journal";
+  ASSERT_TRUE(Exists(meta));  // a new root names its driver at once
+  const std::string empty = ReadTestFile(meta);
+  Layer("base", "", [](const std::string& m) { WriteTestFile(m + "/f", "x"); });
+  for (int i = 0; i < 140; ++i) {
+    ASSERT_TRUE(sn_->View("v" + std::to_string(i), "base"));
+  }
+  EXPECT_EQ(ReadTestFile(meta), empty);
+  const std::string lines = ReadTestFile(journal);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 142);  // prepare, commit, 140 views
+  // Each line is one change, whole.
+  const std::string first = lines.substr(0, lines.find('\n'));
+  EXPECT_NE(first.find(R"("put":[{)"), std::string::npos) << first;
+  EXPECT_NE(first.find(R"("key":"prep-base")"), std::string::npos) << first;
+
+  // Another snapshotter on the root reads the journal over metadata.json.
+  {
+    auto second = GetParam().open(root_);
+    ASSERT_TRUE(second) << second.error().message();
+    auto v = (*second)->Stat("v139");
+    ASSERT_TRUE(v) << v.error().message();
+    EXPECT_EQ(v->kind, Kind::kView);
+    ASSERT_TRUE((*second)->Remove("v139"));
+    EXPECT_FALSE(sn_->Stat("v139"));
+  }
+  // Opened alone with a long journal: folded in.
+  Reopen();
+  EXPECT_TRUE(ReadTestFile(journal).empty());
+  const std::string folded = ReadTestFile(meta);
+  EXPECT_NE(folded.find("\"v138\""), std::string::npos);
+  EXPECT_EQ(folded.find("\"v139\""), std::string::npos);
+  EXPECT_NE(folded.find("\"version\": 3"), std::string::npos);
+
+  // Past the limit, a change folds the journal in too, and the other snapshotter follows.
+  auto second = GetParam().open(root_);
+  ASSERT_TRUE(second) << second.error().message();
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_TRUE(sn_->View("w" + std::to_string(i), "base"));
+    ASSERT_TRUE(sn_->Remove("w" + std::to_string(i)));
+  }
+  const std::string rest = ReadTestFile(journal);
+  EXPECT_EQ(std::count(rest.begin(), rest.end(), '\n'), 1200 - 2 * 512);
+  EXPECT_EQ(ReadTestFile(meta).find("\"w"), std::string::npos);  // folded in at an even count
+  ASSERT_TRUE((*second)->View("after", "base"));
+  EXPECT_EQ(sn_->Stat("after")->kind, Kind::kView);
+  EXPECT_FALSE((*second)->Stat("w599"));
+  EXPECT_EQ((*second)->Stat("v0")->kind, Kind::kView);
+}
+
+// A line a crash cut short is ignored and cut off; a whole line that is not a change is
+// refused, naming the line.
+TEST_P(SnapshotterTest, ATornJournalLineIsCutOffAndABadOneRefused) {
+  const std::string journal = root_ + "/metadata.journal";
+  Layer("base", "", [](const std::string& m) { WriteTestFile(m + "/f", "x"); });
+  ASSERT_TRUE(sn_->Prepare("act", "base"));
+  std::string kept = ReadTestFile(journal);
+  // Another process, appending when it was killed, and this one still running.
+  {
+    UniqueFd fd(::open(journal.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    ASSERT_TRUE(fd);
+    const std::string torn = R"({"del":["act"],"put":[{"key":"torn-marker)";
+    ASSERT_EQ(::write(fd.get(), torn.data(), torn.size()), static_cast<ssize_t>(torn.size()));
+  }
+  auto second = GetParam().open(root_);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ((*second)->Stat("act")->kind, Kind::kActive);
+  ASSERT_TRUE((*second)->View("v", "base"));  // cuts the torn line off first
+  EXPECT_EQ(sn_->Stat("v")->kind, Kind::kView);
+  const std::string now = ReadTestFile(journal);
+  EXPECT_EQ(now.substr(0, kept.size()), kept);
+  EXPECT_EQ(now.find("torn-marker"), std::string::npos);
+  EXPECT_EQ(now.back(), '\n');
+  second->reset();
+
+  sn_.reset();
+  WriteTestFile(journal, ReadTestFile(journal) + "{\"del\":\n");
+  auto bad = GetParam().open(root_);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Code::kDataLoss);
+  EXPECT_EQ(bad.error().message(),
+            journal + ": line 5: not a change (del, put, next_id)");
+}
+
+// A root from before the journal is read as it is and rewritten at once, so that the hoists
+// that wrote it refuse it rather than miss what the journal holds.
+TEST_P(SnapshotterTest, AVersion2RootIsRewrittenBeforeItsFirstJournalLine) {
+  sn_.reset();
+  ASSERT_EQ(::mkdir((root_ + "/snapshots/1").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((root_ + "/snapshots/1/fs").c_str(), 0700), 0);
+  WriteTestFile(root_ + "/snapshots/1/fs/f", "old");
+  WriteTestFile(root_ + "/metadata.json",
+                std::string(R"({"format":"hoist.snapshots","version":2,"driver":")") +
+                    GetParam().driver +
+                    R"(","next_id":2,"snapshots":[{"key":"old","id":1,"kind":"committed"}]})");
+  ::unlink((root_ + "/metadata.journal").c_str());
+  Reopen();
+  EXPECT_NE(ReadTestFile(root_ + "/metadata.json").find("\"version\": 3"), std::string::npos);
+  auto v = sn_->View("v", "old");
+  ASSERT_TRUE(v) << v.error().message();
+  WithMounted(*v, [](const std::string& m) { EXPECT_EQ(ReadTestFile(m + "/f"), "old"); });
+}
+
 TEST_P(SnapshotterTest, BadMetadataIsRefused) {
   sn_.reset();
   const std::string path = root_ + "/metadata.json";
@@ -466,9 +573,9 @@ TEST_P(SnapshotterTest, BadMetadataIsRefused) {
   std::string other = driver == "overlay" ? "native" : "overlay";
   const Case cases[] = {
       {"{not json", Code::kDataLoss, path + ": not valid JSON"},
-      {R"({"format":"hoist.snapshots","version":3,"driver":")" + driver + R"("})",
+      {R"({"format":"hoist.snapshots","version":4,"driver":")" + driver + R"("})",
        Code::kFailedPrecondition,
-       path + ": format version 3 is not supported (this hoist reads versions up to 2)"},
+       path + ": format version 4 is not supported (this hoist reads versions up to 3)"},
       {R"({"format":"hoist.snapshots","version":2,"driver":")" + driver +
            R"(","next_id":2,"snapshots":[{"key":"k","id":1,"kind":"active","tree":"erofs"}]})",
        Code::kDataLoss,

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -18,6 +19,24 @@ namespace hoist::itest {
 namespace {
 
 using nlohmann::json;
+
+// The snapshots an engine root holds, keyed by name: its snapshots/metadata.json with the lines
+// of snapshots/metadata.journal applied (removals, then additions), as the snapshotter reads
+// them.
+std::map<std::string, json> Snapshots(const std::string& root) {
+  std::map<std::string, json> out;
+  json meta = json::parse(ReadFileOrEmpty(root + "/snapshots/metadata.json"), nullptr, false);
+  if (!meta.is_object()) return out;
+  for (const json& snap : meta["snapshots"]) out[snap.value("key", "")] = snap;
+  const std::string journal = ReadFileOrEmpty(root + "/snapshots/metadata.journal");
+  for (size_t at = 0, end; (end = journal.find('\n', at)) != std::string::npos; at = end + 1) {
+    json change = json::parse(journal.substr(at, end - at), nullptr, false);
+    if (!change.is_object()) break;
+    for (const json& key : change["del"]) out.erase(key.get<std::string>());
+    for (const json& snap : change["put"]) out[snap.value("key", "")] = snap;
+  }
+  return out;
+}
 
 class BuildTest : public ::testing::Test {
  protected:
@@ -117,12 +136,9 @@ TEST_F(BuildTest, EverySnapshotterAndInMemoryLayersGiveTheSameImage) {
   // Layers became images where the snapshotter keeps them so (the base's, the COPYs', the
   // ADD's), and so did the context's mirror through hoistd (the embedded engine reads the
   // context in place).
-  const std::string meta = ReadFileOrEmpty(s_ / "root-0/snapshots/metadata.json");
   size_t images = 0;
-  for (size_t at = 0; (at = meta.find("\"tree\": \"erofs\"", at)) != std::string::npos; ++at) {
-    ++images;
-  }
-  EXPECT_EQ(images, DaemonMode() ? 6u : 5u) << meta;
+  for (const auto& [key, snap] : Snapshots(s_ / "root-0")) images += snap.value("tree", "") == "erofs";
+  EXPECT_EQ(images, DaemonMode() ? 6u : 5u);
 }
 
 TEST_F(BuildTest, CopyLayersWrittenFromTheirSourcesGiveTheSameImage) {
@@ -242,12 +258,11 @@ TEST_F(BuildTest, ACopyLayerThatFillsTheDiskFailsAndLeavesNothing) {
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(s_ / "full.tar"));
   // Only committed snapshots remain (the base's and the RUN's), and no partial image.
-  json meta = json::parse(ReadFileOrEmpty(root + "/snapshots/metadata.json"), nullptr, false);
-  ASSERT_TRUE(meta.is_object());
-  for (const json& snap : meta["snapshots"]) {
+  const std::map<std::string, json> snaps = Snapshots(root);
+  for (const auto& [key, snap] : snaps) {
     EXPECT_EQ(snap.value("kind", ""), "committed") << snap.dump();
   }
-  EXPECT_EQ(meta["snapshots"].size(), 2u) << meta.dump();
+  EXPECT_EQ(snaps.size(), 2u);
   // Nor a partial blob (the copy's layer blob is written beside its image).
   for (const auto& e : std::filesystem::directory_iterator(root + "/content/ingest")) {
     ADD_FAILURE() << "left in the ingest: " << e.path().filename();

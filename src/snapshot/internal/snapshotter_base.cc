@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <set>
 
 #include "base/file_system.h"
+#include "base/log.h"
 #include "base/temp_dir.h"
 #include "base/mount.h"
 #include "snapshot/internal/tree_copy.h"
@@ -24,6 +26,10 @@ int64_t NowNs() {
 }
 
 std::string Quote(const std::string& key) { return "\"" + key + "\""; }
+
+// The journal is folded into metadata.json once it holds this many changes, and when a process
+// opens the root alone and it holds a quarter of that.
+constexpr uint64_t kCompactAfter = 512;
 
 }  // namespace
 
@@ -45,6 +51,9 @@ Status SnapshotterBase::Open() {
   const std::string meta_lock = root_ + "/metadata.lock";
   meta_lock_fd_ = UniqueFd(::open(meta_lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!meta_lock_fd_) return Unexpected(ErrnoError(errno, "open " + meta_lock));
+  const std::string journal = root_ + "/metadata.journal";
+  journal_fd_ = UniqueFd(::open(journal.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!journal_fd_) return Unexpected(ErrnoError(errno, "open " + journal));
   // Alone: repair what a killed process left, then share. Else another process is using the
   // root (or repairing it: wait for that).
   const bool alone = ::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) == 0;
@@ -54,6 +63,20 @@ Status SnapshotterBase::Open() {
   {
     HOIST_ASSIGN_OR_RETURN(Locked locked, Lock());
     if (alone) HOIST_TRY(Repair());
+    // Folded in when alone and long, or cut short by a crash; and a root written before the
+    // journal existed is rewritten at once (see Save).
+    struct stat st;
+    if (::fstat(journal_fd_.get(), &st) != 0) {
+      return Unexpected(ErrnoError(errno, "stat " + root_ + "/metadata.journal"));
+    }
+    const bool torn = static_cast<uint64_t>(st.st_size) != journal_bytes_;
+    struct stat meta;
+    const bool fresh = ::stat((root_ + "/metadata.json").c_str(), &meta) != 0;
+    // A new root gets its metadata.json (which names the driver) before its first change.
+    if (fresh || metadata_.version < kMetadataVersion ||
+        (alone && (torn || journal_lines_ >= kCompactAfter / 4))) {
+      HOIST_TRY(Compact());
+    }
   }
   if (alone && ::flock(lock_fd_.get(), LOCK_SH) != 0) {
     return Unexpected(ErrnoError(errno, "lock " + lock_path));
@@ -72,14 +95,45 @@ Result<SnapshotterBase::Locked> SnapshotterBase::Lock() {
     if (errno != EINTR) return Unexpected(ErrnoError(errno, "lock " + root_ + "/metadata.lock"));
   }
   Locked locked(std::move(mu), fd);
-  uint64_t generation = 0;
-  const ssize_t n = ::pread(fd, &generation, sizeof(generation), 0);
+  uint64_t words[2] = {0, 0};  // generation, epoch
+  const ssize_t n = ::pread(fd, words, sizeof(words), 0);
   if (n < 0) return Unexpected(ErrnoError(errno, "read " + root_ + "/metadata.lock"));
-  if (n != sizeof(generation)) generation = 0;
-  if (generation != generation_ || metadata_.driver.empty()) {
-    HOIST_ASSIGN_OR_RETURN(metadata_, LoadMetadata(root_ + "/metadata.json", driver_));
-    generation_ = generation;
+  if (n < static_cast<ssize_t>(sizeof(words[0]))) words[0] = 0;
+  if (n < static_cast<ssize_t>(sizeof(words))) words[1] = 0;
+  if (words[0] == generation_ && !metadata_.driver.empty()) return locked;
+  struct stat st;
+  if (::fstat(journal_fd_.get(), &st) != 0) {
+    return Unexpected(ErrnoError(errno, "stat " + root_ + "/metadata.journal"));
   }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (words[1] != epoch_ || metadata_.driver.empty() || size < journal_bytes_) {
+    metadata_.driver.clear();  // until the reload below completes
+    HOIST_ASSIGN_OR_RETURN(metadata_, LoadMetadata(root_ + "/metadata.json", driver_));
+    journal_bytes_ = journal_lines_ = 0;
+  }
+  if (size > journal_bytes_) {
+    std::string text(size - journal_bytes_, '\0');
+    size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t r = ::pread(journal_fd_.get(), text.data() + got, text.size() - got,
+                                static_cast<off_t>(journal_bytes_ + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return Unexpected(ErrnoError(errno, "read " + root_ + "/metadata.journal"));
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    text.resize(got);
+    auto applied = ApplyJournal(text, root_ + "/metadata.journal", metadata_);
+    if (!applied) {
+      metadata_.driver.clear();  // partly applied: read afresh next time
+      return Unexpected(std::move(applied).error());
+    }
+    journal_bytes_ += *applied;
+    journal_lines_ += static_cast<uint64_t>(
+        std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*applied), '\n'));
+  }
+  generation_ = words[0];
+  epoch_ = words[1];
   return locked;
 }
 
@@ -111,15 +165,75 @@ Status SnapshotterBase::Repair() {
   return OkStatus();
 }
 
-Status SnapshotterBase::Save() {
-  // The generation first: a process that sees it change rereads the file, whether or not the
-  // write below completes; the other order could leave a change that no one rereads.
+Status SnapshotterBase::Save(const MetadataChange& change) {
+  // The generation first: a process that sees it change reads what changed, whether or not the
+  // write below completes; the other order could leave a change that no one reads.
   const uint64_t next = generation_ + 1;
   if (::pwrite(meta_lock_fd_.get(), &next, sizeof(next), 0) != sizeof(next)) {
     return Unexpected(ErrnoError(errno, "write " + root_ + "/metadata.lock"));
   }
   generation_ = next;
-  return SaveMetadata(root_ + "/metadata.json", metadata_);
+  // A root whose metadata.json predates the journal is rewritten before anything is appended,
+  // so that the hoists that wrote it refuse it rather than miss the journal.
+  if (metadata_.version < kMetadataVersion) return Compact();
+
+  const std::string path = root_ + "/metadata.journal";
+  const int fd = journal_fd_.get();
+  // What a crashed writer left after the last whole line goes first.
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Unexpected(ErrnoError(errno, "stat " + path));
+  if (static_cast<uint64_t>(st.st_size) != journal_bytes_ &&
+      ::ftruncate(fd, static_cast<off_t>(journal_bytes_)) != 0) {
+    return Unexpected(ErrnoError(errno, "truncate " + path));
+  }
+  const std::string line = SerializeChange(change);
+  size_t done = 0;
+  int err = 0;
+  while (done < line.size()) {
+    const ssize_t w = ::pwrite(fd, line.data() + done, line.size() - done,
+                               static_cast<off_t>(journal_bytes_ + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      err = errno;
+      break;
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+  if (err != 0) {
+    // Not recorded: the caller undoes the change, so no one may read the line.
+    (void)::ftruncate(fd, static_cast<off_t>(journal_bytes_));
+    return Unexpected(ErrnoError(err, "write " + path));
+  }
+  journal_bytes_ += line.size();
+  ++journal_lines_;
+  if (journal_lines_ >= kCompactAfter) {
+    // The change is recorded; folding the journal in can wait for another time.
+    if (auto c = Compact(); !c) HOIST_LOG(kWarning, "snapshots: {}", c.error().message());
+  }
+  return OkStatus();
+}
+
+Status SnapshotterBase::Compact() {
+  const uint64_t next = generation_ + 1;
+  if (::pwrite(meta_lock_fd_.get(), &next, sizeof(next), 0) != sizeof(next)) {
+    return Unexpected(ErrnoError(errno, "write " + root_ + "/metadata.lock"));
+  }
+  generation_ = next;
+  metadata_.version = kMetadataVersion;
+  HOIST_TRY(SaveMetadata(root_ + "/metadata.json", metadata_));
+  // The epoch before the journal is emptied: a process that sees the new epoch rereads both,
+  // and metadata.json already holds every line the journal still holds.
+  const uint64_t epoch = epoch_ + 1;
+  if (::pwrite(meta_lock_fd_.get(), &epoch, sizeof(epoch), sizeof(uint64_t)) != sizeof(epoch)) {
+    return Unexpected(ErrnoError(errno, "write " + root_ + "/metadata.lock"));
+  }
+  epoch_ = epoch;
+  if (::ftruncate(journal_fd_.get(), 0) != 0) {
+    return Unexpected(ErrnoError(errno, "truncate " + root_ + "/metadata.journal"));
+  }
+  journal_bytes_ = journal_lines_ = 0;
+  return OkStatus();
 }
 
 Result<const Record*> SnapshotterBase::Find(const std::string& key) const {
@@ -211,7 +325,7 @@ Result<std::vector<Mount>> SnapshotterBase::Create(Kind kind, const std::string&
     return Unexpected(std::move(s).error().Wrap("snapshot " + Quote(key)));
   }
   metadata_.snapshots.emplace(key, r);
-  if (auto s = Save(); !s) {
+  if (auto s = Save({.put = {r}, .next_id = metadata_.next_id}); !s) {
     metadata_.snapshots.erase(key);
     (void)RemoveAll(dir);
     return Unexpected(std::move(s).error().Wrap("snapshot " + Quote(key)));
@@ -266,7 +380,7 @@ Status SnapshotterBase::Commit(const std::string& name, const std::string& key,
   if (auto s = CommitTree(r); !s) return Unexpected(std::move(s).error().Wrap("commit snapshot " + Quote(key)));
   metadata_.snapshots.erase(key);
   metadata_.snapshots.emplace(name, r);
-  if (auto s = Save(); !s) {
+  if (auto s = Save({.removed = {key}, .put = {r}, .next_id = metadata_.next_id}); !s) {
     metadata_.snapshots.erase(name);
     metadata_.snapshots.emplace(key, std::move(old));
     return Unexpected(std::move(s).error().Wrap("commit snapshot " + Quote(key)));
@@ -289,7 +403,7 @@ Status SnapshotterBase::Remove(const std::string& key) {
   }
   Record old = *found;
   metadata_.snapshots.erase(key);
-  if (auto s = Save(); !s) {
+  if (auto s = Save({.removed = {key}, .next_id = metadata_.next_id}); !s) {
     metadata_.snapshots.emplace(key, std::move(old));
     return Unexpected(std::move(s).error().Wrap("remove snapshot " + Quote(key)));
   }

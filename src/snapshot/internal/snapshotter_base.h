@@ -5,10 +5,12 @@
 //
 // Thread-safety: every public call holds mu_ while it reads or changes the metadata; the hooks
 // are called with mu_ held. Processes: every public call also holds an flock on
-// `<root>/metadata.lock` while it reads or changes the metadata, and first reloads the
-// metadata when another process changed it (the lock file holds a generation number that
-// each change increments before it writes the file). The root lock is shared; the process
-// that opens the root alone repairs it first.
+// `<root>/metadata.lock` while it reads or changes the metadata, and first catches up with
+// what other processes changed: the lock file holds a generation number that each change
+// increments before it writes, and an epoch that each rewrite of metadata.json increments;
+// a new generation means reading the journal's new lines, a new epoch (or a journal shorter
+// than what was read) reading metadata.json and the journal afresh. The root lock is shared;
+// the process that opens the root alone repairs it first.
 #pragma once
 
 #include <mutex>
@@ -92,16 +94,26 @@ class SnapshotterBase : public Snapshotter {
                                     const Labels& labels, Tree tree = Tree::kDirectory);
   Result<const Record*> Find(const std::string& key) const;
   std::vector<const Record*> ParentsOf(const Record& r) const;
-  Status Save();
+  // Records `change` (already made to metadata_): appends it to the journal, or, the first
+  // time on a root whose metadata.json predates the journal, rewrites metadata.json.
+  Status Save(const MetadataChange& change);
+  // Writes metadata_ to metadata.json and empties the journal.
+  Status Compact();
   Status Repair();
 
   const std::string root_;
   const std::string driver_;
   UniqueFd lock_fd_;
   UniqueFd meta_lock_fd_;
+  UniqueFd journal_fd_;
   std::mutex mu_;
+  // Guarded by mu_: the metadata as of generation_ and epoch_, and how much of the journal it
+  // holds (bytes and lines).
   Metadata metadata_;
-  uint64_t generation_ = 0;  // of metadata_; guarded by mu_
+  uint64_t generation_ = 0;
+  uint64_t epoch_ = 0;
+  uint64_t journal_bytes_ = 0;
+  uint64_t journal_lines_ = 0;
 };
 
 Error SnapshotError(Code code, const std::string& key, const std::string& problem);
