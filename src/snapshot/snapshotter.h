@@ -30,11 +30,11 @@
 // Mounts belong to the process that made them: processes sharing a root each mount what they
 // use (in their own mount namespaces, as hoist runs).
 //
-// Crash safety: a snapshot's directory is made before the metadata names it, and the metadata
-// stops naming it before the directory is removed; each metadata change is one journal line,
-// synced before the call returns, and a line a crash cut short is ignored. Opening a root alone removes every directory the metadata does not name (the
-// leftovers of a crash mid-Prepare or mid-Remove); a crash mid-Commit leaves either the active
-// snapshot or the committed one.
+// Crash safety: a snapshot's directory is made before the metadata names it, and the metadata stops
+// naming it before the directory is removed; each metadata change is one journal line, synced
+// before the call returns, and a line a crash cut short is ignored. Opening a root alone removes
+// every directory the metadata does not name (the leftovers of a crash mid-Prepare or mid-Remove);
+// a crash mid-Commit leaves either the active snapshot or the committed one.
 //
 // Errors name the key: kNotFound (`snapshot "k": not found`), kAlreadyExists
 // (`snapshot "k": already exists`), kFailedPrecondition (`snapshot "k": is committed, not

@@ -1,5 +1,7 @@
 #include "snapshot/internal/metadata.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "base/atomic_file.h"
@@ -186,12 +188,8 @@ Result<size_t> ApplyJournal(std::string_view journal, const std::string& path,
         !j["put"].is_array() || !j.contains("next_id") || !j["next_id"].is_number_unsigned()) {
       return MakeError(Code::kDataLoss, where + ": not a change (del, put, next_id)");
     }
+    // Lower than metadata.json's when the line is one it already holds (see metadata.h).
     const uint64_t next_id = j["next_id"].get<uint64_t>();
-    if (next_id < metadata.next_id) {
-      return MakeError(Code::kDataLoss, where + ": next_id " + std::to_string(next_id) +
-                                            " goes back from " +
-                                            std::to_string(metadata.next_id));
-    }
     for (const auto& key : j["del"]) {
       if (!key.is_string()) return MakeError(Code::kDataLoss, where + ": bad key in del");
       metadata.snapshots.erase(key.get<std::string>());
@@ -203,7 +201,7 @@ Result<size_t> ApplyJournal(std::string_view journal, const std::string& path,
       std::string key = r.info.name;
       metadata.snapshots.insert_or_assign(std::move(key), std::move(r));
     }
-    metadata.next_id = next_id;
+    metadata.next_id = std::max(metadata.next_id, next_id);
     done = end + 1;
   }
   if (auto st = CheckParents(metadata); !st) return Unexpected(std::move(st).error().Wrap(path));
