@@ -28,7 +28,8 @@ run=$work/run.$$
 prefix=hoist-bench-$$-
 cleanup() {
   # A container an interrupted round left (only this script's), then whatever is still mounted.
-  "$runc" list -q 2>/dev/null | grep "^$prefix" | while read -r id; do
+  # (grep finds none after a whole run: the pipeline fails, which must not stop the cleanup.)
+  { "$runc" list -q 2>/dev/null | grep "^$prefix" || true; } | while read -r id; do
     "$runc" delete --force "$id" >/dev/null 2>&1 || true
   done
   unmount_under "$run" 2>/dev/null || true
