@@ -86,16 +86,16 @@ Status RuntimeSpecCommand(const RuntimeSpecOptions& options) {
   } else if (options.network == "host") {
     in.network = executor::NetworkMode::kHost;
   } else if (options.network != "default") {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("--network \"{}\": must be default, none or host",
-                                 options.network));
+    return MakeError(
+        Code::kInvalidArgument,
+        fmt::format("--network \"{}\": must be default, none or host", options.network));
   }
   if (options.security == "insecure") {
     in.security = executor::SecurityMode::kInsecure;
   } else if (options.security != "sandbox") {
-    return MakeError(Code::kInvalidArgument,
-                     fmt::format("--security \"{}\": must be sandbox or insecure",
-                                 options.security));
+    return MakeError(
+        Code::kInvalidArgument,
+        fmt::format("--security \"{}\": must be sandbox or insecure", options.security));
   }
   HOIST_ASSIGN_OR_RETURN(std::string spec, executor::GenerateSpec(in));
   spec.push_back('\n');
@@ -127,8 +127,7 @@ void RegisterDebugCommands(CLI::App& app, const GlobalOptions* global, Status* s
       "namespaces, capabilities, seccomp filter, masked paths (its rootfs is \"rootfs\"; the "
       "step's own mounts and files are left out)");
   runtime_spec->add_option("--network", spec->network, "default, none or host (RUN --network)");
-  runtime_spec->add_option("--security", spec->security,
-                           "sandbox or insecure (RUN --security)");
+  runtime_spec->add_option("--security", spec->security, "sandbox or insecure (RUN --security)");
   runtime_spec->add_option("COMMAND", spec->args, "The process to run (default /bin/true)");
   runtime_spec->callback([spec, status] { *status = RuntimeSpecCommand(*spec); });
 }

@@ -476,10 +476,8 @@ TEST_P(LayerCacheTest, TheErofsSnapshotterKeepsLayersAsMountedImages) {
   TestLayer l2 = AddLayer(TestTar().File("d/.wh.a", "").File("b", "b").Finish());
   auto top = cache_->EnsureLayers({l1.desc, l2.desc}, {l1.diff_id, l2.diff_id});
   ASSERT_TRUE(top) << top.error().message();
-  auto metadata = internal::LoadCurrentMetadata(dir_.path() + "/snapshots",
-                                                GetParam().name == std::string("native")
-                                                    ? "native"
-                                                    : "overlay");
+  auto metadata = internal::LoadCurrentMetadata(
+      dir_.path() + "/snapshots", GetParam().name == std::string("native") ? "native" : "overlay");
   ASSERT_TRUE(metadata) << metadata.error().message();
   size_t images = 0;
   for (const auto& [key, r] : metadata->snapshots) images += r.tree == internal::Tree::kErofs;

@@ -17,11 +17,11 @@
 #include "archive/tar_reader.h"
 #include "archive/testing/test_tar.h"
 #include "base/file_system.h"
+#include "base/temp_dir.h"
+#include "base/testing/test_files.h"
 #include "base/unique_fd.h"
 #include "snapshot/internal/erofs_mount.h"
 #include "snapshot/internal/metadata.h"
-#include "base/temp_dir.h"
-#include "base/testing/test_files.h"
 
 namespace hoist::snapshot {
 namespace {
@@ -560,8 +560,7 @@ TEST_P(SnapshotterTest, ATornJournalLineIsCutOffAndABadOneRefused) {
   auto bad = GetParam().open(root_);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Code::kDataLoss);
-  EXPECT_EQ(bad.error().message(),
-            journal + ": line 5: not a change (del, put, next_id)");
+  EXPECT_EQ(bad.error().message(), journal + ": line 5: not a change (del, put, next_id)");
 }
 
 // A root from before the journal is read as it is and rewritten at once, so that the hoists
@@ -609,8 +608,7 @@ TEST_P(SnapshotterTest, BadMetadataIsRefused) {
        path + ": written by the " + other + " snapshotter, opened as " + driver},
       {R"({"format":"hoist.snapshots","version":1,"driver":")" + driver +
            R"(","next_id":2,"snapshots":[{"key":"k","id":1,"kind":"active","parent":"p"}]})",
-       Code::kDataLoss,
-       path + ": snapshot \"k\": parent \"p\" is not a committed snapshot"},
+       Code::kDataLoss, path + ": snapshot \"k\": parent \"p\" is not a committed snapshot"},
       {R"({"format":"hoist.snapshots","version":1,"driver":")" + driver +
            R"(","next_id":2,"snapshots":[{"key":"k","id":5,"kind":"active"}]})",
        Code::kDataLoss, path + ": snapshots[0]: id 5 is outside 1..1"},
@@ -619,8 +617,7 @@ TEST_P(SnapshotterTest, BadMetadataIsRefused) {
        Code::kDataLoss, path + ": snapshots[0]: unknown kind \"odd\""},
       {R"({"format":"hoist.snapshots","version":1,"driver":")" + driver +
            R"(","next_id":2,"snapshots":[{"key":"k","id":1,"kind":"active"}]})",
-       Code::kDataLoss,
-       "snapshot \"k\": directory " + root_ + "/snapshots/1/fs is missing"},
+       Code::kDataLoss, "snapshot \"k\": directory " + root_ + "/snapshots/1/fs is missing"},
   };
   for (const Case& c : cases) {
     WriteTestFile(path, c.text);

@@ -98,15 +98,15 @@ TEST_F(SandboxTest, TheRuntimeSpecOfAStepIsPrintedAndRuns) {
   RunResult none = Hoist("debug runtime-spec --network none");
   ASSERT_EQ(none.exit_code, 0) << none.err;
   EXPECT_TRUE(has_netns(nlohmann::json::parse(none.out)));
-  EXPECT_EQ(nlohmann::json::parse(none.out)["process"]["args"], nlohmann::json::array({"/bin/true"}));
+  EXPECT_EQ(nlohmann::json::parse(none.out)["process"]["args"],
+            nlohmann::json::array({"/bin/true"}));
   RunResult insecure = Hoist("debug runtime-spec --security insecure");
   ASSERT_EQ(insecure.exit_code, 0) << insecure.err;
   EXPECT_FALSE(nlohmann::json::parse(insecure.out)["linux"].contains("seccomp"));
 
   RunResult bad = Hoist("debug runtime-spec --network bridge");
   EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.err.find("--network \"bridge\": must be default, none or host"),
-            std::string::npos)
+  EXPECT_NE(bad.err.find("--network \"bridge\": must be default, none or host"), std::string::npos)
       << bad.err;
 }
 

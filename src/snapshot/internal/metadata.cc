@@ -1,7 +1,6 @@
 #include "snapshot/internal/metadata.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "base/atomic_file.h"
@@ -62,15 +61,16 @@ Result<Record> ParseRecord(const json& s, const std::string& where, uint64_t nex
     } else if (tree == "memory" && r.info.kind == Kind::kActive) {
       r.tree = Tree::kMemory;
     } else {
-      return MakeError(Code::kDataLoss, where + ": bad tree (only committed snapshots may be "
-                                               "\"erofs\", only active ones \"memory\")");
+      return MakeError(Code::kDataLoss, where +
+                                            ": bad tree (only committed snapshots may be "
+                                            "\"erofs\", only active ones \"memory\")");
     }
   }
   r.info.created_ns = s.value("created", int64_t{0});
   r.info.updated_ns = s.value("updated", int64_t{0});
   if (r.id == 0 || r.id >= next_id) {
-    return MakeError(Code::kDataLoss, where + ": id " + std::to_string(r.id) +
-                                          " is outside 1.." + std::to_string(next_id - 1));
+    return MakeError(Code::kDataLoss, where + ": id " + std::to_string(r.id) + " is outside 1.." +
+                                          std::to_string(next_id - 1));
   }
   return r;
 }
@@ -174,8 +174,7 @@ std::string SerializeChange(const MetadataChange& change) {
   return j.dump() + "\n";
 }
 
-Result<size_t> ApplyJournal(std::string_view journal, const std::string& path,
-                            Metadata& metadata) {
+Result<size_t> ApplyJournal(std::string_view journal, const std::string& path, Metadata& metadata) {
   size_t done = 0;
   size_t line = 0;
   for (;;) {
@@ -196,8 +195,8 @@ Result<size_t> ApplyJournal(std::string_view journal, const std::string& path,
     }
     size_t i = 0;
     for (const auto& s : j["put"]) {
-      HOIST_ASSIGN_OR_RETURN(
-          Record r, ParseRecord(s, where + ": put[" + std::to_string(i++) + "]", next_id));
+      HOIST_ASSIGN_OR_RETURN(Record r,
+                             ParseRecord(s, where + ": put[" + std::to_string(i++) + "]", next_id));
       std::string key = r.info.name;
       metadata.snapshots.insert_or_assign(std::move(key), std::move(r));
     }

@@ -92,8 +92,7 @@ std::string SerializeChange(const MetadataChange& change);
 // Applies the complete lines at the start of `journal` to `metadata`, in order, and returns
 // how many bytes they take (the rest is a torn write). A complete line that does not parse,
 // or leaves a snapshot whose parent is not committed, is kDataLoss naming `path` and the line.
-Result<size_t> ApplyJournal(std::string_view journal, const std::string& path,
-                            Metadata& metadata);
+Result<size_t> ApplyJournal(std::string_view journal, const std::string& path, Metadata& metadata);
 
 // metadata.json and the journal in `dir` (a snapshotter's root), read and applied: what the
 // snapshotter sees. For tools and tests; the snapshotter itself reads the journal as it grows.

@@ -12,8 +12,8 @@
 
 #include "base/file_system.h"
 #include "base/log.h"
-#include "base/temp_dir.h"
 #include "base/mount.h"
+#include "base/temp_dir.h"
 #include "snapshot/internal/tree_copy.h"
 
 namespace hoist::snapshot::internal {
