@@ -75,7 +75,8 @@ class RuncExecutor final : public Executor {
 
   RuncExecutorOptions options_;
   std::string runtime_path_;
-  // This host's facts for every spec (HostSpecInput()), gathered once.
+  // This host's facts for every spec (HostSpecInput()), gathered once; Run reads this
+  // process's capabilities and hard limits again, as they may change.
   SpecInput host_;
   std::string runtime_root_;
   std::string bundles_dir_;

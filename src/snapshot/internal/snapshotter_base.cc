@@ -165,17 +165,22 @@ Status SnapshotterBase::Repair() {
   return OkStatus();
 }
 
-Status SnapshotterBase::Save(const MetadataChange& change) {
-  // The generation first: a process that sees it change reads what changed, whether or not the
-  // write below completes; the other order could leave a change that no one reads.
+Status SnapshotterBase::NextGeneration() {
+  // Written before the change: a process that sees it change reads what changed, whether or
+  // not the write that follows completes; the other order could leave a change no one reads.
   const uint64_t next = generation_ + 1;
   if (::pwrite(meta_lock_fd_.get(), &next, sizeof(next), 0) != sizeof(next)) {
     return Unexpected(ErrnoError(errno, "write " + root_ + "/metadata.lock"));
   }
   generation_ = next;
+  return OkStatus();
+}
+
+Status SnapshotterBase::Save(const MetadataChange& change) {
   // A root whose metadata.json predates the journal is rewritten before anything is appended,
   // so that the hoists that wrote it refuse it rather than miss the journal.
   if (metadata_.version < kMetadataVersion) return Compact();
+  HOIST_TRY(NextGeneration());
 
   const std::string path = root_ + "/metadata.journal";
   const int fd = journal_fd_.get();
@@ -215,11 +220,7 @@ Status SnapshotterBase::Save(const MetadataChange& change) {
 }
 
 Status SnapshotterBase::Compact() {
-  const uint64_t next = generation_ + 1;
-  if (::pwrite(meta_lock_fd_.get(), &next, sizeof(next), 0) != sizeof(next)) {
-    return Unexpected(ErrnoError(errno, "write " + root_ + "/metadata.lock"));
-  }
-  generation_ = next;
+  HOIST_TRY(NextGeneration());
   metadata_.version = kMetadataVersion;
   HOIST_TRY(SaveMetadata(root_ + "/metadata.json", metadata_));
   // The epoch before the journal is emptied: a process that sees the new epoch rereads both,

@@ -99,6 +99,8 @@ class SnapshotterBase : public Snapshotter {
   Status Save(const MetadataChange& change);
   // Writes metadata_ to metadata.json and empties the journal.
   Status Compact();
+  // Tells the other processes that the metadata is about to change (metadata.lock).
+  Status NextGeneration();
   Status Repair();
 
   const std::string root_;
