@@ -16,7 +16,7 @@
 #include "archive/internal/layer_rules.h"
 #include "archive/internal/root_resolver.h"
 #include "archive/tar_reader.h"
-#include "base/writeback.h"
+#include "base/direct_appender.h"
 
 namespace hoist::archive {
 namespace {
@@ -81,7 +81,7 @@ class ErofsLayerWriter {
         options_(options),
         tree_(options.build_time),
         buf_(std::make_unique_for_overwrite<char[]>(kCopyBufferSize)),
-        pacer_(fd) {}
+        bodies_(fd, kErofsBlockSize, "EROFS image") {}
 
   Result<ApplyStats> Run(ByteSource& source);
 
@@ -110,8 +110,9 @@ class ErofsLayerWriter {
   ErofsTree tree_;
   ApplyStats stats_;
   std::unique_ptr<char[]> buf_;
-  // The caller syncs the image: its bodies head for the disk while later ones are written.
-  WritebackPacer pacer_;
+  // File bodies, block after block from block 1 on, mostly around the page cache (an image
+  // is read through its mount, rarely and later); the caller syncs the image.
+  DirectAppender bodies_;
   uint32_t next_block_ = 1;  // block 0 holds the superblock
   uint64_t inline_budget_ = kInlineBudget;
   std::string path_;
@@ -138,6 +139,9 @@ Result<ApplyStats> ErofsLayerWriter::Run(ByteSource& source) {
     }
   }
   FinishDirectoryTimes();
+  if (Status st = bodies_.Flush(); !st) {
+    return Unexpected(std::move(st.error()).Wrap("write EROFS layer"));
+  }
   if (Status st = internal::WriteErofsMetadata(tree_, fd_, next_block_); !st) {
     return Unexpected(std::move(st.error()).Wrap("write EROFS layer"));
   }
@@ -245,7 +249,7 @@ Status ErofsLayerWriter::AddFile(TarReader& reader, const TarEntry& e) {
 }
 
 Status ErofsLayerWriter::CopyBody(TarReader& reader, uint64_t* size, uint32_t* blkaddr) {
-  const uint64_t start = uint64_t{next_block_} * kErofsBlockSize;
+  HOIST_TRY(bodies_.ZeroTo(uint64_t{next_block_} * kErofsBlockSize));
   uint64_t done = 0;
   char* buf = buf_.get();
   for (;;) {
@@ -258,17 +262,9 @@ Status ErofsLayerWriter::CopyBody(TarReader& reader, uint64_t* size, uint32_t* b
     if (next_block_ + (done + filled + kErofsBlockSize - 1) / kErofsBlockSize > UINT32_MAX) {
       return MakeError(Code::kResourceExhausted, "layer too large for an EROFS image (16 TiB)");
     }
-    for (size_t off = 0; off < filled;) {
-      ssize_t w = ::pwrite(fd_, buf + off, filled - off, static_cast<off_t>(start + done + off));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Unexpected(Errno(errno, "write EROFS image"));
-      }
-      off += static_cast<size_t>(w);
-    }
+    HOIST_TRY(bodies_.Append(std::string_view(buf, filled)));
     done += filled;
     stats_.bytes_written += filled;
-    pacer_.Wrote(start + done);  // bodies go out in order, each after the one before
     if (filled < kCopyBufferSize) break;
     HOIST_TRY(CheckCancel());
   }

@@ -12,6 +12,7 @@
 #include "archive/byte_source.h"
 #include "archive/testing/erofs_oracle.h"
 #include "archive/testing/test_tar.h"
+#include "base/direct_appender.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
 #include "base/unique_fd.h"
@@ -275,6 +276,24 @@ TEST_F(ErofsWriterTest, LargeAndEmptyFiles) {
   tar.File("block", std::string(4096, 'b'));
   tar.File("small", "s");
   tar.Dir("emptydir/");
+  ExpectSameAsApply(tar.Finish());
+}
+
+// Past its first megabytes an image's bodies are staged and written with O_DIRECT: bodies
+// that start and end anywhere within the staging buffer, one that crosses from the buffered
+// prefix into it, and many small ones between, read back as written.
+TEST_F(ErofsWriterTest, BodiesPastTheBufferedPrefix) {
+  auto body = [](size_t n, unsigned seed) {
+    std::string b(n, '\0');
+    for (size_t i = 0; i < n; ++i) b[i] = static_cast<char>(((i + seed) * 2654435761u) >> 11);
+    return b;
+  };
+  TestTar tar;
+  tar.File("a", body(DirectAppender::kBufferedPrefix - 3 * 4096 - 17, 1));
+  tar.File("crosses", body(3 * 1024 * 1024 + 5, 2));
+  for (unsigned i = 0; i < 300; ++i) tar.File("s/" + std::to_string(i), body(4096 + i * 37, i));
+  tar.File("big", body(DirectAppender::kStagingSize * 2 + 4096, 3));
+  tar.File("tail", body(5000, 4));
   ExpectSameAsApply(tar.Finish());
 }
 

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,11 +13,13 @@
 #include "base/atomic_file.h"
 #include "base/background_queue.h"
 #include "base/cancel.h"
+#include "base/direct_appender.h"
 #include "base/error.h"
 #include "base/file_system.h"
 #include "base/hash.h"
 #include "base/subprocess.h"
 #include "base/temp_dir.h"
+#include "base/unique_fd.h"
 
 namespace hoist {
 namespace {
@@ -64,6 +68,52 @@ TEST(BackgroundQueueTest, RunsInOrderOffTheCallersThreadAndFinishesBeforeItGoes)
   }  // the destructor waits for the last item
   EXPECT_EQ(done.size(), 6u);
   EXPECT_TRUE(elsewhere);
+}
+
+// Bytes appended across the buffered prefix, the staging buffer's edges, a gap of zeros and
+// a flush in the middle all land where they belong; the descriptor is left without O_DIRECT.
+TEST(DirectAppenderTest, WritesEveryByteWhereItBelongs) {
+  auto dir = TempDir::Create("hoist-direct-test-");
+  ASSERT_TRUE(dir);
+  const std::string path = dir->path() + "/f";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  ASSERT_TRUE(fd);
+  std::string want(100, 'h');  // the caller's own header before `start`
+  ASSERT_EQ(::pwrite(fd.get(), want.data(), want.size(), 0), 100);
+  auto chunk = [](size_t n, unsigned seed) {
+    std::string b(n, '\0');
+    for (size_t i = 0; i < n; ++i) b[i] = static_cast<char>(((i + seed) * 2654435761u) >> 9);
+    return b;
+  };
+  bool direct = false;
+  {
+    DirectAppender out(fd.get(), 100, "test file");
+    auto append = [&](const std::string& b) {
+      ASSERT_TRUE(out.Append(b));
+      want += b;
+    };
+    append(chunk(DirectAppender::kBufferedPrefix - 1000, 1));  // almost the whole prefix
+    append(chunk(777, 2));
+    append(chunk(DirectAppender::kStagingSize + 12345, 3));  // crosses into direct writes
+    ASSERT_TRUE(out.Flush());                                // a partial block is staged
+    append(chunk(3, 4));
+    ASSERT_TRUE(out.ZeroTo(want.size() + 5000));
+    want.append(5000, '\0');
+    for (unsigned i = 0; i < 50; ++i) append(chunk(100'000 + i, 5 + i));
+    ASSERT_TRUE(out.Flush());
+    EXPECT_EQ(out.end(), want.size());
+    direct = out.wrote_direct();
+  }
+  EXPECT_EQ(::fcntl(fd.get(), F_GETFL) & O_DIRECT, 0);
+  std::string got(want.size() + 1, '\0');
+  EXPECT_EQ(::pread(fd.get(), got.data(), got.size(), 0), static_cast<ssize_t>(want.size()));
+  got.resize(want.size());
+  EXPECT_TRUE(got == want);
+  // Where the file system takes O_DIRECT (ext4, xfs, tmpfs since Linux 6.6), it was used.
+  UniqueFd probe(::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  if (probe) {
+    EXPECT_TRUE(direct);
+  }
 }
 
 TEST(ErrorTest, PropagatesAndWraps) {
