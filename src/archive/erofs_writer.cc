@@ -16,7 +16,7 @@
 #include "archive/internal/layer_rules.h"
 #include "archive/internal/root_resolver.h"
 #include "archive/tar_reader.h"
-#include "base/direct_appender.h"
+#include "base/direct_io.h"
 
 namespace hoist::archive {
 namespace {

@@ -12,7 +12,7 @@
 #include "archive/byte_source.h"
 #include "archive/testing/erofs_oracle.h"
 #include "archive/testing/test_tar.h"
-#include "base/direct_appender.h"
+#include "base/direct_io.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
 #include "base/unique_fd.h"

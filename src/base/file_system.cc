@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "base/unique_fd.h"
-#include "base/writeback.h"
+#include "base/direct_io.h"
 
 namespace hoist {
 namespace {
@@ -42,26 +42,17 @@ class PosixReadableFile final : public ReadableFile {
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(UniqueFd fd, std::string path)
-      : fd_(std::move(fd)), path_(std::move(path)), pacer_(fd_.get()) {}
-  Status Append(std::string_view data) override {
-    while (!data.empty()) {
-      ssize_t w = ::write(fd_.get(), data.data(), data.size());
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Unexpected(ErrnoError(errno, "write " + path_));
-      }
-      data.remove_prefix(static_cast<size_t>(w));
-      written_ += static_cast<uint64_t>(w);
-    }
-    // Large files (blobs) are synced when committed: get their pages going meanwhile.
-    pacer_.Wrote(written_);
-    return {};
-  }
+      : fd_(std::move(fd)), path_(std::move(path)), out_(fd_.get(), 0, path_) {}
+  // Large files (blobs) are written mostly around the page cache, and synced when committed.
+  Status Append(std::string_view data) override { return out_.Append(data); }
+  Status Flush() override { return out_.Flush(); }
   Status Sync() override {
+    HOIST_TRY(out_.Flush());
     if (::fdatasync(fd_.get()) != 0) return Unexpected(ErrnoError(errno, "sync " + path_));
     return {};
   }
   Status Close() override {
+    HOIST_TRY(out_.Flush());
     int fd = fd_.Release();
     if (fd >= 0 && ::close(fd) != 0) return Unexpected(ErrnoError(errno, "close " + path_));
     return {};
@@ -70,8 +61,7 @@ class PosixWritableFile final : public WritableFile {
  private:
   UniqueFd fd_;
   std::string path_;
-  uint64_t written_ = 0;
-  WritebackPacer pacer_;
+  DirectAppender out_;
 };
 
 class PosixFileLock final : public FileLock {

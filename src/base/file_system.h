@@ -41,6 +41,9 @@ class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual Status Append(std::string_view data) = 0;
+  // Makes everything appended readable through other descriptors; appending may go on.
+  virtual Status Flush() = 0;
+  // Flushes, and makes the data durable.
   virtual Status Sync() = 0;
   virtual Status Close() = 0;
 };

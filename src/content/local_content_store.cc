@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "base/direct_io.h"
 #include "base/log.h"
 
 namespace hoist::content {
@@ -54,9 +55,15 @@ std::string RandomHex() {
 class LocalBlobReader final : public BlobReader {
  public:
   // `relative` rewrites error messages as the store does (see LocalContentStore::Relative).
-  LocalBlobReader(std::unique_ptr<ReadableFile> file, int64_t size,
+  // A blob larger than what its writer puts through the page cache is read back around it
+  // too (DirectReader), from `path`, the file's name.
+  LocalBlobReader(std::unique_ptr<ReadableFile> file, int64_t size, const std::string& path,
                   std::function<Error(Error)> relative)
-      : file_(std::move(file)), size_(size), relative_(std::move(relative)) {}
+      : file_(std::move(file)), size_(size), relative_(std::move(relative)) {
+    if (static_cast<uint64_t>(size_) > DirectAppender::kBufferedPrefix && file_->fd() >= 0) {
+      direct_.emplace(file_->fd(), path);
+    }
+  }
 
   Result<size_t> ReadAt(int64_t offset, void* buf, size_t n) override {
     if (offset < 0) {
@@ -64,7 +71,8 @@ class LocalBlobReader final : public BlobReader {
     }
     if (offset >= size_) return size_t{0};
     n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), size_ - offset));
-    auto r = file_->ReadAt(static_cast<uint64_t>(offset), buf, n);
+    auto r = direct_ ? direct_->ReadAt(static_cast<uint64_t>(offset), buf, n)
+                     : file_->ReadAt(static_cast<uint64_t>(offset), buf, n);
     if (!r) return Unexpected(relative_(std::move(r).error()));
     return *r;
   }
@@ -74,6 +82,7 @@ class LocalBlobReader final : public BlobReader {
   std::unique_ptr<ReadableFile> file_;
   int64_t size_;
   std::function<Error(Error)> relative_;
+  std::optional<DirectReader> direct_;
 };
 
 }  // namespace
@@ -199,6 +208,7 @@ class LocalBlobWriter final : public BlobWriter {
   }
 
   Status HashIngestFile(oci::Digester& digester) {
+    if (file_) HOIST_TRY(file_->Flush());
     HOIST_ASSIGN_OR_RETURN(auto file, store_->fs_->OpenForRead(ingest_path_));
     HOIST_ASSIGN_OR_RETURN(uint64_t hashed,
                            HashFile(*file, static_cast<uint64_t>(offset_), digester, nullptr));
@@ -369,7 +379,7 @@ Result<std::unique_ptr<BlobReader>> LocalContentStore::ReaderAt(const oci::Diges
   auto size = (*file)->Size();
   if (!size) return Unexpected(Relative(std::move(size).error()));
   return std::unique_ptr<BlobReader>(
-      new LocalBlobReader(std::move(*file), static_cast<int64_t>(*size),
+      new LocalBlobReader(std::move(*file), static_cast<int64_t>(*size), BlobPath(digest),
                           [this](Error e) { return Relative(std::move(e)); }));
 }
 

@@ -16,6 +16,8 @@ class FaultWritableFile final : public WritableFile {
     HOIST_TRY(fs_->BeforeMutation("append", path_));
     return base_->Append(data);
   }
+  // Not a mutation of its own: what it writes was counted when appended.
+  Status Flush() override { return base_->Flush(); }
   Status Sync() override {
     HOIST_TRY(fs_->BeforeMutation("sync", path_));
     return base_->Sync();

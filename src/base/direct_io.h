@@ -1,4 +1,6 @@
-// DirectAppender: writes a large file front to back mostly around the page cache.
+// Reading and writing large files mostly around the page cache.
+//
+// DirectAppender writes a large file front to back mostly around the page cache.
 //
 // A file written through the page cache takes a page of memory per 4 KiB, which the kernel
 // must find, and on a virtual machine whose host backs its memory lazily, or takes back what
@@ -17,10 +19,15 @@
 // Thread-safety: one appender per file, used by the thread writing it. It borrows the
 // descriptor, whose O_DIRECT flag it sets while it writes and clears at Flush and when
 // destroyed.
+//
+// DirectReader reads such a file back the same way: past its buffered prefix, in aligned
+// kStagingSize reads with O_DIRECT into one staging buffer, which the reads that follow are
+// served from; the same memory for the whole file, and none of the file's pages cached.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,14 +63,21 @@ class DirectAppender {
   // Whether any part of the file went out with O_DIRECT (for tests).
   bool wrote_direct() const { return wrote_direct_; }
 
+  struct FreeAligned {
+    void operator()(char* p) const;
+  };
+
  private:
   enum class Mode { kBuffered, kDirect, kBufferedOnly };
 
   Status WriteBuffered(const char* data, size_t n, uint64_t offset);
   // Switches to direct writes at end_ (aligned); false if the file system refuses them.
   bool StartDirect();
-  // Writes the staged whole blocks; the partial block stays staged.
+  // Starts writing the staged whole blocks (on another thread, after the previous ones are
+  // written); the partial block stays staged.
   Status WriteStagedBlocks();
+  // Waits for the blocks being written; falls back to the cache if they were refused.
+  Status WaitInFlight();
   // Leaves direct writing for good (a file system that took O_DIRECT at open but refuses a
   // write), writing what is staged through the cache.
   Status FallBackToBuffered();
@@ -77,11 +91,50 @@ class DirectAppender {
   bool wrote_direct_ = false;
   bool flag_on_ = false;  // O_DIRECT is set on fd_
   // Direct mode: buf_ holds the file's bytes from staged_at_ (aligned) to end_.
-  struct FreeAligned {
-    void operator()(char* p) const;
-  };
   std::unique_ptr<char, FreeAligned> buf_;
   uint64_t staged_at_ = 0;
+  // The blocks being written: inflight_len_ bytes at inflight_at_; the task's errno or 0.
+  std::unique_ptr<char, FreeAligned> inflight_buf_;
+  std::future<int> inflight_;
+  uint64_t inflight_at_ = 0;
+  size_t inflight_len_ = 0;
+};
+
+// Thread-safety: one reader per file, used by one thread at a time.
+class DirectReader {
+ public:
+  // Reads the file at `path` past DirectAppender::kBufferedPrefix; `fd` is the caller's
+  // ordinary descriptor of the same file (borrowed), which serves the prefix, and everything
+  // when the file system refuses O_DIRECT.
+  DirectReader(int fd, std::string path);
+  ~DirectReader();
+  DirectReader(const DirectReader&) = delete;
+  DirectReader& operator=(const DirectReader&) = delete;
+
+  // Up to n bytes at offset, as pread; fewer where a staged span ends.
+  Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n);
+
+ private:
+  Result<size_t> ReadBuffered(uint64_t offset, void* buf, size_t n);
+  // Opens the O_DIRECT descriptor once; false if the file system refuses it.
+  bool OpenDirect();
+  // Stages the span at aligned offset `at`, from the read ahead when it is that span.
+  ssize_t Stage(uint64_t at);
+  void WaitAhead();
+
+  int fd_;
+  std::string path_;
+  int direct_fd_ = -1;
+  bool direct_refused_ = false;
+  std::unique_ptr<char, DirectAppender::FreeAligned> buf_;
+  uint64_t staged_at_ = 0;  // buf_ holds the file's bytes [staged_at_, staged_at_ + staged_)
+  size_t staged_ = 0;
+  // The next span is read on another thread while this one is consumed: a direct read
+  // waits for the disk, which the cache's read-ahead used to hide.
+  std::unique_ptr<char, DirectAppender::FreeAligned> ahead_buf_;
+  std::future<ssize_t> ahead_;
+  uint64_t ahead_at_ = 0;
+  int ahead_errno_ = 0;
 };
 
 }  // namespace hoist

@@ -1,0 +1,280 @@
+#include "base/direct_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace hoist {
+namespace {
+
+char* AllocateStaging() {
+  void* p = nullptr;
+  if (::posix_memalign(&p, DirectAppender::kAlign, DirectAppender::kStagingSize) != 0) {
+    return nullptr;
+  }
+  return static_cast<char*>(p);
+}
+
+}  // namespace
+
+void DirectAppender::FreeAligned::operator()(char* p) const { std::free(p); }
+
+DirectAppender::DirectAppender(int fd, uint64_t start, std::string what)
+    : fd_(fd), what_(std::move(what)), end_(start), pacer_(fd) {}
+
+DirectAppender::~DirectAppender() {
+  // Whatever is still staged was not flushed: the caller abandons the file.
+  if (inflight_.valid()) (void)inflight_.get();
+  (void)SetDirectFlag(false);
+}
+
+bool DirectAppender::SetDirectFlag(bool on) {
+  if (flag_on_ == on) return true;
+  int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0) return false;
+  flags = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
+  if (::fcntl(fd_, F_SETFL, flags) != 0) return false;
+  flag_on_ = on;
+  return true;
+}
+
+Status DirectAppender::WriteBuffered(const char* data, size_t n, uint64_t offset) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd_, data, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Unexpected(ErrnoError(errno, "write " + what_));
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return {};
+}
+
+bool DirectAppender::StartDirect() {
+  if (!buf_) {
+    buf_.reset(AllocateStaging());
+    if (!buf_) return false;
+  }
+  if (!SetDirectFlag(true)) return false;
+  (void)SetDirectFlag(false);  // set again when there is a block to write
+  staged_at_ = end_;
+  mode_ = Mode::kDirect;
+  return true;
+}
+
+Status DirectAppender::Append(std::string_view data) {
+  while (!data.empty()) {
+    if (mode_ == Mode::kDirect) {
+      const size_t staged = static_cast<size_t>(end_ - staged_at_);
+      const size_t n = std::min(data.size(), kStagingSize - staged);
+      std::memcpy(buf_.get() + staged, data.data(), n);
+      end_ += n;
+      data.remove_prefix(n);
+      if (staged + n == kStagingSize) HOIST_TRY(WriteStagedBlocks());
+      continue;
+    }
+    size_t n = data.size();
+    if (mode_ == Mode::kBuffered) {
+      if (end_ >= kBufferedPrefix && end_ % kAlign == 0) {
+        if (StartDirect()) continue;
+        mode_ = Mode::kBufferedOnly;
+      } else {
+        // Up to the first aligned offset past the prefix, where direct writing can start.
+        const uint64_t until = std::max(kBufferedPrefix, (end_ + kAlign - 1) / kAlign * kAlign);
+        n = static_cast<size_t>(std::min<uint64_t>(n, until - end_));
+      }
+    }
+    HOIST_TRY(WriteBuffered(data.data(), n, end_));
+    end_ += n;
+    data.remove_prefix(n);
+    pacer_.Wrote(end_);
+  }
+  return {};
+}
+
+Status DirectAppender::ZeroTo(uint64_t offset) {
+  if (mode_ != Mode::kDirect) {
+    // Through the cache, the gap needs no writing: it reads as zeros.
+    end_ = std::max(end_, offset);
+    return {};
+  }
+  static const char kZeros[kAlign] = {};
+  while (end_ < offset) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(offset - end_, kAlign));
+    HOIST_TRY(Append(std::string_view(kZeros, n)));
+  }
+  return {};
+}
+
+Status DirectAppender::WriteStagedBlocks() {
+  const size_t staged = static_cast<size_t>(end_ - staged_at_);
+  const size_t whole = staged / kAlign * kAlign;
+  if (whole == 0) return {};
+  HOIST_TRY(WaitInFlight());
+  if (mode_ != Mode::kDirect) return FallBackToBuffered();
+  if (!inflight_buf_) inflight_buf_.reset(AllocateStaging());
+  if (!inflight_buf_ || !SetDirectFlag(true)) return FallBackToBuffered();
+  // The whole blocks go out on another thread while the next ones are staged.
+  std::swap(buf_, inflight_buf_);
+  std::memcpy(buf_.get(), inflight_buf_.get() + whole, staged - whole);
+  inflight_at_ = staged_at_;
+  inflight_len_ = whole;
+  staged_at_ += whole;
+  inflight_ = std::async(std::launch::async, [fd = fd_, data = inflight_buf_.get(),
+                                              at = inflight_at_, n = whole]() -> int {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t w = ::pwrite(fd, data + done, n - done, static_cast<off_t>(at + done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      done += static_cast<size_t>(w);
+      if (done % kAlign != 0 && done < n) return EINVAL;  // unaligned now: finish otherwise
+    }
+    return 0;
+  });
+  return {};
+}
+
+Status DirectAppender::WaitInFlight() {
+  if (!inflight_.valid()) return {};
+  const int err = inflight_.get();
+  if (err == 0) {
+    wrote_direct_ = true;
+    return {};
+  }
+  if (err != EINVAL) return Unexpected(ErrnoError(err, "write " + what_));
+  // Refused after all (or cut short): that span and everything after it go through the cache.
+  mode_ = Mode::kBufferedOnly;
+  if (!SetDirectFlag(false)) return Unexpected(ErrnoError(errno, "write " + what_));
+  return WriteBuffered(inflight_buf_.get(), inflight_len_, inflight_at_);
+}
+
+Status DirectAppender::FallBackToBuffered() {
+  mode_ = Mode::kBufferedOnly;
+  if (!SetDirectFlag(false)) return Unexpected(ErrnoError(errno, "write " + what_));
+  HOIST_TRY(WriteBuffered(buf_.get(), static_cast<size_t>(end_ - staged_at_), staged_at_));
+  staged_at_ = end_;
+  return {};
+}
+
+Status DirectAppender::Flush() {
+  if (mode_ != Mode::kDirect) return {};
+  HOIST_TRY(WriteStagedBlocks());
+  HOIST_TRY(WaitInFlight());
+  if (mode_ != Mode::kDirect) return FallBackToBuffered();
+  // The descriptor leaves without O_DIRECT, for the caller's own writes. The partial last
+  // block goes through the cache and stays staged: the next direct write covers it again,
+  // and the kernel drops the cached copy then.
+  if (!SetDirectFlag(false)) return Unexpected(ErrnoError(errno, "write " + what_));
+  if (end_ == staged_at_) return {};
+  return WriteBuffered(buf_.get(), static_cast<size_t>(end_ - staged_at_), staged_at_);
+}
+
+DirectReader::DirectReader(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+
+DirectReader::~DirectReader() {
+  WaitAhead();
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+}
+
+void DirectReader::WaitAhead() {
+  if (ahead_.valid()) (void)ahead_.get();
+}
+
+ssize_t DirectReader::Stage(uint64_t at) {
+  ssize_t r;
+  if (ahead_.valid() && ahead_at_ == at) {
+    r = ahead_.get();
+    if (r < 0) errno = ahead_errno_;
+    std::swap(buf_, ahead_buf_);
+  } else {
+    WaitAhead();
+    do {
+      r = ::pread(direct_fd_, buf_.get(), DirectAppender::kStagingSize, static_cast<off_t>(at));
+    } while (r < 0 && errno == EINTR);
+  }
+  if (r == static_cast<ssize_t>(DirectAppender::kStagingSize)) {
+    if (!ahead_buf_) ahead_buf_.reset(AllocateStaging());
+    if (ahead_buf_) {
+      ahead_at_ = at + DirectAppender::kStagingSize;
+      ahead_ = std::async(std::launch::async, [this, fd = direct_fd_, to = ahead_buf_.get(),
+                                               from = ahead_at_] {
+        ssize_t n;
+        do {
+          n = ::pread(fd, to, DirectAppender::kStagingSize, static_cast<off_t>(from));
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) ahead_errno_ = errno;
+        return n;
+      });
+    }
+  }
+  return r;
+}
+
+Result<size_t> DirectReader::ReadBuffered(uint64_t offset, void* buf, size_t n) {
+  for (;;) {
+    ssize_t r = ::pread(fd_, buf, n, static_cast<off_t>(offset));
+    if (r >= 0) return static_cast<size_t>(r);
+    if (errno == EINTR) continue;
+    return Unexpected(ErrnoError(errno, "read " + path_));
+  }
+}
+
+bool DirectReader::OpenDirect() {
+  if (direct_fd_ >= 0) return true;
+  if (direct_refused_) return false;
+  direct_refused_ = true;
+  buf_.reset(AllocateStaging());
+  if (!buf_) return false;
+  int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  // The same file as the caller's descriptor, or none: the name may have been replaced since.
+  struct stat a, b;
+  if (::fstat(fd, &a) != 0 || ::fstat(fd_, &b) != 0 || a.st_dev != b.st_dev ||
+      a.st_ino != b.st_ino) {
+    ::close(fd);
+    return false;
+  }
+  direct_fd_ = fd;
+  direct_refused_ = false;
+  return true;
+}
+
+Result<size_t> DirectReader::ReadAt(uint64_t offset, void* buf, size_t n) {
+  if (offset < DirectAppender::kBufferedPrefix) {
+    n = static_cast<size_t>(std::min<uint64_t>(n, DirectAppender::kBufferedPrefix - offset));
+    return ReadBuffered(offset, buf, n);
+  }
+  if (offset < staged_at_ || offset >= staged_at_ + staged_) {
+    if (!OpenDirect()) return ReadBuffered(offset, buf, n);
+    const uint64_t at = offset / DirectAppender::kAlign * DirectAppender::kAlign;
+    const ssize_t r = Stage(at);
+    if (r < 0) {
+      if (errno != EINVAL) return Unexpected(ErrnoError(errno, "read " + path_));
+      WaitAhead();
+      ::close(direct_fd_);  // refused after all: the cache serves from now on
+      direct_fd_ = -1;
+      direct_refused_ = true;
+      staged_ = 0;
+      return ReadBuffered(offset, buf, n);
+    }
+    staged_at_ = at;
+    staged_ = static_cast<size_t>(r);
+    if (offset >= staged_at_ + staged_) return size_t{0};  // at or past the end
+  }
+  const size_t from = static_cast<size_t>(offset - staged_at_);
+  n = std::min(n, staged_ - from);
+  std::memcpy(buf, buf_.get() + from, n);
+  return n;
+}
+
+}  // namespace hoist
