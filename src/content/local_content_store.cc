@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <vector>
@@ -71,8 +72,13 @@ class LocalBlobReader final : public BlobReader {
     }
     if (offset >= size_) return size_t{0};
     n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), size_ - offset));
-    auto r = direct_ ? direct_->ReadAt(static_cast<uint64_t>(offset), buf, n)
-                     : file_->ReadAt(static_cast<uint64_t>(offset), buf, n);
+    Result<size_t> r = size_t{0};
+    if (direct_) {
+      std::lock_guard lock(direct_mu_);  // its staging buffer is one reader's at a time
+      r = direct_->ReadAt(static_cast<uint64_t>(offset), buf, n);
+    } else {
+      r = file_->ReadAt(static_cast<uint64_t>(offset), buf, n);
+    }
     if (!r) return Unexpected(relative_(std::move(r).error()));
     return *r;
   }
@@ -82,6 +88,7 @@ class LocalBlobReader final : public BlobReader {
   std::unique_ptr<ReadableFile> file_;
   int64_t size_;
   std::function<Error(Error)> relative_;
+  std::mutex direct_mu_;
   std::optional<DirectReader> direct_;
 };
 
