@@ -20,6 +20,32 @@ char* AllocateStaging() {
   return static_cast<char*>(p);
 }
 
+// Writes n bytes at `at` with the descriptor's O_DIRECT: 0, or the errno (EINVAL also for a
+// short write, which would leave the rest unaligned).
+int WriteSpan(int fd, const char* data, size_t n, uint64_t at) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = ::pwrite(fd, data + done, n - done, static_cast<off_t>(at + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    done += static_cast<size_t>(w);
+    if (done % DirectAppender::kAlign != 0 && done < n) return EINVAL;
+  }
+  return 0;
+}
+
+// Reads a staging span at `at`: its size (less at the end of the file), or -1 and *err.
+ssize_t ReadSpan(int fd, char* to, uint64_t at, int* err) {
+  ssize_t n;
+  do {
+    n = ::pread(fd, to, DirectAppender::kStagingSize, static_cast<off_t>(at));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) *err = errno;
+  return n;
+}
+
 }  // namespace
 
 void DirectAppender::FreeAligned::operator()(char* p) const { std::free(p); }
@@ -127,20 +153,8 @@ Status DirectAppender::WriteStagedBlocks() {
   inflight_at_ = staged_at_;
   inflight_len_ = whole;
   staged_at_ += whole;
-  inflight_ = std::async(std::launch::async, [fd = fd_, data = inflight_buf_.get(),
-                                              at = inflight_at_, n = whole]() -> int {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t w = ::pwrite(fd, data + done, n - done, static_cast<off_t>(at + done));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return errno;
-      }
-      done += static_cast<size_t>(w);
-      if (done % kAlign != 0 && done < n) return EINVAL;  // unaligned now: finish otherwise
-    }
-    return 0;
-  });
+  inflight_ =
+      std::async(std::launch::async, WriteSpan, fd_, inflight_buf_.get(), whole, inflight_at_);
   return {};
 }
 
@@ -198,23 +212,16 @@ ssize_t DirectReader::Stage(uint64_t at) {
     std::swap(buf_, ahead_buf_);
   } else {
     WaitAhead();
-    do {
-      r = ::pread(direct_fd_, buf_.get(), DirectAppender::kStagingSize, static_cast<off_t>(at));
-    } while (r < 0 && errno == EINTR);
+    int err = 0;
+    r = ReadSpan(direct_fd_, buf_.get(), at, &err);
+    if (r < 0) errno = err;
   }
   if (r == static_cast<ssize_t>(DirectAppender::kStagingSize)) {
     if (!ahead_buf_) ahead_buf_.reset(AllocateStaging());
     if (ahead_buf_) {
       ahead_at_ = at + DirectAppender::kStagingSize;
-      ahead_ = std::async(std::launch::async, [this, fd = direct_fd_, to = ahead_buf_.get(),
-                                               from = ahead_at_] {
-        ssize_t n;
-        do {
-          n = ::pread(fd, to, DirectAppender::kStagingSize, static_cast<off_t>(from));
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) ahead_errno_ = errno;
-        return n;
-      });
+      ahead_ = std::async(std::launch::async, ReadSpan, direct_fd_, ahead_buf_.get(), ahead_at_,
+                          &ahead_errno_);
     }
   }
   return r;

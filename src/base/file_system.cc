@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "base/unique_fd.h"
 #include "base/direct_io.h"
+#include "base/unique_fd.h"
 
 namespace hoist {
 namespace {
