@@ -131,9 +131,9 @@ TEST(DirectReaderTest, ReadsWhatWasWritten) {
     ASSERT_TRUE(appender.Append(want));
     ASSERT_TRUE(appender.Flush());
   }
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  ASSERT_TRUE(fd);
-  DirectReader reader(fd.get(), path);
+  auto file = PosixFileSystem()->OpenForRead(path);
+  ASSERT_TRUE(file);
+  DirectReader reader(file->get(), path);
   auto read = [&](uint64_t offset, size_t n) {
     std::string got;
     while (got.size() < n) {

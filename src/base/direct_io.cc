@@ -88,9 +88,7 @@ bool DirectAppender::StartDirect() {
     buf_.reset(AllocateStaging());
     if (!buf_) return false;
   }
-  if (!SetDirectFlag(true)) return false;
-  (void)SetDirectFlag(false);  // set again when there is a block to write
-  staged_at_ = end_;
+  staged_at_ = end_;  // O_DIRECT is set, or refused, at the first whole block
   mode_ = Mode::kDirect;
   return true;
 }
@@ -193,28 +191,32 @@ Status DirectAppender::Flush() {
   return WriteBuffered(buf_.get(), static_cast<size_t>(end_ - staged_at_), staged_at_);
 }
 
-DirectReader::DirectReader(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+DirectReader::DirectReader(ReadableFile* file, std::string path)
+    : file_(file), path_(std::move(path)) {}
 
-DirectReader::~DirectReader() {
-  WaitAhead();
-  if (direct_fd_ >= 0) ::close(direct_fd_);
-}
+DirectReader::~DirectReader() { StopDirect(); }
 
 void DirectReader::WaitAhead() {
   if (ahead_.valid()) (void)ahead_.get();
 }
 
-ssize_t DirectReader::Stage(uint64_t at) {
+void DirectReader::StopDirect() {
+  WaitAhead();
+  if (direct_fd_ >= 0) ::close(direct_fd_);
+  direct_fd_ = -1;
+  direct_refused_ = true;
+  staged_ = 0;
+}
+
+ssize_t DirectReader::Stage(uint64_t at, int* err) {
   ssize_t r;
   if (ahead_.valid() && ahead_at_ == at) {
     r = ahead_.get();
-    if (r < 0) errno = ahead_errno_;
+    *err = ahead_errno_;
     std::swap(buf_, ahead_buf_);
   } else {
     WaitAhead();
-    int err = 0;
-    r = ReadSpan(direct_fd_, buf_.get(), at, &err);
-    if (r < 0) errno = err;
+    r = ReadSpan(direct_fd_, buf_.get(), at, err);
   }
   if (r == static_cast<ssize_t>(DirectAppender::kStagingSize)) {
     if (!ahead_buf_) ahead_buf_.reset(AllocateStaging());
@@ -227,26 +229,17 @@ ssize_t DirectReader::Stage(uint64_t at) {
   return r;
 }
 
-Result<size_t> DirectReader::ReadBuffered(uint64_t offset, void* buf, size_t n) {
-  for (;;) {
-    ssize_t r = ::pread(fd_, buf, n, static_cast<off_t>(offset));
-    if (r >= 0) return static_cast<size_t>(r);
-    if (errno == EINTR) continue;
-    return Unexpected(ErrnoError(errno, "read " + path_));
-  }
-}
-
 bool DirectReader::OpenDirect() {
   if (direct_fd_ >= 0) return true;
   if (direct_refused_) return false;
-  direct_refused_ = true;
+  direct_refused_ = true;  // unless all of the below succeeds
   buf_.reset(AllocateStaging());
-  if (!buf_) return false;
+  if (!buf_ || file_->fd() < 0) return false;
   int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return false;
-  // The same file as the caller's descriptor, or none: the name may have been replaced since.
+  // The same file as the caller's, or none: the name may have been replaced since.
   struct stat a, b;
-  if (::fstat(fd, &a) != 0 || ::fstat(fd_, &b) != 0 || a.st_dev != b.st_dev ||
+  if (::fstat(fd, &a) != 0 || ::fstat(file_->fd(), &b) != 0 || a.st_dev != b.st_dev ||
       a.st_ino != b.st_ino) {
     ::close(fd);
     return false;
@@ -259,20 +252,17 @@ bool DirectReader::OpenDirect() {
 Result<size_t> DirectReader::ReadAt(uint64_t offset, void* buf, size_t n) {
   if (offset < DirectAppender::kBufferedPrefix) {
     n = static_cast<size_t>(std::min<uint64_t>(n, DirectAppender::kBufferedPrefix - offset));
-    return ReadBuffered(offset, buf, n);
+    return file_->ReadAt(offset, buf, n);
   }
   if (offset < staged_at_ || offset >= staged_at_ + staged_) {
-    if (!OpenDirect()) return ReadBuffered(offset, buf, n);
+    if (!OpenDirect()) return file_->ReadAt(offset, buf, n);
     const uint64_t at = offset / DirectAppender::kAlign * DirectAppender::kAlign;
-    const ssize_t r = Stage(at);
+    int err = 0;
+    const ssize_t r = Stage(at, &err);
     if (r < 0) {
-      if (errno != EINVAL) return Unexpected(ErrnoError(errno, "read " + path_));
-      WaitAhead();
-      ::close(direct_fd_);  // refused after all: the cache serves from now on
-      direct_fd_ = -1;
-      direct_refused_ = true;
-      staged_ = 0;
-      return ReadBuffered(offset, buf, n);
+      if (err != EINVAL) return Unexpected(ErrnoError(err, "read " + path_));
+      StopDirect();  // refused after all
+      return file_->ReadAt(offset, buf, n);
     }
     staged_at_ = at;
     staged_ = static_cast<size_t>(r);

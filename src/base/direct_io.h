@@ -33,6 +33,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/file_system.h"
 #include "base/writeback.h"
 
 namespace hoist {
@@ -103,10 +104,10 @@ class DirectAppender {
 // Thread-safety: one reader per file, used by one thread at a time.
 class DirectReader {
  public:
-  // Reads the file at `path` past DirectAppender::kBufferedPrefix; `fd` is the caller's
-  // ordinary descriptor of the same file (borrowed), which serves the prefix, and everything
-  // when the file system refuses O_DIRECT.
-  DirectReader(int fd, std::string path);
+  // Reads the file at `path` past DirectAppender::kBufferedPrefix; `file` is the caller's
+  // ordinary view of the same file (borrowed, with a descriptor), which serves the prefix,
+  // and everything when the file system refuses O_DIRECT.
+  DirectReader(ReadableFile* file, std::string path);
   ~DirectReader();
   DirectReader(const DirectReader&) = delete;
   DirectReader& operator=(const DirectReader&) = delete;
@@ -115,14 +116,16 @@ class DirectReader {
   Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n);
 
  private:
-  Result<size_t> ReadBuffered(uint64_t offset, void* buf, size_t n);
   // Opens the O_DIRECT descriptor once; false if the file system refuses it.
   bool OpenDirect();
-  // Stages the span at aligned offset `at`, from the read ahead when it is that span.
-  ssize_t Stage(uint64_t at);
+  // Stages the span at aligned offset `at`, from the read ahead when it is that span: its
+  // size, or -1 and *err.
+  ssize_t Stage(uint64_t at, int* err);
   void WaitAhead();
+  // Closes the O_DIRECT descriptor for good: the cache serves from now on.
+  void StopDirect();
 
-  int fd_;
+  ReadableFile* file_;
   std::string path_;
   int direct_fd_ = -1;
   bool direct_refused_ = false;

@@ -61,8 +61,8 @@ class LocalBlobReader final : public BlobReader {
   LocalBlobReader(std::unique_ptr<ReadableFile> file, int64_t size, const std::string& path,
                   std::function<Error(Error)> relative)
       : file_(std::move(file)), size_(size), relative_(std::move(relative)) {
-    if (static_cast<uint64_t>(size_) > DirectAppender::kBufferedPrefix && file_->fd() >= 0) {
-      direct_.emplace(file_->fd(), path);
+    if (static_cast<uint64_t>(size_) > DirectAppender::kBufferedPrefix) {
+      direct_.emplace(file_.get(), path);
     }
   }
 
