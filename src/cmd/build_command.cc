@@ -321,14 +321,25 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
     }
   }
 
-  // A daemon's connection is made (gRPC started, the channel dialled: about a millisecond) on
-  // another thread while the session is prepared.
+  // A daemon's connection is made (gRPC started, the channel dialled: about a millisecond), or
+  // the embedded engine opened (its root locked, its stores and cache opened: a few
+  // milliseconds), on another thread while the session is prepared.
   const std::string addr = client::DaemonAddress(global.addr);
   client::ProcessRemoteEngine remote;
   std::future<Result<std::unique_ptr<client::RemoteEngine>>> dialling;
+  std::future<Result<std::unique_ptr<Engine>>> opening;
   if (!addr.empty() && !args.print_llb) {
     dialling = std::async(std::launch::async,
                           [&] { return client::RemoteEngine::Dial(addr, global.tls); });
+  } else if (addr.empty() && !args.print_llb) {
+    HOIST_ASSIGN_OR_RETURN(int64_t layer_memory, ParseLayerMemory(global.layer_memory));
+    opening = std::async(std::launch::async, [&args, &global, layer_memory] {
+      return Engine::Open({.root = global.root,
+                           .runtime = args.runtime,
+                           .snapshotter = global.snapshotter,
+                           .layer_memory = layer_memory,
+                           .config_file = global.config});
+    });
   }
 
   // Client side: attach the context, the Dockerfile's directory, stores and secrets.
@@ -399,12 +410,7 @@ Status RunBuild(const BuildArgs& args, const GlobalOptions& global) {
   }
   std::unique_ptr<Engine> engine;
   if (addr.empty()) {
-    HOIST_ASSIGN_OR_RETURN(int64_t layer_memory, ParseLayerMemory(global.layer_memory));
-    HOIST_ASSIGN_OR_RETURN(engine, Engine::Open({.root = global.root,
-                                                 .runtime = args.runtime,
-                                                 .snapshotter = global.snapshotter,
-                                                 .layer_memory = layer_memory,
-                                                 .config_file = global.config}));
+    HOIST_ASSIGN_OR_RETURN(engine, opening.get());
     HOIST_TRY(engine->sessions().Register(session));
   } else {
     // Solve waits for the connection once it has prepared its request.
