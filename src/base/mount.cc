@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -250,13 +251,19 @@ Status UnmountAllUnder(const std::string& dir) {
   return MakeError(Code::kInternal, fmt::format("unmount under {}: mounts keep appearing", dir));
 }
 
+namespace {
+std::atomic<bool> g_private_mount_namespace{false};
+}  // namespace
 
 Status EnterPrivateMountNamespace() {
   if (::unshare(CLONE_NEWNS) != 0) return Unexpected(ErrnoError(errno, "new mount namespace"));
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
     return Unexpected(ErrnoError(errno, "make the mounts of the new namespace slaves"));
   }
+  g_private_mount_namespace = true;
   return OkStatus();
 }
+
+bool InPrivateMountNamespace() { return g_private_mount_namespace; }
 
 }  // namespace hoist

@@ -72,5 +72,8 @@ bool OverlayTakesLowerDirsOneByOne();
 // is per thread. Needs CAP_SYS_ADMIN; without it (or when already done) nothing changes and
 // the error says why.
 Status EnterPrivateMountNamespace();
+// Whether EnterPrivateMountNamespace has succeeded in this process: what it unmounts then
+// changes its own view only, never the host's.
+bool InPrivateMountNamespace();
 
 }  // namespace hoist

@@ -47,7 +47,8 @@ class LazyExecutor final : public executor::Executor {
       if (!executor_ && error_.empty()) {
         std::string runtime = runtime_;
         if (runtime.empty()) {
-          auto found = executor::DefaultRuntime(state_dir_, kHostStateDir);
+          auto found = executor::DefaultRuntime(
+              state_dir_, kHostStateDir, executor::RuntimePreference(limits_.memory_bytes > 0));
           if (found) runtime = *found;
           else error_ = found.error().message();
         }

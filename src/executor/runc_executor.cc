@@ -1,15 +1,20 @@
 #include "executor/runc_executor.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -60,10 +65,69 @@ size_t Depth(const std::string& path) {
   return static_cast<size_t>(std::count(path.begin(), path.end(), '/'));
 }
 
-// runc has `run --keep`; crun has not.
-bool KeepsContainers(const std::string& runtime_path) {
+bool IsCrun(const std::string& runtime_path) {
   const std::string name = runtime_path.substr(runtime_path.rfind('/') + 1);
-  return name.find("crun") == std::string::npos;
+  return name.find("crun") != std::string::npos;
+}
+
+// runc has `run --keep`; crun has not.
+bool KeepsContainers(const std::string& runtime_path) { return !IsCrun(runtime_path); }
+
+// Hybrid cgroups: v1 controllers under a tmpfs at /sys/fs/cgroup, with a cgroup2 hierarchy
+// mounted at /sys/fs/cgroup/unified beside them.
+bool HybridCgroups() {
+  struct statfs root, unified;
+  return ::statfs("/sys/fs/cgroup", &root) == 0 && root.f_type == TMPFS_MAGIC &&
+         ::statfs("/sys/fs/cgroup/unified", &unified) == 0 && unified.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+// crun (1.8) refuses a hybrid host whose cgroup2 hierarchy has controllers. The engine's own
+// mount namespace drops that mount (once; the host keeps it), so the runtimes it starts see the
+// v1 controllers alone and manage those, as runc does on such a host. Outside a namespace of
+// its own (EnterPrivateMountNamespace) nothing is changed.
+void HideUnifiedCgroup() {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  // Once detached, the directory left there is on the tmpfs: nothing is done twice.
+  if (!InPrivateMountNamespace() || !HybridCgroups()) return;
+  if (::umount2("/sys/fs/cgroup/unified", MNT_DETACH) != 0) {
+    HOIST_LOG(kDebug, "executor: detach /sys/fs/cgroup/unified: {}", std::strerror(errno));
+  }
+}
+
+// Where crun puts this engine's containers: crun takes cgroupsPath from the root of every
+// hierarchy, where runc nests a container under the caller's own cgroup in each. So crun is
+// given the engine's deepest cgroup, which must have the engine's cgroup in every other
+// hierarchy as a prefix: then each container is inside the engine's cgroups, as with runc.
+// `proc_cgroup` is /proc/self/cgroup's text; `with_v2`: whether the runtime sees the cgroup2
+// hierarchy (its "0::" line).
+Result<std::string> CrunCgroupParent(const std::string& proc_cgroup, bool with_v2) {
+  std::vector<std::string> paths;
+  std::istringstream in(proc_cgroup);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t a = line.find(':');
+    const size_t b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const bool v2 = line.compare(0, a + 1, "0:") == 0 && b == a + 1;
+    if (v2 && !with_v2) continue;
+    paths.push_back(line.substr(b + 1));
+  }
+  if (paths.empty()) return std::string("/");
+  const std::string deepest = *std::max_element(
+      paths.begin(), paths.end(),
+      [](const std::string& x, const std::string& y) { return x.size() < y.size(); });
+  for (const std::string& p : paths) {
+    const bool inside =
+        p == "/" || deepest == p || (deepest.starts_with(p) && deepest[p.size()] == '/');
+    if (!inside) {
+      return MakeError(Code::kFailedPrecondition,
+                       fmt::format("the engine's cgroups {} and {} are not nested, and crun would "
+                                   "place containers outside one of them",
+                                   p, deepest));
+    }
+  }
+  return deepest;
 }
 
 // `oom_kill N` from a cgroup's memory.oom_control (v1) or memory.events (v2); 0 if absent.
@@ -299,6 +363,22 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
   }
   std::unique_ptr<RuncExecutor> e(new RuncExecutor(std::move(options), std::move(path)));
   e->host_ = HostSpecInput();
+  if (IsCrun(e->runtime_path_)) {
+    HideUnifiedCgroup();
+    std::ifstream in("/proc/self/cgroup");
+    std::stringstream text;
+    text << in.rdbuf();
+    struct statfs unified;
+    const bool with_v2 =
+        ::statfs("/sys/fs/cgroup/unified", &unified) != 0 || unified.f_type == CGROUP2_SUPER_MAGIC;
+    auto parent = CrunCgroupParent(text.str(), with_v2);
+    if (!parent) {
+      return Unexpected(
+          std::move(parent).error().Wrap(fmt::format("runtime {}", e->runtime_path_)));
+    }
+    e->cgroup_parent_ = *parent == "/" ? "" : *parent;
+    e->sets_cgroups_path_ = true;
+  }
   HOIST_TRY(MakeDirs(e->options_.state_dir, 0700));
   HOIST_TRY(MakeDir(e->runtime_root_, 0700));
   HOIST_TRY(MakeDir(e->bundles_dir_, 0700));
@@ -374,6 +454,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   }
 
   SpecInput spec = host_;
+  if (sets_cgroups_path_) spec.cgroups_path = cgroup_parent_ + "/" + id;
   spec.rootfs_path = "rootfs";
   spec.rootfs_read_only = req.rootfs_read_only;
   spec.args = req.process.args;
@@ -494,6 +575,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
     destinations.push_back(m.destination);
   }
   const std::vector<std::string> stubs = internal::MissingPaths(rootfs, destinations);
+  if (!req.rootfs_read_only) internal::MakeKeptMountPoints(rootfs);
 
   HOIST_ASSIGN_OR_RETURN(std::string config, GenerateSpec(spec));
   HOIST_TRY(internal::WriteFileWithMode(bundle.dir() + "/config.json", config, 0600));
@@ -587,7 +669,7 @@ Status ProbeRuntime(const std::string& runtime, const std::string& state_dir) {
 
 namespace {
 
-// What a passed probe depends on: this boot (kernel, cgroup setup) and the runtime binary.
+// What a probe's outcome depends on: this boot (kernel, cgroup setup) and the runtime binary.
 std::string ProbeIdentity(const std::string& runtime_path) {
   const std::string boot_id = BootId();
   struct stat st;
@@ -596,64 +678,84 @@ std::string ProbeIdentity(const std::string& runtime_path) {
                      st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
-// The runtime a previous probe passed with, if the record still holds (probe.json's format is
-// documented on DefaultRuntime).
-std::optional<std::string> RememberedRuntime(const std::string& record_path) {
-  std::ifstream in(record_path);
+// A probe's outcome as recorded (the format is documented on DefaultRuntime).
+struct ProbeRecord {
+  bool passed = false;
+  std::string error;
+};
+
+// The record at `path` for the runtime at `runtime_path`, if it still holds.
+std::optional<ProbeRecord> ReadProbeRecord(const std::string& path,
+                                           const std::string& runtime_path) {
+  std::ifstream in(path);
   if (!in) return std::nullopt;
   nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || j.value("format", "") != "hoist.runtime-probe" ||
-      j.value("version", 0) != 1) {
+      j.value("version", 0) != 2 || j.value("runtime", "") != runtime_path) {
     return std::nullopt;
   }
-  const std::string runtime = j.value("runtime", "");
-  if (runtime.empty() || j.value("identity", "") != ProbeIdentity(runtime)) return std::nullopt;
-  return runtime;
+  const std::string identity = ProbeIdentity(runtime_path);
+  if (identity.empty() || j.value("identity", "") != identity) return std::nullopt;
+  return ProbeRecord{.passed = j.value("passed", false), .error = j.value("error", "")};
 }
 
-// Writes the record RememberedRuntime reads, creating `dir` if need be.
-Status RememberRuntime(const std::string& dir, const std::string& record_path,
-                       const std::string& runtime) {
+// Writes the record ReadProbeRecord reads, creating `dir` if need be.
+Status WriteProbeRecord(const std::string& dir, const std::string& path,
+                        const std::string& runtime_path, const ProbeRecord& r) {
   HOIST_TRY(PosixFileSystem()->MakeDirs(dir, 0700));
-  const nlohmann::json j = {{"format", "hoist.runtime-probe"},
-                            {"version", 1},
-                            {"runtime", runtime},
-                            {"identity", ProbeIdentity(runtime)}};
-  return WriteFileAtomic(PosixFileSystem(), record_path, j.dump() + "\n", 0600);
+  nlohmann::json j = {{"format", "hoist.runtime-probe"},
+                      {"version", 2},
+                      {"runtime", runtime_path},
+                      {"identity", ProbeIdentity(runtime_path)},
+                      {"passed", r.passed}};
+  if (!r.passed) j["error"] = r.error;
+  return WriteFileAtomic(PosixFileSystem(), path, j.dump() + "\n", 0600);
 }
 
 }  // namespace
 
-Result<std::string> DefaultRuntime(const std::string& state_dir, const std::string& host_dir) {
-  const std::string record = state_dir + "/probe.json";
-  const std::string host_record = host_dir.empty() ? "" : host_dir + "/runtime-probe.json";
-  if (auto remembered = RememberedRuntime(record)) return *remembered;
-  auto keep = [&](const std::string& runtime) {
-    if (auto w = RememberRuntime(state_dir, record, runtime); !w) {
-      HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
-    }
-  };
-  if (!host_record.empty()) {
-    if (auto remembered = RememberedRuntime(host_record)) {
-      keep(*remembered);
-      return *remembered;
-    }
-  }
+std::vector<std::string> RuntimePreference(bool memory_limit) {
+  if (memory_limit) return {"runc", "crun"};
+  return {"crun", "runc"};
+}
+
+Result<std::string> DefaultRuntime(const std::string& state_dir, const std::string& host_dir,
+                                   const std::vector<std::string>& order) {
   std::vector<std::string> failures;
-  for (const char* name : {"runc", "crun"}) {
-    Status s = ProbeRuntime(name, fmt::format("{}/probe-{}", state_dir, name));
-    if (s) {
-      HOIST_ASSIGN_OR_RETURN(std::string path, FindRuntime(name));
-      // Only a pass is remembered: a failure is probed again, so a fixed host is seen at once.
-      keep(path);
+  for (const std::string& name : order) {
+    auto path = FindRuntime(name);
+    if (!path) {
+      failures.push_back(path.error().message());
+      continue;
+    }
+    const std::string base = path->substr(path->rfind('/') + 1);
+    const std::string file = fmt::format("probe-{}.json", base);
+    const std::string record = state_dir + "/" + file;
+    const std::string host_record = host_dir.empty() ? "" : host_dir + "/runtime-" + file;
+    std::optional<ProbeRecord> known = ReadProbeRecord(record, *path);
+    if (!known && !host_record.empty()) {
+      known = ReadProbeRecord(host_record, *path);
+      if (known) {
+        // The root keeps its own copy of what this boot's host record says.
+        if (auto w = WriteProbeRecord(state_dir, record, *path, *known); !w) {
+          HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
+        }
+      }
+    }
+    if (!known) {
+      Status s = ProbeRuntime(*path, fmt::format("{}/probe-{}", state_dir, base));
+      known = ProbeRecord{.passed = static_cast<bool>(s), .error = s ? "" : s.error().message()};
+      if (auto w = WriteProbeRecord(state_dir, record, *path, *known); !w) {
+        HOIST_LOG(kWarning, "remember the runtime probe: {}", w.error().message());
+      }
       if (!host_record.empty()) {
-        if (auto w = RememberRuntime(host_dir, host_record, path); !w) {
+        if (auto w = WriteProbeRecord(host_dir, host_record, *path, *known); !w) {
           HOIST_LOG(kDebug, "remember the runtime probe for this boot: {}", w.error().message());
         }
       }
-      return path;
     }
-    failures.push_back(s.error().message());
+    if (known->passed) return *path;
+    failures.push_back(known->error);
   }
   return MakeError(Code::kFailedPrecondition,
                    fmt::format("no working OCI runtime: {}", fmt::join(failures, "; ")));

@@ -78,6 +78,9 @@ class RuncExecutor final : public Executor {
   // This host's facts for every spec (HostSpecInput()), gathered once; Run reads this
   // process's capabilities and hard limits again, as they may change.
   SpecInput host_;
+  // crun is given each container's cgroup (cgroupsPath): <cgroup_parent_>/<id>.
+  bool sets_cgroups_path_ = false;
+  std::string cgroup_parent_;
   std::string runtime_root_;
   std::string bundles_dir_;
   ScopedMount runtime_mount_;
@@ -94,15 +97,23 @@ Result<std::string> FindRuntime(const std::string& name);
 // supported, drop all controllers from cgroupv2`).
 Status ProbeRuntime(const std::string& runtime, const std::string& state_dir);
 
-// The first of runc, crun that passes ProbeRuntime; the error lists each one's failure. A pass
-// is remembered in `<state_dir>/probe.json` and, since it is a fact about this boot of the host
-// rather than about one root, in `<host_dir>/runtime-probe.json` too (hoist's `/run/hoist`;
-// "" for none), so later processes on this root or on any other
-// skip the probe (a container start, about 100 ms):
-//   {"format": "hoist.runtime-probe", "version": 1, "runtime": "/usr/sbin/runc",
-//    "identity": "<boot ID> <path> <inode> <size> <mtime>"}
+// The runtimes DefaultRuntime tries, best first: crun starts a container in about half the
+// time runc takes; runc first for steps with a memory limit, as only runc can keep a container
+// so that its cgroup tells whether the OOM killer struck.
+std::vector<std::string> RuntimePreference(bool memory_limit);
+
+// The first runtime of `order` (names looked up in PATH) that passes ProbeRuntime; the error
+// lists each one's failure. A probe's outcome, pass or failure, is remembered per runtime in
+// `<state_dir>/probe-<file name>.json` and, since it is a fact about this boot of the host
+// rather than about one root, in `<host_dir>/runtime-probe-<file name>.json` too (`/run/hoist`;
+// "" for none), so later processes on this root or on any other skip the probe (a container
+// start, about 50 ms):
+//   {"format": "hoist.runtime-probe", "version": 2, "runtime": "/usr/bin/crun",
+//    "identity": "<boot ID> <path> <inode> <size> <mtime>", "passed": false,
+//    "error": "runtime crun probe: ..."}
 // A record holds only while the machine has not rebooted and the runtime binary is the same
 // file; otherwise (or when it is unreadable) the probe runs again.
-Result<std::string> DefaultRuntime(const std::string& state_dir, const std::string& host_dir);
+Result<std::string> DefaultRuntime(const std::string& state_dir, const std::string& host_dir,
+                                   const std::vector<std::string>& order);
 
 }  // namespace hoist::executor

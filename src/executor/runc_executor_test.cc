@@ -6,17 +6,21 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
+#include "base/file_system.h"
 #include "base/mount.h"
 #include "base/temp_dir.h"
 #include "base/testing/test_files.h"
@@ -550,15 +554,20 @@ TEST(FindRuntime, NamesAndPaths) {
   EXPECT_EQ(e.error().message(), "executor state dir \"relative/state\": must be an absolute path");
 }
 
+bool HybridHost() {
+  struct statfs fs;
+  return ::statfs("/sys/fs/cgroup/unified", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 TEST(ProbeRuntime, RuncWorksCrunReportsItsError) {
   auto state = TempDir::Create("hoist-probe-");
   ASSERT_TRUE(state);
   Status runc = ProbeRuntime("runc", state->path() + "/runc");
   EXPECT_TRUE(runc) << runc.error().message();
-  struct stat st;
-  const bool hybrid = ::stat("/sys/fs/cgroup/unified", &st) == 0;
+  // This test process keeps the host's mount namespace, so crun sees the host's cgroups.
+  ASSERT_FALSE(InPrivateMountNamespace());
   Status crun = ProbeRuntime("crun", state->path() + "/crun");
-  if (hybrid) {
+  if (HybridHost()) {
     // crun 1.8 refuses hybrid cgroup hosts; its own message must reach the caller.
     ASSERT_FALSE(crun);
     EXPECT_NE(crun.error().message().find("runtime crun probe: "), std::string::npos)
@@ -569,51 +578,188 @@ TEST(ProbeRuntime, RuncWorksCrunReportsItsError) {
   } else {
     EXPECT_TRUE(crun) << crun.error().message();
   }
-  auto def = DefaultRuntime(state->path() + "/default", state->path() + "/host");
+}
+
+TEST(DefaultRuntime, TriesInOrderAndRemembersEachOutcome) {
+  auto state = TempDir::Create("hoist-probe-");
+  ASSERT_TRUE(state);
+  // A runtime that refuses every container, as crun 1.8 does on a hybrid cgroup host.
+  const std::string refusing = state->path() + "/refusing-runtime";
+  WriteTestFile(refusing, "#!/bin/sh\necho 'cgroups here are not supported' >&2\nexit 1\n");
+  ASSERT_EQ(::chmod(refusing.c_str(), 0755), 0);
+  const std::string root = state->path() + "/default";
+  const std::string host = state->path() + "/host";
+  const std::string runc = *FindRuntime("runc");
+  const std::vector<std::string> order = {refusing, "runc"};
+  auto def = DefaultRuntime(root, host, order);
   ASSERT_TRUE(def) << def.error().message();
-  EXPECT_EQ(*def, *FindRuntime("runc"));
+  EXPECT_EQ(*def, runc);
   auto mounts = MountsUnder(state->path());
   ASSERT_TRUE(mounts);
   EXPECT_TRUE(mounts->empty());
+  // The first failed and the second passed; both outcomes are kept, in the root and for the
+  // host.
+  const std::string refused_text = ReadTestFile(root + "/probe-refusing-runtime.json");
+  EXPECT_NE(refused_text.find("\"passed\":false"), std::string::npos) << refused_text;
+  EXPECT_NE(refused_text.find("cgroups here are not supported"), std::string::npos) << refused_text;
+  const std::string runc_text = ReadTestFile(root + "/probe-runc.json");
+  EXPECT_NE(runc_text.find("\"passed\":true"), std::string::npos) << runc_text;
+  EXPECT_EQ(ReadTestFile(host + "/runtime-probe-refusing-runtime.json"), refused_text);
+  EXPECT_EQ(ReadTestFile(host + "/runtime-probe-runc.json"), runc_text);
 
-  // The pass is remembered: with the probes' state dirs made unusable, the record alone
-  // answers; a record that no longer matches the runtime binary is not trusted.
-  const std::string record = state->path() + "/default/probe.json";
-  const std::string text = ReadTestFile(record);
-  ASSERT_NE(text.find("hoist.runtime-probe"), std::string::npos) << text;
-  for (const char* name : {"probe-runc", "probe-crun"}) {
-    const std::string dir = state->path() + "/default/" + name;
-    ASSERT_TRUE(RemoveAll(dir));
-    WriteTestFile(dir, "not a directory");
-  }
-  auto remembered = DefaultRuntime(state->path() + "/default", "");
+  // The records alone answer: with the probes' state dirs made unusable, no probe can run.
+  auto break_probes = [&](const std::string& dir) {
+    ASSERT_TRUE(PosixFileSystem()->MakeDirs(dir, 0700));
+    for (const char* name : {"probe-runc", "probe-refusing-runtime"}) {
+      ASSERT_TRUE(RemoveAll(dir + "/" + name));
+      WriteTestFile(dir + "/" + name, "not a directory");
+    }
+  };
+  break_probes(root);
+  auto remembered = DefaultRuntime(root, "", order);
   ASSERT_TRUE(remembered) << remembered.error().message();
-  EXPECT_EQ(*remembered, *FindRuntime("runc"));
-  std::string stale = text;
+  EXPECT_EQ(*remembered, runc);
+  auto only_refusing = DefaultRuntime(root, "", {refusing});
+  ASSERT_FALSE(only_refusing);
+  EXPECT_NE(only_refusing.error().message().find("no working OCI runtime: runtime " + refusing +
+                                                 " probe: "),
+            std::string::npos)
+      << only_refusing.error().message();
+  EXPECT_NE(only_refusing.error().message().find("cgroups here are not supported"),
+            std::string::npos)
+      << only_refusing.error().message();
+
+  // A record that no longer matches this boot and binary is not trusted: the probe runs again
+  // (and fails here, its state dir being a file).
+  std::string stale = runc_text;
   const size_t at = stale.find("\"identity\":\"") + 12;
   stale[at] = stale[at] == '0' ? '1' : '0';  // another boot ID
-  WriteTestFile(record, stale);
-  EXPECT_FALSE(DefaultRuntime(state->path() + "/default", ""));
+  WriteTestFile(root + "/probe-runc.json", stale);
+  EXPECT_FALSE(DefaultRuntime(root, "", {"runc"}));
 
-  // The host's record answers for a root that has none (a fresh root skips the probe), and
-  // the root then keeps its own; a stale host record is not trusted either.
-  const std::string host_record = state->path() + "/host/runtime-probe.json";
-  EXPECT_EQ(ReadTestFile(host_record), text);
-  ASSERT_EQ(::mkdir((state->path() + "/fresh").c_str(), 0700), 0);
-  for (const char* name : {"probe-runc", "probe-crun"}) {
-    WriteTestFile(state->path() + "/fresh/" + name, "not a directory");
-  }
-  auto from_host = DefaultRuntime(state->path() + "/fresh", state->path() + "/host");
+  // The host's records answer for a root that has none, and the root then keeps its own; a
+  // stale host record is not trusted either.
+  break_probes(state->path() + "/fresh");
+  auto from_host = DefaultRuntime(state->path() + "/fresh", host, order);
   ASSERT_TRUE(from_host) << from_host.error().message();
-  EXPECT_EQ(*from_host, *FindRuntime("runc"));
-  EXPECT_EQ(ReadTestFile(state->path() + "/fresh/probe.json"), text);
-  // A root whose state directory does not exist yet gets it, with the record.
-  auto new_root = DefaultRuntime(state->path() + "/new/executor", state->path() + "/host");
-  ASSERT_TRUE(new_root) << new_root.error().message();
-  EXPECT_EQ(ReadTestFile(state->path() + "/new/executor/probe.json"), text);
-  WriteTestFile(host_record, stale);
-  ASSERT_TRUE(RemoveAll(state->path() + "/fresh/probe.json"));
-  EXPECT_FALSE(DefaultRuntime(state->path() + "/fresh", state->path() + "/host"));
+  EXPECT_EQ(*from_host, runc);
+  EXPECT_EQ(ReadTestFile(state->path() + "/fresh/probe-runc.json"), runc_text);
+  EXPECT_EQ(ReadTestFile(state->path() + "/fresh/probe-refusing-runtime.json"), refused_text);
+  WriteTestFile(host + "/runtime-probe-runc.json", stale);
+  ASSERT_TRUE(RemoveAll(state->path() + "/fresh/probe-runc.json"));
+  EXPECT_FALSE(DefaultRuntime(state->path() + "/fresh", host, {"runc"}));
+
+  // crun goes first, but runc where steps have a memory limit (only runc can keep a container
+  // to read its OOM count).
+  EXPECT_EQ(RuntimePreference(false), (std::vector<std::string>{"crun", "runc"}));
+  EXPECT_EQ(RuntimePreference(true), (std::vector<std::string>{"runc", "crun"}));
+}
+
+// In a mount namespace of the engine's own, crun runs on a hybrid host too, each container lands
+// inside the engine's cgroup in every hierarchy, as runc puts it, and a step's layer gets the
+// same mount points as with runc.
+TEST(DefaultRuntime, CrunInTheEnginesNamespaceNestsUnderItsCgroups) {
+  auto state = TempDir::Create("hoist-crun-");
+  ASSERT_TRUE(state);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // A child, alone in its process: the namespace is per process.
+    ::close(pipe_fds[0]);
+    std::string report;
+    auto finish = [&](int code) {
+      (void)!::write(pipe_fds[1], report.data(), report.size());
+      ::_exit(code);
+    };
+    if (auto s = EnterPrivateMountNamespace(); !s) {
+      report = s.error().message();
+      finish(2);
+    }
+    auto def = DefaultRuntime(state->path() + "/executor", "", RuntimePreference(false));
+    if (!def || *def != *FindRuntime("crun")) {
+      report = def ? "chose " + *def : def.error().message();
+      finish(3);
+    }
+    auto e = RuncExecutor::Create({"crun", state->path() + "/executor"});
+    if (!e) {
+      report = e.error().message();
+      finish(4);
+    }
+    RunRequest req;
+    req.rootfs = {Mount{"bind", "/", {"bind", "ro"}}};
+    req.rootfs_read_only = true;
+    req.network = NetworkMode::kNone;
+    req.process.args = {"/bin/cat", "/proc/self/cgroup"};
+    std::string out;
+    req.stdout_sink = [&](std::string_view c) { out.append(c); };
+    auto r = (*e)->Run(req, nullptr);
+    if (!r) {
+      report = r.error().message();
+      finish(5);
+    }
+    // The mount points crun has to make in a rootfs (here one with no /dev, /proc, /sys) are
+    // the directories runc would make, so that either runtime gives a step the same layer.
+    const std::string rootfs = state->path() + "/rootfs";
+    for (const char* d : {"", "/bin"}) ::mkdir((rootfs + d).c_str(), 0755);
+    auto cp = internal::RunCapture({"/bin/cp", "/bin/busybox", rootfs + "/bin/busybox"});
+    if (!cp || cp->exit_code != 0 || ::symlink("busybox", (rootfs + "/bin/sh").c_str()) != 0) {
+      report = "could not make a rootfs";
+      finish(6);
+    }
+    RunRequest step;
+    step.rootfs = {Mount{"bind", rootfs, {"rbind"}}};
+    step.network = NetworkMode::kNone;
+    step.process.args = {"/bin/sh", "-c", "true"};
+    if (auto ran = (*e)->Run(step, nullptr); !ran) {
+      report = ran.error().message();
+      finish(7);
+    }
+    for (const char* d : {"/dev", "/proc", "/sys"}) {
+      struct stat st;
+      if (::lstat((rootfs + d).c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+          (st.st_mode & 07777) != 0755 || st.st_uid != 0) {
+        report = fmt::format("{}: mode {:o}, owner {}", d, st.st_mode & 07777, st.st_uid);
+        finish(8);
+      }
+    }
+    report = ReadTestFile("/proc/self/cgroup") + "--\n" + out;
+    finish(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string report;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof(buf))) > 0;) report.append(buf, n);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << report;
+  // Every v1 hierarchy of the engine has the container's cgroup inside its own.
+  const size_t split = report.find("--\n");
+  ASSERT_NE(split, std::string::npos) << report;
+  auto hierarchies = [](const std::string& text) {
+    std::map<std::string, std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      const size_t a = line.find(':'), b = line.find(':', a + 1);
+      if (b != std::string::npos && b > a + 1)
+        out[line.substr(a + 1, b - a - 1)] = line.substr(b + 1);
+    }
+    return out;
+  };
+  const auto engine = hierarchies(report.substr(0, split));
+  const auto container = hierarchies(report.substr(split + 3));
+  ASSERT_FALSE(engine.empty()) << report;
+  for (const auto& [controllers, path] : engine) {
+    ASSERT_TRUE(container.count(controllers)) << controllers << "\n" << report;
+    const std::string& inner = container.at(controllers);
+    const std::string prefix = path == "/" ? "/" : path + "/";
+    EXPECT_TRUE(inner.starts_with(prefix) && inner.size() > prefix.size())
+        << controllers << ": " << inner << " is not inside " << path;
+    EXPECT_NE(inner.find("/hoist-"), std::string::npos) << inner;
+  }
 }
 
 }  // namespace

@@ -80,6 +80,17 @@ std::vector<std::string> MissingPaths(const std::string& rootfs,
   return out;
 }
 
+void MakeKeptMountPoints(const std::string& rootfs) {
+  UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return;
+  for (const char* name : {"proc", "dev", "sys"}) {
+    // mkdirat never follows a symlink in the last component: one there stays as it is.
+    if (::mkdirat(root.get(), name, 0755) == 0) {
+      (void)::fchmodat(root.get(), name, 0755, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+}
+
 void RemoveStubs(const std::string& rootfs, const std::vector<std::string>& paths) {
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return;

@@ -29,4 +29,10 @@ std::vector<std::string> MissingPaths(const std::string& rootfs,
                                       const std::vector<std::string>& destinations);
 void RemoveStubs(const std::string& rootfs, const std::vector<std::string>& paths);
 
+// /proc, /dev and /sys stay in a step's layer when the runtime had to create them (BuildKit's
+// do). Runtimes differ in the mode they give them (runc 0755, crun 1755 for /dev), so those
+// missing are made here first, as runc makes them: root's directories, mode 0755. A rootfs that
+// cannot be written is left to the runtime.
+void MakeKeptMountPoints(const std::string& rootfs);
+
 }  // namespace hoist::executor::internal
