@@ -213,16 +213,23 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(
     }
     return WithSnapshotView(*worker, result, fn);
   };
+  // Frontend inputs: the Dockerfile's, the build context (used as it is, as BuildKit does:
+  // no .dockerignore applies), and states for `context:NAME=input:KEY` (buildx sends a bake
+  // target's result this way for a `target:` context).
   const llb::Definition* dockerfile_input = nullptr;
+  std::optional<llb::State> input_context;
+  std::map<std::string, llb::State> input_states;
   for (const auto& [name, def] : frontend_inputs) {
     if (name == "dockerfile") {
       dockerfile_input = &def;
-    } else if (name == "context") {
-      return MakeError(Code::kUnimplemented,
-                       "frontend input context: a build context given as an LLB input is not "
-                       "supported; use a local directory or a git repository URL");
+      continue;
+    }
+    auto st = llb::FromDefinition(def);
+    if (!st) return Unexpected(std::move(st).error().Wrap("frontend input " + name));
+    if (name == "context") {
+      input_context = std::move(*st);
     } else {
-      settings.warnings.push_back(fmt::format("frontend input {} is not supported; ignored", name));
+      input_states.emplace(name, std::move(*st));
     }
   }
   // Provenance names the Dockerfile's local directory as a source when the frontend read it
@@ -280,7 +287,8 @@ Result<std::shared_ptr<BuildResult>> Controller::Build(
   co.resolver = &resolver;
   co.session_id = session_id;
   co.dockerignore = inputs.dockerignore;
-  co.context_state = git_context;
+  co.context_state = input_context ? input_context : git_context;
+  co.inputs = std::move(input_states);
 
   for (const std::optional<oci::Platform>& p : settings.platforms) {
     if (p) co.target_platforms = {*p};

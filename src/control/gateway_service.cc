@@ -13,6 +13,7 @@
 #include "control/gateway_builds.h"
 #include "control/internal/service_util.h"
 #include "llb/caps.h"
+#include "oci/image_config.h"
 #include "oci/platform.h"
 
 namespace hoist::control {
@@ -29,11 +30,28 @@ constexpr auto kOpenWait = std::chrono::seconds(10);
 
 // The frontend API capabilities served: a solve with the built-in frontend whose result comes
 // back as refs (one, or one per platform) and is returned with Return; warnings. A solve's
-// result is always evaluated, so the evaluate flag is met too.
+// result is always evaluated, so the evaluate flag is met too. With the refs go the
+// definitions they were solved from (reference.output): buildx builds a bake target's
+// `target:` context first and sends that definition back as a frontend input.
 constexpr const char* kFrontendCaps[] = {
-    "solve.base",     "return",           "returnmap",           "proto.refarray",
-    "importcaches",   "gateway.solve.metadata", "gateway.solve.evaluate", "gateway.warnings",
+    "solve.base",
+    "return",
+    "returnmap",
+    "proto.refarray",
+    "importcaches",
+    "gateway.solve.metadata",
+    "gateway.solve.evaluate",
+    "gateway.warnings",
+    "reference.output",
 };
+
+// A ref as the client takes it back: its ID and the definition its result was solved from.
+void SetRef(const std::string& id, const PlatformResult& r, gw::Ref* out) {
+  out->set_id(id);
+  if (!r.converted.definition.def.empty()) {
+    (void)out->mutable_def()->ParseFromString(r.converted.definition.Serialize());
+  }
+}
 
 class GatewayServiceImpl final : public gw::LLBBridge::Service {
  public:
@@ -102,10 +120,14 @@ class GatewayServiceImpl final : public gw::LLBBridge::Service {
     gw::Result* out = resp->mutable_result();
     if (ids.size() == 1) {
       if (req->allowresultarrayref()) {
-        out->mutable_ref()->set_id(ids[0]);
+        SetRef(ids[0], results[0], out->mutable_ref());
       } else {
         out->set_refdeprecated(ids[0]);
       }
+      // The image config, as BuildKit's Dockerfile frontend returns it: a client that builds on
+      // this result (a bake target's `target:` context) takes its environment from there.
+      (*out->mutable_metadata())["containerimage.config"] =
+          oci::SerializeImageConfig(results[0].converted.image);
       return grpc::Status::OK;
     }
     // One ref per platform, keyed by the platform, and the list in `refs.platforms` as the
@@ -118,10 +140,12 @@ class GatewayServiceImpl final : public gw::LLBBridge::Service {
       if (!p.variant.empty()) pj["variant"] = p.variant;
       list.push_back({{"id", key}, {"platform", pj}});
       if (req->allowresultarrayref()) {
-        (*out->mutable_refs()->mutable_refs())[key].set_id(ids[i]);
+        SetRef(ids[i], results[i], &(*out->mutable_refs()->mutable_refs())[key]);
       } else {
         (*out->mutable_refsdeprecated()->mutable_refs())[key] = ids[i];
       }
+      (*out->mutable_metadata())["containerimage.config/" + key] =
+          oci::SerializeImageConfig(results[i].converted.image);
     }
     (*out->mutable_metadata())["refs.platforms"] = nlohmann::json{{"platforms", list}}.dump();
     return grpc::Status::OK;

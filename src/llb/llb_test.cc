@@ -523,6 +523,67 @@ class Wire {
   std::string s_;
 };
 
+TEST(LlbFromDefinition, MarshalsBackToTheSameDefinition) {
+  Definition def = MustMarshal(MultiStage());
+  auto st = FromDefinition(def);
+  ASSERT_TRUE(st) << st.error().message();
+  // Marshalled with other defaults: the foreign ops keep their own bytes and platform.
+  MarshalOptions other;
+  other.platform = oci::Platform{.os = "linux", .architecture = "arm64"};
+  Definition again = MustMarshal(*st, other);
+  EXPECT_EQ(again.def, def.def);
+  EXPECT_EQ(again.metadata, def.metadata);
+  EXPECT_EQ(again.Serialize(), def.Serialize());
+}
+
+TEST(LlbFromDefinition, OpsBuiltOnItFollowItsOps) {
+  State base = Image("alpine:3.20").Run({.args = {"sh", "-c", "echo a > /a"}}).Root();
+  Definition input = MustMarshal(base);
+  auto st = FromDefinition(input);
+  ASSERT_TRUE(st) << st.error().message();
+  State built = st->Run({.args = {"cat", "/a"}}).Root();
+  Definition def = MustMarshal(built);
+  // The input's ops first, as they were; then the new exec, on the input's result.
+  ASSERT_EQ(def.def.size(), input.def.size() + 1);
+  for (size_t i = 0; i + 1 < input.def.size(); ++i) EXPECT_EQ(def.def[i], input.def[i]);
+  pb::Op exec = FindOp(def, pb::Op::kExec, 1);
+  ASSERT_GE(exec.inputs_size(), 1);
+  auto head = input.Head();
+  ASSERT_TRUE(head && *head);
+  EXPECT_EQ(exec.inputs(0).digest(), (*head)->str());
+  // The same as building on the original State.
+  EXPECT_EQ(def.def, MustMarshal(base.Run({.args = {"cat", "/a"}}).Root()).def);
+}
+
+TEST(LlbFromDefinition, ScratchAndBadDefinitions) {
+  auto empty = FromDefinition(Definition{});
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->IsScratch());
+
+  Definition def = MustMarshal(Image("alpine").Run({.args = {"true"}}).Root());
+  Definition garbage = def;
+  garbage.def[0] = "\xff\xff\xff";
+  auto g = FromDefinition(garbage);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().code(), Code::kInvalidArgument);
+  EXPECT_EQ(g.error().message(), "invalid LLB definition: op 0 does not parse");
+
+  // The exec before the image it runs on.
+  Definition swapped = def;
+  std::swap(swapped.def[0], swapped.def[1]);
+  auto sw = FromDefinition(swapped);
+  ASSERT_FALSE(sw);
+  EXPECT_NE(sw.error().message().find("op 0 names sha256:"), std::string::npos)
+      << sw.error().message();
+  EXPECT_NE(sw.error().message().find("which is not an op before it"), std::string::npos);
+
+  Definition headless = def;
+  headless.def.pop_back();  // the exec is now the last op and selects the image
+  auto h = FromDefinition(headless);
+  ASSERT_TRUE(h) << h.error().message();
+  EXPECT_EQ(MustMarshal(*h).def.front(), def.def.front());
+}
+
 TEST(LlbWire, LocalSourceOp) {
   Definition def = MustMarshal(Local("ctx", {.session_id = "s", .shared_key_hint = "h"}));
   // Map entries, sorted by key.

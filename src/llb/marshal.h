@@ -36,4 +36,12 @@ struct MarshalOptions {
 // without args, a bad image reference, a tmpfs mount's output used as an input...
 Result<Definition> Marshal(const State& state, const MarshalOptions& options = {});
 
+// The State of a definition marshalled elsewhere (a frontend input: BuildKit's DefinitionOp).
+// Its ops are kept as they are, bytes, digests and metadata, and an op built on the State
+// takes the definition's result as its input, so marshalling such a graph emits every op of
+// the definition and the new ones after them. An empty definition, or one whose last op
+// selects nothing, is scratch. kInvalidArgument for an op that does not parse or names an op
+// that is not before it in the definition.
+Result<State> FromDefinition(const Definition& def);
+
 }  // namespace hoist::llb
