@@ -197,7 +197,6 @@ TEST(GatewayBuildTest, ReturnExportsTheSolveItNames) {
   auto part = b.Return({two[1]});
   ASSERT_FALSE(part);
   EXPECT_NE(part.error().message().find("1 of the 2 platforms"), std::string::npos);
-  EXPECT_FALSE(b.Return({}));
 
   std::thread returner([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -210,6 +209,18 @@ TEST(GatewayBuildTest, ReturnExportsTheSolveItNames) {
   auto again = b.Return({one[0]});
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), Code::kFailedPrecondition);
+}
+
+TEST(GatewayBuildTest, AnEmptyReturnEndsTheBuildWithNothingBuilt) {
+  // buildx's first build on a builder reads its capabilities and returns no result: the build
+  // ends at once, with nothing to export, rather than when the client gives up on it.
+  GatewayBuild b("s", {}, {}, nullptr, CancelContext::Background());
+  b.AddResult(ResultOf(1));
+  ASSERT_TRUE(b.Return({}));
+  auto got = b.Wait();
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_TRUE((*got)->results.empty());
+  EXPECT_EQ(b.Return({}).error().code(), Code::kFailedPrecondition);
 }
 
 TEST(GatewayBuildTest, AReturnedErrorFailsTheBuildAndCancelEndsTheWait) {

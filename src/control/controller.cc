@@ -374,6 +374,12 @@ Result<SolveResponse> Controller::Export(const SolveRequest& request, const Buil
                                          progress::ProgressWriter* progress,
                                          const std::shared_ptr<CancelContext>& cancel) {
   SolveResponse response;
+  if (built.results.empty()) {
+    // A gateway build that returned no result.
+    if (request.exporters.empty() && request.cache_exports.empty()) return response;
+    return MakeError(Code::kInvalidArgument,
+                     "the build returned no result, so there is nothing to export");
+  }
   std::shared_ptr<registry::Client> registry;
   const EngineParts engine = PartsFor(request.session_id, &registry);
   HOIST_ASSIGN_OR_RETURN(std::shared_ptr<session::Session> session,

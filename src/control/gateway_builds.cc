@@ -23,7 +23,11 @@ Status GatewayBuild::Return(const std::vector<std::string>& ref_ids) {
   std::lock_guard lock(mu_);
   if (returned_) return MakeError(Code::kFailedPrecondition, "the build has already returned");
   if (ref_ids.empty()) {
-    return MakeError(Code::kInvalidArgument, "the returned result holds no ref to export");
+    // Nothing built: buildx's first build on a builder only asks for its capabilities and
+    // returns so. There is nothing to export (Controller::Export refuses outputs for it).
+    returned_ = std::make_shared<BuildResult>();
+    cv_.notify_all();
+    return OkStatus();
   }
   std::shared_ptr<BuildResult> result;
   std::set<size_t> platforms;

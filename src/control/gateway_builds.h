@@ -50,9 +50,9 @@ class GatewayBuild {
 
   // Keeps a solved result; returns the IDs of its refs, one per platform in its order.
   std::vector<std::string> AddResult(std::shared_ptr<BuildResult> result);
-  // The client's Return. `ref_ids` must name every ref of one result this build added:
-  // kInvalidArgument otherwise (unknown ID, refs of two results, a result in part). A second
-  // Return is kFailedPrecondition.
+  // The client's Return. `ref_ids` must name every ref of one result this build added, or
+  // none (an empty result: nothing was built); kInvalidArgument otherwise (unknown ID, refs of
+  // two results, a result in part). A second Return is kFailedPrecondition.
   Status Return(const std::vector<std::string>& ref_ids);
   // The client's Return with an error: the build fails with it.
   Status ReturnError(Error error);

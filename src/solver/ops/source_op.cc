@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -96,13 +97,20 @@ class ImageSourceOp : public Op {
   explicit ImageSourceOp(Worker& worker) : worker_(worker) {}
 
   Result<CacheMap> GetCacheMap(const OpContext& ctx) override {
+    if (auto known = KnownKey()) {
+      std::lock_guard lock(mu_);
+      if (image_ == nullptr) {
+        known_pin_ = known->pin;
+        return CacheMap{.digest = known->key};
+      }
+    }
     HOIST_TRY(EnsureResolved(ctx));
     return CacheMap{.digest = cache_key_};
   }
 
   std::string Pin() const override {
     std::lock_guard lock(mu_);
-    return image_ == nullptr ? "" : image_->root.digest.str();
+    return image_ == nullptr ? known_pin_ : image_->root.digest.str();
   }
 
   Result<std::vector<ResultRef>> Exec(const OpContext& ctx,
@@ -119,6 +127,12 @@ class ImageSourceOp : public Op {
   }
 
  protected:
+  // A key this op had when it was resolved before and cannot be resolved now (oci-layout, below).
+  struct KnownKeyAndPin {
+    oci::Digest key;
+    std::string pin;
+  };
+  virtual std::optional<KnownKeyAndPin> KnownKey() const { return std::nullopt; }
   // The reference the resolve row names.
   virtual std::string RowName() const = 0;
   // Resolves; returns the image (owned by the subclass, alive as long as it) and its cache key.
@@ -195,7 +209,46 @@ class ImageSourceOp : public Op {
   mutable std::mutex mu_;
   const source::SourceImage* image_ = nullptr;
   oci::Digest cache_key_;
+  std::string known_pin_;
   std::optional<VertexStatus> resolved_;
+};
+
+// Keys of oci-layout sources resolved through the session their op names, by everything the op
+// names (session, store, digest, platform, layer limit). buildx builds a bake target's
+// `target:` context in a session of its own, which ends with that build, and sends its
+// definition to the target built on it: the key the source had is what finds the steps cached
+// on it there (as BuildKit finds them in its solver's state). Running the source again still
+// needs its session. A key is kept for ten minutes after its resolve (a bake's builds follow one
+// another at once), and the whole is emptied when full.
+class ResolvedLayoutKeys {
+ public:
+  static ResolvedLayoutKeys& Get() {
+    static ResolvedLayoutKeys* keys = new ResolvedLayoutKeys();
+    return *keys;
+  }
+  void Put(const std::string& what, oci::Digest key, std::string pin) {
+    std::lock_guard lock(mu_);
+    if (keys_.size() >= 4096) keys_.clear();
+    keys_[what] = {std::move(key), std::move(pin), std::chrono::steady_clock::now()};
+  }
+  std::optional<std::pair<oci::Digest, std::string>> Find(const std::string& what) const {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(what);
+    if (it == keys_.end() ||
+        std::chrono::steady_clock::now() - it->second.resolved > std::chrono::minutes(10)) {
+      return std::nullopt;
+    }
+    return std::make_pair(it->second.key, it->second.pin);
+  }
+
+ private:
+  struct Known {
+    oci::Digest key;
+    std::string pin;
+    std::chrono::steady_clock::time_point resolved;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Known> keys_;
 };
 
 class OciLayoutSourceOp final : public ImageSourceOp {
@@ -208,11 +261,35 @@ class OciLayoutSourceOp final : public ImageSourceOp {
  private:
   std::string RowName() const override { return id_.reference.String(); }
 
+  // What names this op's source exactly; empty when the op names no session (any of the
+  // build's own then serves it).
+  std::string What() const {
+    if (id_.session_id.empty()) return "";
+    return fmt::format("{}\n{}\n{}\n{}\n{}", id_.session_id, id_.store_id, id_.digest().str(),
+                       oci::FormatPlatform(id_.platform), id_.layer_limit.value_or(-1));
+  }
+
+  // The key from before, once the session the op names has ended.
+  std::optional<KnownKeyAndPin> KnownKey() const override {
+    const std::string what = What();
+    if (what.empty()) return std::nullopt;
+    auto known = ResolvedLayoutKeys::Get().Find(what);
+    if (!known) return std::nullopt;
+    if (worker_.options().sessions->Get(id_.session_id, std::chrono::milliseconds(0))) {
+      return std::nullopt;  // it is there: resolved through it, as always
+    }
+    return KnownKeyAndPin{.key = known->first, .pin = known->second};
+  }
+
   Result<std::pair<const source::SourceImage*, oci::Digest>> Resolve(
       const OpContext& ctx) override {
     source::SessionStores stores(worker_.options().sessions, worker_.options().session_ids);
     HOIST_ASSIGN_OR_RETURN(instance_, source::OciLayoutSourceInstance::Resolve(
                                           id_, stores, ctx.cancel.get()));
+    if (const std::string what = What(); !what.empty()) {
+      ResolvedLayoutKeys::Get().Put(what, instance_->ManifestCacheKey(),
+                                    instance_->image().root.digest.str());
+    }
     return std::make_pair(&instance_->image(), instance_->ManifestCacheKey());
   }
 
