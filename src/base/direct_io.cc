@@ -202,8 +202,7 @@ void DirectReader::WaitAhead() {
 
 void DirectReader::StopDirect() {
   WaitAhead();
-  if (direct_fd_ >= 0) ::close(direct_fd_);
-  direct_fd_ = -1;
+  direct_fd_.Reset();
   direct_refused_ = true;
   staged_ = 0;
 }
@@ -216,35 +215,34 @@ ssize_t DirectReader::Stage(uint64_t at, int* err) {
     std::swap(buf_, ahead_buf_);
   } else {
     WaitAhead();
-    r = ReadSpan(direct_fd_, buf_.get(), at, err);
+    r = ReadSpan(direct_fd_.get(), buf_.get(), at, err);
   }
   if (r == static_cast<ssize_t>(DirectAppender::kStagingSize)) {
     if (!ahead_buf_) ahead_buf_.reset(AllocateStaging());
     if (ahead_buf_) {
       ahead_at_ = at + DirectAppender::kStagingSize;
-      ahead_ = std::async(std::launch::async, ReadSpan, direct_fd_, ahead_buf_.get(), ahead_at_,
-                          &ahead_errno_);
+      ahead_ = std::async(std::launch::async, ReadSpan, direct_fd_.get(), ahead_buf_.get(),
+                          ahead_at_, &ahead_errno_);
     }
   }
   return r;
 }
 
 bool DirectReader::OpenDirect() {
-  if (direct_fd_ >= 0) return true;
+  if (direct_fd_) return true;
   if (direct_refused_) return false;
   direct_refused_ = true;  // unless all of the below succeeds
   buf_.reset(AllocateStaging());
   if (!buf_ || file_->fd() < 0) return false;
-  int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return false;
+  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return false;
   // The same file as the caller's, or none: the name may have been replaced since.
   struct stat a, b;
-  if (::fstat(fd, &a) != 0 || ::fstat(file_->fd(), &b) != 0 || a.st_dev != b.st_dev ||
+  if (::fstat(fd.get(), &a) != 0 || ::fstat(file_->fd(), &b) != 0 || a.st_dev != b.st_dev ||
       a.st_ino != b.st_ino) {
-    ::close(fd);
     return false;
   }
-  direct_fd_ = fd;
+  direct_fd_ = std::move(fd);
   direct_refused_ = false;
   return true;
 }

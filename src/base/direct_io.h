@@ -34,6 +34,7 @@
 
 #include "base/error.h"
 #include "base/file_system.h"
+#include "base/unique_fd.h"
 #include "base/writeback.h"
 
 namespace hoist {
@@ -127,7 +128,7 @@ class DirectReader {
 
   ReadableFile* file_;
   std::string path_;
-  int direct_fd_ = -1;
+  UniqueFd direct_fd_;
   bool direct_refused_ = false;
   std::unique_ptr<char, DirectAppender::FreeAligned> buf_;
   uint64_t staged_at_ = 0;  // buf_ holds the file's bytes [staged_at_, staged_at_ + staged_)

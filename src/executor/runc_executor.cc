@@ -73,12 +73,18 @@ bool IsCrun(const std::string& runtime_path) {
 // runc has `run --keep`; crun has not.
 bool KeepsContainers(const std::string& runtime_path) { return !IsCrun(runtime_path); }
 
+// The type (statfs f_type) of the file system holding `path`; nullopt where there is none.
+std::optional<decltype(statfs::f_type)> FsType(const char* path) {
+  struct statfs fs;
+  if (::statfs(path, &fs) != 0) return std::nullopt;
+  return fs.f_type;
+}
+
 // Hybrid cgroups: v1 controllers under a tmpfs at /sys/fs/cgroup, with a cgroup2 hierarchy
 // mounted at /sys/fs/cgroup/unified beside them.
 bool HybridCgroups() {
-  struct statfs root, unified;
-  return ::statfs("/sys/fs/cgroup", &root) == 0 && root.f_type == TMPFS_MAGIC &&
-         ::statfs("/sys/fs/cgroup/unified", &unified) == 0 && unified.f_type == CGROUP2_SUPER_MAGIC;
+  return FsType("/sys/fs/cgroup") == TMPFS_MAGIC &&
+         FsType("/sys/fs/cgroup/unified") == CGROUP2_SUPER_MAGIC;
 }
 
 // crun (1.8) refuses a hybrid host whose cgroup2 hierarchy has controllers. The engine's own
@@ -368,16 +374,14 @@ Result<std::unique_ptr<RuncExecutor>> RuncExecutor::Create(RuncExecutorOptions o
     std::ifstream in("/proc/self/cgroup");
     std::stringstream text;
     text << in.rdbuf();
-    struct statfs unified;
-    const bool with_v2 =
-        ::statfs("/sys/fs/cgroup/unified", &unified) != 0 || unified.f_type == CGROUP2_SUPER_MAGIC;
-    auto parent = CrunCgroupParent(text.str(), with_v2);
+    // The cgroup2 hierarchy is the runtime's on a host with it alone, or where it stays mounted.
+    const auto unified = FsType("/sys/fs/cgroup/unified");
+    auto parent = CrunCgroupParent(text.str(), !unified || *unified == CGROUP2_SUPER_MAGIC);
     if (!parent) {
       return Unexpected(
           std::move(parent).error().Wrap(fmt::format("runtime {}", e->runtime_path_)));
     }
-    e->cgroup_parent_ = *parent == "/" ? "" : *parent;
-    e->sets_cgroups_path_ = true;
+    e->crun_cgroup_parent_ = *parent == "/" ? "" : *parent;
   }
   HOIST_TRY(MakeDirs(e->options_.state_dir, 0700));
   HOIST_TRY(MakeDir(e->runtime_root_, 0700));
@@ -454,7 +458,7 @@ Result<ExitStatus> RuncExecutor::Run(const RunRequest& req, CancelContext* cance
   }
 
   SpecInput spec = host_;
-  if (sets_cgroups_path_) spec.cgroups_path = cgroup_parent_ + "/" + id;
+  if (crun_cgroup_parent_) spec.cgroups_path = *crun_cgroup_parent_ + "/" + id;
   spec.rootfs_path = "rootfs";
   spec.rootfs_read_only = req.rootfs_read_only;
   spec.args = req.process.args;

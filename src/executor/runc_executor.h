@@ -78,9 +78,8 @@ class RuncExecutor final : public Executor {
   // This host's facts for every spec (HostSpecInput()), gathered once; Run reads this
   // process's capabilities and hard limits again, as they may change.
   SpecInput host_;
-  // crun is given each container's cgroup (cgroupsPath): <cgroup_parent_>/<id>.
-  bool sets_cgroups_path_ = false;
-  std::string cgroup_parent_;
+  // crun is given each container's cgroup (cgroupsPath): <crun_cgroup_parent_>/<id>.
+  std::optional<std::string> crun_cgroup_parent_;
   std::string runtime_root_;
   std::string bundles_dir_;
   ScopedMount runtime_mount_;

@@ -89,6 +89,12 @@ Result<std::string> UnpackLayers(Worker& worker, const OpContext& ctx,
   return worker.options().layers->EnsureLayers(layers, diff_ids, opts);
 }
 
+// A source's cache key and pin (its image's root digest) from an earlier resolve.
+struct KnownSourceKey {
+  oci::Digest key;
+  std::string pin;
+};
+
 // An image source (oci-layout, docker-image): resolving gives the cache key and shows a
 // `resolve <ref>` row; running brings the layers into the engine's store (the exporter then
 // re-uses them as the same blobs) and unpacks them once per chain ID.
@@ -128,11 +134,7 @@ class ImageSourceOp : public Op {
 
  protected:
   // A key this op had when it was resolved before and cannot be resolved now (oci-layout, below).
-  struct KnownKeyAndPin {
-    oci::Digest key;
-    std::string pin;
-  };
-  virtual std::optional<KnownKeyAndPin> KnownKey() const { return std::nullopt; }
+  virtual std::optional<KnownSourceKey> KnownKey() const { return std::nullopt; }
   // The reference the resolve row names.
   virtual std::string RowName() const = 0;
   // Resolves; returns the image (owned by the subclass, alive as long as it) and its cache key.
@@ -226,25 +228,24 @@ class ResolvedLayoutKeys {
     static ResolvedLayoutKeys* keys = new ResolvedLayoutKeys();
     return *keys;
   }
-  void Put(const std::string& what, oci::Digest key, std::string pin) {
+  void Put(const std::string& what, KnownSourceKey known) {
     std::lock_guard lock(mu_);
     if (keys_.size() >= 4096) keys_.clear();
-    keys_[what] = {std::move(key), std::move(pin), std::chrono::steady_clock::now()};
+    keys_[what] = {std::move(known), std::chrono::steady_clock::now()};
   }
-  std::optional<std::pair<oci::Digest, std::string>> Find(const std::string& what) const {
+  std::optional<KnownSourceKey> Find(const std::string& what) const {
     std::lock_guard lock(mu_);
     auto it = keys_.find(what);
     if (it == keys_.end() ||
         std::chrono::steady_clock::now() - it->second.resolved > std::chrono::minutes(10)) {
       return std::nullopt;
     }
-    return std::make_pair(it->second.key, it->second.pin);
+    return it->second.known;
   }
 
  private:
   struct Known {
-    oci::Digest key;
-    std::string pin;
+    KnownSourceKey known;
     std::chrono::steady_clock::time_point resolved;
   };
   mutable std::mutex mu_;
@@ -270,7 +271,7 @@ class OciLayoutSourceOp final : public ImageSourceOp {
   }
 
   // The key from before, once the session the op names has ended.
-  std::optional<KnownKeyAndPin> KnownKey() const override {
+  std::optional<KnownSourceKey> KnownKey() const override {
     const std::string what = What();
     if (what.empty()) return std::nullopt;
     auto known = ResolvedLayoutKeys::Get().Find(what);
@@ -278,7 +279,7 @@ class OciLayoutSourceOp final : public ImageSourceOp {
     if (worker_.options().sessions->Get(id_.session_id, std::chrono::milliseconds(0))) {
       return std::nullopt;  // it is there: resolved through it, as always
     }
-    return KnownKeyAndPin{.key = known->first, .pin = known->second};
+    return known;
   }
 
   Result<std::pair<const source::SourceImage*, oci::Digest>> Resolve(
@@ -287,8 +288,8 @@ class OciLayoutSourceOp final : public ImageSourceOp {
     HOIST_ASSIGN_OR_RETURN(instance_, source::OciLayoutSourceInstance::Resolve(
                                           id_, stores, ctx.cancel.get()));
     if (const std::string what = What(); !what.empty()) {
-      ResolvedLayoutKeys::Get().Put(what, instance_->ManifestCacheKey(),
-                                    instance_->image().root.digest.str());
+      ResolvedLayoutKeys::Get().Put(what, {.key = instance_->ManifestCacheKey(),
+                                           .pin = instance_->image().root.digest.str()});
     }
     return std::make_pair(&instance_->image(), instance_->ManifestCacheKey());
   }
